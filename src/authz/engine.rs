@@ -1,0 +1,342 @@
+use std::collections::{HashMap, HashSet};
+use std::str::FromStr;
+
+use cedar_policy::{
+    Authorizer, Context, Decision as CedarDecision, Effect, Entities, Entity, EntityId, EntityTypeName, EntityUid,
+    Policy, PolicyId, PolicySet, Request, RestrictedExpression, Schema, ValidationMode, Validator,
+};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+use super::{Action, Permit, PolicySources, RequestContext, Resource};
+use crate::domain::principal::Principal;
+use crate::domain::vocab::PrincipalKind;
+
+/// A problem with the policy texts, named by policy id where there is one.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct PolicyProblem {
+    pub policy_id: String,
+    pub message: String,
+}
+
+/// The outcome of one authorization.
+#[derive(Debug)]
+pub struct Decision {
+    pub allowed: bool,
+    pub decision_id: String,
+    /// The policies that determined the decision (empty: default deny).
+    pub policies: Vec<String>,
+    pub version: u64,
+    /// The permit, when allowed.
+    pub permit: Option<Permit>,
+}
+
+/// The active policy set (floor + editable), validated against the schema.
+pub struct PolicyEngine {
+    schema: Schema,
+    set: PolicySet,
+    authorizer: Authorizer,
+    pub version: u64,
+    pub digest: String,
+    types: Types,
+}
+
+struct Types {
+    staff: EntityTypeName,
+    system: EntityTypeName,
+    role: EntityTypeName,
+    vault: EntityTypeName,
+    card: EntityTypeName,
+    fact: EntityTypeName,
+    action: EntityTypeName,
+}
+
+fn type_name(s: &str) -> EntityTypeName {
+    // The names are constants of this module, checked by the tests below.
+    EntityTypeName::from_str(s).unwrap_or_else(|_| unreachable!("invalid built-in type name {s}"))
+}
+
+fn problem(policy_id: &str, message: impl ToString) -> PolicyProblem {
+    PolicyProblem {
+        policy_id: policy_id.to_owned(),
+        message: message.to_string(),
+    }
+}
+
+/// Parses one policy file, giving each policy the id of its `@id` annotation.
+fn parse_file(text: &str, file: &str, floor: bool, set: &mut PolicySet, problems: &mut Vec<PolicyProblem>) {
+    let parsed = match PolicySet::from_str(text) {
+        Ok(p) => p,
+        Err(e) => {
+            problems.push(problem(file, describe_parse(&e)));
+            return;
+        }
+    };
+    if parsed.templates().next().is_some() {
+        problems.push(problem(file, "templates are not supported"));
+    }
+    let mut policies: Vec<&Policy> = parsed.policies().collect();
+    // Keep source order so generated ids are stable.
+    policies.sort_by_key(|p| p.id().to_string().trim_start_matches("policy").parse::<usize>().unwrap_or(0));
+    for (n, p) in policies.into_iter().enumerate() {
+        let id = p.annotation("id").map_or_else(|| format!("{file}.policy{n}"), str::to_owned);
+        if floor && (!id.starts_with("floor.") || p.effect() != Effect::Forbid) {
+            problems.push(problem(&id, "floor policies must be forbid rules with an id starting \"floor.\""));
+            continue;
+        }
+        if !floor && id.starts_with("floor.") {
+            problems.push(problem(&id, "ids starting \"floor.\" are reserved for the floor"));
+            continue;
+        }
+        if let Err(e) = set.add(p.new_id(PolicyId::new(&id))) {
+            problems.push(problem(&id, e));
+        }
+    }
+}
+
+fn describe_parse(e: &cedar_policy::ParseErrors) -> String {
+    e.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+}
+
+impl PolicyEngine {
+    /// Compiles and strictly validates a policy set.
+    ///
+    /// # Errors
+    /// Every parse, id and validation problem found.
+    pub fn compile(sources: &PolicySources, version: u64) -> Result<Self, Vec<PolicyProblem>> {
+        let (schema, _) = Schema::from_cedarschema_str(&sources.schema)
+            .map_err(|e| vec![problem("schema.cedarschema", e)])?;
+        let mut set = PolicySet::new();
+        let mut problems = Vec::new();
+        parse_file(&sources.floor, "floor", true, &mut set, &mut problems);
+        parse_file(&sources.editable, "editable", false, &mut set, &mut problems);
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        let result = Validator::new(schema.clone()).validate(&set, ValidationMode::Strict);
+        let errors: Vec<PolicyProblem> = result
+            .validation_errors()
+            .map(|e| problem(&e.policy_id().to_string(), e))
+            .collect();
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let mut digest = Sha256::new();
+        digest.update(sources.floor.as_bytes());
+        digest.update([0]);
+        digest.update(sources.editable.as_bytes());
+        Ok(Self {
+            schema,
+            set,
+            authorizer: Authorizer::new(),
+            version,
+            digest: format!("sha256:{}", hex::encode(digest.finalize())),
+            types: Types {
+                staff: type_name("CivicVault::Staff"),
+                system: type_name("CivicVault::System"),
+                role: type_name("CivicVault::Role"),
+                vault: type_name("CivicVault::Vault"),
+                card: type_name("CivicVault::Card"),
+                fact: type_name("CivicVault::Fact"),
+                action: type_name("CivicVault::Action"),
+            },
+        })
+    }
+
+    /// Ids of the floor policies in force.
+    pub fn floor_ids(&self) -> impl Iterator<Item = String> + '_ {
+        self.set
+            .policies()
+            .map(|p| p.id().to_string())
+            .filter(|id| id.starts_with("floor."))
+    }
+
+    fn uid(t: &EntityTypeName, id: &str) -> EntityUid {
+        EntityUid::from_type_name_and_id(t.clone(), EntityId::new(id))
+    }
+
+    fn principal_entities(&self, p: &Principal) -> (EntityUid, Vec<Entity>) {
+        match p.kind {
+            PrincipalKind::Staff => {
+                let uid = Self::uid(&self.types.staff, &p.id);
+                let roles: HashSet<EntityUid> = p.roles.iter().map(|r| Self::uid(&self.types.role, r.as_str())).collect();
+                let mut entities: Vec<Entity> =
+                    roles.iter().map(|r| Entity::new_no_attrs(r.clone(), HashSet::new())).collect();
+                entities.push(Entity::new_no_attrs(uid.clone(), roles));
+                (uid, entities)
+            }
+            PrincipalKind::System => {
+                let uid = Self::uid(&self.types.system, &p.id);
+                let agency = p.agency_kind.map_or("", |a| a.as_str());
+                let attrs = HashMap::from([
+                    ("agency_kind".to_owned(), RestrictedExpression::new_string(agency.to_owned())),
+                    (
+                        "purposes".to_owned(),
+                        RestrictedExpression::new_set(
+                            p.purposes.iter().map(|x| RestrictedExpression::new_string(x.as_str().to_owned())),
+                        ),
+                    ),
+                ]);
+                let entity = Entity::new(uid.clone(), attrs, HashSet::new());
+                (uid, entity.into_iter().collect())
+            }
+        }
+    }
+
+    /// Decides one request. Fails closed: a request that cannot be built,
+    /// or a floor rule that errors while evaluating, is a deny.
+    #[must_use]
+    pub fn decide(&self, p: &Principal, action: Action, resource: &Resource, cx: &RequestContext) -> Decision {
+        let decision_id = new_decision_id();
+        let deny = |policies: Vec<String>| Decision {
+            allowed: false,
+            decision_id: decision_id.clone(),
+            policies,
+            version: self.version,
+            permit: None,
+        };
+        let (principal, entities) = self.principal_entities(p);
+        let resource_uid = match resource {
+            Resource::Vault => Self::uid(&self.types.vault, "civic-vault"),
+            Resource::Card(id) => Self::uid(&self.types.card, id),
+            Resource::Fact(name) => Self::uid(&self.types.fact, name),
+        };
+        let registered = p.kind == PrincipalKind::System && p.purposes.contains(&cx.purpose);
+        let mut pairs = vec![
+            ("purpose".to_owned(), RestrictedExpression::new_string(cx.purpose.as_str().to_owned())),
+            ("purpose_registered".to_owned(), RestrictedExpression::new_bool(registered)),
+        ];
+        if let Some(s) = cx.card_status {
+            pairs.push(("card_status".to_owned(), RestrictedExpression::new_string(s.to_owned())));
+        }
+        if let Some(n) = cx.distinct_cards_last_hour {
+            pairs.push(("distinct_cards_last_hour".to_owned(), RestrictedExpression::new_long(n)));
+        }
+        let built = Context::from_pairs(pairs).map_err(|e| e.to_string()).and_then(|context| {
+            Request::new(
+                principal,
+                Self::uid(&self.types.action, action.as_str()),
+                resource_uid,
+                context,
+                Some(&self.schema),
+            )
+            .map_err(|e| e.to_string())
+        });
+        let request = match built {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(action = action.as_str(), error = %e, "cedar request could not be built; denying");
+                return deny(Vec::new());
+            }
+        };
+        let entities = match Entities::from_entities(entities, None) {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::error!(action = action.as_str(), error = %e, "cedar entities could not be built; denying");
+                return deny(Vec::new());
+            }
+        };
+        let response = self.authorizer.is_authorized(&request, &self.set, &entities);
+        let policies: Vec<String> = response.diagnostics().reason().map(ToString::to_string).collect();
+        let floor_error = response
+            .diagnostics()
+            .errors()
+            .any(|e| match e {
+                cedar_policy::AuthorizationError::PolicyEvaluationError(e) => e.policy_id().to_string().starts_with("floor."),
+            });
+        if floor_error {
+            tracing::error!(action = action.as_str(), "a floor policy failed to evaluate; denying");
+            return deny(policies);
+        }
+        if response.decision() == CedarDecision::Allow {
+            let permit = Permit::new(action, p.id.clone(), cx.purpose, decision_id.clone());
+            Decision {
+                allowed: true,
+                decision_id,
+                policies,
+                version: self.version,
+                permit: Some(permit),
+            }
+        } else {
+            deny(policies)
+        }
+    }
+}
+
+fn new_decision_id() -> String {
+    let mut b = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    format!("dec_{}", hex::encode(b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::vocab::{AgencyKind, Purpose, Role};
+
+    fn engine() -> PolicyEngine {
+        PolicyEngine::compile(&PolicySources::embedded(), 1).unwrap()
+    }
+
+    fn staff(roles: &[Role]) -> Principal {
+        Principal {
+            id: "s1".into(),
+            kind: PrincipalKind::Staff,
+            roles: roles.to_vec(),
+            agency_kind: None,
+            purposes: vec![],
+            token_hash: [0; 32],
+            created_at: 0,
+        }
+    }
+
+    #[test]
+    fn shipped_policies_pass_strict_validation() {
+        let e = engine();
+        assert_eq!(e.floor_ids().count(), 6);
+    }
+
+    #[test]
+    fn clerk_enrolls_and_the_decision_names_its_policy() {
+        let d = engine().decide(
+            &staff(&[Role::Clerk]),
+            Action::Enroll,
+            &Resource::Vault,
+            &RequestContext::purpose(Purpose::CardAdministration),
+        );
+        assert!(d.allowed);
+        assert_eq!(d.policies, vec!["clerk.enroll".to_owned()]);
+        assert!(d.permit.is_some_and(|p| p.allows(Action::Enroll)));
+    }
+
+    #[test]
+    fn default_deny_and_floor() {
+        let e = engine();
+        let d = e.decide(&staff(&[Role::Auditor]), Action::Enroll, &Resource::Vault, &RequestContext::purpose(Purpose::CardAdministration));
+        assert!(!d.allowed && d.policies.is_empty());
+        let d = e.decide(&staff(&[Role::Clerk]), Action::Enroll, &Resource::Vault, &RequestContext::purpose(Purpose::ImmigrationEnforcement));
+        assert!(!d.allowed);
+        assert_eq!(d.policies, vec!["floor.immigration_enforcement".to_owned()]);
+        let ice = Principal {
+            kind: PrincipalKind::System,
+            roles: vec![],
+            agency_kind: Some(AgencyKind::FederalImmigration),
+            purposes: vec![Purpose::IdentityCheck],
+            ..staff(&[])
+        };
+        let d = e.decide(&ice, Action::QueryFact, &Resource::Fact("card_valid".into()), &RequestContext::purpose(Purpose::IdentityCheck));
+        assert_eq!(d.policies, vec!["floor.federal_immigration_requester".to_owned()]);
+    }
+
+    #[test]
+    fn editable_policies_cannot_claim_floor_ids_or_reopen_the_floor() {
+        let mut s = PolicySources::embedded();
+        s.editable.push_str("\n@id(\"floor.mine\") permit(principal, action, resource);");
+        assert!(PolicyEngine::compile(&s, 2).is_err());
+        let mut s = PolicySources::embedded();
+        s.editable.push_str("\npermit(principal, action, resource);");
+        let e = PolicyEngine::compile(&s, 2).unwrap();
+        let d = e.decide(&staff(&[Role::Clerk]), Action::Enroll, &Resource::Vault, &RequestContext::purpose(Purpose::BulkScreening));
+        assert!(!d.allowed);
+    }
+}

@@ -1,0 +1,75 @@
+//! Every access decision is a Cedar decision. This module turns a caller,
+//! an action, a resource and the request's context into a Cedar request,
+//! decides it against the floor plus the editable policies, and hands back
+//! either a [`Permit`] — the only way to reach code that reads cardholder
+//! data — or the denial with the policies that determined it.
+
+mod engine;
+mod permit;
+mod sources;
+
+pub use engine::{Decision, PolicyEngine, PolicyProblem};
+pub use permit::Permit;
+pub use sources::PolicySources;
+
+use crate::domain::vocab::Purpose;
+
+/// The actions of the schema, one per kind of request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Action {
+    Enroll,
+    ReadPhoto,
+    RevokeCard,
+    EraseCard,
+    IssuePrincipal,
+    DeletePrincipal,
+    ReadAudit,
+    VerifyAudit,
+    ReadMetrics,
+    QueryFact,
+}
+
+impl Action {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Enroll => "enroll",
+            Self::ReadPhoto => "read_photo",
+            Self::RevokeCard => "revoke_card",
+            Self::EraseCard => "erase_card",
+            Self::IssuePrincipal => "issue_principal",
+            Self::DeletePrincipal => "delete_principal",
+            Self::ReadAudit => "read_audit",
+            Self::VerifyAudit => "verify_audit",
+            Self::ReadMetrics => "read_metrics",
+            Self::QueryFact => "query_fact",
+        }
+    }
+}
+
+/// What a request is about. Ids are opaque (keyed hashes or fixed names).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Resource {
+    Vault,
+    Card(String),
+    Fact(String),
+}
+
+/// The request facts that go into the Cedar context.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestContext {
+    pub purpose: Purpose,
+    pub card_status: Option<&'static str>,
+    pub distinct_cards_last_hour: Option<i64>,
+}
+
+impl RequestContext {
+    #[must_use]
+    pub fn purpose(purpose: Purpose) -> Self {
+        Self {
+            purpose,
+            card_status: None,
+            distinct_cards_last_hour: None,
+        }
+    }
+}

@@ -1,0 +1,264 @@
+//! Service configuration: embedded defaults, an optional TOML file, and
+//! command-line overrides, validated once at startup. An unknown key, a bad
+//! value or an unreadable file stops startup with a message naming the key.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::duration::HumanDuration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config file {path}: cannot be read: {reason}")]
+    Unreadable { path: String, reason: String },
+    #[error("config key `{key}`: {message}")]
+    Key { key: String, message: String },
+}
+
+impl ConfigError {
+    fn key(key: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Key {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Everything `serve` needs to know. Field names are the TOML keys.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub keys_dir: PathBuf,
+    pub policies_dir: PathBuf,
+    pub program: String,
+    pub card_validity: Option<HumanDuration>,
+    pub retention: Retention,
+    pub facts: Facts,
+    /// Set when the policies directory was named by the operator (file or
+    /// flag). When it was not, and `./policies` does not exist, the copy of
+    /// the shipped policies compiled into the binary is used.
+    #[serde(skip)]
+    pub policies_dir_explicit: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Retention {
+    pub source_documents: HumanDuration,
+    pub inactive_cardholders: HumanDuration,
+    pub sweep_interval: HumanDuration,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Facts {
+    pub age_thresholds: Vec<u32>,
+    pub attestation_ttl: HumanDuration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8700)),
+            data_dir: PathBuf::from("data"),
+            keys_dir: PathBuf::from("keys"),
+            policies_dir: PathBuf::from("policies"),
+            program: "idnyc".to_owned(),
+            card_validity: None,
+            retention: Retention::default(),
+            facts: Facts::default(),
+            policies_dir_explicit: false,
+        }
+    }
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self {
+            source_documents: HumanDuration::ZERO,
+            inactive_cardholders: dur(365, crate::duration::Unit::Days),
+            sweep_interval: dur(1, crate::duration::Unit::Hours),
+        }
+    }
+}
+
+impl Default for Facts {
+    fn default() -> Self {
+        Self {
+            age_thresholds: vec![13, 18, 21, 62, 65],
+            attestation_ttl: dur(5, crate::duration::Unit::Minutes),
+        }
+    }
+}
+
+const fn dur(value: u32, unit: crate::duration::Unit) -> HumanDuration {
+    HumanDuration { value, unit }
+}
+
+impl Config {
+    /// Reads and validates a TOML configuration file.
+    ///
+    /// # Errors
+    /// The file cannot be read, is not TOML, has an unknown key or a bad value.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Unreadable {
+            path: path.display().to_string(),
+            reason: e.kind().to_string(),
+        })?;
+        Self::from_toml(&text)
+    }
+
+    /// Parses and validates configuration text.
+    ///
+    /// # Errors
+    /// Unknown keys, wrong types and bad values, each naming the key.
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        let de = toml::Deserializer::new(text);
+        let mut config: Self = serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            let message = inner.message().to_owned();
+            // serde names an unknown key inside its message; lift it into the path.
+            let key = match backticked(&message) {
+                Some(name) if message.starts_with("unknown field") => {
+                    if path == "." || path.is_empty() {
+                        name.to_owned()
+                    } else {
+                        format!("{path}.{name}")
+                    }
+                }
+                _ if path == "." || path.is_empty() => "(file)".to_owned(),
+                _ => path,
+            };
+            let message = if message.starts_with("unknown field") {
+                "unknown key".to_owned()
+            } else {
+                message
+            };
+            ConfigError::key(key, message)
+        })?;
+        config.policies_dir_explicit = text_sets_policies_dir(text);
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks values that the types alone cannot.
+    ///
+    /// # Errors
+    /// The first value that is out of range, naming its key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let name_ok = !self.program.is_empty()
+            && self.program.len() <= 64
+            && self
+                .program
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        if !name_ok {
+            return Err(ConfigError::key(
+                "program",
+                "must be a profile name such as idnyc, hartford, new_haven or san_francisco",
+            ));
+        }
+        if let Some(v) = self.card_validity {
+            if v.is_zero() || v.as_secs() > 20 * 365 * 86_400 {
+                return Err(ConfigError::key("card_validity", "must be between 1d and 20y"));
+            }
+        }
+        if self.retention.sweep_interval.is_zero() {
+            return Err(ConfigError::key("retention.sweep_interval", "must be longer than 0s"));
+        }
+        let thresholds = &self.facts.age_thresholds;
+        if thresholds.is_empty() || thresholds.len() > 16 {
+            return Err(ConfigError::key("facts.age_thresholds", "must list 1 to 16 ages"));
+        }
+        if thresholds.iter().any(|&n| n == 0 || n > 120) {
+            return Err(ConfigError::key("facts.age_thresholds", "each age must be 1 to 120"));
+        }
+        let mut sorted = thresholds.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        if sorted.len() != thresholds.len() {
+            return Err(ConfigError::key("facts.age_thresholds", "ages must not repeat"));
+        }
+        let ttl = self.facts.attestation_ttl.as_secs();
+        if ttl == 0 || ttl > 86_400 {
+            return Err(ConfigError::key("facts.attestation_ttl", "must be between 1s and 1d"));
+        }
+        Ok(())
+    }
+}
+
+fn backticked(message: &str) -> Option<&str> {
+    let start = message.find('`')? + 1;
+    let len = message[start..].find('`')?;
+    Some(&message[start..start + len])
+}
+
+fn text_sets_policies_dir(text: &str) -> bool {
+    toml::from_str::<toml::Table>(text)
+        .map(|t| t.contains_key("policies_dir"))
+        .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key_of(text: &str) -> String {
+        match Config::from_toml(text) {
+            Err(ConfigError::Key { key, .. }) => key,
+            other => panic!("expected a key error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_are_the_contracts() {
+        let c = Config::from_toml("").unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8700");
+        assert_eq!(c.program, "idnyc");
+        assert!(c.retention.source_documents.is_zero());
+        assert_eq!(c.facts.age_thresholds, vec![13, 18, 21, 62, 65]);
+        assert!(!c.policies_dir_explicit);
+    }
+
+    #[test]
+    fn full_file_parses() {
+        let c = Config::from_toml(
+            r#"
+            listen = "127.0.0.1:9000"
+            data_dir = "d"
+            keys_dir = "k"
+            policies_dir = "p"
+            program = "hartford"
+            card_validity = "2y"
+            [retention]
+            source_documents = "7d"
+            inactive_cardholders = "365d"
+            sweep_interval = "1h"
+            [facts]
+            age_thresholds = [18, 21]
+            attestation_ttl = "5m"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(c.program, "hartford");
+        assert!(c.policies_dir_explicit);
+        assert_eq!(c.retention.source_documents.as_secs(), 7 * 86_400);
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        assert_eq!(key_of("colour = 1"), "colour");
+        assert_eq!(key_of("[retention]\nsweep = \"1h\""), "retention.sweep");
+        assert_eq!(key_of("[retention]\nsweep_interval = \"hourly\""), "retention.sweep_interval");
+        assert_eq!(key_of("listen = \"not an address\""), "listen");
+        assert_eq!(key_of("program = \"../etc\""), "program");
+        assert_eq!(key_of("[facts]\nage_thresholds = [18, 18]"), "facts.age_thresholds");
+        assert_eq!(key_of("[facts]\nage_thresholds = \"18\""), "facts.age_thresholds");
+        assert_eq!(key_of("[retention]\nsweep_interval = \"0s\""), "retention.sweep_interval");
+    }
+}

@@ -1,0 +1,348 @@
+//! The keyring on disk: one file per key under the keys directory, named by
+//! its id, plus `keyring.toml` naming the active id of each kind. Ids let a
+//! key be rotated later without rewriting what names the old one.
+//!
+//! ```text
+//! keys/
+//!   keyring.toml            active ids (no secrets)
+//!   kek-<id>.key            key-encryption key: wraps per-cardholder data keys
+//!   photo-<id>.key          age X25519 identity: photos are age files to its recipient
+//!   blind-<id>.key          HMAC key: document commitments and card ids
+//!   subject-<id>.key        HMAC key: audit subjects
+//!   attest-<id>.key         Ed25519 seed: signs fact attestations
+//!   admin.token             bootstrap admin token (first start only)
+//! ```
+
+use std::collections::HashMap;
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use age::secrecy::ExposeSecret;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use super::{new_token, token_hash, BlindIndex, Secret32, SubjectHasher, TokenHash};
+
+const MANIFEST: &str = "keyring.toml";
+pub const ADMIN_TOKEN_FILE: &str = "admin.token";
+/// Files that may sit in an otherwise empty keys directory.
+const HARMLESS: &[&str] = &["README.md", ".gitignore"];
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("keys directory {dir}: {reason}")]
+    Io { dir: String, reason: String },
+    #[error("key file {file}: {reason}")]
+    BadKey { file: String, reason: String },
+    #[error("keys directory {0} holds files but no keyring.toml; refusing to generate new keys over them")]
+    NotAKeyring(String),
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Manifest {
+    version: u32,
+    kek: String,
+    photo: String,
+    blind_index: String,
+    audit_subject: String,
+    attestation: String,
+}
+
+/// The photo keys: photos are encrypted to the active recipient; every
+/// identity still on disk can decrypt what was written to it.
+pub struct PhotoKeys {
+    pub active_id: String,
+    recipient: age::x25519::Recipient,
+    identities: HashMap<String, age::x25519::Identity>,
+}
+
+impl std::fmt::Debug for PhotoKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PhotoKeys").field("active_id", &self.active_id).finish_non_exhaustive()
+    }
+}
+
+impl PhotoKeys {
+    /// Encrypts a photo into a standard age file.
+    ///
+    /// # Errors
+    /// Only if age itself refuses, which it does not for one X25519 recipient.
+    pub fn encrypt(&self, plaintext: &[u8]) -> Result<Vec<u8>, KeyError> {
+        age::encrypt(&self.recipient, plaintext).map_err(|e| KeyError::BadKey {
+            file: self.active_id.clone(),
+            reason: e.to_string(),
+        })
+    }
+
+    /// Decrypts an age file written to any photo key still held.
+    #[must_use]
+    pub fn decrypt(&self, key_id: &str, file: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+        let identity = self.identities.get(key_id)?;
+        age::decrypt(identity, file).ok().map(Zeroizing::new)
+    }
+}
+
+/// Every key the vault holds in memory while it runs.
+#[derive(Debug)]
+pub struct Keyring {
+    pub dir: PathBuf,
+    pub kek_id: String,
+    keks: HashMap<String, Secret32>,
+    pub photo: PhotoKeys,
+    pub blind: BlindIndex,
+    pub subjects: SubjectHasher,
+    pub attestation_id: String,
+    attestation: Secret32,
+    /// True when this start generated the keyring.
+    pub created: bool,
+}
+
+impl Keyring {
+    /// Loads the keyring, or creates every key on first start with an empty
+    /// (or missing) keys directory. Key files are written 0600, the directory 0700.
+    ///
+    /// # Errors
+    /// Unreadable or malformed key files, loose permissions, or a non-empty
+    /// directory that is not a keyring.
+    pub fn open_or_create(dir: &Path) -> Result<Self, KeyError> {
+        let io = |e: std::io::Error| KeyError::Io {
+            dir: dir.display().to_string(),
+            reason: e.to_string(),
+        };
+        fs::create_dir_all(dir).map_err(io)?;
+        if !dir.join(MANIFEST).exists() {
+            let foreign = fs::read_dir(dir)
+                .map_err(io)?
+                .filter_map(Result::ok)
+                .any(|e| !HARMLESS.contains(&e.file_name().to_string_lossy().as_ref()));
+            if foreign {
+                return Err(KeyError::NotAKeyring(dir.display().to_string()));
+            }
+            generate(dir)?;
+            let mut ring = Self::load(dir)?;
+            ring.created = true;
+            return Ok(ring);
+        }
+        Self::load(dir)
+    }
+
+    fn load(dir: &Path) -> Result<Self, KeyError> {
+        let manifest_text = read_secret_file(&dir.join(MANIFEST))?;
+        let manifest: Manifest = toml::from_str(&manifest_text).map_err(|e| KeyError::BadKey {
+            file: MANIFEST.into(),
+            reason: e.message().to_owned(),
+        })?;
+        // Every kek-*.key and photo-*.key on disk stays usable, so data
+        // written under an older (rotated) key can still be read.
+        let mut keks = HashMap::new();
+        let mut identities = HashMap::new();
+        for entry in fs::read_dir(dir).map_err(|e| KeyError::Io {
+            dir: dir.display().to_string(),
+            reason: e.to_string(),
+        })? {
+            let Ok(entry) = entry else { continue };
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(id) = name.strip_suffix(".key") else { continue };
+            if id.starts_with("kek-") {
+                keks.insert(id.to_owned(), read_key32(&entry.path())?);
+            } else if id.starts_with("photo-") {
+                let text = read_secret_file(&entry.path())?;
+                let identity: age::x25519::Identity = text.trim().parse().map_err(|_| KeyError::BadKey {
+                    file: name.clone(),
+                    reason: "not an age X25519 identity".into(),
+                })?;
+                identities.insert(id.to_owned(), identity);
+            }
+        }
+        let missing = |id: &str| KeyError::BadKey {
+            file: format!("{id}.key"),
+            reason: "named active in keyring.toml but missing".into(),
+        };
+        if !keks.contains_key(&manifest.kek) {
+            return Err(missing(&manifest.kek));
+        }
+        let recipient = identities.get(&manifest.photo).ok_or_else(|| missing(&manifest.photo))?.to_public();
+        Ok(Self {
+            dir: dir.to_owned(),
+            kek_id: manifest.kek.clone(),
+            keks,
+            photo: PhotoKeys {
+                active_id: manifest.photo.clone(),
+                recipient,
+                identities,
+            },
+            blind: BlindIndex::new(
+                manifest.blind_index.clone(),
+                read_key32(&dir.join(format!("{}.key", manifest.blind_index)))?,
+            ),
+            subjects: SubjectHasher::new(
+                manifest.audit_subject.clone(),
+                read_key32(&dir.join(format!("{}.key", manifest.audit_subject)))?,
+            ),
+            attestation_id: manifest.attestation.clone(),
+            attestation: read_key32(&dir.join(format!("{}.key", manifest.attestation)))?,
+            created: false,
+        })
+    }
+
+    /// The active key-encryption key.
+    #[must_use]
+    pub fn active_kek(&self) -> (&str, &Secret32) {
+        // load() checked that the active id is present.
+        (&self.kek_id, &self.keks[&self.kek_id])
+    }
+
+    #[must_use]
+    pub fn kek(&self, id: &str) -> Option<&Secret32> {
+        self.keks.get(id)
+    }
+
+    /// The Ed25519 seed that signs attestations.
+    #[must_use]
+    pub fn attestation_seed(&self) -> &Secret32 {
+        &self.attestation
+    }
+
+    /// Hash of the bootstrap admin token, if its file is still present.
+    ///
+    /// # Errors
+    /// The file exists but cannot be read.
+    pub fn admin_token_hash(&self) -> Result<Option<TokenHash>, KeyError> {
+        let path = self.dir.join(ADMIN_TOKEN_FILE);
+        if !path.exists() {
+            return Ok(None);
+        }
+        let token = Zeroizing::new(read_secret_file(&path)?);
+        Ok(Some(token_hash(token.trim())))
+    }
+
+    /// A short, non-secret fingerprint of which keys these are, stored with
+    /// the data so that starting with the wrong keys directory is refused.
+    #[must_use]
+    pub fn fingerprint(&self) -> String {
+        format!("{}/{}/{}", self.blind.id, self.subjects.id, self.attestation_id)
+    }
+}
+
+fn new_id(prefix: &str) -> String {
+    let mut b = [0u8; 4];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    format!("{prefix}-{}", hex::encode(b))
+}
+
+fn generate(dir: &Path) -> Result<(), KeyError> {
+    let io = |e: std::io::Error| KeyError::Io {
+        dir: dir.display().to_string(),
+        reason: e.to_string(),
+    };
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(io)?;
+    let manifest = Manifest {
+        version: 1,
+        kek: new_id("kek"),
+        photo: new_id("photo"),
+        blind_index: new_id("blind"),
+        audit_subject: new_id("subject"),
+        attestation: new_id("attest"),
+    };
+    for id in [&manifest.kek, &manifest.blind_index, &manifest.audit_subject, &manifest.attestation] {
+        let key = Secret32::random();
+        let encoded = Zeroizing::new(STANDARD.encode(key.expose()));
+        write_secret_file(&dir.join(format!("{id}.key")), encoded.as_bytes())?;
+    }
+    let identity = age::x25519::Identity::generate();
+    let text = Zeroizing::new(format!("{}\n", identity.to_string().expose_secret()));
+    write_secret_file(&dir.join(format!("{}.key", manifest.photo)), text.as_bytes())?;
+    let token = new_token();
+    write_secret_file(&dir.join(ADMIN_TOKEN_FILE), format!("{}\n", token.as_str()).as_bytes())?;
+    let body = toml::to_string(&manifest).map_err(|e| KeyError::BadKey {
+        file: MANIFEST.into(),
+        reason: e.to_string(),
+    })?;
+    let text = format!("# civic-vault keyring: the active key of each kind. Generated; keep with the keys.\n{body}");
+    // The manifest is written last: a crash part-way leaves no keyring.toml,
+    // and the next start regenerates instead of running on half a keyring.
+    write_secret_file(&dir.join(MANIFEST), text.as_bytes())?;
+    fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
+    Ok(())
+}
+
+/// Writes a file readable by its owner only, durably, via a temporary name.
+pub(crate) fn write_secret_file(path: &Path, bytes: &[u8]) -> Result<(), KeyError> {
+    let io = |e: std::io::Error| KeyError::Io {
+        dir: path.display().to_string(),
+        reason: e.to_string(),
+    };
+    let tmp = path.with_extension("tmp");
+    let _ = fs::remove_file(&tmp);
+    let mut f = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp).map_err(io)?;
+    f.write_all(bytes).map_err(io)?;
+    f.sync_all().map_err(io)?;
+    fs::rename(&tmp, path).map_err(io)?;
+    Ok(())
+}
+
+fn read_secret_file(path: &Path) -> Result<String, KeyError> {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let meta = fs::metadata(path).map_err(|e| KeyError::BadKey {
+        file: name.clone(),
+        reason: e.to_string(),
+    })?;
+    if meta.permissions().mode() & 0o077 != 0 {
+        return Err(KeyError::BadKey {
+            file: name,
+            reason: "readable by group or others; chmod 600 it".into(),
+        });
+    }
+    fs::read_to_string(path).map_err(|e| KeyError::BadKey {
+        file: name,
+        reason: e.to_string(),
+    })
+}
+
+fn read_key32(path: &Path) -> Result<Secret32, KeyError> {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let text = Zeroizing::new(read_secret_file(path)?);
+    let mut bytes = Zeroizing::new(STANDARD.decode(text.trim()).map_err(|_| KeyError::BadKey {
+        file: name.clone(),
+        reason: "not base64".into(),
+    })?);
+    let arr: [u8; 32] = bytes.as_slice().try_into().map_err(|_| KeyError::BadKey {
+        file: name,
+        reason: "not 32 bytes".into(),
+    })?;
+    zeroize::Zeroize::zeroize(&mut *bytes);
+    Ok(Secret32::from_bytes(arr))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_start_creates_then_reloads_the_same_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let ring = Keyring::open_or_create(dir.path()).unwrap();
+        assert!(ring.created);
+        let mode = fs::metadata(dir.path().join(ADMIN_TOKEN_FILE)).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let again = Keyring::open_or_create(dir.path()).unwrap();
+        assert!(!again.created);
+        assert_eq!(ring.fingerprint(), again.fingerprint());
+        let photo = ring.photo.encrypt(b"img").unwrap();
+        assert_eq!(again.photo.decrypt(&again.photo.active_id, &photo).unwrap().as_slice(), b"img");
+        assert!(!format!("{ring:?}").contains(&STANDARD.encode(ring.active_kek().1.expose())));
+    }
+
+    #[test]
+    fn refuses_a_directory_that_is_not_a_keyring() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("something"), b"x").unwrap();
+        assert!(matches!(Keyring::open_or_create(dir.path()), Err(KeyError::NotAKeyring(_))));
+    }
+}

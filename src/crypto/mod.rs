@@ -1,0 +1,17 @@
+//! All cryptography lives here: the keyring on disk, authenticated encryption
+//! of applicant fields under per-cardholder data keys, age files for photos,
+//! keyed hashes (the blind index and audit subjects), bearer tokens.
+//!
+//! Nothing outside this module touches key bytes.
+
+mod aead;
+mod blind;
+mod keyring;
+mod secret;
+mod token;
+
+pub use aead::{open, seal, AeadError, DataKey, WrappedKey};
+pub use blind::{BlindIndex, Commitment, SubjectHasher};
+pub use keyring::{KeyError, Keyring, PhotoKeys};
+pub use secret::Secret32;
+pub use token::{new_token, token_hash, TokenHash};

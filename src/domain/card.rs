@@ -1,0 +1,196 @@
+//! Cards and what is stored about each holder.
+
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use time::Date;
+
+use crate::crypto::{Commitment, WrappedKey};
+
+/// Crockford base32: no I, L, O or U, so a number read aloud or copied by
+/// hand survives.
+const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+/// A card number: 80 random bits as `XXXX-XXXX-XXXX-XXXX`. Random rather
+/// than sequential so that nobody can walk the card space.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CardNumber(String);
+
+impl std::fmt::Debug for CardNumber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CardNumber(***)")
+    }
+}
+
+impl CardNumber {
+    #[must_use]
+    pub fn generate() -> Self {
+        let mut bytes = [0u8; 10];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        let mut bits: u128 = 0;
+        for b in bytes {
+            bits = (bits << 8) | u128::from(b);
+        }
+        let mut out = String::with_capacity(19);
+        for i in 0..16 {
+            if i > 0 && i % 4 == 0 {
+                out.push('-');
+            }
+            let shift = 75 - 5 * i;
+            out.push(char::from(ALPHABET[((bits >> shift) & 31) as usize]));
+        }
+        Self(out)
+    }
+
+    /// Accepts a presented number in any case, with or without dashes or
+    /// spaces. Returns `None` when it cannot be a card number at all.
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        if s.len() > 40 {
+            return None;
+        }
+        let mut symbols = Vec::with_capacity(16);
+        for c in s.chars() {
+            match c {
+                '-' | ' ' => {}
+                c if c.is_ascii_alphanumeric() => {
+                    let u = match c.to_ascii_uppercase() {
+                        'O' => '0',
+                        'I' | 'L' => '1',
+                        u => u,
+                    };
+                    if !ALPHABET.contains(&(u as u8)) {
+                        return None;
+                    }
+                    symbols.push(u);
+                }
+                _ => return None,
+            }
+        }
+        if symbols.len() != 16 {
+            return None;
+        }
+        let mut out = String::with_capacity(19);
+        for (i, c) in symbols.into_iter().enumerate() {
+            if i > 0 && i % 4 == 0 {
+                out.push('-');
+            }
+            out.push(c);
+        }
+        Some(Self(out))
+    }
+
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The storage key of a card: a keyed hash of its number.
+pub type CardId = [u8; 32];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RevocationReason {
+    Lost,
+    Stolen,
+    Fraud,
+    HolderRequest,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CardStatus {
+    Active,
+    Revoked { reason: RevocationReason, at: i64 },
+    /// The holder asked for erasure; the retention sweep destroys the record.
+    ErasureRequested { at: i64 },
+}
+
+/// What one proof document established. Its type, issuer, country and
+/// number are not here: only the keyed commitment to them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attestation {
+    pub proves: Vec<Proves>,
+    pub points: u32,
+    pub clerk: String,
+    pub at: i64,
+    pub commitment: Commitment,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Proves {
+    Identity,
+    Residency,
+    Photo,
+    DateOfBirth,
+}
+
+impl Proves {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Identity => "identity",
+            Self::Residency => "residency",
+            Self::Photo => "photo",
+            Self::DateOfBirth => "date_of_birth",
+        }
+    }
+}
+
+/// A cardholder's stored record. Applicant fields are sealed under the
+/// holder's data key; the date of birth is sealed on its own so that age
+/// facts open only that.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CardRecord {
+    pub program: String,
+    pub status: CardStatus,
+    pub issued_on: Date,
+    pub expires_on: Date,
+    pub enrolled_at: i64,
+    pub dek: WrappedKey,
+    /// Sealed JSON of name, address and gender.
+    pub fields: Vec<u8>,
+    /// Sealed `YYYY-MM-DD`.
+    pub birth: Vec<u8>,
+    pub attestations: Vec<Attestation>,
+}
+
+impl CardRecord {
+    /// Valid on `today`: active and not past its expiry date.
+    #[must_use]
+    pub fn is_valid_on(&self, today: Date) -> bool {
+        matches!(self.status, CardStatus::Active) && today <= self.expires_on
+    }
+
+    /// Commitments of the documents that proved identity: the ones that
+    /// may not back a second active card.
+    pub fn identity_commitments(&self) -> impl Iterator<Item = &Commitment> {
+        self.attestations
+            .iter()
+            .filter(|a| a.proves.contains(&Proves::Identity))
+            .map(|a| &a.commitment)
+    }
+}
+
+/// The photo as stored: an age file and the id of the key it was written to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhotoRecord {
+    pub key_id: String,
+    pub age_file: Vec<u8>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_round_trip_and_tolerate_how_people_type_them() {
+        let n = CardNumber::generate();
+        assert_eq!(n.as_str().len(), 19);
+        assert_eq!(CardNumber::parse(n.as_str()), Some(n.clone()));
+        let sloppy = n.as_str().replace('-', " ").to_lowercase();
+        assert_eq!(CardNumber::parse(&sloppy), Some(n));
+        assert_eq!(CardNumber::parse("not-a-card"), None);
+        assert_eq!(CardNumber::parse("UUUU-UUUU-UUUU-UUUU"), None);
+    }
+}

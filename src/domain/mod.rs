@@ -1,0 +1,10 @@
+//! The vault's own types and rules. Nothing here knows HTTP, sled or Cedar.
+
+pub mod access;
+pub mod audit;
+pub mod card;
+pub mod enrollment;
+pub mod principal;
+pub mod program;
+pub mod store;
+pub mod vocab;

@@ -1,0 +1,104 @@
+//! Principals: city systems and staff, each holding one bearer token.
+
+use serde::{Deserialize, Serialize};
+
+use super::vocab::{AgencyKind, PrincipalKind, Purpose, Role};
+use crate::crypto::TokenHash;
+use crate::error::ApiError;
+
+/// A registered caller, as stored. The token itself is never kept.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Principal {
+    pub id: String,
+    pub kind: PrincipalKind,
+    pub roles: Vec<Role>,
+    pub agency_kind: Option<AgencyKind>,
+    pub purposes: Vec<Purpose>,
+    pub token_hash: TokenHash,
+    pub created_at: i64,
+}
+
+/// `POST /v1/principals` as the admin sends it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewPrincipal {
+    pub id: String,
+    pub kind: PrincipalKind,
+    #[serde(default)]
+    pub agency_kind: Option<AgencyKind>,
+    #[serde(default)]
+    pub purposes: Vec<String>,
+    #[serde(default)]
+    pub roles: Vec<Role>,
+}
+
+impl NewPrincipal {
+    /// Checks the shape for its kind and turns it into a principal.
+    ///
+    /// # Errors
+    /// A bad id, an unknown purpose, or fields that do not fit the kind.
+    pub fn into_principal(self, token_hash: TokenHash, now: i64) -> Result<Principal, ApiError> {
+        validate_id(&self.id)?;
+        let mut purposes = Vec::with_capacity(self.purposes.len());
+        for p in &self.purposes {
+            let purpose = p.parse::<Purpose>().map_err(|()| ApiError::UnknownPurpose("purposes".into()))?;
+            if !purposes.contains(&purpose) {
+                purposes.push(purpose);
+            }
+        }
+        let mut roles = self.roles;
+        roles.sort_unstable();
+        roles.dedup();
+        match self.kind {
+            PrincipalKind::System => {
+                if self.agency_kind.is_none() {
+                    return Err(ApiError::invalid("agency_kind", "required for a system principal"));
+                }
+                if purposes.is_empty() {
+                    return Err(ApiError::invalid("purposes", "a system principal needs at least one purpose"));
+                }
+                if !roles.is_empty() {
+                    return Err(ApiError::invalid("roles", "only staff principals have roles"));
+                }
+            }
+            PrincipalKind::Staff => {
+                if roles.is_empty() {
+                    return Err(ApiError::invalid("roles", "a staff principal needs at least one role"));
+                }
+                if self.agency_kind.is_some() {
+                    return Err(ApiError::invalid("agency_kind", "only system principals have an agency kind"));
+                }
+                if !purposes.is_empty() {
+                    return Err(ApiError::invalid("purposes", "only system principals register purposes"));
+                }
+            }
+        }
+        Ok(Principal {
+            id: self.id,
+            kind: self.kind,
+            roles,
+            agency_kind: self.agency_kind,
+            purposes,
+            token_hash,
+            created_at: now,
+        })
+    }
+}
+
+/// Principal ids: 1 to 64 characters of `a-z 0-9 . _ -`, starting with a
+/// letter or digit. They appear in audit entries and Cedar entity ids.
+///
+/// # Errors
+/// Anything else.
+pub fn validate_id(id: &str) -> Result<(), ApiError> {
+    let ok = (1..=64).contains(&id.len())
+        && id.bytes().next().is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::invalid("id", "1 to 64 characters of a-z, 0-9, '.', '_' or '-'"))
+    }
+}

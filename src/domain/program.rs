@@ -1,0 +1,306 @@
+//! Program profiles: the document catalogue and proof rules of one city's
+//! program, read from `policies/programs/<name>.toml`. The rules are data so
+//! a city changes them without a release.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use time::Date;
+
+use super::card::Proves;
+use crate::duration::HumanDuration;
+
+/// The document types every profile's catalogue knows.
+pub const BASE_CATALOGUE: &[&str] = &[
+    "us_passport",
+    "foreign_passport",
+    "consular_id",
+    "state_id",
+    "drivers_license",
+    "foreign_drivers_license",
+    "birth_certificate",
+    "foreign_birth_certificate",
+    "school_id",
+    "employee_id",
+    "corrections_id",
+    "hmis_id",
+    "utility_bill",
+    "lease",
+    "bank_statement",
+    "pay_stub",
+    "property_tax_statement",
+    "shelter_letter",
+    "agency_letter",
+];
+
+#[derive(Debug, thiserror::Error)]
+#[error("program profile {profile}: {message}")]
+pub struct ProfileError {
+    pub profile: String,
+    pub message: String,
+}
+
+/// One program's rules.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Program {
+    pub name: String,
+    pub title: String,
+    pub card_validity: HumanDuration,
+    #[serde(default)]
+    pub min_age: u32,
+    /// Whether the applicant's address is kept at all (San Francisco keeps
+    /// the application but no address record).
+    #[serde(default = "yes")]
+    pub keep_address: bool,
+    #[serde(rename = "requirement")]
+    pub requirements: Vec<Requirement>,
+    pub documents: BTreeMap<String, DocumentRule>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// One condition that an application must meet; `name` is what a 422 says
+/// is missing. Either a single `count`, or `one_of` several alternatives.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Requirement {
+    pub name: String,
+    #[serde(default)]
+    pub count: Option<Measure>,
+    #[serde(default)]
+    pub at_least: u32,
+    #[serde(default)]
+    pub one_of: Vec<Alternative>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Alternative {
+    pub count: Measure,
+    pub at_least: u32,
+}
+
+/// What a requirement counts over the accepted documents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Measure {
+    /// `points:identity`, `points:residency`: the sum of points.
+    Points(Proves),
+    /// `proving:photo`, `proving:photo+date_of_birth`: documents that prove all of these.
+    Proving(Vec<Proves>),
+    /// `class:primary`: documents of a class.
+    Class(String),
+    /// `documents`: accepted documents.
+    Documents,
+}
+
+impl<'de> Deserialize<'de> for Measure {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        let bad = || serde::de::Error::custom(format!("unknown measure {s:?}"));
+        if s == "documents" {
+            return Ok(Self::Documents);
+        }
+        let (kind, arg) = s.split_once(':').ok_or_else(bad)?;
+        match kind {
+            "points" => match parse_proves(arg) {
+                Some(p @ (Proves::Identity | Proves::Residency)) => Ok(Self::Points(p)),
+                _ => Err(bad()),
+            },
+            "proving" => arg
+                .split('+')
+                .map(parse_proves)
+                .collect::<Option<Vec<_>>>()
+                .map(Self::Proving)
+                .ok_or_else(bad),
+            "class" if !arg.is_empty() => Ok(Self::Class(arg.to_owned())),
+            _ => Err(bad()),
+        }
+    }
+}
+
+fn parse_proves(s: &str) -> Option<Proves> {
+    match s {
+        "identity" => Some(Proves::Identity),
+        "residency" => Some(Proves::Residency),
+        "photo" => Some(Proves::Photo),
+        "date_of_birth" => Some(Proves::DateOfBirth),
+        _ => None,
+    }
+}
+
+/// How one document type counts in this program.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DocumentRule {
+    #[serde(default)]
+    pub proves: Vec<Proves>,
+    #[serde(default)]
+    pub classes: Vec<String>,
+    #[serde(default)]
+    pub identity_points: u32,
+    #[serde(default)]
+    pub residency_points: u32,
+    /// How long after its expiry date the document is still accepted.
+    #[serde(default)]
+    pub expired_grace: Option<HumanDuration>,
+    /// Identity points when accepted within the grace period (default: the full points).
+    #[serde(default)]
+    pub expired_identity_points: Option<u32>,
+    /// For residency, the document must be dated (`issued_on`) within this window.
+    #[serde(default)]
+    pub residency_max_age: Option<HumanDuration>,
+}
+
+/// A proof as the rules see it: no number, no issuer.
+#[derive(Debug, Clone)]
+pub struct ProofFacts<'a> {
+    pub document_type: &'a str,
+    pub issued_on: Option<Date>,
+    pub expires_on: Option<Date>,
+}
+
+/// What one accepted document counts for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Counted {
+    pub proves: Vec<Proves>,
+    pub classes: Vec<String>,
+    pub identity_points: u32,
+    pub residency_points: u32,
+}
+
+impl Counted {
+    #[must_use]
+    pub fn points(&self) -> u32 {
+        self.identity_points + self.residency_points
+    }
+}
+
+/// The outcome of checking an application's proofs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Per proof, in order: what it counted for (`None`: it counted for nothing).
+    Met(Vec<Option<Counted>>),
+    /// What is missing, by requirement name, with a short explanation each.
+    Missing(Vec<String>),
+}
+
+impl Program {
+    /// Parses and checks a profile.
+    ///
+    /// # Errors
+    /// Not TOML, unknown keys, an empty rule set, or a base document type missing.
+    pub fn from_toml(expected_name: &str, text: &str) -> Result<Self, ProfileError> {
+        let err = |message: String| ProfileError {
+            profile: expected_name.to_owned(),
+            message,
+        };
+        let program: Self = toml::from_str(text).map_err(|e| err(e.to_string()))?;
+        if program.name != expected_name {
+            return Err(err(format!("declares name {:?}", program.name)));
+        }
+        if program.requirements.is_empty() {
+            return Err(err("has no requirements".into()));
+        }
+        for r in &program.requirements {
+            if r.count.is_some() == !r.one_of.is_empty() {
+                return Err(err(format!("requirement {}: give either count or one_of", r.name)));
+            }
+        }
+        for base in BASE_CATALOGUE {
+            if !program.documents.contains_key(*base) {
+                return Err(err(format!("catalogue lacks document type {base}")));
+            }
+        }
+        Ok(program)
+    }
+
+    #[must_use]
+    pub fn knows(&self, document_type: &str) -> bool {
+        self.documents.contains_key(document_type)
+    }
+
+    /// Applies the rules to the proofs presented on `today`.
+    #[must_use]
+    pub fn evaluate(&self, proofs: &[ProofFacts<'_>], today: Date) -> Verdict {
+        let counted: Vec<Option<Counted>> = proofs.iter().map(|p| self.count_one(p, today)).collect();
+        let accepted: Vec<&Counted> = counted.iter().flatten().collect();
+        let mut missing = Vec::new();
+        for req in &self.requirements {
+            if let Some(measure) = &req.count {
+                let have = measure_of(measure, &accepted);
+                if have < req.at_least {
+                    missing.push(format!("{}: {have} of {}", req.name, req.at_least));
+                }
+            } else if !req
+                .one_of
+                .iter()
+                .any(|alt| measure_of(&alt.count, &accepted) >= alt.at_least)
+            {
+                missing.push(format!("{}: none of the accepted combinations", req.name));
+            }
+        }
+        if missing.is_empty() {
+            Verdict::Met(counted)
+        } else {
+            Verdict::Missing(missing)
+        }
+    }
+
+    fn count_one(&self, proof: &ProofFacts<'_>, today: Date) -> Option<Counted> {
+        let rule = self.documents.get(proof.document_type)?;
+        if rule.proves.is_empty() {
+            return None;
+        }
+        let mut identity_points = rule.identity_points;
+        if let Some(expires) = proof.expires_on {
+            if expires < today {
+                let grace_end = rule.expired_grace.and_then(|g| g.add_to_date(expires))?;
+                if grace_end < today {
+                    return None;
+                }
+                identity_points = rule.expired_identity_points.unwrap_or(identity_points);
+            }
+        }
+        let mut proves = rule.proves.clone();
+        let mut residency_points = rule.residency_points;
+        if let Some(window) = rule.residency_max_age {
+            let recent = proof
+                .issued_on
+                .and_then(|d| window.add_to_date(d))
+                .is_some_and(|until| until >= today);
+            if !recent {
+                proves.retain(|p| *p != Proves::Residency);
+                residency_points = 0;
+            }
+        }
+        if !proves.contains(&Proves::Identity) {
+            identity_points = 0;
+        }
+        if proves.is_empty() {
+            return None;
+        }
+        Some(Counted {
+            proves,
+            classes: rule.classes.clone(),
+            identity_points,
+            residency_points,
+        })
+    }
+}
+
+fn measure_of(measure: &Measure, accepted: &[&Counted]) -> u32 {
+    let n = |it: usize| u32::try_from(it).unwrap_or(u32::MAX);
+    match measure {
+        Measure::Points(Proves::Identity) => accepted.iter().map(|c| c.identity_points).sum(),
+        Measure::Points(_) => accepted.iter().map(|c| c.residency_points).sum(),
+        Measure::Proving(all) => n(accepted
+            .iter()
+            .filter(|c| all.iter().all(|p| c.proves.contains(p)))
+            .count()),
+        Measure::Class(class) => n(accepted.iter().filter(|c| c.classes.contains(class)).count()),
+        Measure::Documents => n(accepted.len()),
+    }
+}

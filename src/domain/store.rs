@@ -1,0 +1,119 @@
+//! The store interface the domain owns. The sled implementation lives in
+//! `crate::store`; nothing here names a sled type.
+
+use tokio::sync::oneshot;
+
+use super::audit::{AuditDraft, AuditEntry, ChainReport};
+use super::card::{CardId, CardRecord, CardStatus, PhotoRecord};
+use super::principal::Principal;
+use crate::crypto::Commitment;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The store could not read or write. The caller fails closed (503).
+    #[error("storage failure: {0}")]
+    Failed(String),
+    /// A change conflicted with what is stored; nothing was changed.
+    #[error("conflict: {0:?}")]
+    Conflict(Conflict),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Conflict {
+    /// An identity document already backs an active card.
+    DuplicateEnrollment,
+    /// A principal with this id exists.
+    PrincipalExists,
+    /// The thing to change does not exist.
+    NotFound,
+    /// The freshly drawn card id is taken (about one chance in 2^80).
+    CardIdTaken,
+}
+
+impl Conflict {
+    /// The error code a caller (and the audit entry) sees.
+    #[must_use]
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::DuplicateEnrollment => "duplicate_enrollment",
+            Self::PrincipalExists => "principal_exists",
+            Self::NotFound => "not_found",
+            Self::CardIdTaken => "unavailable",
+        }
+    }
+}
+
+/// A new cardholder, ready to store.
+#[derive(Debug, Clone)]
+pub struct NewCard {
+    pub card_id: CardId,
+    pub record: CardRecord,
+    pub photo: PhotoRecord,
+    /// Commitments of the identity documents, checked against active cards.
+    pub identity_commitments: Vec<Commitment>,
+}
+
+/// One change to the vault's records.
+#[derive(Debug, Clone)]
+pub enum Change {
+    PutPrincipal(Box<Principal>),
+    DeletePrincipal { id: String },
+    Enroll(Box<NewCard>),
+    SetCardStatus { card_id: CardId, status: CardStatus },
+}
+
+/// Changes and the audit entries that record them, applied all together or
+/// not at all. When the changes conflict, the entries are still written,
+/// with the conflict as their outcome, and the conflict is returned.
+#[derive(Debug, Clone, Default)]
+pub struct Commit {
+    pub changes: Vec<Change>,
+    pub audit: Vec<AuditDraft>,
+}
+
+/// Where a commit's audit entries landed.
+#[derive(Debug, Clone)]
+pub struct Committed {
+    pub seqs: Vec<u64>,
+}
+
+pub type CommitResult = Result<Committed, StoreError>;
+
+/// Narrow storage interface. Reads are synchronous and cheap but may touch
+/// disk: async callers run them on a blocking thread. Commits are queued to
+/// one writer that groups them and makes each group durable with one flush
+/// before any of them is acknowledged.
+pub trait Store: Send + Sync + 'static {
+    /// Queues a commit; the receiver resolves once it is durable (or failed).
+    fn submit(&self, commit: Commit) -> oneshot::Receiver<CommitResult>;
+
+    /// # Errors
+    /// Storage failure.
+    fn principals(&self) -> Result<Vec<Principal>, StoreError>;
+
+    /// # Errors
+    /// Storage failure or an unreadable record.
+    fn card(&self, card_id: &CardId) -> Result<Option<CardRecord>, StoreError>;
+
+    /// # Errors
+    /// Storage failure or an unreadable record.
+    fn photo(&self, card_id: &CardId) -> Result<Option<PhotoRecord>, StoreError>;
+
+    /// Entries with `seq > after`, at most `limit`, each with its hash.
+    ///
+    /// # Errors
+    /// Storage failure or an unreadable entry.
+    fn audit_page(&self, after: u64, limit: usize) -> Result<Vec<(AuditEntry, [u8; 32])>, StoreError>;
+
+    /// Walks the whole chain.
+    ///
+    /// # Errors
+    /// Storage failure.
+    fn audit_verify(&self) -> Result<ChainReport, StoreError>;
+
+    /// Makes everything written so far durable.
+    ///
+    /// # Errors
+    /// Storage failure.
+    fn flush(&self) -> Result<(), StoreError>;
+}

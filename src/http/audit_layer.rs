@@ -1,0 +1,135 @@
+//! One audit entry per request, guaranteed by construction: this middleware
+//! wraps every audited route. A handler that writes data commits its entry
+//! together with the data (and marks the slot committed); for every other
+//! request — denied, malformed, unauthenticated, read-only — the entry is
+//! written here before the response leaves. If it cannot be written, the
+//! caller gets 503 instead of the response (fail closed).
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::authz::{Action, Decision};
+use crate::domain::audit::{AuditDraft, Decision as AuditDecision};
+use crate::domain::store::{Commit, Store};
+use crate::domain::vocab::Purpose;
+use crate::error::{ApiError, ErrorCode};
+use crate::server::Vault;
+
+#[derive(Default)]
+struct SlotState {
+    draft: AuditDraft,
+    committed: bool,
+}
+
+/// The audit entry being assembled for the current request.
+#[derive(Clone, Default)]
+pub struct AuditSlot(Arc<Mutex<SlotState>>);
+
+impl AuditSlot {
+    fn with<R>(&self, f: impl FnOnce(&mut SlotState) -> R) -> R {
+        f(&mut self.0.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    pub fn begin(&self, action: Action, purpose: Option<Purpose>) {
+        self.with(|s| {
+            action.as_str().clone_into(&mut s.draft.action);
+            s.draft.purpose = purpose.map(|p| p.as_str().to_owned());
+        });
+    }
+
+    pub fn purpose(&self, purpose: Purpose) {
+        self.with(|s| s.draft.purpose = Some(purpose.as_str().to_owned()));
+    }
+
+    pub fn principal(&self, id: &str) {
+        self.with(|s| s.draft.principal = Some(id.to_owned()));
+    }
+
+    pub fn subject(&self, subject: String) {
+        self.with(|s| s.draft.subject = Some(subject));
+    }
+
+    pub fn decision(&self, d: &Decision) {
+        self.with(|s| {
+            s.draft.decision = if d.allowed { AuditDecision::Allow } else { AuditDecision::Deny };
+            s.draft.decision_id = Some(d.decision_id.clone());
+            s.draft.policies.clone_from(&d.policies);
+            s.draft.policy_version = Some(d.version);
+        });
+    }
+
+    /// The entry for a commit made by the handler itself, outcome `ok`
+    /// (the store rewrites the outcome if the change conflicts).
+    #[must_use]
+    pub fn take_for_commit(&self) -> AuditDraft {
+        self.with(|s| {
+            s.committed = true;
+            let mut d = s.draft.clone();
+            "ok".clone_into(&mut d.outcome);
+            d
+        })
+    }
+
+    /// The handler's commit did not reach the log: the middleware must try.
+    pub fn uncommitted(&self) {
+        self.with(|s| s.committed = false);
+    }
+
+    fn finish(&self, outcome: &str) -> Option<AuditDraft> {
+        self.with(|s| {
+            (!s.committed).then(|| {
+                let mut d = s.draft.clone();
+                outcome.clone_into(&mut d.outcome);
+                d
+            })
+        })
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for AuditSlot {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(parts.extensions.get::<Self>().cloned().unwrap_or_default())
+    }
+}
+
+/// The middleware.
+pub async fn audit_requests(State(vault): State<Arc<Vault>>, mut req: Request, next: Next) -> Response {
+    let slot = AuditSlot::default();
+    slot.with(|s| {
+        s.draft.at = vault.clock.now().unix_timestamp();
+        "unrouted".clone_into(&mut s.draft.action);
+    });
+    req.extensions_mut().insert(slot.clone());
+    let response = next.run(req).await;
+    let status = response.status();
+    let outcome = match response.extensions().get::<ErrorCode>() {
+        Some(code) => code.0.to_owned(),
+        None if status.is_success() => "ok".to_owned(),
+        None => format!("http_{}", status.as_u16()),
+    };
+    let action = slot.with(|s| s.draft.action.clone());
+    vault.metrics.request(&action, &outcome);
+    let Some(draft) = slot.finish(&outcome) else {
+        return response;
+    };
+    let written = vault.store.submit(Commit {
+        changes: Vec::new(),
+        audit: vec![draft],
+    });
+    match written.await {
+        Ok(Ok(_)) => response,
+        _ => {
+            vault.metrics.audit_failure();
+            ApiError::Unavailable {
+                detail: "the audit entry could not be written".into(),
+            }
+            .into_response()
+        }
+    }
+}

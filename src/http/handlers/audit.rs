@@ -1,0 +1,63 @@
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::Json;
+use serde_json::{json, Value};
+
+use crate::authz::{Action, RequestContext, Resource};
+use crate::domain::audit::format_hash;
+use crate::domain::store::Store;
+use crate::domain::vocab::Purpose;
+use crate::error::ApiError;
+use crate::http::audit_layer::AuditSlot;
+use crate::server::Vault;
+
+const PURPOSE: Purpose = Purpose::Oversight;
+const MAX_PAGE: usize = 1000;
+
+fn number(q: &HashMap<String, String>, key: &str, default: u64) -> Result<u64, ApiError> {
+    q.get(key)
+        .map_or(Ok(default), |s| s.parse().map_err(|_| ApiError::invalid(key, "must be a whole number")))
+}
+
+/// `GET /v1/audit?after=SEQ&limit=N`.
+pub async fn list(
+    State(v): State<Arc<Vault>>,
+    slot: AuditSlot,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    slot.begin(Action::ReadAudit, Some(PURPOSE));
+    let who = v.authenticate(&slot, &headers)?;
+    v.authorize(&slot, &who, Action::ReadAudit, &Resource::Vault, &RequestContext::purpose(PURPOSE))?;
+    if q.keys().any(|k| k != "after" && k != "limit") {
+        return Err(ApiError::InvalidRequest("only `after` and `limit` are accepted".into()));
+    }
+    let after = number(&q, "after", 0)?;
+    let limit = number(&q, "limit", 100)?;
+    if limit == 0 || limit > MAX_PAGE as u64 {
+        return Err(ApiError::invalid("limit", "must be 1 to 1000"));
+    }
+    let page = v.read(move |v| v.store.audit_page(after, usize::try_from(limit).unwrap_or(MAX_PAGE))).await?;
+    let next = page.last().map(|(e, _)| e.seq);
+    let entries: Vec<Value> = page
+        .into_iter()
+        .map(|(e, hash)| {
+            let mut value = serde_json::to_value(e).unwrap_or_default();
+            value["hash"] = json!(format_hash(&hash));
+            value
+        })
+        .collect();
+    Ok(Json(json!({ "entries": entries, "next_after": next })))
+}
+
+/// `GET /v1/audit/verify`.
+pub async fn verify(State(v): State<Arc<Vault>>, slot: AuditSlot, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+    slot.begin(Action::VerifyAudit, Some(PURPOSE));
+    let who = v.authenticate(&slot, &headers)?;
+    v.authorize(&slot, &who, Action::VerifyAudit, &Resource::Vault, &RequestContext::purpose(PURPOSE))?;
+    let report = v.read(|v| v.store.audit_verify()).await?;
+    Ok(Json(serde_json::to_value(report).unwrap_or_default()))
+}

@@ -1,0 +1,5 @@
+pub mod audit;
+pub mod cards;
+pub mod enrollments;
+pub mod ops;
+pub mod principals;

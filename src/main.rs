@@ -1,0 +1,144 @@
+//! The `civic-vault` command: parse the command line, wire I/O, call the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use civic_vault::domain::store::Store;
+use civic_vault::Config;
+
+#[derive(Parser)]
+#[command(name = "civic-vault", version, about = "A records vault for municipal ID programs")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the service.
+    Serve(ServeArgs),
+    /// Work with the audit chain.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// TOML configuration file.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Address to listen on (default 127.0.0.1:8700).
+    #[arg(long)]
+    listen: Option<std::net::SocketAddr>,
+    /// Data directory (default ./data).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Keys directory (default ./keys).
+    #[arg(long)]
+    keys_dir: Option<PathBuf>,
+    /// Policies directory (default ./policies).
+    #[arg(long)]
+    policies_dir: Option<PathBuf>,
+    /// Program profile: idnyc, hartford, new_haven or san_francisco.
+    #[arg(long)]
+    program: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Verify the audit chain of a stopped vault's data directory.
+    Verify {
+        /// The data directory.
+        #[arg(long)]
+        data: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => serve(args),
+        Command::Audit {
+            command: AuditCommand::Verify { data },
+        } => verify(&data),
+    };
+    match result {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("civic-vault: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn serve(args: ServeArgs) -> Result<ExitCode, String> {
+    let mut config = match &args.config {
+        Some(path) => Config::from_file(path).map_err(|e| e.to_string())?,
+        None => Config::default(),
+    };
+    if let Some(v) = args.listen {
+        config.listen = v;
+    }
+    if let Some(v) = args.data_dir {
+        config.data_dir = v;
+    }
+    if let Some(v) = args.keys_dir {
+        config.keys_dir = v;
+    }
+    if let Some(v) = args.policies_dir {
+        config.policies_dir = v;
+        config.policies_dir_explicit = true;
+    }
+    if let Some(v) = args.program {
+        config.program = v;
+    }
+    config.validate().map_err(|e| e.to_string())?;
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+        tracing::info!(listen = %config.listen, program = %config.program, "civic-vault starting");
+        civic_vault::run(listener, config, shutdown_signal()).await.map_err(|e| e.to_string())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutdown requested: finishing in-flight requests");
+}
+
+fn verify(data: &std::path::Path) -> Result<ExitCode, String> {
+    if !data.join("db").exists() {
+        return Err(format!("{} is not a civic-vault data directory", data.display()));
+    }
+    let (store, _) = civic_vault::store::SledStore::open(data, None).map_err(|e| e.to_string())?;
+    let report = store.audit_verify().map_err(|e| e.to_string())?;
+    println!("{}", serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?);
+    Ok(if report.ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}

@@ -1,0 +1,53 @@
+//! Counters for `GET /metrics`, in Prometheus text format. Counts only:
+//! labels are action names and outcome codes, never ids.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
+
+#[derive(Default)]
+pub struct Metrics {
+    requests: Mutex<BTreeMap<(String, String), u64>>,
+    allowed: AtomicU64,
+    denied: AtomicU64,
+    audit_failures: AtomicU64,
+}
+
+impl Metrics {
+    pub fn request(&self, action: &str, outcome: &str) {
+        *self
+            .requests
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry((action.to_owned(), outcome.to_owned()))
+            .or_default() += 1;
+    }
+
+    pub fn decision(&self, allowed: bool) {
+        let c = if allowed { &self.allowed } else { &self.denied };
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn audit_failure(&self) {
+        self.audit_failures.fetch_add(1, Ordering::Relaxed);
+    }
+
+    #[must_use]
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        out.push_str("# HELP civic_vault_requests_total Requests by action and outcome code.\n");
+        out.push_str("# TYPE civic_vault_requests_total counter\n");
+        for ((action, outcome), n) in self.requests.lock().unwrap_or_else(PoisonError::into_inner).iter() {
+            let _ = writeln!(out, "civic_vault_requests_total{{action=\"{action}\",outcome=\"{outcome}\"}} {n}");
+        }
+        out.push_str("# HELP civic_vault_decisions_total Cedar decisions.\n");
+        out.push_str("# TYPE civic_vault_decisions_total counter\n");
+        let _ = writeln!(out, "civic_vault_decisions_total{{decision=\"allow\"}} {}", self.allowed.load(Ordering::Relaxed));
+        let _ = writeln!(out, "civic_vault_decisions_total{{decision=\"deny\"}} {}", self.denied.load(Ordering::Relaxed));
+        out.push_str("# HELP civic_vault_audit_write_failures_total Requests failed closed because the audit entry could not be written.\n");
+        out.push_str("# TYPE civic_vault_audit_write_failures_total counter\n");
+        let _ = writeln!(out, "civic_vault_audit_write_failures_total {}", self.audit_failures.load(Ordering::Relaxed));
+        out
+    }
+}

@@ -1,0 +1,248 @@
+//! The running vault: opening everything at startup, serving, shutting down.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+
+use crate::authz::{Action, PolicyEngine, PolicySources, RequestContext, Resource};
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::crypto::Keyring;
+use crate::domain::audit::{AuditDraft, Decision as AuditDecision};
+use crate::domain::principal::Principal;
+use crate::domain::program::Program;
+use crate::domain::store::{Change, Commit, Store};
+use crate::domain::vocab::{PrincipalKind, Purpose, Role};
+use crate::error::ApiError;
+use crate::http::audit_layer::AuditSlot;
+use crate::metrics::Metrics;
+use crate::principals::PrincipalCache;
+use crate::store::SledStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{0}")]
+    Config(String),
+    #[error("policies: {0}")]
+    Policies(String),
+    #[error("keys: {0}")]
+    Keys(#[from] crate::crypto::KeyError),
+    #[error("data: {0}")]
+    Store(String),
+    #[error("server: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Everything a request handler can reach.
+pub struct Vault {
+    pub config: Config,
+    pub keys: Keyring,
+    pub store: SledStore,
+    pub policy: PolicyEngine,
+    pub program: Program,
+    pub clock: Arc<dyn Clock>,
+    pub principals: PrincipalCache,
+    pub metrics: Metrics,
+}
+
+impl Vault {
+    /// Opens the vault: policies, program profile, keys (created on first
+    /// start), the store, and the bootstrap admin principal.
+    ///
+    /// # Errors
+    /// Any of those cannot be loaded; the message names what and where.
+    pub async fn open(config: Config, clock: Arc<dyn Clock>) -> Result<Arc<Self>, StartError> {
+        let vault = tokio::task::spawn_blocking(move || Self::open_blocking(config, clock))
+            .await
+            .map_err(|e| StartError::Store(e.to_string()))??;
+        let vault = Arc::new(vault);
+        vault.bootstrap_admin().await?;
+        Ok(vault)
+    }
+
+    fn open_blocking(config: Config, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
+        let sources = if config.policies_dir.is_dir() {
+            PolicySources::load(&config.policies_dir).map_err(StartError::Policies)?
+        } else if config.policies_dir_explicit {
+            return Err(StartError::Policies(format!(
+                "{} is not a directory",
+                config.policies_dir.display()
+            )));
+        } else {
+            tracing::info!("no ./policies directory; using the policies built into this binary");
+            PolicySources::embedded()
+        };
+        let (_, program_text) = sources
+            .programs
+            .iter()
+            .find(|(name, _)| *name == config.program)
+            .ok_or_else(|| StartError::Config(format!("config key `program`: no profile named {:?}", config.program)))?;
+        let program = Program::from_toml(&config.program, program_text).map_err(|e| StartError::Policies(e.to_string()))?;
+        let policy = PolicyEngine::compile(&sources, 1).map_err(|problems| {
+            StartError::Policies(
+                problems
+                    .iter()
+                    .map(|p| format!("{}: {}", p.policy_id, p.message))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
+        })?;
+        let has_data = config.data_dir.join("db").exists();
+        let has_keys = config.keys_dir.join("keyring.toml").exists();
+        if has_data && !has_keys {
+            return Err(StartError::Store(format!(
+                "{} holds data but {} holds no keyring; refusing to create new keys for old data",
+                config.data_dir.display(),
+                config.keys_dir.display()
+            )));
+        }
+        let keys = Keyring::open_or_create(&config.keys_dir)?;
+        let (store, _) = SledStore::open(&config.data_dir, Some(&keys.fingerprint())).map_err(|e| StartError::Store(e.to_string()))?;
+        let principals = PrincipalCache::default();
+        for p in store.principals().map_err(|e| StartError::Store(e.to_string()))? {
+            principals.insert(p);
+        }
+        Ok(Self {
+            config,
+            keys,
+            store,
+            policy,
+            program,
+            clock,
+            principals,
+            metrics: Metrics::default(),
+        })
+    }
+
+    /// On first start, the admin token written to keys/admin.token becomes
+    /// the `admin` principal. Recorded in the audit chain like any change.
+    async fn bootstrap_admin(&self) -> Result<(), StartError> {
+        if !self.principals.is_empty() {
+            return Ok(());
+        }
+        let Some(hash) = self.keys.admin_token_hash()? else {
+            tracing::warn!("no principals and no admin token file: nobody can use this vault");
+            return Ok(());
+        };
+        let now = self.clock.now().unix_timestamp();
+        let admin = Principal {
+            id: "admin".into(),
+            kind: PrincipalKind::Staff,
+            roles: vec![Role::Admin],
+            agency_kind: None,
+            purposes: Vec::new(),
+            token_hash: hash,
+            created_at: now,
+        };
+        let draft = AuditDraft {
+            at: now,
+            principal: None,
+            action: "bootstrap_admin".into(),
+            purpose: Some(Purpose::SystemAdministration.as_str().into()),
+            decision: AuditDecision::Allow,
+            subject: Some(self.keys.subjects.subject("principal", "admin")),
+            outcome: "ok".into(),
+            ..AuditDraft::default()
+        };
+        let commit = Commit {
+            changes: vec![Change::PutPrincipal(Box::new(admin.clone()))],
+            audit: vec![draft],
+        };
+        match self.store.submit(commit).await {
+            Ok(Ok(_)) => {
+                self.principals.insert(admin);
+                tracing::info!("bootstrap admin principal created; its token is in the keys directory");
+                Ok(())
+            }
+            Ok(Err(e)) => Err(StartError::Store(e.to_string())),
+            Err(_) => Err(StartError::Store("writer stopped".into())),
+        }
+    }
+
+    /// Authenticates the request's bearer token and records who asked.
+    ///
+    /// # Errors
+    /// 401 when there is no valid token.
+    pub fn authenticate(&self, slot: &AuditSlot, headers: &axum::http::HeaderMap) -> Result<Arc<Principal>, ApiError> {
+        let principal = crate::http::extract::bearer(headers)
+            .and_then(|t| self.principals.authenticate(t))
+            .ok_or(ApiError::Unauthenticated)?;
+        slot.principal(&principal.id);
+        Ok(principal)
+    }
+
+    /// Decides with Cedar and records the decision. Returns the permit.
+    ///
+    /// # Errors
+    /// 403 with the decision id when denied.
+    pub fn authorize(
+        &self,
+        slot: &AuditSlot,
+        principal: &Principal,
+        action: Action,
+        resource: &Resource,
+        context: &RequestContext,
+    ) -> Result<crate::authz::Permit, ApiError> {
+        let decision = self.policy.decide(principal, action, resource, context);
+        slot.decision(&decision);
+        self.metrics.decision(decision.allowed);
+        match decision.permit {
+            Some(p) if decision.allowed => Ok(p),
+            _ => Err(ApiError::Forbidden {
+                decision_id: decision.decision_id,
+            }),
+        }
+    }
+
+    /// Runs a blocking store read off the async workers.
+    ///
+    /// # Errors
+    /// The read failed, or its thread did.
+    pub async fn read<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&Self) -> Result<T, crate::domain::store::StoreError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let me = Arc::clone(self);
+        tokio::task::spawn_blocking(move || f(&me))
+            .await
+            .map_err(|e| ApiError::Internal { detail: e.to_string() })?
+            .map_err(ApiError::from)
+    }
+}
+
+/// Serves `vault` on `listener` until `shutdown` resolves, then finishes
+/// in-flight requests, stops the writer and flushes storage.
+///
+/// # Errors
+/// The listener fails, or the final flush does.
+pub async fn serve(
+    vault: Arc<Vault>,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
+    let app = crate::http::router(Arc::clone(&vault));
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
+    let v = Arc::clone(&vault);
+    drop(vault);
+    tokio::task::spawn_blocking(move || v.store.close())
+        .await
+        .map_err(|e| StartError::Store(e.to_string()))?
+        .map_err(|e| StartError::Store(e.to_string()))?;
+    tracing::info!("stopped; storage flushed");
+    Ok(())
+}
+
+/// Opens the vault with the system clock and serves it: what `civic-vault
+/// serve` runs, and what tests run in-process on `127.0.0.1:0`.
+///
+/// # Errors
+/// See [`Vault::open`] and [`serve`].
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
+    let vault = Vault::open(config, Arc::new(SystemClock)).await?;
+    serve(vault, listener, shutdown).await
+}

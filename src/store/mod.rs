@@ -1,0 +1,244 @@
+//! The sled implementation of [`crate::domain::store::Store`].
+//!
+//! One tree per aggregate (`principals`, `cards`, `photos`, `commitments`,
+//! `audit`) and a `meta` tree holding the schema version and the keyring
+//! fingerprint. Values are postcard; audit entries are their chain hash
+//! followed by canonical JSON.
+//!
+//! All writes go through one writer thread ([`writer`]): it takes whatever
+//! commits are queued, applies each as a sled transaction (or, for audit-only
+//! commits, as one batch), flushes once, and only then answers every caller
+//! in the group. That is group commit: an fsync per group, not per request,
+//! and no acknowledgement before the data and its audit entry are durable.
+
+mod writer;
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::thread::JoinHandle;
+
+use tokio::sync::oneshot;
+
+use crate::domain::audit::{self, AuditEntry, ChainReport, ChainVerifier};
+use crate::domain::card::{CardId, CardRecord, PhotoRecord};
+use crate::domain::principal::Principal;
+use crate::domain::store::{Commit, CommitResult, Store, StoreError};
+
+const SCHEMA_VERSION: u32 = 1;
+const META_SCHEMA: &[u8] = b"schema_version";
+const META_KEYRING: &[u8] = b"keyring_fingerprint";
+
+pub(crate) struct Trees {
+    pub audit: sled::Tree,
+    pub principals: sled::Tree,
+    pub cards: sled::Tree,
+    pub photos: sled::Tree,
+    pub commitments: sled::Tree,
+}
+
+pub(crate) struct Inner {
+    pub db: sled::Db,
+    pub trees: Trees,
+    /// Set after any write or flush fails: from then on every commit fails
+    /// closed rather than risk acknowledging something that is not on disk.
+    pub failed: AtomicBool,
+}
+
+/// The vault's sled database.
+pub struct SledStore {
+    inner: Arc<Inner>,
+    queue: Mutex<Option<mpsc::Sender<writer::Job>>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// What opening found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Opened {
+    /// The database had never been used.
+    pub fresh: bool,
+}
+
+fn failed(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Failed(e.to_string())
+}
+
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
+    postcard::from_bytes(bytes).map_err(|_| StoreError::Failed("unreadable record".into()))
+}
+
+pub(crate) fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+    postcard::to_allocvec(value).map_err(|_| StoreError::Failed("record encoding".into()))
+}
+
+impl SledStore {
+    /// Opens (or creates) the database under `path`. With `fingerprint`, the
+    /// store remembers which keyring it was created with and refuses another.
+    ///
+    /// # Errors
+    /// sled cannot open the directory (it is locked by a running vault, say),
+    /// the schema is newer than this build, or the keyring does not match.
+    pub fn open(path: &Path, fingerprint: Option<&str>) -> Result<(Self, Opened), StoreError> {
+        let db = sled::Config::new()
+            .path(path)
+            .cache_capacity(128 * 1024 * 1024)
+            .open()
+            .map_err(failed)?;
+        let meta = db.open_tree("meta").map_err(failed)?;
+        let fresh = meta.get(META_SCHEMA).map_err(failed)?.is_none();
+        if fresh {
+            meta.insert(META_SCHEMA, &SCHEMA_VERSION.to_be_bytes()).map_err(failed)?;
+        } else {
+            let v = meta.get(META_SCHEMA).map_err(failed)?.unwrap_or_default();
+            let version = u32::from_be_bytes(v.as_ref().try_into().unwrap_or([0xFF; 4]));
+            if version != SCHEMA_VERSION {
+                return Err(StoreError::Failed(format!(
+                    "data schema version {version}; this build reads version {SCHEMA_VERSION}"
+                )));
+            }
+        }
+        if let Some(fp) = fingerprint {
+            match meta.get(META_KEYRING).map_err(failed)? {
+                None => {
+                    meta.insert(META_KEYRING, fp.as_bytes()).map_err(failed)?;
+                }
+                Some(stored) if stored.as_ref() == fp.as_bytes() => {}
+                Some(_) => {
+                    return Err(StoreError::Failed(
+                        "the data directory was written with a different keyring; refusing to start".into(),
+                    ))
+                }
+            }
+        }
+        db.flush().map_err(failed)?;
+        let trees = Trees {
+            audit: db.open_tree("audit").map_err(failed)?,
+            principals: db.open_tree("principals").map_err(failed)?,
+            cards: db.open_tree("cards").map_err(failed)?,
+            photos: db.open_tree("photos").map_err(failed)?,
+            commitments: db.open_tree("commitments").map_err(failed)?,
+        };
+        let inner = Arc::new(Inner {
+            db,
+            trees,
+            failed: AtomicBool::new(false),
+        });
+        let head = writer::chain_head(&inner.trees.audit)?;
+        let (tx, rx) = mpsc::channel();
+        let thread_inner = Arc::clone(&inner);
+        let thread = std::thread::Builder::new()
+            .name("vault-writer".into())
+            .spawn(move || writer::run(&thread_inner, &rx, head))
+            .map_err(failed)?;
+        Ok((
+            Self {
+                inner,
+                queue: Mutex::new(Some(tx)),
+                thread: Mutex::new(Some(thread)),
+            },
+            Opened { fresh },
+        ))
+    }
+
+    /// Stops the writer after it has answered everything queued, then flushes.
+    ///
+    /// # Errors
+    /// The final flush failed.
+    pub fn close(&self) -> Result<(), StoreError> {
+        if let Ok(mut q) = self.queue.lock() {
+            q.take();
+        }
+        if let Some(t) = self.thread.lock().ok().and_then(|mut t| t.take()) {
+            let _ = t.join();
+        }
+        self.flush()
+    }
+
+    /// Inserts directly, outside the writer (first-start bootstrap only,
+    /// before the server accepts requests).
+    ///
+    /// # Errors
+    /// Storage failure.
+    pub fn bootstrap_principal(&self, principal: &Principal) -> Result<(), StoreError> {
+        let t = &self.inner.trees.principals;
+        t.insert(principal.id.as_bytes(), encode(principal)?).map_err(failed)?;
+        self.flush()
+    }
+}
+
+impl Store for SledStore {
+    fn submit(&self, commit: Commit) -> oneshot::Receiver<CommitResult> {
+        let (reply, rx) = oneshot::channel();
+        let job = writer::Job { commit, reply };
+        let sent = self.queue.lock().ok().and_then(|q| q.as_ref().map(|q| q.send(job)));
+        match sent {
+            Some(Ok(())) => {}
+            Some(Err(mpsc::SendError(job))) => {
+                let _ = job.reply.send(Err(StoreError::Failed("store is closed".into())));
+            }
+            None => {
+                // The queue is gone (closing); the job was dropped and its
+                // receiver resolves as an error, which callers treat as 503.
+            }
+        }
+        rx
+    }
+
+    fn principals(&self) -> Result<Vec<Principal>, StoreError> {
+        self.inner
+            .trees
+            .principals
+            .iter()
+            .values()
+            .map(|v| decode(&v.map_err(failed)?))
+            .collect()
+    }
+
+    fn card(&self, card_id: &CardId) -> Result<Option<CardRecord>, StoreError> {
+        let v = self.inner.trees.cards.get(card_id).map_err(failed)?;
+        v.map(|v| decode(&v)).transpose()
+    }
+
+    fn photo(&self, card_id: &CardId) -> Result<Option<PhotoRecord>, StoreError> {
+        let v = self.inner.trees.photos.get(card_id).map_err(failed)?;
+        v.map(|v| decode(&v)).transpose()
+    }
+
+    fn audit_page(&self, after: u64, limit: usize) -> Result<Vec<(AuditEntry, [u8; 32])>, StoreError> {
+        let start = after.saturating_add(1).to_be_bytes();
+        self.inner
+            .trees
+            .audit
+            .range(start..)
+            .take(limit)
+            .map(|kv| {
+                let (_, v) = kv.map_err(failed)?;
+                let (hash, entry) = audit::decode(&v).map_err(|()| StoreError::Failed("unreadable audit entry".into()))?;
+                Ok((entry, hash))
+            })
+            .collect()
+    }
+
+    fn audit_verify(&self) -> Result<ChainReport, StoreError> {
+        let mut v = ChainVerifier::default();
+        for kv in &self.inner.trees.audit {
+            let (k, val) = kv.map_err(failed)?;
+            let seq = u64::from_be_bytes(k.as_ref().try_into().unwrap_or([0xFF; 8]));
+            v.feed(seq, &val);
+        }
+        Ok(v.finish())
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        if self.inner.failed.load(Ordering::SeqCst) {
+            return Err(StoreError::Failed("an earlier write failed".into()));
+        }
+        self.inner.db.flush().map(|_| ()).map_err(failed)
+    }
+}
+
+impl Drop for SledStore {
+    fn drop(&mut self) {
+        let _ = self.close();
+    }
+}

@@ -1,0 +1,236 @@
+//! The single writer: group commit of changes and their audit entries.
+
+use std::sync::atomic::Ordering;
+use std::sync::mpsc;
+
+use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
+use sled::Transactional;
+use tokio::sync::oneshot;
+
+use super::{decode, encode, failed, Inner};
+use crate::domain::audit::{AuditDraft, AuditEntry, GENESIS};
+use crate::domain::card::{CardRecord, CardStatus};
+use crate::domain::principal::Principal;
+use crate::domain::store::{Change, Commit, CommitResult, Committed, Conflict, StoreError};
+
+/// How many queued commits one group takes at most.
+const MAX_GROUP: usize = 512;
+
+pub(crate) struct Job {
+    pub commit: Commit,
+    pub reply: oneshot::Sender<CommitResult>,
+}
+
+/// The last sequence number and hash of the chain.
+#[derive(Clone, Copy)]
+pub(crate) struct Head {
+    seq: u64,
+    hash: [u8; 32],
+}
+
+pub(crate) fn chain_head(audit: &sled::Tree) -> Result<Head, StoreError> {
+    match audit.last().map_err(failed)? {
+        None => Ok(Head { seq: 0, hash: GENESIS }),
+        Some((k, v)) => {
+            let seq = u64::from_be_bytes(k.as_ref().try_into().map_err(|_| failed("bad audit key"))?);
+            let hash: [u8; 32] = v.get(..32).and_then(|h| h.try_into().ok()).ok_or_else(|| failed("bad audit entry"))?;
+            Ok(Head { seq, hash })
+        }
+    }
+}
+
+/// Seals drafts after `head`, returning (key, value) pairs, their seqs and the new head.
+fn seal_all(head: Head, drafts: &[AuditDraft], outcome: Option<&str>) -> (Vec<([u8; 8], Vec<u8>)>, Vec<u64>, Head) {
+    let mut head = head;
+    let mut rows = Vec::with_capacity(drafts.len());
+    let mut seqs = Vec::with_capacity(drafts.len());
+    for d in drafts {
+        let seq = head.seq + 1;
+        let (_, hash, stored) = match outcome {
+            Some(o) => {
+                let mut d = d.clone();
+                o.clone_into(&mut d.outcome);
+                AuditEntry::seal(&d, seq, &head.hash)
+            }
+            None => AuditEntry::seal(d, seq, &head.hash),
+        };
+        rows.push((seq.to_be_bytes(), stored));
+        seqs.push(seq);
+        head = Head { seq, hash };
+    }
+    (rows, seqs, head)
+}
+
+enum Abort {
+    Conflict(Conflict),
+    Corrupt(String),
+}
+
+type TxResult<T> = Result<T, ConflictableTransactionError<Abort>>;
+
+fn abort<T>(c: Conflict) -> TxResult<T> {
+    Err(ConflictableTransactionError::Abort(Abort::Conflict(c)))
+}
+
+fn tx_decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> TxResult<T> {
+    decode(bytes).map_err(|e| ConflictableTransactionError::Abort(Abort::Corrupt(e.to_string())))
+}
+
+fn tx_encode<T: serde::Serialize>(v: &T) -> TxResult<Vec<u8>> {
+    encode(v).map_err(|e| ConflictableTransactionError::Abort(Abort::Corrupt(e.to_string())))
+}
+
+fn apply_change(t: &[TransactionalTree], change: &Change) -> TxResult<()> {
+    let (principals, cards, photos, commitments) = (&t[1], &t[2], &t[3], &t[4]);
+    match change {
+        Change::PutPrincipal(p) => {
+            if principals.get(p.id.as_bytes())?.is_some() {
+                return abort(Conflict::PrincipalExists);
+            }
+            principals.insert(p.id.as_bytes(), tx_encode::<Principal>(p)?)?;
+        }
+        Change::DeletePrincipal { id } => {
+            if principals.remove(id.as_bytes())?.is_none() {
+                return abort(Conflict::NotFound);
+            }
+        }
+        Change::Enroll(new) => {
+            if cards.get(new.card_id)?.is_some() {
+                return abort(Conflict::CardIdTaken);
+            }
+            let today = new.record.issued_on;
+            for c in &new.identity_commitments {
+                if let Some(other_id) = commitments.get(c)? {
+                    if let Some(other) = cards.get(&other_id)? {
+                        let other: CardRecord = tx_decode(&other)?;
+                        if other.is_valid_on(today) {
+                            return abort(Conflict::DuplicateEnrollment);
+                        }
+                    }
+                }
+            }
+            cards.insert(&new.card_id, tx_encode(&new.record)?)?;
+            photos.insert(&new.card_id, tx_encode(&new.photo)?)?;
+            for c in &new.identity_commitments {
+                commitments.insert(c, &new.card_id)?;
+            }
+        }
+        Change::SetCardStatus { card_id, status } => {
+            let Some(current) = cards.get(card_id)? else {
+                return abort(Conflict::NotFound);
+            };
+            let mut record: CardRecord = tx_decode(&current)?;
+            if matches!(record.status, CardStatus::ErasureRequested { .. }) {
+                // Nothing brings an erased card back.
+                return abort(Conflict::NotFound);
+            }
+            record.status = status.clone();
+            cards.insert(card_id, tx_encode(&record)?)?;
+        }
+    }
+    Ok(())
+}
+
+/// Applies one commit with changes as a transaction. Returns the new head
+/// and the result for the caller; `Err` means storage itself failed.
+fn transact(inner: &Inner, head: Head, commit: &Commit) -> Result<(Head, CommitResult), String> {
+    let t = &inner.trees;
+    let trees = [&t.audit, &t.principals, &t.cards, &t.photos, &t.commitments];
+    let outcome = trees[..].transaction(|tx| {
+        for change in &commit.changes {
+            apply_change(tx, change)?;
+        }
+        let (rows, seqs, new_head) = seal_all(head, &commit.audit, None);
+        for (k, v) in rows {
+            tx[0].insert(&k, v)?;
+        }
+        Ok((seqs, new_head))
+    });
+    match outcome {
+        Ok((seqs, new_head)) => Ok((new_head, Ok(Committed { seqs }))),
+        Err(TransactionError::Abort(Abort::Conflict(c))) => {
+            // Nothing changed; the attempt is still recorded, with its outcome.
+            let (rows, _, new_head) = seal_all(head, &commit.audit, Some(c.code()));
+            let mut batch = sled::Batch::default();
+            for (k, v) in rows {
+                batch.insert(&k, v);
+            }
+            t.audit.apply_batch(batch).map_err(|e| e.to_string())?;
+            Ok((new_head, Err(StoreError::Conflict(c))))
+        }
+        Err(TransactionError::Abort(Abort::Corrupt(e))) => Err(e),
+        Err(TransactionError::Storage(e)) => Err(e.to_string()),
+    }
+}
+
+pub(crate) fn run(inner: &Inner, rx: &mpsc::Receiver<Job>, mut head: Head) {
+    while let Ok(first) = rx.recv() {
+        let mut jobs = vec![first];
+        while jobs.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        let mut results: Vec<CommitResult> = Vec::with_capacity(jobs.len());
+        let mut batch = sled::Batch::default();
+        let mut batched = false;
+        let mut broken: Option<String> = None;
+        for job in &jobs {
+            if broken.is_some() || inner.failed.load(Ordering::SeqCst) {
+                results.push(Err(StoreError::Failed("store failed earlier".into())));
+                continue;
+            }
+            if job.commit.changes.is_empty() {
+                let (rows, seqs, new_head) = seal_all(head, &job.commit.audit, None);
+                for (k, v) in rows {
+                    batch.insert(&k, v);
+                }
+                batched = true;
+                head = new_head;
+                results.push(Ok(Committed { seqs }));
+                continue;
+            }
+            // Keep chain order: entries batched so far go in before this transaction.
+            if batched {
+                if let Err(e) = inner.trees.audit.apply_batch(std::mem::take(&mut batch)) {
+                    broken = Some(e.to_string());
+                    results.push(Err(StoreError::Failed("store failed".into())));
+                    continue;
+                }
+                batched = false;
+            }
+            match transact(inner, head, &job.commit) {
+                Ok((new_head, result)) => {
+                    head = new_head;
+                    results.push(result);
+                }
+                Err(e) => {
+                    broken = Some(e);
+                    results.push(Err(StoreError::Failed("store failed".into())));
+                }
+            }
+        }
+        if batched && broken.is_none() {
+            if let Err(e) = inner.trees.audit.apply_batch(batch) {
+                broken = Some(e.to_string());
+            }
+        }
+        if broken.is_none() {
+            if let Err(e) = inner.db.flush() {
+                broken = Some(e.to_string());
+            }
+        }
+        if let Some(reason) = broken {
+            tracing::error!(reason = %reason, "storage write failed; the vault now fails closed");
+            inner.failed.store(true, Ordering::SeqCst);
+            for job in jobs {
+                let _ = job.reply.send(Err(StoreError::Failed("storage write failed".into())));
+            }
+            continue;
+        }
+        for (job, result) in jobs.into_iter().zip(results) {
+            let _ = job.reply.send(result);
+        }
+    }
+}
