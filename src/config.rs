@@ -127,6 +127,8 @@ impl Config {
                 Some(name) if message.starts_with("unknown field") => {
                     if path == "." || path.is_empty() {
                         name.to_owned()
+                    } else if path == name || path.ends_with(&format!(".{name}")) {
+                        path
                     } else {
                         format!("{path}.{name}")
                     }

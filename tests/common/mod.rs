@@ -1,0 +1,217 @@
+//! Shared by the integration tests: start a real vault in-process on
+//! 127.0.0.1:0 over a fresh temporary directory, issue principals, and speak
+//! HTTP to it the way a city system or staff tool would.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use civic_vault::clock::SystemClock;
+use civic_vault::{Config, Vault};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// A 1×1 PNG.
+pub const PNG: &[u8] = &[
+    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52, 0x00, 0x00, 0x00,
+    0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1F, 0x15, 0xC4, 0x89, 0x00, 0x00, 0x00, 0x0D, 0x49,
+    0x44, 0x41, 0x54, 0x78, 0xDA, 0x63, 0xF8, 0xFF, 0xFF, 0x3F, 0x00, 0x05, 0xFE, 0x02, 0xFE, 0xA7, 0xD5, 0xA0, 0xF1,
+    0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82,
+];
+
+pub struct TestVault {
+    pub addr: SocketAddr,
+    pub dir: tempfile::TempDir,
+    pub admin: String,
+    pub http: reqwest::Client,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<Result<(), civic_vault::StartError>>>,
+}
+
+pub fn policies_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("policies")
+}
+
+/// The configuration a test vault runs on, rooted in `dir`.
+pub fn test_config(dir: &Path, program: &str) -> Config {
+    let mut c = Config::default();
+    c.data_dir = dir.join("data");
+    c.keys_dir = dir.join("keys");
+    c.policies_dir = policies_dir();
+    c.policies_dir_explicit = true;
+    c.program = program.to_owned();
+    c
+}
+
+impl TestVault {
+    pub async fn start(program: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let config = test_config(dir.path(), program);
+        Self::start_in(dir, config).await
+    }
+
+    pub async fn start_in(dir: tempfile::TempDir, config: Config) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let keys = config.keys_dir.clone();
+        let vault = Vault::open(config, Arc::new(SystemClock)).await.unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(civic_vault::serve(vault, listener, async {
+            let _ = stopped.await;
+        }));
+        let admin = std::fs::read_to_string(keys.join("admin.token")).unwrap().trim().to_owned();
+        Self {
+            addr,
+            dir,
+            admin,
+            http: reqwest::Client::new(),
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    /// Graceful shutdown; returns the directory so tests can inspect the files.
+    pub async fn stop(mut self) -> tempfile::TempDir {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.task.take() {
+            t.await.unwrap().unwrap();
+        }
+        let dir = tempfile::tempdir().unwrap();
+        std::mem::replace(&mut self.dir, dir)
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<&Value>) -> (StatusCode, Value) {
+        let mut req = self.http.request(method, self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        let bytes = resp.bytes().await.unwrap();
+        let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        (status, value)
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: &Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    /// Issues a principal with the admin token; returns its token.
+    pub async fn issue(&self, body: Value) -> String {
+        let (status, v) = self.post("/v1/principals", &self.admin.clone(), &body).await;
+        assert_eq!(status, StatusCode::CREATED, "{v}");
+        v["token"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn staff(&self, id: &str, roles: &[&str]) -> String {
+        self.issue(json!({"id": id, "kind": "staff", "roles": roles})).await
+    }
+
+    pub async fn clerk(&self) -> String {
+        self.staff("clerk-ana", &["clerk"]).await
+    }
+
+    pub async fn auditor(&self) -> String {
+        self.staff("auditor-1", &["auditor"]).await
+    }
+
+    /// Every audit entry, in order.
+    pub async fn audit(&self, token: &str) -> Vec<Value> {
+        let mut all = Vec::new();
+        let mut after = 0;
+        loop {
+            let (s, v) = self.get(&format!("/v1/audit?after={after}&limit=1000"), token).await;
+            assert_eq!(s, StatusCode::OK, "{v}");
+            let page = v["entries"].as_array().unwrap().clone();
+            if page.is_empty() {
+                return all;
+            }
+            after = page.last().unwrap()["seq"].as_u64().unwrap();
+            all.extend(page);
+        }
+    }
+}
+
+pub fn b64(bytes: &[u8]) -> String {
+    STANDARD.encode(bytes)
+}
+
+pub fn today() -> time::Date {
+    time::OffsetDateTime::now_utc().date()
+}
+
+pub fn days_ago(n: i64) -> String {
+    (today() - time::Duration::days(n)).to_string()
+}
+
+pub fn years_from_now(n: i32) -> String {
+    let t = today();
+    time::Date::from_calendar_date(t.year() + n, t.month(), 1).unwrap().to_string()
+}
+
+/// A proof document. Numbers and issuers are distinctive so the raw-bytes
+/// test can search the data directory for them.
+pub fn proof(doc_type: &str, issuer: &str, number: &str) -> Value {
+    json!({"document_type": doc_type, "issuer": issuer, "number": number})
+}
+
+pub fn proof_dated(doc_type: &str, issuer: &str, number: &str, issued_days_ago: i64) -> Value {
+    json!({"document_type": doc_type, "issuer": issuer, "number": number, "issued_on": days_ago(issued_days_ago)})
+}
+
+pub fn application(name: &str, proofs: Vec<Value>) -> Value {
+    json!({
+        "applicant": {
+            "full_name": name,
+            "date_of_birth": "1990-04-12",
+            "address": {"kind": "residential", "line1": "12 Quillfeather Main St", "city": "Hartford", "postal_code": "06103"},
+            "gender": "X"
+        },
+        "photo": {"content_type": "image/png", "data": b64(PNG)},
+        "proofs": proofs
+    })
+}
+
+/// Scans a directory's files for a byte string.
+pub fn dir_contains(dir: &Path, needle: &[u8]) -> Option<PathBuf> {
+    for entry in walk(dir) {
+        let bytes = std::fs::read(&entry).unwrap_or_default();
+        if bytes.windows(needle.len()).any(|w| w == needle) {
+            return Some(entry);
+        }
+    }
+    None
+}
+
+pub fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
