@@ -1,0 +1,110 @@
+//! The audit chain: one entry per request, no personal data, verifiable
+//! online and offline, and broken by any changed byte.
+
+mod common;
+
+use std::process::Command;
+
+use common::*;
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_request_leaves_one_entry_and_denials_name_their_decision() {
+    let v = TestVault::start("idnyc").await;
+    let clerk = v.clerk().await;
+    let auditor = v.auditor().await;
+    let library = v
+        .issue(json!({"id": "nypl-branch-12", "kind": "system", "agency_kind": "city_partner", "purposes": ["library_services"]}))
+        .await;
+    let before = v.audit(&auditor).await.len();
+
+    let app = application("Ana Lucía Pérez", vec![proof("foreign_passport", "MEX", "G12345678"), proof("lease", "L", "L-1")]);
+    let (s, enrolled) = v.post("/v1/enrollments", &clerk, &app).await;
+    assert_eq!(s, StatusCode::CREATED);
+    let card = enrolled["card_number"].as_str().unwrap().to_owned();
+    // A system principal trying to enroll: 403 with a decision id...
+    let (s, denied) = v.post("/v1/enrollments", &library, &app).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let decision_id = denied["error"]["decision_id"].as_str().unwrap().to_owned();
+    // ...an unauthenticated request, a malformed one, an unknown route.
+    let (s, _) = v.call(Method::POST, "/v1/enrollments", None, Some(&app)).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let (s, _) = v.post("/v1/enrollments", &clerk, &json!({"applicant": 1})).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, _) = v.get("/v1/no-such-thing", &clerk).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+
+    let entries = v.audit(&auditor).await;
+    // 5 requests above, plus the audit page reads themselves.
+    let new: Vec<_> = entries[before..].iter().filter(|e| e["action"] != "read_audit").collect();
+    assert_eq!(new.len(), 5, "{new:#?}");
+    assert_eq!(new[0]["action"], "enroll");
+    assert_eq!(new[0]["decision"], "allow");
+    assert_eq!(new[0]["policies"], json!(["clerk.enroll"]));
+    assert_eq!(new[0]["principal"], "clerk-ana");
+    assert!(new[0]["subject"].as_str().unwrap().starts_with("hmac-sha256:"));
+    let denial = new[1];
+    assert_eq!(denial["decision_id"], decision_id.as_str());
+    assert_eq!(denial["decision"], "deny");
+    assert_eq!(denial["principal"], "nypl-branch-12");
+    assert_eq!(denial["outcome"], "forbidden_by_policy");
+    assert_eq!(new[2]["outcome"], "unauthenticated");
+    assert_eq!(new[2]["principal"], json!(null));
+    assert_eq!(new[3]["outcome"], "invalid_request");
+    assert_eq!(new[4]["outcome"], "not_found");
+
+    // The chain links, and holds no card number, name or document value.
+    for pair in entries.windows(2) {
+        assert_eq!(pair[1]["prev_hash"], pair[0]["hash"]);
+    }
+    let text = serde_json::to_string(&entries).unwrap();
+    for needle in [card.as_str(), &card.replace('-', ""), "Ana", "Pérez", "G12345678", "foreign_passport", "1990-04-12"] {
+        assert!(!text.contains(needle), "audit holds a personal value");
+    }
+
+    let (s, report) = v.get("/v1/audit/verify", &auditor).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(report["ok"], true);
+    assert!(report["entries"].as_u64().unwrap() >= entries.len() as u64);
+    // Clerks may not read the audit.
+    let (s, _) = v.get("/v1/audit", &clerk).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    v.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offline_verify_passes_then_fails_after_one_changed_byte() {
+    let v = TestVault::start("idnyc").await;
+    let clerk = v.clerk().await;
+    for i in 0..3 {
+        let app = application("A", vec![proof("foreign_passport", "MEX", &format!("G-{i}")), proof("lease", "L", "L-1")]);
+        let (s, _) = v.post("/v1/enrollments", &clerk, &app).await;
+        assert_eq!(s, StatusCode::CREATED);
+    }
+    let dir = v.stop().await;
+    let data = dir.path().join("data");
+    let exe = env!("CARGO_BIN_EXE_civic-vault");
+
+    let out = Command::new(exe).args(["audit", "verify", "--data"]).arg(&data).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["ok"], true);
+
+    // Change one byte of entry 3, as someone with the disk could.
+    {
+        let db = sled::open(&data).unwrap();
+        let audit = db.open_tree("audit").unwrap();
+        let key = 3u64.to_be_bytes();
+        let mut value = audit.get(key).unwrap().unwrap().to_vec();
+        let at = value.iter().rposition(|&b| b == b'"').unwrap() - 1;
+        value[at] ^= 0x01;
+        audit.insert(key, value).unwrap();
+        db.flush().unwrap();
+    }
+    let out = Command::new(exe).args(["audit", "verify", "--data"]).arg(&data).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["ok"], false);
+    assert_eq!(report["first_bad_seq"], 3);
+}
