@@ -256,11 +256,17 @@ mod tests {
     fn errors_name_the_key() {
         assert_eq!(key_of("colour = 1"), "colour");
         assert_eq!(key_of("[retention]\nsweep = \"1h\""), "retention.sweep");
-        assert_eq!(key_of("[retention]\nsweep_interval = \"hourly\""), "retention.sweep_interval");
+        assert_eq!(
+            key_of("[retention]\nsweep_interval = \"hourly\""),
+            "retention.sweep_interval"
+        );
         assert_eq!(key_of("listen = \"not an address\""), "listen");
         assert_eq!(key_of("program = \"../etc\""), "program");
         assert_eq!(key_of("[facts]\nage_thresholds = [18, 18]"), "facts.age_thresholds");
         assert_eq!(key_of("[facts]\nage_thresholds = \"18\""), "facts.age_thresholds");
-        assert_eq!(key_of("[retention]\nsweep_interval = \"0s\""), "retention.sweep_interval");
+        assert_eq!(
+            key_of("[retention]\nsweep_interval = \"0s\""),
+            "retention.sweep_interval"
+        );
     }
 }

@@ -136,7 +136,13 @@ mod tests {
 
     #[test]
     fn parses_the_contract_grammar_only() {
-        assert_eq!("7d".parse(), Ok(HumanDuration { value: 7, unit: Unit::Days }));
+        assert_eq!(
+            "7d".parse(),
+            Ok(HumanDuration {
+                value: 7,
+                unit: Unit::Days
+            })
+        );
         assert_eq!("0s".parse::<HumanDuration>().map(HumanDuration::is_zero), Ok(true));
         for bad in ["", "d", "7", "7 d", "1h30m", "-1d", "7w", "1.5h", "99999999999s"] {
             assert_eq!(bad.parse::<HumanDuration>(), Err(DurationError), "{bad}");
@@ -145,9 +151,15 @@ mod tests {
 
     #[test]
     fn years_are_calendar_years() {
-        let five = HumanDuration { value: 5, unit: Unit::Years };
+        let five = HumanDuration {
+            value: 5,
+            unit: Unit::Years,
+        };
         assert_eq!(five.add_to_date(date!(2026 - 11 - 22)), Some(date!(2031 - 11 - 22)));
-        let one = HumanDuration { value: 1, unit: Unit::Years };
+        let one = HumanDuration {
+            value: 1,
+            unit: Unit::Years,
+        };
         assert_eq!(one.add_to_date(date!(2028 - 02 - 29)), Some(date!(2029 - 02 - 28)));
     }
 }

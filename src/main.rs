@@ -3,9 +3,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
 use civic_vault::domain::store::Store;
 use civic_vault::Config;
+use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
 #[command(name = "civic-vault", version, about = "A records vault for municipal ID programs")]
@@ -109,7 +109,9 @@ fn serve(args: ServeArgs) -> Result<ExitCode, String> {
             .await
             .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
         tracing::info!(listen = %config.listen, program = %config.program, "civic-vault starting");
-        civic_vault::run(listener, config, shutdown_signal()).await.map_err(|e| e.to_string())
+        civic_vault::run(listener, config, shutdown_signal())
+            .await
+            .map_err(|e| e.to_string())
     })?;
     Ok(ExitCode::SUCCESS)
 }
@@ -140,5 +142,9 @@ fn verify(data: &std::path::Path) -> Result<ExitCode, String> {
     let (store, _) = civic_vault::store::SledStore::open(data, None).map_err(|e| e.to_string())?;
     let report = store.audit_verify().map_err(|e| e.to_string())?;
     println!("{}", serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?);
-    Ok(if report.ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if report.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

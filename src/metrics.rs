@@ -39,15 +39,30 @@ impl Metrics {
         out.push_str("# HELP civic_vault_requests_total Requests by action and outcome code.\n");
         out.push_str("# TYPE civic_vault_requests_total counter\n");
         for ((action, outcome), n) in self.requests.lock().unwrap_or_else(PoisonError::into_inner).iter() {
-            let _ = writeln!(out, "civic_vault_requests_total{{action=\"{action}\",outcome=\"{outcome}\"}} {n}");
+            let _ = writeln!(
+                out,
+                "civic_vault_requests_total{{action=\"{action}\",outcome=\"{outcome}\"}} {n}"
+            );
         }
         out.push_str("# HELP civic_vault_decisions_total Cedar decisions.\n");
         out.push_str("# TYPE civic_vault_decisions_total counter\n");
-        let _ = writeln!(out, "civic_vault_decisions_total{{decision=\"allow\"}} {}", self.allowed.load(Ordering::Relaxed));
-        let _ = writeln!(out, "civic_vault_decisions_total{{decision=\"deny\"}} {}", self.denied.load(Ordering::Relaxed));
+        let _ = writeln!(
+            out,
+            "civic_vault_decisions_total{{decision=\"allow\"}} {}",
+            self.allowed.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "civic_vault_decisions_total{{decision=\"deny\"}} {}",
+            self.denied.load(Ordering::Relaxed)
+        );
         out.push_str("# HELP civic_vault_audit_write_failures_total Requests failed closed because the audit entry could not be written.\n");
         out.push_str("# TYPE civic_vault_audit_write_failures_total counter\n");
-        let _ = writeln!(out, "civic_vault_audit_write_failures_total {}", self.audit_failures.load(Ordering::Relaxed));
+        let _ = writeln!(
+            out,
+            "civic_vault_audit_write_failures_total {}",
+            self.audit_failures.load(Ordering::Relaxed)
+        );
         out
     }
 }

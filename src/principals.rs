@@ -52,7 +52,10 @@ impl PrincipalCache {
 
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.by_selector.read().unwrap_or_else(PoisonError::into_inner).is_empty()
+        self.by_selector
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_empty()
     }
 
     #[must_use]

@@ -77,8 +77,11 @@ impl Vault {
             .programs
             .iter()
             .find(|(name, _)| *name == config.program)
-            .ok_or_else(|| StartError::Config(format!("config key `program`: no profile named {:?}", config.program)))?;
-        let program = Program::from_toml(&config.program, program_text).map_err(|e| StartError::Policies(e.to_string()))?;
+            .ok_or_else(|| {
+                StartError::Config(format!("config key `program`: no profile named {:?}", config.program))
+            })?;
+        let program =
+            Program::from_toml(&config.program, program_text).map_err(|e| StartError::Policies(e.to_string()))?;
         let policy = PolicyEngine::compile(&sources, 1).map_err(|problems| {
             StartError::Policies(
                 problems
@@ -98,7 +101,8 @@ impl Vault {
             )));
         }
         let keys = Keyring::open_or_create(&config.keys_dir)?;
-        let (store, _) = SledStore::open(&config.data_dir, Some(&keys.fingerprint())).map_err(|e| StartError::Store(e.to_string()))?;
+        let (store, _) = SledStore::open(&config.data_dir, Some(&keys.fingerprint()))
+            .map_err(|e| StartError::Store(e.to_string()))?;
         let principals = PrincipalCache::default();
         for p in store.principals().map_err(|e| StartError::Store(e.to_string()))? {
             principals.insert(p);

@@ -1,6 +1,8 @@
 //! The audit chain: one entry per request, no personal data, verifiable
 //! online and offline, and broken by any changed byte.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::process::Command;
@@ -19,7 +21,13 @@ async fn every_request_leaves_one_entry_and_denials_name_their_decision() {
         .await;
     let before = v.audit(&auditor).await.len();
 
-    let app = application("Ana Lucía Pérez", vec![proof("foreign_passport", "MEX", "G12345678"), proof("lease", "L", "L-1")]);
+    let app = application(
+        "Ana Lucía Pérez",
+        vec![
+            proof("foreign_passport", "MEX", "G12345678"),
+            proof("lease", "L", "L-1"),
+        ],
+    );
     let (s, enrolled) = v.post("/v1/enrollments", &clerk, &app).await;
     assert_eq!(s, StatusCode::CREATED);
     let card = enrolled["card_number"].as_str().unwrap().to_owned();
@@ -37,7 +45,10 @@ async fn every_request_leaves_one_entry_and_denials_name_their_decision() {
 
     let entries = v.audit(&auditor).await;
     // 5 requests above, plus the audit page reads themselves.
-    let new: Vec<_> = entries[before..].iter().filter(|e| e["action"] != "read_audit").collect();
+    let new: Vec<_> = entries[before..]
+        .iter()
+        .filter(|e| e["action"] != "read_audit")
+        .collect();
     assert_eq!(new.len(), 5, "{new:#?}");
     assert_eq!(new[0]["action"], "enroll");
     assert_eq!(new[0]["decision"], "allow");
@@ -59,7 +70,15 @@ async fn every_request_leaves_one_entry_and_denials_name_their_decision() {
         assert_eq!(pair[1]["prev_hash"], pair[0]["hash"]);
     }
     let text = serde_json::to_string(&entries).unwrap();
-    for needle in [card.as_str(), &card.replace('-', ""), "Ana", "Pérez", "G12345678", "foreign_passport", "1990-04-12"] {
+    for needle in [
+        card.as_str(),
+        &card.replace('-', ""),
+        "Ana",
+        "Pérez",
+        "G12345678",
+        "foreign_passport",
+        "1990-04-12",
+    ] {
         assert!(!text.contains(needle), "audit holds a personal value");
     }
 
@@ -78,7 +97,13 @@ async fn offline_verify_passes_then_fails_after_one_changed_byte() {
     let v = TestVault::start("idnyc").await;
     let clerk = v.clerk().await;
     for i in 0..3 {
-        let app = application("A", vec![proof("foreign_passport", "MEX", &format!("G-{i}")), proof("lease", "L", "L-1")]);
+        let app = application(
+            "A",
+            vec![
+                proof("foreign_passport", "MEX", &format!("G-{i}")),
+                proof("lease", "L", "L-1"),
+            ],
+        );
         let (s, _) = v.post("/v1/enrollments", &clerk, &app).await;
         assert_eq!(s, StatusCode::CREATED);
     }
@@ -86,7 +111,11 @@ async fn offline_verify_passes_then_fails_after_one_changed_byte() {
     let data = dir.path().join("data");
     let exe = env!("CARGO_BIN_EXE_civic-vault");
 
-    let out = Command::new(exe).args(["audit", "verify", "--data"]).arg(&data).output().unwrap();
+    let out = Command::new(exe)
+        .args(["audit", "verify", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["ok"], true);
@@ -102,7 +131,11 @@ async fn offline_verify_passes_then_fails_after_one_changed_byte() {
         audit.insert(key, value).unwrap();
         db.flush().unwrap();
     }
-    let out = Command::new(exe).args(["audit", "verify", "--data"]).arg(&data).output().unwrap();
+    let out = Command::new(exe)
+        .args(["audit", "verify", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["ok"], false);

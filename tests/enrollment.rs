@@ -1,5 +1,7 @@
 //! A clerk enrolls applicants under each program's proof rules.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::*;
@@ -21,10 +23,13 @@ async fn idnyc_points_rules() {
     let clerk = v.clerk().await;
 
     // Passport (3 identity, photo, birth date) + recent utility bill (1 residency).
-    let ok = application("Ana Lucía Pérez", vec![
-        proof("foreign_passport", "MEX", "G12345678"),
-        proof_dated("utility_bill", "Eversource", "ACCT-998", 10),
-    ]);
+    let ok = application(
+        "Ana Lucía Pérez",
+        vec![
+            proof("foreign_passport", "MEX", "G12345678"),
+            proof_dated("utility_bill", "Eversource", "ACCT-998", 10),
+        ],
+    );
     let (s, body) = enroll(&v, &clerk, &ok).await;
     assert_eq!(s, StatusCode::CREATED, "{body}");
     assert_eq!(body["card_number"].as_str().unwrap().len(), 19);
@@ -32,15 +37,27 @@ async fn idnyc_points_rules() {
     assert_eq!(body["source_documents"]["stored"], 0);
 
     // No residency point.
-    let (s, body) = enroll(&v, &clerk, &application("B", vec![proof("foreign_passport", "GTM", "P1")])).await;
+    let (s, body) = enroll(
+        &v,
+        &clerk,
+        &application("B", vec![proof("foreign_passport", "GTM", "P1")]),
+    )
+    .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(missing(&body).contains("residency_points"));
 
     // A utility bill older than 60 days proves nothing.
-    let (s, body) = enroll(&v, &clerk, &application("C", vec![
-        proof("foreign_passport", "GTM", "P2"),
-        proof_dated("utility_bill", "Eversource", "ACCT-1", 90),
-    ]))
+    let (s, body) = enroll(
+        &v,
+        &clerk,
+        &application(
+            "C",
+            vec![
+                proof("foreign_passport", "GTM", "P2"),
+                proof_dated("utility_bill", "Eversource", "ACCT-1", 90),
+            ],
+        ),
+    )
     .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(missing(&body).contains("residency_points"));
@@ -48,29 +65,63 @@ async fn idnyc_points_rules() {
     // Passport expired 1 year ago: 2 points, not enough alone...
     let mut expired = proof("foreign_passport", "GTM", "P3");
     expired["expires_on"] = json!(days_ago(365));
-    let (s, body) = enroll(&v, &clerk, &application("D", vec![expired.clone(), proof("lease", "Landlord LLC", "L-1")])).await;
+    let (s, body) = enroll(
+        &v,
+        &clerk,
+        &application("D", vec![expired.clone(), proof("lease", "Landlord LLC", "L-1")]),
+    )
+    .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(missing(&body).contains("identity_points: 2 of 3"), "{body}");
     // ...but enough with a school ID (1 point).
-    let (s, body) = enroll(&v, &clerk, &application("D", vec![expired, proof("school_id", "PS 12", "S-9"), proof("lease", "Landlord LLC", "L-1")])).await;
+    let (s, body) = enroll(
+        &v,
+        &clerk,
+        &application(
+            "D",
+            vec![
+                expired,
+                proof("school_id", "PS 12", "S-9"),
+                proof("lease", "Landlord LLC", "L-1"),
+            ],
+        ),
+    )
+    .await;
     assert_eq!(s, StatusCode::CREATED, "{body}");
 
     // Expired more than 3 years: counts for nothing.
     let mut old = proof("us_passport", "USA", "P4");
     old["expires_on"] = json!(days_ago(4 * 365));
-    let (s, body) = enroll(&v, &clerk, &application("E", vec![old, proof("lease", "Landlord LLC", "L-2")])).await;
+    let (s, body) = enroll(
+        &v,
+        &clerk,
+        &application("E", vec![old, proof("lease", "Landlord LLC", "L-2")]),
+    )
+    .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(missing(&body).contains("photo_document"));
 
     // Birth certificate (2) + school ID (1): 3 points, photo and birth date from different documents.
-    let (s, body) = enroll(&v, &clerk, &application("F", vec![
-        proof("birth_certificate", "NY", "BC-1"), proof("school_id", "PS 1", "S-1"), proof("lease", "L", "L-3"),
-    ]))
+    let (s, body) = enroll(
+        &v,
+        &clerk,
+        &application(
+            "F",
+            vec![
+                proof("birth_certificate", "NY", "BC-1"),
+                proof("school_id", "PS 1", "S-1"),
+                proof("lease", "L", "L-3"),
+            ],
+        ),
+    )
     .await;
     assert_eq!(s, StatusCode::CREATED, "{body}");
 
     // Under 10: refused.
-    let mut child = application("G", vec![proof("foreign_passport", "MEX", "K1"), proof("lease", "L", "L-4")]);
+    let mut child = application(
+        "G",
+        vec![proof("foreign_passport", "MEX", "K1"), proof("lease", "L", "L-4")],
+    );
     child["applicant"]["date_of_birth"] = json!(days_ago(8 * 365));
     let (s, body) = enroll(&v, &clerk, &child).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
@@ -82,14 +133,33 @@ async fn idnyc_points_rules() {
 async fn hartford_primary_and_secondary() {
     let v = TestVault::start("hartford").await;
     let clerk = v.clerk().await;
-    let (s, b) = enroll(&v, &clerk, &application("A", vec![proof("hmis_id", "Hartford HMIS", "H-1"), proof("shelter_letter", "Mercy Shelter", "M-1")])).await;
+    let (s, b) = enroll(
+        &v,
+        &clerk,
+        &application(
+            "A",
+            vec![
+                proof("hmis_id", "Hartford HMIS", "H-1"),
+                proof("shelter_letter", "Mercy Shelter", "M-1"),
+            ],
+        ),
+    )
+    .await;
     assert_eq!(s, StatusCode::CREATED, "{b}");
     // A primary alone is not enough.
     let (s, b) = enroll(&v, &clerk, &application("B", vec![proof("consular_id", "MEX", "C-1")])).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(missing(&b).contains("secondary_document"));
     // Two secondaries, no primary.
-    let (s, b) = enroll(&v, &clerk, &application("C", vec![proof("birth_certificate", "CT", "B-1"), proof("lease", "L", "L-1")])).await;
+    let (s, b) = enroll(
+        &v,
+        &clerk,
+        &application(
+            "C",
+            vec![proof("birth_certificate", "CT", "B-1"), proof("lease", "L", "L-1")],
+        ),
+    )
+    .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(missing(&b).contains("primary_document"));
     // Expired 4 years: accepted; 6 years: not.
@@ -109,15 +179,40 @@ async fn hartford_primary_and_secondary() {
 async fn new_haven_identity_and_two_residency_proofs() {
     let v = TestVault::start("new_haven").await;
     let clerk = v.clerk().await;
-    let (s, b) = enroll(&v, &clerk, &application("A", vec![
-        proof("foreign_passport", "ECU", "E-1"), proof("lease", "L", "L-1"), proof("utility_bill", "UI", "U-1"),
-    ]))
+    let (s, b) = enroll(
+        &v,
+        &clerk,
+        &application(
+            "A",
+            vec![
+                proof("foreign_passport", "ECU", "E-1"),
+                proof("lease", "L", "L-1"),
+                proof("utility_bill", "UI", "U-1"),
+            ],
+        ),
+    )
     .await;
     assert_eq!(s, StatusCode::CREATED, "{b}");
-    let (s, b) = enroll(&v, &clerk, &application("B", vec![proof("foreign_passport", "ECU", "E-2"), proof("lease", "L", "L-2")])).await;
+    let (s, b) = enroll(
+        &v,
+        &clerk,
+        &application(
+            "B",
+            vec![proof("foreign_passport", "ECU", "E-2"), proof("lease", "L", "L-2")],
+        ),
+    )
+    .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(missing(&b).contains("residency_proofs: 1 of 2"));
-    let (s, b) = enroll(&v, &clerk, &application("C", vec![proof("lease", "L", "L-3"), proof("utility_bill", "UI", "U-3")])).await;
+    let (s, b) = enroll(
+        &v,
+        &clerk,
+        &application(
+            "C",
+            vec![proof("lease", "L", "L-3"), proof("utility_bill", "UI", "U-3")],
+        ),
+    )
+    .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(missing(&b).contains("identity"));
     v.stop().await;
@@ -127,20 +222,62 @@ async fn new_haven_identity_and_two_residency_proofs() {
 async fn san_francisco_recent_residency_and_no_address_kept() {
     let v = TestVault::start("san_francisco").await;
     let clerk = v.clerk().await;
-    let (s, b) = enroll(&v, &clerk, &application("A", vec![proof("consular_id", "MEX", "C-1"), proof_dated("shelter_letter", "MSC South", "SL-1", 12)])).await;
+    let (s, b) = enroll(
+        &v,
+        &clerk,
+        &application(
+            "A",
+            vec![
+                proof("consular_id", "MEX", "C-1"),
+                proof_dated("shelter_letter", "MSC South", "SL-1", 12),
+            ],
+        ),
+    )
+    .await;
     assert_eq!(s, StatusCode::CREATED, "{b}");
     // Two secondary documents instead of a photo + birth-date document.
-    let (s, b) = enroll(&v, &clerk, &application("B", vec![
-        proof("school_id", "SFUSD", "S-1"), proof("foreign_birth_certificate", "SLV", "B-1"), proof_dated("utility_bill", "PGE", "U-1", 3),
-    ]))
+    let (s, b) = enroll(
+        &v,
+        &clerk,
+        &application(
+            "B",
+            vec![
+                proof("school_id", "SFUSD", "S-1"),
+                proof("foreign_birth_certificate", "SLV", "B-1"),
+                proof_dated("utility_bill", "PGE", "U-1", 3),
+            ],
+        ),
+    )
     .await;
     assert_eq!(s, StatusCode::CREATED, "{b}");
     // Residency document dated 45 days ago.
-    let (s, b) = enroll(&v, &clerk, &application("C", vec![proof("consular_id", "MEX", "C-2"), proof_dated("utility_bill", "PGE", "U-2", 45)])).await;
+    let (s, b) = enroll(
+        &v,
+        &clerk,
+        &application(
+            "C",
+            vec![
+                proof("consular_id", "MEX", "C-2"),
+                proof_dated("utility_bill", "PGE", "U-2", 45),
+            ],
+        ),
+    )
+    .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(missing(&b).contains("residency_within_30_days"));
     // Only one secondary, no photo+birth-date document.
-    let (s, b) = enroll(&v, &clerk, &application("D", vec![proof("school_id", "SFUSD", "S-3"), proof_dated("utility_bill", "PGE", "U-3", 3)])).await;
+    let (s, b) = enroll(
+        &v,
+        &clerk,
+        &application(
+            "D",
+            vec![
+                proof("school_id", "SFUSD", "S-3"),
+                proof_dated("utility_bill", "PGE", "U-3", 3),
+            ],
+        ),
+    )
+    .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(missing(&b).contains("identity"));
     v.stop().await;
@@ -150,22 +287,42 @@ async fn san_francisco_recent_residency_and_no_address_kept() {
 async fn the_same_identity_document_cannot_back_two_active_cards() {
     let v = TestVault::start("idnyc").await;
     let clerk = v.clerk().await;
-    let app = application("A", vec![proof("foreign_passport", "MEX", "G-777"), proof("lease", "L", "L-1")]);
+    let app = application(
+        "A",
+        vec![proof("foreign_passport", "MEX", "G-777"), proof("lease", "L", "L-1")],
+    );
     let (s, first) = enroll(&v, &clerk, &app).await;
     assert_eq!(s, StatusCode::CREATED);
     // Same passport typed differently.
-    let again = application("A", vec![proof("foreign_passport", "mex", "g 777"), proof("lease", "L", "L-2")]);
+    let again = application(
+        "A",
+        vec![proof("foreign_passport", "mex", "g 777"), proof("lease", "L", "L-2")],
+    );
     let (s, b) = enroll(&v, &clerk, &again).await;
     assert_eq!(s, StatusCode::CONFLICT, "{b}");
     assert_eq!(b["error"]["code"], "duplicate_enrollment");
     // Once the first card is revoked, the document may back a new card.
     let card = first["card_number"].as_str().unwrap();
-    let (s, b) = v.post(&format!("/v1/cardholders/{card}/revoke"), &clerk, &json!({"reason": "lost"})).await;
+    let (s, b) = v
+        .post(
+            &format!("/v1/cardholders/{card}/revoke"),
+            &clerk,
+            &json!({"reason": "lost"}),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK, "{b}");
     let (s, b) = enroll(&v, &clerk, &again).await;
     assert_eq!(s, StatusCode::CREATED, "{b}");
     // A residency document may be shared (two people at one address).
-    let (s, b) = enroll(&v, &clerk, &application("B", vec![proof("consular_id", "MEX", "C-9"), proof("lease", "L", "L-1")])).await;
+    let (s, b) = enroll(
+        &v,
+        &clerk,
+        &application(
+            "B",
+            vec![proof("consular_id", "MEX", "C-9"), proof("lease", "L", "L-1")],
+        ),
+    )
+    .await;
     assert_eq!(s, StatusCode::CREATED, "{b}");
     v.stop().await;
 }
@@ -174,7 +331,15 @@ async fn the_same_identity_document_cannot_back_two_active_cards() {
 async fn card_lifecycle_photo_revoke_erase() {
     let v = TestVault::start("idnyc").await;
     let clerk = v.clerk().await;
-    let (_, b) = enroll(&v, &clerk, &application("A", vec![proof("foreign_passport", "MEX", "G-1"), proof("lease", "L", "L-1")])).await;
+    let (_, b) = enroll(
+        &v,
+        &clerk,
+        &application(
+            "A",
+            vec![proof("foreign_passport", "MEX", "G-1"), proof("lease", "L", "L-1")],
+        ),
+    )
+    .await;
     let card = b["card_number"].as_str().unwrap().to_owned();
 
     let photo = v
@@ -189,18 +354,45 @@ async fn card_lifecycle_photo_revoke_erase() {
     assert_eq!(photo.bytes().await.unwrap().as_ref(), PNG);
 
     // Any other purpose is refused by policy; an unknown one is a 400.
-    let (s, b) = v.get(&format!("/v1/cardholders/{card}/photo?purpose=identity_check"), &clerk).await;
+    let (s, b) = v
+        .get(&format!("/v1/cardholders/{card}/photo?purpose=identity_check"), &clerk)
+        .await;
     assert_eq!(s, StatusCode::FORBIDDEN, "{b}");
-    let (s, b) = v.get(&format!("/v1/cardholders/{card}/photo?purpose=curiosity"), &clerk).await;
-    assert_eq!((s, b["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("unknown_purpose")));
-    let (s, _) = v.get("/v1/cardholders/0000-0000-0000-0000/photo?purpose=card_printing", &clerk).await;
+    let (s, b) = v
+        .get(&format!("/v1/cardholders/{card}/photo?purpose=curiosity"), &clerk)
+        .await;
+    assert_eq!(
+        (s, b["error"]["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("unknown_purpose"))
+    );
+    let (s, _) = v
+        .get(
+            "/v1/cardholders/0000-0000-0000-0000/photo?purpose=card_printing",
+            &clerk,
+        )
+        .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
 
-    let (s, b) = v.call(reqwest::Method::DELETE, &format!("/v1/cardholders/{card}"), Some(&clerk), None).await;
+    let (s, b) = v
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/v1/cardholders/{card}"),
+            Some(&clerk),
+            None,
+        )
+        .await;
     assert_eq!(s, StatusCode::ACCEPTED, "{b}");
-    let (s, _) = v.get(&format!("/v1/cardholders/{card}/photo?purpose=card_printing"), &clerk).await;
+    let (s, _) = v
+        .get(&format!("/v1/cardholders/{card}/photo?purpose=card_printing"), &clerk)
+        .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
-    let (s, _) = v.post(&format!("/v1/cardholders/{card}/revoke"), &clerk, &json!({"reason": "lost"})).await;
+    let (s, _) = v
+        .post(
+            &format!("/v1/cardholders/{card}/revoke"),
+            &clerk,
+            &json!({"reason": "lost"}),
+        )
+        .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     v.stop().await;
 }

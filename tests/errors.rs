@@ -1,6 +1,8 @@
 //! Bad input and bad callers get the contract's errors: nothing written,
 //! nothing echoed, no panic.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::*;
@@ -29,7 +31,10 @@ async fn raw(v: &TestVault, token: &str, content_type: &str, body: Vec<u8>) -> (
 async fn malformed_enrollments_are_400_naming_the_field_and_write_nothing() {
     let v = TestVault::start("idnyc").await;
     let clerk = v.clerk().await;
-    let good = application("Zebulon Quartermaine", vec![proof("foreign_passport", "MEX", "G-1"), proof("lease", "L", "L-1")]);
+    let good = application(
+        "Zebulon Quartermaine",
+        vec![proof("foreign_passport", "MEX", "G-1"), proof("lease", "L", "L-1")],
+    );
 
     let (s, b) = raw(&v, &clerk, "application/json", b"{\"applicant\": ".to_vec()).await;
     assert_eq!((s, code(&b)), (StatusCode::BAD_REQUEST, "invalid_request"));
@@ -41,7 +46,13 @@ async fn malformed_enrollments_are_400_naming_the_field_and_write_nothing() {
     unknown["applicant"]["nationality"] = json!("MEX");
     let (s, b) = v.post("/v1/enrollments", &clerk, &unknown).await;
     assert_eq!((s, code(&b)), (StatusCode::BAD_REQUEST, "invalid_request"));
-    assert!(b["error"]["message"].as_str().unwrap().contains("applicant.nationality"), "{b}");
+    assert!(
+        b["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("applicant.nationality"),
+        "{b}"
+    );
 
     let mut missing = good.clone();
     missing["applicant"].as_object_mut().unwrap().remove("date_of_birth");
@@ -54,7 +65,10 @@ async fn malformed_enrollments_are_400_naming_the_field_and_write_nothing() {
     let (s, b) = v.post("/v1/enrollments", &clerk, &wrong_type).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     let msg = b["error"]["message"].as_str().unwrap();
-    assert!(msg.contains("applicant.full_name") && !msg.contains("Quartermaine"), "{b}");
+    assert!(
+        msg.contains("applicant.full_name") && !msg.contains("Quartermaine"),
+        "{b}"
+    );
 
     let mut bad_date = good.clone();
     bad_date["applicant"]["date_of_birth"] = json!("12/04/1990");
@@ -82,7 +96,13 @@ async fn malformed_enrollments_are_400_naming_the_field_and_write_nothing() {
     unknown_doc["proofs"][0]["document_type"] = json!("library_card");
     let (s, b) = v.post("/v1/enrollments", &clerk, &unknown_doc).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
-    assert!(b["error"]["message"].as_str().unwrap().contains("proofs[0].document_type"), "{b}");
+    assert!(
+        b["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("proofs[0].document_type"),
+        "{b}"
+    );
 
     let mut big_photo = good.clone();
     let mut bytes = PNG.to_vec();
@@ -118,23 +138,39 @@ async fn malformed_enrollments_are_400_naming_the_field_and_write_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_no_token_unknown_token_deleted_principal() {
     let v = TestVault::start("idnyc").await;
-    let app = application("A", vec![proof("foreign_passport", "MEX", "G-1"), proof("lease", "L", "L-1")]);
+    let app = application(
+        "A",
+        vec![proof("foreign_passport", "MEX", "G-1"), proof("lease", "L", "L-1")],
+    );
     let (s, b) = v.call(Method::POST, "/v1/enrollments", None, Some(&app)).await;
     assert_eq!((s, code(&b)), (StatusCode::UNAUTHORIZED, "unauthenticated"));
-    let (s, _) = v.post("/v1/enrollments", "cv_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", &app).await;
+    let (s, _) = v
+        .post(
+            "/v1/enrollments",
+            "cv_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            &app,
+        )
+        .await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
     let (s, _) = v.post("/v1/enrollments", "garbage", &app).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
 
     let clerk = v.clerk().await;
-    assert!(clerk.starts_with("cv_") && clerk.len() >= 46, "tokens carry at least 256 bits");
+    assert!(
+        clerk.starts_with("cv_") && clerk.len() >= 46,
+        "tokens carry at least 256 bits"
+    );
     let (s, _) = v.post("/v1/enrollments", &clerk, &app).await;
     assert_eq!(s, StatusCode::CREATED);
-    let (s, _) = v.call(Method::DELETE, "/v1/principals/clerk-ana", Some(&v.admin.clone()), None).await;
+    let (s, _) = v
+        .call(Method::DELETE, "/v1/principals/clerk-ana", Some(&v.admin.clone()), None)
+        .await;
     assert_eq!(s, StatusCode::NO_CONTENT);
     let (s, b) = v.post("/v1/enrollments", &clerk, &app).await;
     assert_eq!((s, code(&b)), (StatusCode::UNAUTHORIZED, "unauthenticated"));
-    let (s, _) = v.call(Method::DELETE, "/v1/principals/clerk-ana", Some(&v.admin.clone()), None).await;
+    let (s, _) = v
+        .call(Method::DELETE, "/v1/principals/clerk-ana", Some(&v.admin.clone()), None)
+        .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     v.stop().await;
 }
@@ -144,22 +180,49 @@ async fn principals_are_checked() {
     let v = TestVault::start("idnyc").await;
     let admin = v.admin.clone();
     for (body, expect) in [
-        (json!({"id": "x", "kind": "system", "agency_kind": "city_partner", "purposes": ["gossip"]}), "unknown_purpose"),
-        (json!({"id": "x", "kind": "system", "purposes": ["library_services"]}), "invalid_request"),
+        (
+            json!({"id": "x", "kind": "system", "agency_kind": "city_partner", "purposes": ["gossip"]}),
+            "unknown_purpose",
+        ),
+        (
+            json!({"id": "x", "kind": "system", "purposes": ["library_services"]}),
+            "invalid_request",
+        ),
         (json!({"id": "x", "kind": "staff", "roles": []}), "invalid_request"),
-        (json!({"id": "x", "kind": "staff", "roles": ["janitor"]}), "invalid_request"),
-        (json!({"id": "../etc", "kind": "staff", "roles": ["clerk"]}), "invalid_request"),
-        (json!({"id": "x", "kind": "robot", "roles": ["clerk"]}), "invalid_request"),
+        (
+            json!({"id": "x", "kind": "staff", "roles": ["janitor"]}),
+            "invalid_request",
+        ),
+        (
+            json!({"id": "../etc", "kind": "staff", "roles": ["clerk"]}),
+            "invalid_request",
+        ),
+        (
+            json!({"id": "x", "kind": "robot", "roles": ["clerk"]}),
+            "invalid_request",
+        ),
     ] {
         let (s, b) = v.post("/v1/principals", &admin, &body).await;
         assert_eq!(code(&b), expect, "{body} -> {b}");
         assert_eq!(s.as_u16(), 400);
     }
     let clerk = v.clerk().await;
-    let (s, b) = v.post("/v1/principals", &admin, &json!({"id": "clerk-ana", "kind": "staff", "roles": ["clerk"]})).await;
+    let (s, b) = v
+        .post(
+            "/v1/principals",
+            &admin,
+            &json!({"id": "clerk-ana", "kind": "staff", "roles": ["clerk"]}),
+        )
+        .await;
     assert_eq!((s, code(&b)), (StatusCode::CONFLICT, "principal_exists"));
     // A clerk cannot issue principals.
-    let (s, b) = v.post("/v1/principals", &clerk, &json!({"id": "mine", "kind": "staff", "roles": ["admin"]})).await;
+    let (s, b) = v
+        .post(
+            "/v1/principals",
+            &clerk,
+            &json!({"id": "mine", "kind": "staff", "roles": ["admin"]}),
+        )
+        .await;
     assert_eq!((s, code(&b)), (StatusCode::FORBIDDEN, "forbidden_by_policy"));
     v.stop().await;
 }

@@ -1,6 +1,8 @@
 //! What is on disk: no applicant data or document identity in readable
 //! form, and photos as real age files that open with the key in keys/.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::*;
@@ -29,7 +31,9 @@ async fn raw_data_directory_holds_no_personal_data() {
     assert_eq!(b["source_documents"]["presented"], 1);
     let card = b["card_number"].as_str().unwrap().to_owned();
     // Some reads so the audit log has more than enrollments in it.
-    let _ = v.get(&format!("/v1/cardholders/{card}/photo?purpose=card_printing"), &clerk).await;
+    let _ = v
+        .get(&format!("/v1/cardholders/{card}/photo?purpose=card_printing"), &clerk)
+        .await;
     let dir = v.stop().await;
     let data = dir.path().join("data");
     assert!(!walk(&data).is_empty());
@@ -68,7 +72,10 @@ async fn stored_photo_is_an_age_file_that_opens_with_the_key_in_keys() {
     let clerk = v.clerk().await;
     let mut photo = PNG.to_vec();
     photo.extend_from_slice(b"distinct-trailer-0xC0FFEE");
-    let mut app = application("A", vec![proof("foreign_passport", "MEX", "G-1"), proof("lease", "L", "L-1")]);
+    let mut app = application(
+        "A",
+        vec![proof("foreign_passport", "MEX", "G-1"), proof("lease", "L", "L-1")],
+    );
     app["photo"]["data"] = json!(b64(&photo));
     let (s, b) = v.post("/v1/enrollments", &clerk, &app).await;
     assert_eq!(s, StatusCode::CREATED, "{b}");
@@ -88,7 +95,12 @@ async fn stored_photo_is_an_age_file_that_opens_with_the_key_in_keys() {
     let mut opened = None;
     for file in walk(&dir.path().join("data")) {
         let bytes = std::fs::read(&file).unwrap();
-        for start in bytes.windows(header.len()).enumerate().filter(|(_, w)| *w == header).map(|(i, _)| i) {
+        for start in bytes
+            .windows(header.len())
+            .enumerate()
+            .filter(|(_, w)| *w == header)
+            .map(|(i, _)| i)
+        {
             // The age file runs to the end of its record; try every end.
             for end in (start + 100..=bytes.len()).rev().take(4096) {
                 if let Ok(plain) = age::decrypt(&identity, &bytes[start..end]) {
@@ -98,5 +110,9 @@ async fn stored_photo_is_an_age_file_that_opens_with_the_key_in_keys() {
             }
         }
     }
-    assert_eq!(opened.as_deref(), Some(photo.as_slice()), "no age file in the data directory decrypted to the photo");
+    assert_eq!(
+        opened.as_deref(),
+        Some(photo.as_slice()),
+        "no age file in the data directory decrypted to the photo"
+    );
 }

@@ -77,11 +77,22 @@ fn parse_file(text: &str, file: &str, floor: bool, set: &mut PolicySet, problems
     }
     let mut policies: Vec<&Policy> = parsed.policies().collect();
     // Keep source order so generated ids are stable.
-    policies.sort_by_key(|p| p.id().to_string().trim_start_matches("policy").parse::<usize>().unwrap_or(0));
+    policies.sort_by_key(|p| {
+        p.id()
+            .to_string()
+            .trim_start_matches("policy")
+            .parse::<usize>()
+            .unwrap_or(0)
+    });
     for (n, p) in policies.into_iter().enumerate() {
-        let id = p.annotation("id").map_or_else(|| format!("{file}.policy{n}"), str::to_owned);
+        let id = p
+            .annotation("id")
+            .map_or_else(|| format!("{file}.policy{n}"), str::to_owned);
         if floor && (!id.starts_with("floor.") || p.effect() != Effect::Forbid) {
-            problems.push(problem(&id, "floor policies must be forbid rules with an id starting \"floor.\""));
+            problems.push(problem(
+                &id,
+                "floor policies must be forbid rules with an id starting \"floor.\"",
+            ));
             continue;
         }
         if !floor && id.starts_with("floor.") {
@@ -104,8 +115,8 @@ impl PolicyEngine {
     /// # Errors
     /// Every parse, id and validation problem found.
     pub fn compile(sources: &PolicySources, version: u64) -> Result<Self, Vec<PolicyProblem>> {
-        let (schema, _) = Schema::from_cedarschema_str(&sources.schema)
-            .map_err(|e| vec![problem("schema.cedarschema", e)])?;
+        let (schema, _) =
+            Schema::from_cedarschema_str(&sources.schema).map_err(|e| vec![problem("schema.cedarschema", e)])?;
         let mut set = PolicySet::new();
         let mut problems = Vec::new();
         parse_file(&sources.floor, "floor", true, &mut set, &mut problems);
@@ -116,7 +127,7 @@ impl PolicyEngine {
         let result = Validator::new(schema.clone()).validate(&set, ValidationMode::Strict);
         let errors: Vec<PolicyProblem> = result
             .validation_errors()
-            .map(|e| problem(&e.policy_id().to_string(), e))
+            .map(|e| problem(e.policy_id().as_ref(), e))
             .collect();
         if !errors.is_empty() {
             return Err(errors);
@@ -159,9 +170,15 @@ impl PolicyEngine {
         match p.kind {
             PrincipalKind::Staff => {
                 let uid = Self::uid(&self.types.staff, &p.id);
-                let roles: HashSet<EntityUid> = p.roles.iter().map(|r| Self::uid(&self.types.role, r.as_str())).collect();
-                let mut entities: Vec<Entity> =
-                    roles.iter().map(|r| Entity::new_no_attrs(r.clone(), HashSet::new())).collect();
+                let roles: HashSet<EntityUid> = p
+                    .roles
+                    .iter()
+                    .map(|r| Self::uid(&self.types.role, r.as_str()))
+                    .collect();
+                let mut entities: Vec<Entity> = roles
+                    .iter()
+                    .map(|r| Entity::new_no_attrs(r.clone(), HashSet::new()))
+                    .collect();
                 entities.push(Entity::new_no_attrs(uid.clone(), roles));
                 (uid, entities)
             }
@@ -169,11 +186,16 @@ impl PolicyEngine {
                 let uid = Self::uid(&self.types.system, &p.id);
                 let agency = p.agency_kind.map_or("", |a| a.as_str());
                 let attrs = HashMap::from([
-                    ("agency_kind".to_owned(), RestrictedExpression::new_string(agency.to_owned())),
+                    (
+                        "agency_kind".to_owned(),
+                        RestrictedExpression::new_string(agency.to_owned()),
+                    ),
                     (
                         "purposes".to_owned(),
                         RestrictedExpression::new_set(
-                            p.purposes.iter().map(|x| RestrictedExpression::new_string(x.as_str().to_owned())),
+                            p.purposes
+                                .iter()
+                                .map(|x| RestrictedExpression::new_string(x.as_str().to_owned())),
                         ),
                     ),
                 ]);
@@ -203,8 +225,14 @@ impl PolicyEngine {
         };
         let registered = p.kind == PrincipalKind::System && p.purposes.contains(&cx.purpose);
         let mut pairs = vec![
-            ("purpose".to_owned(), RestrictedExpression::new_string(cx.purpose.as_str().to_owned())),
-            ("purpose_registered".to_owned(), RestrictedExpression::new_bool(registered)),
+            (
+                "purpose".to_owned(),
+                RestrictedExpression::new_string(cx.purpose.as_str().to_owned()),
+            ),
+            (
+                "purpose_registered".to_owned(),
+                RestrictedExpression::new_bool(registered),
+            ),
         ];
         if let Some(s) = cx.card_status {
             pairs.push(("card_status".to_owned(), RestrictedExpression::new_string(s.to_owned())));
@@ -212,16 +240,18 @@ impl PolicyEngine {
         if let Some(n) = cx.distinct_cards_last_hour {
             pairs.push(("distinct_cards_last_hour".to_owned(), RestrictedExpression::new_long(n)));
         }
-        let built = Context::from_pairs(pairs).map_err(|e| e.to_string()).and_then(|context| {
-            Request::new(
-                principal,
-                Self::uid(&self.types.action, action.as_str()),
-                resource_uid,
-                context,
-                Some(&self.schema),
-            )
+        let built = Context::from_pairs(pairs)
             .map_err(|e| e.to_string())
-        });
+            .and_then(|context| {
+                Request::new(
+                    principal,
+                    Self::uid(&self.types.action, action.as_str()),
+                    resource_uid,
+                    context,
+                    Some(&self.schema),
+                )
+                .map_err(|e| e.to_string())
+            });
         let request = match built {
             Ok(r) => r,
             Err(e) => {
@@ -238,12 +268,11 @@ impl PolicyEngine {
         };
         let response = self.authorizer.is_authorized(&request, &self.set, &entities);
         let policies: Vec<String> = response.diagnostics().reason().map(ToString::to_string).collect();
-        let floor_error = response
-            .diagnostics()
-            .errors()
-            .any(|e| match e {
-                cedar_policy::AuthorizationError::PolicyEvaluationError(e) => e.policy_id().to_string().starts_with("floor."),
-            });
+        let floor_error = response.diagnostics().errors().any(|e| match e {
+            cedar_policy::AuthorizationError::PolicyEvaluationError(e) => {
+                e.policy_id().to_string().starts_with("floor.")
+            }
+        });
         if floor_error {
             tracing::error!(action = action.as_str(), "a floor policy failed to evaluate; denying");
             return deny(policies);
@@ -312,9 +341,19 @@ mod tests {
     #[test]
     fn default_deny_and_floor() {
         let e = engine();
-        let d = e.decide(&staff(&[Role::Auditor]), Action::Enroll, &Resource::Vault, &RequestContext::purpose(Purpose::CardAdministration));
+        let d = e.decide(
+            &staff(&[Role::Auditor]),
+            Action::Enroll,
+            &Resource::Vault,
+            &RequestContext::purpose(Purpose::CardAdministration),
+        );
         assert!(!d.allowed && d.policies.is_empty());
-        let d = e.decide(&staff(&[Role::Clerk]), Action::Enroll, &Resource::Vault, &RequestContext::purpose(Purpose::ImmigrationEnforcement));
+        let d = e.decide(
+            &staff(&[Role::Clerk]),
+            Action::Enroll,
+            &Resource::Vault,
+            &RequestContext::purpose(Purpose::ImmigrationEnforcement),
+        );
         assert!(!d.allowed);
         assert_eq!(d.policies, vec!["floor.immigration_enforcement".to_owned()]);
         let ice = Principal {
@@ -324,19 +363,30 @@ mod tests {
             purposes: vec![Purpose::IdentityCheck],
             ..staff(&[])
         };
-        let d = e.decide(&ice, Action::QueryFact, &Resource::Fact("card_valid".into()), &RequestContext::purpose(Purpose::IdentityCheck));
+        let d = e.decide(
+            &ice,
+            Action::QueryFact,
+            &Resource::Fact("card_valid".into()),
+            &RequestContext::purpose(Purpose::IdentityCheck),
+        );
         assert_eq!(d.policies, vec!["floor.federal_immigration_requester".to_owned()]);
     }
 
     #[test]
     fn editable_policies_cannot_claim_floor_ids_or_reopen_the_floor() {
         let mut s = PolicySources::embedded();
-        s.editable.push_str("\n@id(\"floor.mine\") permit(principal, action, resource);");
+        s.editable
+            .push_str("\n@id(\"floor.mine\") permit(principal, action, resource);");
         assert!(PolicyEngine::compile(&s, 2).is_err());
         let mut s = PolicySources::embedded();
         s.editable.push_str("\npermit(principal, action, resource);");
         let e = PolicyEngine::compile(&s, 2).unwrap();
-        let d = e.decide(&staff(&[Role::Clerk]), Action::Enroll, &Resource::Vault, &RequestContext::purpose(Purpose::BulkScreening));
+        let d = e.decide(
+            &staff(&[Role::Clerk]),
+            Action::Enroll,
+            &Resource::Vault,
+            &RequestContext::purpose(Purpose::BulkScreening),
+        );
         assert!(!d.allowed);
     }
 }

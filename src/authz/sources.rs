@@ -14,7 +14,10 @@ const EMBEDDED_PROGRAMS: &[(&str, &str)] = &[
     ("idnyc", include_str!("../../policies/programs/idnyc.toml")),
     ("hartford", include_str!("../../policies/programs/hartford.toml")),
     ("new_haven", include_str!("../../policies/programs/new_haven.toml")),
-    ("san_francisco", include_str!("../../policies/programs/san_francisco.toml")),
+    (
+        "san_francisco",
+        include_str!("../../policies/programs/san_francisco.toml"),
+    ),
 ];
 
 impl PolicySources {
@@ -47,7 +50,10 @@ impl PolicySources {
         for entry in entries.flatten() {
             let path = entry.path();
             if path.extension().is_some_and(|e| e == "toml") {
-                let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+                let name = path
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default();
                 let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {}", path.display(), e.kind()))?;
                 programs.push((name, text));
             }

@@ -79,7 +79,11 @@ impl SubjectHasher {
     /// `kind` says what sort of thing the subject is ("card", "principal").
     #[must_use]
     pub fn subject(&self, kind: &str, value: &str) -> String {
-        let h = keyed(&self.key, "civic-vault/audit-subject/v1", &[kind.as_bytes(), normalise(value).as_bytes()]);
+        let h = keyed(
+            &self.key,
+            "civic-vault/audit-subject/v1",
+            &[kind.as_bytes(), normalise(value).as_bytes()],
+        );
         format!("hmac-sha256:{}", hex::encode(&h[..16]))
     }
 }

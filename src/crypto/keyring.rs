@@ -64,7 +64,9 @@ pub struct PhotoKeys {
 
 impl std::fmt::Debug for PhotoKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PhotoKeys").field("active_id", &self.active_id).finish_non_exhaustive()
+        f.debug_struct("PhotoKeys")
+            .field("active_id", &self.active_id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -167,7 +169,10 @@ impl Keyring {
         if !keks.contains_key(&manifest.kek) {
             return Err(missing(&manifest.kek));
         }
-        let recipient = identities.get(&manifest.photo).ok_or_else(|| missing(&manifest.photo))?.to_public();
+        let recipient = identities
+            .get(&manifest.photo)
+            .ok_or_else(|| missing(&manifest.photo))?
+            .to_public();
         Ok(Self {
             dir: dir.to_owned(),
             kek_id: manifest.kek.clone(),
@@ -250,7 +255,12 @@ fn generate(dir: &Path) -> Result<(), KeyError> {
         audit_subject: new_id("subject"),
         attestation: new_id("attest"),
     };
-    for id in [&manifest.kek, &manifest.blind_index, &manifest.audit_subject, &manifest.attestation] {
+    for id in [
+        &manifest.kek,
+        &manifest.blind_index,
+        &manifest.audit_subject,
+        &manifest.attestation,
+    ] {
         let key = Secret32::random();
         let encoded = Zeroizing::new(STANDARD.encode(key.expose()));
         write_secret_file(&dir.join(format!("{id}.key")), encoded.as_bytes())?;
@@ -280,7 +290,12 @@ pub(crate) fn write_secret_file(path: &Path, bytes: &[u8]) -> Result<(), KeyErro
     };
     let tmp = path.with_extension("tmp");
     let _ = fs::remove_file(&tmp);
-    let mut f = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp).map_err(io)?;
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(io)?;
     f.write_all(bytes).map_err(io)?;
     f.sync_all().map_err(io)?;
     fs::rename(&tmp, path).map_err(io)?;
@@ -288,7 +303,10 @@ pub(crate) fn write_secret_file(path: &Path, bytes: &[u8]) -> Result<(), KeyErro
 }
 
 fn read_secret_file(path: &Path) -> Result<String, KeyError> {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let meta = fs::metadata(path).map_err(|e| KeyError::BadKey {
         file: name.clone(),
         reason: e.to_string(),
@@ -306,7 +324,10 @@ fn read_secret_file(path: &Path) -> Result<String, KeyError> {
 }
 
 fn read_key32(path: &Path) -> Result<Secret32, KeyError> {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let text = Zeroizing::new(read_secret_file(path)?);
     let mut bytes = Zeroizing::new(STANDARD.decode(text.trim()).map_err(|_| KeyError::BadKey {
         file: name.clone(),
@@ -329,13 +350,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let ring = Keyring::open_or_create(dir.path()).unwrap();
         assert!(ring.created);
-        let mode = fs::metadata(dir.path().join(ADMIN_TOKEN_FILE)).unwrap().permissions().mode();
+        let mode = fs::metadata(dir.path().join(ADMIN_TOKEN_FILE))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
         let again = Keyring::open_or_create(dir.path()).unwrap();
         assert!(!again.created);
         assert_eq!(ring.fingerprint(), again.fingerprint());
         let photo = ring.photo.encrypt(b"img").unwrap();
-        assert_eq!(again.photo.decrypt(&again.photo.active_id, &photo).unwrap().as_slice(), b"img");
+        assert_eq!(
+            again.photo.decrypt(&again.photo.active_id, &photo).unwrap().as_slice(),
+            b"img"
+        );
         assert!(!format!("{ring:?}").contains(&STANDARD.encode(ring.active_kek().1.expose())));
     }
 
@@ -343,6 +370,9 @@ mod tests {
     fn refuses_a_directory_that_is_not_a_keyring() {
         let dir = tempfile::tempdir().unwrap();
         fs::write(dir.path().join("something"), b"x").unwrap();
-        assert!(matches!(Keyring::open_or_create(dir.path()), Err(KeyError::NotAKeyring(_))));
+        assert!(matches!(
+            Keyring::open_or_create(dir.path()),
+            Err(KeyError::NotAKeyring(_))
+        ));
     }
 }

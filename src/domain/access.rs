@@ -19,5 +19,7 @@ pub fn open_photo(permit: &Permit, keys: &Keyring, photo: &PhotoRecord) -> Resul
             detail: "photo opened without a read_photo permit".into(),
         });
     }
-    keys.photo.decrypt(&photo.key_id, &photo.age_file).ok_or(ApiError::NotFound)
+    keys.photo
+        .decrypt(&photo.key_id, &photo.age_file)
+        .ok_or(ApiError::NotFound)
 }

@@ -103,17 +103,22 @@ pub fn format_hash(h: &[u8; 32]) -> String {
     format!("sha256:{}", hex::encode(h))
 }
 
-/// A stored entry split into its recorded hash and its canonical bytes.
+/// A stored value that is not an audit entry.
+#[derive(Debug, thiserror::Error)]
+#[error("unreadable audit entry")]
+pub struct UnreadableEntry;
+
+/// A stored entry split into its recorded hash and its entry.
 ///
 /// # Errors
 /// The stored value is too short or not an entry.
-pub fn decode(stored: &[u8]) -> Result<([u8; 32], AuditEntry), ()> {
+pub fn decode(stored: &[u8]) -> Result<([u8; 32], AuditEntry), UnreadableEntry> {
     if stored.len() < 33 {
-        return Err(());
+        return Err(UnreadableEntry);
     }
     let (hash, canonical) = stored.split_at(32);
-    let entry: AuditEntry = serde_json::from_slice(canonical).map_err(|_| ())?;
-    let hash: [u8; 32] = hash.try_into().map_err(|_| ())?;
+    let entry: AuditEntry = serde_json::from_slice(canonical).map_err(|_| UnreadableEntry)?;
+    let hash: [u8; 32] = hash.try_into().map_err(|_| UnreadableEntry)?;
     Ok((hash, entry))
 }
 
@@ -159,9 +164,8 @@ impl ChainVerifier {
             let (recorded, canonical) = stored.split_at(32);
             let computed = chain_hash(&self.prev, canonical);
             let parsed = serde_json::from_slice::<AuditEntry>(canonical).ok();
-            let consistent = parsed.is_some_and(|e| {
-                e.seq == seq && e.prev_hash == format_hash(&self.prev) && e.canonical() == canonical
-            });
+            let consistent = parsed
+                .is_some_and(|e| e.seq == seq && e.prev_hash == format_hash(&self.prev) && e.canonical() == canonical);
             let ok = consistent && recorded == computed && seq == self.expected_seq;
             if ok {
                 self.prev = computed;

@@ -100,9 +100,14 @@ pub enum RevocationReason {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CardStatus {
     Active,
-    Revoked { reason: RevocationReason, at: i64 },
+    Revoked {
+        reason: RevocationReason,
+        at: i64,
+    },
     /// The holder asked for erasure; the retention sweep destroys the record.
-    ErasureRequested { at: i64 },
+    ErasureRequested {
+        at: i64,
+    },
 }
 
 /// What one proof document established. Its type, issuer, country and

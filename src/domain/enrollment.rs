@@ -10,7 +10,7 @@ use time::{Date, OffsetDateTime};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use super::card::{Attestation, CardId, CardNumber, CardRecord, CardStatus, PhotoRecord};
-use super::program::{ProofFacts, Program, Verdict};
+use super::program::{Program, ProofFacts, Verdict};
 use super::store::NewCard;
 use crate::crypto::{Commitment, DataKey, Keyring};
 use crate::duration::HumanDuration;
@@ -141,7 +141,12 @@ pub fn sniff(bytes: &[u8]) -> Option<MediaKind> {
     }
 }
 
-fn decode_upload(upload: &Upload, field: &str, allowed: &[MediaKind], max: usize) -> Result<Zeroizing<Vec<u8>>, ApiError> {
+fn decode_upload(
+    upload: &Upload,
+    field: &str,
+    allowed: &[MediaKind],
+    max: usize,
+) -> Result<Zeroizing<Vec<u8>>, ApiError> {
     // Reject before decoding anything that cannot fit.
     if upload.data.len() > max.div_ceil(3) * 4 + 4 {
         return Err(ApiError::PayloadTooLarge);
@@ -159,7 +164,10 @@ fn decode_upload(upload: &Upload, field: &str, allowed: &[MediaKind], max: usize
         .find(|k| k.content_type() == upload.content_type)
         .ok_or_else(|| ApiError::invalid(&format!("{field}.content_type"), "not an accepted type"))?;
     if sniff(&bytes) != Some(*declared) {
-        return Err(ApiError::invalid(&format!("{field}.data"), "content does not match content_type"));
+        return Err(ApiError::invalid(
+            &format!("{field}.data"),
+            "content does not match content_type",
+        ));
     }
     Ok(bytes)
 }
@@ -184,14 +192,27 @@ fn check_address(address: &Address) -> Result<(), ApiError> {
     let check = |v: &str, f: &str| text(v, &format!("applicant.address.{f}"), MAX_TEXT);
     let opt = |v: &Option<String>, f: &str| v.as_deref().map_or(Ok(()), |v| check(v, f));
     match address {
-        Address::Residential { line1, line2, city, state, postal_code } => {
+        Address::Residential {
+            line1,
+            line2,
+            city,
+            state,
+            postal_code,
+        } => {
             check(line1, "line1")?;
             opt(line2, "line2")?;
             check(city, "city")?;
             opt(state, "state")?;
             text(postal_code, "applicant.address.postal_code", 16)
         }
-        Address::CareOf { organization, line1, line2, city, state, postal_code } => {
+        Address::CareOf {
+            organization,
+            line1,
+            line2,
+            city,
+            state,
+            postal_code,
+        } => {
             check(organization, "organization")?;
             check(line1, "line1")?;
             opt(line2, "line2")?;
@@ -224,7 +245,10 @@ pub fn prepare(req: &EnrollmentRequest, cx: &EnrollContext<'_>) -> Result<Prepar
     text(&a.full_name, "applicant.full_name", MAX_TEXT)?;
     let birth = date(&a.date_of_birth, "applicant.date_of_birth")?;
     if birth > today || birth.year() < 1900 {
-        return Err(ApiError::invalid("applicant.date_of_birth", "must be a past date after 1900"));
+        return Err(ApiError::invalid(
+            "applicant.date_of_birth",
+            "must be a past date after 1900",
+        ));
     }
     check_address(&a.address)?;
     if let Some(g) = &a.gender {
@@ -259,7 +283,12 @@ pub fn prepare(req: &EnrollmentRequest, cx: &EnrollContext<'_>) -> Result<Prepar
         }
         if let Some(scan) = &p.scan {
             // Validated in full; whether it is kept is the retention policy's call.
-            decode_upload(scan, &f("scan"), &[MediaKind::Pdf, MediaKind::Jpeg, MediaKind::Png], MAX_SCAN_BYTES)?;
+            decode_upload(
+                scan,
+                &f("scan"),
+                &[MediaKind::Pdf, MediaKind::Jpeg, MediaKind::Png],
+                MAX_SCAN_BYTES,
+            )?;
             scans += 1;
         }
         let c = cx.keys.blind.document(&p.document_type, &p.issuer, &p.number);
@@ -276,7 +305,10 @@ pub fn prepare(req: &EnrollmentRequest, cx: &EnrollContext<'_>) -> Result<Prepar
 
     let mut missing = Vec::new();
     if age_on(birth, today) < i32::try_from(cx.program.min_age).unwrap_or(i32::MAX) {
-        missing.push(format!("minimum_age: the program is open from age {}", cx.program.min_age));
+        missing.push(format!(
+            "minimum_age: the program is open from age {}",
+            cx.program.min_age
+        ));
     }
     let counted = match cx.program.evaluate(&facts, today) {
         Verdict::Met(counted) => counted,
@@ -313,15 +345,18 @@ pub fn prepare(req: &EnrollmentRequest, cx: &EnrollContext<'_>) -> Result<Prepar
         address: cx.program.keep_address.then(|| a.address.clone()),
         gender: a.gender.clone(),
     };
-    let plain = Zeroizing::new(
-        serde_json::to_vec(&sealed).map_err(|_| ApiError::Internal { detail: "field encoding".into() })?,
-    );
+    let plain = Zeroizing::new(serde_json::to_vec(&sealed).map_err(|_| ApiError::Internal {
+        detail: "field encoding".into(),
+    })?);
     let birth_text = Zeroizing::new(a.date_of_birth.clone());
-    let age_file = cx.keys.photo.encrypt(&photo).map_err(|e| ApiError::Internal { detail: e.to_string() })?;
-    let expires_on = cx
-        .validity
-        .add_to_date(today)
-        .ok_or_else(|| ApiError::Internal { detail: "card validity overflows the calendar".into() })?;
+    let age_file = cx
+        .keys
+        .photo
+        .encrypt(&photo)
+        .map_err(|e| ApiError::Internal { detail: e.to_string() })?;
+    let expires_on = cx.validity.add_to_date(today).ok_or_else(|| ApiError::Internal {
+        detail: "card validity overflows the calendar".into(),
+    })?;
     let record = CardRecord {
         program: cx.program.name.clone(),
         status: CardStatus::Active,

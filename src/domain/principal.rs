@@ -41,7 +41,9 @@ impl NewPrincipal {
         validate_id(&self.id)?;
         let mut purposes = Vec::with_capacity(self.purposes.len());
         for p in &self.purposes {
-            let purpose = p.parse::<Purpose>().map_err(|()| ApiError::UnknownPurpose("purposes".into()))?;
+            let purpose = p
+                .parse::<Purpose>()
+                .map_err(|()| ApiError::UnknownPurpose("purposes".into()))?;
             if !purposes.contains(&purpose) {
                 purposes.push(purpose);
             }
@@ -55,7 +57,10 @@ impl NewPrincipal {
                     return Err(ApiError::invalid("agency_kind", "required for a system principal"));
                 }
                 if purposes.is_empty() {
-                    return Err(ApiError::invalid("purposes", "a system principal needs at least one purpose"));
+                    return Err(ApiError::invalid(
+                        "purposes",
+                        "a system principal needs at least one purpose",
+                    ));
                 }
                 if !roles.is_empty() {
                     return Err(ApiError::invalid("roles", "only staff principals have roles"));
@@ -66,10 +71,16 @@ impl NewPrincipal {
                     return Err(ApiError::invalid("roles", "a staff principal needs at least one role"));
                 }
                 if self.agency_kind.is_some() {
-                    return Err(ApiError::invalid("agency_kind", "only system principals have an agency kind"));
+                    return Err(ApiError::invalid(
+                        "agency_kind",
+                        "only system principals have an agency kind",
+                    ));
                 }
                 if !purposes.is_empty() {
-                    return Err(ApiError::invalid("purposes", "only system principals register purposes"));
+                    return Err(ApiError::invalid(
+                        "purposes",
+                        "only system principals register purposes",
+                    ));
                 }
             }
         }
@@ -92,13 +103,19 @@ impl NewPrincipal {
 /// Anything else.
 pub fn validate_id(id: &str) -> Result<(), ApiError> {
     let ok = (1..=64).contains(&id.len())
-        && id.bytes().next().is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && id
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
         && id
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'));
     if ok {
         Ok(())
     } else {
-        Err(ApiError::invalid("id", "1 to 64 characters of a-z, 0-9, '.', '_' or '-'"))
+        Err(ApiError::invalid(
+            "id",
+            "1 to 64 characters of a-z, 0-9, '.', '_' or '-'",
+        ))
     }
 }

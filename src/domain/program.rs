@@ -205,7 +205,7 @@ impl Program {
             return Err(err("has no requirements".into()));
         }
         for r in &program.requirements {
-            if r.count.is_some() == !r.one_of.is_empty() {
+            if r.count.is_some() != r.one_of.is_empty() {
                 return Err(err(format!("requirement {}: give either count or one_of", r.name)));
             }
         }

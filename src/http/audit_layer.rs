@@ -55,7 +55,11 @@ impl AuditSlot {
 
     pub fn decision(&self, d: &Decision) {
         self.with(|s| {
-            s.draft.decision = if d.allowed { AuditDecision::Allow } else { AuditDecision::Deny };
+            s.draft.decision = if d.allowed {
+                AuditDecision::Allow
+            } else {
+                AuditDecision::Deny
+            };
             s.draft.decision_id = Some(d.decision_id.clone());
             s.draft.policies.clone_from(&d.policies);
             s.draft.policy_version = Some(d.version);

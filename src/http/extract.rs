@@ -20,7 +20,9 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     let token = value.strip_prefix("Bearer ")?;
     let plausible = token.len() == 46
         && token.starts_with("cv_")
-        && token[3..].bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        && token[3..]
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     plausible.then_some(token)
 }
 
@@ -62,7 +64,8 @@ pub async fn read_json<T: DeserializeOwned>(headers: &HeaderMap, body: Body, lim
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| json_error(&e))?;
-    de.end().map_err(|_| ApiError::InvalidRequest("the body is not valid JSON".into()))?;
+    de.end()
+        .map_err(|_| ApiError::InvalidRequest("the body is not valid JSON".into()))?;
     Ok(value)
 }
 
@@ -90,7 +93,11 @@ fn json_error(e: &serde_path_to_error::Error<serde_json::Error>) -> ApiError {
         }
     };
     let field = |what: &str| {
-        let p = if path == "." || path.is_empty() { "(body)".to_owned() } else { path.clone() };
+        let p = if path == "." || path.is_empty() {
+            "(body)".to_owned()
+        } else {
+            path.clone()
+        };
         ApiError::invalid(&p, what)
     };
     if msg.starts_with("unknown field") {

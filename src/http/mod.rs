@@ -49,7 +49,10 @@ pub fn router(vault: Arc<Vault>) -> Router {
                 }))
                 .timeout(REQUEST_TIMEOUT),
         )
-        .layer(middleware::from_fn_with_state(Arc::clone(&vault), audit_layer::audit_requests));
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&vault),
+            audit_layer::audit_requests,
+        ));
 
     Router::new()
         .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))

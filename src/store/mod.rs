@@ -87,7 +87,8 @@ impl SledStore {
         let meta = db.open_tree("meta").map_err(failed)?;
         let fresh = meta.get(META_SCHEMA).map_err(failed)?.is_none();
         if fresh {
-            meta.insert(META_SCHEMA, &SCHEMA_VERSION.to_be_bytes()).map_err(failed)?;
+            meta.insert(META_SCHEMA, &SCHEMA_VERSION.to_be_bytes())
+                .map_err(failed)?;
         } else {
             let v = meta.get(META_SCHEMA).map_err(failed)?.unwrap_or_default();
             let version = u32::from_be_bytes(v.as_ref().try_into().unwrap_or([0xFF; 4]));
@@ -213,7 +214,7 @@ impl Store for SledStore {
             .take(limit)
             .map(|kv| {
                 let (_, v) = kv.map_err(failed)?;
-                let (hash, entry) = audit::decode(&v).map_err(|()| StoreError::Failed("unreadable audit entry".into()))?;
+                let (hash, entry) = audit::decode(&v).map_err(failed)?;
                 Ok((entry, hash))
             })
             .collect()

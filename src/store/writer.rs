@@ -33,14 +33,19 @@ pub(crate) fn chain_head(audit: &sled::Tree) -> Result<Head, StoreError> {
         None => Ok(Head { seq: 0, hash: GENESIS }),
         Some((k, v)) => {
             let seq = u64::from_be_bytes(k.as_ref().try_into().map_err(|_| failed("bad audit key"))?);
-            let hash: [u8; 32] = v.get(..32).and_then(|h| h.try_into().ok()).ok_or_else(|| failed("bad audit entry"))?;
+            let hash: [u8; 32] = v
+                .get(..32)
+                .and_then(|h| h.try_into().ok())
+                .ok_or_else(|| failed("bad audit entry"))?;
             Ok(Head { seq, hash })
         }
     }
 }
 
 /// Seals drafts after `head`, returning (key, value) pairs, their seqs and the new head.
-fn seal_all(head: Head, drafts: &[AuditDraft], outcome: Option<&str>) -> (Vec<([u8; 8], Vec<u8>)>, Vec<u64>, Head) {
+type Sealed = (Vec<([u8; 8], Vec<u8>)>, Vec<u64>, Head);
+
+fn seal_all(head: Head, drafts: &[AuditDraft], outcome: Option<&str>) -> Sealed {
     let mut head = head;
     let mut rows = Vec::with_capacity(drafts.len());
     let mut seqs = Vec::with_capacity(drafts.len());

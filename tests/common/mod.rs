@@ -1,7 +1,7 @@
 //! Shared by the integration tests: start a real vault in-process on
 //! 127.0.0.1:0 over a fresh temporary directory, issue principals, and speak
 //! HTTP to it the way a city system or staff tool would.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -39,13 +39,14 @@ pub fn policies_dir() -> PathBuf {
 
 /// The configuration a test vault runs on, rooted in `dir`.
 pub fn test_config(dir: &Path, program: &str) -> Config {
-    let mut c = Config::default();
-    c.data_dir = dir.join("data");
-    c.keys_dir = dir.join("keys");
-    c.policies_dir = policies_dir();
-    c.policies_dir_explicit = true;
-    c.program = program.to_owned();
-    c
+    Config {
+        data_dir: dir.join("data"),
+        keys_dir: dir.join("keys"),
+        policies_dir: policies_dir(),
+        policies_dir_explicit: true,
+        program: program.to_owned(),
+        ..Config::default()
+    }
 }
 
 impl TestVault {
@@ -64,7 +65,10 @@ impl TestVault {
         let task = tokio::spawn(civic_vault::serve(vault, listener, async {
             let _ = stopped.await;
         }));
-        let admin = std::fs::read_to_string(keys.join("admin.token")).unwrap().trim().to_owned();
+        let admin = std::fs::read_to_string(keys.join("admin.token"))
+            .unwrap()
+            .trim()
+            .to_owned();
         Self {
             addr,
             dir,
@@ -91,7 +95,13 @@ impl TestVault {
         format!("http://{}{}", self.addr, path)
     }
 
-    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<&Value>) -> (StatusCode, Value) {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> (StatusCode, Value) {
         let mut req = self.http.request(method, self.url(path));
         if let Some(t) = token {
             req = req.bearer_auth(t);
@@ -168,7 +178,9 @@ pub fn days_ago(n: i64) -> String {
 
 pub fn years_from_now(n: i32) -> String {
     let t = today();
-    time::Date::from_calendar_date(t.year() + n, t.month(), 1).unwrap().to_string()
+    time::Date::from_calendar_date(t.year() + n, t.month(), 1)
+        .unwrap()
+        .to_string()
 }
 
 /// A proof document. Numbers and issuers are distinctive so the raw-bytes

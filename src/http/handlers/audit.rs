@@ -18,8 +18,9 @@ const PURPOSE: Purpose = Purpose::Oversight;
 const MAX_PAGE: usize = 1000;
 
 fn number(q: &HashMap<String, String>, key: &str, default: u64) -> Result<u64, ApiError> {
-    q.get(key)
-        .map_or(Ok(default), |s| s.parse().map_err(|_| ApiError::invalid(key, "must be a whole number")))
+    q.get(key).map_or(Ok(default), |s| {
+        s.parse().map_err(|_| ApiError::invalid(key, "must be a whole number"))
+    })
 }
 
 /// `GET /v1/audit?after=SEQ&limit=N`.
@@ -31,7 +32,13 @@ pub async fn list(
 ) -> Result<Json<Value>, ApiError> {
     slot.begin(Action::ReadAudit, Some(PURPOSE));
     let who = v.authenticate(&slot, &headers)?;
-    v.authorize(&slot, &who, Action::ReadAudit, &Resource::Vault, &RequestContext::purpose(PURPOSE))?;
+    v.authorize(
+        &slot,
+        &who,
+        Action::ReadAudit,
+        &Resource::Vault,
+        &RequestContext::purpose(PURPOSE),
+    )?;
     if q.keys().any(|k| k != "after" && k != "limit") {
         return Err(ApiError::InvalidRequest("only `after` and `limit` are accepted".into()));
     }
@@ -40,7 +47,9 @@ pub async fn list(
     if limit == 0 || limit > MAX_PAGE as u64 {
         return Err(ApiError::invalid("limit", "must be 1 to 1000"));
     }
-    let page = v.read(move |v| v.store.audit_page(after, usize::try_from(limit).unwrap_or(MAX_PAGE))).await?;
+    let page = v
+        .read(move |v| v.store.audit_page(after, usize::try_from(limit).unwrap_or(MAX_PAGE)))
+        .await?;
     let next = page.last().map(|(e, _)| e.seq);
     let entries: Vec<Value> = page
         .into_iter()
@@ -57,7 +66,13 @@ pub async fn list(
 pub async fn verify(State(v): State<Arc<Vault>>, slot: AuditSlot, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
     slot.begin(Action::VerifyAudit, Some(PURPOSE));
     let who = v.authenticate(&slot, &headers)?;
-    v.authorize(&slot, &who, Action::VerifyAudit, &Resource::Vault, &RequestContext::purpose(PURPOSE))?;
+    v.authorize(
+        &slot,
+        &who,
+        Action::VerifyAudit,
+        &Resource::Vault,
+        &RequestContext::purpose(PURPOSE),
+    )?;
     let report = v.read(|v| v.store.audit_verify()).await?;
     Ok(Json(serde_json::to_value(report).unwrap_or_default()))
 }

@@ -26,17 +26,26 @@ use crate::server::Vault;
 /// the same way as asking about a real card.
 fn card_resource(v: &Vault, slot: &AuditSlot, raw: &str) -> (Option<CardNumber>, Resource) {
     let card = CardNumber::parse(raw);
-    let subject = v.keys.subjects.subject("card", card.as_ref().map_or(raw, CardNumber::as_str));
+    let subject = v
+        .keys
+        .subjects
+        .subject("card", card.as_ref().map_or(raw, CardNumber::as_str));
     slot.subject(subject.clone());
     (card, Resource::Card(subject))
 }
 
 fn purpose_param(q: &HashMap<String, String>) -> Result<Purpose, ApiError> {
     if let Some(k) = q.keys().find(|k| k.as_str() != "purpose") {
-        let name = if k.len() <= 40 && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') { k.as_str() } else { "?" };
+        let name = if k.len() <= 40 && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            k.as_str()
+        } else {
+            "?"
+        };
         return Err(ApiError::invalid(name, "unknown query parameter"));
     }
-    let p = q.get("purpose").ok_or_else(|| ApiError::invalid("purpose", "missing query parameter"))?;
+    let p = q
+        .get("purpose")
+        .ok_or_else(|| ApiError::invalid("purpose", "missing query parameter"))?;
     p.parse().map_err(|()| ApiError::UnknownPurpose("purpose".into()))
 }
 
@@ -53,16 +62,27 @@ pub async fn photo(
     let purpose = purpose_param(&q)?;
     slot.purpose(purpose);
     let (card, resource) = card_resource(&v, &slot, &raw);
-    let permit = v.authorize(&slot, &who, Action::ReadPhoto, &resource, &RequestContext::purpose(purpose))?;
+    let permit = v.authorize(
+        &slot,
+        &who,
+        Action::ReadPhoto,
+        &resource,
+        &RequestContext::purpose(purpose),
+    )?;
     let card = card.ok_or(ApiError::NotFound)?;
     let id = v.keys.blind.card_id(card.as_str());
     let (record, photo) = v.read(move |v| Ok((v.store.card(&id)?, v.store.photo(&id)?))).await?;
     match (record, photo) {
         (Some(r), Some(p)) if !matches!(r.status, CardStatus::ErasureRequested { .. }) => {
             let bytes = open_photo(&permit, &v.keys, &p)?;
-            let ct = if sniff(&bytes) == Some(MediaKind::Png) { "image/png" } else { "image/jpeg" };
+            let ct = if sniff(&bytes) == Some(MediaKind::Png) {
+                "image/png"
+            } else {
+                "image/jpeg"
+            };
             let mut resp = Body::from(bytes.to_vec()).into_response();
-            resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+            resp.headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
             Ok(resp)
         }
         _ => Err(ApiError::NotFound),
@@ -76,12 +96,24 @@ pub struct RevokeRequest {
 }
 
 /// `POST /v1/cardholders/{card}/revoke`.
-pub async fn revoke(State(v): State<Arc<Vault>>, slot: AuditSlot, headers: HeaderMap, Path(raw): Path<String>, body: Body) -> Result<Response, ApiError> {
+pub async fn revoke(
+    State(v): State<Arc<Vault>>,
+    slot: AuditSlot,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+    body: Body,
+) -> Result<Response, ApiError> {
     const PURPOSE: Purpose = Purpose::CardAdministration;
     slot.begin(Action::RevokeCard, Some(PURPOSE));
     let who = v.authenticate(&slot, &headers)?;
     let (card, resource) = card_resource(&v, &slot, &raw);
-    v.authorize(&slot, &who, Action::RevokeCard, &resource, &RequestContext::purpose(PURPOSE))?;
+    v.authorize(
+        &slot,
+        &who,
+        Action::RevokeCard,
+        &resource,
+        &RequestContext::purpose(PURPOSE),
+    )?;
     let req: RevokeRequest = read_json(&headers, body, DEFAULT_LIMIT).await?;
     let card = card.ok_or(ApiError::NotFound)?;
     let status = CardStatus::Revoked {
@@ -94,12 +126,23 @@ pub async fn revoke(State(v): State<Arc<Vault>>, slot: AuditSlot, headers: Heade
 
 /// `DELETE /v1/cardholders/{card}`: the holder asks for erasure. The card
 /// stops working now; the retention sweep destroys the record.
-pub async fn erase(State(v): State<Arc<Vault>>, slot: AuditSlot, headers: HeaderMap, Path(raw): Path<String>) -> Result<Response, ApiError> {
+pub async fn erase(
+    State(v): State<Arc<Vault>>,
+    slot: AuditSlot,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+) -> Result<Response, ApiError> {
     const PURPOSE: Purpose = Purpose::CardAdministration;
     slot.begin(Action::EraseCard, Some(PURPOSE));
     let who = v.authenticate(&slot, &headers)?;
     let (card, resource) = card_resource(&v, &slot, &raw);
-    v.authorize(&slot, &who, Action::EraseCard, &resource, &RequestContext::purpose(PURPOSE))?;
+    v.authorize(
+        &slot,
+        &who,
+        Action::EraseCard,
+        &resource,
+        &RequestContext::purpose(PURPOSE),
+    )?;
     let card = card.ok_or(ApiError::NotFound)?;
     let status = CardStatus::ErasureRequested {
         at: v.clock.now().unix_timestamp(),

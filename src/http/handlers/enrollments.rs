@@ -20,10 +20,21 @@ use crate::server::Vault;
 const PURPOSE: Purpose = Purpose::CardAdministration;
 
 /// `POST /v1/enrollments`.
-pub async fn enroll(State(v): State<Arc<Vault>>, slot: AuditSlot, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
+pub async fn enroll(
+    State(v): State<Arc<Vault>>,
+    slot: AuditSlot,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
     slot.begin(Action::Enroll, Some(PURPOSE));
     let who = v.authenticate(&slot, &headers)?;
-    v.authorize(&slot, &who, Action::Enroll, &Resource::Vault, &RequestContext::purpose(PURPOSE))?;
+    v.authorize(
+        &slot,
+        &who,
+        Action::Enroll,
+        &Resource::Vault,
+        &RequestContext::purpose(PURPOSE),
+    )?;
     let req: EnrollmentRequest = read_json(&headers, body, ENROLL_LIMIT).await?;
     // Decoding, checking and encrypting a photo of up to 5 MiB is CPU work:
     // keep it off the async workers.

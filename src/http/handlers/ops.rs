@@ -11,10 +11,23 @@ use crate::http::audit_layer::AuditSlot;
 use crate::server::Vault;
 
 /// `GET /metrics`: Prometheus text, for admins and auditors.
-pub async fn metrics(State(v): State<Arc<Vault>>, slot: AuditSlot, headers: HeaderMap) -> Result<impl IntoResponse, ApiError> {
+pub async fn metrics(
+    State(v): State<Arc<Vault>>,
+    slot: AuditSlot,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, ApiError> {
     const PURPOSE: Purpose = Purpose::Oversight;
     slot.begin(Action::ReadMetrics, Some(PURPOSE));
     let who = v.authenticate(&slot, &headers)?;
-    v.authorize(&slot, &who, Action::ReadMetrics, &Resource::Vault, &RequestContext::purpose(PURPOSE))?;
-    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], v.metrics.render()))
+    v.authorize(
+        &slot,
+        &who,
+        Action::ReadMetrics,
+        &Resource::Vault,
+        &RequestContext::purpose(PURPOSE),
+    )?;
+    Ok((
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        v.metrics.render(),
+    ))
 }

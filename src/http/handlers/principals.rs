@@ -20,10 +20,21 @@ use crate::server::Vault;
 const PURPOSE: Purpose = Purpose::SystemAdministration;
 
 /// `POST /v1/principals`: the token is in this response and nowhere else.
-pub async fn create(State(v): State<Arc<Vault>>, slot: AuditSlot, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
+pub async fn create(
+    State(v): State<Arc<Vault>>,
+    slot: AuditSlot,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
     slot.begin(Action::IssuePrincipal, Some(PURPOSE));
     let who = v.authenticate(&slot, &headers)?;
-    v.authorize(&slot, &who, Action::IssuePrincipal, &Resource::Vault, &RequestContext::purpose(PURPOSE))?;
+    v.authorize(
+        &slot,
+        &who,
+        Action::IssuePrincipal,
+        &Resource::Vault,
+        &RequestContext::purpose(PURPOSE),
+    )?;
     let req: NewPrincipal = read_json(&headers, body, DEFAULT_LIMIT).await?;
     slot.subject(v.keys.subjects.subject("principal", &req.id));
     let token = new_token();
@@ -46,11 +57,22 @@ pub async fn create(State(v): State<Arc<Vault>>, slot: AuditSlot, headers: Heade
 }
 
 /// `DELETE /v1/principals/{id}`: the token stops working before this answers.
-pub async fn remove(State(v): State<Arc<Vault>>, slot: AuditSlot, headers: HeaderMap, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn remove(
+    State(v): State<Arc<Vault>>,
+    slot: AuditSlot,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     slot.begin(Action::DeletePrincipal, Some(PURPOSE));
     let who = v.authenticate(&slot, &headers)?;
     slot.subject(v.keys.subjects.subject("principal", &id));
-    v.authorize(&slot, &who, Action::DeletePrincipal, &Resource::Vault, &RequestContext::purpose(PURPOSE))?;
+    v.authorize(
+        &slot,
+        &who,
+        Action::DeletePrincipal,
+        &Resource::Vault,
+        &RequestContext::purpose(PURPOSE),
+    )?;
     validate_id(&id).map_err(|_| ApiError::NotFound)?;
     let commit = Commit {
         changes: vec![Change::DeletePrincipal { id: id.clone() }],
