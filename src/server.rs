@@ -8,7 +8,8 @@ use tokio::net::TcpListener;
 use crate::authz::{Action, PolicyEngine, PolicySources, RequestContext, Resource};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
-use crate::crypto::Keyring;
+use crate::crypto::{Attestor, Keyring};
+use crate::domain::facts::DistinctCards;
 use crate::domain::audit::{AuditDraft, Decision as AuditDecision};
 use crate::domain::principal::Principal;
 use crate::domain::program::Program;
@@ -44,6 +45,9 @@ pub struct Vault {
     pub clock: Arc<dyn Clock>,
     pub principals: PrincipalCache,
     pub metrics: Metrics,
+    pub attestor: Attestor,
+    /// Distinct cards per principal in the last hour (the bulk guard's input).
+    pub fact_window: DistinctCards,
 }
 
 impl Vault {
@@ -107,7 +111,10 @@ impl Vault {
         for p in store.principals().map_err(|e| StartError::Store(e.to_string()))? {
             principals.insert(p);
         }
+        let attestor = Attestor::new(keys.attestation_id.clone(), keys.attestation_seed());
         Ok(Self {
+            attestor,
+            fact_window: DistinctCards::default(),
             config,
             keys,
             store,

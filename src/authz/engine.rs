@@ -209,30 +209,40 @@ impl PolicyEngine {
     /// or a floor rule that errors while evaluating, is a deny.
     #[must_use]
     pub fn decide(&self, p: &Principal, action: Action, resource: &Resource, cx: &RequestContext) -> Decision {
-        let decision_id = new_decision_id();
+        let id = new_decision_id();
+        let mut all = self.decide_each(p, action, std::slice::from_ref(resource), cx, &id);
+        all.pop().unwrap_or_else(|| Decision {
+            allowed: false,
+            decision_id: id,
+            policies: Vec::new(),
+            version: self.version,
+            permit: None,
+        })
+    }
+
+    /// One Cedar decision per resource, sharing the principal's entities,
+    /// the context and one decision id (the request's).
+    #[must_use]
+    pub fn decide_each(
+        &self,
+        p: &Principal,
+        action: Action,
+        resources: &[Resource],
+        cx: &RequestContext,
+        decision_id: &str,
+    ) -> Vec<Decision> {
         let deny = |policies: Vec<String>| Decision {
             allowed: false,
-            decision_id: decision_id.clone(),
+            decision_id: decision_id.to_owned(),
             policies,
             version: self.version,
             permit: None,
         };
         let (principal, entities) = self.principal_entities(p);
-        let resource_uid = match resource {
-            Resource::Vault => Self::uid(&self.types.vault, "civic-vault"),
-            Resource::Card(id) => Self::uid(&self.types.card, id),
-            Resource::Fact(name) => Self::uid(&self.types.fact, name),
-        };
         let registered = p.kind == PrincipalKind::System && p.purposes.contains(&cx.purpose);
         let mut pairs = vec![
-            (
-                "purpose".to_owned(),
-                RestrictedExpression::new_string(cx.purpose.as_str().to_owned()),
-            ),
-            (
-                "purpose_registered".to_owned(),
-                RestrictedExpression::new_bool(registered),
-            ),
+            ("purpose".to_owned(), RestrictedExpression::new_string(cx.purpose.as_str().to_owned())),
+            ("purpose_registered".to_owned(), RestrictedExpression::new_bool(registered)),
         ];
         if let Some(s) = cx.card_status {
             pairs.push(("card_status".to_owned(), RestrictedExpression::new_string(s.to_owned())));
@@ -240,59 +250,72 @@ impl PolicyEngine {
         if let Some(n) = cx.distinct_cards_last_hour {
             pairs.push(("distinct_cards_last_hour".to_owned(), RestrictedExpression::new_long(n)));
         }
-        let built = Context::from_pairs(pairs)
-            .map_err(|e| e.to_string())
-            .and_then(|context| {
-                Request::new(
-                    principal,
-                    Self::uid(&self.types.action, action.as_str()),
-                    resource_uid,
-                    context,
-                    Some(&self.schema),
-                )
-                .map_err(|e| e.to_string())
-            });
-        let request = match built {
-            Ok(r) => r,
+        let context = match Context::from_pairs(pairs) {
+            Ok(c) => c,
             Err(e) => {
-                tracing::error!(action = action.as_str(), error = %e, "cedar request could not be built; denying");
-                return deny(Vec::new());
+                tracing::error!(action = action.as_str(), error = %e, "cedar context could not be built; denying");
+                return resources.iter().map(|_| deny(Vec::new())).collect();
             }
         };
         let entities = match Entities::from_entities(entities, None) {
             Ok(e) => e,
             Err(e) => {
                 tracing::error!(action = action.as_str(), error = %e, "cedar entities could not be built; denying");
-                return deny(Vec::new());
+                return resources.iter().map(|_| deny(Vec::new())).collect();
             }
         };
-        let response = self.authorizer.is_authorized(&request, &self.set, &entities);
-        let policies: Vec<String> = response.diagnostics().reason().map(ToString::to_string).collect();
-        let floor_error = response.diagnostics().errors().any(|e| match e {
-            cedar_policy::AuthorizationError::PolicyEvaluationError(e) => {
-                e.policy_id().to_string().starts_with("floor.")
-            }
-        });
-        if floor_error {
-            tracing::error!(action = action.as_str(), "a floor policy failed to evaluate; denying");
-            return deny(policies);
-        }
-        if response.decision() == CedarDecision::Allow {
-            let permit = Permit::new(action, p.id.clone(), cx.purpose, decision_id.clone());
-            Decision {
-                allowed: true,
-                decision_id,
-                policies,
-                version: self.version,
-                permit: Some(permit),
-            }
-        } else {
-            deny(policies)
-        }
+        let action_uid = Self::uid(&self.types.action, action.as_str());
+        resources
+            .iter()
+            .map(|resource| {
+                let resource_uid = match resource {
+                    Resource::Vault => Self::uid(&self.types.vault, "civic-vault"),
+                    Resource::Card(id) => Self::uid(&self.types.card, id),
+                    Resource::Fact(name) => Self::uid(&self.types.fact, name),
+                };
+                let request = match Request::new(
+                    principal.clone(),
+                    action_uid.clone(),
+                    resource_uid,
+                    context.clone(),
+                    Some(&self.schema),
+                ) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        tracing::error!(action = action.as_str(), error = %e, "cedar request does not fit the schema; denying");
+                        return deny(Vec::new());
+                    }
+                };
+                let response = self.authorizer.is_authorized(&request, &self.set, &entities);
+                let policies: Vec<String> = response.diagnostics().reason().map(ToString::to_string).collect();
+                let floor_error = response.diagnostics().errors().any(|e| match e {
+                    cedar_policy::AuthorizationError::PolicyEvaluationError(e) => {
+                        e.policy_id().to_string().starts_with("floor.")
+                    }
+                });
+                if floor_error {
+                    tracing::error!(action = action.as_str(), "a floor policy failed to evaluate; denying");
+                    return deny(policies);
+                }
+                if response.decision() == CedarDecision::Allow {
+                    Decision {
+                        allowed: true,
+                        decision_id: decision_id.to_owned(),
+                        policies,
+                        version: self.version,
+                        permit: Some(Permit::new(action, p.id.clone(), cx.purpose, decision_id.to_owned())),
+                    }
+                } else {
+                    deny(policies)
+                }
+            })
+            .collect()
     }
 }
 
-fn new_decision_id() -> String {
+/// A fresh, unguessable decision id.
+#[must_use]
+pub fn new_decision_id() -> String {
     let mut b = [0u8; 16];
     rand::rngs::OsRng.fill_bytes(&mut b);
     format!("dec_{}", hex::encode(b))

@@ -8,7 +8,7 @@ mod engine;
 mod permit;
 mod sources;
 
-pub use engine::{Decision, PolicyEngine, PolicyProblem};
+pub use engine::{new_decision_id, Decision, PolicyEngine, PolicyProblem};
 pub use permit::Permit;
 pub use sources::PolicySources;
 

@@ -5,11 +5,13 @@
 //! Nothing outside this module touches key bytes.
 
 mod aead;
+mod attest;
 mod blind;
 mod keyring;
 mod secret;
 mod token;
 
+pub use attest::Attestor;
 pub use aead::{open, seal, AeadError, DataKey, WrappedKey};
 pub use blind::{BlindIndex, Commitment, SubjectHasher};
 pub use keyring::{KeyError, Keyring, PhotoKeys};

@@ -23,3 +23,28 @@ pub fn open_photo(permit: &Permit, keys: &Keyring, photo: &PhotoRecord) -> Resul
         .decrypt(&photo.key_id, &photo.age_file)
         .ok_or(ApiError::NotFound)
 }
+
+/// Opens a holder's date of birth, for age facts.
+///
+/// # Errors
+/// The permit is not for a fact query, or the record does not open.
+pub fn open_birth_date(
+    permit: &Permit,
+    keys: &Keyring,
+    card_id: &super::card::CardId,
+    record: &super::card::CardRecord,
+) -> Result<time::Date, ApiError> {
+    if !permit.allows(Action::QueryFact) {
+        return Err(ApiError::Internal {
+            detail: "birth date opened without a query_fact permit".into(),
+        });
+    }
+    let unreadable = || ApiError::Internal {
+        detail: "a cardholder record does not open".into(),
+    };
+    let kek = keys.kek(&record.dek.kek_id).ok_or_else(unreadable)?;
+    let dek = crate::crypto::DataKey::unwrap_with(&record.dek, kek, card_id).map_err(|_| unreadable())?;
+    let text = Zeroizing::new(dek.open_field(card_id, "birth", &record.birth).map_err(|_| unreadable())?);
+    let text = std::str::from_utf8(&text).map_err(|_| unreadable())?;
+    time::Date::parse(text, &time::macros::format_description!("[year]-[month]-[day]")).map_err(|_| unreadable())
+}

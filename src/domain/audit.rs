@@ -15,6 +15,8 @@ pub struct AuditDraft {
     pub at: i64,
     pub principal: Option<String>,
     pub action: String,
+    /// The Cedar resource when it is not the subject itself (`Fact::age_over_18`).
+    pub resource: Option<String>,
     pub purpose: Option<String>,
     pub decision: Decision,
     pub decision_id: Option<String>,
@@ -42,6 +44,8 @@ pub struct AuditEntry {
     pub at: String,
     pub principal: Option<String>,
     pub action: String,
+    #[serde(default)]
+    pub resource: Option<String>,
     pub purpose: Option<String>,
     pub decision: Decision,
     pub decision_id: Option<String>,
@@ -65,6 +69,7 @@ impl AuditEntry {
             at,
             principal: draft.principal.clone(),
             action: draft.action.clone(),
+            resource: draft.resource.clone(),
             purpose: draft.purpose.clone(),
             decision: draft.decision,
             decision_id: draft.decision_id.clone(),

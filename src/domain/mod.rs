@@ -4,6 +4,7 @@ pub mod access;
 pub mod audit;
 pub mod card;
 pub mod enrollment;
+pub mod facts;
 pub mod principal;
 pub mod program;
 pub mod store;

@@ -35,6 +35,7 @@ pub fn router(vault: Arc<Vault>) -> Router {
         .route("/v1/cardholders/{card}/photo", get(handlers::cards::photo))
         .route("/v1/cardholders/{card}/revoke", post(handlers::cards::revoke))
         .route("/v1/cardholders/{card}", delete(handlers::cards::erase))
+        .route("/v1/facts", post(handlers::facts::query))
         .route("/v1/audit", get(handlers::audit::list))
         .route("/v1/audit/verify", get(handlers::audit::verify))
         .route("/metrics", get(handlers::ops::metrics))
@@ -56,6 +57,9 @@ pub fn router(vault: Arc<Vault>) -> Router {
 
     Router::new()
         .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
+        // Public keys: no token, and not audited (anyone may fetch them, and
+        // an unauthenticated route must not be a way to fill the audit log).
+        .route("/v1/attestation-keys", get(handlers::facts::keys))
         .merge(audited)
         .layer(DefaultBodyLimit::disable())
         .layer(SetResponseHeaderLayer::overriding(

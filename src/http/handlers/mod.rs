@@ -1,5 +1,6 @@
 pub mod audit;
 pub mod cards;
 pub mod enrollments;
+pub mod facts;
 pub mod ops;
 pub mod principals;

@@ -1,0 +1,125 @@
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::Json;
+use serde_json::{json, Map, Value};
+
+use crate::authz::{new_decision_id, Action, RequestContext, Resource};
+use crate::domain::access::open_birth_date;
+use crate::domain::audit::{AuditDraft, Decision as AuditDecision};
+use crate::domain::card::CardNumber;
+use crate::domain::facts::{parse_facts, value_of, FactRequest, Withheld};
+use crate::domain::store::{Commit, Store};
+use crate::domain::vocab::Purpose;
+use crate::error::ApiError;
+use crate::http::audit_layer::AuditSlot;
+use crate::http::extract::{read_json, DEFAULT_LIMIT};
+use crate::server::Vault;
+
+/// `GET /v1/attestation-keys`: the JWKS.
+pub async fn keys(State(v): State<Arc<Vault>>) -> Json<Value> {
+    Json(json!({ "keys": [v.attestor.jwk()] }))
+}
+
+/// `POST /v1/facts`: one Cedar decision per fact, each in the audit chain
+/// before the answer leaves.
+pub async fn query(State(v): State<Arc<Vault>>, slot: AuditSlot, headers: HeaderMap, body: Body) -> Result<Json<Value>, ApiError> {
+    slot.begin(Action::QueryFact, None);
+    let who = v.authenticate(&slot, &headers)?;
+    let req: FactRequest = read_json(&headers, body, DEFAULT_LIMIT).await?;
+    let purpose: Purpose = req.purpose.parse().map_err(|()| ApiError::UnknownPurpose("purpose".into()))?;
+    slot.purpose(purpose);
+    let facts = parse_facts(&req.facts, &v.config.facts.age_thresholds)?;
+    if req.card_number.len() > 64 {
+        return Err(ApiError::invalid("card_number", "too long to be a card number"));
+    }
+    // A string that cannot be a card number is answered exactly like an
+    // unknown card, so the answer never says which it was.
+    let card = CardNumber::parse(&req.card_number);
+    let card_text = card.as_ref().map_or(req.card_number.as_str(), CardNumber::as_str);
+    let subject = v.keys.subjects.subject("card", card_text);
+    slot.subject(subject.clone());
+    let card_id = v.keys.blind.card_id(card_text);
+    let now = v.clock.now();
+    let distinct = v.fact_window.observe(&who.id, &card_id, now.unix_timestamp());
+
+    let decision_id = new_decision_id();
+    let resources: Vec<Resource> = facts.iter().map(|f| Resource::Fact(f.name())).collect();
+    let context = RequestContext {
+        distinct_cards_last_hour: Some(distinct),
+        ..RequestContext::purpose(purpose)
+    };
+    let decisions = v.policy.decide_each(&who, Action::QueryFact, &resources, &context, &decision_id);
+    for d in &decisions {
+        v.metrics.decision(d.allowed);
+    }
+    let any_allowed = decisions.iter().any(|d| d.allowed);
+    let record = if any_allowed && card.is_some() {
+        v.read(move |v| v.store.card(&card_id)).await?
+    } else {
+        None
+    };
+    let today = now.date();
+    let mut released = Map::new();
+    let mut withheld = Map::new();
+    let mut birth = None;
+    for (fact, d) in facts.iter().zip(&decisions) {
+        let value = match &d.permit {
+            None => Err(Withheld::NotPermitted),
+            Some(permit) => {
+                if matches!(fact, crate::domain::facts::Fact::AgeOver(_)) && birth.is_none() {
+                    if let Some(r) = record.as_ref().filter(|r| r.is_valid_on(today)) {
+                        birth = Some(open_birth_date(permit, &v.keys, &card_id, r)?);
+                    }
+                }
+                value_of(*fact, record.as_ref(), birth, today)
+            }
+        };
+        match value {
+            Ok(b) => released.insert(fact.name(), Value::Bool(b)),
+            Err(w) => withheld.insert(fact.name(), Value::String(w.as_str().to_owned())),
+        };
+    }
+
+    // One audit entry per decision, durable before anything is answered.
+    let base = slot.take_for_commit();
+    let entries: Vec<AuditDraft> = facts
+        .iter()
+        .zip(&decisions)
+        .map(|(fact, d)| AuditDraft {
+            resource: Some(format!("Fact::{}", fact.name())),
+            decision: if d.allowed { AuditDecision::Allow } else { AuditDecision::Deny },
+            decision_id: Some(decision_id.clone()),
+            policies: d.policies.clone(),
+            policy_version: Some(d.version),
+            outcome: if any_allowed { "ok" } else { "forbidden_by_policy" }.to_owned(),
+            subject: Some(subject.clone()),
+            ..base.clone()
+        })
+        .collect();
+    super::principals::commit_or_fail(&v, &slot, Commit { changes: Vec::new(), audit: entries }).await?;
+    if !any_allowed {
+        return Err(ApiError::Forbidden { decision_id });
+    }
+
+    let iat = now.unix_timestamp();
+    let ttl = i64::try_from(v.config.facts.attestation_ttl.as_secs()).unwrap_or(300);
+    let claims = json!({
+        "iss": format!("civic-vault:{}", v.program.name),
+        "aud": who.id,
+        "iat": iat,
+        "exp": iat + ttl,
+        "jti": decision_id,
+        "purpose": purpose.as_str(),
+        "card_number": card_text,
+        "facts": released,
+    });
+    Ok(Json(json!({
+        "decision_id": decision_id,
+        "facts": released,
+        "withheld": withheld,
+        "attestation": v.attestor.sign(&claims),
+    })))
+}
