@@ -9,8 +9,8 @@ use crate::authz::{Action, PolicyEngine, PolicySources, RequestContext, Resource
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::crypto::{Attestor, Keyring};
-use crate::domain::facts::DistinctCards;
 use crate::domain::audit::{AuditDraft, Decision as AuditDecision};
+use crate::domain::facts::DistinctCards;
 use crate::domain::principal::Principal;
 use crate::domain::program::Program;
 use crate::domain::store::{Change, Commit, Store};

@@ -241,8 +241,14 @@ impl PolicyEngine {
         let (principal, entities) = self.principal_entities(p);
         let registered = p.kind == PrincipalKind::System && p.purposes.contains(&cx.purpose);
         let mut pairs = vec![
-            ("purpose".to_owned(), RestrictedExpression::new_string(cx.purpose.as_str().to_owned())),
-            ("purpose_registered".to_owned(), RestrictedExpression::new_bool(registered)),
+            (
+                "purpose".to_owned(),
+                RestrictedExpression::new_string(cx.purpose.as_str().to_owned()),
+            ),
+            (
+                "purpose_registered".to_owned(),
+                RestrictedExpression::new_bool(registered),
+            ),
         ];
         if let Some(s) = cx.card_status {
             pairs.push(("card_status".to_owned(), RestrictedExpression::new_string(s.to_owned())));

@@ -18,7 +18,9 @@ pub struct Attestor {
 
 impl std::fmt::Debug for Attestor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Attestor").field("kid", &self.kid).finish_non_exhaustive()
+        f.debug_struct("Attestor")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
     }
 }
 
@@ -75,7 +77,8 @@ mod tests {
         let (signed, sig) = jws.rsplit_once('.').unwrap();
         let sig = Signature::from_slice(&URL_SAFE_NO_PAD.decode(sig).unwrap()).unwrap();
         assert!(a.key.verifying_key().verify(signed.as_bytes(), &sig).is_ok());
-        let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(jws.split('.').next().unwrap()).unwrap()).unwrap();
+        let header: Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(jws.split('.').next().unwrap()).unwrap()).unwrap();
         assert_eq!(header["kid"], "attest-1");
         assert_eq!(header["alg"], "EdDSA");
     }

@@ -11,8 +11,8 @@ mod keyring;
 mod secret;
 mod token;
 
-pub use attest::Attestor;
 pub use aead::{open, seal, AeadError, DataKey, WrappedKey};
+pub use attest::Attestor;
 pub use blind::{BlindIndex, Commitment, SubjectHasher};
 pub use keyring::{KeyError, Keyring, PhotoKeys};
 pub use secret::Secret32;

@@ -44,7 +44,10 @@ pub fn open_birth_date(
     };
     let kek = keys.kek(&record.dek.kek_id).ok_or_else(unreadable)?;
     let dek = crate::crypto::DataKey::unwrap_with(&record.dek, kek, card_id).map_err(|_| unreadable())?;
-    let text = Zeroizing::new(dek.open_field(card_id, "birth", &record.birth).map_err(|_| unreadable())?);
+    let text = Zeroizing::new(
+        dek.open_field(card_id, "birth", &record.birth)
+            .map_err(|_| unreadable())?,
+    );
     let text = std::str::from_utf8(&text).map_err(|_| unreadable())?;
     time::Date::parse(text, &time::macros::format_description!("[year]-[month]-[day]")).map_err(|_| unreadable())
 }

@@ -105,9 +105,9 @@ pub fn value_of(fact: Fact, record: Option<&CardRecord>, birth: Option<Date>, to
     match fact {
         Fact::CardValid => Ok(valid),
         _ if !valid => Err(Withheld::CardNotValid),
-        Fact::Resident => Ok(record.is_some_and(|r| {
-            r.attestations.iter().any(|a| a.proves.contains(&Proves::Residency))
-        })),
+        Fact::Resident => {
+            Ok(record.is_some_and(|r| r.attestations.iter().any(|a| a.proves.contains(&Proves::Residency))))
+        }
         Fact::AgeOver(n) => birth
             .map(|b| age_on(b, today) >= i32::try_from(n).unwrap_or(i32::MAX))
             .ok_or(Withheld::CardNotValid),
@@ -163,7 +163,15 @@ mod tests {
     fn only_configured_ages_are_facts() {
         let t = [13, 18, 21, 62, 65];
         assert_eq!(Fact::parse("age_over_18", &t).unwrap(), Fact::AgeOver(18));
-        for bad in ["age_over_19", "age_over_018", "age_over_", "age_over_-1", "age", "birth_date", "name"] {
+        for bad in [
+            "age_over_19",
+            "age_over_018",
+            "age_over_",
+            "age_over_-1",
+            "age",
+            "birth_date",
+            "name",
+        ] {
             assert!(matches!(Fact::parse(bad, &t), Err(ApiError::UnknownFact(_))), "{bad}");
         }
     }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use civic_vault::clock::SystemClock;
+use civic_vault::clock::{Clock, SystemClock};
 use civic_vault::{Config, Vault};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -57,10 +57,14 @@ impl TestVault {
     }
 
     pub async fn start_in(dir: tempfile::TempDir, config: Config) -> Self {
+        Self::start_with_clock(dir, config, Arc::new(SystemClock)).await
+    }
+
+    pub async fn start_with_clock(dir: tempfile::TempDir, config: Config, clock: Arc<dyn Clock>) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let keys = config.keys_dir.clone();
-        let vault = Vault::open(config, Arc::new(SystemClock)).await.unwrap();
+        let vault = Vault::open(config, clock).await.unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(civic_vault::serve(vault, listener, async {
             let _ = stopped.await;
@@ -137,6 +141,24 @@ impl TestVault {
 
     pub async fn clerk(&self) -> String {
         self.staff("clerk-ana", &["clerk"]).await
+    }
+
+    /// A city system registered for `purposes`.
+    pub async fn system(&self, id: &str, agency_kind: &str, purposes: &[&str]) -> String {
+        self.issue(json!({"id": id, "kind": "system", "agency_kind": agency_kind, "purposes": purposes}))
+            .await
+    }
+
+    /// Enrolls a standard applicant born on `birth` and returns the card number.
+    pub async fn enroll_one(&self, clerk: &str, doc_number: &str, birth: &str) -> String {
+        let mut app = application(
+            "Test Holder",
+            vec![proof("foreign_passport", "MEX", doc_number), proof("lease", "L", "L-1")],
+        );
+        app["applicant"]["date_of_birth"] = json!(birth);
+        let (s, b) = self.post("/v1/enrollments", clerk, &app).await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        b["card_number"].as_str().unwrap().to_owned()
     }
 
     pub async fn auditor(&self) -> String {

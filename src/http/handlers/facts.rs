@@ -25,11 +25,19 @@ pub async fn keys(State(v): State<Arc<Vault>>) -> Json<Value> {
 
 /// `POST /v1/facts`: one Cedar decision per fact, each in the audit chain
 /// before the answer leaves.
-pub async fn query(State(v): State<Arc<Vault>>, slot: AuditSlot, headers: HeaderMap, body: Body) -> Result<Json<Value>, ApiError> {
+pub async fn query(
+    State(v): State<Arc<Vault>>,
+    slot: AuditSlot,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
     slot.begin(Action::QueryFact, None);
     let who = v.authenticate(&slot, &headers)?;
     let req: FactRequest = read_json(&headers, body, DEFAULT_LIMIT).await?;
-    let purpose: Purpose = req.purpose.parse().map_err(|()| ApiError::UnknownPurpose("purpose".into()))?;
+    let purpose: Purpose = req
+        .purpose
+        .parse()
+        .map_err(|()| ApiError::UnknownPurpose("purpose".into()))?;
     slot.purpose(purpose);
     let facts = parse_facts(&req.facts, &v.config.facts.age_thresholds)?;
     if req.card_number.len() > 64 {
@@ -51,7 +59,9 @@ pub async fn query(State(v): State<Arc<Vault>>, slot: AuditSlot, headers: Header
         distinct_cards_last_hour: Some(distinct),
         ..RequestContext::purpose(purpose)
     };
-    let decisions = v.policy.decide_each(&who, Action::QueryFact, &resources, &context, &decision_id);
+    let decisions = v
+        .policy
+        .decide_each(&who, Action::QueryFact, &resources, &context, &decision_id);
     for d in &decisions {
         v.metrics.decision(d.allowed);
     }
@@ -90,7 +100,11 @@ pub async fn query(State(v): State<Arc<Vault>>, slot: AuditSlot, headers: Header
         .zip(&decisions)
         .map(|(fact, d)| AuditDraft {
             resource: Some(format!("Fact::{}", fact.name())),
-            decision: if d.allowed { AuditDecision::Allow } else { AuditDecision::Deny },
+            decision: if d.allowed {
+                AuditDecision::Allow
+            } else {
+                AuditDecision::Deny
+            },
             decision_id: Some(decision_id.clone()),
             policies: d.policies.clone(),
             policy_version: Some(d.version),
@@ -99,7 +113,15 @@ pub async fn query(State(v): State<Arc<Vault>>, slot: AuditSlot, headers: Header
             ..base.clone()
         })
         .collect();
-    super::principals::commit_or_fail(&v, &slot, Commit { changes: Vec::new(), audit: entries }).await?;
+    super::principals::commit_or_fail(
+        &v,
+        &slot,
+        Commit {
+            changes: Vec::new(),
+            audit: entries,
+        },
+    )
+    .await?;
     if !any_allowed {
         return Err(ApiError::Forbidden { decision_id });
     }
