@@ -99,7 +99,9 @@ impl Withheld {
 
 /// The value of a permitted fact. `birth` is opened only when an age fact
 /// was permitted, by the caller holding that permit.
-#[must_use]
+///
+/// # Errors
+/// The reason the fact is withheld.
 pub fn value_of(fact: Fact, record: Option<&CardRecord>, birth: Option<Date>, today: Date) -> Result<bool, Withheld> {
     let valid = record.is_some_and(|r| r.is_valid_on(today));
     match fact {
