@@ -168,7 +168,9 @@ fn main() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let bare_addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, bare).await });
-        let bare_run = drive(bare_addr, "/v1/facts", &system, bodies, seconds).await;
+        // BENCH_VAULT_ONLY=1 skips this run (for profiling the vault alone).
+        let bare_seconds = if std::env::var_os("BENCH_VAULT_ONLY").is_some() { 1 } else { seconds };
+        let bare_run = drive(bare_addr, "/v1/facts", &system, bodies, bare_seconds).await;
 
         println!("civic-vault facts benchmark: {} cores, {CONNECTIONS} keep-alive connections, {seconds} s per run", std::thread::available_parallelism().map_or(0, usize::from));
         println!("enrolled {CARDHOLDERS} cardholders in {enroll_secs:.1} s ({:.0}/s)", CARDHOLDERS as f64 / enroll_secs);
