@@ -21,6 +21,10 @@ use http_body_util::{BodyExt, Full};
 use hyper::Request;
 use serde_json::{json, Value};
 
+// The same allocator as the civic-vault binary.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const CONNECTIONS: usize = 32;
 const CARDHOLDERS: usize = 1000;
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00";
@@ -43,10 +47,19 @@ impl Run {
 }
 
 /// One client over one keep-alive connection.
-async fn client(addr: SocketAddr, path: &'static str, token: Arc<String>, bodies: Arc<Vec<Bytes>>, offset: usize, until: Instant) -> (Vec<u32>, usize) {
+async fn client(
+    addr: SocketAddr,
+    path: &'static str,
+    token: Arc<String>,
+    bodies: Arc<Vec<Bytes>>,
+    offset: usize,
+    until: Instant,
+) -> (Vec<u32>, usize) {
     let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     stream.set_nodelay(true).unwrap();
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+        .await
+        .unwrap();
     tokio::spawn(conn);
     let mut lat = Vec::with_capacity(100_000);
     let mut errors = 0;
@@ -89,25 +102,44 @@ async fn drive(addr: SocketAddr, path: &'static str, token: &str, bodies: Vec<By
     }
     let elapsed = start.elapsed();
     latencies_us.sort_unstable();
-    Run { requests: latencies_us.len(), errors, elapsed, latencies_us }
+    Run {
+        requests: latencies_us.len(),
+        errors,
+        elapsed,
+        latencies_us,
+    }
 }
 
 async fn post(http: &reqwest::Client, addr: SocketAddr, path: &str, token: &str, body: &Value) -> Value {
-    let r = http.post(format!("http://{addr}{path}")).bearer_auth(token).json(body).send().await.unwrap();
+    let r = http
+        .post(format!("http://{addr}{path}"))
+        .bearer_auth(token)
+        .json(body)
+        .send()
+        .await
+        .unwrap();
     assert!(r.status().is_success(), "{path}: {}", r.status());
     r.json().await.unwrap()
 }
 
 fn main() {
-    let seconds: u64 = std::env::var("BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(10);
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let seconds: u64 = std::env::var("BENCH_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async move {
         let dir = tempfile::tempdir().unwrap();
-        let mut config = civic_vault::Config::default();
-        config.data_dir = dir.path().join("data");
-        config.keys_dir = dir.path().join("keys");
-        config.policies_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
-        config.policies_dir_explicit = true;
+        let config = civic_vault::Config {
+            data_dir: dir.path().join("data"),
+            keys_dir: dir.path().join("keys"),
+            policies_dir: std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies"),
+            policies_dir_explicit: true,
+            ..civic_vault::Config::default()
+        };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let vault = civic_vault::Vault::open(config, Arc::new(SystemClock)).await.unwrap();
@@ -183,11 +215,21 @@ fn main() {
 }
 
 async fn count_audit(http: &reqwest::Client, addr: SocketAddr, auditor: &str) -> (bool, u64) {
-    let r: Value = http.get(format!("http://{addr}/v1/audit/verify")).bearer_auth(auditor).send().await.unwrap().json().await.unwrap();
+    let r: Value = http
+        .get(format!("http://{addr}/v1/audit/verify"))
+        .bearer_auth(auditor)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     (r["ok"] == true, r["entries"].as_u64().unwrap())
 }
 
-async fn futures_join<F: std::future::Future<Output = String> + Send + 'static>(futs: impl Iterator<Item = F>) -> Vec<String> {
+async fn futures_join<F: std::future::Future<Output = String> + Send + 'static>(
+    futs: impl Iterator<Item = F>,
+) -> Vec<String> {
     let handles: Vec<_> = futs.map(tokio::spawn).collect();
     let mut out = Vec::new();
     for h in handles {

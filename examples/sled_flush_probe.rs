@@ -24,6 +24,10 @@ fn main() {
             apply += (f - a).as_secs_f64();
             flush += f.elapsed().as_secs_f64();
         }
-        println!("batch {batch:>4}: apply {:>7.1} us  flush {:>7.1} us", apply / rounds as f64 * 1e6, flush / rounds as f64 * 1e6);
+        println!(
+            "batch {batch:>4}: apply {:>7.1} us  flush {:>7.1} us",
+            apply / rounds as f64 * 1e6,
+            flush / rounds as f64 * 1e6
+        );
     }
 }

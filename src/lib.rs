@@ -33,6 +33,7 @@
 //! before the response leaves; if that fails the caller gets 503.
 
 pub mod authz;
+pub mod cards;
 pub mod clock;
 pub mod config;
 pub mod crypto;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 
 use crate::authz::{Action, PolicyEngine, PolicySources, RequestContext, Resource};
+use crate::cards::CardCache;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::crypto::{Attestor, Keyring};
@@ -46,6 +47,7 @@ pub struct Vault {
     pub principals: PrincipalCache,
     pub metrics: Metrics,
     pub attestor: Attestor,
+    pub cards: CardCache,
     /// Distinct cards per principal in the last hour (the bulk guard's input).
     pub fact_window: DistinctCards,
 }
@@ -115,6 +117,7 @@ impl Vault {
         Ok(Self {
             attestor,
             fact_window: DistinctCards::default(),
+            cards: CardCache::default(),
             config,
             keys,
             store,
@@ -204,6 +207,25 @@ impl Vault {
                 decision_id: decision.decision_id,
             }),
         }
+    }
+
+    /// A card record, from the cache or (off the async workers) the store.
+    ///
+    /// # Errors
+    /// The store read failed.
+    pub async fn card(
+        self: &Arc<Self>,
+        id: crate::domain::card::CardId,
+    ) -> Result<Option<Arc<crate::domain::card::CardRecord>>, ApiError> {
+        if let Some(r) = self.cards.get(&id) {
+            return Ok(Some(r));
+        }
+        let epoch = self.cards.epoch();
+        let record = self.read(move |v| v.store.card(&id)).await?.map(Arc::new);
+        if let Some(r) = &record {
+            self.cards.insert_if_unchanged(id, Arc::clone(r), epoch);
+        }
+        Ok(record)
     }
 
     /// Runs a blocking store read off the async workers.

@@ -120,14 +120,20 @@ async fn offline_verify_passes_then_fails_after_one_changed_byte() {
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["ok"], true);
 
-    // Change one byte of entry 3, as someone with the disk could.
+    // Change one byte of entry 3, as someone with the disk could: a digit of
+    // its timestamp, wherever in the audit tree the entry is stored.
     {
         let db = sled::open(&data).unwrap();
         let audit = db.open_tree("audit").unwrap();
-        let key = 3u64.to_be_bytes();
-        let mut value = audit.get(key).unwrap().unwrap().to_vec();
-        let at = value.iter().rposition(|&b| b == b'"').unwrap() - 1;
-        value[at] ^= 0x01;
+        let marker = b"{\"seq\":3,\"at\":\"";
+        let (key, mut value) = audit
+            .iter()
+            .map(Result::unwrap)
+            .find(|(_, v)| v.windows(marker.len()).any(|w| w == marker))
+            .map(|(k, v)| (k, v.to_vec()))
+            .expect("entry 3 is stored");
+        let at = value.windows(marker.len()).position(|w| w == marker).unwrap() + marker.len() + 3;
+        value[at] = if value[at] == b'9' { b'8' } else { value[at] + 1 };
         audit.insert(key, value).unwrap();
         db.flush().unwrap();
     }

@@ -1,9 +1,11 @@
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use cedar_policy::{
-    Authorizer, Context, Decision as CedarDecision, Effect, Entities, Entity, EntityId, EntityTypeName, EntityUid,
-    Policy, PolicyId, PolicySet, Request, RestrictedExpression, Schema, ValidationMode, Validator,
+    ActionConstraint, Authorizer, Context, Decision as CedarDecision, Effect, Entities, Entity, EntityId,
+    EntityTypeName, EntityUid, Policy, PolicyId, PolicySet, Request, RestrictedExpression, Schema, ValidationMode,
+    Validator,
 };
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -35,6 +37,14 @@ pub struct Decision {
 pub struct PolicyEngine {
     schema: Schema,
     set: PolicySet,
+    /// For each action, the policies whose scope can apply to it (the floor
+    /// is unconstrained, so it is in every one). Deciding against the subset
+    /// gives the same answer as the whole set, with less to evaluate.
+    by_action: HashMap<&'static str, PolicySet>,
+    /// Each principal's Cedar entities, built once. Keyed by the whole
+    /// principal (kind, roles, agency kind, purposes, token hash), so an
+    /// entry can only ever be used for exactly the principal it was built from.
+    entities: RwLock<HashMap<Principal, Arc<(EntityUid, Entities)>>>,
     authorizer: Authorizer,
     pub version: u64,
     pub digest: String,
@@ -136,9 +146,28 @@ impl PolicyEngine {
         digest.update(sources.floor.as_bytes());
         digest.update([0]);
         digest.update(sources.editable.as_bytes());
+        let mut by_action = HashMap::new();
+        for action in Action::ALL {
+            let uid = EntityUid::from_type_name_and_id(type_name("CivicVault::Action"), EntityId::new(action.as_str()));
+            let mut subset = PolicySet::new();
+            for p in set.policies() {
+                let applies = match p.action_constraint() {
+                    ActionConstraint::Any => true,
+                    ActionConstraint::Eq(a) => a == uid,
+                    ActionConstraint::In(list) => list.contains(&uid),
+                };
+                if applies {
+                    // Ids are unique in `set`, so adding to a fresh set cannot clash.
+                    let _ = subset.add(p.clone());
+                }
+            }
+            by_action.insert(action.as_str(), subset);
+        }
         Ok(Self {
             schema,
             set,
+            by_action,
+            entities: RwLock::new(HashMap::new()),
             authorizer: Authorizer::new(),
             version,
             digest: format!("sha256:{}", hex::encode(digest.finalize())),
@@ -164,6 +193,65 @@ impl PolicyEngine {
 
     fn uid(t: &EntityTypeName, id: &str) -> EntityUid {
         EntityUid::from_type_name_and_id(t.clone(), EntityId::new(id))
+    }
+
+    fn cached_entities(&self, p: &Principal) -> Option<Arc<(EntityUid, Entities)>> {
+        if let Some(e) = self.entities.read().unwrap_or_else(PoisonError::into_inner).get(p) {
+            return Some(Arc::clone(e));
+        }
+        let (uid, list) = self.principal_entities(p);
+        let entities = match Entities::from_entities(list, Some(&self.schema)) {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::error!(error = %e, "cedar entities could not be built; denying");
+                return None;
+            }
+        };
+        let built = Arc::new((uid, entities));
+        let mut map = self.entities.write().unwrap_or_else(PoisonError::into_inner);
+        if map.len() > 10_000 {
+            map.clear();
+        }
+        map.insert(p.clone(), Arc::clone(&built));
+        Some(built)
+    }
+
+    /// Checks that a request of every action, with the fullest context, fits
+    /// the schema (the per-request path skips this check).
+    ///
+    /// # Errors
+    /// The first action whose request does not fit.
+    pub fn schema_checks_requests(&self, p: &Principal) -> Result<(), String> {
+        let (principal, _) = self.principal_entities(p);
+        let context = Context::from_pairs([
+            (
+                "purpose".to_owned(),
+                RestrictedExpression::new_string("library_services".into()),
+            ),
+            ("purpose_registered".to_owned(), RestrictedExpression::new_bool(true)),
+            (
+                "card_status".to_owned(),
+                RestrictedExpression::new_string("active".into()),
+            ),
+            ("distinct_cards_last_hour".to_owned(), RestrictedExpression::new_long(1)),
+        ])
+        .map_err(|e| e.to_string())?;
+        for action in Action::ALL {
+            let resource = match action.resource_kind() {
+                "Card" => Self::uid(&self.types.card, "c"),
+                "Fact" => Self::uid(&self.types.fact, "card_valid"),
+                _ => Self::uid(&self.types.vault, "civic-vault"),
+            };
+            Request::new(
+                principal.clone(),
+                Self::uid(&self.types.action, action.as_str()),
+                resource,
+                context.clone(),
+                Some(&self.schema),
+            )
+            .map_err(|e| format!("{}: {e}", action.as_str()))?;
+        }
+        Ok(())
     }
 
     fn principal_entities(&self, p: &Principal) -> (EntityUid, Vec<Entity>) {
@@ -238,7 +326,11 @@ impl PolicyEngine {
             version: self.version,
             permit: None,
         };
-        let (principal, entities) = self.principal_entities(p);
+        let Some(cached) = self.cached_entities(p) else {
+            return resources.iter().map(|_| deny(Vec::new())).collect();
+        };
+        let (principal, entities) = (&cached.0, &cached.1);
+        let policy_set = self.by_action.get(action.as_str()).unwrap_or(&self.set);
         let registered = p.kind == PrincipalKind::System && p.purposes.contains(&cx.purpose);
         let mut pairs = vec![
             (
@@ -263,13 +355,6 @@ impl PolicyEngine {
                 return resources.iter().map(|_| deny(Vec::new())).collect();
             }
         };
-        let entities = match Entities::from_entities(entities, None) {
-            Ok(e) => e,
-            Err(e) => {
-                tracing::error!(action = action.as_str(), error = %e, "cedar entities could not be built; denying");
-                return resources.iter().map(|_| deny(Vec::new())).collect();
-            }
-        };
         let action_uid = Self::uid(&self.types.action, action.as_str());
         resources
             .iter()
@@ -279,20 +364,18 @@ impl PolicyEngine {
                     Resource::Card(id) => Self::uid(&self.types.card, id),
                     Resource::Fact(name) => Self::uid(&self.types.fact, name),
                 };
-                let request = match Request::new(
-                    principal.clone(),
-                    action_uid.clone(),
-                    resource_uid,
-                    context.clone(),
-                    Some(&self.schema),
-                ) {
+                // Not re-validated against the schema per request: the context
+                // is built from typed values above, the policies were strictly
+                // validated at load, and `schema_checks_requests` in the tests
+                // checks every action's request shape against the schema.
+                let request = match Request::new(principal.clone(), action_uid.clone(), resource_uid, context.clone(), None) {
                     Ok(r) => r,
                     Err(e) => {
                         tracing::error!(action = action.as_str(), error = %e, "cedar request does not fit the schema; denying");
                         return deny(Vec::new());
                     }
                 };
-                let response = self.authorizer.is_authorized(&request, &self.set, &entities);
+                let response = self.authorizer.is_authorized(&request, policy_set, entities);
                 let policies: Vec<String> = response.diagnostics().reason().map(ToString::to_string).collect();
                 let floor_error = response.diagnostics().errors().any(|e| match e {
                     cedar_policy::AuthorizationError::PolicyEvaluationError(e) => {
@@ -352,6 +435,20 @@ mod tests {
     fn shipped_policies_pass_strict_validation() {
         let e = engine();
         assert_eq!(e.floor_ids().count(), 6);
+    }
+
+    #[test]
+    fn requests_of_every_action_fit_the_schema() {
+        let e = engine();
+        e.schema_checks_requests(&staff(&[Role::Clerk])).unwrap();
+        let system = Principal {
+            kind: PrincipalKind::System,
+            roles: vec![],
+            agency_kind: Some(AgencyKind::CityPartner),
+            purposes: vec![Purpose::LibraryServices],
+            ..staff(&[])
+        };
+        e.schema_checks_requests(&system).unwrap();
     }
 
     #[test]

@@ -30,6 +30,29 @@ pub enum Action {
 }
 
 impl Action {
+    pub const ALL: [Self; 10] = [
+        Self::Enroll,
+        Self::ReadPhoto,
+        Self::RevokeCard,
+        Self::EraseCard,
+        Self::IssuePrincipal,
+        Self::DeletePrincipal,
+        Self::ReadAudit,
+        Self::VerifyAudit,
+        Self::ReadMetrics,
+        Self::QueryFact,
+    ];
+
+    /// The schema's resource type for this action.
+    #[must_use]
+    pub fn resource_kind(self) -> &'static str {
+        match self {
+            Self::ReadPhoto | Self::RevokeCard | Self::EraseCard => "Card",
+            Self::QueryFact => "Fact",
+            _ => "Vault",
+        }
+    }
+
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {

@@ -108,6 +108,38 @@ pub fn format_hash(h: &[u8; 32]) -> String {
     format!("sha256:{}", hex::encode(h))
 }
 
+/// Entries are stored in blocks: one sled value per commit group, keyed by
+/// the first entry's sequence number, holding each entry as
+/// `u32 length (big-endian) ‖ hash (32 bytes) ‖ canonical JSON`. One value
+/// per group rather than per entry keeps the store's per-key cost off the
+/// hot path; the chain itself is unchanged, entry by entry.
+pub fn push_to_block(block: &mut Vec<u8>, hash: &[u8; 32], canonical: &[u8]) {
+    let len = u32::try_from(canonical.len()).unwrap_or(u32::MAX);
+    block.extend_from_slice(&len.to_be_bytes());
+    block.extend_from_slice(hash);
+    block.extend_from_slice(canonical);
+}
+
+/// Splits a block into its entries' stored forms (`hash ‖ canonical JSON`).
+///
+/// # Errors
+/// The framing is broken.
+pub fn split_block(block: &[u8]) -> Result<Vec<&[u8]>, UnreadableEntry> {
+    let mut out = Vec::new();
+    let mut rest = block;
+    while !rest.is_empty() {
+        let len_bytes: [u8; 4] = rest.get(..4).and_then(|b| b.try_into().ok()).ok_or(UnreadableEntry)?;
+        let len = usize::try_from(u32::from_be_bytes(len_bytes)).map_err(|_| UnreadableEntry)?;
+        let end = 4usize
+            .checked_add(32)
+            .and_then(|n| n.checked_add(len))
+            .ok_or(UnreadableEntry)?;
+        out.push(rest.get(4..end).ok_or(UnreadableEntry)?);
+        rest = &rest[end..];
+    }
+    Ok(out)
+}
+
 /// A stored value that is not an audit entry.
 #[derive(Debug, thiserror::Error)]
 #[error("unreadable audit entry")]

@@ -7,7 +7,7 @@ use crate::crypto::TokenHash;
 use crate::error::ApiError;
 
 /// A registered caller, as stored. The token itself is never kept.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, Hash)]
 pub struct Principal {
     pub id: String,
     pub kind: PrincipalKind,

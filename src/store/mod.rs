@@ -206,26 +206,45 @@ impl Store for SledStore {
     }
 
     fn audit_page(&self, after: u64, limit: usize) -> Result<Vec<(AuditEntry, [u8; 32])>, StoreError> {
-        let start = after.saturating_add(1).to_be_bytes();
-        self.inner
-            .trees
-            .audit
-            .range(start..)
-            .take(limit)
-            .map(|kv| {
-                let (_, v) = kv.map_err(failed)?;
-                let (hash, entry) = audit::decode(&v).map_err(failed)?;
-                Ok((entry, hash))
-            })
-            .collect()
+        let want = after.saturating_add(1);
+        let tree = &self.inner.trees.audit;
+        // Start at the block holding `want`: the last block keyed at or before it.
+        let start = tree
+            .range(..=want.to_be_bytes())
+            .next_back()
+            .transpose()
+            .map_err(failed)?
+            .map_or_else(|| want.to_be_bytes().to_vec(), |(k, _)| k.to_vec());
+        let mut out = Vec::with_capacity(limit.min(1024));
+        for kv in tree.range(start..) {
+            let (_, block) = kv.map_err(failed)?;
+            for stored in audit::split_block(&block).map_err(failed)? {
+                let (hash, entry) = audit::decode(stored).map_err(failed)?;
+                if entry.seq >= want {
+                    out.push((entry, hash));
+                    if out.len() == limit {
+                        return Ok(out);
+                    }
+                }
+            }
+        }
+        Ok(out)
     }
 
     fn audit_verify(&self) -> Result<ChainReport, StoreError> {
         let mut v = ChainVerifier::default();
         for kv in &self.inner.trees.audit {
-            let (k, val) = kv.map_err(failed)?;
-            let seq = u64::from_be_bytes(k.as_ref().try_into().unwrap_or([0xFF; 8]));
-            v.feed(seq, &val);
+            let (k, block) = kv.map_err(failed)?;
+            let first = u64::from_be_bytes(k.as_ref().try_into().unwrap_or([0xFF; 8]));
+            match audit::split_block(&block) {
+                Ok(entries) => {
+                    for (i, stored) in entries.into_iter().enumerate() {
+                        v.feed(first + i as u64, stored);
+                    }
+                }
+                // Broken framing: the chain breaks at the block's first entry.
+                Err(_) => v.feed(first, &[]),
+            }
         }
         Ok(v.finish())
     }

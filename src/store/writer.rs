@@ -8,7 +8,7 @@ use sled::Transactional;
 use tokio::sync::oneshot;
 
 use super::{decode, encode, failed, Inner};
-use crate::domain::audit::{AuditDraft, AuditEntry, GENESIS};
+use crate::domain::audit::{push_to_block, split_block, AuditDraft, AuditEntry, GENESIS};
 use crate::domain::card::{CardRecord, CardStatus};
 use crate::domain::principal::Principal;
 use crate::domain::store::{Change, Commit, CommitResult, Committed, Conflict, StoreError};
@@ -32,22 +32,38 @@ pub(crate) fn chain_head(audit: &sled::Tree) -> Result<Head, StoreError> {
     match audit.last().map_err(failed)? {
         None => Ok(Head { seq: 0, hash: GENESIS }),
         Some((k, v)) => {
-            let seq = u64::from_be_bytes(k.as_ref().try_into().map_err(|_| failed("bad audit key"))?);
-            let hash: [u8; 32] = v
+            let first = u64::from_be_bytes(k.as_ref().try_into().map_err(|_| failed("bad audit key"))?);
+            let entries = split_block(&v).map_err(failed)?;
+            let last = entries.last().ok_or_else(|| failed("empty audit block"))?;
+            let hash: [u8; 32] = last
                 .get(..32)
                 .and_then(|h| h.try_into().ok())
                 .ok_or_else(|| failed("bad audit entry"))?;
-            Ok(Head { seq, hash })
+            Ok(Head {
+                seq: first + entries.len() as u64 - 1,
+                hash,
+            })
         }
     }
 }
 
-/// Seals drafts after `head`, returning (key, value) pairs, their seqs and the new head.
-type Sealed = (Vec<([u8; 8], Vec<u8>)>, Vec<u64>, Head);
+/// An audit block in the making: its key (first seq) and framed entries.
+#[derive(Default)]
+struct Block {
+    first: Option<u64>,
+    bytes: Vec<u8>,
+}
 
-fn seal_all(head: Head, drafts: &[AuditDraft], outcome: Option<&str>) -> Sealed {
+impl Block {
+    fn take(&mut self) -> Option<([u8; 8], Vec<u8>)> {
+        let first = self.first.take()?;
+        Some((first.to_be_bytes(), std::mem::take(&mut self.bytes)))
+    }
+}
+
+/// Seals drafts after `head` into `block`; returns their seqs and the new head.
+fn seal_all(head: Head, drafts: &[AuditDraft], outcome: Option<&str>, block: &mut Block) -> (Vec<u64>, Head) {
     let mut head = head;
-    let mut rows = Vec::with_capacity(drafts.len());
     let mut seqs = Vec::with_capacity(drafts.len());
     for d in drafts {
         let seq = head.seq + 1;
@@ -59,11 +75,12 @@ fn seal_all(head: Head, drafts: &[AuditDraft], outcome: Option<&str>) -> Sealed 
             }
             None => AuditEntry::seal(d, seq, &head.hash),
         };
-        rows.push((seq.to_be_bytes(), stored));
+        block.first.get_or_insert(seq);
+        push_to_block(&mut block.bytes, &hash, &stored[32..]);
         seqs.push(seq);
         head = Head { seq, hash };
     }
-    (rows, seqs, head)
+    (seqs, head)
 }
 
 enum Abort {
@@ -145,8 +162,9 @@ fn transact(inner: &Inner, head: Head, commit: &Commit) -> Result<(Head, CommitR
         for change in &commit.changes {
             apply_change(tx, change)?;
         }
-        let (rows, seqs, new_head) = seal_all(head, &commit.audit, None);
-        for (k, v) in rows {
+        let mut block = Block::default();
+        let (seqs, new_head) = seal_all(head, &commit.audit, None, &mut block);
+        if let Some((k, v)) = block.take() {
             tx[0].insert(&k, v)?;
         }
         Ok((seqs, new_head))
@@ -155,12 +173,11 @@ fn transact(inner: &Inner, head: Head, commit: &Commit) -> Result<(Head, CommitR
         Ok((seqs, new_head)) => Ok((new_head, Ok(Committed { seqs }))),
         Err(TransactionError::Abort(Abort::Conflict(c))) => {
             // Nothing changed; the attempt is still recorded, with its outcome.
-            let (rows, _, new_head) = seal_all(head, &commit.audit, Some(c.code()));
-            let mut batch = sled::Batch::default();
-            for (k, v) in rows {
-                batch.insert(&k, v);
+            let mut block = Block::default();
+            let (_, new_head) = seal_all(head, &commit.audit, Some(c.code()), &mut block);
+            if let Some((k, v)) = block.take() {
+                t.audit.insert(k, v).map_err(|e| e.to_string())?;
             }
-            t.audit.apply_batch(batch).map_err(|e| e.to_string())?;
             Ok((new_head, Err(StoreError::Conflict(c))))
         }
         Err(TransactionError::Abort(Abort::Corrupt(e))) => Err(e),
@@ -178,8 +195,8 @@ pub(crate) fn run(inner: &Inner, rx: &mpsc::Receiver<Job>, mut head: Head) {
             }
         }
         let mut results: Vec<CommitResult> = Vec::with_capacity(jobs.len());
-        let mut batch = sled::Batch::default();
-        let mut batched = false;
+        // Audit-only commits of this group share one block (one sled value).
+        let mut block = Block::default();
         let mut broken: Option<String> = None;
         for job in &jobs {
             if broken.is_some() || inner.failed.load(Ordering::SeqCst) {
@@ -187,23 +204,18 @@ pub(crate) fn run(inner: &Inner, rx: &mpsc::Receiver<Job>, mut head: Head) {
                 continue;
             }
             if job.commit.changes.is_empty() {
-                let (rows, seqs, new_head) = seal_all(head, &job.commit.audit, None);
-                for (k, v) in rows {
-                    batch.insert(&k, v);
-                }
-                batched = true;
+                let (seqs, new_head) = seal_all(head, &job.commit.audit, None, &mut block);
                 head = new_head;
                 results.push(Ok(Committed { seqs }));
                 continue;
             }
-            // Keep chain order: entries batched so far go in before this transaction.
-            if batched {
-                if let Err(e) = inner.trees.audit.apply_batch(std::mem::take(&mut batch)) {
+            // Keep chain order: the block so far goes in before this transaction.
+            if let Some((k, v)) = block.take() {
+                if let Err(e) = inner.trees.audit.insert(k, v) {
                     broken = Some(e.to_string());
                     results.push(Err(StoreError::Failed("store failed".into())));
                     continue;
                 }
-                batched = false;
             }
             match transact(inner, head, &job.commit) {
                 Ok((new_head, result)) => {
@@ -216,9 +228,11 @@ pub(crate) fn run(inner: &Inner, rx: &mpsc::Receiver<Job>, mut head: Head) {
                 }
             }
         }
-        if batched && broken.is_none() {
-            if let Err(e) = inner.trees.audit.apply_batch(batch) {
-                broken = Some(e.to_string());
+        if broken.is_none() {
+            if let Some((k, v)) = block.take() {
+                if let Err(e) = inner.trees.audit.insert(k, v) {
+                    broken = Some(e.to_string());
+                }
             }
         }
         if broken.is_none() {

@@ -156,12 +156,15 @@ pub async fn erase(
 }
 
 async fn set_status(v: &Vault, slot: &AuditSlot, card: &CardNumber, status: CardStatus) -> Result<(), ApiError> {
+    let card_id = v.keys.blind.card_id(card.as_str());
     let commit = Commit {
-        changes: vec![Change::SetCardStatus {
-            card_id: v.keys.blind.card_id(card.as_str()),
-            status,
-        }],
+        changes: vec![Change::SetCardStatus { card_id, status }],
         audit: vec![slot.take_for_commit()],
     };
-    commit_or_fail(v, slot, commit).await
+    // Forget the cached record before and after: no fact answer given after
+    // this returns can come from the old status.
+    v.cards.invalidate(&card_id);
+    let result = commit_or_fail(v, slot, commit).await;
+    v.cards.invalidate(&card_id);
+    result
 }

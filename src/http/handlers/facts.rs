@@ -11,7 +11,7 @@ use crate::domain::access::open_birth_date;
 use crate::domain::audit::{AuditDraft, Decision as AuditDecision};
 use crate::domain::card::CardNumber;
 use crate::domain::facts::{parse_facts, value_of, FactRequest, Withheld};
-use crate::domain::store::{Commit, Store};
+use crate::domain::store::Commit;
 use crate::domain::vocab::Purpose;
 use crate::error::ApiError;
 use crate::http::audit_layer::AuditSlot;
@@ -67,7 +67,7 @@ pub async fn query(
     }
     let any_allowed = decisions.iter().any(|d| d.allowed);
     let record = if any_allowed && card.is_some() {
-        v.read(move |v| v.store.card(&card_id)).await?
+        v.card(card_id).await?
     } else {
         None
     };
@@ -80,11 +80,11 @@ pub async fn query(
             None => Err(Withheld::NotPermitted),
             Some(permit) => {
                 if matches!(fact, crate::domain::facts::Fact::AgeOver(_)) && birth.is_none() {
-                    if let Some(r) = record.as_ref().filter(|r| r.is_valid_on(today)) {
+                    if let Some(r) = record.as_deref().filter(|r| r.is_valid_on(today)) {
                         birth = Some(open_birth_date(permit, &v.keys, &card_id, r)?);
                     }
                 }
-                value_of(*fact, record.as_ref(), birth, today)
+                value_of(*fact, record.as_deref(), birth, today)
             }
         };
         match value {
