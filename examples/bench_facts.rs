@@ -185,6 +185,16 @@ fn main() {
         let (_, before) = count_audit(&http, addr, &auditor).await;
         let vault_run = drive(addr, "/v1/facts", &system, bodies.clone(), seconds).await;
         let (ok, after) = count_audit(&http, addr, &auditor).await;
+        let metrics = http.get(format!("http://{addr}/metrics")).bearer_auth(&admin).send().await.unwrap().text().await.unwrap();
+        let metric = |name: &str| -> f64 {
+            metrics.lines().find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok())).unwrap_or(0.0)
+        };
+        let (groups, commits, flush_s, flush_max) = (
+            metric("civic_vault_commit_groups_total "),
+            metric("civic_vault_commits_total "),
+            metric("civic_vault_flush_seconds_total "),
+            metric("civic_vault_flush_max_seconds "),
+        );
         let _ = stop.send(());
         server.await.unwrap().unwrap();
 
@@ -210,6 +220,12 @@ fn main() {
             println!("{name:32} {:>8.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms  requests {}  errors {}", r.rate(), r.pct(0.50), r.pct(0.99), r.requests, r.errors);
         }
         println!("audit entries written during the vault run: {} ({:.2} per request); chain verifies: {ok}", after - before, (after - before) as f64 / vault_run.requests as f64);
+        println!(
+            "writer: {groups:.0} groups, {:.1} commits per group, mean flush {:.2} ms, longest {:.2} ms",
+            commits / groups.max(1.0),
+            flush_s * 1000.0 / groups.max(1.0),
+            flush_max * 1000.0
+        );
         println!("ratio vault/bare: {:.3}", vault_run.rate() / bare_run.rate());
     });
 }

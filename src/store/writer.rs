@@ -236,9 +236,16 @@ pub(crate) fn run(inner: &Inner, rx: &mpsc::Receiver<Job>, mut head: Head) {
             }
         }
         if broken.is_none() {
+            let started = std::time::Instant::now();
             if let Err(e) = inner.db.flush() {
                 broken = Some(e.to_string());
             }
+            let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+            let s = &inner.stats;
+            s.groups.fetch_add(1, Ordering::Relaxed);
+            s.commits.fetch_add(jobs.len() as u64, Ordering::Relaxed);
+            s.flush_micros.fetch_add(micros, Ordering::Relaxed);
+            s.flush_max_micros.fetch_max(micros, Ordering::Relaxed);
         }
         if let Some(reason) = broken {
             tracing::error!(reason = %reason, "storage write failed; the vault now fails closed");

@@ -26,8 +26,7 @@ pub async fn metrics(
         &Resource::Vault,
         &RequestContext::purpose(PURPOSE),
     )?;
-    Ok((
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        v.metrics.render(),
-    ))
+    let mut text = v.metrics.render();
+    text.push_str(&v.store.render_stats());
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text))
 }
