@@ -147,3 +147,67 @@ async fn offline_verify_passes_then_fails_after_one_changed_byte() {
     assert_eq!(report["ok"], false);
     assert_eq!(report["first_bad_seq"], 3);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_the_audit_entry_cannot_be_written_the_vault_fails_closed() {
+    let mut v = TestVault::start("idnyc").await;
+    let clerk = v.clerk().await;
+    let library = v
+        .issue(
+            json!({"id": "nypl-12", "kind": "system", "agency_kind": "city_partner", "purposes": ["library_services"]}),
+        )
+        .await;
+    let app = application(
+        "Failclosed Applicant",
+        vec![proof("foreign_passport", "MEX", "F-1"), proof("lease", "L", "L-1")],
+    );
+    let (s, first) = v.post("/v1/enrollments", &clerk, &app).await;
+    assert_eq!(s, StatusCode::CREATED);
+    let card = first["card_number"].as_str().unwrap().to_owned();
+
+    // The disk stops taking writes.
+    v.vault.as_ref().unwrap().store.simulate_write_failure();
+    v.clean_stop = false;
+    let second = application(
+        "Failclosed Second",
+        vec![proof("foreign_passport", "MEX", "F-2"), proof("lease", "L", "L-1")],
+    );
+    let (s, b) = v.post("/v1/enrollments", &clerk, &second).await;
+    assert_eq!(
+        (s, b["error"]["code"].as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, Some("unavailable"))
+    );
+    assert!(!b.to_string().contains("sled"), "no internals in the body: {b}");
+    // A read that would release data is refused too: nothing leaves unaudited.
+    let (s, _) = v
+        .post(
+            "/v1/facts",
+            &library,
+            &json!({"card_number": card, "purpose": "library_services", "facts": ["card_valid"]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
+    let photo = v
+        .http
+        .get(v.url(&format!("/v1/cardholders/{card}/photo?purpose=card_printing")))
+        .bearer_auth(&clerk)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(photo.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_ne!(photo.headers()["content-type"], "image/png");
+    // Even a denial cannot be answered without its entry.
+    let (s, _) = v.get("/v1/audit", &clerk).await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
+
+    // After a restart on the same data, the second applicant does not exist.
+    let dir = v.stop().await;
+    let config = test_config(dir.path(), "idnyc");
+    let v = TestVault::start_in(dir, config).await;
+    let (s, b) = v.post("/v1/enrollments", &clerk, &second).await;
+    assert_eq!(s, StatusCode::CREATED, "the failed enrollment left nothing behind: {b}");
+    let auditor = v.auditor().await;
+    let (_, report) = v.get("/v1/audit/verify", &auditor).await;
+    assert_eq!(report["ok"], true);
+    v.stop().await;
+}

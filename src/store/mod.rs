@@ -169,6 +169,13 @@ impl SledStore {
         self.flush()
     }
 
+    /// Puts the store in the state a failed write or flush leaves it in:
+    /// every later commit fails and the vault answers 503. For tests that
+    /// prove the vault fails closed; nothing in the service calls it.
+    pub fn simulate_write_failure(&self) {
+        self.inner.failed.store(true, Ordering::SeqCst);
+    }
+
     /// Writer statistics as Prometheus text.
     #[must_use]
     pub fn render_stats(&self) -> String {

@@ -29,6 +29,10 @@ pub struct TestVault {
     pub dir: tempfile::TempDir,
     pub admin: String,
     pub http: reqwest::Client,
+    /// The running vault, for fault injection.
+    pub vault: Option<Arc<Vault>>,
+    /// Whether shutdown must report a clean flush (not after a simulated disk failure).
+    pub clean_stop: bool,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<Result<(), civic_vault::StartError>>>,
 }
@@ -66,6 +70,7 @@ impl TestVault {
         let keys = config.keys_dir.clone();
         let vault = Vault::open(config, clock).await.unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
+        let handle = Arc::clone(&vault);
         let task = tokio::spawn(civic_vault::serve(vault, listener, async {
             let _ = stopped.await;
         }));
@@ -78,6 +83,8 @@ impl TestVault {
             dir,
             admin,
             http: reqwest::Client::new(),
+            vault: Some(handle),
+            clean_stop: true,
             stop: Some(stop),
             task: Some(task),
         }
@@ -88,8 +95,14 @@ impl TestVault {
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
         }
-        if let Some(t) = self.task.take() {
-            t.await.unwrap().unwrap();
+        let task = self.task.take();
+        // Drop our handle first: the store closes when the last one goes.
+        self.vault.take();
+        if let Some(t) = task {
+            let result = t.await.unwrap();
+            if self.clean_stop {
+                result.unwrap();
+            }
         }
         let dir = tempfile::tempdir().unwrap();
         std::mem::replace(&mut self.dir, dir)
