@@ -43,6 +43,7 @@ pub mod error;
 pub mod http;
 pub mod metrics;
 pub mod principals;
+pub mod retention;
 pub mod server;
 pub mod store;
 

@@ -111,34 +111,32 @@ fn serve(args: ServeArgs) -> Result<ExitCode, String> {
     config.validate().map_err(|e| e.to_string())?;
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
     runtime.block_on(async move {
+        let shutdown = shutdown_signal()?;
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
         tracing::info!(listen = %config.listen, program = %config.program, "civic-vault starting");
-        civic_vault::run(listener, config, shutdown_signal())
+        civic_vault::run(listener, config, shutdown)
             .await
             .map_err(|e| e.to_string())
     })?;
     Ok(ExitCode::SUCCESS)
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// Registers SIGTERM and SIGINT handlers now (before the port opens, so a
+/// signal that arrives during startup is not fatal) and returns the future
+/// that resolves on either.
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, String> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
+    let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {},
+            _ = int.recv() => {},
         }
-    };
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
-    tracing::info!("shutdown requested: finishing in-flight requests");
+        tracing::info!("shutdown requested: finishing in-flight requests");
+    })
 }
 
 fn verify(data: &std::path::Path) -> Result<ExitCode, String> {

@@ -48,6 +48,9 @@ pub struct Vault {
     pub metrics: Metrics,
     pub attestor: Attestor,
     pub cards: CardCache,
+    /// Sweeps never overlap.
+    pub sweep_lock: tokio::sync::Mutex<()>,
+    pub last_sweep: tokio::sync::Mutex<Option<crate::retention::SweepReport>>,
     /// Distinct cards per principal in the last hour (the bulk guard's input).
     pub fact_window: DistinctCards,
 }
@@ -118,6 +121,8 @@ impl Vault {
             attestor,
             fact_window: DistinctCards::default(),
             cards: CardCache::default(),
+            sweep_lock: tokio::sync::Mutex::new(()),
+            last_sweep: tokio::sync::Mutex::new(None),
             config,
             keys,
             store,
@@ -255,7 +260,30 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
     let app = crate::http::router(Arc::clone(&vault));
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
+    let (stop_sweeps, mut stopped) = tokio::sync::watch::channel(false);
+    let sweeper = {
+        let vault = Arc::clone(&vault);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(vault.config.retention.sweep_interval.as_std());
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            tick.tick().await;
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {
+                        if let Err(e) = crate::retention::sweep(&vault, "schedule", None).await {
+                            tracing::error!(error = %e, "scheduled retention sweep failed; will retry");
+                        }
+                    }
+                    _ = stopped.changed() => break,
+                }
+            }
+        })
+    };
+    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    // The sweep in progress, if any, finishes; no new one starts.
+    let _ = stop_sweeps.send(true);
+    let _ = sweeper.await;
+    served?;
     let v = Arc::clone(&vault);
     drop(vault);
     tokio::task::spawn_blocking(move || v.store.close())

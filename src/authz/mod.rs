@@ -27,10 +27,12 @@ pub enum Action {
     VerifyAudit,
     ReadMetrics,
     QueryFact,
+    ReadRetention,
+    RunSweep,
 }
 
 impl Action {
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 12] = [
         Self::Enroll,
         Self::ReadPhoto,
         Self::RevokeCard,
@@ -41,6 +43,8 @@ impl Action {
         Self::VerifyAudit,
         Self::ReadMetrics,
         Self::QueryFact,
+        Self::ReadRetention,
+        Self::RunSweep,
     ];
 
     /// The schema's resource type for this action.
@@ -66,6 +70,8 @@ impl Action {
             Self::VerifyAudit => "verify_audit",
             Self::ReadMetrics => "read_metrics",
             Self::QueryFact => "query_fact",
+            Self::ReadRetention => "read_retention",
+            Self::RunSweep => "run_sweep",
         }
     }
 }

@@ -101,6 +101,8 @@ pub struct Keyring {
     pub subjects: SubjectHasher,
     pub attestation_id: String,
     attestation: Secret32,
+    /// Destruction-epoch keys for document scans.
+    pub scans: super::ScanKeys,
     /// True when this start generated the keyring.
     pub created: bool,
 }
@@ -192,6 +194,7 @@ impl Keyring {
             ),
             attestation_id: manifest.attestation.clone(),
             attestation: read_key32(&dir.join(format!("{}.key", manifest.attestation)))?,
+            scans: super::ScanKeys::load(dir)?,
             created: false,
         })
     }

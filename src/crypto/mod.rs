@@ -8,6 +8,7 @@ mod aead;
 mod attest;
 mod blind;
 mod keyring;
+mod scan_keys;
 mod secret;
 mod token;
 
@@ -15,5 +16,6 @@ pub use aead::{open, seal, AeadError, DataKey, WrappedKey};
 pub use attest::Attestor;
 pub use blind::{BlindIndex, Commitment, SubjectHasher};
 pub use keyring::{KeyError, Keyring, PhotoKeys};
+pub use scan_keys::{EpochId, ScanKeys};
 pub use secret::Secret32;
 pub use token::{new_token, token_hash, TokenHash};

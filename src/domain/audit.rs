@@ -25,6 +25,21 @@ pub struct AuditDraft {
     pub subject: Option<String>,
     /// `ok` or the error code the caller received.
     pub outcome: String,
+    /// For a destruction: its certificate of sanitization.
+    pub certificate: Option<Certificate>,
+}
+
+/// A certificate of sanitization (after NIST SP 800-88's model): what was
+/// destroyed, how much, with which key, how, when, by which sweep.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Certificate {
+    pub data_class: String,
+    pub records: u64,
+    pub key_id: String,
+    pub method: String,
+    pub destroyed_at: String,
+    pub sweep_id: String,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,6 +68,8 @@ pub struct AuditEntry {
     pub policy_version: Option<u64>,
     pub subject: Option<String>,
     pub outcome: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<Certificate>,
     pub prev_hash: String,
 }
 
@@ -77,6 +94,7 @@ impl AuditEntry {
             policy_version: draft.policy_version,
             subject: draft.subject.clone(),
             outcome: draft.outcome.clone(),
+            certificate: draft.certificate.clone(),
             prev_hash: format_hash(prev),
         };
         let canonical = entry.canonical();

@@ -12,7 +12,7 @@ use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 use super::card::{Attestation, CardId, CardNumber, CardRecord, CardStatus, PhotoRecord};
 use super::program::{Program, ProofFacts, Verdict};
 use super::store::NewCard;
-use crate::crypto::{Commitment, DataKey, Keyring};
+use crate::crypto::{Commitment, DataKey, EpochId, Keyring};
 use crate::duration::HumanDuration;
 use crate::error::ApiError;
 
@@ -101,6 +101,9 @@ pub struct EnrollContext<'a> {
     pub clerk: &'a str,
     pub now: OffsetDateTime,
     pub validity: HumanDuration,
+    /// Where scans go when they are kept: the current destruction epoch and
+    /// its recipient. `None`: scans are checked and dropped ("0s").
+    pub scans: Option<(EpochId, age::x25519::Recipient)>,
 }
 
 /// A checked application, ready to commit.
@@ -108,6 +111,13 @@ pub struct Prepared {
     pub card_number: CardNumber,
     pub new_card: NewCard,
     pub scans_presented: usize,
+}
+
+impl Prepared {
+    #[must_use]
+    pub fn scans_stored(&self) -> usize {
+        self.new_card.scans.len()
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -264,6 +274,7 @@ pub fn prepare(req: &EnrollmentRequest, cx: &EnrollContext<'_>) -> Result<Prepar
     let mut facts = Vec::with_capacity(req.proofs.len());
     let mut commitments: Vec<Commitment> = Vec::with_capacity(req.proofs.len());
     let mut scans = 0;
+    let mut scan_files: Vec<Zeroizing<Vec<u8>>> = Vec::new();
     for (i, p) in req.proofs.iter().enumerate() {
         let f = |name: &str| format!("proofs[{i}].{name}");
         if !cx.program.knows(&p.document_type) {
@@ -283,13 +294,16 @@ pub fn prepare(req: &EnrollmentRequest, cx: &EnrollContext<'_>) -> Result<Prepar
         }
         if let Some(scan) = &p.scan {
             // Validated in full; whether it is kept is the retention policy's call.
-            decode_upload(
+            let bytes = decode_upload(
                 scan,
                 &f("scan"),
                 &[MediaKind::Pdf, MediaKind::Jpeg, MediaKind::Png],
                 MAX_SCAN_BYTES,
             )?;
             scans += 1;
+            if cx.scans.is_some() {
+                scan_files.push(bytes);
+            }
         }
         let c = cx.keys.blind.document(&p.document_type, &p.issuer, &p.number);
         if commitments.contains(&c) {
@@ -379,6 +393,17 @@ pub fn prepare(req: &EnrollmentRequest, cx: &EnrollContext<'_>) -> Result<Prepar
                 age_file,
             },
             identity_commitments,
+            scans: match &cx.scans {
+                Some((epoch, recipient)) => scan_files
+                    .iter()
+                    .map(|bytes| {
+                        age::encrypt(recipient, bytes)
+                            .map(|file| (*epoch, file))
+                            .map_err(|e| ApiError::Internal { detail: e.to_string() })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?,
+                None => Vec::new(),
+            },
         },
         scans_presented: scans,
     })

@@ -6,7 +6,7 @@ use tokio::sync::oneshot;
 use super::audit::{AuditDraft, AuditEntry, ChainReport};
 use super::card::{CardId, CardRecord, CardStatus, PhotoRecord};
 use super::principal::Principal;
-use crate::crypto::Commitment;
+use crate::crypto::{Commitment, EpochId};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -51,15 +51,26 @@ pub struct NewCard {
     pub photo: PhotoRecord,
     /// Commitments of the identity documents, checked against active cards.
     pub identity_commitments: Vec<Commitment>,
+    /// Document scans kept for the retention window, as age files.
+    pub scans: Vec<(EpochId, Vec<u8>)>,
 }
 
 /// One change to the vault's records.
 #[derive(Debug, Clone)]
 pub enum Change {
     PutPrincipal(Box<Principal>),
-    DeletePrincipal { id: String },
+    DeletePrincipal {
+        id: String,
+    },
     Enroll(Box<NewCard>),
-    SetCardStatus { card_id: CardId, status: CardStatus },
+    SetCardStatus {
+        card_id: CardId,
+        status: CardStatus,
+    },
+    /// Removes stored records by key (scans of a destroyed epoch).
+    RemoveScans {
+        keys: Vec<Vec<u8>>,
+    },
 }
 
 /// Changes and the audit entries that record them, applied all together or
@@ -110,6 +121,25 @@ pub trait Store: Send + Sync + 'static {
     /// # Errors
     /// Storage failure.
     fn audit_verify(&self) -> Result<ChainReport, StoreError>;
+
+    /// The epochs that have scans stored, found by jumping from prefix to
+    /// prefix (cost grows with the number of epochs, not of scans).
+    ///
+    /// # Errors
+    /// Storage failure.
+    fn scan_epochs(&self) -> Result<Vec<EpochId>, StoreError>;
+
+    /// The storage keys of one epoch's scans.
+    ///
+    /// # Errors
+    /// Storage failure.
+    fn scan_keys(&self, epoch: EpochId) -> Result<Vec<Vec<u8>>, StoreError>;
+
+    /// How many scans are stored.
+    ///
+    /// # Errors
+    /// Storage failure.
+    fn scan_count(&self) -> Result<u64, StoreError>;
 
     /// Makes everything written so far durable.
     ///

@@ -36,6 +36,8 @@ pub fn router(vault: Arc<Vault>) -> Router {
         .route("/v1/cardholders/{card}/revoke", post(handlers::cards::revoke))
         .route("/v1/cardholders/{card}", delete(handlers::cards::erase))
         .route("/v1/facts", post(handlers::facts::query))
+        .route("/v1/retention", get(handlers::retention::status))
+        .route("/v1/retention/sweep", post(handlers::retention::sweep))
         .route("/v1/audit", get(handlers::audit::list))
         .route("/v1/audit/verify", get(handlers::audit::verify))
         .route("/metrics", get(handlers::ops::metrics))

@@ -20,6 +20,7 @@ use std::thread::JoinHandle;
 
 use tokio::sync::oneshot;
 
+use crate::crypto::EpochId;
 use crate::domain::audit::{self, AuditEntry, ChainReport, ChainVerifier};
 use crate::domain::card::{CardId, CardRecord, PhotoRecord};
 use crate::domain::principal::Principal;
@@ -35,6 +36,7 @@ pub(crate) struct Trees {
     pub cards: sled::Tree,
     pub photos: sled::Tree,
     pub commitments: sled::Tree,
+    pub scans: sled::Tree,
 }
 
 pub(crate) struct Inner {
@@ -131,6 +133,7 @@ impl SledStore {
             cards: db.open_tree("cards").map_err(failed)?,
             photos: db.open_tree("photos").map_err(failed)?,
             commitments: db.open_tree("commitments").map_err(failed)?,
+            scans: db.open_tree("scans").map_err(failed)?,
         };
         let inner = Arc::new(Inner {
             db,
@@ -293,6 +296,41 @@ impl Store for SledStore {
             }
         }
         Ok(v.finish())
+    }
+
+    fn scan_epochs(&self) -> Result<Vec<EpochId>, StoreError> {
+        let tree = &self.inner.trees.scans;
+        let mut out = Vec::new();
+        let mut from: Vec<u8> = Vec::new();
+        while let Some(kv) = tree.range(from.clone()..).next() {
+            let (k, _) = kv.map_err(failed)?;
+            let Some(epoch) = EpochId::from_prefix(&k) else { break };
+            out.push(epoch);
+            // Jump past every key of this epoch.
+            let next = EpochId {
+                index: epoch.index.saturating_add(1),
+                ..epoch
+            };
+            if next.index == epoch.index {
+                break;
+            }
+            from = next.prefix().to_vec();
+        }
+        Ok(out)
+    }
+
+    fn scan_keys(&self, epoch: EpochId) -> Result<Vec<Vec<u8>>, StoreError> {
+        self.inner
+            .trees
+            .scans
+            .scan_prefix(epoch.prefix())
+            .keys()
+            .map(|k| k.map(|k| k.to_vec()).map_err(failed))
+            .collect()
+    }
+
+    fn scan_count(&self) -> Result<u64, StoreError> {
+        Ok(self.inner.trees.scans.len() as u64)
     }
 
     fn flush(&self) -> Result<(), StoreError> {

@@ -103,7 +103,7 @@ fn tx_encode<T: serde::Serialize>(v: &T) -> TxResult<Vec<u8>> {
 }
 
 fn apply_change(t: &[TransactionalTree], change: &Change) -> TxResult<()> {
-    let (principals, cards, photos, commitments) = (&t[1], &t[2], &t[3], &t[4]);
+    let (principals, cards, photos, commitments, scans) = (&t[1], &t[2], &t[3], &t[4], &t[5]);
     match change {
         Change::PutPrincipal(p) => {
             if principals.get(p.id.as_bytes())?.is_some() {
@@ -136,6 +136,12 @@ fn apply_change(t: &[TransactionalTree], change: &Change) -> TxResult<()> {
             for c in &new.identity_commitments {
                 commitments.insert(c, &new.card_id)?;
             }
+            for (i, (epoch, file)) in new.scans.iter().enumerate() {
+                let mut key = epoch.prefix().to_vec();
+                key.extend_from_slice(&new.card_id);
+                key.push(u8::try_from(i).unwrap_or(u8::MAX));
+                scans.insert(key, file.as_slice())?;
+            }
         }
         Change::SetCardStatus { card_id, status } => {
             let Some(current) = cards.get(card_id)? else {
@@ -149,6 +155,11 @@ fn apply_change(t: &[TransactionalTree], change: &Change) -> TxResult<()> {
             record.status = status.clone();
             cards.insert(card_id, tx_encode(&record)?)?;
         }
+        Change::RemoveScans { keys } => {
+            for k in keys {
+                scans.remove(k.as_slice())?;
+            }
+        }
     }
     Ok(())
 }
@@ -157,7 +168,7 @@ fn apply_change(t: &[TransactionalTree], change: &Change) -> TxResult<()> {
 /// and the result for the caller; `Err` means storage itself failed.
 fn transact(inner: &Inner, head: Head, commit: &Commit) -> Result<(Head, CommitResult), String> {
     let t = &inner.trees;
-    let trees = [&t.audit, &t.principals, &t.cards, &t.photos, &t.commitments];
+    let trees = [&t.audit, &t.principals, &t.cards, &t.photos, &t.commitments, &t.scans];
     let outcome = trees[..].transaction(|tx| {
         for change in &commit.changes {
             apply_change(tx, change)?;

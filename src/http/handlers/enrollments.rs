@@ -9,7 +9,8 @@ use serde_json::json;
 
 use super::principals::commit_or_fail;
 use crate::authz::{Action, RequestContext, Resource};
-use crate::domain::enrollment::{prepare, EnrollContext, EnrollmentRequest};
+use crate::crypto::EpochId;
+use crate::domain::enrollment::{prepare, EnrollContext, EnrollmentRequest, Prepared};
 use crate::domain::store::{Change, Commit};
 use crate::domain::vocab::Purpose;
 use crate::error::ApiError;
@@ -42,12 +43,25 @@ pub async fn enroll(
     let clerk = who.id.clone();
     let prepared = tokio::task::spawn_blocking(move || {
         let validity = vault.config.card_validity.unwrap_or(vault.program.card_validity);
+        let now = vault.clock.now();
+        let scans = match scan_epoch(&vault, now.unix_timestamp()) {
+            Some(epoch) if req.proofs.iter().any(|p| p.scan.is_some()) => {
+                let recipient = vault
+                    .keys
+                    .scans
+                    .recipient(epoch)
+                    .map_err(|e| ApiError::Unavailable { detail: e.to_string() })?;
+                Some((epoch, recipient))
+            }
+            _ => None,
+        };
         let cx = EnrollContext {
             program: &vault.program,
             keys: &vault.keys,
             clerk: &clerk,
-            now: vault.clock.now(),
+            now,
             validity,
+            scans,
         };
         prepare(&req, &cx)
     })
@@ -59,9 +73,13 @@ pub async fn enroll(
         "card_number": prepared.card_number.as_str(),
         "issued_on": record.issued_on.to_string(),
         "expires_on": record.expires_on.to_string(),
-        // Scans are checked and then dropped: none is kept on disk
-        // (`retention.source_documents` = "0s" behaviour).
-        "source_documents": {"stored": 0, "presented": prepared.scans_presented, "destroy_after": null},
+        // With `retention.source_documents` = "0s" scans are checked and
+        // dropped; otherwise kept until their epoch key is destroyed.
+        "source_documents": {
+            "stored": prepared.scans_stored(),
+            "presented": prepared.scans_presented,
+            "destroy_after": destroy_after(&v, &prepared),
+        },
     });
     let commit = Commit {
         changes: vec![Change::Enroll(Box::new(prepared.new_card))],
@@ -69,4 +87,20 @@ pub async fn enroll(
     };
     commit_or_fail(&v, &slot, commit).await?;
     Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// The destruction epoch scans enrolled at `now` belong to, if scans are kept.
+fn scan_epoch(v: &Vault, now: i64) -> Option<EpochId> {
+    let window = v.config.retention.source_documents.as_secs();
+    (window > 0).then(|| EpochId::containing(now, EpochId::length_for(window)))
+}
+
+/// When the scans just stored become due for destruction (RFC 3339).
+fn destroy_after(v: &Vault, prepared: &Prepared) -> Option<String> {
+    let (epoch, _) = prepared.new_card.scans.first()?;
+    let window = i64::try_from(v.config.retention.source_documents.as_secs()).ok()?;
+    time::OffsetDateTime::from_unix_timestamp(epoch.end().checked_add(window)?)
+        .ok()?
+        .format(&time::format_description::well_known::Rfc3339)
+        .ok()
 }

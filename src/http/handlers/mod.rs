@@ -4,3 +4,4 @@ pub mod enrollments;
 pub mod facts;
 pub mod ops;
 pub mod principals;
+pub mod retention;

@@ -1,0 +1,235 @@
+//! Destruction epochs for document scans. Every scan is an age file to the
+//! X25519 key of the epoch it was enrolled in (`keys/scan-<len>s-<index>.key`).
+//! When every scan of an epoch is past its retention window, the epoch's key
+//! is destroyed: the file is overwritten with zeros, synced and unlinked, and
+//! the in-memory identity is dropped (age zeroizes it). Every copy of those
+//! scans — in sled's free space, in any backup — is then noise.
+
+use std::collections::BTreeMap;
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use age::secrecy::ExposeSecret;
+use zeroize::Zeroizing;
+
+use super::KeyError;
+
+/// One destruction epoch: `[index * len, (index + 1) * len)` in unix seconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct EpochId {
+    pub len_secs: u32,
+    pub index: u64,
+}
+
+impl EpochId {
+    /// The epoch length for a retention window: a quarter of the window,
+    /// between one second and one day. A scan then outlives its window by at
+    /// most one epoch plus one sweep interval.
+    #[must_use]
+    pub fn length_for(window_secs: u64) -> u32 {
+        u32::try_from((window_secs / 4).clamp(1, 86_400)).unwrap_or(86_400)
+    }
+
+    #[must_use]
+    pub fn containing(unix: i64, len_secs: u32) -> Self {
+        let unix = u64::try_from(unix).unwrap_or(0);
+        Self {
+            len_secs,
+            index: unix / u64::from(len_secs.max(1)),
+        }
+    }
+
+    /// When the epoch ends (unix seconds).
+    #[must_use]
+    pub fn end(self) -> i64 {
+        i64::try_from((self.index + 1) * u64::from(self.len_secs)).unwrap_or(i64::MAX)
+    }
+
+    /// The key id, also its file name without `.key`.
+    #[must_use]
+    pub fn key_id(self) -> String {
+        format!("scan-{}s-{}", self.len_secs, self.index)
+    }
+
+    fn parse(key_id: &str) -> Option<Self> {
+        let rest = key_id.strip_prefix("scan-")?;
+        let (len, index) = rest.split_once("s-")?;
+        Some(Self {
+            len_secs: len.parse().ok()?,
+            index: index.parse().ok()?,
+        })
+    }
+
+    /// The 12-byte prefix of this epoch's records in the store.
+    #[must_use]
+    pub fn prefix(self) -> [u8; 12] {
+        let mut p = [0u8; 12];
+        p[..4].copy_from_slice(&self.len_secs.to_be_bytes());
+        p[4..].copy_from_slice(&self.index.to_be_bytes());
+        p
+    }
+
+    #[must_use]
+    pub fn from_prefix(bytes: &[u8]) -> Option<Self> {
+        Some(Self {
+            len_secs: u32::from_be_bytes(bytes.get(..4)?.try_into().ok()?),
+            index: u64::from_be_bytes(bytes.get(4..12)?.try_into().ok()?),
+        })
+    }
+}
+
+/// The epoch keys on disk and in memory.
+pub struct ScanKeys {
+    dir: PathBuf,
+    keys: Mutex<BTreeMap<EpochId, Arc<age::x25519::Identity>>>,
+}
+
+impl std::fmt::Debug for ScanKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScanKeys")
+            .field("epochs", &self.epochs().len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ScanKeys {
+    /// Loads every `scan-*.key` in `dir`.
+    ///
+    /// # Errors
+    /// A scan key file that is not an age identity.
+    pub fn load(dir: &Path) -> Result<Self, KeyError> {
+        let mut keys = BTreeMap::new();
+        if let Ok(entries) = fs::read_dir(dir) {
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let Some(epoch) = name.strip_suffix(".key").and_then(EpochId::parse) else {
+                    continue;
+                };
+                let text = Zeroizing::new(fs::read_to_string(e.path()).map_err(|err| KeyError::BadKey {
+                    file: name.clone(),
+                    reason: err.to_string(),
+                })?);
+                let identity: age::x25519::Identity = text.trim().parse().map_err(|_| KeyError::BadKey {
+                    file: name.clone(),
+                    reason: "not an age X25519 identity".into(),
+                })?;
+                keys.insert(epoch, Arc::new(identity));
+            }
+        }
+        Ok(Self {
+            dir: dir.to_owned(),
+            keys: Mutex::new(keys),
+        })
+    }
+
+    /// The recipient for `epoch`, creating its key (durably) on first use.
+    ///
+    /// # Errors
+    /// The key file cannot be written.
+    pub fn recipient(&self, epoch: EpochId) -> Result<age::x25519::Recipient, KeyError> {
+        let mut keys = self.keys.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(id) = keys.get(&epoch) {
+            return Ok(id.to_public());
+        }
+        let identity = age::x25519::Identity::generate();
+        let text = Zeroizing::new(format!("{}\n", identity.to_string().expose_secret()));
+        super::keyring::write_secret_file(&self.dir.join(format!("{}.key", epoch.key_id())), text.as_bytes())?;
+        sync_dir(&self.dir)?;
+        let recipient = identity.to_public();
+        keys.insert(epoch, Arc::new(identity));
+        Ok(recipient)
+    }
+
+    #[must_use]
+    pub fn identity(&self, epoch: EpochId) -> Option<Arc<age::x25519::Identity>> {
+        self.keys
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&epoch)
+            .cloned()
+    }
+
+    #[must_use]
+    pub fn epochs(&self) -> Vec<EpochId> {
+        self.keys
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .keys()
+            .copied()
+            .collect()
+    }
+
+    /// Destroys the epoch's key: zeros over the file, sync, unlink, sync the
+    /// directory, drop the identity. Returns whether there was a key.
+    ///
+    /// # Errors
+    /// The file could not be overwritten or removed (the key stays loaded,
+    /// so the sweep can try again).
+    pub fn destroy(&self, epoch: EpochId) -> Result<bool, KeyError> {
+        let path = self.dir.join(format!("{}.key", epoch.key_id()));
+        let io = |e: std::io::Error| KeyError::Io {
+            dir: path.display().to_string(),
+            reason: e.to_string(),
+        };
+        if path.exists() {
+            let len = usize::try_from(fs::metadata(&path).map_err(io)?.len()).unwrap_or(0);
+            let mut f = OpenOptions::new().write(true).open(&path).map_err(io)?;
+            f.write_all(&vec![0u8; len.max(128)]).map_err(io)?;
+            f.sync_all().map_err(io)?;
+            drop(f);
+            fs::remove_file(&path).map_err(io)?;
+            sync_dir(&self.dir)?;
+        }
+        let had = self
+            .keys
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&epoch)
+            .is_some();
+        Ok(had)
+    }
+}
+
+fn sync_dir(dir: &Path) -> Result<(), KeyError> {
+    fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| KeyError::Io {
+            dir: dir.display().to_string(),
+            reason: e.to_string(),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn epochs_name_and_bound() {
+        assert_eq!(EpochId::length_for(7 * 86_400), 86_400);
+        assert_eq!(EpochId::length_for(2), 1);
+        let e = EpochId::containing(100, 30);
+        assert_eq!((e.index, e.end()), (3, 120));
+        assert_eq!(EpochId::parse(&e.key_id()), Some(e));
+        assert_eq!(EpochId::from_prefix(&e.prefix()), Some(e));
+    }
+
+    #[test]
+    fn a_destroyed_epoch_key_is_gone_from_disk_and_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = ScanKeys::load(dir.path()).unwrap();
+        let e = EpochId::containing(1_000, 10);
+        let r = keys.recipient(e).unwrap();
+        let file = age::encrypt(&r, b"scan").unwrap();
+        let reloaded = ScanKeys::load(dir.path()).unwrap();
+        assert_eq!(
+            age::decrypt(reloaded.identity(e).unwrap().as_ref(), &file).unwrap(),
+            b"scan"
+        );
+        assert!(keys.destroy(e).unwrap());
+        assert!(keys.identity(e).is_none());
+        assert!(!dir.path().join(format!("{}.key", e.key_id())).exists());
+        assert!(ScanKeys::load(dir.path()).unwrap().epochs().is_empty());
+    }
+}
