@@ -84,6 +84,7 @@ mod tests {
             },
             fields: vec![],
             birth: vec![],
+            photo_key: vec![],
             attestations: vec![],
         }
     }

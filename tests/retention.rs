@@ -47,7 +47,8 @@ fn no_scan_decrypts(data: &Path, keys: &Path) {
         .filter_map(|p| std::fs::read_to_string(p).ok())
         .filter_map(|t| t.trim().parse().ok())
         .collect();
-    assert!(!identities.is_empty());
+    // (After destruction there may be no scan key left at all: then nothing
+    // can open, which is the point; the loop below still runs over the files.)
     let header = b"age-encryption.org/v1\n";
     let mut files = 0;
     for file in walk(data) {

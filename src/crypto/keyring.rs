@@ -6,7 +6,6 @@
 //! keys/
 //!   keyring.toml            active ids (no secrets)
 //!   kek-<id>.key            key-encryption key: wraps per-cardholder data keys
-//!   photo-<id>.key          age X25519 identity: photos are age files to its recipient
 //!   blind-<id>.key          HMAC key: document commitments and card ids
 //!   subject-<id>.key        HMAC key: audit subjects
 //!   attest-<id>.key         Ed25519 seed: signs fact attestations
@@ -19,7 +18,6 @@ use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use age::secrecy::ExposeSecret;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use rand::RngCore;
@@ -48,46 +46,12 @@ pub enum KeyError {
 struct Manifest {
     version: u32,
     kek: String,
-    photo: String,
+    /// Written by early versions, which kept one photo key for all photos.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    photo: Option<String>,
     blind_index: String,
     audit_subject: String,
     attestation: String,
-}
-
-/// The photo keys: photos are encrypted to the active recipient; every
-/// identity still on disk can decrypt what was written to it.
-pub struct PhotoKeys {
-    pub active_id: String,
-    recipient: age::x25519::Recipient,
-    identities: HashMap<String, age::x25519::Identity>,
-}
-
-impl std::fmt::Debug for PhotoKeys {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PhotoKeys")
-            .field("active_id", &self.active_id)
-            .finish_non_exhaustive()
-    }
-}
-
-impl PhotoKeys {
-    /// Encrypts a photo into a standard age file.
-    ///
-    /// # Errors
-    /// Only if age itself refuses, which it does not for one X25519 recipient.
-    pub fn encrypt(&self, plaintext: &[u8]) -> Result<Vec<u8>, KeyError> {
-        age::encrypt(&self.recipient, plaintext).map_err(|e| KeyError::BadKey {
-            file: self.active_id.clone(),
-            reason: e.to_string(),
-        })
-    }
-
-    /// Decrypts an age file written to any photo key still held.
-    #[must_use]
-    pub fn decrypt(&self, key_id: &str, file: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
-        let identity = self.identities.get(key_id)?;
-        age::decrypt(identity, file).ok().map(Zeroizing::new)
-    }
 }
 
 /// Every key the vault holds in memory while it runs.
@@ -96,7 +60,6 @@ pub struct Keyring {
     pub dir: PathBuf,
     pub kek_id: String,
     keks: HashMap<String, Secret32>,
-    pub photo: PhotoKeys,
     pub blind: BlindIndex,
     pub subjects: SubjectHasher,
     pub attestation_id: String,
@@ -142,10 +105,9 @@ impl Keyring {
             file: MANIFEST.into(),
             reason: e.message().to_owned(),
         })?;
-        // Every kek-*.key and photo-*.key on disk stays usable, so data
+        // Every kek-*.key on disk stays usable, so data
         // written under an older (rotated) key can still be read.
         let mut keks = HashMap::new();
-        let mut identities = HashMap::new();
         for entry in fs::read_dir(dir).map_err(|e| KeyError::Io {
             dir: dir.display().to_string(),
             reason: e.to_string(),
@@ -155,13 +117,6 @@ impl Keyring {
             let Some(id) = name.strip_suffix(".key") else { continue };
             if id.starts_with("kek-") {
                 keks.insert(id.to_owned(), read_key32(&entry.path())?);
-            } else if id.starts_with("photo-") {
-                let text = read_secret_file(&entry.path())?;
-                let identity: age::x25519::Identity = text.trim().parse().map_err(|_| KeyError::BadKey {
-                    file: name.clone(),
-                    reason: "not an age X25519 identity".into(),
-                })?;
-                identities.insert(id.to_owned(), identity);
             }
         }
         let missing = |id: &str| KeyError::BadKey {
@@ -171,19 +126,10 @@ impl Keyring {
         if !keks.contains_key(&manifest.kek) {
             return Err(missing(&manifest.kek));
         }
-        let recipient = identities
-            .get(&manifest.photo)
-            .ok_or_else(|| missing(&manifest.photo))?
-            .to_public();
         Ok(Self {
             dir: dir.to_owned(),
             kek_id: manifest.kek.clone(),
             keks,
-            photo: PhotoKeys {
-                active_id: manifest.photo.clone(),
-                recipient,
-                identities,
-            },
             blind: BlindIndex::new(
                 manifest.blind_index.clone(),
                 read_key32(&dir.join(format!("{}.key", manifest.blind_index)))?,
@@ -253,7 +199,7 @@ fn generate(dir: &Path) -> Result<(), KeyError> {
     let manifest = Manifest {
         version: 1,
         kek: new_id("kek"),
-        photo: new_id("photo"),
+        photo: None,
         blind_index: new_id("blind"),
         audit_subject: new_id("subject"),
         attestation: new_id("attest"),
@@ -268,9 +214,6 @@ fn generate(dir: &Path) -> Result<(), KeyError> {
         let encoded = Zeroizing::new(STANDARD.encode(key.expose()));
         write_secret_file(&dir.join(format!("{id}.key")), encoded.as_bytes())?;
     }
-    let identity = age::x25519::Identity::generate();
-    let text = Zeroizing::new(format!("{}\n", identity.to_string().expose_secret()));
-    write_secret_file(&dir.join(format!("{}.key", manifest.photo)), text.as_bytes())?;
     let token = new_token();
     write_secret_file(&dir.join(ADMIN_TOKEN_FILE), format!("{}\n", token.as_str()).as_bytes())?;
     let body = toml::to_string(&manifest).map_err(|e| KeyError::BadKey {
@@ -361,11 +304,7 @@ mod tests {
         let again = Keyring::open_or_create(dir.path()).unwrap();
         assert!(!again.created);
         assert_eq!(ring.fingerprint(), again.fingerprint());
-        let photo = ring.photo.encrypt(b"img").unwrap();
-        assert_eq!(
-            again.photo.decrypt(&again.photo.active_id, &photo).unwrap().as_slice(),
-            b"img"
-        );
+        assert_eq!(again.active_kek().1, ring.active_kek().1);
         assert!(!format!("{ring:?}").contains(&STANDARD.encode(ring.active_kek().1.expose())));
     }
 

@@ -15,7 +15,7 @@ mod token;
 pub use aead::{open, seal, AeadError, DataKey, WrappedKey};
 pub use attest::Attestor;
 pub use blind::{BlindIndex, Commitment, SubjectHasher};
-pub use keyring::{KeyError, Keyring, PhotoKeys};
+pub use keyring::{KeyError, Keyring};
 pub use scan_keys::{EpochId, ScanKeys};
 pub use secret::Secret32;
 pub use token::{new_token, token_hash, TokenHash};

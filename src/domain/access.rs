@@ -4,24 +4,45 @@
 
 use zeroize::Zeroizing;
 
-use super::card::PhotoRecord;
+use super::card::{CardId, CardRecord, PhotoRecord};
 use crate::authz::{Action, Permit};
 use crate::crypto::Keyring;
 use crate::error::ApiError;
 
-/// Decrypts a holder's photo.
+/// Decrypts a holder's photo: data key → sealed photo identity → age file.
 ///
 /// # Errors
-/// The permit is for another action, or the photo's key is gone.
-pub fn open_photo(permit: &Permit, keys: &Keyring, photo: &PhotoRecord) -> Result<Zeroizing<Vec<u8>>, ApiError> {
+/// The permit is for another action, or the record's keys are gone (then
+/// the photo is as good as destroyed: 404).
+pub fn open_photo(
+    permit: &Permit,
+    keys: &Keyring,
+    card_id: &CardId,
+    record: &CardRecord,
+    photo: &PhotoRecord,
+) -> Result<Zeroizing<Vec<u8>>, ApiError> {
     if !permit.allows(Action::ReadPhoto) {
         return Err(ApiError::Internal {
             detail: "photo opened without a read_photo permit".into(),
         });
     }
-    keys.photo
-        .decrypt(&photo.key_id, &photo.age_file)
-        .ok_or(ApiError::NotFound)
+    let dek = data_key(keys, card_id, record)?;
+    let text = Zeroizing::new(
+        dek.open_field(card_id, "photo_key", &record.photo_key)
+            .map_err(|_| ApiError::NotFound)?,
+    );
+    let identity: age::x25519::Identity = std::str::from_utf8(&text)
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .ok_or(ApiError::NotFound)?;
+    age::decrypt(&identity, &photo.age_file)
+        .map(Zeroizing::new)
+        .map_err(|_| ApiError::NotFound)
+}
+
+fn data_key(keys: &Keyring, card_id: &CardId, record: &CardRecord) -> Result<crate::crypto::DataKey, ApiError> {
+    let kek = keys.kek(&record.dek.kek_id).ok_or(ApiError::NotFound)?;
+    crate::crypto::DataKey::unwrap_with(&record.dek, kek, card_id).map_err(|_| ApiError::NotFound)
 }
 
 /// Opens a holder's date of birth, for age facts.

@@ -157,6 +157,8 @@ pub struct CardRecord {
     pub fields: Vec<u8>,
     /// Sealed `YYYY-MM-DD`.
     pub birth: Vec<u8>,
+    /// Sealed age X25519 identity that opens this card's photo.
+    pub photo_key: Vec<u8>,
     pub attestations: Vec<Attestation>,
 }
 

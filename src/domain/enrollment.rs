@@ -3,6 +3,7 @@
 //! one attestation per proof. Document type, issuer and number go into a
 //! keyed commitment and nowhere else.
 
+use age::secrecy::ExposeSecret;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
@@ -15,6 +16,9 @@ use super::store::NewCard;
 use crate::crypto::{Commitment, DataKey, EpochId, Keyring};
 use crate::duration::HumanDuration;
 use crate::error::ApiError;
+
+/// `PhotoRecord::key_id` of a photo whose identity is sealed in its card record.
+pub const PHOTO_KEY_SEALED: &str = "card";
 
 pub const MAX_PHOTO_BYTES: usize = 5 * 1024 * 1024;
 pub const MAX_SCAN_BYTES: usize = 10 * 1024 * 1024;
@@ -363,11 +367,12 @@ pub fn prepare(req: &EnrollmentRequest, cx: &EnrollContext<'_>) -> Result<Prepar
         detail: "field encoding".into(),
     })?);
     let birth_text = Zeroizing::new(a.date_of_birth.clone());
-    let age_file = cx
-        .keys
-        .photo
-        .encrypt(&photo)
-        .map_err(|e| ApiError::Internal { detail: e.to_string() })?;
+    // Each card has its own photo identity, sealed under the card's data key:
+    // the photo is a standard age file, and shredding the data key shreds it.
+    let photo_identity = age::x25519::Identity::generate();
+    let age_file =
+        age::encrypt(&photo_identity.to_public(), &photo).map_err(|e| ApiError::Internal { detail: e.to_string() })?;
+    let photo_key = Zeroizing::new(photo_identity.to_string().expose_secret().to_owned());
     let expires_on = cx.validity.add_to_date(today).ok_or_else(|| ApiError::Internal {
         detail: "card validity overflows the calendar".into(),
     })?;
@@ -380,6 +385,7 @@ pub fn prepare(req: &EnrollmentRequest, cx: &EnrollContext<'_>) -> Result<Prepar
         dek: dek.wrap(kek_id, kek, &card_id),
         fields: dek.seal_field(&card_id, "fields", &plain),
         birth: dek.seal_field(&card_id, "birth", birth_text.as_bytes()),
+        photo_key: dek.seal_field(&card_id, "photo_key", photo_key.as_bytes()),
         attestations,
     };
     let identity_commitments = record.identity_commitments().copied().collect();
@@ -389,7 +395,7 @@ pub fn prepare(req: &EnrollmentRequest, cx: &EnrollContext<'_>) -> Result<Prepar
             card_id,
             record,
             photo: PhotoRecord {
-                key_id: cx.keys.photo.active_id.clone(),
+                key_id: PHOTO_KEY_SEALED.to_owned(),
                 age_file,
             },
             identity_commitments,

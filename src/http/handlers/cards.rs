@@ -74,7 +74,7 @@ pub async fn photo(
     let (record, photo) = v.read(move |v| Ok((v.store.card(&id)?, v.store.photo(&id)?))).await?;
     match (record, photo) {
         (Some(r), Some(p)) if !matches!(r.status, CardStatus::ErasureRequested { .. }) => {
-            let bytes = open_photo(&permit, &v.keys, &p)?;
+            let bytes = open_photo(&permit, &v.keys, &id, &r, &p)?;
             let ct = if sniff(&bytes) == Some(MediaKind::Png) {
                 "image/png"
             } else {
