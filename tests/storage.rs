@@ -91,7 +91,7 @@ async fn stored_photo_is_an_age_file_that_opens_with_keys_rooted_in_keys_dir() {
         let id = keyring.blind.card_id(&card);
         let record = store.card(&id).unwrap().unwrap();
         let kek = keyring.kek(&record.dek.kek_id).unwrap();
-        let dek = civic_vault::crypto::DataKey::unwrap_with(&record.dek, kek, &id).unwrap();
+        let dek = civic_vault::crypto::DataKey::unwrap_with(&record.dek, &kek, &id).unwrap();
         let text = dek.open_field(&id, "photo_key", &record.photo_key).unwrap();
         let photo = store.photo(&id).unwrap().unwrap();
         (String::from_utf8(text).unwrap().parse().unwrap(), photo.age_file)

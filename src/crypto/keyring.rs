@@ -17,6 +17,7 @@ use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -41,7 +42,7 @@ pub enum KeyError {
     NotAKeyring(String),
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Manifest {
     version: u32,
@@ -54,12 +55,20 @@ struct Manifest {
     attestation: String,
 }
 
+#[derive(Debug)]
+struct Keks {
+    active: String,
+    keys: HashMap<String, Arc<Secret32>>,
+}
+
 /// Every key the vault holds in memory while it runs.
 #[derive(Debug)]
 pub struct Keyring {
     pub dir: PathBuf,
-    pub kek_id: String,
-    keks: HashMap<String, Secret32>,
+    /// The key-encryption keys: the active one, and older ones until the
+    /// rotation that rewraps their data keys destroys them.
+    keks: RwLock<Keks>,
+    manifest: Mutex<Manifest>,
     pub blind: BlindIndex,
     pub subjects: SubjectHasher,
     pub attestation_id: String,
@@ -116,7 +125,7 @@ impl Keyring {
             let name = entry.file_name().to_string_lossy().into_owned();
             let Some(id) = name.strip_suffix(".key") else { continue };
             if id.starts_with("kek-") {
-                keks.insert(id.to_owned(), read_key32(&entry.path())?);
+                keks.insert(id.to_owned(), Arc::new(read_key32(&entry.path())?));
             }
         }
         let missing = |id: &str| KeyError::BadKey {
@@ -128,8 +137,11 @@ impl Keyring {
         }
         Ok(Self {
             dir: dir.to_owned(),
-            kek_id: manifest.kek.clone(),
-            keks,
+            keks: RwLock::new(Keks {
+                active: manifest.kek.clone(),
+                keys: keks,
+            }),
+            manifest: Mutex::new(manifest.clone()),
             blind: BlindIndex::new(
                 manifest.blind_index.clone(),
                 read_key32(&dir.join(format!("{}.key", manifest.blind_index)))?,
@@ -147,14 +159,84 @@ impl Keyring {
 
     /// The active key-encryption key.
     #[must_use]
-    pub fn active_kek(&self) -> (&str, &Secret32) {
-        // load() checked that the active id is present.
-        (&self.kek_id, &self.keks[&self.kek_id])
+    pub fn active_kek(&self) -> (String, Arc<Secret32>) {
+        let keks = self.keks.read().unwrap_or_else(PoisonError::into_inner);
+        // load() checked that the active id is present, and rotation only
+        // ever makes a key active after inserting it.
+        let key = keks
+            .keys
+            .get(&keks.active)
+            .cloned()
+            .unwrap_or_else(|| Arc::new(Secret32::from_bytes([0; 32])));
+        (keks.active.clone(), key)
     }
 
     #[must_use]
-    pub fn kek(&self, id: &str) -> Option<&Secret32> {
-        self.keks.get(id)
+    pub fn kek(&self, id: &str) -> Option<Arc<Secret32>> {
+        self.keks
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .keys
+            .get(id)
+            .cloned()
+    }
+
+    /// Ids of every KEK held, active or not.
+    #[must_use]
+    pub fn kek_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .keks
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .keys
+            .keys()
+            .cloned()
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    /// Creates a new KEK and makes it active (durably, in keyring.toml).
+    /// Older KEKs stay until [`Keyring::destroy_kek`].
+    ///
+    /// # Errors
+    /// The key file or the manifest cannot be written.
+    pub fn rotate_kek(&self) -> Result<String, KeyError> {
+        let mut manifest = self.manifest.lock().unwrap_or_else(PoisonError::into_inner);
+        let id = new_id("kek");
+        let key = Secret32::random();
+        let encoded = Zeroizing::new(STANDARD.encode(key.expose()));
+        write_secret_file(&self.dir.join(format!("{id}.key")), encoded.as_bytes())?;
+        let mut next = manifest.clone();
+        next.kek.clone_from(&id);
+        write_manifest(&self.dir, &next)?;
+        *manifest = next;
+        let mut keks = self.keks.write().unwrap_or_else(PoisonError::into_inner);
+        keks.keys.insert(id.clone(), Arc::new(key));
+        keks.active.clone_from(&id);
+        Ok(id)
+    }
+
+    /// Destroys a KEK that is no longer active: its file is overwritten,
+    /// synced and unlinked, and the key dropped from memory (zeroized).
+    ///
+    /// # Errors
+    /// It is the active KEK, or the file cannot be destroyed.
+    pub fn destroy_kek(&self, id: &str) -> Result<bool, KeyError> {
+        if self.keks.read().unwrap_or_else(PoisonError::into_inner).active == id {
+            return Err(KeyError::BadKey {
+                file: format!("{id}.key"),
+                reason: "the active KEK cannot be destroyed".into(),
+            });
+        }
+        shred_file(&self.dir, &self.dir.join(format!("{id}.key")))?;
+        Ok(self
+            .keks
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .keys
+            .remove(id)
+            .is_some())
     }
 
     /// The Ed25519 seed that signs attestations.
@@ -216,15 +298,43 @@ fn generate(dir: &Path) -> Result<(), KeyError> {
     }
     let token = new_token();
     write_secret_file(&dir.join(ADMIN_TOKEN_FILE), format!("{}\n", token.as_str()).as_bytes())?;
-    let body = toml::to_string(&manifest).map_err(|e| KeyError::BadKey {
+    // The manifest is written last: a crash part-way leaves no keyring.toml,
+    // and the next start regenerates instead of running on half a keyring.
+    write_manifest(dir, &manifest)?;
+    fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
+    Ok(())
+}
+
+fn write_manifest(dir: &Path, manifest: &Manifest) -> Result<(), KeyError> {
+    let body = toml::to_string(manifest).map_err(|e| KeyError::BadKey {
         file: MANIFEST.into(),
         reason: e.to_string(),
     })?;
     let text = format!("# civic-vault keyring: the active key of each kind. Generated; keep with the keys.\n{body}");
-    // The manifest is written last: a crash part-way leaves no keyring.toml,
-    // and the next start regenerates instead of running on half a keyring.
     write_secret_file(&dir.join(MANIFEST), text.as_bytes())?;
-    fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
+    fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| KeyError::Io {
+            dir: dir.display().to_string(),
+            reason: e.to_string(),
+        })
+}
+
+/// Destroys a key file: zeros over it, sync, unlink, sync the directory.
+pub(crate) fn shred_file(dir: &Path, path: &Path) -> Result<(), KeyError> {
+    let io = |e: std::io::Error| KeyError::Io {
+        dir: path.display().to_string(),
+        reason: e.to_string(),
+    };
+    if path.exists() {
+        let len = usize::try_from(fs::metadata(path).map_err(io)?.len()).unwrap_or(0);
+        let mut f = OpenOptions::new().write(true).open(path).map_err(io)?;
+        f.write_all(&vec![0u8; len.max(128)]).map_err(io)?;
+        f.sync_all().map_err(io)?;
+        drop(f);
+        fs::remove_file(path).map_err(io)?;
+        fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
+    }
     Ok(())
 }
 
@@ -305,6 +415,14 @@ mod tests {
         assert!(!again.created);
         assert_eq!(ring.fingerprint(), again.fingerprint());
         assert_eq!(again.active_kek().1, ring.active_kek().1);
+        let old = ring.active_kek().0;
+        let new = ring.rotate_kek().unwrap();
+        assert!(ring.destroy_kek(&new).is_err(), "the active KEK is never destroyed");
+        assert!(ring.destroy_kek(&old).unwrap());
+        assert!(!dir.path().join(format!("{old}.key")).exists());
+        let reloaded = Keyring::open_or_create(dir.path()).unwrap();
+        assert_eq!(reloaded.active_kek().0, new);
+        assert_eq!(reloaded.kek_ids(), vec![new]);
         assert!(!format!("{ring:?}").contains(&STANDARD.encode(ring.active_kek().1.expose())));
     }
 

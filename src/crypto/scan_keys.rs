@@ -6,8 +6,7 @@
 //! scans — in sled's free space, in any backup — is then noise.
 
 use std::collections::BTreeMap;
-use std::fs::{self, OpenOptions};
-use std::io::Write;
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -168,20 +167,7 @@ impl ScanKeys {
     /// The file could not be overwritten or removed (the key stays loaded,
     /// so the sweep can try again).
     pub fn destroy(&self, epoch: EpochId) -> Result<bool, KeyError> {
-        let path = self.dir.join(format!("{}.key", epoch.key_id()));
-        let io = |e: std::io::Error| KeyError::Io {
-            dir: path.display().to_string(),
-            reason: e.to_string(),
-        };
-        if path.exists() {
-            let len = usize::try_from(fs::metadata(&path).map_err(io)?.len()).unwrap_or(0);
-            let mut f = OpenOptions::new().write(true).open(&path).map_err(io)?;
-            f.write_all(&vec![0u8; len.max(128)]).map_err(io)?;
-            f.sync_all().map_err(io)?;
-            drop(f);
-            fs::remove_file(&path).map_err(io)?;
-            sync_dir(&self.dir)?;
-        }
+        super::keyring::shred_file(&self.dir, &self.dir.join(format!("{}.key", epoch.key_id())))?;
         let had = self
             .keys
             .lock()

@@ -42,7 +42,7 @@ pub fn open_photo(
 
 fn data_key(keys: &Keyring, card_id: &CardId, record: &CardRecord) -> Result<crate::crypto::DataKey, ApiError> {
     let kek = keys.kek(&record.dek.kek_id).ok_or(ApiError::NotFound)?;
-    crate::crypto::DataKey::unwrap_with(&record.dek, kek, card_id).map_err(|_| ApiError::NotFound)
+    crate::crypto::DataKey::unwrap_with(&record.dek, &kek, card_id).map_err(|_| ApiError::NotFound)
 }
 
 /// Opens a holder's date of birth, for age facts.
@@ -64,7 +64,7 @@ pub fn open_birth_date(
         detail: "a cardholder record does not open".into(),
     };
     let kek = keys.kek(&record.dek.kek_id).ok_or_else(unreadable)?;
-    let dek = crate::crypto::DataKey::unwrap_with(&record.dek, kek, card_id).map_err(|_| unreadable())?;
+    let dek = crate::crypto::DataKey::unwrap_with(&record.dek, &kek, card_id).map_err(|_| unreadable())?;
     let text = Zeroizing::new(
         dek.open_field(card_id, "birth", &record.birth)
             .map_err(|_| unreadable())?,

@@ -382,7 +382,7 @@ pub fn prepare(req: &EnrollmentRequest, cx: &EnrollContext<'_>) -> Result<Prepar
         issued_on: today,
         expires_on,
         enrolled_at: at,
-        dek: dek.wrap(kek_id, kek, &card_id),
+        dek: dek.wrap(&kek_id, &kek, &card_id),
         fields: dek.seal_field(&card_id, "fields", &plain),
         birth: dek.seal_field(&card_id, "birth", birth_text.as_bytes()),
         photo_key: dek.seal_field(&card_id, "photo_key", photo_key.as_bytes()),
