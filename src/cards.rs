@@ -46,6 +46,13 @@ impl CardCache {
         map.insert(id, record);
     }
 
+    /// Many cards changed (their data keys were rewrapped): forget them all.
+    pub fn clear(&self) {
+        let mut map = self.map.write().unwrap_or_else(PoisonError::into_inner);
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        map.clear();
+    }
+
     /// A card changed (status, erasure, destruction): forget it.
     pub fn invalidate(&self, id: &CardId) {
         let mut map = self.map.write().unwrap_or_else(PoisonError::into_inner);

@@ -51,6 +51,9 @@ pub struct Retention {
     pub source_documents: HumanDuration,
     pub inactive_cardholders: HumanDuration,
     pub sweep_interval: HumanDuration,
+    /// How often the key-encryption key is replaced (live data keys rewrapped,
+    /// the old KEK destroyed) when cardholder records were erased under it.
+    pub key_rotation: HumanDuration,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -82,6 +85,7 @@ impl Default for Retention {
             source_documents: HumanDuration::ZERO,
             inactive_cardholders: dur(365, crate::duration::Unit::Days),
             sweep_interval: dur(1, crate::duration::Unit::Hours),
+            key_rotation: dur(1, crate::duration::Unit::Days),
         }
     }
 }
@@ -172,6 +176,9 @@ impl Config {
         }
         if self.retention.sweep_interval.is_zero() {
             return Err(ConfigError::key("retention.sweep_interval", "must be longer than 0s"));
+        }
+        if self.retention.key_rotation.is_zero() {
+            return Err(ConfigError::key("retention.key_rotation", "must be longer than 0s"));
         }
         let thresholds = &self.facts.age_thresholds;
         if thresholds.is_empty() || thresholds.len() > 16 {

@@ -15,13 +15,16 @@ use serde::Serialize;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use crate::crypto::EpochId;
+use crate::crypto::{DataKey, EpochId};
+use crate::domain::card::CardId;
 use crate::domain::audit::{AuditDraft, Certificate, Decision};
-use crate::domain::store::{Change, Commit, Store};
+use crate::domain::store::{due_key, Change, Commit, Store};
 use crate::error::ApiError;
 use crate::server::Vault;
 
 pub const SOURCE_DOCUMENTS: &str = "source_documents";
+pub const INACTIVE_CARDHOLDERS: &str = "inactive_cardholders";
+pub const KEY_ENCRYPTION_KEY: &str = "key_encryption_key";
 
 /// What one sweep did.
 #[derive(Clone, Debug, Serialize)]
@@ -121,12 +124,185 @@ pub async fn sweep(v: &Arc<Vault>, trigger: &str, principal: Option<&str>) -> Re
             }
         }
     }
+    sweep_cardholders(v, &mut report, started, principal).await?;
+    rotate_kek_if_due(v, &mut report, started, principal).await?;
     report.finished_at = rfc3339(v.clock.now().unix_timestamp());
     if !report.destroyed.is_empty() {
         tracing::info!(sweep = %report.sweep_id, destroyed = report.destroyed.len(), "retention sweep destroyed data");
     }
     *v.last_sweep.lock().await = Some(report.clone());
     Ok(report)
+}
+
+fn certificate_entry(v: &Vault, principal: Option<&str>, class: &str, certificate: &Certificate) -> AuditDraft {
+    AuditDraft {
+        at: v.clock.now().unix_timestamp(),
+        principal: principal.map(str::to_owned),
+        action: "destroy".into(),
+        resource: Some(format!("DataClass::{class}")),
+        decision: Decision::Allow,
+        outcome: "ok".into(),
+        certificate: Some(certificate.clone()),
+        ..AuditDraft::default()
+    }
+}
+
+async fn commit(v: &Vault, changes: Vec<Change>, audit: Vec<AuditDraft>) -> Result<(), ApiError> {
+    match v.store.submit(Commit { changes, audit }).await {
+        Ok(Ok(_)) => Ok(()),
+        _ => Err(ApiError::Unavailable {
+            detail: "a retention change could not be written".into(),
+        }),
+    }
+}
+
+/// Deletes the cardholder records that are due (erasure requested; revoked
+/// or expired longer than the window), found through the due index, so the
+/// cost follows the records destroyed. Their sealed fields and photo remain
+/// in sled's free space and in backups, wrapped under the KEK of the time:
+/// the erasure is complete when that KEK is destroyed by the next rotation.
+async fn sweep_cardholders(v: &Arc<Vault>, report: &mut SweepReport, now: i64, principal: Option<&str>) -> Result<(), ApiError> {
+    let window = i64::try_from(v.config.retention.inactive_cardholders.as_secs()).unwrap_or(i64::MAX);
+    let mut deleted = 0u64;
+    let mut keks = BTreeSet::new();
+    loop {
+        let entries = v.read(move |v| v.store.due_entries(now, 512)).await?;
+        if entries.is_empty() {
+            break;
+        }
+        let mut changes = Vec::with_capacity(entries.len());
+        for (key, id) in entries {
+            match v.read(move |v| v.store.card(&id)).await? {
+                Some(r) if r.due_at(window) > now => changes.push(Change::MoveDue {
+                    from: key,
+                    to: due_key(r.due_at(window), &id),
+                }),
+                Some(r) => {
+                    keks.insert(r.dek.kek_id.clone());
+                    deleted += 1;
+                    v.cards.invalidate(&id);
+                    changes.push(Change::DeleteCard { card_id: id, due_key: key });
+                }
+                // Already gone (an older index entry): drop the entry.
+                None => changes.push(Change::DeleteCard { card_id: id, due_key: key }),
+            }
+        }
+        commit(v, changes, Vec::new()).await?;
+    }
+    if deleted > 0 {
+        v.cards.clear();
+        let certificate = Certificate {
+            data_class: INACTIVE_CARDHOLDERS.into(),
+            records: deleted,
+            key_id: keks.into_iter().collect::<Vec<_>>().join(","),
+            method: "record_deleted; cryptographic_erase when the named KEK is destroyed at the next key rotation".into(),
+            destroyed_at: rfc3339(v.clock.now().unix_timestamp()),
+            sweep_id: report.sweep_id.clone(),
+        };
+        commit(v, Vec::new(), vec![certificate_entry(v, principal, INACTIVE_CARDHOLDERS, &certificate)]).await?;
+        report.destroyed.push(certificate);
+    }
+    Ok(())
+}
+
+/// Replaces the KEK when records were erased under it and `key_rotation`
+/// has passed since the last rotation (or when an older KEK is still on disk
+/// after an interrupted rotation): new KEK, every live data key rewrapped,
+/// then the old KEK destroyed — which turns every leftover copy of an erased
+/// record's wrapped data key, in sled's files or in backups, into noise.
+async fn rotate_kek_if_due(v: &Arc<Vault>, report: &mut SweepReport, now: i64, principal: Option<&str>) -> Result<(), ApiError> {
+    let erased = v.read(|v| v.store.erased_count()).await?;
+    let (active, _) = v.keys.active_kek();
+    let stale = v.keys.kek_ids().into_iter().any(|id| id != active);
+    let period = i64::try_from(v.config.retention.key_rotation.as_secs()).unwrap_or(i64::MAX);
+    let last = *v.last_rotation.lock().await;
+    if !stale && !(erased > 0 && now.saturating_sub(last) >= period) {
+        return Ok(());
+    }
+    if !stale {
+        let vault = Arc::clone(v);
+        tokio::task::spawn_blocking(move || vault.keys.rotate_kek())
+            .await
+            .map_err(|e| ApiError::Internal { detail: e.to_string() })?
+            .map_err(|e| ApiError::Unavailable { detail: e.to_string() })?;
+        // Wait out enrollments that wrapped under the old KEK.
+        drop(v.kek_gate.write().await);
+    }
+    let (active, _) = v.keys.active_kek();
+    let old: Vec<String> = v.keys.kek_ids().into_iter().filter(|id| *id != active).collect();
+    // Rewrap until a full pass finds nothing left under an old KEK.
+    loop {
+        let mut rewrapped = 0usize;
+        let mut after = None;
+        loop {
+            let vault = Arc::clone(v);
+            let (changes, last) = tokio::task::spawn_blocking(move || rewrap_page(&vault, after))
+                .await
+                .map_err(|e| ApiError::Internal { detail: e.to_string() })??;
+            let Some(last) = last else { break };
+            after = Some(last);
+            rewrapped += changes.len();
+            if !changes.is_empty() {
+                commit(v, changes, Vec::new()).await?;
+                v.cards.clear();
+            }
+        }
+        if rewrapped == 0 {
+            break;
+        }
+    }
+    let mut entries = Vec::new();
+    for id in old {
+        let vault = Arc::clone(v);
+        let target = id.clone();
+        let destroyed = tokio::task::spawn_blocking(move || vault.keys.destroy_kek(&target))
+            .await
+            .map_err(|e| ApiError::Internal { detail: e.to_string() })?;
+        if let Err(e) = destroyed {
+            tracing::error!(kek = %id, error = %e, "old KEK could not be destroyed; will retry");
+            report.errors.push(format!("{id}: could not be destroyed"));
+            continue;
+        }
+        let certificate = Certificate {
+            data_class: KEY_ENCRYPTION_KEY.into(),
+            records: erased,
+            key_id: id,
+            method: "cryptographic_erase".into(),
+            destroyed_at: rfc3339(v.clock.now().unix_timestamp()),
+            sweep_id: report.sweep_id.clone(),
+        };
+        entries.push(certificate_entry(v, principal, KEY_ENCRYPTION_KEY, &certificate));
+        report.destroyed.push(certificate);
+    }
+    v.cards.clear();
+    commit(v, vec![Change::ResetErasedCount], entries).await?;
+    *v.last_rotation.lock().await = now;
+    Ok(())
+}
+
+/// One page of cards: rewraps those under an old KEK. Returns the changes
+/// and the last card id seen (`None` when there were no more cards).
+fn rewrap_page(v: &Vault, after: Option<CardId>) -> Result<(Vec<Change>, Option<CardId>), ApiError> {
+    let page = v.store.card_page(after, 512)?;
+    let last = page.last().map(|(id, _)| *id);
+    let (active, active_key) = v.keys.active_kek();
+    let mut changes = Vec::new();
+    for (id, record) in page {
+        if record.dek.kek_id == active {
+            continue;
+        }
+        // An old KEK already destroyed (interrupted rotation): nothing to save.
+        let Some(old) = v.keys.kek(&record.dek.kek_id) else { continue };
+        let dek = DataKey::unwrap_with(&record.dek, &old, &id).map_err(|_| ApiError::Internal {
+            detail: "a data key did not unwrap during rotation".into(),
+        })?;
+        changes.push(Change::Rewrap {
+            card_id: id,
+            from_kek: record.dek.kek_id.clone(),
+            wrapped: dek.wrap(&active, &active_key, &id),
+        });
+    }
+    Ok((changes, last))
 }
 
 /// What `GET /v1/retention` reports.
@@ -140,6 +316,14 @@ pub async fn status(v: &Arc<Vault>) -> Result<serde_json::Value, ApiError> {
     epochs.extend(v.read(|v| v.store.scan_epochs()).await?);
     let window_secs = i64::try_from(window.as_secs()).unwrap_or(i64::MAX);
     let next = epochs.iter().map(|e| due(*e, window_secs)).min().map(rfc3339);
+    let cards = v.read(|v| v.store.card_count()).await?;
+    let erased = v.read(|v| v.store.erased_count()).await?;
+    let next_card = v
+        .read(|v| v.store.due_entries(i64::MAX, 1))
+        .await?
+        .first()
+        .and_then(|(k, _)| k.get(..8).and_then(|b| b.try_into().ok()))
+        .map(|b| rfc3339(i64::try_from(u64::from_be_bytes(b)).unwrap_or(i64::MAX)));
     Ok(serde_json::json!({
         "classes": {
             SOURCE_DOCUMENTS: {
@@ -148,10 +332,13 @@ pub async fn status(v: &Arc<Vault>) -> Result<serde_json::Value, ApiError> {
                 "epochs": epochs.len(),
                 "next_destruction": next,
             },
-            "inactive_cardholders": {
+            INACTIVE_CARDHOLDERS: {
                 "window": v.config.retention.inactive_cardholders.to_string(),
-                "next_destruction": null,
-                "note": "crypto-shredding of inactive cardholders is not built yet; erasure requests only stop the card",
+                "held": cards,
+                "next_destruction": next_card,
+                "erased_awaiting_key_rotation": erased,
+                "key_rotation": v.config.retention.key_rotation.to_string(),
+                "active_kek": v.keys.active_kek().0,
             },
         },
         "sweep_interval": v.config.retention.sweep_interval.to_string(),

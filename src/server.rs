@@ -48,9 +48,15 @@ pub struct Vault {
     pub metrics: Metrics,
     pub attestor: Attestor,
     pub cards: CardCache,
+    /// Enrollments hold this shared while they wrap a data key and commit;
+    /// a KEK rotation takes it exclusively once, after switching keys, so no
+    /// enrollment wrapped under the old KEK can land after the rewrap pass.
+    pub kek_gate: tokio::sync::RwLock<()>,
     /// Sweeps never overlap.
     pub sweep_lock: tokio::sync::Mutex<()>,
     pub last_sweep: tokio::sync::Mutex<Option<crate::retention::SweepReport>>,
+    /// When the KEK was last rotated (0: not since this start).
+    pub last_rotation: tokio::sync::Mutex<i64>,
     /// Distinct cards per principal in the last hour (the bulk guard's input).
     pub fact_window: DistinctCards,
 }
@@ -122,7 +128,9 @@ impl Vault {
             fact_window: DistinctCards::default(),
             cards: CardCache::default(),
             sweep_lock: tokio::sync::Mutex::new(()),
+            kek_gate: tokio::sync::RwLock::new(()),
             last_sweep: tokio::sync::Mutex::new(None),
+            last_rotation: tokio::sync::Mutex::new(0),
             config,
             keys,
             store,

@@ -169,6 +169,24 @@ impl CardRecord {
         matches!(self.status, CardStatus::Active) && today <= self.expires_on
     }
 
+    /// When this record is due for destruction, given the inactive-cardholder
+    /// window: at an erasure request; the window after revocation; the window
+    /// after the card's last valid day.
+    #[must_use]
+    pub fn due_at(&self, inactive_window_secs: i64) -> i64 {
+        match self.status {
+            CardStatus::ErasureRequested { at } => at,
+            CardStatus::Revoked { at, .. } => at.saturating_add(inactive_window_secs),
+            CardStatus::Active => {
+                let last_day_end = self
+                    .expires_on
+                    .next_day()
+                    .map_or(i64::MAX, |d| d.midnight().assume_utc().unix_timestamp());
+                last_day_end.saturating_add(inactive_window_secs)
+            }
+        }
+    }
+
     /// Commitments of the documents that proved identity: the ones that
     /// may not back a second active card.
     pub fn identity_commitments(&self) -> impl Iterator<Item = &Commitment> {

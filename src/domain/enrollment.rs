@@ -108,6 +108,8 @@ pub struct EnrollContext<'a> {
     /// Where scans go when they are kept: the current destruction epoch and
     /// its recipient. `None`: scans are checked and dropped ("0s").
     pub scans: Option<(EpochId, age::x25519::Recipient)>,
+    /// `retention.inactive_cardholders`, for the record's due time.
+    pub inactive_window_secs: i64,
 }
 
 /// A checked application, ready to commit.
@@ -389,6 +391,7 @@ pub fn prepare(req: &EnrollmentRequest, cx: &EnrollContext<'_>) -> Result<Prepar
         attestations,
     };
     let identity_commitments = record.identity_commitments().copied().collect();
+    let due_at = record.due_at(cx.inactive_window_secs);
     Ok(Prepared {
         card_number,
         new_card: NewCard {
@@ -410,6 +413,7 @@ pub fn prepare(req: &EnrollmentRequest, cx: &EnrollContext<'_>) -> Result<Prepar
                     .collect::<Result<Vec<_>, _>>()?,
                 None => Vec::new(),
             },
+            due_at,
         },
         scans_presented: scans,
     })

@@ -53,6 +53,16 @@ pub struct NewCard {
     pub identity_commitments: Vec<Commitment>,
     /// Document scans kept for the retention window, as age files.
     pub scans: Vec<(EpochId, Vec<u8>)>,
+    /// When the record falls due for destruction if nothing else happens.
+    pub due_at: i64,
+}
+
+/// The key of an entry in the due index: due time ‖ card id.
+#[must_use]
+pub fn due_key(at: i64, card_id: &CardId) -> Vec<u8> {
+    let mut k = u64::try_from(at.max(0)).unwrap_or(0).to_be_bytes().to_vec();
+    k.extend_from_slice(card_id);
+    k
 }
 
 /// One change to the vault's records.
@@ -63,10 +73,17 @@ pub enum Change {
         id: String,
     },
     Enroll(Box<NewCard>),
-    SetCardStatus {
-        card_id: CardId,
-        status: CardStatus,
-    },
+    /// Sets a card's status and indexes when the record then falls due.
+    SetCardStatus { card_id: CardId, status: CardStatus, due_at: i64 },
+    /// Deletes a cardholder record (card, photo, its commitments) and its due
+    /// entry, counting it towards the next KEK destruction.
+    DeleteCard { card_id: CardId, due_key: Vec<u8> },
+    /// Re-indexes a due entry that is not due yet.
+    MoveDue { from: Vec<u8>, to: Vec<u8> },
+    /// Replaces a card's wrapped data key if it is still wrapped by `from_kek`.
+    Rewrap { card_id: CardId, from_kek: String, wrapped: crate::crypto::WrappedKey },
+    /// Starts the count of records erased under the active KEK again.
+    ResetErasedCount,
     /// Removes stored records by key (scans of a destroyed epoch).
     RemoveScans {
         keys: Vec<Vec<u8>>,
@@ -134,6 +151,30 @@ pub trait Store: Send + Sync + 'static {
     /// # Errors
     /// Storage failure.
     fn scan_keys(&self, epoch: EpochId) -> Result<Vec<Vec<u8>>, StoreError>;
+
+    /// Due-index entries due at or before `until`: (key, card id).
+    ///
+    /// # Errors
+    /// Storage failure.
+    fn due_entries(&self, until: i64, limit: usize) -> Result<Vec<(Vec<u8>, CardId)>, StoreError>;
+
+    /// Up to `limit` cards after `after`, in storage order.
+    ///
+    /// # Errors
+    /// Storage failure.
+    fn card_page(&self, after: Option<CardId>, limit: usize) -> Result<Vec<(CardId, CardRecord)>, StoreError>;
+
+    /// Cardholder records deleted since the last KEK destruction.
+    ///
+    /// # Errors
+    /// Storage failure.
+    fn erased_count(&self) -> Result<u64, StoreError>;
+
+    /// How many cardholder records are stored.
+    ///
+    /// # Errors
+    /// Storage failure.
+    fn card_count(&self) -> Result<u64, StoreError>;
 
     /// How many scans are stored.
     ///

@@ -37,7 +37,11 @@ pub(crate) struct Trees {
     pub photos: sled::Tree,
     pub commitments: sled::Tree,
     pub scans: sled::Tree,
+    pub due: sled::Tree,
+    pub meta: sled::Tree,
 }
+
+pub(crate) const META_ERASED: &[u8] = b"erased_since_kek_destruction";
 
 pub(crate) struct Inner {
     pub db: sled::Db,
@@ -134,6 +138,8 @@ impl SledStore {
             photos: db.open_tree("photos").map_err(failed)?,
             commitments: db.open_tree("commitments").map_err(failed)?,
             scans: db.open_tree("scans").map_err(failed)?,
+            due: db.open_tree("due").map_err(failed)?,
+            meta: meta.clone(),
         };
         let inner = Arc::new(Inner {
             db,
@@ -327,6 +333,46 @@ impl Store for SledStore {
             .keys()
             .map(|k| k.map(|k| k.to_vec()).map_err(failed))
             .collect()
+    }
+
+    fn due_entries(&self, until: i64, limit: usize) -> Result<Vec<(Vec<u8>, CardId)>, StoreError> {
+        let end = crate::domain::store::due_key(until, &[0xFF; 32]);
+        self.inner
+            .trees
+            .due
+            .range(..=end)
+            .keys()
+            .take(limit)
+            .map(|k| {
+                let k = k.map_err(failed)?;
+                let id: CardId = k.get(8..40).and_then(|b| b.try_into().ok()).ok_or_else(|| failed("bad due key"))?;
+                Ok((k.to_vec(), id))
+            })
+            .collect()
+    }
+
+    fn card_page(&self, after: Option<CardId>, limit: usize) -> Result<Vec<(CardId, CardRecord)>, StoreError> {
+        let tree = &self.inner.trees.cards;
+        let iter = match after {
+            Some(a) => tree.range((std::ops::Bound::Excluded(a.to_vec()), std::ops::Bound::Unbounded)),
+            None => tree.range::<Vec<u8>, _>(..),
+        };
+        iter.take(limit)
+            .map(|kv| {
+                let (k, v) = kv.map_err(failed)?;
+                let id: CardId = k.as_ref().try_into().map_err(|_| failed("bad card key"))?;
+                Ok((id, decode(&v)?))
+            })
+            .collect()
+    }
+
+    fn erased_count(&self) -> Result<u64, StoreError> {
+        let v = self.inner.trees.meta.get(META_ERASED).map_err(failed)?;
+        Ok(v.and_then(|v| v.as_ref().try_into().ok()).map_or(0, u64::from_be_bytes))
+    }
+
+    fn card_count(&self) -> Result<u64, StoreError> {
+        Ok(self.inner.trees.cards.len() as u64)
     }
 
     fn scan_count(&self) -> Result<u64, StoreError> {

@@ -7,11 +7,11 @@ use sled::transaction::{ConflictableTransactionError, TransactionError, Transact
 use sled::Transactional;
 use tokio::sync::oneshot;
 
-use super::{decode, encode, failed, Inner};
+use super::{decode, encode, failed, Inner, META_ERASED};
 use crate::domain::audit::{push_to_block, split_block, AuditDraft, AuditEntry, GENESIS};
 use crate::domain::card::{CardRecord, CardStatus};
 use crate::domain::principal::Principal;
-use crate::domain::store::{Change, Commit, CommitResult, Committed, Conflict, StoreError};
+use crate::domain::store::{due_key, Change, Commit, CommitResult, Committed, Conflict, StoreError};
 
 /// How many queued commits one group takes at most.
 const MAX_GROUP: usize = 512;
@@ -103,7 +103,7 @@ fn tx_encode<T: serde::Serialize>(v: &T) -> TxResult<Vec<u8>> {
 }
 
 fn apply_change(t: &[TransactionalTree], change: &Change) -> TxResult<()> {
-    let (principals, cards, photos, commitments, scans) = (&t[1], &t[2], &t[3], &t[4], &t[5]);
+    let (principals, cards, photos, commitments, scans, due, meta) = (&t[1], &t[2], &t[3], &t[4], &t[5], &t[6], &t[7]);
     match change {
         Change::PutPrincipal(p) => {
             if principals.get(p.id.as_bytes())?.is_some() {
@@ -136,6 +136,7 @@ fn apply_change(t: &[TransactionalTree], change: &Change) -> TxResult<()> {
             for c in &new.identity_commitments {
                 commitments.insert(c, &new.card_id)?;
             }
+            due.insert(due_key(new.due_at, &new.card_id), &[])?;
             for (i, (epoch, file)) in new.scans.iter().enumerate() {
                 let mut key = epoch.prefix().to_vec();
                 key.extend_from_slice(&new.card_id);
@@ -143,7 +144,7 @@ fn apply_change(t: &[TransactionalTree], change: &Change) -> TxResult<()> {
                 scans.insert(key, file.as_slice())?;
             }
         }
-        Change::SetCardStatus { card_id, status } => {
+        Change::SetCardStatus { card_id, status, due_at } => {
             let Some(current) = cards.get(card_id)? else {
                 return abort(Conflict::NotFound);
             };
@@ -154,6 +155,40 @@ fn apply_change(t: &[TransactionalTree], change: &Change) -> TxResult<()> {
             }
             record.status = status.clone();
             cards.insert(card_id, tx_encode(&record)?)?;
+            due.insert(due_key(*due_at, card_id), &[])?;
+        }
+        Change::DeleteCard { card_id, due_key } => {
+            due.remove(due_key.as_slice())?;
+            if let Some(current) = cards.remove(card_id)? {
+                let record: CardRecord = tx_decode(&current)?;
+                photos.remove(card_id)?;
+                for c in record.identity_commitments() {
+                    if commitments.get(c)?.is_some_and(|owner| owner.as_ref() == card_id) {
+                        commitments.remove(c)?;
+                    }
+                }
+                let n = meta
+                    .get(META_ERASED)?
+                    .and_then(|v| v.as_ref().try_into().ok())
+                    .map_or(0, u64::from_be_bytes);
+                meta.insert(META_ERASED, &(n + 1).to_be_bytes())?;
+            }
+        }
+        Change::MoveDue { from, to } => {
+            due.remove(from.as_slice())?;
+            due.insert(to.as_slice(), &[])?;
+        }
+        Change::Rewrap { card_id, from_kek, wrapped } => {
+            if let Some(current) = cards.get(card_id)? {
+                let mut record: CardRecord = tx_decode(&current)?;
+                if &record.dek.kek_id == from_kek {
+                    record.dek = wrapped.clone();
+                    cards.insert(card_id, tx_encode(&record)?)?;
+                }
+            }
+        }
+        Change::ResetErasedCount => {
+            meta.insert(META_ERASED, &0u64.to_be_bytes())?;
         }
         Change::RemoveScans { keys } => {
             for k in keys {
@@ -168,7 +203,7 @@ fn apply_change(t: &[TransactionalTree], change: &Change) -> TxResult<()> {
 /// and the result for the caller; `Err` means storage itself failed.
 fn transact(inner: &Inner, head: Head, commit: &Commit) -> Result<(Head, CommitResult), String> {
     let t = &inner.trees;
-    let trees = [&t.audit, &t.principals, &t.cards, &t.photos, &t.commitments, &t.scans];
+    let trees = [&t.audit, &t.principals, &t.cards, &t.photos, &t.commitments, &t.scans, &t.due, &t.meta];
     let outcome = trees[..].transaction(|tx| {
         for change in &commit.changes {
             apply_change(tx, change)?;

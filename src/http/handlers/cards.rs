@@ -157,8 +157,14 @@ pub async fn erase(
 
 async fn set_status(v: &Vault, slot: &AuditSlot, card: &CardNumber, status: CardStatus) -> Result<(), ApiError> {
     let card_id = v.keys.blind.card_id(card.as_str());
+    let window = i64::try_from(v.config.retention.inactive_cardholders.as_secs()).unwrap_or(i64::MAX);
+    let due_at = match &status {
+        CardStatus::ErasureRequested { at } => *at,
+        CardStatus::Revoked { at, .. } => at.saturating_add(window),
+        CardStatus::Active => i64::MAX,
+    };
     let commit = Commit {
-        changes: vec![Change::SetCardStatus { card_id, status }],
+        changes: vec![Change::SetCardStatus { card_id, status, due_at }],
         audit: vec![slot.take_for_commit()],
     };
     // Forget the cached record before and after: no fact answer given after

@@ -37,6 +37,7 @@ pub async fn enroll(
         &RequestContext::purpose(PURPOSE),
     )?;
     let req: EnrollmentRequest = read_json(&headers, body, ENROLL_LIMIT).await?;
+    let _kek_in_use = v.kek_gate.read().await;
     // Decoding, checking and encrypting a photo of up to 5 MiB is CPU work:
     // keep it off the async workers.
     let vault = Arc::clone(&v);
@@ -62,6 +63,7 @@ pub async fn enroll(
             now,
             validity,
             scans,
+            inactive_window_secs: i64::try_from(vault.config.retention.inactive_cardholders.as_secs()).unwrap_or(i64::MAX),
         };
         prepare(&req, &cx)
     })
