@@ -16,8 +16,8 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use crate::crypto::{DataKey, EpochId};
-use crate::domain::card::CardId;
 use crate::domain::audit::{AuditDraft, Certificate, Decision};
+use crate::domain::card::CardId;
 use crate::domain::store::{due_key, Change, Commit, Store};
 use crate::error::ApiError;
 use crate::server::Vault;
@@ -161,7 +161,12 @@ async fn commit(v: &Vault, changes: Vec<Change>, audit: Vec<AuditDraft>) -> Resu
 /// cost follows the records destroyed. Their sealed fields and photo remain
 /// in sled's free space and in backups, wrapped under the KEK of the time:
 /// the erasure is complete when that KEK is destroyed by the next rotation.
-async fn sweep_cardholders(v: &Arc<Vault>, report: &mut SweepReport, now: i64, principal: Option<&str>) -> Result<(), ApiError> {
+async fn sweep_cardholders(
+    v: &Arc<Vault>,
+    report: &mut SweepReport,
+    now: i64,
+    principal: Option<&str>,
+) -> Result<(), ApiError> {
     let window = i64::try_from(v.config.retention.inactive_cardholders.as_secs()).unwrap_or(i64::MAX);
     let mut deleted = 0u64;
     let mut keks = BTreeSet::new();
@@ -181,10 +186,16 @@ async fn sweep_cardholders(v: &Arc<Vault>, report: &mut SweepReport, now: i64, p
                     keks.insert(r.dek.kek_id.clone());
                     deleted += 1;
                     v.cards.invalidate(&id);
-                    changes.push(Change::DeleteCard { card_id: id, due_key: key });
+                    changes.push(Change::DeleteCard {
+                        card_id: id,
+                        due_key: key,
+                    });
                 }
                 // Already gone (an older index entry): drop the entry.
-                None => changes.push(Change::DeleteCard { card_id: id, due_key: key }),
+                None => changes.push(Change::DeleteCard {
+                    card_id: id,
+                    due_key: key,
+                }),
             }
         }
         commit(v, changes, Vec::new()).await?;
@@ -195,11 +206,17 @@ async fn sweep_cardholders(v: &Arc<Vault>, report: &mut SweepReport, now: i64, p
             data_class: INACTIVE_CARDHOLDERS.into(),
             records: deleted,
             key_id: keks.into_iter().collect::<Vec<_>>().join(","),
-            method: "record_deleted; cryptographic_erase when the named KEK is destroyed at the next key rotation".into(),
+            method: "record_deleted; cryptographic_erase when the named KEK is destroyed at the next key rotation"
+                .into(),
             destroyed_at: rfc3339(v.clock.now().unix_timestamp()),
             sweep_id: report.sweep_id.clone(),
         };
-        commit(v, Vec::new(), vec![certificate_entry(v, principal, INACTIVE_CARDHOLDERS, &certificate)]).await?;
+        commit(
+            v,
+            Vec::new(),
+            vec![certificate_entry(v, principal, INACTIVE_CARDHOLDERS, &certificate)],
+        )
+        .await?;
         report.destroyed.push(certificate);
     }
     Ok(())
@@ -210,13 +227,19 @@ async fn sweep_cardholders(v: &Arc<Vault>, report: &mut SweepReport, now: i64, p
 /// after an interrupted rotation): new KEK, every live data key rewrapped,
 /// then the old KEK destroyed — which turns every leftover copy of an erased
 /// record's wrapped data key, in sled's files or in backups, into noise.
-async fn rotate_kek_if_due(v: &Arc<Vault>, report: &mut SweepReport, now: i64, principal: Option<&str>) -> Result<(), ApiError> {
+async fn rotate_kek_if_due(
+    v: &Arc<Vault>,
+    report: &mut SweepReport,
+    now: i64,
+    principal: Option<&str>,
+) -> Result<(), ApiError> {
     let erased = v.read(|v| v.store.erased_count()).await?;
     let (active, _) = v.keys.active_kek();
     let stale = v.keys.kek_ids().into_iter().any(|id| id != active);
     let period = i64::try_from(v.config.retention.key_rotation.as_secs()).unwrap_or(i64::MAX);
     let last = *v.last_rotation.lock().await;
-    if !stale && !(erased > 0 && now.saturating_sub(last) >= period) {
+    let due = erased > 0 && now.saturating_sub(last) >= period;
+    if !(stale || due) {
         return Ok(());
     }
     if !stale {
@@ -292,7 +315,9 @@ fn rewrap_page(v: &Vault, after: Option<CardId>) -> Result<(Vec<Change>, Option<
             continue;
         }
         // An old KEK already destroyed (interrupted rotation): nothing to save.
-        let Some(old) = v.keys.kek(&record.dek.kek_id) else { continue };
+        let Some(old) = v.keys.kek(&record.dek.kek_id) else {
+            continue;
+        };
         let dek = DataKey::unwrap_with(&record.dek, &old, &id).map_err(|_| ApiError::Internal {
             detail: "a data key did not unwrap during rotation".into(),
         })?;

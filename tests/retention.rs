@@ -172,3 +172,170 @@ async fn nothing_is_destroyed_before_its_window_and_sweeps_are_admin_only() {
     assert_eq!(r["destroyed"], json!([]));
     v.stop().await;
 }
+
+/// Every wrapped data key in the raw files (`kek-XXXXXXXX`, a length byte of
+/// 72, then nonce ‖ key ‖ tag), tried with every KEK left in keys/ for `owner`.
+fn unwrappable_keys(data: &Path, keys: &Path, owner: &[u8; 32]) -> usize {
+    use base64::Engine;
+    let keks: Vec<(String, civic_vault::crypto::Secret32)> = walk(keys)
+        .into_iter()
+        .filter_map(|p| {
+            let name = p.file_stem()?.to_string_lossy().into_owned();
+            name.starts_with("kek-").then_some(())?;
+            let text = std::fs::read_to_string(&p).ok()?;
+            let bytes: [u8; 32] = base64::engine::general_purpose::STANDARD
+                .decode(text.trim())
+                .ok()?
+                .try_into()
+                .ok()?;
+            Some((name, civic_vault::crypto::Secret32::from_bytes(bytes)))
+        })
+        .collect();
+    assert!(!keks.is_empty());
+    let mut found = 0;
+    for file in walk(data) {
+        let bytes = std::fs::read(&file).unwrap();
+        for (i, _) in bytes.windows(4).enumerate().filter(|(_, w)| *w == b"kek-") {
+            let Some(id) = bytes.get(i..i + 12).and_then(|b| std::str::from_utf8(b).ok()) else {
+                continue;
+            };
+            let Some(sealed) = bytes.get(i + 13..i + 13 + 72) else {
+                continue;
+            };
+            if bytes[i + 12] != 72 {
+                continue;
+            }
+            let wrapped = civic_vault::crypto::WrappedKey {
+                kek_id: id.to_owned(),
+                sealed: sealed.to_vec(),
+            };
+            for (_, kek) in &keks {
+                if civic_vault::crypto::DataKey::unwrap_with(&wrapped, kek, owner).is_ok() {
+                    found += 1;
+                }
+            }
+        }
+    }
+    found
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_erased_cardholder_is_unrecoverable_from_raw_files_after_the_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(dir.path(), "idnyc");
+    config.retention.sweep_interval = "1s".parse().unwrap();
+    config.retention.key_rotation = "1s".parse().unwrap();
+    let v = TestVault::start_in(dir, config).await;
+    let clerk = v.clerk().await;
+    let auditor = v.auditor().await;
+    let erased = v.enroll_one(&clerk, "E-1", "1990-04-12").await;
+    let kept = v.enroll_one(&clerk, "K-1", "1985-01-01").await;
+    let (s, _) = v
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/v1/cardholders/{erased}"),
+            Some(&clerk),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+
+    // Bound: the next sweep deletes the record and (rotation period 1 s) the
+    // KEK that wrapped its data key is destroyed.
+    let started = std::time::Instant::now();
+    loop {
+        let entries = v.audit(&auditor).await;
+        let kek_destroyed = entries
+            .iter()
+            .any(|e| e["certificate"]["data_class"] == "key_encryption_key");
+        if kek_destroyed {
+            let deleted = entries
+                .iter()
+                .find(|e| e["certificate"]["data_class"] == "inactive_cardholders")
+                .unwrap();
+            assert_eq!(deleted["certificate"]["records"], 1);
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(8),
+            "not erased within the bound"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // The kept card still works (its data key was rewrapped); the erased one is gone.
+    let photo = v
+        .http
+        .get(v.url(&format!("/v1/cardholders/{kept}/photo?purpose=card_printing")))
+        .bearer_auth(&clerk)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(photo.status(), StatusCode::OK);
+    let (s, _) = v
+        .get(&format!("/v1/cardholders/{erased}/photo?purpose=card_printing"), &clerk)
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let library = v.system("nypl-12", "city_partner", &["library_services"]).await;
+    let (_, b) = v
+        .post(
+            "/v1/facts",
+            &library,
+            &json!({"card_number": kept, "purpose": "library_services", "facts": ["card_valid", "age_over_18"]}),
+        )
+        .await;
+    assert_eq!(b["facts"], json!({"card_valid": true, "age_over_18": true}));
+    let (_, report) = v.get("/v1/audit/verify", &auditor).await;
+    assert_eq!(report["ok"], true);
+    let dir = v.stop().await;
+
+    let keyring = civic_vault::crypto::Keyring::open_or_create(&dir.path().join("keys")).unwrap();
+    let (data, keys) = (dir.path().join("data"), dir.path().join("keys"));
+    // The method finds wrapped keys: the kept card's still unwraps...
+    assert!(unwrappable_keys(&data, &keys, &keyring.blind.card_id(&kept)) > 0);
+    // ...and no copy of the erased card's, anywhere in sled's files, does.
+    assert_eq!(unwrappable_keys(&data, &keys, &keyring.blind.card_id(&erased)), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoked_cards_are_kept_for_the_window_then_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(dir.path(), "idnyc");
+    config.retention.inactive_cardholders = "30d".parse().unwrap();
+    let clock = Arc::new(ManualClock::new(time::OffsetDateTime::now_utc()));
+    let v = TestVault::start_with_clock(dir, config, clock.clone()).await;
+    let clerk = v.clerk().await;
+    let admin = v.admin.clone();
+    let card = v.enroll_one(&clerk, "R-1", "1990-04-12").await;
+    let (s, _) = v
+        .post(
+            &format!("/v1/cardholders/{card}/revoke"),
+            &clerk,
+            &json!({"reason": "lost"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    clock.advance(Duration::from_secs(29 * 86_400));
+    let (_, r) = v.post("/v1/retention/sweep", &admin, &json!({})).await;
+    assert_eq!(r["destroyed"], json!([]), "{r}");
+    let photo = |v: &TestVault| {
+        v.http
+            .get(v.url(&format!("/v1/cardholders/{card}/photo?purpose=card_printing")))
+            .bearer_auth(&clerk)
+            .send()
+    };
+    assert_eq!(photo(&v).await.unwrap().status(), StatusCode::OK);
+    clock.advance(Duration::from_secs(2 * 86_400));
+    let (_, r) = v.post("/v1/retention/sweep", &admin, &json!({})).await;
+    let classes: Vec<&str> = r["destroyed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["data_class"].as_str().unwrap())
+        .collect();
+    assert_eq!(classes, ["inactive_cardholders", "key_encryption_key"], "{r}");
+    assert_eq!(photo(&v).await.unwrap().status(), StatusCode::NOT_FOUND);
+    // The same passport may now back a new card.
+    let again = v.enroll_one(&clerk, "R-1", "1990-04-12").await;
+    assert_ne!(again, card);
+    v.stop().await;
+}

@@ -74,14 +74,28 @@ pub enum Change {
     },
     Enroll(Box<NewCard>),
     /// Sets a card's status and indexes when the record then falls due.
-    SetCardStatus { card_id: CardId, status: CardStatus, due_at: i64 },
+    SetCardStatus {
+        card_id: CardId,
+        status: CardStatus,
+        due_at: i64,
+    },
     /// Deletes a cardholder record (card, photo, its commitments) and its due
     /// entry, counting it towards the next KEK destruction.
-    DeleteCard { card_id: CardId, due_key: Vec<u8> },
+    DeleteCard {
+        card_id: CardId,
+        due_key: Vec<u8>,
+    },
     /// Re-indexes a due entry that is not due yet.
-    MoveDue { from: Vec<u8>, to: Vec<u8> },
+    MoveDue {
+        from: Vec<u8>,
+        to: Vec<u8>,
+    },
     /// Replaces a card's wrapped data key if it is still wrapped by `from_kek`.
-    Rewrap { card_id: CardId, from_kek: String, wrapped: crate::crypto::WrappedKey },
+    Rewrap {
+        card_id: CardId,
+        from_kek: String,
+        wrapped: crate::crypto::WrappedKey,
+    },
     /// Starts the count of records erased under the active KEK again.
     ResetErasedCount,
     /// Removes stored records by key (scans of a destroyed epoch).

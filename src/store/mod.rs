@@ -345,7 +345,10 @@ impl Store for SledStore {
             .take(limit)
             .map(|k| {
                 let k = k.map_err(failed)?;
-                let id: CardId = k.get(8..40).and_then(|b| b.try_into().ok()).ok_or_else(|| failed("bad due key"))?;
+                let id: CardId = k
+                    .get(8..40)
+                    .and_then(|b| b.try_into().ok())
+                    .ok_or_else(|| failed("bad due key"))?;
                 Ok((k.to_vec(), id))
             })
             .collect()

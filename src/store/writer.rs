@@ -144,7 +144,11 @@ fn apply_change(t: &[TransactionalTree], change: &Change) -> TxResult<()> {
                 scans.insert(key, file.as_slice())?;
             }
         }
-        Change::SetCardStatus { card_id, status, due_at } => {
+        Change::SetCardStatus {
+            card_id,
+            status,
+            due_at,
+        } => {
             let Some(current) = cards.get(card_id)? else {
                 return abort(Conflict::NotFound);
             };
@@ -178,7 +182,11 @@ fn apply_change(t: &[TransactionalTree], change: &Change) -> TxResult<()> {
             due.remove(from.as_slice())?;
             due.insert(to.as_slice(), &[])?;
         }
-        Change::Rewrap { card_id, from_kek, wrapped } => {
+        Change::Rewrap {
+            card_id,
+            from_kek,
+            wrapped,
+        } => {
             if let Some(current) = cards.get(card_id)? {
                 let mut record: CardRecord = tx_decode(&current)?;
                 if &record.dek.kek_id == from_kek {
@@ -203,7 +211,16 @@ fn apply_change(t: &[TransactionalTree], change: &Change) -> TxResult<()> {
 /// and the result for the caller; `Err` means storage itself failed.
 fn transact(inner: &Inner, head: Head, commit: &Commit) -> Result<(Head, CommitResult), String> {
     let t = &inner.trees;
-    let trees = [&t.audit, &t.principals, &t.cards, &t.photos, &t.commitments, &t.scans, &t.due, &t.meta];
+    let trees = [
+        &t.audit,
+        &t.principals,
+        &t.cards,
+        &t.photos,
+        &t.commitments,
+        &t.scans,
+        &t.due,
+        &t.meta,
+    ];
     let outcome = trees[..].transaction(|tx| {
         for change in &commit.changes {
             apply_change(tx, change)?;

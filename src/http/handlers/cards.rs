@@ -164,7 +164,11 @@ async fn set_status(v: &Vault, slot: &AuditSlot, card: &CardNumber, status: Card
         CardStatus::Active => i64::MAX,
     };
     let commit = Commit {
-        changes: vec![Change::SetCardStatus { card_id, status, due_at }],
+        changes: vec![Change::SetCardStatus {
+            card_id,
+            status,
+            due_at,
+        }],
         audit: vec![slot.take_for_commit()],
     };
     // Forget the cached record before and after: no fact answer given after

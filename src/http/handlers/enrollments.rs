@@ -63,7 +63,8 @@ pub async fn enroll(
             now,
             validity,
             scans,
-            inactive_window_secs: i64::try_from(vault.config.retention.inactive_cardholders.as_secs()).unwrap_or(i64::MAX),
+            inactive_window_secs: i64::try_from(vault.config.retention.inactive_cardholders.as_secs())
+                .unwrap_or(i64::MAX),
         };
         prepare(&req, &cx)
     })
