@@ -2,10 +2,16 @@
 //! destroying keys (sled cannot erase; overwritten values stay in its files
 //! and in backups). Each destruction leaves a certificate in the audit chain.
 //!
-//! Built so far: document scans, by destruction epoch. A restart in the
-//! middle of a sweep is safe: an epoch whose key is already gone but whose
-//! records remain is finished (records removed, certificate written) by the
-//! next sweep, and nothing is destroyed before its epoch's window has passed.
+//! Three kinds of destruction, each certified in the audit chain:
+//! - document scans, by destruction epoch: the epoch key is destroyed;
+//! - inactive cardholder records (found through the due index): deleted;
+//! - the key-encryption key they were wrapped under: replaced on the
+//!   `key_rotation` schedule (live data keys rewrapped), then destroyed.
+//!
+//! A restart in the middle of a sweep is safe: an epoch whose key is already
+//! gone but whose records remain is finished by the next sweep; an old KEK
+//! still on disk makes the next sweep finish its rotation; nothing is
+//! destroyed before it is due.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -238,8 +244,8 @@ async fn rotate_kek_if_due(
     let stale = v.keys.kek_ids().into_iter().any(|id| id != active);
     let period = i64::try_from(v.config.retention.key_rotation.as_secs()).unwrap_or(i64::MAX);
     let last = *v.last_rotation.lock().await;
-    let due = erased > 0 && now.saturating_sub(last) >= period;
-    if !(stale || due) {
+    let rotation_due = erased > 0 && now.saturating_sub(last) >= period;
+    if !(stale || rotation_due) {
         return Ok(());
     }
     if !stale {
