@@ -24,6 +24,7 @@ use time::OffsetDateTime;
 use crate::crypto::{DataKey, EpochId};
 use crate::domain::audit::{AuditDraft, Certificate, Decision};
 use crate::domain::card::CardId;
+use crate::domain::holds::HoldStatus;
 use crate::domain::store::{due_key, Change, Commit, Store};
 use crate::error::ApiError;
 use crate::server::Vault;
@@ -41,7 +42,7 @@ pub struct SweepReport {
     pub finished_at: String,
     /// One certificate per destruction.
     pub destroyed: Vec<Certificate>,
-    /// What was due but kept, and why (legal holds: not built yet, so empty).
+    /// What was due but kept, and why (legal holds).
     pub skipped: Vec<String>,
     /// Destructions that failed and will be tried again next sweep.
     pub errors: Vec<String>,
@@ -176,6 +177,13 @@ async fn sweep_cardholders(
     let window = i64::try_from(v.config.retention.inactive_cardholders.as_secs()).unwrap_or(i64::MAX);
     let mut deleted = 0u64;
     let mut keks = BTreeSet::new();
+    let held: std::collections::HashMap<CardId, (String, String, String)> = v
+        .read(|v| v.store.holds())
+        .await?
+        .into_iter()
+        .filter(|h| h.status == HoldStatus::Active)
+        .map(|h| (h.card_id, (h.id, h.reference, h.card_subject)))
+        .collect();
     loop {
         let entries = v.read(move |v| v.store.due_entries(now, 512)).await?;
         if entries.is_empty() {
@@ -188,6 +196,17 @@ async fn sweep_cardholders(
                     from: key,
                     to: due_key(r.due_at(window), &id),
                 }),
+                // Held: kept, and looked at again by the next sweep.
+                Some(_) if held.contains_key(&id) => {
+                    let (hold, reference, subject) = &held[&id];
+                    report.skipped.push(format!(
+                        "{subject}: {INACTIVE_CARDHOLDERS} due but kept by legal hold {hold} ({reference})"
+                    ));
+                    changes.push(Change::MoveDue {
+                        from: key,
+                        to: due_key(now.saturating_add(1), &id),
+                    });
+                }
                 Some(r) => {
                     keks.insert(r.dek.kek_id.clone());
                     deleted += 1;

@@ -39,6 +39,7 @@ fn every_floor_rule_is_a_forbid() {
         "floor.administrative_process",
         "floor.bulk_screening",
         "floor.data_brokerage",
+        "floor.two_person_holds",
     ] {
         assert!(ids.contains(&needed), "{needed}");
     }

@@ -339,3 +339,107 @@ async fn revoked_cards_are_kept_for_the_window_then_deleted() {
     assert_ne!(again, card);
     v.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_card_survives_sweeps_and_goes_after_release_and_holds_take_two_people() {
+    let v = TestVault::start("idnyc").await;
+    let clerk = v.clerk().await;
+    let legal = v.staff("legal-1", &["legal"]).await;
+    let officer = v.staff("privacy-1", &["privacy_officer"]).await;
+    let both = v.staff("legal-and-privacy", &["legal", "privacy_officer"]).await;
+    let admin = v.admin.clone();
+    let card = v.enroll_one(&clerk, "H-1", "1990-04-12").await;
+
+    // Clerks cannot ask for holds; an unknown card is 404.
+    let (s, _) = v
+        .post(
+            "/v1/legal/holds",
+            &clerk,
+            &json!({"reference": "Case 24-CV-118", "card_number": card}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _) = v
+        .post(
+            "/v1/legal/holds",
+            &legal,
+            &json!({"reference": "Case 24-CV-118", "card_number": "0000-0000-0000-0000"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+
+    // Someone who is both legal and privacy officer cannot approve their own hold.
+    let (s, own) = v
+        .post(
+            "/v1/legal/holds",
+            &both,
+            &json!({"reference": "Case 24-CV-118", "card_number": card}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{own}");
+    let own_id = own["id"].as_str().unwrap();
+    let (s, b) = v
+        .post(&format!("/v1/legal/holds/{own_id}/approve"), &both, &json!({}))
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{b}");
+    // Legal cannot approve at all.
+    let (s, _) = v
+        .post(&format!("/v1/legal/holds/{own_id}/approve"), &legal, &json!({}))
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _) = v
+        .post(&format!("/v1/legal/holds/{own_id}/release"), &both, &json!({}))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+
+    let (_, hold) = v
+        .post(
+            "/v1/legal/holds",
+            &legal,
+            &json!({"reference": "Case 24-CV-119", "card_number": card}),
+        )
+        .await;
+    let id = hold["id"].as_str().unwrap().to_owned();
+    assert_eq!(hold["status"], "pending");
+    let (s, b) = v
+        .post(&format!("/v1/legal/holds/{id}/approve"), &officer, &json!({}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["status"], "active");
+    assert_eq!(b["approved_by"], "privacy-1");
+
+    // The holder asks for erasure: the hold keeps the record through sweeps.
+    let (s, _) = v
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/v1/cardholders/{card}"),
+            Some(&clerk),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    let (_, r) = v.post("/v1/retention/sweep", &admin, &json!({})).await;
+    assert_eq!(r["destroyed"], json!([]), "{r}");
+    assert!(r["skipped"][0].as_str().unwrap().contains(&id), "{r}");
+    // The held record is looked at again by later sweeps, and kept again.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (_, r) = v.post("/v1/retention/sweep", &admin, &json!({})).await;
+    assert_eq!(r["destroyed"], json!([]), "{r}");
+    assert!(r["skipped"][0].as_str().unwrap().contains(&id), "{r}");
+    let (_, list) = v.get("/v1/legal/holds", &officer).await;
+    assert_eq!(list["holds"].as_array().unwrap().len(), 2);
+    assert!(
+        !list.to_string().contains(&card),
+        "the list names cards by keyed hash only"
+    );
+
+    let (s, _) = v
+        .post(&format!("/v1/legal/holds/{id}/release"), &legal, &json!({}))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (_, r) = v.post("/v1/retention/sweep", &admin, &json!({})).await;
+    assert_eq!(r["destroyed"][0]["data_class"], "inactive_cardholders", "{r}");
+    assert_eq!(r["skipped"], json!([]));
+    v.stop().await;
+}

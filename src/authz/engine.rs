@@ -234,6 +234,7 @@ impl PolicyEngine {
                 RestrictedExpression::new_string("active".into()),
             ),
             ("distinct_cards_last_hour".to_owned(), RestrictedExpression::new_long(1)),
+            ("requested_by_self".to_owned(), RestrictedExpression::new_bool(false)),
         ])
         .map_err(|e| e.to_string())?;
         for action in Action::ALL {
@@ -348,6 +349,9 @@ impl PolicyEngine {
         if let Some(n) = cx.distinct_cards_last_hour {
             pairs.push(("distinct_cards_last_hour".to_owned(), RestrictedExpression::new_long(n)));
         }
+        if let Some(b) = cx.requested_by_self {
+            pairs.push(("requested_by_self".to_owned(), RestrictedExpression::new_bool(b)));
+        }
         let context = match Context::from_pairs(pairs) {
             Ok(c) => c,
             Err(e) => {
@@ -434,7 +438,7 @@ mod tests {
     #[test]
     fn shipped_policies_pass_strict_validation() {
         let e = engine();
-        assert_eq!(e.floor_ids().count(), 6);
+        assert_eq!(e.floor_ids().count(), 7);
     }
 
     #[test]

@@ -29,10 +29,14 @@ pub enum Action {
     QueryFact,
     ReadRetention,
     RunSweep,
+    RequestHold,
+    ApproveHold,
+    ReleaseHold,
+    ListHolds,
 }
 
 impl Action {
-    pub const ALL: [Self; 12] = [
+    pub const ALL: [Self; 16] = [
         Self::Enroll,
         Self::ReadPhoto,
         Self::RevokeCard,
@@ -45,13 +49,22 @@ impl Action {
         Self::QueryFact,
         Self::ReadRetention,
         Self::RunSweep,
+        Self::RequestHold,
+        Self::ApproveHold,
+        Self::ReleaseHold,
+        Self::ListHolds,
     ];
 
     /// The schema's resource type for this action.
     #[must_use]
     pub fn resource_kind(self) -> &'static str {
         match self {
-            Self::ReadPhoto | Self::RevokeCard | Self::EraseCard => "Card",
+            Self::ReadPhoto
+            | Self::RevokeCard
+            | Self::EraseCard
+            | Self::RequestHold
+            | Self::ApproveHold
+            | Self::ReleaseHold => "Card",
             Self::QueryFact => "Fact",
             _ => "Vault",
         }
@@ -72,6 +85,10 @@ impl Action {
             Self::QueryFact => "query_fact",
             Self::ReadRetention => "read_retention",
             Self::RunSweep => "run_sweep",
+            Self::RequestHold => "request_hold",
+            Self::ApproveHold => "approve_hold",
+            Self::ReleaseHold => "release_hold",
+            Self::ListHolds => "list_holds",
         }
     }
 }
@@ -90,6 +107,7 @@ pub struct RequestContext {
     pub purpose: Purpose,
     pub card_status: Option<&'static str>,
     pub distinct_cards_last_hour: Option<i64>,
+    pub requested_by_self: Option<bool>,
 }
 
 impl RequestContext {
@@ -99,6 +117,7 @@ impl RequestContext {
             purpose,
             card_status: None,
             distinct_cards_last_hour: None,
+            requested_by_self: None,
         }
     }
 }

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod card;
 pub mod enrollment;
 pub mod facts;
+pub mod holds;
 pub mod principal;
 pub mod program;
 pub mod store;

@@ -98,6 +98,8 @@ pub enum Change {
     },
     /// Starts the count of records erased under the active KEK again.
     ResetErasedCount,
+    /// Stores a legal hold (new or changed).
+    PutHold(Box<super::holds::Hold>),
     /// Removes stored records by key (scans of a destroyed epoch).
     RemoveScans {
         keys: Vec<Vec<u8>>,
@@ -189,6 +191,12 @@ pub trait Store: Send + Sync + 'static {
     /// # Errors
     /// Storage failure.
     fn card_count(&self) -> Result<u64, StoreError>;
+
+    /// Every legal hold, in id order.
+    ///
+    /// # Errors
+    /// Storage failure.
+    fn holds(&self) -> Result<Vec<super::holds::Hold>, StoreError>;
 
     /// How many scans are stored.
     ///

@@ -36,6 +36,12 @@ pub fn router(vault: Arc<Vault>) -> Router {
         .route("/v1/cardholders/{card}/revoke", post(handlers::cards::revoke))
         .route("/v1/cardholders/{card}", delete(handlers::cards::erase))
         .route("/v1/facts", post(handlers::facts::query))
+        .route(
+            "/v1/legal/holds",
+            post(handlers::holds::request).get(handlers::holds::list),
+        )
+        .route("/v1/legal/holds/{id}/approve", post(handlers::holds::approve))
+        .route("/v1/legal/holds/{id}/release", post(handlers::holds::release))
         .route("/v1/retention", get(handlers::retention::status))
         .route("/v1/retention/sweep", post(handlers::retention::sweep))
         .route("/v1/audit", get(handlers::audit::list))

@@ -38,6 +38,7 @@ pub(crate) struct Trees {
     pub commitments: sled::Tree,
     pub scans: sled::Tree,
     pub due: sled::Tree,
+    pub holds: sled::Tree,
     pub meta: sled::Tree,
 }
 
@@ -139,6 +140,7 @@ impl SledStore {
             commitments: db.open_tree("commitments").map_err(failed)?,
             scans: db.open_tree("scans").map_err(failed)?,
             due: db.open_tree("due").map_err(failed)?,
+            holds: db.open_tree("holds").map_err(failed)?,
             meta: meta.clone(),
         };
         let inner = Arc::new(Inner {
@@ -376,6 +378,16 @@ impl Store for SledStore {
 
     fn card_count(&self) -> Result<u64, StoreError> {
         Ok(self.inner.trees.cards.len() as u64)
+    }
+
+    fn holds(&self) -> Result<Vec<crate::domain::holds::Hold>, StoreError> {
+        self.inner
+            .trees
+            .holds
+            .iter()
+            .values()
+            .map(|v| decode(&v.map_err(failed)?))
+            .collect()
     }
 
     fn scan_count(&self) -> Result<u64, StoreError> {

@@ -103,7 +103,8 @@ fn tx_encode<T: serde::Serialize>(v: &T) -> TxResult<Vec<u8>> {
 }
 
 fn apply_change(t: &[TransactionalTree], change: &Change) -> TxResult<()> {
-    let (principals, cards, photos, commitments, scans, due, meta) = (&t[1], &t[2], &t[3], &t[4], &t[5], &t[6], &t[7]);
+    let (principals, cards, photos, commitments, scans, due, meta, holds) =
+        (&t[1], &t[2], &t[3], &t[4], &t[5], &t[6], &t[7], &t[8]);
     match change {
         Change::PutPrincipal(p) => {
             if principals.get(p.id.as_bytes())?.is_some() {
@@ -198,6 +199,9 @@ fn apply_change(t: &[TransactionalTree], change: &Change) -> TxResult<()> {
         Change::ResetErasedCount => {
             meta.insert(META_ERASED, &0u64.to_be_bytes())?;
         }
+        Change::PutHold(hold) => {
+            holds.insert(hold.id.as_bytes(), tx_encode::<crate::domain::holds::Hold>(hold)?)?;
+        }
         Change::RemoveScans { keys } => {
             for k in keys {
                 scans.remove(k.as_slice())?;
@@ -220,6 +224,7 @@ fn transact(inner: &Inner, head: Head, commit: &Commit) -> Result<(Head, CommitR
         &t.scans,
         &t.due,
         &t.meta,
+        &t.holds,
     ];
     let outcome = trees[..].transaction(|tx| {
         for change in &commit.changes {

@@ -1,0 +1,158 @@
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use rand::RngCore;
+use serde_json::{json, Value};
+
+use super::principals::commit_or_fail;
+use crate::authz::{Action, RequestContext, Resource};
+use crate::domain::card::CardNumber;
+use crate::domain::holds::{Hold, HoldRequest, HoldStatus};
+use crate::domain::store::{Change, Commit, Store};
+use crate::domain::vocab::Purpose;
+use crate::error::ApiError;
+use crate::http::audit_layer::AuditSlot;
+use crate::http::extract::{read_json, DEFAULT_LIMIT};
+use crate::server::Vault;
+
+const PURPOSE: Purpose = Purpose::LegalProcess;
+
+/// `POST /v1/legal/holds`: legal asks; the hold is pending until approved.
+pub async fn request(
+    State(v): State<Arc<Vault>>,
+    slot: AuditSlot,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    slot.begin(Action::RequestHold, Some(PURPOSE));
+    let who = v.authenticate(&slot, &headers)?;
+    let req: HoldRequest = read_json(&headers, body, DEFAULT_LIMIT).await?;
+    let card = CardNumber::parse(&req.card_number);
+    let subject = v.keys.subjects.subject(
+        "card",
+        card.as_ref().map_or(req.card_number.as_str(), CardNumber::as_str),
+    );
+    slot.subject(subject.clone());
+    v.authorize(
+        &slot,
+        &who,
+        Action::RequestHold,
+        &Resource::Card(subject.clone()),
+        &RequestContext::purpose(PURPOSE),
+    )?;
+    let reference = req.reference.trim();
+    if reference.is_empty() || reference.chars().count() > 100 || reference.chars().any(char::is_control) {
+        return Err(ApiError::invalid("reference", "must be 1 to 100 characters"));
+    }
+    let card = card.ok_or(ApiError::NotFound)?;
+    let card_id = v.keys.blind.card_id(card.as_str());
+    if v.card(card_id).await?.is_none() {
+        return Err(ApiError::NotFound);
+    }
+    let mut id = [0u8; 8];
+    rand::rngs::OsRng.fill_bytes(&mut id);
+    let hold = Hold {
+        id: format!("hold_{}", hex::encode(id)),
+        reference: reference.to_owned(),
+        card_id,
+        card_subject: subject,
+        status: HoldStatus::Pending,
+        requested_by: who.id.clone(),
+        requested_at: v.clock.now().unix_timestamp(),
+        approved_by: None,
+        approved_at: None,
+        released_by: None,
+        released_at: None,
+    };
+    let view = hold.view();
+    let commit = Commit {
+        changes: vec![Change::PutHold(Box::new(hold))],
+        audit: vec![slot.take_for_commit()],
+    };
+    commit_or_fail(&v, &slot, commit).await?;
+    Ok((StatusCode::CREATED, Json(view)).into_response())
+}
+
+/// `POST /v1/legal/holds/{id}/approve`: a privacy officer other than the asker.
+pub async fn approve(
+    State(v): State<Arc<Vault>>,
+    slot: AuditSlot,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    change(&v, &slot, &headers, &id, Action::ApproveHold).await
+}
+
+/// `POST /v1/legal/holds/{id}/release`: legal or a privacy officer.
+pub async fn release(
+    State(v): State<Arc<Vault>>,
+    slot: AuditSlot,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    change(&v, &slot, &headers, &id, Action::ReleaseHold).await
+}
+
+async fn change(
+    v: &Arc<Vault>,
+    slot: &AuditSlot,
+    headers: &HeaderMap,
+    id: &str,
+    action: Action,
+) -> Result<Json<Value>, ApiError> {
+    slot.begin(action, Some(PURPOSE));
+    let who = v.authenticate(slot, headers)?;
+    let found = v.read(|v| v.store.holds()).await?.into_iter().find(|h| h.id == id);
+    let subject = found
+        .as_ref()
+        .map_or_else(|| v.keys.subjects.subject("hold", id), |h| h.card_subject.clone());
+    slot.subject(subject.clone());
+    let context = RequestContext {
+        requested_by_self: Some(found.as_ref().is_none_or(|h| h.requested_by == who.id)),
+        ..RequestContext::purpose(PURPOSE)
+    };
+    v.authorize(slot, &who, action, &Resource::Card(subject), &context)?;
+    let mut hold = found.ok_or(ApiError::NotFound)?;
+    let now = v.clock.now().unix_timestamp();
+    match (action, hold.status) {
+        (Action::ApproveHold, HoldStatus::Pending) => {
+            hold.status = HoldStatus::Active;
+            hold.approved_by = Some(who.id.clone());
+            hold.approved_at = Some(now);
+        }
+        (Action::ReleaseHold, HoldStatus::Pending | HoldStatus::Active) => {
+            hold.status = HoldStatus::Released;
+            hold.released_by = Some(who.id.clone());
+            hold.released_at = Some(now);
+        }
+        _ => return Err(ApiError::invalid("id", "the hold is not in a state this allows")),
+    }
+    let view = hold.view();
+    let commit = Commit {
+        changes: vec![Change::PutHold(Box::new(hold))],
+        audit: vec![slot.take_for_commit()],
+    };
+    commit_or_fail(v, slot, commit).await?;
+    Ok(Json(view))
+}
+
+/// `GET /v1/legal/holds`.
+pub async fn list(State(v): State<Arc<Vault>>, slot: AuditSlot, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+    slot.begin(Action::ListHolds, Some(Purpose::Oversight));
+    let who = v.authenticate(&slot, &headers)?;
+    v.authorize(
+        &slot,
+        &who,
+        Action::ListHolds,
+        &Resource::Vault,
+        &RequestContext::purpose(Purpose::Oversight),
+    )?;
+    let holds = v.read(|v| v.store.holds()).await?;
+    Ok(Json(
+        json!({ "holds": holds.iter().map(Hold::view).collect::<Vec<_>>() }),
+    ))
+}
