@@ -19,7 +19,13 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00";
 
-async fn call(http: &reqwest::Client, method: reqwest::Method, url: String, token: &str, body: Option<&Value>) -> Value {
+async fn call(
+    http: &reqwest::Client,
+    method: reqwest::Method,
+    url: String,
+    token: &str,
+    body: Option<&Value>,
+) -> Value {
     let mut r = http.request(method, url).bearer_auth(token);
     if let Some(b) = body {
         r = r.json(b);
@@ -30,8 +36,14 @@ async fn call(http: &reqwest::Client, method: reqwest::Method, url: String, toke
 }
 
 fn main() {
-    let cards: usize = std::env::var("BENCH_CARDS").ok().and_then(|s| s.parse().ok()).unwrap_or(100_000);
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let cards: usize = std::env::var("BENCH_CARDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(100_000);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async move {
         let dir = tempfile::tempdir().unwrap();
         let config = civic_vault::Config {

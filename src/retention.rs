@@ -189,9 +189,18 @@ async fn sweep_cardholders(
         if entries.is_empty() {
             break;
         }
-        let mut changes = Vec::with_capacity(entries.len());
-        for (key, id) in entries {
-            match v.read(move |v| v.store.card(&id)).await? {
+        // One blocking hop per page, not per card.
+        let records = v
+            .read(move |v| {
+                entries
+                    .into_iter()
+                    .map(|(key, id)| Ok((key, id, v.store.card(&id)?)))
+                    .collect::<Result<Vec<_>, crate::domain::store::StoreError>>()
+            })
+            .await?;
+        let mut changes = Vec::with_capacity(records.len());
+        for (key, id, record) in records {
+            match record {
                 Some(r) if r.due_at(window) > now => changes.push(Change::MoveDue {
                     from: key,
                     to: due_key(r.due_at(window), &id),
