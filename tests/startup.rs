@@ -133,7 +133,7 @@ fn serve_runs_on_embedded_defaults_and_stops_cleanly_on_sigterm() {
         .unwrap();
     let mut up = false;
     for _ in 0..200 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+        if healthy(port) {
             up = true;
             break;
         }
