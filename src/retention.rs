@@ -131,6 +131,7 @@ pub async fn sweep(v: &Arc<Vault>, trigger: &str, principal: Option<&str>) -> Re
             }
         }
     }
+    destroy_released_hold_keys(v).await?;
     sweep_cardholders(v, &mut report, started, principal).await?;
     rotate_kek_if_due(v, &mut report, started, principal).await?;
     report.finished_at = rfc3339(v.clock.now().unix_timestamp());
@@ -362,6 +363,37 @@ fn rewrap_page(v: &Vault, after: Option<CardId>) -> Result<(Vec<Change>, Option<
         });
     }
     Ok((changes, last))
+}
+
+/// The certificate for scans a released hold had preserved.
+#[must_use]
+pub fn hold_release_certificate(v: &Vault, principal: &str, hold_id: &str, records: u64) -> AuditDraft {
+    let certificate = Certificate {
+        data_class: SOURCE_DOCUMENTS.into(),
+        records,
+        key_id: hold_id.to_owned(),
+        method: "cryptographic_erase".into(),
+        destroyed_at: rfc3339(v.clock.now().unix_timestamp()),
+        sweep_id: format!("release:{hold_id}"),
+    };
+    certificate_entry(v, Some(principal), SOURCE_DOCUMENTS, &certificate)
+}
+
+/// Destroys the keys of holds already released (left by a crash between the
+/// release and the key's destruction).
+async fn destroy_released_hold_keys(v: &Arc<Vault>) -> Result<(), ApiError> {
+    let on_disk = v.keys.holds.held();
+    if on_disk.is_empty() {
+        return Ok(());
+    }
+    let holds = v.read(|v| v.store.holds()).await?;
+    for id in on_disk {
+        if holds.iter().any(|h| h.id == id && h.status == HoldStatus::Released) {
+            let vault = Arc::clone(v);
+            let _ = tokio::task::spawn_blocking(move || vault.keys.holds.destroy(&id)).await;
+        }
+    }
+    Ok(())
 }
 
 /// What `GET /v1/retention` reports.

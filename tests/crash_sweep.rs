@@ -40,7 +40,10 @@ fn spawn(dir: &Path, port: u16) -> Child {
         std::thread::sleep(Duration::from_millis(25));
     }
     // No personal data is ever logged, so the log can be shown.
-    panic!("the vault did not start: {}", std::fs::read_to_string(dir.join("vault.log")).unwrap_or_default());
+    panic!(
+        "the vault did not start: {}",
+        std::fs::read_to_string(dir.join("vault.log")).unwrap_or_default()
+    );
 }
 
 async fn call(

@@ -443,3 +443,66 @@ async fn a_held_card_survives_sweeps_and_goes_after_release_and_holds_take_two_p
     assert_eq!(r["skipped"], json!([]));
     v.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hold_preserves_the_cards_scans_past_their_epoch_until_release() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(dir.path(), "idnyc");
+    config.retention.source_documents = "7d".parse().unwrap();
+    let clock = Arc::new(ManualClock::new(time::OffsetDateTime::now_utc()));
+    let v = TestVault::start_with_clock(dir, config, clock.clone()).await;
+    let clerk = v.clerk().await;
+    let legal = v.staff("legal-1", &["legal"]).await;
+    let officer = v.staff("privacy-1", &["privacy_officer"]).await;
+    let admin = v.admin.clone();
+    let (_, held_card) = v.post("/v1/enrollments", &clerk, &application_with_scans()).await;
+    let held_card = held_card["card_number"].as_str().unwrap().to_owned();
+    let mut other = application_with_scans();
+    other["proofs"][0]["number"] = json!("S-2");
+    let (s, _) = v.post("/v1/enrollments", &clerk, &other).await;
+    assert_eq!(s, StatusCode::CREATED);
+
+    let (_, hold) = v
+        .post(
+            "/v1/legal/holds",
+            &legal,
+            &json!({"reference": "Case 24-CV-120", "card_number": held_card}),
+        )
+        .await;
+    let id = hold["id"].as_str().unwrap().to_owned();
+    let (s, approved) = v
+        .post(&format!("/v1/legal/holds/{id}/approve"), &officer, &json!({}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{approved}");
+    assert_eq!(approved["scans_held"], 2);
+    let keys = v.dir.path().join("keys");
+    assert!(keys.join(format!("{id}.key")).exists());
+
+    // The epoch (both cards' scans) is destroyed on schedule; the hold's copy is not.
+    clock.advance(Duration::from_secs(9 * 86_400));
+    let (_, r) = v.post("/v1/retention/sweep", &admin, &json!({})).await;
+    assert_eq!(r["destroyed"][0]["data_class"], "source_documents", "{r}");
+    assert_eq!(r["destroyed"][0]["records"], 4);
+    assert!(scan_key_files(&keys).is_empty());
+    assert!(keys.join(format!("{id}.key")).exists(), "the hold keeps its scans");
+
+    let (s, released) = v
+        .post(&format!("/v1/legal/holds/{id}/release"), &legal, &json!({}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{released}");
+    assert!(
+        !keys.join(format!("{id}.key")).exists(),
+        "released: the hold's key is destroyed"
+    );
+    let auditor = v.auditor().await;
+    let entries = v.audit(&auditor).await;
+    let cert = entries
+        .iter()
+        .find(|e| e["certificate"]["key_id"] == id.as_str())
+        .expect("a certificate for the released scans");
+    assert_eq!(cert["certificate"]["records"], 2);
+    let (_, report) = v.get("/v1/audit/verify", &auditor).await;
+    assert_eq!(report["ok"], true);
+    let dir = v.stop().await;
+    no_scan_decrypts(&dir.path().join("data"), &dir.path().join("keys"));
+}

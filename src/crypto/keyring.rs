@@ -75,6 +75,8 @@ pub struct Keyring {
     attestation: Secret32,
     /// Destruction-epoch keys for document scans.
     pub scans: super::ScanKeys,
+    /// Keys of scans preserved by legal holds.
+    pub holds: super::HoldKeys,
     /// True when this start generated the keyring.
     pub created: bool,
 }
@@ -153,6 +155,7 @@ impl Keyring {
             attestation_id: manifest.attestation.clone(),
             attestation: read_key32(&dir.join(format!("{}.key", manifest.attestation)))?,
             scans: super::ScanKeys::load(dir)?,
+            holds: super::HoldKeys::new(dir),
             created: false,
         })
     }

@@ -16,6 +16,6 @@ pub use aead::{open, seal, AeadError, DataKey, WrappedKey};
 pub use attest::Attestor;
 pub use blind::{BlindIndex, Commitment, SubjectHasher};
 pub use keyring::{KeyError, Keyring};
-pub use scan_keys::{EpochId, ScanKeys};
+pub use scan_keys::{EpochId, HoldKeys, ScanKeys};
 pub use secret::Secret32;
 pub use token::{new_token, token_hash, TokenHash};

@@ -219,3 +219,67 @@ mod tests {
         assert!(ScanKeys::load(dir.path()).unwrap().epochs().is_empty());
     }
 }
+
+/// The key of one legal hold's preserved scans (`keys/hold-<id>.key`): scans
+/// still inside their window when the hold took effect are re-encrypted to it,
+/// so the hold does not keep a whole epoch (other applicants' scans) alive.
+/// Destroyed when the hold is released.
+#[derive(Debug)]
+pub struct HoldKeys {
+    dir: PathBuf,
+}
+
+impl HoldKeys {
+    #[must_use]
+    pub fn new(dir: &Path) -> Self {
+        Self { dir: dir.to_owned() }
+    }
+
+    fn path(&self, hold_id: &str) -> PathBuf {
+        self.dir.join(format!("{hold_id}.key"))
+    }
+
+    /// Creates the hold's key and returns its recipient.
+    ///
+    /// # Errors
+    /// The key file cannot be written.
+    pub fn create(&self, hold_id: &str) -> Result<age::x25519::Recipient, KeyError> {
+        let identity = age::x25519::Identity::generate();
+        let text = Zeroizing::new(format!("{}\n", identity.to_string().expose_secret()));
+        super::keyring::write_secret_file(&self.path(hold_id), text.as_bytes())?;
+        sync_dir(&self.dir)?;
+        Ok(identity.to_public())
+    }
+
+    /// The hold's identity, while it exists.
+    #[must_use]
+    pub fn identity(&self, hold_id: &str) -> Option<age::x25519::Identity> {
+        let text = Zeroizing::new(fs::read_to_string(self.path(hold_id)).ok()?);
+        text.trim().parse().ok()
+    }
+
+    /// Hold ids that still have a key on disk.
+    #[must_use]
+    pub fn held(&self) -> Vec<String> {
+        fs::read_dir(&self.dir)
+            .map(|rd| {
+                rd.flatten()
+                    .filter_map(|e| {
+                        let name = e.file_name().to_string_lossy().into_owned();
+                        name.strip_suffix(".key")
+                            .filter(|n| n.starts_with("hold_"))
+                            .map(str::to_owned)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Destroys the hold's key (zeros, sync, unlink).
+    ///
+    /// # Errors
+    /// The file cannot be destroyed.
+    pub fn destroy(&self, hold_id: &str) -> Result<(), KeyError> {
+        super::keyring::shred_file(&self.dir, &self.path(hold_id))
+    }
+}

@@ -100,6 +100,15 @@ pub enum Change {
     ResetErasedCount,
     /// Stores a legal hold (new or changed).
     PutHold(Box<super::holds::Hold>),
+    /// Stores scans preserved by a hold (age files to the hold's key).
+    PutHeldScans {
+        hold_id: String,
+        files: Vec<Vec<u8>>,
+    },
+    /// Removes a hold's preserved scans (by key).
+    RemoveHeldScans {
+        keys: Vec<Vec<u8>>,
+    },
     /// Removes stored records by key (scans of a destroyed epoch).
     RemoveScans {
         keys: Vec<Vec<u8>>,
@@ -191,6 +200,18 @@ pub trait Store: Send + Sync + 'static {
     /// # Errors
     /// Storage failure.
     fn card_count(&self) -> Result<u64, StoreError>;
+
+    /// One card's scans in the given epochs: (epoch, age file).
+    ///
+    /// # Errors
+    /// Storage failure.
+    fn card_scans(&self, card_id: &CardId, epochs: &[EpochId]) -> Result<Vec<(EpochId, Vec<u8>)>, StoreError>;
+
+    /// The keys and files of scans preserved by one hold.
+    ///
+    /// # Errors
+    /// Storage failure.
+    fn held_scans(&self, hold_id: &str) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError>;
 
     /// Every legal hold, in id order.
     ///

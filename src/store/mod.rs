@@ -39,6 +39,7 @@ pub(crate) struct Trees {
     pub scans: sled::Tree,
     pub due: sled::Tree,
     pub holds: sled::Tree,
+    pub held_scans: sled::Tree,
     pub meta: sled::Tree,
 }
 
@@ -141,6 +142,7 @@ impl SledStore {
             scans: db.open_tree("scans").map_err(failed)?,
             due: db.open_tree("due").map_err(failed)?,
             holds: db.open_tree("holds").map_err(failed)?,
+            held_scans: db.open_tree("held_scans").map_err(failed)?,
             meta: meta.clone(),
         };
         let inner = Arc::new(Inner {
@@ -378,6 +380,30 @@ impl Store for SledStore {
 
     fn card_count(&self) -> Result<u64, StoreError> {
         Ok(self.inner.trees.cards.len() as u64)
+    }
+
+    fn card_scans(&self, card_id: &CardId, epochs: &[EpochId]) -> Result<Vec<(EpochId, Vec<u8>)>, StoreError> {
+        let mut out = Vec::new();
+        for epoch in epochs {
+            let mut prefix = epoch.prefix().to_vec();
+            prefix.extend_from_slice(card_id);
+            for kv in self.inner.trees.scans.scan_prefix(prefix) {
+                let (_, v) = kv.map_err(failed)?;
+                out.push((*epoch, v.to_vec()));
+            }
+        }
+        Ok(out)
+    }
+
+    fn held_scans(&self, hold_id: &str) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        let mut prefix = hold_id.as_bytes().to_vec();
+        prefix.push(0);
+        self.inner
+            .trees
+            .held_scans
+            .scan_prefix(prefix)
+            .map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(failed))
+            .collect()
     }
 
     fn holds(&self) -> Result<Vec<crate::domain::holds::Hold>, StoreError> {

@@ -103,8 +103,8 @@ fn tx_encode<T: serde::Serialize>(v: &T) -> TxResult<Vec<u8>> {
 }
 
 fn apply_change(t: &[TransactionalTree], change: &Change) -> TxResult<()> {
-    let (principals, cards, photos, commitments, scans, due, meta, holds) =
-        (&t[1], &t[2], &t[3], &t[4], &t[5], &t[6], &t[7], &t[8]);
+    let (principals, cards, photos, commitments, scans, due, meta, holds, held_scans) =
+        (&t[1], &t[2], &t[3], &t[4], &t[5], &t[6], &t[7], &t[8], &t[9]);
     match change {
         Change::PutPrincipal(p) => {
             if principals.get(p.id.as_bytes())?.is_some() {
@@ -202,6 +202,19 @@ fn apply_change(t: &[TransactionalTree], change: &Change) -> TxResult<()> {
         Change::PutHold(hold) => {
             holds.insert(hold.id.as_bytes(), tx_encode::<crate::domain::holds::Hold>(hold)?)?;
         }
+        Change::PutHeldScans { hold_id, files } => {
+            for (i, file) in files.iter().enumerate() {
+                let mut key = hold_id.as_bytes().to_vec();
+                key.push(0);
+                key.extend_from_slice(&u32::try_from(i).unwrap_or(u32::MAX).to_be_bytes());
+                held_scans.insert(key, file.as_slice())?;
+            }
+        }
+        Change::RemoveHeldScans { keys } => {
+            for k in keys {
+                held_scans.remove(k.as_slice())?;
+            }
+        }
         Change::RemoveScans { keys } => {
             for k in keys {
                 scans.remove(k.as_slice())?;
@@ -225,6 +238,7 @@ fn transact(inner: &Inner, head: Head, commit: &Commit) -> Result<(Head, CommitR
         &t.due,
         &t.meta,
         &t.holds,
+        &t.held_scans,
     ];
     let outcome = trees[..].transaction(|tx| {
         for change in &commit.changes {

@@ -118,26 +118,91 @@ async fn change(
     v.authorize(slot, &who, action, &Resource::Card(subject), &context)?;
     let mut hold = found.ok_or(ApiError::NotFound)?;
     let now = v.clock.now().unix_timestamp();
+    let mut changes = Vec::new();
+    let mut audit = Vec::new();
+    let mut scans_held = 0;
     match (action, hold.status) {
         (Action::ApproveHold, HoldStatus::Pending) => {
             hold.status = HoldStatus::Active;
             hold.approved_by = Some(who.id.clone());
             hold.approved_at = Some(now);
+            let files = preserve_scans(v, &hold).await?;
+            scans_held = files.len();
+            changes.push(Change::PutHeldScans {
+                hold_id: hold.id.clone(),
+                files,
+            });
         }
         (Action::ReleaseHold, HoldStatus::Pending | HoldStatus::Active) => {
             hold.status = HoldStatus::Released;
             hold.released_by = Some(who.id.clone());
             hold.released_at = Some(now);
+            let hold_id = hold.id.clone();
+            let keys: Vec<Vec<u8>> = v
+                .read(move |v| v.store.held_scans(&hold_id))
+                .await?
+                .into_iter()
+                .map(|(k, _)| k)
+                .collect();
+            if !keys.is_empty() {
+                audit.push(crate::retention::hold_release_certificate(
+                    v,
+                    &who.id,
+                    &hold.id,
+                    keys.len() as u64,
+                ));
+            }
+            changes.push(Change::RemoveHeldScans { keys });
         }
         _ => return Err(ApiError::invalid("id", "the hold is not in a state this allows")),
     }
-    let view = hold.view();
-    let commit = Commit {
-        changes: vec![Change::PutHold(Box::new(hold))],
-        audit: vec![slot.take_for_commit()],
-    };
-    commit_or_fail(v, slot, commit).await?;
+    let mut view = hold.view();
+    view["scans_held"] = json!(scans_held);
+    let released = hold.status == HoldStatus::Released;
+    let hold_id = hold.id.clone();
+    changes.insert(0, Change::PutHold(Box::new(hold)));
+    audit.insert(0, slot.take_for_commit());
+    commit_or_fail(v, slot, Commit { changes, audit }).await?;
+    if released {
+        // The preserved scans' key goes last: a crash before this leaves a key
+        // whose hold is released, which the next sweep destroys.
+        let vault = Arc::clone(v);
+        let _ = tokio::task::spawn_blocking(move || vault.keys.holds.destroy(&hold_id)).await;
+    }
     Ok(Json(view))
+}
+
+/// Re-encrypts the card's scans that are still inside their window from
+/// their epoch key to a new key for this hold.
+async fn preserve_scans(v: &Arc<Vault>, hold: &Hold) -> Result<Vec<Vec<u8>>, ApiError> {
+    let epochs = v.keys.scans.epochs();
+    let card_id = hold.card_id;
+    let scans = v.read(move |v| v.store.card_scans(&card_id, &epochs)).await?;
+    if scans.is_empty() {
+        return Ok(Vec::new());
+    }
+    let vault = Arc::clone(v);
+    let hold_id = hold.id.clone();
+    tokio::task::spawn_blocking(move || {
+        let recipient = vault
+            .keys
+            .holds
+            .create(&hold_id)
+            .map_err(|e| ApiError::Unavailable { detail: e.to_string() })?;
+        let mut files = Vec::with_capacity(scans.len());
+        for (epoch, file) in scans {
+            let Some(identity) = vault.keys.scans.identity(epoch) else {
+                continue;
+            };
+            let plain = zeroize::Zeroizing::new(
+                age::decrypt(identity.as_ref(), &file).map_err(|e| ApiError::Internal { detail: e.to_string() })?,
+            );
+            files.push(age::encrypt(&recipient, &plain).map_err(|e| ApiError::Internal { detail: e.to_string() })?);
+        }
+        Ok(files)
+    })
+    .await
+    .map_err(|e| ApiError::Internal { detail: e.to_string() })?
 }
 
 /// `GET /v1/legal/holds`.
