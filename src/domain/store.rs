@@ -57,6 +57,9 @@ pub struct NewCard {
     pub due_at: i64,
 }
 
+/// A stored key and its value.
+pub type StoredPair = (Vec<u8>, Vec<u8>);
+
 /// The key of an entry in the due index: due time ‖ card id.
 #[must_use]
 pub fn due_key(at: i64, card_id: &CardId) -> Vec<u8> {
@@ -211,7 +214,7 @@ pub trait Store: Send + Sync + 'static {
     ///
     /// # Errors
     /// Storage failure.
-    fn held_scans(&self, hold_id: &str) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError>;
+    fn held_scans(&self, hold_id: &str) -> Result<Vec<StoredPair>, StoreError>;
 
     /// Every legal hold, in id order.
     ///

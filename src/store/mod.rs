@@ -395,7 +395,7 @@ impl Store for SledStore {
         Ok(out)
     }
 
-    fn held_scans(&self, hold_id: &str) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    fn held_scans(&self, hold_id: &str) -> Result<Vec<crate::domain::store::StoredPair>, StoreError> {
         let mut prefix = hold_id.as_bytes().to_vec();
         prefix.push(0);
         self.inner
