@@ -26,7 +26,7 @@ fn spawn(dir: &Path, port: u16) -> Child {
         ),
     )
     .unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_civic-vault"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_civic-vault"))
         .args(["serve", "--config"])
         .arg(&config)
         .stdout(Stdio::null())
@@ -39,6 +39,8 @@ fn spawn(dir: &Path, port: u16) -> Child {
         }
         std::thread::sleep(Duration::from_millis(25));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     // No personal data is ever logged, so the log can be shown.
     panic!(
         "the vault did not start: {}",
