@@ -108,28 +108,9 @@ pub async fn sweep(v: &Arc<Vault>, trigger: &str, principal: Option<&str>) -> Re
             destroyed_at: rfc3339(v.clock.now().unix_timestamp()),
             sweep_id: report.sweep_id.clone(),
         };
-        let draft = AuditDraft {
-            at: v.clock.now().unix_timestamp(),
-            principal: principal.map(str::to_owned),
-            action: "destroy".into(),
-            resource: Some(format!("DataClass::{SOURCE_DOCUMENTS}")),
-            decision: Decision::Allow,
-            outcome: "ok".into(),
-            certificate: Some(certificate.clone()),
-            ..AuditDraft::default()
-        };
-        let commit = Commit {
-            changes: vec![Change::RemoveScans { keys: records }],
-            audit: vec![draft],
-        };
-        match v.store.submit(commit).await {
-            Ok(Ok(_)) => report.destroyed.push(certificate),
-            _ => {
-                return Err(ApiError::Unavailable {
-                    detail: "a destruction certificate could not be written".into(),
-                })
-            }
-        }
+        let draft = certificate_entry(v, principal, SOURCE_DOCUMENTS, &certificate);
+        commit(v, vec![Change::RemoveScans { keys: records }], vec![draft]).await?;
+        report.destroyed.push(certificate);
     }
     destroy_released_hold_keys(v).await?;
     sweep_cardholders(v, &mut report, started, principal).await?;

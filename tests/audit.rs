@@ -187,13 +187,7 @@ async fn when_the_audit_entry_cannot_be_written_the_vault_fails_closed() {
         )
         .await;
     assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
-    let photo = v
-        .http
-        .get(v.url(&format!("/v1/cardholders/{card}/photo?purpose=card_printing")))
-        .bearer_auth(&clerk)
-        .send()
-        .await
-        .unwrap();
+    let photo = v.photo(&clerk, &card).await;
     assert_eq!(photo.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_ne!(photo.headers()["content-type"], "image/png");
     // Even a denial cannot be answered without its entry.

@@ -33,11 +33,18 @@ fn spawn(dir: &Path, port: u16) -> Child {
         .stderr(std::fs::File::create(dir.join("vault.log")).unwrap())
         .spawn()
         .unwrap();
-    for _ in 0..200 {
+    // Generous: a debug build on two busy cores can take seconds to start.
+    for _ in 0..400 {
         if healthy(port) {
             return child;
         }
-        std::thread::sleep(Duration::from_millis(25));
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!(
+                "the vault exited ({status}): {}",
+                std::fs::read_to_string(dir.join("vault.log")).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
     }
     let _ = child.kill();
     let _ = child.wait();

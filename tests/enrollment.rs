@@ -342,13 +342,7 @@ async fn card_lifecycle_photo_revoke_erase() {
     .await;
     let card = b["card_number"].as_str().unwrap().to_owned();
 
-    let photo = v
-        .http
-        .get(v.url(&format!("/v1/cardholders/{card}/photo?purpose=card_printing")))
-        .bearer_auth(&clerk)
-        .send()
-        .await
-        .unwrap();
+    let photo = v.photo(&clerk, &card).await;
     assert_eq!(photo.status(), StatusCode::OK);
     assert_eq!(photo.headers()["content-type"], "image/png");
     assert_eq!(photo.bytes().await.unwrap().as_ref(), PNG);

@@ -263,13 +263,7 @@ async fn an_erased_cardholder_is_unrecoverable_from_raw_files_after_the_bound() 
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     // The kept card still works (its data key was rewrapped); the erased one is gone.
-    let photo = v
-        .http
-        .get(v.url(&format!("/v1/cardholders/{kept}/photo?purpose=card_printing")))
-        .bearer_auth(&clerk)
-        .send()
-        .await
-        .unwrap();
+    let photo = v.photo(&clerk, &kept).await;
     assert_eq!(photo.status(), StatusCode::OK);
     let (s, _) = v
         .get(&format!("/v1/cardholders/{erased}/photo?purpose=card_printing"), &clerk)

@@ -50,13 +50,7 @@ async fn first_start_creates_keys_and_a_private_admin_token_then_restarts_with_t
     // Same directories again: same keys, same principals, same cards.
     let config = test_config(dir.path(), "idnyc");
     let v = TestVault::start_in(dir, config).await;
-    let photo = v
-        .http
-        .get(v.url(&format!("/v1/cardholders/{card}/photo?purpose=card_printing")))
-        .bearer_auth(&clerk)
-        .send()
-        .await
-        .unwrap();
+    let photo = v.photo(&clerk, &card).await;
     assert_eq!(photo.status(), StatusCode::OK);
     let auditor = v.auditor().await;
     let (_, report) = v.get("/v1/audit/verify", &auditor).await;

@@ -111,6 +111,7 @@ impl Keyring {
     }
 
     fn load(dir: &Path) -> Result<Self, KeyError> {
+        finish_shredding(dir)?;
         let manifest_text = read_secret_file(&dir.join(MANIFEST))?;
         let manifest: Manifest = toml::from_str(&manifest_text).map_err(|e| KeyError::BadKey {
             file: MANIFEST.into(),
@@ -323,20 +324,49 @@ fn write_manifest(dir: &Path, manifest: &Manifest) -> Result<(), KeyError> {
         })
 }
 
-/// Destroys a key file: zeros over it, sync, unlink, sync the directory.
+/// Destroys a key file. First it is renamed to `<name>.shred` (atomic: from
+/// then on no loader sees it as a key), then overwritten with zeros, synced
+/// and unlinked, and the directory synced. A crash part-way leaves at most a
+/// `.shred` file, which [`finish_shredding`] completes at the next start.
 pub(crate) fn shred_file(dir: &Path, path: &Path) -> Result<(), KeyError> {
     let io = |e: std::io::Error| KeyError::Io {
         dir: path.display().to_string(),
         reason: e.to_string(),
     };
+    let doomed = path.with_extension("shred");
     if path.exists() {
-        let len = usize::try_from(fs::metadata(path).map_err(io)?.len()).unwrap_or(0);
-        let mut f = OpenOptions::new().write(true).open(path).map_err(io)?;
+        fs::rename(path, &doomed).map_err(io)?;
+        fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
+    }
+    destroy_doomed(dir, &doomed)
+}
+
+/// Overwrites, syncs and unlinks a `.shred` file, if it is there.
+fn destroy_doomed(dir: &Path, doomed: &Path) -> Result<(), KeyError> {
+    let io = |e: std::io::Error| KeyError::Io {
+        dir: doomed.display().to_string(),
+        reason: e.to_string(),
+    };
+    if doomed.exists() {
+        let len = usize::try_from(fs::metadata(doomed).map_err(io)?.len()).unwrap_or(0);
+        let mut f = OpenOptions::new().write(true).open(doomed).map_err(io)?;
         f.write_all(&vec![0u8; len.max(128)]).map_err(io)?;
         f.sync_all().map_err(io)?;
         drop(f);
-        fs::remove_file(path).map_err(io)?;
+        fs::remove_file(doomed).map_err(io)?;
         fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
+    }
+    Ok(())
+}
+
+/// Completes destructions a crash interrupted (`*.shred` files).
+fn finish_shredding(dir: &Path) -> Result<(), KeyError> {
+    let Ok(entries) = fs::read_dir(dir) else { return Ok(()) };
+    for e in entries.flatten() {
+        let path = e.path();
+        if path.extension().is_some_and(|x| x == "shred") {
+            destroy_doomed(dir, &path)?;
+        }
     }
     Ok(())
 }
@@ -425,7 +455,17 @@ mod tests {
         assert!(!dir.path().join(format!("{old}.key")).exists());
         let reloaded = Keyring::open_or_create(dir.path()).unwrap();
         assert_eq!(reloaded.active_kek().0, new);
-        assert_eq!(reloaded.kek_ids(), vec![new]);
+        assert_eq!(reloaded.kek_ids(), vec![new.clone()]);
+        // A destruction interrupted after the rename is finished at load.
+        let doomed = dir.path().join(format!("{new}.shred"));
+        fs::write(&doomed, b"half-destroyed").unwrap();
+        let again = Keyring::open_or_create(dir.path()).unwrap();
+        assert!(!doomed.exists());
+        assert_eq!(
+            again.active_kek().0,
+            new,
+            "finishing a destruction never touches a live key"
+        );
         assert!(!format!("{ring:?}").contains(&STANDARD.encode(ring.active_kek().1.expose())));
     }
 

@@ -207,20 +207,15 @@ fn date(value: &str, field: &str) -> Result<Date, ApiError> {
 fn check_address(address: &Address) -> Result<(), ApiError> {
     let check = |v: &str, f: &str| text(v, &format!("applicant.address.{f}"), MAX_TEXT);
     let opt = |v: &Option<String>, f: &str| v.as_deref().map_or(Ok(()), |v| check(v, f));
-    match address {
+    let (organization, line1, line2, city, state, postal_code) = match address {
+        Address::None => return Ok(()),
         Address::Residential {
             line1,
             line2,
             city,
             state,
             postal_code,
-        } => {
-            check(line1, "line1")?;
-            opt(line2, "line2")?;
-            check(city, "city")?;
-            opt(state, "state")?;
-            text(postal_code, "applicant.address.postal_code", 16)
-        }
+        } => (None, line1, line2, city, state, postal_code),
         Address::CareOf {
             organization,
             line1,
@@ -228,16 +223,16 @@ fn check_address(address: &Address) -> Result<(), ApiError> {
             city,
             state,
             postal_code,
-        } => {
-            check(organization, "organization")?;
-            check(line1, "line1")?;
-            opt(line2, "line2")?;
-            check(city, "city")?;
-            opt(state, "state")?;
-            text(postal_code, "applicant.address.postal_code", 16)
-        }
-        Address::None => Ok(()),
+        } => (Some(organization), line1, line2, city, state, postal_code),
+    };
+    if let Some(o) = organization {
+        check(o, "organization")?;
     }
+    check(line1, "line1")?;
+    opt(line2, "line2")?;
+    check(city, "city")?;
+    opt(state, "state")?;
+    text(postal_code, "applicant.address.postal_code", 16)
 }
 
 /// Whole years between `birth` and `today`.

@@ -178,6 +178,16 @@ impl TestVault {
         self.staff("auditor-1", &["auditor"]).await
     }
 
+    /// `GET /v1/cardholders/{card}/photo?purpose=card_printing`.
+    pub async fn photo(&self, token: &str, card: &str) -> reqwest::Response {
+        self.http
+            .get(self.url(&format!("/v1/cardholders/{card}/photo?purpose=card_printing")))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// Every audit entry, in order.
     pub async fn audit(&self, token: &str) -> Vec<Value> {
         let mut all = Vec::new();
