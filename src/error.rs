@@ -26,6 +26,10 @@ pub enum ApiError {
     DuplicateEnrollment,
     #[error("a principal with this id already exists")]
     PrincipalExists,
+    #[error("the policies changed since the version given in expected_version")]
+    VersionConflict,
+    #[error("the candidate policies were rejected; see the report")]
+    PolicyRejected { report: Box<serde_json::Value> },
     #[error("the request body is too large")]
     PayloadTooLarge,
     #[error("the proofs do not meet the program's requirements")]
@@ -58,6 +62,8 @@ impl ApiError {
             Self::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             Self::DuplicateEnrollment => (StatusCode::CONFLICT, "duplicate_enrollment"),
             Self::PrincipalExists => (StatusCode::CONFLICT, "principal_exists"),
+            Self::VersionConflict => (StatusCode::CONFLICT, "version_conflict"),
+            Self::PolicyRejected { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "policy_rejected"),
             Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             Self::InsufficientProof { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "insufficient_proof"),
             Self::Unavailable { .. } => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
@@ -73,6 +79,7 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict(Conflict::DuplicateEnrollment) => Self::DuplicateEnrollment,
             StoreError::Conflict(Conflict::PrincipalExists) => Self::PrincipalExists,
             StoreError::Conflict(Conflict::NotFound) => Self::NotFound,
+            StoreError::Conflict(Conflict::VersionConflict) => Self::VersionConflict,
             StoreError::Conflict(Conflict::CardIdTaken) => Self::Unavailable {
                 detail: "card id collision".into(),
             },
@@ -91,6 +98,9 @@ impl IntoResponse for ApiError {
         let mut error = json!({ "code": code, "message": self.to_string() });
         if let Self::Forbidden { decision_id } = &self {
             error["decision_id"] = json!(decision_id);
+        }
+        if let Self::PolicyRejected { report } = &self {
+            error["report"] = (**report).clone();
         }
         if let Self::InsufficientProof { missing } = &self {
             error["missing"] = json!(missing);

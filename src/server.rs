@@ -41,7 +41,12 @@ pub struct Vault {
     pub config: Config,
     pub keys: Keyring,
     pub store: SledStore,
-    pub policy: PolicyEngine,
+    /// The active policy set; replaced whole on activation.
+    policy: std::sync::RwLock<Arc<PolicyEngine>>,
+    /// Schema, floor and program profiles (the editable set lives in the store).
+    pub policy_sources: PolicySources,
+    /// Policy changes are made one at a time.
+    pub policy_update: tokio::sync::Mutex<()>,
     pub program: Program,
     pub clock: Arc<dyn Clock>,
     pub principals: PrincipalCache,
@@ -73,6 +78,7 @@ impl Vault {
             .map_err(|e| StartError::Store(e.to_string()))??;
         let vault = Arc::new(vault);
         vault.bootstrap_admin().await?;
+        vault.seed_policies().await?;
         Ok(vault)
     }
 
@@ -97,15 +103,6 @@ impl Vault {
             })?;
         let program =
             Program::from_toml(&config.program, program_text).map_err(|e| StartError::Policies(e.to_string()))?;
-        let policy = PolicyEngine::compile(&sources, 1).map_err(|problems| {
-            StartError::Policies(
-                problems
-                    .iter()
-                    .map(|p| format!("{}: {}", p.policy_id, p.message))
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            )
-        })?;
         let has_data = config.data_dir.join("db").exists();
         let has_keys = config.keys_dir.join("keyring.toml").exists();
         if has_data && !has_keys {
@@ -118,6 +115,23 @@ impl Vault {
         let keys = Keyring::open_or_create(&config.keys_dir)?;
         let (store, _) = SledStore::open(&config.data_dir, Some(&keys.fingerprint()))
             .map_err(|e| StartError::Store(e.to_string()))?;
+        // The active editable set: the newest stored version, or policies/ on
+        // first start. Either way it must validate and pass every canary, so
+        // a floor weakened on disk stops startup.
+        let versions = store.policy_versions().map_err(|e| StartError::Store(e.to_string()))?;
+        let (editable, version) = versions
+            .last()
+            .map_or_else(|| (sources.editable.clone(), 1), |v| (v.policies.clone(), v.version));
+        let (report, engine) = crate::authz::check::check(&sources, &editable, version);
+        let policy = engine.ok_or_else(|| {
+            let mut problems: Vec<String> = report
+                .errors
+                .iter()
+                .map(|p| format!("{}: {}", p.policy_id, p.message))
+                .collect();
+            problems.extend(report.floor_violations.iter().map(|v| format!("canary allowed: {v}")));
+            StartError::Policies(problems.join("; "))
+        })?;
         let principals = PrincipalCache::default();
         for p in store.principals().map_err(|e| StartError::Store(e.to_string()))? {
             principals.insert(p);
@@ -134,12 +148,58 @@ impl Vault {
             config,
             keys,
             store,
-            policy,
+            policy: std::sync::RwLock::new(Arc::new(policy)),
+            policy_sources: sources,
+            policy_update: tokio::sync::Mutex::new(()),
             program,
             clock,
             principals,
             metrics: Metrics::default(),
         })
+    }
+
+    /// On first start, policies/editable.cedar becomes policy version 1.
+    async fn seed_policies(&self) -> Result<(), StartError> {
+        let stored = self.read_versions()?;
+        if !stored.is_empty() {
+            return Ok(());
+        }
+        let engine = self.policy();
+        let version = crate::domain::policy_version::PolicyVersion {
+            version: 1,
+            digest: engine.digest.clone(),
+            author: "policies/ (first start)".into(),
+            at: self.clock.now().unix_timestamp(),
+            comment: "seeded from the policies directory".into(),
+            policies: self.policy_sources.editable.clone(),
+        };
+        let draft = AuditDraft {
+            at: version.at,
+            action: "seed_policies".into(),
+            decision: AuditDecision::Allow,
+            policy_version: Some(1),
+            subject: Some(engine.digest.clone()),
+            outcome: "ok".into(),
+            ..AuditDraft::default()
+        };
+        match self
+            .store
+            .submit(Commit {
+                changes: vec![Change::PutPolicyVersion(Box::new(version))],
+                audit: vec![draft],
+            })
+            .await
+        {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(StartError::Store(e.to_string())),
+            Err(_) => Err(StartError::Store("writer stopped".into())),
+        }
+    }
+
+    fn read_versions(&self) -> Result<Vec<crate::domain::policy_version::PolicyVersion>, StartError> {
+        self.store
+            .policy_versions()
+            .map_err(|e| StartError::Store(e.to_string()))
     }
 
     /// On first start, the admin token written to keys/admin.token becomes
@@ -187,6 +247,18 @@ impl Vault {
         }
     }
 
+    /// The active policy set. A request takes one snapshot and is decided
+    /// wholly by it.
+    #[must_use]
+    pub fn policy(&self) -> Arc<PolicyEngine> {
+        Arc::clone(&self.policy.read().unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+
+    /// Makes `engine` the active policy set (after its version is stored).
+    pub fn activate(&self, engine: PolicyEngine) {
+        *self.policy.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(engine);
+    }
+
     /// Authenticates the request's bearer token and records who asked.
     ///
     /// # Errors
@@ -211,7 +283,7 @@ impl Vault {
         resource: &Resource,
         context: &RequestContext,
     ) -> Result<crate::authz::Permit, ApiError> {
-        let decision = self.policy.decide(principal, action, resource, context);
+        let decision = self.policy().decide(principal, action, resource, context);
         slot.decision(&decision);
         self.metrics.decision(decision.allowed);
         match decision.permit {

@@ -133,3 +133,30 @@ async fn permit_all_does_not_open_a_single_floor_denied_request() {
     }
     v.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_floor_weakened_on_disk_stops_startup() {
+    let dir = tempfile::tempdir().unwrap();
+    let policies = dir.path().join("policies");
+    copy_dir(&policies_dir(), &policies);
+    let floor = std::fs::read_to_string(policies.join("floor.cedar")).unwrap();
+    // Drop the rule that stops federal immigration requesters.
+    let start = floor.find("@id(\"floor.federal_immigration_requester\")").unwrap();
+    let end = start + floor[start..].find("};").unwrap() + 2;
+    std::fs::write(
+        policies.join("floor.cedar"),
+        format!("{}{}", &floor[..start], &floor[end..]),
+    )
+    .unwrap();
+    // An editable permit that would now let them in.
+    let mut editable = std::fs::read_to_string(policies.join("editable.cedar")).unwrap();
+    editable.push_str("\n@id(\"sneaky\") permit(principal, action == CivicVault::Action::\"query_fact\", resource) when { context.purpose == \"identity_check\" };\n");
+    std::fs::write(policies.join("editable.cedar"), editable).unwrap();
+    let mut config = test_config(dir.path(), "idnyc");
+    config.policies_dir = policies;
+    let opened = civic_vault::Vault::open(config, std::sync::Arc::new(civic_vault::clock::SystemClock)).await;
+    let Err(e) = opened else {
+        panic!("the vault started with a weakened floor")
+    };
+    assert!(e.to_string().contains("canary allowed"), "{e}");
+}

@@ -4,6 +4,7 @@
 //! either a [`Permit`] — the only way to reach code that reads cardholder
 //! data — or the denial with the policies that determined it.
 
+pub mod check;
 mod engine;
 mod permit;
 mod sources;
@@ -33,10 +34,13 @@ pub enum Action {
     ApproveHold,
     ReleaseHold,
     ListHolds,
+    ReadPolicies,
+    CheckPolicies,
+    UpdatePolicies,
 }
 
 impl Action {
-    pub const ALL: [Self; 16] = [
+    pub const ALL: [Self; 19] = [
         Self::Enroll,
         Self::ReadPhoto,
         Self::RevokeCard,
@@ -53,6 +57,9 @@ impl Action {
         Self::ApproveHold,
         Self::ReleaseHold,
         Self::ListHolds,
+        Self::ReadPolicies,
+        Self::CheckPolicies,
+        Self::UpdatePolicies,
     ];
 
     /// The schema's resource type for this action.
@@ -89,6 +96,9 @@ impl Action {
             Self::ApproveHold => "approve_hold",
             Self::ReleaseHold => "release_hold",
             Self::ListHolds => "list_holds",
+            Self::ReadPolicies => "read_policies",
+            Self::CheckPolicies => "check_policies",
+            Self::UpdatePolicies => "update_policies",
         }
     }
 }

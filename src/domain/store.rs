@@ -28,6 +28,8 @@ pub enum Conflict {
     NotFound,
     /// The freshly drawn card id is taken (about one chance in 2^80).
     CardIdTaken,
+    /// Another policy version was stored first.
+    VersionConflict,
 }
 
 impl Conflict {
@@ -39,6 +41,7 @@ impl Conflict {
             Self::PrincipalExists => "principal_exists",
             Self::NotFound => "not_found",
             Self::CardIdTaken => "unavailable",
+            Self::VersionConflict => "version_conflict",
         }
     }
 }
@@ -101,6 +104,8 @@ pub enum Change {
     },
     /// Starts the count of records erased under the active KEK again.
     ResetErasedCount,
+    /// Stores a new version of the editable policies.
+    PutPolicyVersion(Box<super::policy_version::PolicyVersion>),
     /// Stores a legal hold (new or changed).
     PutHold(Box<super::holds::Hold>),
     /// Stores scans preserved by a hold (age files to the hold's key).
@@ -215,6 +220,12 @@ pub trait Store: Send + Sync + 'static {
     /// # Errors
     /// Storage failure.
     fn held_scans(&self, hold_id: &str) -> Result<Vec<StoredPair>, StoreError>;
+
+    /// Every stored policy version, oldest first.
+    ///
+    /// # Errors
+    /// Storage failure.
+    fn policy_versions(&self) -> Result<Vec<super::policy_version::PolicyVersion>, StoreError>;
 
     /// Every legal hold, in id order.
     ///

@@ -42,6 +42,13 @@ pub fn router(vault: Arc<Vault>) -> Router {
         )
         .route("/v1/legal/holds/{id}/approve", post(handlers::holds::approve))
         .route("/v1/legal/holds/{id}/release", post(handlers::holds::release))
+        .route(
+            "/v1/policies",
+            get(handlers::policies::get).put(handlers::policies::put),
+        )
+        .route("/v1/policies/check", post(handlers::policies::check_only))
+        .route("/v1/policies/versions", get(handlers::policies::versions))
+        .route("/v1/policies/rollback", post(handlers::policies::rollback))
         .route("/v1/retention", get(handlers::retention::status))
         .route("/v1/retention/sweep", post(handlers::retention::sweep))
         .route("/v1/audit", get(handlers::audit::list))

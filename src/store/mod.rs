@@ -40,6 +40,7 @@ pub(crate) struct Trees {
     pub due: sled::Tree,
     pub holds: sled::Tree,
     pub held_scans: sled::Tree,
+    pub policies: sled::Tree,
     pub meta: sled::Tree,
 }
 
@@ -143,6 +144,7 @@ impl SledStore {
             due: db.open_tree("due").map_err(failed)?,
             holds: db.open_tree("holds").map_err(failed)?,
             held_scans: db.open_tree("held_scans").map_err(failed)?,
+            policies: db.open_tree("policy_versions").map_err(failed)?,
             meta: meta.clone(),
         };
         let inner = Arc::new(Inner {
@@ -403,6 +405,16 @@ impl Store for SledStore {
             .held_scans
             .scan_prefix(prefix)
             .map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(failed))
+            .collect()
+    }
+
+    fn policy_versions(&self) -> Result<Vec<crate::domain::policy_version::PolicyVersion>, StoreError> {
+        self.inner
+            .trees
+            .policies
+            .iter()
+            .values()
+            .map(|v| decode(&v.map_err(failed)?))
             .collect()
     }
 

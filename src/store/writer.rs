@@ -103,8 +103,8 @@ fn tx_encode<T: serde::Serialize>(v: &T) -> TxResult<Vec<u8>> {
 }
 
 fn apply_change(t: &[TransactionalTree], change: &Change) -> TxResult<()> {
-    let (principals, cards, photos, commitments, scans, due, meta, holds, held_scans) =
-        (&t[1], &t[2], &t[3], &t[4], &t[5], &t[6], &t[7], &t[8], &t[9]);
+    let (principals, cards, photos, commitments, scans, due, meta, holds, held_scans, policies) =
+        (&t[1], &t[2], &t[3], &t[4], &t[5], &t[6], &t[7], &t[8], &t[9], &t[10]);
     match change {
         Change::PutPrincipal(p) => {
             if principals.get(p.id.as_bytes())?.is_some() {
@@ -199,6 +199,13 @@ fn apply_change(t: &[TransactionalTree], change: &Change) -> TxResult<()> {
         Change::ResetErasedCount => {
             meta.insert(META_ERASED, &0u64.to_be_bytes())?;
         }
+        Change::PutPolicyVersion(v) => {
+            let key = v.version.to_be_bytes();
+            if policies.get(key)?.is_some() {
+                return abort(Conflict::VersionConflict);
+            }
+            policies.insert(&key, tx_encode::<crate::domain::policy_version::PolicyVersion>(v)?)?;
+        }
         Change::PutHold(hold) => {
             holds.insert(hold.id.as_bytes(), tx_encode::<crate::domain::holds::Hold>(hold)?)?;
         }
@@ -239,6 +246,7 @@ fn transact(inner: &Inner, head: Head, commit: &Commit) -> Result<(Head, CommitR
         &t.meta,
         &t.holds,
         &t.held_scans,
+        &t.policies,
     ];
     let outcome = trees[..].transaction(|tx| {
         for change in &commit.changes {

@@ -60,7 +60,7 @@ pub async fn query(
         ..RequestContext::purpose(purpose)
     };
     let decisions = v
-        .policy
+        .policy()
         .decide_each(&who, Action::QueryFact, &resources, &context, &decision_id);
     for d in &decisions {
         v.metrics.decision(d.allowed);

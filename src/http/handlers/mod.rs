@@ -4,5 +4,6 @@ pub mod enrollments;
 pub mod facts;
 pub mod holds;
 pub mod ops;
+pub mod policies;
 pub mod principals;
 pub mod retention;

@@ -1,0 +1,190 @@
+//! Checking a candidate set of editable policies before it can be active:
+//! parse and strict validation (errors named by policy id), then the canary
+//! suite — requests that must be denied whatever the editable policies say.
+//! Any canary that a candidate set allows rejects the change.
+
+use serde::Serialize;
+
+use super::{new_decision_id, Action, PolicyEngine, PolicyProblem, PolicySources, RequestContext, Resource};
+use crate::domain::principal::Principal;
+use crate::domain::vocab::{AgencyKind, PrincipalKind, Purpose, Role};
+
+/// The report `POST /v1/policies/check` returns (and a rejected PUT carries).
+#[derive(Clone, Debug, Serialize)]
+pub struct CheckReport {
+    pub valid: bool,
+    pub errors: Vec<PolicyProblem>,
+    /// Canary requests the candidate would allow: each one a reason to refuse it.
+    pub floor_violations: Vec<String>,
+    pub canaries: usize,
+}
+
+/// The purposes that exist to be refused.
+const REFUSED: [Purpose; 4] = [
+    Purpose::ImmigrationEnforcement,
+    Purpose::CivilImmigrationEnforcement,
+    Purpose::BulkScreening,
+    Purpose::DataBrokerage,
+];
+
+fn resources_for(action: Action) -> Vec<Resource> {
+    match action.resource_kind() {
+        "Card" => vec![Resource::Card("canary".into())],
+        "Fact" => [
+            "card_valid",
+            "resident",
+            "age_over_13",
+            "age_over_18",
+            "age_over_21",
+            "age_over_62",
+            "age_over_65",
+        ]
+        .into_iter()
+        .map(|f| Resource::Fact(f.into()))
+        .collect(),
+        _ => vec![Resource::Vault],
+    }
+}
+
+/// Every principal shape a canary is asked as: staff with every role, and a
+/// system of every agency kind registered for every purpose.
+fn canary_principals() -> Vec<Principal> {
+    let base = Principal {
+        id: "canary".into(),
+        kind: PrincipalKind::Staff,
+        roles: Role::ALL.to_vec(),
+        agency_kind: None,
+        purposes: Vec::new(),
+        token_hash: [0; 32],
+        created_at: 0,
+    };
+    let mut out = vec![base.clone()];
+    for agency in AgencyKind::ALL {
+        out.push(Principal {
+            id: format!("canary-{}", agency.as_str()),
+            kind: PrincipalKind::System,
+            roles: Vec::new(),
+            agency_kind: Some(*agency),
+            purposes: Purpose::ALL.to_vec(),
+            ..base.clone()
+        });
+    }
+    out
+}
+
+/// Runs the canary suite; returns the canaries that were allowed.
+#[must_use]
+pub fn canaries(engine: &PolicyEngine) -> (usize, Vec<String>) {
+    let mut asked = 0;
+    let mut allowed = Vec::new();
+    let id = new_decision_id();
+    for p in canary_principals() {
+        let federal = p.agency_kind == Some(AgencyKind::FederalImmigration);
+        for action in Action::ALL {
+            let resources = resources_for(action);
+            // Refused purposes, for everyone; every purpose for federal immigration.
+            let purposes: Vec<Purpose> = if federal {
+                Purpose::ALL.to_vec()
+            } else {
+                REFUSED.to_vec()
+            };
+            for purpose in purposes {
+                let cx = RequestContext {
+                    distinct_cards_last_hour: Some(1),
+                    requested_by_self: Some(false),
+                    ..RequestContext::purpose(purpose)
+                };
+                for (resource, d) in resources
+                    .iter()
+                    .zip(engine.decide_each(&p, action, &resources, &cx, &id))
+                {
+                    asked += 1;
+                    if d.allowed {
+                        allowed.push(format!(
+                            "{} {} {} for {} allowed by {}",
+                            p.agency_kind.map_or("staff", AgencyKind::as_str),
+                            action.as_str(),
+                            match resource {
+                                Resource::Fact(f) => f.as_str(),
+                                Resource::Card(_) => "a card",
+                                Resource::Vault => "the vault",
+                            },
+                            purpose.as_str(),
+                            d.policies.join(",")
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    (asked, allowed)
+}
+
+/// Checks a candidate editable set against the schema and floor in `base`.
+/// Returns the report and, when valid, the compiled engine.
+#[must_use]
+pub fn check(base: &PolicySources, editable: &str, version: u64) -> (CheckReport, Option<PolicyEngine>) {
+    let sources = PolicySources {
+        editable: editable.to_owned(),
+        ..base.clone()
+    };
+    match PolicyEngine::compile(&sources, version) {
+        Err(errors) => (
+            CheckReport {
+                valid: false,
+                errors,
+                floor_violations: Vec::new(),
+                canaries: 0,
+            },
+            None,
+        ),
+        Ok(engine) => {
+            let (asked, violations) = canaries(&engine);
+            let valid = violations.is_empty();
+            (
+                CheckReport {
+                    valid,
+                    errors: Vec::new(),
+                    floor_violations: violations,
+                    canaries: asked,
+                },
+                valid.then_some(engine),
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_policies_pass_every_canary() {
+        let base = PolicySources::embedded();
+        let (report, engine) = check(&base, &base.editable, 1);
+        assert!(report.valid, "{report:?}");
+        assert!(report.canaries > 1_000);
+        assert!(engine.is_some());
+    }
+
+    #[test]
+    fn a_permit_for_immigration_enforcement_cannot_pass_because_the_floor_forbids_it() {
+        // The floor makes such a permit inert; the canaries prove it.
+        let base = PolicySources::embedded();
+        let text = format!(
+            "{}\npermit(principal, action, resource) when {{ context.purpose == \"immigration_enforcement\" }};",
+            base.editable
+        );
+        let (report, _) = check(&base, &text, 2);
+        assert!(report.valid, "{report:?}");
+    }
+
+    #[test]
+    fn a_schema_error_is_named_by_policy_id() {
+        let base = PolicySources::embedded();
+        let text = "@id(\"bad\") permit(principal, action, resource) when { context.no_such_thing == 1 };";
+        let (report, engine) = check(&base, text, 2);
+        assert!(!report.valid && engine.is_none());
+        assert_eq!(report.errors[0].policy_id, "bad");
+    }
+}

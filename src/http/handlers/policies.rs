@@ -1,0 +1,185 @@
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::principals::commit_or_fail;
+use crate::authz::check::check;
+use crate::authz::{Action, RequestContext, Resource};
+use crate::domain::policy_version::PolicyVersion;
+use crate::domain::store::{Change, Commit, Store};
+use crate::domain::vocab::Purpose;
+use crate::error::ApiError;
+use crate::http::audit_layer::AuditSlot;
+use crate::http::extract::read_json;
+use crate::server::Vault;
+
+const PURPOSE: Purpose = Purpose::PolicyAdministration;
+/// Policy texts are larger than most bodies.
+const POLICY_LIMIT: usize = 1024 * 1024;
+
+async fn allowed(v: &Vault, slot: &AuditSlot, headers: &HeaderMap, action: Action) -> Result<String, ApiError> {
+    slot.begin(action, Some(PURPOSE));
+    let who = v.authenticate(slot, headers)?;
+    v.authorize(slot, &who, action, &Resource::Vault, &RequestContext::purpose(PURPOSE))?;
+    Ok(who.id.clone())
+}
+
+/// `GET /v1/policies`: the active version, its editable text and the floor.
+pub async fn get(State(v): State<Arc<Vault>>, slot: AuditSlot, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+    allowed(&v, &slot, &headers, Action::ReadPolicies).await?;
+    let versions = v.read(|v| v.store.policy_versions()).await?;
+    let active = v.policy();
+    let text = versions.last().map(|p| p.policies.clone()).unwrap_or_default();
+    Ok(Json(json!({
+        "version": active.version,
+        "digest": active.digest,
+        "policies": text,
+        "floor": v.policy_sources.floor,
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckRequest {
+    policies: String,
+}
+
+/// `POST /v1/policies/check`: the report, changing nothing.
+pub async fn check_only(
+    State(v): State<Arc<Vault>>,
+    slot: AuditSlot,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    allowed(&v, &slot, &headers, Action::CheckPolicies).await?;
+    let req: CheckRequest = read_json(&headers, body, POLICY_LIMIT).await?;
+    let vault = Arc::clone(&v);
+    let (report, _) = tokio::task::spawn_blocking(move || check(&vault.policy_sources, &req.policies, 0))
+        .await
+        .map_err(|e| ApiError::Internal { detail: e.to_string() })?;
+    Ok(Json(serde_json::to_value(report).unwrap_or_default()))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateRequest {
+    policies: String,
+    #[serde(default)]
+    comment: String,
+    expected_version: u64,
+}
+
+/// `PUT /v1/policies`: check, store as a new version, activate.
+pub async fn put(
+    State(v): State<Arc<Vault>>,
+    slot: AuditSlot,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    let who = allowed(&v, &slot, &headers, Action::UpdatePolicies).await?;
+    let req: UpdateRequest = read_json(&headers, body, POLICY_LIMIT).await?;
+    activate(&v, &slot, who, req.policies, req.comment, req.expected_version).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RollbackRequest {
+    to_version: u64,
+    expected_version: u64,
+    #[serde(default)]
+    comment: String,
+}
+
+/// `POST /v1/policies/rollback`: an earlier version's text, as a new version.
+pub async fn rollback(
+    State(v): State<Arc<Vault>>,
+    slot: AuditSlot,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    let who = allowed(&v, &slot, &headers, Action::UpdatePolicies).await?;
+    let req: RollbackRequest = read_json(&headers, body, POLICY_LIMIT).await?;
+    let versions = v.read(|v| v.store.policy_versions()).await?;
+    let old = versions
+        .into_iter()
+        .find(|p| p.version == req.to_version)
+        .ok_or(ApiError::NotFound)?;
+    let comment = if req.comment.is_empty() {
+        format!("rollback to version {}", req.to_version)
+    } else {
+        req.comment
+    };
+    activate(&v, &slot, who, old.policies, comment, req.expected_version).await
+}
+
+async fn activate(
+    v: &Arc<Vault>,
+    slot: &AuditSlot,
+    author: String,
+    text: String,
+    comment: String,
+    expected: u64,
+) -> Result<Json<Value>, ApiError> {
+    if comment.chars().count() > 500 {
+        return Err(ApiError::invalid("comment", "at most 500 characters"));
+    }
+    let _one_at_a_time = v.policy_update.lock().await;
+    let current = v.policy().version;
+    if expected != current {
+        return Err(ApiError::VersionConflict);
+    }
+    let next = current + 1;
+    let vault = Arc::clone(v);
+    let candidate = text.clone();
+    let (report, engine) = tokio::task::spawn_blocking(move || check(&vault.policy_sources, &candidate, next))
+        .await
+        .map_err(|e| ApiError::Internal { detail: e.to_string() })?;
+    let Some(engine) = engine else {
+        return Err(ApiError::PolicyRejected {
+            report: Box::new(serde_json::to_value(report).unwrap_or_default()),
+        });
+    };
+    let version = PolicyVersion {
+        version: next,
+        digest: engine.digest.clone(),
+        author,
+        at: v.clock.now().unix_timestamp(),
+        comment,
+        policies: text,
+    };
+    slot.subject(engine.digest.clone());
+    let view = json!({"version": next, "digest": engine.digest, "canaries": report.canaries});
+    let commit = Commit {
+        changes: vec![Change::PutPolicyVersion(Box::new(version))],
+        audit: vec![slot.take_for_commit()],
+    };
+    commit_or_fail(v, slot, commit).await?;
+    // Stored and audited first; from the next request on, this version decides.
+    v.activate(engine);
+    Ok(Json(view))
+}
+
+/// `GET /v1/policies/versions`: the history.
+pub async fn versions(
+    State(v): State<Arc<Vault>>,
+    slot: AuditSlot,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    allowed(&v, &slot, &headers, Action::ReadPolicies).await?;
+    let versions = v.read(|v| v.store.policy_versions()).await?;
+    let rows: Vec<Value> = versions
+        .iter()
+        .map(|p| {
+            let at = time::OffsetDateTime::from_unix_timestamp(p.at)
+                .ok()
+                .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok());
+            json!({"version": p.version, "digest": p.digest, "who": p.author, "when": at, "comment": p.comment})
+        })
+        .collect();
+    Ok(Json(json!({ "versions": rows })))
+}

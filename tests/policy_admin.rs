@@ -1,0 +1,154 @@
+//! Privacy officers check, change, version and roll back the editable
+//! policies; the floor stays whatever they do.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::*;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+async fn put(v: &TestVault, token: &str, body: &Value) -> (StatusCode, Value) {
+    v.call(Method::PUT, "/v1/policies", Some(token), Some(body)).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_change_version_and_roll_back() {
+    let v = TestVault::start("idnyc").await;
+    let officer = v.staff("privacy-1", &["privacy_officer"]).await;
+    let clerk = v.clerk().await;
+    let auditor = v.auditor().await;
+    let card = v.enroll_one(&clerk, "P-1", "1990-04-12").await;
+    let parks = v.system("parks-1", "city_agency", &["parks_recreation"]).await;
+    let ask = |token: String| {
+        let v = &v;
+        let card = card.clone();
+        async move {
+            v.post(
+                "/v1/facts",
+                &token,
+                &json!({"card_number": card, "purpose": "parks_recreation", "facts": ["card_valid"]}),
+            )
+            .await
+            .0
+        }
+    };
+    assert_eq!(ask(parks.clone()).await, StatusCode::OK);
+
+    let (s, current) = v.get("/v1/policies", &officer).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(current["version"], 1);
+    assert!(current["floor"]
+        .as_str()
+        .unwrap()
+        .contains("floor.immigration_enforcement"));
+    let text = current["policies"].as_str().unwrap().to_owned();
+    let (s, _) = v.get("/v1/policies", &clerk).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+
+    // Reports: a syntax error, a schema error named by policy id, a permit the floor makes inert.
+    let (s, r) = v
+        .post(
+            "/v1/policies/check",
+            &officer,
+            &json!({"policies": "permit(principal, action"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(r["valid"], false);
+    assert!(!r["errors"].as_array().unwrap().is_empty());
+    let (_, r) = v
+        .post(
+            "/v1/policies/check",
+            &officer,
+            &json!({"policies": "@id(\"typo\") permit(principal, action, resource) when { context.purpse == \"x\" };"}),
+        )
+        .await;
+    assert_eq!(
+        (r["valid"].as_bool(), r["errors"][0]["policy_id"].as_str()),
+        (Some(false), Some("typo"))
+    );
+    let reopen = format!("{text}\n@id(\"reopen\") permit(principal, action, resource) when {{ context.purpose == \"immigration_enforcement\" }};");
+    let (_, r) = v
+        .post("/v1/policies/check", &officer, &json!({"policies": reopen}))
+        .await;
+    assert_eq!(r["floor_violations"], json!([]), "the floor denies every canary: {r}");
+    assert!(r["canaries"].as_u64().unwrap() > 1000);
+
+    // A rejected PUT changes nothing.
+    let (s, r) = put(
+        &v,
+        &officer,
+        &json!({"policies": "permit(", "comment": "broken", "expected_version": 1}),
+    )
+    .await;
+    assert_eq!(
+        (s, r["error"]["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("policy_rejected"))
+    );
+    assert_eq!(r["error"]["report"]["valid"], false);
+
+    // A benign edit (no more parks facts) decides the very next request.
+    let start = text.find("@id(\"facts.parks_and_culture\")").unwrap();
+    let end = start + text[start..].find("};").unwrap() + 2;
+    let edited = format!("{}{}", &text[..start], &text[end..]);
+    let (s, r) = put(
+        &v,
+        &officer,
+        &json!({"policies": edited, "comment": "parks pause", "expected_version": 1}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["version"], 2);
+    assert_eq!(ask(parks.clone()).await, StatusCode::FORBIDDEN);
+    let entries = v.audit(&auditor).await;
+    let last = entries.iter().rev().find(|e| e["principal"] == "parks-1").unwrap();
+    assert_eq!(last["policy_version"], 2);
+
+    // Stale version: 409. Rollback restores the earlier decisions, as version 3.
+    let (s, r) = put(
+        &v,
+        &officer,
+        &json!({"policies": text, "comment": "stale", "expected_version": 1}),
+    )
+    .await;
+    assert_eq!(
+        (s, r["error"]["code"].as_str()),
+        (StatusCode::CONFLICT, Some("version_conflict"))
+    );
+    let (s, r) = v
+        .post(
+            "/v1/policies/rollback",
+            &officer,
+            &json!({"to_version": 1, "expected_version": 2}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["version"], 3);
+    assert_eq!(ask(parks.clone()).await, StatusCode::OK);
+    let (_, h) = v.get("/v1/policies/versions", &officer).await;
+    let comments: Vec<&str> = h["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["comment"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        comments,
+        [
+            "seeded from the policies directory",
+            "parks pause",
+            "rollback to version 1"
+        ]
+    );
+    assert_eq!(h["versions"][1]["who"], "privacy-1");
+
+    // The active version survives a restart.
+    let dir = v.stop().await;
+    let config = test_config(dir.path(), "idnyc");
+    let v = TestVault::start_in(dir, config).await;
+    let (_, current) = v.get("/v1/policies", &officer).await;
+    assert_eq!(current["version"], 3);
+    v.stop().await;
+}
