@@ -29,6 +29,32 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Check and test policies offline.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Full check of an editable policy set: strict validation, the canary
+    /// suite and the policy tests, as `POST /v1/policies/check` does.
+    Check {
+        /// The policies directory (schema, floor, tests).
+        #[arg(long, default_value = "policies")]
+        policies: PathBuf,
+        /// The editable policies to check (default: <policies>/editable.cedar).
+        #[arg(long)]
+        file: Option<PathBuf>,
+    },
+    /// Runs the policy tests (<policies>/tests/*.json) against the editable policies.
+    Test {
+        #[arg(long, default_value = "policies")]
+        policies: PathBuf,
+        #[arg(long)]
+        file: Option<PathBuf>,
+    },
 }
 
 #[derive(clap::Args)]
@@ -77,6 +103,7 @@ fn main() -> ExitCode {
         Command::Audit {
             command: AuditCommand::Verify { data },
         } => verify(&data),
+        Command::Policy { command } => policy(command),
     };
     match result {
         Ok(code) => code,
@@ -137,6 +164,45 @@ fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, String> {
         }
         tracing::info!("shutdown requested: finishing in-flight requests");
     })
+}
+
+fn policy(command: PolicyCommand) -> Result<ExitCode, String> {
+    let (dir, file, only_tests) = match command {
+        PolicyCommand::Check { policies, file } => (policies, file, false),
+        PolicyCommand::Test { policies, file } => (policies, file, true),
+    };
+    let sources = civic_vault::authz::PolicySources::load(&dir)?;
+    let editable = match file {
+        Some(f) => std::fs::read_to_string(&f).map_err(|e| format!("{}: {}", f.display(), e.kind()))?,
+        None => sources.editable.clone(),
+    };
+    let started = std::time::Instant::now();
+    let (report, _) = civic_vault::authz::check::check(&sources, &editable, 0);
+    let ok = if only_tests {
+        let tests = &report.tests;
+        for f in &tests.failed {
+            println!(
+                "FAIL {} / {}: expected {}, got {} ({})",
+                f.file,
+                f.name,
+                f.expected,
+                f.got,
+                f.policies.join(",")
+            );
+        }
+        if !report.errors.is_empty() {
+            for e in &report.errors {
+                println!("error {}: {}", e.policy_id, e.message);
+            }
+        }
+        println!("{} passed, {} failed", tests.passed, tests.failed.len());
+        report.errors.is_empty() && tests.failed.is_empty()
+    } else {
+        println!("{}", serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?);
+        eprintln!("checked in {:.0} ms", started.elapsed().as_secs_f64() * 1000.0);
+        report.valid
+    };
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
 fn verify(data: &std::path::Path) -> Result<ExitCode, String> {

@@ -122,16 +122,36 @@ impl Vault {
         let (editable, version) = versions
             .last()
             .map_or_else(|| (sources.editable.clone(), 1), |v| (v.policies.clone(), v.version));
-        let (report, engine) = crate::authz::check::check(&sources, &editable, version);
-        let policy = engine.ok_or_else(|| {
-            let mut problems: Vec<String> = report
-                .errors
-                .iter()
-                .map(|p| format!("{}: {}", p.policy_id, p.message))
-                .collect();
-            problems.extend(report.floor_violations.iter().map(|v| format!("canary allowed: {v}")));
-            StartError::Policies(problems.join("; "))
+        let policy = PolicyEngine::compile(
+            &PolicySources {
+                editable,
+                ..sources.clone()
+            },
+            version,
+        )
+        .map_err(|errors| {
+            StartError::Policies(
+                errors
+                    .iter()
+                    .map(|p| format!("{}: {}", p.policy_id, p.message))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
         })?;
+        let (_, violations) = crate::authz::check::canaries(&policy);
+        if !violations.is_empty() {
+            return Err(StartError::Policies(
+                violations
+                    .iter()
+                    .map(|v| format!("canary allowed: {v}"))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ));
+        }
+        // Policy tests gate changes; at startup a failing one is reported, not fatal.
+        for f in crate::authz::check::run_tests(&policy, &sources.tests).failed {
+            tracing::warn!(file = %f.file, test = %f.name, expected = %f.expected, got = %f.got, "policy test fails against the active policies");
+        }
         let principals = PrincipalCache::default();
         for p in store.principals().map_err(|e| StartError::Store(e.to_string()))? {
             principals.insert(p);

@@ -45,3 +45,43 @@ fn every_floor_rule_is_a_forbid() {
     }
     assert!(set.policies().all(|p| p.effect() == cedar_policy::Effect::Forbid));
 }
+
+#[test]
+fn policy_test_and_check_run_offline_from_the_command_line() {
+    let exe = env!("CARGO_BIN_EXE_civic-vault");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
+    let out = std::process::Command::new(exe)
+        .args(["policy", "test", "--policies"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(String::from_utf8_lossy(&out.stdout).contains(" passed, 0 failed"));
+
+    // Without the clerk's enrollment permit, the shipped tests catch it.
+    let tmp = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(dir.join("editable.cedar")).unwrap();
+    let start = text.find("@id(\"clerk.enroll\")").unwrap();
+    let end = start + text[start..].find("};").unwrap() + 2;
+    let edited = tmp.path().join("edited.cedar");
+    std::fs::write(&edited, format!("{}{}", &text[..start], &text[end..])).unwrap();
+    let out = std::process::Command::new(exe)
+        .args(["policy", "test", "--policies"])
+        .arg(&dir)
+        .arg("--file")
+        .arg(&edited)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("FAIL shipped.json / clerk enrolls"));
+    let out = std::process::Command::new(exe)
+        .args(["policy", "check", "--policies"])
+        .arg(&dir)
+        .arg("--file")
+        .arg(&edited)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["valid"], false);
+}

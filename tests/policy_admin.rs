@@ -28,13 +28,14 @@ async fn check_change_version_and_roll_back() {
             v.post(
                 "/v1/facts",
                 &token,
-                &json!({"card_number": card, "purpose": "parks_recreation", "facts": ["card_valid"]}),
+                &json!({"card_number": card, "purpose": "parks_recreation", "facts": ["age_over_18"]}),
             )
             .await
             .0
         }
     };
-    assert_eq!(ask(parks.clone()).await, StatusCode::OK);
+    // Parks get card_valid and resident, not ages.
+    assert_eq!(ask(parks.clone()).await, StatusCode::FORBIDDEN);
 
     let (s, current) = v.get("/v1/policies", &officer).await;
     assert_eq!(s, StatusCode::OK);
@@ -89,19 +90,33 @@ async fn check_change_version_and_roll_back() {
     );
     assert_eq!(r["error"]["report"]["valid"], false);
 
-    // A benign edit (no more parks facts) decides the very next request.
+    // An edit that breaks a shipped policy test (parks lose card_valid) is rejected.
     let start = text.find("@id(\"facts.parks_and_culture\")").unwrap();
     let end = start + text[start..].find("};").unwrap() + 2;
-    let edited = format!("{}{}", &text[..start], &text[end..]);
+    let broken = format!("{}{}", &text[..start], &text[end..]);
     let (s, r) = put(
         &v,
         &officer,
-        &json!({"policies": edited, "comment": "parks pause", "expected_version": 1}),
+        &json!({"policies": broken, "comment": "parks pause", "expected_version": 1}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{r}");
+    let failed = r["error"]["report"]["tests"]["failed"].to_string();
+    assert!(failed.contains("parks: resident"), "{failed}");
+
+    // A benign edit (parks may ask age_over_18) decides the very next request.
+    let edited = format!(
+        "{text}\n@id(\"facts.parks_youth\")\npermit (principal is CivicVault::System, action == CivicVault::Action::\"query_fact\", resource == CivicVault::Fact::\"age_over_18\")\nwhen {{ context.purpose == \"parks_recreation\" && context.purpose_registered }};\n"
+    );
+    let (s, r) = put(
+        &v,
+        &officer,
+        &json!({"policies": edited, "comment": "youth programs", "expected_version": 1}),
     )
     .await;
     assert_eq!(s, StatusCode::OK, "{r}");
     assert_eq!(r["version"], 2);
-    assert_eq!(ask(parks.clone()).await, StatusCode::FORBIDDEN);
+    assert_eq!(ask(parks.clone()).await, StatusCode::OK);
     let entries = v.audit(&auditor).await;
     let last = entries.iter().rev().find(|e| e["principal"] == "parks-1").unwrap();
     assert_eq!(last["policy_version"], 2);
@@ -126,7 +141,7 @@ async fn check_change_version_and_roll_back() {
         .await;
     assert_eq!(s, StatusCode::OK, "{r}");
     assert_eq!(r["version"], 3);
-    assert_eq!(ask(parks.clone()).await, StatusCode::OK);
+    assert_eq!(ask(parks.clone()).await, StatusCode::FORBIDDEN);
     let (_, h) = v.get("/v1/policies/versions", &officer).await;
     let comments: Vec<&str> = h["versions"]
         .as_array()
@@ -138,7 +153,7 @@ async fn check_change_version_and_roll_back() {
         comments,
         [
             "seeded from the policies directory",
-            "parks pause",
+            "youth programs",
             "rollback to version 1"
         ]
     );

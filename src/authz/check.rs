@@ -17,6 +17,133 @@ pub struct CheckReport {
     /// Canary requests the candidate would allow: each one a reason to refuse it.
     pub floor_violations: Vec<String>,
     pub canaries: usize,
+    /// The policy tests of `policies/tests/`.
+    pub tests: TestsReport,
+}
+
+/// Outcome of the policy tests.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct TestsReport {
+    pub passed: usize,
+    pub failed: Vec<TestFailure>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct TestFailure {
+    pub file: String,
+    pub name: String,
+    pub expected: String,
+    pub got: String,
+    pub policies: Vec<String>,
+}
+
+/// One policy test case (`policies/tests/*.json` holds an array of them).
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyTest {
+    name: String,
+    principal: TestPrincipal,
+    action: String,
+    /// `vault`, `card`, or a fact name.
+    resource: String,
+    purpose: Purpose,
+    #[serde(default)]
+    context: TestContext,
+    expect: Expect,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TestPrincipal {
+    kind: PrincipalKind,
+    #[serde(default)]
+    roles: Vec<Role>,
+    #[serde(default)]
+    agency_kind: Option<AgencyKind>,
+    #[serde(default)]
+    purposes: Vec<Purpose>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TestContext {
+    distinct_cards_last_hour: Option<i64>,
+    requested_by_self: Option<bool>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Expect {
+    Allow,
+    Deny,
+}
+
+/// Runs every test file against `engine`. A file that does not parse, or a
+/// case naming an unknown action, is a failure, never a silent skip.
+#[must_use]
+pub fn run_tests(engine: &PolicyEngine, files: &[(String, String)]) -> TestsReport {
+    let mut report = TestsReport::default();
+    let id = new_decision_id();
+    for (file, text) in files {
+        let cases: Vec<PolicyTest> = match serde_json::from_str(text) {
+            Ok(c) => c,
+            Err(e) => {
+                report.failed.push(TestFailure {
+                    file: file.clone(),
+                    name: "(file)".into(),
+                    expected: "a JSON array of test cases".into(),
+                    got: e.to_string(),
+                    policies: Vec::new(),
+                });
+                continue;
+            }
+        };
+        for case in cases {
+            let Some(action) = Action::ALL.iter().copied().find(|a| a.as_str() == case.action) else {
+                report.failed.push(TestFailure {
+                    file: file.clone(),
+                    name: case.name,
+                    expected: "a known action".into(),
+                    got: case.action,
+                    policies: Vec::new(),
+                });
+                continue;
+            };
+            let resource = match case.resource.as_str() {
+                "vault" => Resource::Vault,
+                "card" => Resource::Card("test".into()),
+                fact => Resource::Fact(fact.to_owned()),
+            };
+            let principal = Principal {
+                id: "policy-test".into(),
+                kind: case.principal.kind,
+                roles: case.principal.roles,
+                agency_kind: case.principal.agency_kind,
+                purposes: case.principal.purposes,
+                token_hash: [0; 32],
+                created_at: 0,
+            };
+            let cx = RequestContext {
+                distinct_cards_last_hour: case.context.distinct_cards_last_hour,
+                requested_by_self: case.context.requested_by_self,
+                ..RequestContext::purpose(case.purpose)
+            };
+            let d = engine.decide_each(&principal, action, std::slice::from_ref(&resource), &cx, &id);
+            let allowed = d.first().is_some_and(|d| d.allowed);
+            if allowed == (case.expect == Expect::Allow) {
+                report.passed += 1;
+            } else {
+                report.failed.push(TestFailure {
+                    file: file.clone(),
+                    name: case.name,
+                    expected: format!("{:?}", case.expect).to_lowercase(),
+                    got: if allowed { "allow" } else { "deny" }.into(),
+                    policies: d.into_iter().flat_map(|d| d.policies).collect(),
+                });
+            }
+        }
+    }
+    report
 }
 
 /// The purposes that exist to be refused.
@@ -135,18 +262,21 @@ pub fn check(base: &PolicySources, editable: &str, version: u64) -> (CheckReport
                 errors,
                 floor_violations: Vec::new(),
                 canaries: 0,
+                tests: TestsReport::default(),
             },
             None,
         ),
         Ok(engine) => {
             let (asked, violations) = canaries(&engine);
-            let valid = violations.is_empty();
+            let tests = run_tests(&engine, &base.tests);
+            let valid = violations.is_empty() && tests.failed.is_empty();
             (
                 CheckReport {
                     valid,
                     errors: Vec::new(),
                     floor_violations: violations,
                     canaries: asked,
+                    tests,
                 },
                 valid.then_some(engine),
             )
@@ -164,6 +294,11 @@ mod tests {
         let (report, engine) = check(&base, &base.editable, 1);
         assert!(report.valid, "{report:?}");
         assert!(report.canaries > 1_000);
+        assert!(
+            report.tests.passed >= 45 && report.tests.failed.is_empty(),
+            "{:?}",
+            report.tests
+        );
         assert!(engine.is_some());
     }
 

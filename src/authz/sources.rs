@@ -8,6 +8,8 @@ pub struct PolicySources {
     pub editable: String,
     /// `(name, toml)` for every `programs/*.toml`.
     pub programs: Vec<(String, String)>,
+    /// `(file name, json)` for every `tests/*.json`: policy test cases.
+    pub tests: Vec<(String, String)>,
 }
 
 const EMBEDDED_PROGRAMS: &[(&str, &str)] = &[
@@ -32,6 +34,10 @@ impl PolicySources {
                 .iter()
                 .map(|(n, t)| ((*n).to_owned(), (*t).to_owned()))
                 .collect(),
+            tests: vec![(
+                "shipped.json".to_owned(),
+                include_str!("../../policies/tests/shipped.json").to_owned(),
+            )],
         }
     }
 
@@ -59,7 +65,24 @@ impl PolicySources {
             }
         }
         programs.sort();
+        let mut tests = Vec::new();
+        if let Ok(entries) = std::fs::read_dir(dir.join("tests")) {
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path.extension().is_some_and(|e| e == "json") {
+                    let name = path
+                        .file_name()
+                        .map(|s| s.to_string_lossy().into_owned())
+                        .unwrap_or_default();
+                    let text =
+                        std::fs::read_to_string(&path).map_err(|e| format!("{}: {}", path.display(), e.kind()))?;
+                    tests.push((name, text));
+                }
+            }
+        }
+        tests.sort();
         Ok(Self {
+            tests,
             schema: read("schema.cedarschema")?,
             floor: read("floor.cedar")?,
             editable: read("editable.cedar")?,
