@@ -86,24 +86,16 @@ async fn sigkill_during_sweeps_loses_nothing_and_destroys_nothing_early() {
         .unwrap()
         .trim()
         .to_owned();
-    let (_, b) = call(
-        &http,
-        reqwest::Method::POST,
-        format!("{base}/v1/principals"),
-        &admin,
-        Some(json!({"id": "clerk", "kind": "staff", "roles": ["clerk"]})),
-    )
-    .await;
-    let clerk = b["token"].as_str().unwrap().to_owned();
-    let (_, b) = call(
-        &http,
-        reqwest::Method::POST,
-        format!("{base}/v1/principals"),
-        &admin,
-        Some(json!({"id": "auditor", "kind": "staff", "roles": ["auditor"]})),
-    )
-    .await;
-    let auditor = b["token"].as_str().unwrap().to_owned();
+    let issue = |id: &'static str| {
+        let (http, url, admin) = (http.clone(), format!("{base}/v1/principals"), admin.clone());
+        async move {
+            let body = json!({"id": id, "kind": "staff", "roles": [id]});
+            let (_, b) = call(&http, reqwest::Method::POST, url, &admin, Some(body)).await;
+            b["token"].as_str().unwrap().to_owned()
+        }
+    };
+    let clerk = issue("clerk").await;
+    let auditor = issue("auditor").await;
 
     let mut kept = Vec::new();
     let mut erased = Vec::new();
