@@ -305,6 +305,7 @@ impl Vault {
     ) -> Result<crate::authz::Permit, ApiError> {
         let decision = self.policy().decide(principal, action, resource, context);
         slot.decision(&decision);
+        slot.replay_inputs(resource, context);
         self.metrics.decision(decision.allowed);
         match decision.permit {
             Some(p) if decision.allowed => Ok(p),

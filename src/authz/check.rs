@@ -248,7 +248,8 @@ pub fn canaries(engine: &PolicyEngine) -> (usize, Vec<String>) {
 }
 
 /// Checks a candidate editable set against the schema and floor in `base`.
-/// Returns the report and, when valid, the compiled engine.
+/// Returns the report and, whenever it compiled, the engine (activate it
+/// only when `report.valid`).
 #[must_use]
 pub fn check(base: &PolicySources, editable: &str, version: u64) -> (CheckReport, Option<PolicyEngine>) {
     let sources = PolicySources {
@@ -278,7 +279,7 @@ pub fn check(base: &PolicySources, editable: &str, version: u64) -> (CheckReport
                     canaries: asked,
                     tests,
                 },
-                valid.then_some(engine),
+                Some(engine),
             )
         }
     }
@@ -319,7 +320,7 @@ mod tests {
         let base = PolicySources::embedded();
         let text = "@id(\"bad\") permit(principal, action, resource) when { context.no_such_thing == 1 };";
         let (report, engine) = check(&base, text, 2);
-        assert!(!report.valid && engine.is_none());
+        assert!(!report.valid && engine.is_none(), "it does not compile");
         assert_eq!(report.errors[0].policy_id, "bad");
     }
 }

@@ -7,6 +7,7 @@
 pub mod check;
 mod engine;
 mod permit;
+pub mod replay;
 mod sources;
 
 pub use engine::{new_decision_id, Decision, PolicyEngine, PolicyProblem};

@@ -27,6 +27,19 @@ pub struct AuditDraft {
     pub outcome: String,
     /// For a destruction: its certificate of sanitization.
     pub certificate: Option<Certificate>,
+    /// The request facts beyond purpose that went into the decision, so a
+    /// candidate policy set can replay it (no personal data: counts and flags).
+    pub context: Option<ReplayContext>,
+}
+
+/// Context a decision was made with, besides principal, action and purpose.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayContext {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distinct_cards_last_hour: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_by_self: Option<bool>,
 }
 
 /// A certificate of sanitization (after NIST SP 800-88's model): what was
@@ -70,6 +83,8 @@ pub struct AuditEntry {
     pub outcome: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certificate: Option<Certificate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<ReplayContext>,
     pub prev_hash: String,
 }
 
@@ -95,6 +110,7 @@ impl AuditEntry {
             subject: draft.subject.clone(),
             outcome: draft.outcome.clone(),
             certificate: draft.certificate.clone(),
+            context: draft.context.clone(),
             prev_hash: format_hash(prev),
         };
         let canonical = entry.canonical();

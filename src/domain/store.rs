@@ -166,6 +166,12 @@ pub trait Store: Send + Sync + 'static {
     /// Storage failure or an unreadable entry.
     fn audit_page(&self, after: u64, limit: usize) -> Result<Vec<(AuditEntry, [u8; 32])>, StoreError>;
 
+    /// The sequence number of the newest audit entry (0 when empty).
+    ///
+    /// # Errors
+    /// Storage failure.
+    fn audit_last_seq(&self) -> Result<u64, StoreError>;
+
     /// Walks the whole chain.
     ///
     /// # Errors

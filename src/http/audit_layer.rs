@@ -53,6 +53,18 @@ impl AuditSlot {
         self.with(|s| s.draft.subject = Some(subject));
     }
 
+    /// Records the resource and extra context a decision was made with.
+    pub fn replay_inputs(&self, resource: &crate::authz::Resource, cx: &crate::authz::RequestContext) {
+        self.with(|s| {
+            s.draft.resource = Some(crate::authz::replay::resource_label(resource));
+            let extra = crate::domain::audit::ReplayContext {
+                distinct_cards_last_hour: cx.distinct_cards_last_hour,
+                requested_by_self: cx.requested_by_self,
+            };
+            s.draft.context = (extra != crate::domain::audit::ReplayContext::default()).then_some(extra);
+        });
+    }
+
     pub fn decision(&self, d: &Decision) {
         self.with(|s| {
             s.draft.decision = if d.allowed {

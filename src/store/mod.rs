@@ -292,6 +292,17 @@ impl Store for SledStore {
         Ok(out)
     }
 
+    fn audit_last_seq(&self) -> Result<u64, StoreError> {
+        match self.inner.trees.audit.last().map_err(failed)? {
+            None => Ok(0),
+            Some((k, v)) => {
+                let first = u64::from_be_bytes(k.as_ref().try_into().map_err(|_| failed("bad audit key"))?);
+                let n = audit::split_block(&v).map_err(failed)?.len() as u64;
+                Ok(first + n.saturating_sub(1))
+            }
+        }
+    }
+
     fn audit_verify(&self) -> Result<ChainReport, StoreError> {
         let mut v = ChainVerifier::default();
         for kv in &self.inner.trees.audit {

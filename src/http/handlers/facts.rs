@@ -110,6 +110,10 @@ pub async fn query(
             policy_version: Some(d.version),
             outcome: if any_allowed { "ok" } else { "forbidden_by_policy" }.to_owned(),
             subject: Some(subject.clone()),
+            context: Some(crate::domain::audit::ReplayContext {
+                distinct_cards_last_hour: Some(distinct),
+                requested_by_self: None,
+            }),
             ..base.clone()
         })
         .collect();

@@ -21,6 +21,37 @@ use crate::server::Vault;
 const PURPOSE: Purpose = Purpose::PolicyAdministration;
 /// Policy texts are larger than most bodies.
 const POLICY_LIMIT: usize = 1024 * 1024;
+/// How many recorded decisions a check replays.
+const REPLAY: u64 = 10_000;
+
+/// Re-decides the last recorded decisions under `engine`.
+async fn impact(v: &Arc<Vault>, engine: Arc<crate::authz::PolicyEngine>) -> Result<Value, ApiError> {
+    let vault = Arc::clone(v);
+    let report = tokio::task::spawn_blocking(move || {
+        let last = vault.store.audit_last_seq()?;
+        let mut entries = Vec::new();
+        let mut after = last.saturating_sub(REPLAY);
+        loop {
+            let page = vault.store.audit_page(after, 1000)?;
+            let Some((e, _)) = page.last() else { break };
+            after = e.seq;
+            entries.extend(page.into_iter().map(|(e, _)| e).filter(|e| e.seq <= last));
+            if after >= last {
+                break;
+            }
+        }
+        let principals = vault
+            .store
+            .principals()?
+            .into_iter()
+            .map(|p| (p.id.clone(), p))
+            .collect();
+        Ok::<_, crate::domain::store::StoreError>(crate::authz::replay::replay(&engine, &entries, &principals))
+    })
+    .await
+    .map_err(|e| ApiError::Internal { detail: e.to_string() })??;
+    Ok(serde_json::to_value(report).unwrap_or_default())
+}
 
 async fn allowed(v: &Vault, slot: &AuditSlot, headers: &HeaderMap, action: Action) -> Result<String, ApiError> {
     slot.begin(action, Some(PURPOSE));
@@ -59,10 +90,15 @@ pub async fn check_only(
     allowed(&v, &slot, &headers, Action::CheckPolicies).await?;
     let req: CheckRequest = read_json(&headers, body, POLICY_LIMIT).await?;
     let vault = Arc::clone(&v);
-    let (report, _) = tokio::task::spawn_blocking(move || check(&vault.policy_sources, &req.policies, 0))
+    let (report, engine) = tokio::task::spawn_blocking(move || check(&vault.policy_sources, &req.policies, 0))
         .await
         .map_err(|e| ApiError::Internal { detail: e.to_string() })?;
-    Ok(Json(serde_json::to_value(report).unwrap_or_default()))
+    let mut body = serde_json::to_value(report).unwrap_or_default();
+    body["impact"] = match engine {
+        Some(engine) => impact(&v, Arc::new(engine)).await?,
+        None => Value::Null,
+    };
+    Ok(Json(body))
 }
 
 #[derive(Deserialize)]
@@ -139,10 +175,13 @@ async fn activate(
     let (report, engine) = tokio::task::spawn_blocking(move || check(&vault.policy_sources, &candidate, next))
         .await
         .map_err(|e| ApiError::Internal { detail: e.to_string() })?;
-    let Some(engine) = engine else {
-        return Err(ApiError::PolicyRejected {
-            report: Box::new(serde_json::to_value(report).unwrap_or_default()),
-        });
+    let engine = match engine {
+        Some(engine) if report.valid => engine,
+        _ => {
+            return Err(ApiError::PolicyRejected {
+                report: Box::new(serde_json::to_value(report).unwrap_or_default()),
+            })
+        }
     };
     let version = PolicyVersion {
         version: next,

@@ -1,0 +1,110 @@
+//! Impact replay: re-decide recorded decisions under a candidate policy set
+//! and list the ones that would flip. The audit keeps what this needs —
+//! principal id, action, resource label, purpose and the extra context
+//! (counts and flags) — and no personal data; principal attributes come from
+//! the principal records.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Instant;
+
+use serde::Serialize;
+
+use super::{Action, PolicyEngine, RequestContext, Resource};
+use crate::domain::audit::{AuditEntry, Decision};
+use crate::domain::principal::Principal;
+use crate::domain::vocab::Purpose;
+
+/// How a resource is written in audit entries.
+#[must_use]
+pub fn resource_label(resource: &Resource) -> String {
+    match resource {
+        Resource::Vault => "Vault".into(),
+        Resource::Card(_) => "Card".into(),
+        Resource::Fact(f) => format!("Fact::{f}"),
+    }
+}
+
+fn resource_of(label: &str) -> Option<Resource> {
+    match label {
+        "Vault" => Some(Resource::Vault),
+        "Card" => Some(Resource::Card("replay".into())),
+        other => other.strip_prefix("Fact::").map(|f| Resource::Fact(f.to_owned())),
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Flip {
+    pub decision_id: String,
+    pub seq: u64,
+    pub principal: String,
+    pub action: String,
+    pub resource: String,
+    pub from: Decision,
+    pub to: Decision,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ImpactReport {
+    pub replayed: usize,
+    /// Decisions that could not be replayed (principal deleted since, or no
+    /// replay inputs recorded).
+    pub skipped: usize,
+    pub changed: Vec<Flip>,
+    /// `principal action` → how many decisions flip.
+    pub counts: BTreeMap<String, usize>,
+    pub millis: u64,
+}
+
+/// Re-decides `entries` under `engine`.
+#[must_use]
+pub fn replay(engine: &PolicyEngine, entries: &[AuditEntry], principals: &HashMap<String, Principal>) -> ImpactReport {
+    let started = Instant::now();
+    let mut report = ImpactReport::default();
+    for e in entries {
+        let inputs = (|| {
+            let action = Action::ALL.iter().copied().find(|a| a.as_str() == e.action)?;
+            e.decision_id.as_ref()?;
+            let principal = principals.get(e.principal.as_deref()?)?;
+            let purpose: Purpose = e.purpose.as_deref()?.parse().ok()?;
+            let resource = resource_of(e.resource.as_deref()?)?;
+            Some((action, principal, purpose, resource))
+        })();
+        let Some((action, principal, purpose, resource)) = inputs else {
+            if e.decision_id.is_some() {
+                report.skipped += 1;
+            }
+            continue;
+        };
+        let extra = e.context.clone().unwrap_or_default();
+        let cx = RequestContext {
+            distinct_cards_last_hour: extra.distinct_cards_last_hour,
+            requested_by_self: extra.requested_by_self,
+            ..RequestContext::purpose(purpose)
+        };
+        let id = e.decision_id.clone().unwrap_or_default();
+        let now = engine.decide_each(principal, action, std::slice::from_ref(&resource), &cx, &id);
+        let to = if now.first().is_some_and(|d| d.allowed) {
+            Decision::Allow
+        } else {
+            Decision::Deny
+        };
+        report.replayed += 1;
+        if to != e.decision {
+            *report
+                .counts
+                .entry(format!("{} {}", principal.id, action.as_str()))
+                .or_default() += 1;
+            report.changed.push(Flip {
+                decision_id: id,
+                seq: e.seq,
+                principal: principal.id.clone(),
+                action: action.as_str().into(),
+                resource: e.resource.clone().unwrap_or_default(),
+                from: e.decision,
+                to,
+            });
+        }
+    }
+    report.millis = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    report
+}
