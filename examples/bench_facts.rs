@@ -22,6 +22,8 @@ use hyper::Request;
 use serde_json::{json, Value};
 
 // The same allocator as the civic-vault binary.
+mod support;
+
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -123,23 +125,11 @@ async fn post(http: &reqwest::Client, addr: SocketAddr, path: &str, token: &str,
 }
 
 fn main() {
-    let seconds: u64 = std::env::var("BENCH_SECONDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(10);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let seconds: u64 = support::env_or("BENCH_SECONDS", 10);
+    let rt = support::runtime();
     rt.block_on(async move {
         let dir = tempfile::tempdir().unwrap();
-        let config = civic_vault::Config {
-            data_dir: dir.path().join("data"),
-            keys_dir: dir.path().join("keys"),
-            policies_dir: std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies"),
-            policies_dir_explicit: true,
-            ..civic_vault::Config::default()
-        };
+        let config = support::config_in(dir.path());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let vault = civic_vault::Vault::open(config, Arc::new(SystemClock)).await.unwrap();

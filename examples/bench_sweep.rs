@@ -14,6 +14,8 @@ use base64::Engine;
 use civic_vault::clock::ManualClock;
 use serde_json::{json, Value};
 
+mod support;
+
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -36,28 +38,18 @@ async fn call(
 }
 
 fn main() {
-    let cards: usize = std::env::var("BENCH_CARDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(100_000);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let cards: usize = support::env_or("BENCH_CARDS", 100_000);
+    let rt = support::runtime();
     rt.block_on(async move {
         let dir = tempfile::tempdir().unwrap();
         let config = civic_vault::Config {
-            data_dir: dir.path().join("data"),
-            keys_dir: dir.path().join("keys"),
-            policies_dir: std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies"),
-            policies_dir_explicit: true,
             retention: civic_vault::config::Retention {
                 source_documents: "40d".parse().unwrap(),
                 inactive_cardholders: "365d".parse().unwrap(),
                 sweep_interval: "365d".parse().unwrap(),
                 key_rotation: "1s".parse().unwrap(),
             },
-            ..civic_vault::Config::default()
+            ..support::config_in(dir.path())
         };
         let clock = Arc::new(ManualClock::new(time::OffsetDateTime::now_utc()));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -11,6 +11,7 @@
 //! in the group. That is group commit: an fsync per group, not per request,
 //! and no acknowledgement before the data and its audit entry are durable.
 
+mod audit_reads;
 mod writer;
 
 use std::path::Path;
@@ -21,7 +22,7 @@ use std::thread::JoinHandle;
 use tokio::sync::oneshot;
 
 use crate::crypto::EpochId;
-use crate::domain::audit::{self, AuditEntry, ChainReport, ChainVerifier};
+use crate::domain::audit::{AuditEntry, ChainReport};
 use crate::domain::card::{CardId, CardRecord, PhotoRecord};
 use crate::domain::principal::Principal;
 use crate::domain::store::{Commit, CommitResult, Store, StoreError};
@@ -84,6 +85,11 @@ fn failed(e: impl std::fmt::Display) -> StoreError {
 
 pub(crate) fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
     postcard::from_bytes(bytes).map_err(|_| StoreError::Failed("unreadable record".into()))
+}
+
+/// Every value of a tree, decoded, in key order.
+fn decode_all<T: serde::de::DeserializeOwned>(tree: &sled::Tree) -> Result<Vec<T>, StoreError> {
+    tree.iter().values().map(|v| decode(&v.map_err(failed)?)).collect()
 }
 
 pub(crate) fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
@@ -247,13 +253,7 @@ impl Store for SledStore {
     }
 
     fn principals(&self) -> Result<Vec<Principal>, StoreError> {
-        self.inner
-            .trees
-            .principals
-            .iter()
-            .values()
-            .map(|v| decode(&v.map_err(failed)?))
-            .collect()
+        decode_all(&self.inner.trees.principals)
     }
 
     fn card(&self, card_id: &CardId) -> Result<Option<CardRecord>, StoreError> {
@@ -267,58 +267,15 @@ impl Store for SledStore {
     }
 
     fn audit_page(&self, after: u64, limit: usize) -> Result<Vec<(AuditEntry, [u8; 32])>, StoreError> {
-        let want = after.saturating_add(1);
-        let tree = &self.inner.trees.audit;
-        // Start at the block holding `want`: the last block keyed at or before it.
-        let start = tree
-            .range(..=want.to_be_bytes())
-            .next_back()
-            .transpose()
-            .map_err(failed)?
-            .map_or_else(|| want.to_be_bytes().to_vec(), |(k, _)| k.to_vec());
-        let mut out = Vec::with_capacity(limit.min(1024));
-        for kv in tree.range(start..) {
-            let (_, block) = kv.map_err(failed)?;
-            for stored in audit::split_block(&block).map_err(failed)? {
-                let (hash, entry) = audit::decode(stored).map_err(failed)?;
-                if entry.seq >= want {
-                    out.push((entry, hash));
-                    if out.len() == limit {
-                        return Ok(out);
-                    }
-                }
-            }
-        }
-        Ok(out)
+        audit_reads::page(&self.inner.trees.audit, after, limit)
     }
 
     fn audit_last_seq(&self) -> Result<u64, StoreError> {
-        match self.inner.trees.audit.last().map_err(failed)? {
-            None => Ok(0),
-            Some((k, v)) => {
-                let first = u64::from_be_bytes(k.as_ref().try_into().map_err(|_| failed("bad audit key"))?);
-                let n = audit::split_block(&v).map_err(failed)?.len() as u64;
-                Ok(first + n.saturating_sub(1))
-            }
-        }
+        Ok(writer::chain_head(&self.inner.trees.audit)?.seq)
     }
 
     fn audit_verify(&self) -> Result<ChainReport, StoreError> {
-        let mut v = ChainVerifier::default();
-        for kv in &self.inner.trees.audit {
-            let (k, block) = kv.map_err(failed)?;
-            let first = u64::from_be_bytes(k.as_ref().try_into().unwrap_or([0xFF; 8]));
-            match audit::split_block(&block) {
-                Ok(entries) => {
-                    for (i, stored) in entries.into_iter().enumerate() {
-                        v.feed(first + i as u64, stored);
-                    }
-                }
-                // Broken framing: the chain breaks at the block's first entry.
-                Err(_) => v.feed(first, &[]),
-            }
-        }
-        Ok(v.finish())
+        audit_reads::verify(&self.inner.trees.audit)
     }
 
     fn scan_epochs(&self) -> Result<Vec<EpochId>, StoreError> {
@@ -420,23 +377,11 @@ impl Store for SledStore {
     }
 
     fn policy_versions(&self) -> Result<Vec<crate::domain::policy_version::PolicyVersion>, StoreError> {
-        self.inner
-            .trees
-            .policies
-            .iter()
-            .values()
-            .map(|v| decode(&v.map_err(failed)?))
-            .collect()
+        decode_all(&self.inner.trees.policies)
     }
 
     fn holds(&self) -> Result<Vec<crate::domain::holds::Hold>, StoreError> {
-        self.inner
-            .trees
-            .holds
-            .iter()
-            .values()
-            .map(|v| decode(&v.map_err(failed)?))
-            .collect()
+        decode_all(&self.inner.trees.holds)
     }
 
     fn scan_count(&self) -> Result<u64, StoreError> {

@@ -24,7 +24,7 @@ pub(crate) struct Job {
 /// The last sequence number and hash of the chain.
 #[derive(Clone, Copy)]
 pub(crate) struct Head {
-    seq: u64,
+    pub(crate) seq: u64,
     hash: [u8; 32],
 }
 
