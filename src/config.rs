@@ -38,6 +38,7 @@ pub struct Config {
     pub card_validity: Option<HumanDuration>,
     pub retention: Retention,
     pub facts: Facts,
+    pub proof: Proof,
     /// Set when the policies directory was named by the operator (file or
     /// flag). When it was not, and `./policies` does not exist, the copy of
     /// the shipped policies compiled into the binary is used.
@@ -54,6 +55,31 @@ pub struct Retention {
     /// How often the key-encryption key is replaced (live data keys rewrapped,
     /// the old KEK destroyed) when cardholder records were erased under it.
     pub key_rotation: HumanDuration,
+}
+
+/// The symbolic proof that a candidate policy set denies every request of
+/// the enforcement family (cedar-policy-symcc with the cvc5 solver).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Proof {
+    /// The cvc5 executable (default: `$CVC5`, else `cvc5` on the PATH).
+    pub solver: Option<PathBuf>,
+    /// When true, a policy change whose proof cannot run is refused; when
+    /// false (default) the report says the proof did not run and the canary
+    /// suite alone guards the change. A counterexample always refuses it.
+    pub required: bool,
+    /// Wall-clock limit for one whole proof.
+    pub timeout: HumanDuration,
+}
+
+impl Default for Proof {
+    fn default() -> Self {
+        Self {
+            solver: None,
+            required: false,
+            timeout: dur(60, crate::duration::Unit::Seconds),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -74,6 +100,7 @@ impl Default for Config {
             card_validity: None,
             retention: Retention::default(),
             facts: Facts::default(),
+            proof: Proof::default(),
             policies_dir_explicit: false,
         }
     }
@@ -176,6 +203,9 @@ impl Config {
         }
         if self.retention.sweep_interval.is_zero() {
             return Err(ConfigError::key("retention.sweep_interval", "must be longer than 0s"));
+        }
+        if self.proof.timeout.is_zero() {
+            return Err(ConfigError::key("proof.timeout", "must be longer than 0s"));
         }
         if self.retention.key_rotation.is_zero() {
             return Err(ConfigError::key("retention.key_rotation", "must be longer than 0s"));

@@ -34,6 +34,7 @@
 
 pub mod authz;
 pub mod cards;
+pub mod client;
 pub mod clock;
 pub mod config;
 pub mod crypto;
@@ -42,6 +43,7 @@ pub mod duration;
 pub mod error;
 pub mod http;
 pub mod metrics;
+pub mod operator;
 pub mod principals;
 pub mod retention;
 pub mod server;

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use civic_vault::client::{Client, Connection};
 use civic_vault::domain::store::Store;
 use civic_vault::Config;
 use clap::{Parser, Subcommand};
@@ -54,6 +55,57 @@ enum PolicyCommand {
         policies: PathBuf,
         #[arg(long)]
         file: Option<PathBuf>,
+    },
+    /// Unified diff of a file (or version --to) against the running vault's
+    /// active set (or version --from).
+    Diff {
+        #[arg(long)]
+        file: Option<PathBuf>,
+        #[arg(long)]
+        from: Option<u64>,
+        #[arg(long)]
+        to: Option<u64>,
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// Checks a file on the running vault and, if it passes, activates it as
+    /// the next version (PUT /v1/policies).
+    Apply {
+        #[arg(long)]
+        file: PathBuf,
+        #[arg(long, default_value = "")]
+        comment: String,
+        /// The version this change replaces (default: the active one).
+        #[arg(long)]
+        expected_version: Option<u64>,
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// The running vault's policy versions.
+    History {
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// Makes an earlier version's text active again, as a new version.
+    Rollback {
+        #[arg(long)]
+        to: u64,
+        #[arg(long, default_value = "")]
+        comment: String,
+        #[arg(long)]
+        expected_version: Option<u64>,
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// Writes the active (or --version) set as files: editable.cedar,
+    /// floor.cedar, schema.cedarschema.
+    Export {
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long)]
+        version: Option<u64>,
+        #[command(flatten)]
+        connection: Connection,
     },
 }
 
@@ -166,10 +218,68 @@ fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, String> {
     })
 }
 
+/// Runs an operator command against a running vault.
+fn remote<F, Fut>(connection: &Connection, f: F) -> Result<ExitCode, String>
+where
+    F: FnOnce(Client) -> Fut,
+    Fut: std::future::Future<Output = Result<u8, String>>,
+{
+    let client = Client::new(connection)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    runtime.block_on(f(client)).map(ExitCode::from)
+}
+
 fn policy(command: PolicyCommand) -> Result<ExitCode, String> {
+    use civic_vault::operator;
     let (dir, file, only_tests) = match command {
         PolicyCommand::Check { policies, file } => (policies, file, false),
         PolicyCommand::Test { policies, file } => (policies, file, true),
+        PolicyCommand::Diff {
+            file,
+            from,
+            to,
+            connection,
+        } => {
+            return remote(&connection, |c| async move {
+                operator::diff(&c, file.as_deref(), from, to).await
+            })
+        }
+        PolicyCommand::Apply {
+            file,
+            comment,
+            expected_version,
+            connection,
+        } => {
+            return remote(&connection, |c| async move {
+                operator::apply(&c, &file, &comment, expected_version).await
+            })
+        }
+        PolicyCommand::History { connection } => {
+            return remote(&connection, |c| async move { operator::history(&c).await })
+        }
+        PolicyCommand::Rollback {
+            to,
+            comment,
+            expected_version,
+            connection,
+        } => {
+            return remote(&connection, |c| async move {
+                operator::rollback(&c, to, &comment, expected_version).await
+            })
+        }
+        PolicyCommand::Export {
+            out,
+            version,
+            connection,
+        } => {
+            return remote(
+                &connection,
+                |c| async move { operator::export(&c, &out, version).await },
+            )
+        }
     };
     let sources = civic_vault::authz::PolicySources::load(&dir)?;
     let editable = match file {
@@ -177,7 +287,15 @@ fn policy(command: PolicyCommand) -> Result<ExitCode, String> {
         None => sources.editable.clone(),
     };
     let started = std::time::Instant::now();
-    let (report, _) = civic_vault::authz::check::check(&sources, &editable, 0);
+    let (mut report, engine) = civic_vault::authz::check::check(&sources, &editable, 0);
+    if let (false, Some(engine)) = (only_tests, engine) {
+        let settings = civic_vault::authz::proof::ProofSettings::new(None, std::time::Duration::from_secs(60), false);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        runtime.block_on(report.prove(&engine, &settings));
+    }
     let ok = if only_tests {
         let tests = &report.tests;
         for f in &tests.failed {

@@ -77,9 +77,42 @@ impl Vault {
             .await
             .map_err(|e| StartError::Store(e.to_string()))??;
         let vault = Arc::new(vault);
+        vault.prove_active_policies().await?;
         vault.bootstrap_admin().await?;
         vault.seed_policies().await?;
         Ok(vault)
+    }
+
+    /// The floor proof for the set the vault starts with: a counterexample
+    /// stops startup, as a failing canary does; a proof that cannot run is a
+    /// warning unless `proof.required`.
+    async fn prove_active_policies(&self) -> Result<(), StartError> {
+        use crate::authz::proof::{prove, ProofStatus};
+        let settings = self.proof_settings();
+        let proof = prove(&self.policy(), &settings).await;
+        match proof.status {
+            ProofStatus::Proved => {
+                tracing::info!(
+                    request_types = proof.request_types,
+                    elapsed_ms = proof.elapsed_ms,
+                    "floor proof holds for the active policies"
+                );
+                Ok(())
+            }
+            ProofStatus::Counterexample => Err(StartError::Policies(format!(
+                "the floor proof found {} request(s) the active policies allow: {}",
+                proof.counterexamples.len(),
+                serde_json::to_string(&proof.counterexamples).unwrap_or_default()
+            ))),
+            ProofStatus::NotRun if settings.required => Err(StartError::Policies(format!(
+                "proof.required is set and the floor proof did not run: {}",
+                proof.reason.unwrap_or_default()
+            ))),
+            ProofStatus::NotRun => {
+                tracing::warn!(reason = %proof.reason.unwrap_or_default(), "floor proof did not run; the canary suite alone checked the policies");
+                Ok(())
+            }
+        }
     }
 
     fn open_blocking(config: Config, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
@@ -176,6 +209,16 @@ impl Vault {
             principals,
             metrics: Metrics::default(),
         })
+    }
+
+    /// How `check` runs the symbolic floor proof.
+    #[must_use]
+    pub fn proof_settings(&self) -> crate::authz::proof::ProofSettings {
+        crate::authz::proof::ProofSettings::new(
+            self.config.proof.solver.clone(),
+            self.config.proof.timeout.as_std(),
+            self.config.proof.required,
+        )
     }
 
     /// On first start, policies/editable.cedar becomes policy version 1.

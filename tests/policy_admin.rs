@@ -58,7 +58,11 @@ async fn check_change_version_and_roll_back() {
         .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(r["valid"], false);
-    assert!(!r["errors"].as_array().unwrap().is_empty());
+    assert_eq!(
+        (r["errors"][0]["line"].as_u64(), r["errors"][0]["column"].as_u64()),
+        (Some(1), Some(25)),
+        "a parse error names line and column: {r}"
+    );
     let (_, r) = v
         .post(
             "/v1/policies/check",
@@ -76,6 +80,17 @@ async fn check_change_version_and_roll_back() {
         .await;
     assert_eq!(r["floor_violations"], json!([]), "the floor denies every canary: {r}");
     assert!(r["canaries"].as_u64().unwrap() > 1000);
+    // The solver proves the property for every request type, and names the
+    // permit the floor makes inert.
+    assert_eq!(r["proof"]["status"], "proved", "{}", r["proof"]);
+    assert_eq!(r["proof"]["request_types"], 46);
+    assert_eq!(r["proof"]["lint"]["inert_permits"], json!(["reopen"]));
+    // A forbid that removes nothing: valid, named by the lint, no decision flips.
+    let noop = format!("{text}\n@id(\"noop\") forbid(principal is CivicVault::System, action == CivicVault::Action::\"run_sweep\", resource);");
+    let (_, r) = v.post("/v1/policies/check", &officer, &json!({"policies": noop})).await;
+    assert_eq!(r["valid"], true, "{r}");
+    assert_eq!(r["proof"]["lint"]["redundant_forbids"], json!(["noop"]));
+    assert_eq!(r["impact"]["changed"], json!([]));
 
     // A rejected PUT changes nothing.
     let (s, r) = put(
@@ -116,8 +131,19 @@ async fn check_change_version_and_roll_back() {
     .await;
     assert_eq!(s, StatusCode::OK, "{r}");
     assert_eq!(r["version"], 2);
+    assert_eq!(r["proof"]["status"], "proved");
     assert_eq!(ask(parks.clone()).await, StatusCode::OK);
     let entries = v.audit(&auditor).await;
+    // The change's entry carries the new version's digest and its diff's.
+    let change = entries
+        .iter()
+        .find(|e| e["action"] == "update_policies" && e["outcome"] == "ok")
+        .unwrap();
+    assert_eq!(change["digests"]["version"], r["digest"]);
+    assert_eq!(
+        change["digests"]["diff"].as_str(),
+        Some(civic_vault::domain::policy_version::diff_digest(&text, &edited, 1, 2).as_str())
+    );
     let last = entries.iter().rev().find(|e| e["principal"] == "parks-1").unwrap();
     assert_eq!(last["policy_version"], 2);
 

@@ -5,6 +5,7 @@
 
 use serde::Serialize;
 
+use super::proof::{prove, ProofReport, ProofSettings, ProofStatus};
 use super::{new_decision_id, Action, PolicyEngine, PolicyProblem, PolicySources, RequestContext, Resource};
 use crate::domain::principal::Principal;
 use crate::domain::vocab::{AgencyKind, PrincipalKind, Purpose, Role};
@@ -19,6 +20,43 @@ pub struct CheckReport {
     pub canaries: usize,
     /// The policy tests of `policies/tests/`.
     pub tests: TestsReport,
+    /// The symbolic proof and lints (absent when the set did not compile).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proof: Option<ProofReport>,
+}
+
+impl CheckReport {
+    /// Runs the symbolic proof on a compiled candidate and folds its outcome
+    /// into the report: a counterexample makes the set invalid, and so does a
+    /// proof that could not run when the configuration requires one.
+    pub async fn prove(&mut self, engine: &PolicyEngine, settings: &ProofSettings) {
+        let proof = prove(engine, settings).await;
+        match proof.status {
+            ProofStatus::Counterexample => {
+                self.valid = false;
+                for c in &proof.counterexamples {
+                    self.floor_violations.push(format!(
+                        "proof counterexample: {} {} {} allowed with context {}",
+                        c.principal, c.action, c.resource, c.context
+                    ));
+                }
+            }
+            ProofStatus::NotRun if settings.required => {
+                self.valid = false;
+                self.errors.push(PolicyProblem {
+                    policy_id: "proof".into(),
+                    message: format!(
+                        "the floor proof is required and did not run: {}",
+                        proof.reason.as_deref().unwrap_or("unknown reason")
+                    ),
+                    line: None,
+                    column: None,
+                });
+            }
+            ProofStatus::NotRun | ProofStatus::Proved => {}
+        }
+        self.proof = Some(proof);
+    }
 }
 
 /// Outcome of the policy tests.
@@ -264,6 +302,7 @@ pub fn check(base: &PolicySources, editable: &str, version: u64) -> (CheckReport
                 floor_violations: Vec::new(),
                 canaries: 0,
                 tests: TestsReport::default(),
+                proof: None,
             },
             None,
         ),
@@ -278,6 +317,7 @@ pub fn check(base: &PolicySources, editable: &str, version: u64) -> (CheckReport
                     floor_violations: violations,
                     canaries: asked,
                     tests,
+                    proof: None,
                 },
                 Some(engine),
             )

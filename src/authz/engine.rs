@@ -19,6 +19,11 @@ use crate::domain::vocab::PrincipalKind;
 pub struct PolicyProblem {
     pub policy_id: String,
     pub message: String,
+    /// 1-based position in the file the policy came from, where Cedar gives one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<usize>,
 }
 
 /// The outcome of one authorization.
@@ -70,7 +75,29 @@ fn problem(policy_id: &str, message: impl ToString) -> PolicyProblem {
     PolicyProblem {
         policy_id: policy_id.to_owned(),
         message: message.to_string(),
+        line: None,
+        column: None,
     }
+}
+
+/// A problem at the first span a Cedar diagnostic labels in `text`.
+fn located(policy_id: &str, d: &dyn miette::Diagnostic, text: &str) -> PolicyProblem {
+    let mut p = problem(policy_id, d);
+    if let Some(offset) = d.labels().and_then(|mut l| l.next()).map(|l| l.offset()) {
+        let (line, column) = line_column(text, offset);
+        p.line = Some(line);
+        p.column = Some(column);
+    }
+    p
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+#[must_use]
+pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = text.get(..offset.min(text.len())).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
 }
 
 /// Parses one policy file, giving each policy the id of its `@id` annotation.
@@ -78,7 +105,7 @@ fn parse_file(text: &str, file: &str, floor: bool, set: &mut PolicySet, problems
     let parsed = match PolicySet::from_str(text) {
         Ok(p) => p,
         Err(e) => {
-            problems.push(problem(file, describe_parse(&e)));
+            problems.extend(e.iter().map(|e| located(file, e, text)));
             return;
         }
     };
@@ -115,10 +142,6 @@ fn parse_file(text: &str, file: &str, floor: bool, set: &mut PolicySet, problems
     }
 }
 
-fn describe_parse(e: &cedar_policy::ParseErrors) -> String {
-    e.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
-}
-
 impl PolicyEngine {
     /// Compiles and strictly validates a policy set.
     ///
@@ -137,7 +160,15 @@ impl PolicyEngine {
         let result = Validator::new(schema.clone()).validate(&set, ValidationMode::Strict);
         let errors: Vec<PolicyProblem> = result
             .validation_errors()
-            .map(|e| problem(e.policy_id().as_ref(), e))
+            .map(|e| {
+                let id: &str = e.policy_id().as_ref();
+                let text = if id.starts_with("floor.") {
+                    &sources.floor
+                } else {
+                    &sources.editable
+                };
+                located(id, e, text)
+            })
             .collect();
         if !errors.is_empty() {
             return Err(errors);
@@ -181,6 +212,18 @@ impl PolicyEngine {
                 action: type_name("CivicVault::Action"),
             },
         })
+    }
+
+    /// The schema the set was validated against.
+    #[must_use]
+    pub fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    /// The whole set in force: floor and editable, with their ids.
+    #[must_use]
+    pub fn policy_set(&self) -> &PolicySet {
+        &self.set
     }
 
     /// Ids of the floor policies in force.

@@ -7,6 +7,7 @@
 pub mod check;
 mod engine;
 mod permit;
+pub mod proof;
 pub mod replay;
 mod sources;
 

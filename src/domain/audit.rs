@@ -4,6 +4,8 @@
 //! policies that made it, and a keyed hash of the subject: never a card
 //! number, a name or a document value.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -30,6 +32,9 @@ pub struct AuditDraft {
     /// The request facts beyond purpose that went into the decision, so a
     /// candidate policy set can replay it (no personal data: counts and flags).
     pub context: Option<ReplayContext>,
+    /// Digests of what the request produced or changed: `version` and `diff`
+    /// for a policy change, `package` for a legal answer.
+    pub digests: BTreeMap<String, String>,
 }
 
 /// Context a decision was made with, besides principal, action and purpose.
@@ -85,6 +90,8 @@ pub struct AuditEntry {
     pub certificate: Option<Certificate>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context: Option<ReplayContext>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub digests: BTreeMap<String, String>,
     pub prev_hash: String,
 }
 
@@ -111,6 +118,7 @@ impl AuditEntry {
             outcome: draft.outcome.clone(),
             certificate: draft.certificate.clone(),
             context: draft.context.clone(),
+            digests: draft.digests.clone(),
             prev_hash: format_hash(prev),
         };
         let canonical = entry.canonical();

@@ -53,6 +53,13 @@ impl AuditSlot {
         self.with(|s| s.draft.subject = Some(subject));
     }
 
+    /// Records a digest of what this request produced or changed.
+    pub fn digest(&self, name: &str, value: String) {
+        self.with(|s| {
+            s.draft.digests.insert(name.to_owned(), value);
+        });
+    }
+
     /// Records the resource and extra context a decision was made with.
     pub fn replay_inputs(&self, resource: &crate::authz::Resource, cx: &crate::authz::RequestContext) {
         self.with(|s| {

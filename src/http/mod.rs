@@ -48,6 +48,7 @@ pub fn router(vault: Arc<Vault>) -> Router {
         )
         .route("/v1/policies/check", post(handlers::policies::check_only))
         .route("/v1/policies/versions", get(handlers::policies::versions))
+        .route("/v1/policies/versions/{version}", get(handlers::policies::version))
         .route("/v1/policies/rollback", post(handlers::policies::rollback))
         .route("/v1/retention", get(handlers::retention::status))
         .route("/v1/retention/sweep", post(handlers::retention::sweep))

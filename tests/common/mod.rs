@@ -42,6 +42,16 @@ pub fn policies_dir() -> PathBuf {
 }
 
 /// The configuration a test vault runs on, rooted in `dir`.
+/// The cvc5 solver for the floor proof: `$CVC5`, else the repository's
+/// `.ci/cvc5` (cvc5's PyPI package behind a command line; the README's test
+/// command installs it).
+pub fn solver() -> PathBuf {
+    std::env::var_os("CVC5").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci").join("cvc5"),
+        PathBuf::from,
+    )
+}
+
 pub fn test_config(dir: &Path, program: &str) -> Config {
     Config {
         data_dir: dir.join("data"),
@@ -49,6 +59,10 @@ pub fn test_config(dir: &Path, program: &str) -> Config {
         policies_dir: policies_dir(),
         policies_dir_explicit: true,
         program: program.to_owned(),
+        proof: civic_vault::config::Proof {
+            solver: Some(solver()),
+            ..Default::default()
+        },
         ..Config::default()
     }
 }

@@ -1,7 +1,7 @@
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::Json;
 use serde::Deserialize;
@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use super::principals::commit_or_fail;
 use crate::authz::check::check;
 use crate::authz::{Action, RequestContext, Resource};
-use crate::domain::policy_version::PolicyVersion;
+use crate::domain::policy_version::{diff_digest, PolicyVersion};
 use crate::domain::store::{Change, Commit, Store};
 use crate::domain::vocab::Purpose;
 use crate::error::ApiError;
@@ -71,6 +71,7 @@ pub async fn get(State(v): State<Arc<Vault>>, slot: AuditSlot, headers: HeaderMa
         "digest": active.digest,
         "policies": text,
         "floor": v.policy_sources.floor,
+        "schema": v.policy_sources.schema,
     })))
 }
 
@@ -90,9 +91,12 @@ pub async fn check_only(
     allowed(&v, &slot, &headers, Action::CheckPolicies).await?;
     let req: CheckRequest = read_json(&headers, body, POLICY_LIMIT).await?;
     let vault = Arc::clone(&v);
-    let (report, engine) = tokio::task::spawn_blocking(move || check(&vault.policy_sources, &req.policies, 0))
+    let (mut report, engine) = tokio::task::spawn_blocking(move || check(&vault.policy_sources, &req.policies, 0))
         .await
         .map_err(|e| ApiError::Internal { detail: e.to_string() })?;
+    if let Some(engine) = &engine {
+        report.prove(engine, &v.proof_settings()).await;
+    }
     let mut body = serde_json::to_value(report).unwrap_or_default();
     body["impact"] = match engine {
         Some(engine) => impact(&v, Arc::new(engine)).await?,
@@ -172,9 +176,12 @@ async fn activate(
     let next = current + 1;
     let vault = Arc::clone(v);
     let candidate = text.clone();
-    let (report, engine) = tokio::task::spawn_blocking(move || check(&vault.policy_sources, &candidate, next))
+    let (mut report, engine) = tokio::task::spawn_blocking(move || check(&vault.policy_sources, &candidate, next))
         .await
         .map_err(|e| ApiError::Internal { detail: e.to_string() })?;
+    if let Some(engine) = &engine {
+        report.prove(engine, &v.proof_settings()).await;
+    }
     let engine = match engine {
         Some(engine) if report.valid => engine,
         _ => {
@@ -191,8 +198,23 @@ async fn activate(
         comment,
         policies: text,
     };
+    let previous = v
+        .read(|v| v.store.policy_versions())
+        .await?
+        .pop()
+        .map(|p| p.policies)
+        .unwrap_or_default();
+    let diff_digest = diff_digest(&previous, &version.policies, current, next);
     slot.subject(engine.digest.clone());
-    let view = json!({"version": next, "digest": engine.digest, "canaries": report.canaries});
+    slot.digest("version", engine.digest.clone());
+    slot.digest("diff", diff_digest.clone());
+    let view = json!({
+        "version": next,
+        "digest": engine.digest,
+        "diff_digest": diff_digest,
+        "canaries": report.canaries,
+        "proof": report.proof,
+    });
     let commit = Commit {
         changes: vec![Change::PutPolicyVersion(Box::new(version))],
         audit: vec![slot.take_for_commit()],
@@ -203,6 +225,34 @@ async fn activate(
     Ok(Json(view))
 }
 
+/// `GET /v1/policies/versions/{version}`: one version, with its text.
+pub async fn version(
+    State(v): State<Arc<Vault>>,
+    slot: AuditSlot,
+    headers: HeaderMap,
+    Path(wanted): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    allowed(&v, &slot, &headers, Action::ReadPolicies).await?;
+    let wanted: u64 = wanted
+        .parse()
+        .map_err(|_| ApiError::invalid("version", "must be a version number"))?;
+    let versions = v.read(|v| v.store.policy_versions()).await?;
+    let p = versions
+        .into_iter()
+        .find(|p| p.version == wanted)
+        .ok_or(ApiError::NotFound)?;
+    let mut row = history_row(&p);
+    row["policies"] = Value::String(p.policies);
+    Ok(Json(row))
+}
+
+fn history_row(p: &PolicyVersion) -> Value {
+    let at = time::OffsetDateTime::from_unix_timestamp(p.at)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok());
+    json!({"version": p.version, "digest": p.digest, "who": p.author, "when": at, "comment": p.comment})
+}
+
 /// `GET /v1/policies/versions`: the history.
 pub async fn versions(
     State(v): State<Arc<Vault>>,
@@ -211,14 +261,6 @@ pub async fn versions(
 ) -> Result<Json<Value>, ApiError> {
     allowed(&v, &slot, &headers, Action::ReadPolicies).await?;
     let versions = v.read(|v| v.store.policy_versions()).await?;
-    let rows: Vec<Value> = versions
-        .iter()
-        .map(|p| {
-            let at = time::OffsetDateTime::from_unix_timestamp(p.at)
-                .ok()
-                .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok());
-            json!({"version": p.version, "digest": p.digest, "who": p.author, "when": at, "comment": p.comment})
-        })
-        .collect();
+    let rows: Vec<Value> = versions.iter().map(history_row).collect();
     Ok(Json(json!({ "versions": rows })))
 }

@@ -1,0 +1,265 @@
+//! A formal proof, beside the canaries, that a candidate policy set refuses
+//! what the floor exists to refuse, and two lints, all by Cedar's symbolic
+//! compiler (cedar-policy-symcc) and the cvc5 SMT solver.
+//!
+//! The property: every well-formed request (every principal type, action
+//! and resource type of the schema, any attribute and context values) whose
+//! purpose is in the refused family, or whose principal is a System of agency
+//! kind `federal_immigration`, is denied by floor + candidate. It is proved as
+//! "always denies" of floor + candidate + one extra rule that forbids every
+//! request *outside* that family: whatever remains allowed is a counterexample,
+//! which the solver synthesises as a concrete request.
+//!
+//! Lints (warnings, never a rejection): a permit of the candidate that the
+//! floor makes inert (floor + that permit alone always denies), and a forbid
+//! of the candidate that removes nothing (the set decides the same without it).
+
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use cedar_policy::{ActionConstraint, Effect, EntityUid, Policy, PolicySet, RequestEnv, Schema};
+use cedar_policy_symcc::solver::LocalSolver;
+use cedar_policy_symcc::{CedarSymCompiler, CompiledPolicySet};
+use serde::Serialize;
+
+use super::PolicyEngine;
+
+/// The purposes whose requests must be denied, and the principal that must be.
+const SCOPE: &str = r#"@id("civic-vault.proof.outside-scope")
+forbid (principal, action, resource)
+unless {
+  context.purpose == "immigration_enforcement" ||
+  context.purpose == "civil_immigration_enforcement" ||
+  context.purpose == "bulk_screening" ||
+  context.purpose == "data_brokerage" ||
+  (principal is CivicVault::System && principal.agency_kind == "federal_immigration")
+};"#;
+
+/// The property, as the report states it.
+pub const PROPERTY: &str = "every request whose purpose is immigration_enforcement, \
+civil_immigration_enforcement, bulk_screening or data_brokerage, or whose principal is a \
+federal_immigration system, is denied";
+
+/// Where the solver is and how long a proof may take.
+#[derive(Clone, Debug)]
+pub struct ProofSettings {
+    pub solver: PathBuf,
+    pub timeout: Duration,
+    pub required: bool,
+}
+
+impl ProofSettings {
+    /// From the configured path, else `$CVC5`, else `cvc5` on the PATH.
+    #[must_use]
+    pub fn new(solver: Option<PathBuf>, timeout: Duration, required: bool) -> Self {
+        let solver = solver
+            .or_else(|| std::env::var_os("CVC5").map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from("cvc5"));
+        Self {
+            solver,
+            timeout,
+            required,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProofStatus {
+    /// The property holds for every well-formed request.
+    Proved,
+    /// The solver found requests that are allowed.
+    Counterexample,
+    /// The proof could not run (no solver, timeout, solver error).
+    NotRun,
+}
+
+/// A request the candidate set allows although the property says deny.
+#[derive(Clone, Debug, Serialize)]
+pub struct Counterexample {
+    pub principal: String,
+    pub action: String,
+    pub resource: String,
+    pub context: String,
+    /// The principal entity as the solver built it (attributes, parents).
+    pub principal_entity: Option<serde_json::Value>,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Lint {
+    /// Permits that can never allow anything: the floor forbids all they match.
+    pub inert_permits: Vec<String>,
+    /// Forbids whose removal changes no decision.
+    pub redundant_forbids: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ProofReport {
+    pub status: ProofStatus,
+    pub property: &'static str,
+    /// Request types (principal type, action, resource type) covered.
+    pub request_types: usize,
+    pub counterexamples: Vec<Counterexample>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lint: Option<Lint>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub elapsed_ms: u64,
+}
+
+impl ProofReport {
+    fn not_run(reason: String, started: Instant) -> Self {
+        Self {
+            status: ProofStatus::NotRun,
+            property: PROPERTY,
+            request_types: 0,
+            counterexamples: Vec::new(),
+            lint: None,
+            reason: Some(reason),
+            elapsed_ms: elapsed_ms(started),
+        }
+    }
+}
+
+fn elapsed_ms(started: Instant) -> u64 {
+    u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Runs the proof and the lints for a compiled candidate. Never fails: what
+/// keeps it from running is the report's `reason`.
+pub async fn prove(engine: &PolicyEngine, settings: &ProofSettings) -> ProofReport {
+    let started = Instant::now();
+    match tokio::time::timeout(settings.timeout, run(engine, settings)).await {
+        Ok(Ok((request_types, counterexamples, lint))) => ProofReport {
+            status: if counterexamples.is_empty() {
+                ProofStatus::Proved
+            } else {
+                ProofStatus::Counterexample
+            },
+            property: PROPERTY,
+            request_types,
+            counterexamples,
+            lint: Some(lint),
+            reason: None,
+            elapsed_ms: elapsed_ms(started),
+        },
+        Ok(Err(reason)) => ProofReport::not_run(reason, started),
+        Err(_) => ProofReport::not_run(
+            format!("the proof did not finish within {} s", settings.timeout.as_secs()),
+            started,
+        ),
+    }
+}
+
+type Found = (usize, Vec<Counterexample>, Lint);
+
+async fn run(engine: &PolicyEngine, settings: &ProofSettings) -> Result<Found, String> {
+    let mut command = tokio::process::Command::new(&settings.solver);
+    command.args(["--lang", "smt"]).kill_on_drop(true);
+    let solver = LocalSolver::from_command(&mut command)
+        .map_err(|e| format!("the solver {} cannot be started: {e}", settings.solver.display()))?;
+    let mut symcc = CedarSymCompiler::new(solver).map_err(|e| e.to_string())?;
+    let schema = engine.schema();
+    let set = engine.policy_set();
+    let scope = Policy::from_str(SCOPE).map_err(|e| e.to_string())?;
+    let mut scoped = set.clone();
+    scoped.add(scope).map_err(|e| e.to_string())?;
+
+    let envs: Vec<RequestEnv> = schema.request_envs().collect();
+    let mut counterexamples = Vec::new();
+    for env in &envs {
+        let compiled = compile(&scoped, env, schema)?;
+        let found = symcc
+            .check_always_denies_with_counterexample_opt(&compiled)
+            .await
+            .map_err(|e| format!("solver: {e}"))?;
+        if let Some(cex) = found {
+            counterexamples.push(render(&cex));
+        }
+    }
+
+    let mut lint = Lint::default();
+    let floor: Vec<Policy> = set.policies().filter(|p| is_floor(p)).cloned().collect();
+    for p in set.policies().filter(|p| !is_floor(p)) {
+        let relevant: Vec<&RequestEnv> = envs.iter().filter(|env| applies(p, env.action())).collect();
+        match p.effect() {
+            Effect::Permit => {
+                let mut alone = PolicySet::new();
+                for f in &floor {
+                    alone.add(f.clone()).map_err(|e| e.to_string())?;
+                }
+                alone.add(p.clone()).map_err(|e| e.to_string())?;
+                let mut inert = true;
+                for env in &relevant {
+                    let compiled = compile(&alone, env, schema)?;
+                    if !symcc
+                        .check_always_denies_opt(&compiled)
+                        .await
+                        .map_err(|e| format!("solver: {e}"))?
+                    {
+                        inert = false;
+                        break;
+                    }
+                }
+                if inert {
+                    lint.inert_permits.push(p.id().to_string());
+                }
+            }
+            Effect::Forbid => {
+                let mut without = PolicySet::new();
+                for q in set.policies().filter(|q| q.id() != p.id()) {
+                    without.add(q.clone()).map_err(|e| e.to_string())?;
+                }
+                let mut redundant = true;
+                for env in &relevant {
+                    let with = compile(set, env, schema)?;
+                    let less = compile(&without, env, schema)?;
+                    if !symcc
+                        .check_equivalent_opt(&with, &less)
+                        .await
+                        .map_err(|e| format!("solver: {e}"))?
+                    {
+                        redundant = false;
+                        break;
+                    }
+                }
+                if redundant {
+                    lint.redundant_forbids.push(p.id().to_string());
+                }
+            }
+        }
+    }
+    Ok((envs.len(), counterexamples, lint))
+}
+
+fn compile(set: &PolicySet, env: &RequestEnv, schema: &Schema) -> Result<CompiledPolicySet, String> {
+    CompiledPolicySet::compile(set, env, schema).map_err(|e| format!("symbolic compilation: {e}"))
+}
+
+fn is_floor(p: &Policy) -> bool {
+    p.id().to_string().starts_with("floor.")
+}
+
+fn applies(p: &Policy, action: &EntityUid) -> bool {
+    match p.action_constraint() {
+        ActionConstraint::Any => true,
+        ActionConstraint::Eq(a) => &a == action,
+        ActionConstraint::In(list) => list.contains(action),
+    }
+}
+
+fn render(cex: &cedar_policy_symcc::Env) -> Counterexample {
+    let r = &cex.request;
+    let show = |u: Option<&EntityUid>| u.map_or_else(|| "unknown".to_owned(), ToString::to_string);
+    Counterexample {
+        principal: show(r.principal()),
+        action: show(r.action()),
+        resource: show(r.resource()),
+        context: r.context().map_or_else(String::new, ToString::to_string),
+        principal_entity: r
+            .principal()
+            .and_then(|p| cex.entities.get(p))
+            .and_then(|e| e.to_json_value().ok()),
+    }
+}

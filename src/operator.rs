@@ -1,0 +1,165 @@
+//! Operator commands that act on a running vault through its API:
+//! `policy diff|apply|history|rollback|export`. Each returns the process
+//! exit code: 0 done, 1 refused (the report or error is printed), 2 the
+//! command could not run.
+
+use std::path::Path;
+
+use reqwest::Method;
+use serde_json::json;
+
+use crate::client::{CallError, Client};
+use crate::domain::policy_version::unified_diff;
+
+pub const OK: u8 = 0;
+pub const REFUSED: u8 = 1;
+
+fn read(path: &Path) -> Result<String, String> {
+    std::fs::read_to_string(path).map_err(|e| format!("{}: {}", path.display(), e.kind()))
+}
+
+/// A refusal prints the vault's error body (a rejected change carries its
+/// whole check report) and is exit code 1; no answer at all is an error.
+fn refused(e: CallError) -> Result<u8, String> {
+    if e.status == 0 {
+        return Err(e.message);
+    }
+    eprintln!("refused: {}", e.message);
+    println!("{}", serde_json::to_string_pretty(&e.body).unwrap_or_default());
+    Ok(REFUSED)
+}
+
+async fn version_text(client: &Client, version: Option<u64>) -> Result<(u64, String), CallError> {
+    let body = match version {
+        Some(v) => client.get(&format!("/v1/policies/versions/{v}")).await?,
+        None => client.get("/v1/policies").await?,
+    };
+    Ok((
+        body["version"].as_u64().unwrap_or(0),
+        body["policies"].as_str().unwrap_or_default().to_owned(),
+    ))
+}
+
+/// `policy diff`: a file (or version `to`) against the active set (or version `from`).
+///
+/// # Errors
+/// The file cannot be read or the vault cannot be reached.
+pub async fn diff(client: &Client, file: Option<&Path>, from: Option<u64>, to: Option<u64>) -> Result<u8, String> {
+    let (from_v, old) = match version_text(client, from).await {
+        Ok(v) => v,
+        Err(e) => return refused(e),
+    };
+    let (label, new) = match (file, to) {
+        (Some(f), _) => (f.display().to_string(), read(f)?),
+        (None, Some(v)) => match version_text(client, Some(v)).await {
+            Ok((v, text)) => (format!("version {v}"), text),
+            Err(e) => return refused(e),
+        },
+        (None, None) => return Err("give --file FILE or --to VERSION".into()),
+    };
+    print!("{}", unified_diff(&old, &new, &format!("version {from_v}"), &label));
+    Ok(OK)
+}
+
+async fn current_version(client: &Client, expected: Option<u64>) -> Result<u64, CallError> {
+    match expected {
+        Some(v) => Ok(v),
+        None => Ok(client.get("/v1/policies").await?["version"].as_u64().unwrap_or(0)),
+    }
+}
+
+/// `policy apply`: check and activate a file as the next version.
+///
+/// # Errors
+/// The file cannot be read or the vault cannot be reached.
+pub async fn apply(client: &Client, file: &Path, comment: &str, expected: Option<u64>) -> Result<u8, String> {
+    let text = read(file)?;
+    let expected = match current_version(client, expected).await {
+        Ok(v) => v,
+        Err(e) => return refused(e),
+    };
+    let body = json!({"policies": text, "comment": comment, "expected_version": expected});
+    match client.call(Method::PUT, "/v1/policies", Some(&body)).await {
+        Ok(v) => {
+            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            Ok(OK)
+        }
+        Err(e) => refused(e),
+    }
+}
+
+/// `policy rollback`: an earlier version's text, activated as a new version.
+///
+/// # Errors
+/// The vault cannot be reached.
+pub async fn rollback(client: &Client, to: u64, comment: &str, expected: Option<u64>) -> Result<u8, String> {
+    let expected = match current_version(client, expected).await {
+        Ok(v) => v,
+        Err(e) => return refused(e),
+    };
+    let body = json!({"to_version": to, "expected_version": expected, "comment": comment});
+    match client.call(Method::POST, "/v1/policies/rollback", Some(&body)).await {
+        Ok(v) => {
+            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            Ok(OK)
+        }
+        Err(e) => refused(e),
+    }
+}
+
+/// `policy history`: one line per version, newest last.
+///
+/// # Errors
+/// The vault cannot be reached.
+pub async fn history(client: &Client) -> Result<u8, String> {
+    let body = match client.get("/v1/policies/versions").await {
+        Ok(b) => b,
+        Err(e) => return refused(e),
+    };
+    let rows = body["versions"].as_array().cloned().unwrap_or_default();
+    for r in rows {
+        println!(
+            "{:>4}  {}  {}  {}  {}",
+            r["version"].as_u64().unwrap_or(0),
+            r["when"].as_str().unwrap_or("-"),
+            r["digest"].as_str().unwrap_or("-"),
+            r["who"].as_str().unwrap_or("-"),
+            r["comment"].as_str().unwrap_or("")
+        );
+    }
+    Ok(OK)
+}
+
+/// `policy export`: the active (or a given) version written back as files a
+/// policies directory can hold: editable.cedar, floor.cedar, schema.cedarschema.
+///
+/// # Errors
+/// The vault cannot be reached or a file cannot be written.
+pub async fn export(client: &Client, out: &Path, version: Option<u64>) -> Result<u8, String> {
+    let active = match client.get("/v1/policies").await {
+        Ok(b) => b,
+        Err(e) => return refused(e),
+    };
+    let (number, editable) = match version {
+        None => (
+            active["version"].as_u64().unwrap_or(0),
+            active["policies"].as_str().unwrap_or_default().to_owned(),
+        ),
+        Some(v) => match version_text(client, Some(v)).await {
+            Ok(x) => x,
+            Err(e) => return refused(e),
+        },
+    };
+    std::fs::create_dir_all(out).map_err(|e| format!("{}: {}", out.display(), e.kind()))?;
+    let write = |name: &str, text: &str| {
+        let path = out.join(name);
+        std::fs::write(&path, text).map_err(|e| format!("{}: {}", path.display(), e.kind()))
+    };
+    write("editable.cedar", &editable)?;
+    write("floor.cedar", active["floor"].as_str().unwrap_or_default())?;
+    if let Some(schema) = active["schema"].as_str() {
+        write("schema.cedarschema", schema)?;
+    }
+    println!("exported version {number} to {}", out.display());
+    Ok(OK)
+}
