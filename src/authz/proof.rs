@@ -263,3 +263,70 @@ fn render(cex: &cedar_policy_symcc::Env) -> Counterexample {
             .and_then(|e| e.to_json_value().ok()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::authz::PolicySources;
+
+    /// The repository's solver (`.ci/cvc5`, cvc5's PyPI package) unless `$CVC5`.
+    fn settings() -> ProofSettings {
+        let fallback = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join(".ci")
+            .join("cvc5");
+        ProofSettings::new(
+            Some(std::env::var_os("CVC5").map_or(fallback, PathBuf::from)),
+            Duration::from_secs(120),
+            true,
+        )
+    }
+
+    fn engine(floor: String, editable: String) -> PolicyEngine {
+        let sources = PolicySources {
+            floor,
+            editable,
+            ..PolicySources::embedded()
+        };
+        PolicyEngine::compile(&sources, 1).unwrap_or_else(|e| panic!("{e:?}"))
+    }
+
+    #[tokio::test]
+    async fn the_shipped_set_is_proved() {
+        let base = PolicySources::embedded();
+        let report = prove(&engine(base.floor, base.editable), &settings()).await;
+        assert_eq!(report.status, ProofStatus::Proved, "{report:?}");
+        assert_eq!(report.request_types, 46);
+    }
+
+    #[tokio::test]
+    async fn without_the_federal_rule_a_reopening_permit_yields_a_counterexample() {
+        let base = PolicySources::embedded();
+        let rule = "@id(\"floor.federal_immigration_requester\")\nforbid (principal is CivicVault::System, action, resource)\nwhen { principal.agency_kind == \"federal_immigration\" };";
+        assert!(base.floor.contains(rule), "the test removes exactly this rule");
+        let weakened = base.floor.replace(rule, "");
+        let reopen = format!(
+            "{}\n@id(\"reopen\") permit (principal is CivicVault::System, action == CivicVault::Action::\"query_fact\", resource) when {{ principal.agency_kind == \"federal_immigration\" }};",
+            base.editable
+        );
+        let report = prove(&engine(weakened.clone(), reopen), &settings()).await;
+        assert_eq!(report.status, ProofStatus::Counterexample, "{report:?}");
+        let c = &report.counterexamples[0];
+        assert!(c.principal.starts_with("CivicVault::System::"), "{c:?}");
+        assert_eq!(c.action, "CivicVault::Action::\"query_fact\"");
+        let agency = c.principal_entity.as_ref().map(|e| e["attrs"]["agency_kind"].clone());
+        assert_eq!(agency, Some(serde_json::json!("federal_immigration")), "{c:?}");
+        // The weakened floor alone, with the shipped editable set, still holds:
+        // nothing in the shipped policies reopens what the rule closed.
+        let report = prove(&engine(weakened, base.editable), &settings()).await;
+        assert_eq!(report.status, ProofStatus::Proved, "{report:?}");
+    }
+
+    #[tokio::test]
+    async fn a_missing_solver_is_reported_not_hidden() {
+        let base = PolicySources::embedded();
+        let missing = ProofSettings::new(Some(PathBuf::from("/nonexistent/cvc5")), Duration::from_secs(5), false);
+        let report = prove(&engine(base.floor, base.editable), &missing).await;
+        assert_eq!(report.status, ProofStatus::NotRun);
+        assert!(report.reason.unwrap_or_default().contains("cannot be started"));
+    }
+}
