@@ -63,6 +63,7 @@ struct Types {
     vault: EntityTypeName,
     card: EntityTypeName,
     fact: EntityTypeName,
+    legal_item: EntityTypeName,
     action: EntityTypeName,
 }
 
@@ -209,6 +210,7 @@ impl PolicyEngine {
                 vault: type_name("CivicVault::Vault"),
                 card: type_name("CivicVault::Card"),
                 fact: type_name("CivicVault::Fact"),
+                legal_item: type_name("CivicVault::LegalItem"),
                 action: type_name("CivicVault::Action"),
             },
         })
@@ -266,24 +268,26 @@ impl PolicyEngine {
     /// The first action whose request does not fit.
     pub fn schema_checks_requests(&self, p: &Principal) -> Result<(), String> {
         let (principal, _) = self.principal_entities(p);
-        let context = Context::from_pairs([
-            (
-                "purpose".to_owned(),
-                RestrictedExpression::new_string("library_services".into()),
-            ),
-            ("purpose_registered".to_owned(), RestrictedExpression::new_bool(true)),
-            (
-                "card_status".to_owned(),
-                RestrictedExpression::new_string("active".into()),
-            ),
-            ("distinct_cards_last_hour".to_owned(), RestrictedExpression::new_long(1)),
-            ("requested_by_self".to_owned(), RestrictedExpression::new_bool(false)),
-        ])
-        .map_err(|e| e.to_string())?;
+        // Every optional field filled, as the fullest request would have it.
+        let full = RequestContext {
+            card_status: Some("active"),
+            distinct_cards_last_hour: Some(1),
+            requested_by_self: Some(false),
+            legal: Some(super::LegalContext {
+                process: "court_order",
+                signed_by_judge: true,
+                requester_agency_kind: "local_law_enforcement",
+                item: "card_status",
+                subject_kind: "card",
+            }),
+            ..RequestContext::purpose(crate::domain::vocab::Purpose::LibraryServices)
+        };
+        let context = Self::context(p, &full).map_err(|e| e.to_string())?;
         for action in Action::ALL {
             let resource = match action.resource_kind() {
                 "Card" => Self::uid(&self.types.card, "c"),
                 "Fact" => Self::uid(&self.types.fact, "card_valid"),
+                "LegalItem" => Self::uid(&self.types.legal_item, "card_status"),
                 _ => Self::uid(&self.types.vault, "civic-vault"),
             };
             Request::new(
@@ -337,6 +341,39 @@ impl PolicyEngine {
         }
     }
 
+    /// The Cedar context of a request: the one place it is built.
+    fn context(p: &Principal, cx: &RequestContext) -> Result<Context, cedar_policy::ContextCreationError> {
+        let registered = p.kind == PrincipalKind::System && p.purposes.contains(&cx.purpose);
+        let mut pairs = vec![
+            (
+                "purpose".to_owned(),
+                RestrictedExpression::new_string(cx.purpose.as_str().to_owned()),
+            ),
+            (
+                "purpose_registered".to_owned(),
+                RestrictedExpression::new_bool(registered),
+            ),
+        ];
+        if let Some(s) = cx.card_status {
+            pairs.push(("card_status".to_owned(), RestrictedExpression::new_string(s.to_owned())));
+        }
+        if let Some(n) = cx.distinct_cards_last_hour {
+            pairs.push(("distinct_cards_last_hour".to_owned(), RestrictedExpression::new_long(n)));
+        }
+        if let Some(b) = cx.requested_by_self {
+            pairs.push(("requested_by_self".to_owned(), RestrictedExpression::new_bool(b)));
+        }
+        if let Some(l) = &cx.legal {
+            let text = |k: &str, v: &str| (k.to_owned(), RestrictedExpression::new_string(v.to_owned()));
+            pairs.push(text("process", l.process));
+            pairs.push(("signed_by_judge".to_owned(), RestrictedExpression::new_bool(l.signed_by_judge)));
+            pairs.push(text("requester_agency_kind", l.requester_agency_kind));
+            pairs.push(text("item", l.item));
+            pairs.push(text("subject_kind", l.subject_kind));
+        }
+        Context::from_pairs(pairs)
+    }
+
     /// Decides one request. Fails closed: a request that cannot be built,
     /// or a floor rule that errors while evaluating, is a deny.
     #[must_use]
@@ -375,27 +412,7 @@ impl PolicyEngine {
         };
         let (principal, entities) = (&cached.0, &cached.1);
         let policy_set = self.by_action.get(action.as_str()).unwrap_or(&self.set);
-        let registered = p.kind == PrincipalKind::System && p.purposes.contains(&cx.purpose);
-        let mut pairs = vec![
-            (
-                "purpose".to_owned(),
-                RestrictedExpression::new_string(cx.purpose.as_str().to_owned()),
-            ),
-            (
-                "purpose_registered".to_owned(),
-                RestrictedExpression::new_bool(registered),
-            ),
-        ];
-        if let Some(s) = cx.card_status {
-            pairs.push(("card_status".to_owned(), RestrictedExpression::new_string(s.to_owned())));
-        }
-        if let Some(n) = cx.distinct_cards_last_hour {
-            pairs.push(("distinct_cards_last_hour".to_owned(), RestrictedExpression::new_long(n)));
-        }
-        if let Some(b) = cx.requested_by_self {
-            pairs.push(("requested_by_self".to_owned(), RestrictedExpression::new_bool(b)));
-        }
-        let context = match Context::from_pairs(pairs) {
+        let context = match Self::context(p, cx) {
             Ok(c) => c,
             Err(e) => {
                 tracing::error!(action = action.as_str(), error = %e, "cedar context could not be built; denying");
@@ -410,6 +427,7 @@ impl PolicyEngine {
                     Resource::Vault => Self::uid(&self.types.vault, "civic-vault"),
                     Resource::Card(id) => Self::uid(&self.types.card, id),
                     Resource::Fact(name) => Self::uid(&self.types.fact, name),
+                    Resource::LegalItem(name) => Self::uid(&self.types.legal_item, name),
                 };
                 // Not re-validated against the schema per request: the context
                 // is built from typed values above, the policies were strictly

@@ -39,10 +39,14 @@ pub enum Action {
     ReadPolicies,
     CheckPolicies,
     UpdatePolicies,
+    LegalRequest,
+    ReadLegalRequest,
+    ListNotices,
+    Disclose,
 }
 
 impl Action {
-    pub const ALL: [Self; 19] = [
+    pub const ALL: [Self; 23] = [
         Self::Enroll,
         Self::ReadPhoto,
         Self::RevokeCard,
@@ -62,6 +66,10 @@ impl Action {
         Self::ReadPolicies,
         Self::CheckPolicies,
         Self::UpdatePolicies,
+        Self::LegalRequest,
+        Self::ReadLegalRequest,
+        Self::ListNotices,
+        Self::Disclose,
     ];
 
     /// The schema's resource type for this action.
@@ -75,6 +83,7 @@ impl Action {
             | Self::ApproveHold
             | Self::ReleaseHold => "Card",
             Self::QueryFact => "Fact",
+            Self::Disclose => "LegalItem",
             _ => "Vault",
         }
     }
@@ -101,6 +110,10 @@ impl Action {
             Self::ReadPolicies => "read_policies",
             Self::CheckPolicies => "check_policies",
             Self::UpdatePolicies => "update_policies",
+            Self::LegalRequest => "legal_request",
+            Self::ReadLegalRequest => "read_legal_request",
+            Self::ListNotices => "list_notices",
+            Self::Disclose => "disclose",
         }
     }
 }
@@ -111,6 +124,8 @@ pub enum Resource {
     Vault,
     Card(String),
     Fact(String),
+    /// One item of a legal request (`card_status`, `photo`, `aggregate`, ...).
+    LegalItem(String),
 }
 
 /// The request facts that go into the Cedar context.
@@ -120,6 +135,19 @@ pub struct RequestContext {
     pub card_status: Option<&'static str>,
     pub distinct_cards_last_hour: Option<i64>,
     pub requested_by_self: Option<bool>,
+    /// Legal requests: the process, whether a judge signed it, who asks,
+    /// the item decided and what kind of subject the request names.
+    pub legal: Option<LegalContext>,
+}
+
+/// The Cedar context of one legal-request item.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LegalContext {
+    pub process: &'static str,
+    pub signed_by_judge: bool,
+    pub requester_agency_kind: &'static str,
+    pub item: &'static str,
+    pub subject_kind: &'static str,
 }
 
 impl RequestContext {
@@ -130,6 +158,7 @@ impl RequestContext {
             card_status: None,
             distinct_cards_last_hour: None,
             requested_by_self: None,
+            legal: None,
         }
     }
 }

@@ -21,6 +21,7 @@ pub fn resource_label(resource: &Resource) -> String {
         Resource::Vault => "Vault".into(),
         Resource::Card(_) => "Card".into(),
         Resource::Fact(f) => format!("Fact::{f}"),
+        Resource::LegalItem(i) => format!("LegalItem::{i}"),
     }
 }
 
@@ -28,7 +29,10 @@ fn resource_of(label: &str) -> Option<Resource> {
     match label {
         "Vault" => Some(Resource::Vault),
         "Card" => Some(Resource::Card("replay".into())),
-        other => other.strip_prefix("Fact::").map(|f| Resource::Fact(f.to_owned())),
+        other => other
+            .strip_prefix("Fact::")
+            .map(|f| Resource::Fact(f.to_owned()))
+            .or_else(|| other.strip_prefix("LegalItem::").map(|i| Resource::LegalItem(i.to_owned()))),
     }
 }
 

@@ -6,6 +6,7 @@ pub mod card;
 pub mod enrollment;
 pub mod facts;
 pub mod holds;
+pub mod legal;
 pub mod policy_version;
 pub mod principal;
 pub mod program;
