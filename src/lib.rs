@@ -42,6 +42,7 @@ pub mod domain;
 pub mod duration;
 pub mod error;
 pub mod http;
+pub mod legal;
 pub mod metrics;
 pub mod operator;
 pub mod principals;

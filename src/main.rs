@@ -30,10 +30,29 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
-    /// Check and test policies offline.
+    /// Check and test policies offline; administer them on a running vault.
     Policy {
         #[command(subcommand)]
         command: PolicyCommand,
+    },
+    /// Legal requests, answered by a running vault.
+    Legal {
+        #[command(subcommand)]
+        command: LegalCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum LegalCommand {
+    /// Posts a legal request (the JSON body of POST /v1/legal/requests) and
+    /// prints the answer; --letter writes the response letter (Markdown).
+    Respond {
+        #[arg(long)]
+        request: PathBuf,
+        #[arg(long)]
+        letter: Option<PathBuf>,
+        #[command(flatten)]
+        connection: Connection,
     },
 }
 
@@ -156,6 +175,16 @@ fn main() -> ExitCode {
             command: AuditCommand::Verify { data },
         } => verify(&data),
         Command::Policy { command } => policy(command),
+        Command::Legal {
+            command:
+                LegalCommand::Respond {
+                    request,
+                    letter,
+                    connection,
+                },
+        } => remote(&connection, |c| async move {
+            civic_vault::operator::legal_respond(&c, &request, letter.as_deref()).await
+        }),
     };
     match result {
         Ok(code) => code,

@@ -163,3 +163,25 @@ pub async fn export(client: &Client, out: &Path, version: Option<u64>) -> Result
     println!("exported version {number} to {}", out.display());
     Ok(OK)
 }
+
+/// `legal respond`: posts a legal request file to the running vault, prints
+/// the JSON answer and writes the response letter where asked.
+///
+/// # Errors
+/// The file cannot be read or written, or the vault cannot be reached.
+pub async fn legal_respond(client: &Client, request: &Path, letter: Option<&Path>) -> Result<u8, String> {
+    let text = read(request)?;
+    let body: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("{}: not JSON: {e}", request.display()))?;
+    match client.call(Method::POST, "/v1/legal/requests", Some(&body)).await {
+        Ok(answer) => {
+            if let Some(path) = letter {
+                let text = answer["letter"].as_str().unwrap_or_default();
+                std::fs::write(path, text).map_err(|e| format!("{}: {}", path.display(), e.kind()))?;
+            }
+            println!("{}", serde_json::to_string_pretty(&answer).unwrap_or_default());
+            Ok(OK)
+        }
+        Err(e) => refused(e),
+    }
+}

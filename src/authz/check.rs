@@ -6,9 +6,11 @@
 use serde::Serialize;
 
 use super::proof::{prove, ProofReport, ProofSettings, ProofStatus};
-use super::{new_decision_id, Action, LegalContext, PolicyEngine, PolicyProblem, PolicySources, RequestContext, Resource};
-use crate::domain::principal::Principal;
+use super::{
+    new_decision_id, Action, LegalContext, PolicyEngine, PolicyProblem, PolicySources, RequestContext, Resource,
+};
 use crate::domain::legal::{Item, Process, AGGREGATE, DOCUMENT_MATCH};
+use crate::domain::principal::Principal;
 use crate::domain::vocab::{AgencyKind, PrincipalKind, Purpose, Role};
 
 /// The report `POST /v1/policies/check` returns (and a rejected PUT carries).
@@ -108,6 +110,20 @@ struct TestPrincipal {
 struct TestContext {
     distinct_cards_last_hour: Option<i64>,
     requested_by_self: Option<bool>,
+    /// Legal requests (action `disclose`, whose resource names the item).
+    process: Option<Process>,
+    #[serde(default)]
+    signed_by_judge: bool,
+    requester_agency_kind: Option<AgencyKind>,
+    subject_kind: Option<SubjectKind>,
+}
+
+#[derive(Debug, Clone, Copy, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum SubjectKind {
+    Card,
+    Document,
+    Aggregate,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
@@ -148,11 +164,37 @@ pub fn run_tests(engine: &PolicyEngine, files: &[(String, String)]) -> TestsRepo
                 });
                 continue;
             };
-            let resource = match case.resource.as_str() {
-                "vault" => Resource::Vault,
-                "card" => Resource::Card("test".into()),
-                fact => Resource::Fact(fact.to_owned()),
+            let item = legal_items()
+                .into_iter()
+                .find(|(i, _)| *i == case.resource)
+                .map(|(i, _)| i);
+            let resource = match (action, case.resource.as_str(), item) {
+                (Action::Disclose, _, Some(item)) => Resource::LegalItem(item.to_owned()),
+                (Action::Disclose, other, None) => {
+                    report.failed.push(TestFailure {
+                        file: file.clone(),
+                        name: case.name,
+                        expected: "a legal item as the resource".into(),
+                        got: other.to_owned(),
+                        policies: Vec::new(),
+                    });
+                    continue;
+                }
+                (_, "vault", _) => Resource::Vault,
+                (_, "card", _) => Resource::Card("test".into()),
+                (_, fact, _) => Resource::Fact(fact.to_owned()),
             };
+            let legal = case.context.process.map(|process| LegalContext {
+                process: process.as_str(),
+                signed_by_judge: case.context.signed_by_judge,
+                requester_agency_kind: case.context.requester_agency_kind.map_or("", AgencyKind::as_str),
+                item: item.unwrap_or(""),
+                subject_kind: match case.context.subject_kind {
+                    Some(SubjectKind::Document) => "document",
+                    Some(SubjectKind::Aggregate) => "aggregate",
+                    Some(SubjectKind::Card) | None => "card",
+                },
+            });
             let principal = Principal {
                 id: "policy-test".into(),
                 kind: case.principal.kind,
@@ -165,6 +207,7 @@ pub fn run_tests(engine: &PolicyEngine, files: &[(String, String)]) -> TestsRepo
             let cx = RequestContext {
                 distinct_cards_last_hour: case.context.distinct_cards_last_hour,
                 requested_by_self: case.context.requested_by_self,
+                legal,
                 ..RequestContext::purpose(case.purpose)
             };
             let d = engine.decide_each(&principal, action, std::slice::from_ref(&resource), &cx, &id);
@@ -208,7 +251,10 @@ fn resources_for(action: Action) -> Vec<Resource> {
         .into_iter()
         .map(|f| Resource::Fact(f.into()))
         .collect(),
-        "LegalItem" => legal_items().into_iter().map(|(i, _)| Resource::LegalItem(i.into())).collect(),
+        "LegalItem" => legal_items()
+            .into_iter()
+            .map(|(i, _)| Resource::LegalItem(i.into()))
+            .collect(),
         _ => vec![Resource::Vault],
     }
 }

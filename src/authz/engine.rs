@@ -282,7 +282,7 @@ impl PolicyEngine {
             }),
             ..RequestContext::purpose(crate::domain::vocab::Purpose::LibraryServices)
         };
-        let context = Self::context(p, &full).map_err(|e| e.to_string())?;
+        let context = Self::context(p, &full)?;
         for action in Action::ALL {
             let resource = match action.resource_kind() {
                 "Card" => Self::uid(&self.types.card, "c"),
@@ -342,7 +342,7 @@ impl PolicyEngine {
     }
 
     /// The Cedar context of a request: the one place it is built.
-    fn context(p: &Principal, cx: &RequestContext) -> Result<Context, cedar_policy::ContextCreationError> {
+    fn context(p: &Principal, cx: &RequestContext) -> Result<Context, String> {
         let registered = p.kind == PrincipalKind::System && p.purposes.contains(&cx.purpose);
         let mut pairs = vec![
             (
@@ -366,12 +366,15 @@ impl PolicyEngine {
         if let Some(l) = &cx.legal {
             let text = |k: &str, v: &str| (k.to_owned(), RestrictedExpression::new_string(v.to_owned()));
             pairs.push(text("process", l.process));
-            pairs.push(("signed_by_judge".to_owned(), RestrictedExpression::new_bool(l.signed_by_judge)));
+            pairs.push((
+                "signed_by_judge".to_owned(),
+                RestrictedExpression::new_bool(l.signed_by_judge),
+            ));
             pairs.push(text("requester_agency_kind", l.requester_agency_kind));
             pairs.push(text("item", l.item));
             pairs.push(text("subject_kind", l.subject_kind));
         }
-        Context::from_pairs(pairs)
+        Context::from_pairs(pairs).map_err(|e| e.to_string())
     }
 
     /// Decides one request. Fails closed: a request that cannot be built,

@@ -32,7 +32,11 @@ fn resource_of(label: &str) -> Option<Resource> {
         other => other
             .strip_prefix("Fact::")
             .map(|f| Resource::Fact(f.to_owned()))
-            .or_else(|| other.strip_prefix("LegalItem::").map(|i| Resource::LegalItem(i.to_owned()))),
+            .or_else(|| {
+                other
+                    .strip_prefix("LegalItem::")
+                    .map(|i| Resource::LegalItem(i.to_owned()))
+            }),
     }
 }
 

@@ -21,9 +21,9 @@ pub fn open_photo(
     record: &CardRecord,
     photo: &PhotoRecord,
 ) -> Result<Zeroizing<Vec<u8>>, ApiError> {
-    if !permit.allows(Action::ReadPhoto) {
+    if !(permit.allows(Action::ReadPhoto) || permit.allows(Action::Disclose)) {
         return Err(ApiError::Internal {
-            detail: "photo opened without a read_photo permit".into(),
+            detail: "photo opened without a read_photo or disclose permit".into(),
         });
     }
     let dek = data_key(keys, card_id, record)?;
@@ -55,9 +55,9 @@ pub fn open_birth_date(
     card_id: &super::card::CardId,
     record: &super::card::CardRecord,
 ) -> Result<time::Date, ApiError> {
-    if !permit.allows(Action::QueryFact) {
+    if !(permit.allows(Action::QueryFact) || permit.allows(Action::Disclose)) {
         return Err(ApiError::Internal {
-            detail: "birth date opened without a query_fact permit".into(),
+            detail: "birth date opened without a query_fact or disclose permit".into(),
         });
     }
     let unreadable = || ApiError::Internal {
@@ -71,4 +71,70 @@ pub fn open_birth_date(
     );
     let text = std::str::from_utf8(&text).map_err(|_| unreadable())?;
     time::Date::parse(text, &time::macros::format_description!("[year]-[month]-[day]")).map_err(|_| unreadable())
+}
+
+/// Opens a holder's sealed fields (name, address, gender, card number) for
+/// a disclosure or for a clerk sending a cardholder notice.
+///
+/// # Errors
+/// The permit is for another action, or the record's keys are gone (404).
+pub fn open_fields(
+    permit: &Permit,
+    keys: &Keyring,
+    card_id: &CardId,
+    record: &CardRecord,
+) -> Result<super::enrollment::SealedFields, ApiError> {
+    if !(permit.allows(Action::Disclose) || permit.allows(Action::ListNotices)) {
+        return Err(ApiError::Internal {
+            detail: "fields opened without a disclose or list_notices permit".into(),
+        });
+    }
+    let dek = data_key(keys, card_id, record)?;
+    let text = Zeroizing::new(
+        dek.open_field(card_id, "fields", &record.fields)
+            .map_err(|_| ApiError::NotFound)?,
+    );
+    serde_json::from_slice(&text).map_err(|_| ApiError::Internal {
+        detail: "a cardholder record does not decode".into(),
+    })
+}
+
+/// Seals a legal answer's package under the card's data key, so that it is
+/// destroyed with the cardholder record.
+///
+/// # Errors
+/// The record's keys are gone.
+pub fn seal_package(
+    keys: &Keyring,
+    card_id: &CardId,
+    record: &CardRecord,
+    request_id: &str,
+    package: &[u8],
+) -> Result<Vec<u8>, ApiError> {
+    let dek = data_key(keys, card_id, record)?;
+    Ok(dek.seal_field(card_id, &format!("legal:{request_id}"), package))
+}
+
+/// Opens a stored legal package for someone allowed to read past answers.
+///
+/// # Errors
+/// The permit is for another action, or the record or its keys are gone
+/// (then the package was destroyed with the cardholder record: 404).
+pub fn open_package(
+    permit: &Permit,
+    keys: &Keyring,
+    card_id: &CardId,
+    record: &CardRecord,
+    request_id: &str,
+    sealed: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, ApiError> {
+    if !permit.allows(Action::ReadLegalRequest) {
+        return Err(ApiError::Internal {
+            detail: "legal package opened without a read_legal_request permit".into(),
+        });
+    }
+    let dek = data_key(keys, card_id, record)?;
+    dek.open_field(card_id, &format!("legal:{request_id}"), sealed)
+        .map(Zeroizing::new)
+        .map_err(|_| ApiError::NotFound)
 }

@@ -35,6 +35,8 @@ pub struct AuditDraft {
     /// Digests of what the request produced or changed: `version` and `diff`
     /// for a policy change, `package` for a legal answer.
     pub digests: BTreeMap<String, String>,
+    /// For a legal request: each item's Cedar decision (same decision id).
+    pub items: BTreeMap<String, Decision>,
 }
 
 /// Context a decision was made with, besides principal, action and purpose.
@@ -92,6 +94,8 @@ pub struct AuditEntry {
     pub context: Option<ReplayContext>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub digests: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub items: BTreeMap<String, Decision>,
     pub prev_hash: String,
 }
 
@@ -119,6 +123,7 @@ impl AuditEntry {
             certificate: draft.certificate.clone(),
             context: draft.context.clone(),
             digests: draft.digests.clone(),
+            items: draft.items.clone(),
             prev_hash: format_hash(prev),
         };
         let canonical = entry.canonical();

@@ -96,6 +96,11 @@ pub struct SealedFields {
     pub full_name: String,
     pub address: Option<Address>,
     pub gender: Option<String>,
+    /// The card number itself, so that a notice can name the card and a
+    /// document subject can say which card it backs (absent in records
+    /// enrolled before it was kept).
+    #[serde(default)]
+    pub card_number: Option<String>,
 }
 
 /// Everything enrollment needs besides the request.
@@ -359,6 +364,7 @@ pub fn prepare(req: &EnrollmentRequest, cx: &EnrollContext<'_>) -> Result<Prepar
         full_name: a.full_name.clone(),
         address: cx.program.keep_address.then(|| a.address.clone()),
         gender: a.gender.clone(),
+        card_number: Some(card_number.as_str().to_owned()),
     };
     let plain = Zeroizing::new(serde_json::to_vec(&sealed).map_err(|_| ApiError::Internal {
         detail: "field encoding".into(),

@@ -145,22 +145,24 @@ impl Subject {
 /// (empty: no permit applied).
 #[must_use]
 pub fn withheld_reason(policies: &[String], process: Process, signed_by_judge: bool) -> String {
-    for p in policies {
-        let known = match p.as_str() {
-            "floor.administrative_process" => {
-                "administrative process (a subpoena or warrant signed by an agency, not a judge) is refused"
-            }
-            "floor.federal_immigration_legal_process" => {
-                "a federal immigration requester gets at most card_status, and only on a judicial warrant signed by a judge"
-            }
-            "floor.immigration_enforcement" => "immigration enforcement is not a purpose this vault serves",
-            "floor.bulk_screening" => "no screening of the population",
-            "floor.data_brokerage" => "no data for brokers or resale",
-            _ => "",
-        };
-        if !known.is_empty() {
-            return known.to_owned();
+    let floor_reason = |p: &String| {
+        match p.as_str() {
+        "floor.administrative_process" => {
+            Some("administrative process (a subpoena or warrant signed by an agency, not a judge) is refused")
         }
+        "floor.federal_immigration_legal_process" => Some(
+            "a federal immigration requester gets at most card_status, and only on a judicial warrant signed by a judge",
+        ),
+        "floor.immigration_enforcement" => Some("immigration enforcement is not a purpose this vault serves"),
+        "floor.bulk_screening" => Some("no screening of the population"),
+        "floor.data_brokerage" => Some("no data for brokers or resale"),
+        _ => None,
+    }
+    };
+    if let Some(reason) = policies.iter().find_map(floor_reason) {
+        return reason.to_owned();
+    }
+    if let Some(p) = policies.first() {
         return format!("refused by policy {p}");
     }
     match process {
@@ -170,7 +172,8 @@ pub fn withheld_reason(policies: &[String], process: Process, signed_by_judge: b
                 .to_owned()
         }
         _ if !signed_by_judge => {
-            "not signed by a judge: disclosure requires a judicial warrant or a court order signed by a judge".to_owned()
+            "not signed by a judge: disclosure requires a judicial warrant or a court order signed by a judge"
+                .to_owned()
         }
         _ => "no policy permits disclosing this item".to_owned(),
     }
@@ -199,13 +202,17 @@ pub fn aggregate(kind: Aggregate, cards: &[(String, time::Date)]) -> Value {
     }
     let mut out: BTreeMap<String, BTreeMap<String, Value>> = BTreeMap::new();
     for (key, n) in counts {
-        let (program, bucket) = key.split_once(' ').map_or((key.clone(), None), |(p, m)| (p.to_owned(), Some(m)));
+        let (program, bucket) = key
+            .split_once(' ')
+            .map_or((key.clone(), None), |(p, m)| (p.to_owned(), Some(m)));
         match bucket {
             Some(month) => {
                 out.entry(program).or_default().insert(month.to_owned(), suppressed(n));
             }
             None => {
-                out.entry(program).or_default().insert("cards_issued".into(), suppressed(n));
+                out.entry(program)
+                    .or_default()
+                    .insert("cards_issued".into(), suppressed(n));
             }
         }
     }
@@ -315,6 +322,36 @@ pub fn letter(a: &AnswerSummary) -> String {
         }
     ));
     out
+}
+
+/// A legal request as stored. The summary holds no cardholder data; the
+/// package, when it is about a card, is sealed under that card's data key,
+/// so destroying the cardholder record destroys it too.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LegalRecord {
+    pub id: String,
+    pub at: i64,
+    /// JSON of [`AnswerSummary`].
+    pub summary: Vec<u8>,
+    pub package: StoredPackage,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StoredPackage {
+    /// Canonical JSON with no personal data (aggregates, refusals).
+    Plain(Vec<u8>),
+    /// Canonical JSON sealed under the card's data key (field `legal:<id>`).
+    Sealed { card_id: [u8; 32], sealed: Vec<u8> },
+}
+
+/// A cardholder notice waiting for a clerk. Ids sort by creation time.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notice {
+    pub id: String,
+    pub request_id: String,
+    pub reference: String,
+    pub card_id: [u8; 32],
+    pub at: i64,
 }
 
 #[cfg(test)]

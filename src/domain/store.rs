@@ -121,6 +121,15 @@ pub enum Change {
     RemoveScans {
         keys: Vec<Vec<u8>>,
     },
+    /// Stores a legal request's answer and, when one is due, its cardholder notice.
+    PutLegalRequest {
+        record: Box<super::legal::LegalRecord>,
+        notice: Option<super::legal::Notice>,
+    },
+    /// A clerk sent a notice: it leaves the pending list.
+    RemoveNotice {
+        id: String,
+    },
 }
 
 /// Changes and the audit entries that record them, applied all together or
@@ -238,6 +247,24 @@ pub trait Store: Send + Sync + 'static {
     /// # Errors
     /// Storage failure.
     fn holds(&self) -> Result<Vec<super::holds::Hold>, StoreError>;
+
+    /// The card an identity document's commitment backs, if any.
+    ///
+    /// # Errors
+    /// Storage failure.
+    fn card_for_commitment(&self, commitment: &crate::crypto::Commitment) -> Result<Option<CardId>, StoreError>;
+
+    /// One stored legal request.
+    ///
+    /// # Errors
+    /// Storage failure or an unreadable record.
+    fn legal_request(&self, id: &str) -> Result<Option<super::legal::LegalRecord>, StoreError>;
+
+    /// Cardholder notices waiting to be sent, oldest first.
+    ///
+    /// # Errors
+    /// Storage failure or an unreadable record.
+    fn notices(&self) -> Result<Vec<super::legal::Notice>, StoreError>;
 
     /// How many scans are stored.
     ///

@@ -60,6 +60,29 @@ impl AuditSlot {
         });
     }
 
+    /// Records one legal-request item's decision.
+    pub fn item_decision(&self, item: &str, allowed: bool) {
+        self.with(|s| {
+            let d = if allowed {
+                AuditDecision::Allow
+            } else {
+                AuditDecision::Deny
+            };
+            s.draft.items.insert(item.to_owned(), d);
+        });
+    }
+
+    /// Adds the policies that decided a further decision of this request.
+    pub fn more_policies(&self, policies: &[String]) {
+        self.with(|s| {
+            for p in policies {
+                if !s.draft.policies.contains(p) {
+                    s.draft.policies.push(p.clone());
+                }
+            }
+        });
+    }
+
     /// Records the resource and extra context a decision was made with.
     pub fn replay_inputs(&self, resource: &crate::authz::Resource, cx: &crate::authz::RequestContext) {
         self.with(|s| {

@@ -4,7 +4,7 @@
 
 pub mod audit_layer;
 pub mod extract;
-mod handlers;
+pub(crate) mod handlers;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,6 +42,10 @@ pub fn router(vault: Arc<Vault>) -> Router {
         )
         .route("/v1/legal/holds/{id}/approve", post(handlers::holds::approve))
         .route("/v1/legal/holds/{id}/release", post(handlers::holds::release))
+        .route("/v1/legal/requests", post(handlers::legal::create))
+        .route("/v1/legal/requests/{id}", get(handlers::legal::read))
+        .route("/v1/legal/notices", get(handlers::legal::notices))
+        .route("/v1/legal/notices/{id}/sent", post(handlers::legal::sent))
         .route(
             "/v1/policies",
             get(handlers::policies::get).put(handlers::policies::put),

@@ -42,6 +42,8 @@ pub(crate) struct Trees {
     pub holds: sled::Tree,
     pub held_scans: sled::Tree,
     pub policies: sled::Tree,
+    pub legal: sled::Tree,
+    pub notices: sled::Tree,
     pub meta: sled::Tree,
 }
 
@@ -151,6 +153,8 @@ impl SledStore {
             holds: db.open_tree("holds").map_err(failed)?,
             held_scans: db.open_tree("held_scans").map_err(failed)?,
             policies: db.open_tree("policy_versions").map_err(failed)?,
+            legal: db.open_tree("legal_requests").map_err(failed)?,
+            notices: db.open_tree("notices").map_err(failed)?,
             meta: meta.clone(),
         };
         let inner = Arc::new(Inner {
@@ -382,6 +386,20 @@ impl Store for SledStore {
 
     fn holds(&self) -> Result<Vec<crate::domain::holds::Hold>, StoreError> {
         decode_all(&self.inner.trees.holds)
+    }
+
+    fn card_for_commitment(&self, commitment: &crate::crypto::Commitment) -> Result<Option<CardId>, StoreError> {
+        let v = self.inner.trees.commitments.get(commitment).map_err(failed)?;
+        Ok(v.and_then(|v| v.as_ref().try_into().ok()))
+    }
+
+    fn legal_request(&self, id: &str) -> Result<Option<crate::domain::legal::LegalRecord>, StoreError> {
+        let v = self.inner.trees.legal.get(id.as_bytes()).map_err(failed)?;
+        v.map(|v| decode(&v)).transpose()
+    }
+
+    fn notices(&self) -> Result<Vec<crate::domain::legal::Notice>, StoreError> {
+        decode_all(&self.inner.trees.notices)
     }
 
     fn scan_count(&self) -> Result<u64, StoreError> {

@@ -105,6 +105,7 @@ fn tx_encode<T: serde::Serialize>(v: &T) -> TxResult<Vec<u8>> {
 fn apply_change(t: &[TransactionalTree], change: &Change) -> TxResult<()> {
     let (principals, cards, photos, commitments, scans, due, meta, holds, held_scans, policies) =
         (&t[1], &t[2], &t[3], &t[4], &t[5], &t[6], &t[7], &t[8], &t[9], &t[10]);
+    let (legal, notices) = (&t[11], &t[12]);
     match change {
         Change::PutPrincipal(p) => {
             if principals.get(p.id.as_bytes())?.is_some() {
@@ -227,6 +228,20 @@ fn apply_change(t: &[TransactionalTree], change: &Change) -> TxResult<()> {
                 scans.remove(k.as_slice())?;
             }
         }
+        Change::PutLegalRequest { record, notice } => {
+            legal.insert(
+                record.id.as_bytes(),
+                tx_encode::<crate::domain::legal::LegalRecord>(record)?,
+            )?;
+            if let Some(n) = notice {
+                notices.insert(n.id.as_bytes(), tx_encode::<crate::domain::legal::Notice>(n)?)?;
+            }
+        }
+        Change::RemoveNotice { id } => {
+            if notices.remove(id.as_bytes())?.is_none() {
+                return abort(Conflict::NotFound);
+            }
+        }
     }
     Ok(())
 }
@@ -247,6 +262,8 @@ fn transact(inner: &Inner, head: Head, commit: &Commit) -> Result<(Head, CommitR
         &t.holds,
         &t.held_scans,
         &t.policies,
+        &t.legal,
+        &t.notices,
     ];
     let outcome = trees[..].transaction(|tx| {
         for change in &commit.changes {

@@ -3,6 +3,7 @@ pub mod cards;
 pub mod enrollments;
 pub mod facts;
 pub mod holds;
+pub mod legal;
 pub mod ops;
 pub mod policies;
 pub mod principals;
