@@ -33,13 +33,21 @@ unless {
   context.purpose == "civil_immigration_enforcement" ||
   context.purpose == "bulk_screening" ||
   context.purpose == "data_brokerage" ||
-  (principal is CivicVault::System && principal.agency_kind == "federal_immigration")
+  (principal is CivicVault::System && principal.agency_kind == "federal_immigration") ||
+  (context has process &&
+   (context.process == "administrative_subpoena" || context.process == "administrative_warrant")) ||
+  (action == CivicVault::Action::"disclose" &&
+   context has requester_agency_kind && context.requester_agency_kind == "federal_immigration" &&
+   !(context has process && context.process == "judicial_warrant" &&
+     context has signed_by_judge && context.signed_by_judge &&
+     context has item && context.item == "card_status"))
 };"#;
 
 /// The property, as the report states it.
 pub const PROPERTY: &str = "every request whose purpose is immigration_enforcement, \
-civil_immigration_enforcement, bulk_screening or data_brokerage, or whose principal is a \
-federal_immigration system, is denied";
+civil_immigration_enforcement, bulk_screening or data_brokerage, whose principal is a \
+federal_immigration system, that rests on administrative process, or that discloses to a federal \
+immigration requester anything but card_status on a judge-signed judicial warrant, is denied";
 
 /// Where the solver is and how long a proof may take.
 #[derive(Clone, Debug)]
@@ -319,6 +327,22 @@ mod tests {
         // nothing in the shipped policies reopens what the rule closed.
         let report = prove(&engine(weakened, base.editable), &settings()).await;
         assert_eq!(report.status, ProofStatus::Proved, "{report:?}");
+    }
+
+    #[tokio::test]
+    async fn without_the_administrative_process_rule_the_aggregates_permit_is_a_counterexample() {
+        let base = PolicySources::embedded();
+        let start = base.floor.find("@id(\"floor.administrative_process\")").unwrap_or(0);
+        let end = start + base.floor[start..].find("};").unwrap_or(0) + 2;
+        let weakened = format!("{}{}", &base.floor[..start], &base.floor[end..]);
+        assert!(!weakened.contains("floor.administrative_process"));
+        let report = prove(&engine(weakened, base.editable), &settings()).await;
+        assert_eq!(report.status, ProofStatus::Counterexample, "{report:?}");
+        assert!(
+            report.counterexamples.iter().any(|c| c.action == "CivicVault::Action::\"disclose\""
+                && c.context.contains("process: \"administrative_")),
+            "{report:?}"
+        );
     }
 
     #[tokio::test]
