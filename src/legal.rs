@@ -284,7 +284,7 @@ pub async fn respond(v: &Arc<Vault>, slot: &AuditSlot, who: &Principal, req: Leg
             let mut b = [0u8; 6];
             rand::rngs::OsRng.fill_bytes(&mut b);
             Some(Notice {
-                id: format!("ntc_{:012}_{}", now.unix_timestamp().max(0), hex::encode(b)),
+                id: format!("ntc_{:020}_{}", now.unix_timestamp_nanos().max(0), hex::encode(b)),
                 request_id: request_id.clone(),
                 reference,
                 card_id: r.card_id,

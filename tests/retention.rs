@@ -164,12 +164,30 @@ async fn nothing_is_destroyed_before_its_window_and_sweeps_are_admin_only() {
     assert_eq!(r["destroyed"].as_array().unwrap().len(), 1, "{r}");
     assert_eq!(r["destroyed"][0]["records"], 2);
     assert_eq!(r["trigger"], "request");
+    let destroyed_at = r["destroyed"][0]["destroyed_at"].as_str().unwrap().to_owned();
     let (_, status) = v.get("/v1/retention", &officer).await;
     assert_eq!(status["classes"]["source_documents"]["held"], 0);
     assert_eq!(status["last_sweep"]["sweep_id"], r["sweep_id"]);
     // A second sweep has nothing left to do.
     let (_, r) = v.post("/v1/retention/sweep", &admin, &json!({})).await;
     assert_eq!(r["destroyed"], json!([]));
+    // A legal answer's "not held" dates the destruction from its certificate.
+    let legal = v.staff("legal-1", &["legal"]).await;
+    let (_, a) = v
+        .post(
+            "/v1/legal/requests",
+            &legal,
+            &json!({"reference": "Case 1", "requester": {"name": "Court", "agency_kind": "state_agency"},
+                    "process": "court_order", "signed_by_judge": true,
+                    "subject": {"document": {"document_type": "foreign_passport", "issuer": "MEX", "number": "X"}},
+                    "items": []}),
+        )
+        .await;
+    let not_held = a["not_held"][0].as_str().unwrap();
+    assert!(
+        not_held.contains(&format!("2 destroyed in all, most recently on {destroyed_at}")),
+        "{not_held}"
+    );
     v.stop().await;
 }
 

@@ -339,8 +339,11 @@ mod tests {
         let report = prove(&engine(weakened, base.editable), &settings()).await;
         assert_eq!(report.status, ProofStatus::Counterexample, "{report:?}");
         assert!(
-            report.counterexamples.iter().any(|c| c.action == "CivicVault::Action::\"disclose\""
-                && c.context.contains("process: \"administrative_")),
+            report
+                .counterexamples
+                .iter()
+                .any(|c| c.action == "CivicVault::Action::\"disclose\""
+                    && c.context.contains("process: \"administrative_")),
             "{report:?}"
         );
     }

@@ -145,22 +145,22 @@ impl Subject {
 /// (empty: no permit applied).
 #[must_use]
 pub fn withheld_reason(policies: &[String], process: Process, signed_by_judge: bool) -> String {
-    let floor_reason = |p: &String| {
-        match p.as_str() {
-        "floor.administrative_process" => {
-            Some("administrative process (a subpoena or warrant signed by an agency, not a judge) is refused")
-        }
-        "floor.federal_immigration_legal_process" => Some(
+    // In a fixed order, so the same decision always reads the same.
+    const FLOOR_REASONS: [(&str, &str); 5] = [
+        (
+            "floor.administrative_process",
+            "administrative process (a subpoena or warrant signed by an agency, not a judge) is refused",
+        ),
+        (
+            "floor.federal_immigration_legal_process",
             "a federal immigration requester gets at most card_status, and only on a judicial warrant signed by a judge",
         ),
-        "floor.immigration_enforcement" => Some("immigration enforcement is not a purpose this vault serves"),
-        "floor.bulk_screening" => Some("no screening of the population"),
-        "floor.data_brokerage" => Some("no data for brokers or resale"),
-        _ => None,
-    }
-    };
-    if let Some(reason) = policies.iter().find_map(floor_reason) {
-        return reason.to_owned();
+        ("floor.immigration_enforcement", "immigration enforcement is not a purpose this vault serves"),
+        ("floor.bulk_screening", "no screening of the population"),
+        ("floor.data_brokerage", "no data for brokers or resale"),
+    ];
+    if let Some((_, reason)) = FLOOR_REASONS.iter().find(|(id, _)| policies.iter().any(|p| p == id)) {
+        return (*reason).to_owned();
     }
     if let Some(p) = policies.first() {
         return format!("refused by policy {p}");
