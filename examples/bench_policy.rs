@@ -19,7 +19,13 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00";
 
-async fn call(http: &reqwest::Client, method: reqwest::Method, url: String, token: &str, body: Option<&Value>) -> Value {
+async fn call(
+    http: &reqwest::Client,
+    method: reqwest::Method,
+    url: String,
+    token: &str,
+    body: Option<&Value>,
+) -> Value {
     let mut r = http.request(method, url).bearer_auth(token);
     if let Some(b) = body {
         r = r.json(b);
