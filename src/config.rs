@@ -39,6 +39,7 @@ pub struct Config {
     pub retention: Retention,
     pub facts: Facts,
     pub proof: Proof,
+    pub limits: Limits,
     /// Set when the policies directory was named by the operator (file or
     /// flag). When it was not, and `./policies` does not exist, the copy of
     /// the shipped policies compiled into the binary is used.
@@ -55,6 +56,36 @@ pub struct Retention {
     /// How often the key-encryption key is replaced (live data keys rewrapped,
     /// the old KEK destroyed) when cardholder records were erased under it.
     pub key_rotation: HumanDuration,
+}
+
+/// Load limits. A rate of 0 turns that limiter off.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    pub requests_per_second_per_principal: u32,
+    pub burst_per_principal: u32,
+    pub requests_per_second_per_address: u32,
+    pub burst_per_address: u32,
+    /// Open connections; at the cap the listener stops accepting.
+    pub max_connections: usize,
+    /// Requests in progress; beyond it a request is answered 503 at once.
+    pub max_concurrent_requests: usize,
+    /// A request still running after this is answered 503.
+    pub request_timeout: HumanDuration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            requests_per_second_per_principal: 200,
+            burst_per_principal: 400,
+            requests_per_second_per_address: 1000,
+            burst_per_address: 2000,
+            max_connections: 1024,
+            max_concurrent_requests: 512,
+            request_timeout: dur(30, crate::duration::Unit::Seconds),
+        }
+    }
 }
 
 /// The symbolic proof that a candidate policy set denies every request of
@@ -101,6 +132,7 @@ impl Default for Config {
             retention: Retention::default(),
             facts: Facts::default(),
             proof: Proof::default(),
+            limits: Limits::default(),
             policies_dir_explicit: false,
         }
     }
@@ -203,6 +235,15 @@ impl Config {
         }
         if self.retention.sweep_interval.is_zero() {
             return Err(ConfigError::key("retention.sweep_interval", "must be longer than 0s"));
+        }
+        if self.limits.request_timeout.is_zero() {
+            return Err(ConfigError::key("limits.request_timeout", "must be longer than 0s"));
+        }
+        if self.limits.max_connections == 0 {
+            return Err(ConfigError::key("limits.max_connections", "must be at least 1"));
+        }
+        if self.limits.max_concurrent_requests == 0 {
+            return Err(ConfigError::key("limits.max_concurrent_requests", "must be at least 1"));
         }
         if self.proof.timeout.is_zero() {
             return Err(ConfigError::key("proof.timeout", "must be longer than 0s"));

@@ -36,6 +36,8 @@ pub enum ApiError {
     InsufficientProof { missing: Vec<String> },
     #[error("the vault cannot serve this request now")]
     Unavailable { detail: String },
+    #[error("too many requests; retry later")]
+    RateLimited { retry_after_secs: u64 },
     #[error("internal error")]
     Internal { detail: String },
 }
@@ -67,6 +69,7 @@ impl ApiError {
             Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             Self::InsufficientProof { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "insufficient_proof"),
             Self::Unavailable { .. } => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             Self::Internal { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -107,6 +110,12 @@ impl IntoResponse for ApiError {
             error["message"] = json!(format!("{}; missing: {}", self, missing.join("; ")));
         }
         let mut response = (status, axum::Json(json!({ "error": error }))).into_response();
+        if let Self::RateLimited { retry_after_secs } = &self {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(*retry_after_secs),
+            );
+        }
         response.extensions_mut().insert(ErrorCode(code));
         response
     }

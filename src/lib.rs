@@ -43,6 +43,7 @@ pub mod duration;
 pub mod error;
 pub mod http;
 pub mod legal;
+pub mod limits;
 pub mod metrics;
 pub mod operator;
 pub mod principals;

@@ -12,6 +12,9 @@ pub struct Metrics {
     allowed: AtomicU64,
     denied: AtomicU64,
     audit_failures: AtomicU64,
+    rate_limited_principal: AtomicU64,
+    rate_limited_address: AtomicU64,
+    shed: AtomicU64,
 }
 
 impl Metrics {
@@ -31,6 +34,21 @@ impl Metrics {
 
     pub fn audit_failure(&self) {
         self.audit_failures.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A principal over its rate (the request is audited as `rate_limited`).
+    pub fn rate_limited(&self) {
+        self.rate_limited_principal.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A source address over its rate (refused before the audit layer).
+    pub fn address_limited(&self) {
+        self.rate_limited_address.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A request refused because too many were in progress.
+    pub fn shed(&self) {
+        self.shed.fetch_add(1, Ordering::Relaxed);
     }
 
     #[must_use]
@@ -63,6 +81,25 @@ impl Metrics {
             "civic_vault_audit_write_failures_total {}",
             self.audit_failures.load(Ordering::Relaxed)
         );
+        out.push_str(
+            "# HELP civic_vault_limited_total Requests refused by a load limit.
+",
+        );
+        out.push_str(
+            "# TYPE civic_vault_limited_total counter
+",
+        );
+        for (limit, n) in [
+            ("principal_rate", &self.rate_limited_principal),
+            ("address_rate", &self.rate_limited_address),
+            ("concurrency", &self.shed),
+        ] {
+            let _ = writeln!(
+                out,
+                "civic_vault_limited_total{{limit=\"{limit}\"}} {}",
+                n.load(Ordering::Relaxed)
+            );
+        }
         out
     }
 }

@@ -64,6 +64,7 @@ pub struct Vault {
     pub last_rotation: tokio::sync::Mutex<i64>,
     /// Distinct cards per principal in the last hour (the bulk guard's input).
     pub fact_window: DistinctCards,
+    pub rate_limits: crate::limits::RateLimits,
 }
 
 impl Vault {
@@ -191,6 +192,7 @@ impl Vault {
         }
         let attestor = Attestor::new(keys.attestation_id.clone(), keys.attestation_seed());
         Ok(Self {
+            rate_limits: crate::limits::RateLimits::new(&config.limits),
             attestor,
             fact_window: DistinctCards::default(),
             cards: CardCache::default(),
@@ -331,6 +333,12 @@ impl Vault {
             .and_then(|t| self.principals.authenticate(t))
             .ok_or(ApiError::Unauthenticated)?;
         slot.principal(&principal.id);
+        if let Err(wait) = self.rate_limits.check_principal(&principal.id) {
+            self.metrics.rate_limited();
+            return Err(ApiError::RateLimited {
+                retry_after_secs: crate::limits::retry_after_secs(wait),
+            });
+        }
         Ok(principal)
     }
 
@@ -414,6 +422,7 @@ pub async fn serve(
             loop {
                 tokio::select! {
                     _ = tick.tick() => {
+                        vault.rate_limits.forget_idle();
                         if let Err(e) = crate::retention::sweep(&vault, "schedule", None).await {
                             tracing::error!(error = %e, "scheduled retention sweep failed; will retry");
                         }
@@ -423,6 +432,8 @@ pub async fn serve(
             }
         })
     };
+    let listener = crate::limits::LimitedListener::new(listener, vault.config.limits.max_connections);
+    let app = app.into_make_service_with_connect_info::<crate::limits::PeerAddr>();
     let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
     // The sweep in progress, if any, finishes; no new one starts.
     let _ = stop_sweeps.send(true);

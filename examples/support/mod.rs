@@ -21,6 +21,15 @@ pub fn config_in(dir: &std::path::Path) -> civic_vault::Config {
         keys_dir: dir.join("keys"),
         policies_dir: std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies"),
         policies_dir_explicit: true,
+        // The limiters run on every request but never refuse the load generator.
+        limits: civic_vault::config::Limits {
+            requests_per_second_per_principal: 10_000_000,
+            burst_per_principal: 10_000_000,
+            requests_per_second_per_address: 10_000_000,
+            burst_per_address: 10_000_000,
+            max_concurrent_requests: 100_000,
+            ..Default::default()
+        },
         ..civic_vault::Config::default()
     }
 }

@@ -7,7 +7,6 @@ pub mod extract;
 pub(crate) mod handlers;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
@@ -22,9 +21,6 @@ use tower_http::trace::TraceLayer;
 
 use crate::error::{ApiError, ErrorCode};
 use crate::server::Vault;
-
-/// Every request is cut off after this long.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Builds the router; tests can drive it without a socket.
 pub fn router(vault: Arc<Vault>) -> Router {
@@ -68,13 +64,14 @@ pub fn router(vault: Arc<Vault>) -> Router {
                         detail: "request timed out".into(),
                     }
                 }))
-                .timeout(REQUEST_TIMEOUT),
+                .timeout(vault.config.limits.request_timeout.as_std()),
         )
         .layer(middleware::from_fn_with_state(
             Arc::clone(&vault),
             audit_layer::audit_requests,
         ));
 
+    let shed = Arc::clone(&vault);
     Router::new()
         .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
         // Public keys: no token, and not audited (anyone may fetch them, and
@@ -90,6 +87,45 @@ pub fn router(vault: Arc<Vault>) -> Router {
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         ))
+        // An API answers JSON only: nothing in it may be framed, run as a
+        // page, or leak a referrer.
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::HeaderName::from_static("cross-origin-resource-policy"),
+            HeaderValue::from_static("same-origin"),
+        ))
+        // Beyond the concurrency cap a request is refused at once (503),
+        // before the audit layer: overload must not add audit writes.
+        .layer(
+            ServiceBuilder::new()
+                .layer(HandleErrorLayer::new(move |_: tower::BoxError| {
+                    let v = Arc::clone(&shed);
+                    async move {
+                        v.metrics.shed();
+                        ApiError::Unavailable {
+                            detail: "too many requests in progress".into(),
+                        }
+                    }
+                }))
+                .load_shed()
+                // Global: `Router::layer` wraps each route on its own, and
+                // the cap is on the whole vault.
+                .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+                    vault.config.limits.max_concurrent_requests,
+                )),
+        )
+        .layer(middleware::from_fn_with_state(Arc::clone(&vault), limit_addresses))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             // The route template only: paths carry card numbers.
             let route = req
@@ -99,6 +135,28 @@ pub fn router(vault: Arc<Vault>) -> Router {
             tracing::info_span!("request", method = %req.method(), route)
         }))
         .with_state(vault)
+}
+
+/// The per-address rate limit, checked before anything else.
+async fn limit_addresses(
+    axum::extract::State(v): axum::extract::State<Arc<Vault>>,
+    req: Request,
+    next: middleware::Next,
+) -> Response {
+    let peer = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<crate::limits::PeerAddr>>()
+        .map(|c| c.0 .0.ip());
+    if let Some(ip) = peer {
+        if let Err(wait) = v.rate_limits.check_address(ip) {
+            v.metrics.address_limited();
+            return ApiError::RateLimited {
+                retry_after_secs: crate::limits::retry_after_secs(wait),
+            }
+            .into_response();
+        }
+    }
+    next.run(req).await
 }
 
 async fn not_found() -> ApiError {
