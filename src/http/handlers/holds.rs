@@ -112,7 +112,9 @@ async fn change(
         .map_or_else(|| v.keys.subjects.subject("hold", id), |h| h.card_subject.clone());
     slot.subject(subject.clone());
     let context = RequestContext {
-        requested_by_self: Some(found.as_ref().is_none_or(|h| h.requested_by == who.id)),
+        // An unknown hold has no asker: the decision is then about the role
+        // alone, and the answer is 404 for those allowed to act on holds.
+        requested_by_self: Some(found.as_ref().is_some_and(|h| h.requested_by == who.id)),
         ..RequestContext::purpose(PURPOSE)
     };
     v.authorize(slot, &who, action, &Resource::Card(subject), &context)?;
