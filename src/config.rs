@@ -40,6 +40,7 @@ pub struct Config {
     pub facts: Facts,
     pub proof: Proof,
     pub limits: Limits,
+    pub audit: Audit,
     /// Set when the policies directory was named by the operator (file or
     /// flag). When it was not, and `./policies` does not exist, the copy of
     /// the shipped policies compiled into the binary is used.
@@ -56,6 +57,25 @@ pub struct Retention {
     /// How often the key-encryption key is replaced (live data keys rewrapped,
     /// the old KEK destroyed) when cardholder records were erased under it.
     pub key_rotation: HumanDuration,
+}
+
+/// Signed audit checkpoints (see `checkpoints.rs`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Audit {
+    /// A checkpoint after this many new entries...
+    pub checkpoint_every: u64,
+    /// ...or this long after the last one, when the chain grew.
+    pub checkpoint_interval: HumanDuration,
+}
+
+impl Default for Audit {
+    fn default() -> Self {
+        Self {
+            checkpoint_every: 1000,
+            checkpoint_interval: dur(60, crate::duration::Unit::Seconds),
+        }
+    }
 }
 
 /// Load limits. A rate of 0 turns that limiter off.
@@ -133,6 +153,7 @@ impl Default for Config {
             facts: Facts::default(),
             proof: Proof::default(),
             limits: Limits::default(),
+            audit: Audit::default(),
             policies_dir_explicit: false,
         }
     }

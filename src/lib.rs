@@ -34,6 +34,7 @@
 
 pub mod authz;
 pub mod cards;
+pub mod checkpoints;
 pub mod client;
 pub mod clock;
 pub mod config;

@@ -152,11 +152,16 @@ struct ServeArgs {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Verify the audit chain of a stopped vault's data directory.
+    /// Verify the audit chain of a stopped vault's data directory, and that
+    /// it reaches every signed checkpoint (audit-checkpoints.jsonl).
     Verify {
         /// The data directory.
         #[arg(long)]
         data: PathBuf,
+        /// The keys directory: checkpoints must be signed by its checkpoint
+        /// key (without it, each is checked against the key it names).
+        #[arg(long)]
+        keys: Option<PathBuf>,
     },
 }
 
@@ -172,8 +177,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve(args),
         Command::Audit {
-            command: AuditCommand::Verify { data },
-        } => verify(&data),
+            command: AuditCommand::Verify { data, keys },
+        } => verify(&data, keys.as_deref()),
         Command::Policy { command } => policy(command),
         Command::Legal {
             command:
@@ -352,12 +357,25 @@ fn policy(command: PolicyCommand) -> Result<ExitCode, String> {
     Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
-fn verify(data: &std::path::Path) -> Result<ExitCode, String> {
+fn verify(data: &std::path::Path, keys: Option<&std::path::Path>) -> Result<ExitCode, String> {
     if !data.join("db").exists() {
         return Err(format!("{} is not a civic-vault data directory", data.display()));
     }
+    let pinned = match keys {
+        Some(k) => civic_vault::checkpoints::pinned_key(k).map_err(|e| e.to_string())?,
+        None => None,
+    };
+    let signed = civic_vault::checkpoints::read_verified(data, pinned.as_ref());
     let (store, _) = civic_vault::store::SledStore::open(data, None).map_err(|e| e.to_string())?;
-    let report = store.audit_verify().map_err(|e| e.to_string())?;
+    let report = match signed {
+        Ok(heads) => store.audit_verify(heads).map_err(|e| e.to_string())?,
+        Err(e) => {
+            let mut r = store.audit_verify(Default::default()).map_err(|e| e.to_string())?;
+            r.ok = false;
+            r.checkpoint_problem = Some(e.to_string());
+            r
+        }
+    };
     println!("{}", serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?);
     Ok(if report.ok {
         ExitCode::SUCCESS

@@ -65,6 +65,7 @@ pub struct Vault {
     /// Distinct cards per principal in the last hour (the bulk guard's input).
     pub fact_window: DistinctCards,
     pub rate_limits: crate::limits::RateLimits,
+    pub checkpointer: crate::checkpoints::Checkpointer,
 }
 
 impl Vault {
@@ -149,6 +150,20 @@ impl Vault {
         let keys = Keyring::open_or_create(&config.keys_dir)?;
         let (store, _) = SledStore::open(&config.data_dir, Some(&keys.fingerprint()))
             .map_err(|e| StartError::Store(e.to_string()))?;
+        let checkpointer = crate::checkpoints::Checkpointer::open(&config.keys_dir, &config.data_dir)
+            .map_err(|e| StartError::Store(e.to_string()))?;
+        // The chain must still reach every signed checkpoint: a store whose
+        // newest entries were removed does not start.
+        let signed = crate::checkpoints::read_verified(&config.data_dir, Some(&checkpointer.public_key()))
+            .map_err(|e| StartError::Store(format!("audit checkpoints: {e}")))?;
+        let (head_seq, _) = store.audit_head().map_err(|e| StartError::Store(e.to_string()))?;
+        if let Some((&last_signed, _)) = signed.last_key_value() {
+            if last_signed > head_seq {
+                return Err(StartError::Store(format!(
+                    "the audit chain ends at entry {head_seq} but a signed checkpoint covers entry {last_signed}: entries were removed"
+                )));
+            }
+        }
         // The active editable set: the newest stored version, or policies/ on
         // first start. Either way it must validate and pass every canary, so
         // a floor weakened on disk stops startup.
@@ -193,6 +208,7 @@ impl Vault {
         let attestor = Attestor::new(keys.attestation_id.clone(), keys.attestation_seed());
         Ok(Self {
             rate_limits: crate::limits::RateLimits::new(&config.limits),
+            checkpointer,
             attestor,
             fact_window: DistinctCards::default(),
             cards: CardCache::default(),
@@ -211,6 +227,47 @@ impl Vault {
             principals,
             metrics: Metrics::default(),
         })
+    }
+
+    /// The newest signed checkpoint's sequence number (0 if none).
+    async fn signed_head(&self) -> u64 {
+        let dir = self.config.data_dir.clone();
+        let key = self.checkpointer.public_key();
+        tokio::task::spawn_blocking(move || crate::checkpoints::read_verified(&dir, Some(&key)))
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .and_then(|m| m.last_key_value().map(|(s, _)| *s))
+            .unwrap_or(0)
+    }
+
+    /// Signs the current chain head, if it grew; returns its sequence number.
+    pub async fn checkpoint(self: &Arc<Self>) -> Option<u64> {
+        let me = Arc::clone(self);
+        let at = self
+            .clock
+            .now()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        tokio::task::spawn_blocking(move || {
+            let (seq, head) = me.store.audit_head().ok()?;
+            if seq == 0 {
+                return None;
+            }
+            // Sign only what is durable: a checkpoint ahead of the disk would
+            // make a crash look like removed entries.
+            me.store.flush().ok()?;
+            match me.checkpointer.write(seq, &head, &at) {
+                Ok(_) => Some(seq),
+                Err(e) => {
+                    tracing::error!(error = %e, "audit checkpoint could not be written");
+                    None
+                }
+            }
+        })
+        .await
+        .ok()
+        .flatten()
     }
 
     /// How `check` runs the symbolic floor proof.
@@ -432,13 +489,42 @@ pub async fn serve(
             }
         })
     };
+    let checkpoints = {
+        let vault = Arc::clone(&vault);
+        let mut stopped = stop_sweeps.subscribe();
+        tokio::spawn(async move {
+            let mut last = vault.signed_head().await;
+            let mut since = tokio::time::Instant::now();
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {
+                        let Ok((seq, _)) = vault.read(|v| v.store.audit_head()).await else { continue };
+                        let every = vault.config.audit.checkpoint_every;
+                        let due = seq >= last + every.max(1)
+                            || (seq > last && since.elapsed() >= vault.config.audit.checkpoint_interval.as_std());
+                        if due {
+                            if let Some(s) = vault.checkpoint().await {
+                                last = s;
+                                since = tokio::time::Instant::now();
+                            }
+                        }
+                    }
+                    _ = stopped.changed() => break,
+                }
+            }
+        })
+    };
     let listener = crate::limits::LimitedListener::new(listener, vault.config.limits.max_connections);
     let app = app.into_make_service_with_connect_info::<crate::limits::PeerAddr>();
     let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
     // The sweep in progress, if any, finishes; no new one starts.
     let _ = stop_sweeps.send(true);
     let _ = sweeper.await;
+    let _ = checkpoints.await;
     served?;
+    // Every request has been answered: sign the final head.
+    let _ = vault.checkpoint().await;
     let v = Arc::clone(&vault);
     drop(vault);
     tokio::task::spawn_blocking(move || v.store.close())

@@ -215,6 +215,11 @@ pub struct ChainReport {
     /// The first sequence number at which the chain breaks.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_bad_seq: Option<u64>,
+    /// Signed checkpoints the chain was checked against.
+    pub checkpoints: u64,
+    /// How the chain disagrees with a signed checkpoint (truncated, rewritten).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checkpoint_problem: Option<String>,
 }
 
 /// Incremental verifier: feed it stored entries in key order.
@@ -224,20 +229,31 @@ pub struct ChainVerifier {
     expected_seq: u64,
     entries: u64,
     first_bad: Option<u64>,
+    /// Signed heads by sequence number.
+    checkpoints: BTreeMap<u64, String>,
+    checkpoint_problem: Option<String>,
 }
 
 impl Default for ChainVerifier {
     fn default() -> Self {
+        Self::with_checkpoints(BTreeMap::new())
+    }
+}
+
+impl ChainVerifier {
+    /// A verifier that also checks the chain against signed heads.
+    #[must_use]
+    pub fn with_checkpoints(checkpoints: BTreeMap<u64, String>) -> Self {
         Self {
             prev: GENESIS,
             expected_seq: 1,
             entries: 0,
             first_bad: None,
+            checkpoints,
+            checkpoint_problem: None,
         }
     }
-}
 
-impl ChainVerifier {
     /// Checks one entry stored under key `seq`.
     pub fn feed(&mut self, seq: u64, stored: &[u8]) {
         self.entries += 1;
@@ -253,6 +269,12 @@ impl ChainVerifier {
             let ok = consistent && recorded == computed && seq == self.expected_seq;
             if ok {
                 self.prev = computed;
+                if let Some(signed) = self.checkpoints.get(&seq) {
+                    if *signed != format_hash(&computed) && self.checkpoint_problem.is_none() {
+                        self.checkpoint_problem =
+                            Some(format!("entry {seq} differs from the signed checkpoint of its head"));
+                    }
+                }
             }
             ok
         };
@@ -263,12 +285,22 @@ impl ChainVerifier {
     }
 
     #[must_use]
-    pub fn finish(self) -> ChainReport {
+    pub fn finish(mut self) -> ChainReport {
+        let last = self.expected_seq.saturating_sub(1);
+        if let Some((&signed, _)) = self.checkpoints.last_key_value() {
+            if signed > last && self.checkpoint_problem.is_none() {
+                self.checkpoint_problem = Some(format!(
+                    "truncated: a signed checkpoint covers entry {signed}, the chain ends at {last}"
+                ));
+            }
+        }
         ChainReport {
-            ok: self.first_bad.is_none(),
+            ok: self.first_bad.is_none() && self.checkpoint_problem.is_none(),
             entries: self.entries,
             head: format_hash(&self.prev),
             first_bad_seq: self.first_bad,
+            checkpoints: self.checkpoints.len() as u64,
+            checkpoint_problem: self.checkpoint_problem,
         }
     }
 }

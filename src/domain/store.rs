@@ -181,11 +181,18 @@ pub trait Store: Send + Sync + 'static {
     /// Storage failure.
     fn audit_last_seq(&self) -> Result<u64, StoreError>;
 
-    /// Walks the whole chain.
+    /// Walks the whole chain and checks it against signed checkpoint heads
+    /// (sequence number → head hash).
     ///
     /// # Errors
     /// Storage failure.
-    fn audit_verify(&self) -> Result<ChainReport, StoreError>;
+    fn audit_verify(&self, checkpoints: std::collections::BTreeMap<u64, String>) -> Result<ChainReport, StoreError>;
+
+    /// The newest entry's sequence number and hash (0 and the genesis hash when empty).
+    ///
+    /// # Errors
+    /// Storage failure.
+    fn audit_head(&self) -> Result<(u64, String), StoreError>;
 
     /// The epochs that have scans stored, found by jumping from prefix to
     /// prefix (cost grows with the number of epochs, not of scans).

@@ -31,9 +31,12 @@ pub(super) fn page(tree: &sled::Tree, after: u64, limit: usize) -> Result<Vec<(A
     Ok(out)
 }
 
-/// Walks the whole chain, entry by entry.
-pub(super) fn verify(tree: &sled::Tree) -> Result<ChainReport, StoreError> {
-    let mut v = ChainVerifier::default();
+/// Walks the whole chain, entry by entry, checking it against signed heads.
+pub(super) fn verify(
+    tree: &sled::Tree,
+    checkpoints: std::collections::BTreeMap<u64, String>,
+) -> Result<ChainReport, StoreError> {
+    let mut v = ChainVerifier::with_checkpoints(checkpoints);
     for kv in tree {
         let (k, block) = kv.map_err(failed)?;
         let first = u64::from_be_bytes(k.as_ref().try_into().unwrap_or([0xFF; 8]));

@@ -278,8 +278,13 @@ impl Store for SledStore {
         Ok(writer::chain_head(&self.inner.trees.audit)?.seq)
     }
 
-    fn audit_verify(&self) -> Result<ChainReport, StoreError> {
-        audit_reads::verify(&self.inner.trees.audit)
+    fn audit_verify(&self, checkpoints: std::collections::BTreeMap<u64, String>) -> Result<ChainReport, StoreError> {
+        audit_reads::verify(&self.inner.trees.audit, checkpoints)
+    }
+
+    fn audit_head(&self) -> Result<(u64, String), StoreError> {
+        let h = writer::chain_head(&self.inner.trees.audit)?;
+        Ok((h.seq, crate::domain::audit::format_hash(&h.hash)))
     }
 
     fn scan_epochs(&self) -> Result<Vec<EpochId>, StoreError> {

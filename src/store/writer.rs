@@ -25,7 +25,7 @@ pub(crate) struct Job {
 #[derive(Clone, Copy)]
 pub(crate) struct Head {
     pub(crate) seq: u64,
-    hash: [u8; 32],
+    pub(crate) hash: [u8; 32],
 }
 
 pub(crate) fn chain_head(audit: &sled::Tree) -> Result<Head, StoreError> {

@@ -73,6 +73,18 @@ pub async fn verify(State(v): State<Arc<Vault>>, slot: AuditSlot, headers: Heade
         &Resource::Vault,
         &RequestContext::purpose(PURPOSE),
     )?;
-    let report = v.read(|v| v.store.audit_verify()).await?;
+    let report = v
+        .read(|v| {
+            let signed = crate::checkpoints::read_verified(&v.config.data_dir, Some(&v.checkpointer.public_key()));
+            match signed {
+                Ok(heads) => v.store.audit_verify(heads),
+                Err(e) => v.store.audit_verify(std::collections::BTreeMap::new()).map(|mut r| {
+                    r.ok = false;
+                    r.checkpoint_problem = Some(e.to_string());
+                    r
+                }),
+            }
+        })
+        .await?;
     Ok(Json(serde_json::to_value(report).unwrap_or_default()))
 }

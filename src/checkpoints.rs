@@ -1,0 +1,194 @@
+//! Signed audit checkpoints, kept outside sled: every `checkpoint_every`
+//! entries or `checkpoint_interval` (whichever first, when the chain grew),
+//! the chain head (sequence number and hash) is signed with an Ed25519 key
+//! of its own and appended to `<data_dir>/audit-checkpoints.jsonl` (fsynced)
+//! and to the log. Removing the newest entries from the store then no
+//! longer verifies: the chain is shorter than a signed checkpoint, or its
+//! hash at a checkpoint's sequence number differs.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use serde::{Deserialize, Serialize};
+
+/// The file, in the data directory.
+pub const FILE: &str = "audit-checkpoints.jsonl";
+/// The signing key, in the keys directory.
+pub const KEY_FILE: &str = "checkpoint.key";
+
+/// One line of the checkpoint file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Checkpoint {
+    pub seq: u64,
+    pub head: String,
+    pub at: String,
+    /// base64url Ed25519 public key that signed it.
+    pub key: String,
+    /// base64url signature over [`message`].
+    pub signature: String,
+}
+
+/// What is signed: a domain-separated statement of the head.
+#[must_use]
+pub fn message(seq: u64, head: &str, at: &str) -> Vec<u8> {
+    format!("civic-vault audit checkpoint v1\n{seq}\n{head}\n{at}\n").into_bytes()
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    #[error("{path}: {reason}")]
+    Io { path: String, reason: String },
+    #[error("checkpoint line {line}: {reason}")]
+    Bad { line: usize, reason: String },
+}
+
+fn io(path: &Path, e: &std::io::Error) -> CheckpointError {
+    CheckpointError::Io {
+        path: path.display().to_string(),
+        reason: e.kind().to_string(),
+    }
+}
+
+/// Signs and appends checkpoints.
+pub struct Checkpointer {
+    key: SigningKey,
+    path: PathBuf,
+}
+
+impl Checkpointer {
+    /// Loads `<keys>/checkpoint.key`, creating it (mode 0600) on first use.
+    ///
+    /// # Errors
+    /// The key cannot be read or written, or is not 32 bytes.
+    pub fn open(keys_dir: &Path, data_dir: &Path) -> Result<Self, CheckpointError> {
+        let key_path = keys_dir.join(KEY_FILE);
+        let key = match std::fs::read(&key_path) {
+            Ok(bytes) => {
+                let seed: [u8; 32] = bytes.as_slice().try_into().map_err(|_| CheckpointError::Io {
+                    path: key_path.display().to_string(),
+                    reason: "not a 32-byte key".into(),
+                })?;
+                SigningKey::from_bytes(&seed)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let key = SigningKey::generate(&mut rand::rngs::OsRng);
+                write_private(&key_path, &key.to_bytes()).map_err(|e| io(&key_path, &e))?;
+                key
+            }
+            Err(e) => return Err(io(&key_path, &e)),
+        };
+        Ok(Self {
+            key,
+            path: data_dir.join(FILE),
+        })
+    }
+
+    #[must_use]
+    pub fn public_key(&self) -> VerifyingKey {
+        self.key.verifying_key()
+    }
+
+    /// Signs the head and appends it (fsynced) to the file.
+    ///
+    /// # Errors
+    /// The file cannot be written.
+    pub fn write(&self, seq: u64, head: &str, at: &str) -> Result<Checkpoint, CheckpointError> {
+        let signature = self.key.sign(&message(seq, head, at));
+        let cp = Checkpoint {
+            seq,
+            head: head.to_owned(),
+            at: at.to_owned(),
+            key: URL_SAFE_NO_PAD.encode(self.key.verifying_key().as_bytes()),
+            signature: URL_SAFE_NO_PAD.encode(signature.to_bytes()),
+        };
+        let mut line = serde_json::to_vec(&cp).map_err(|e| CheckpointError::Io {
+            path: self.path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        line.push(b'\n');
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)
+            .map_err(|e| io(&self.path, &e))?;
+        f.write_all(&line).map_err(|e| io(&self.path, &e))?;
+        f.sync_all().map_err(|e| io(&self.path, &e))?;
+        tracing::info!(seq, head = %head, "audit checkpoint signed");
+        Ok(cp)
+    }
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
+}
+
+/// The public key a keys directory's checkpoint key signs with, if any.
+///
+/// # Errors
+/// The key file exists but cannot be read or is malformed.
+pub fn pinned_key(keys_dir: &Path) -> Result<Option<VerifyingKey>, CheckpointError> {
+    let path = keys_dir.join(KEY_FILE);
+    match std::fs::read(&path) {
+        Ok(bytes) => {
+            let seed: [u8; 32] = bytes.as_slice().try_into().map_err(|_| CheckpointError::Io {
+                path: path.display().to_string(),
+                reason: "not a 32-byte key".into(),
+            })?;
+            Ok(Some(SigningKey::from_bytes(&seed).verifying_key()))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io(&path, &e)),
+    }
+}
+
+/// Reads and checks every checkpoint of `data_dir`: each signature, and each
+/// key against `pinned` when given. Returns the heads by sequence number.
+///
+/// # Errors
+/// A line does not parse, a signature does not verify, or a key is not the pinned one.
+pub fn read_verified(data_dir: &Path, pinned: Option<&VerifyingKey>) -> Result<BTreeMap<u64, String>, CheckpointError> {
+    let path = data_dir.join(FILE);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
+        Err(e) => return Err(io(&path, &e)),
+    };
+    let mut out = BTreeMap::new();
+    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let bad = |reason: &str| CheckpointError::Bad {
+            line: i + 1,
+            reason: reason.to_owned(),
+        };
+        let cp: Checkpoint = serde_json::from_str(line).map_err(|_| bad("not a checkpoint"))?;
+        let key_bytes: [u8; 32] = URL_SAFE_NO_PAD
+            .decode(&cp.key)
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| bad("bad key"))?;
+        let key = VerifyingKey::from_bytes(&key_bytes).map_err(|_| bad("bad key"))?;
+        if pinned.is_some_and(|p| p != &key) {
+            return Err(bad("signed by a key other than this vault's checkpoint key"));
+        }
+        let sig: [u8; 64] = URL_SAFE_NO_PAD
+            .decode(&cp.signature)
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| bad("bad signature"))?;
+        key.verify(&message(cp.seq, &cp.head, &cp.at), &Signature::from_bytes(&sig))
+            .map_err(|_| bad("the signature does not verify"))?;
+        out.insert(cp.seq, cp.head);
+    }
+    Ok(out)
+}
