@@ -33,6 +33,7 @@
 //! before the response leaves; if that fails the caller gets 503.
 
 pub mod authz;
+pub mod backup;
 pub mod cards;
 pub mod checkpoints;
 pub mod client;

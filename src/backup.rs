@@ -1,0 +1,267 @@
+//! Backup and restore of a stopped vault's data directory: every sled tree
+//! and the audit checkpoint file, streamed into one age file encrypted to an
+//! operator's X25519 recipient. The plaintext is framed records ending in a
+//! trailer with the record count and the sha256 of everything before it, so
+//! a backup can be verified without restoring it, and a restore that does
+//! not verify leaves nothing behind.
+//!
+//! Keys are not in the archive (they are backed up apart from data, see
+//! keys/README.md). Destroyed data stays destroyed: a cardholder record in
+//! a backup is wrapped under the KEK of its day, and the KEK rotation that
+//! follows an erasure destroys that KEK, so the restored record cannot be
+//! opened — nor can any other record of a backup older than that rotation.
+
+use std::io::{BufReader, Read, Write};
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+const MAGIC: &[u8] = b"civic-vault backup v1\n";
+const TREE: u8 = 1;
+const FILE: u8 = 2;
+const END: u8 = 0;
+/// Upper bound on one framed field, against a corrupt or hostile archive.
+const MAX_FIELD: u32 = 256 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    #[error("{0}")]
+    Io(String),
+    #[error("the data directory is in use (stop the vault first) or unreadable: {0}")]
+    Store(String),
+    #[error("the archive does not decrypt with this identity: {0}")]
+    Decrypt(String),
+    #[error("the archive is damaged: {0}")]
+    Damaged(String),
+    #[error("{0} is not empty: restore only into an empty directory")]
+    NotEmpty(String),
+}
+
+fn io(e: impl std::fmt::Display) -> BackupError {
+    BackupError::Io(e.to_string())
+}
+
+/// What an archive holds.
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Manifest {
+    pub trees: usize,
+    pub records: u64,
+    pub files: usize,
+    pub bytes: u64,
+    pub digest: String,
+}
+
+/// Writes and hashes at once.
+struct Hashing<W> {
+    inner: W,
+    hash: Sha256,
+    bytes: u64,
+}
+
+impl<W: Write> Hashing<W> {
+    fn put(&mut self, data: &[u8]) -> Result<(), BackupError> {
+        self.hash.update(data);
+        self.bytes += data.len() as u64;
+        self.inner.write_all(data).map_err(io)
+    }
+
+    fn field(&mut self, data: &[u8]) -> Result<(), BackupError> {
+        let len = u32::try_from(data.len()).map_err(|_| BackupError::Io("a value over 4 GiB".into()))?;
+        self.put(&len.to_be_bytes())?;
+        self.put(data)
+    }
+}
+
+/// Backs up `data_dir` into `out`, encrypted to `recipient`.
+///
+/// # Errors
+/// The store is in use or unreadable, or the archive cannot be written.
+pub fn backup(data_dir: &Path, out: &Path, recipient: &age::x25519::Recipient) -> Result<Manifest, BackupError> {
+    let db = sled::Config::new()
+        .path(data_dir)
+        .open()
+        .map_err(|e| BackupError::Store(e.to_string()))?;
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(out)
+        .map_err(|e| BackupError::Io(format!("{}: {e}", out.display())))?;
+    let encryptor = age::Encryptor::with_recipients(std::iter::once(recipient as &dyn age::Recipient)).map_err(io)?;
+    let writer = encryptor.wrap_output(std::io::BufWriter::new(file)).map_err(io)?;
+    let mut w = Hashing {
+        inner: writer,
+        hash: Sha256::new(),
+        bytes: 0,
+    };
+    let mut m = Manifest::default();
+    w.put(MAGIC)?;
+    for name in db.tree_names() {
+        let tree = db.open_tree(&name).map_err(|e| BackupError::Store(e.to_string()))?;
+        m.trees += 1;
+        for kv in &tree {
+            let (k, v) = kv.map_err(|e| BackupError::Store(e.to_string()))?;
+            w.put(&[TREE])?;
+            w.field(&name)?;
+            w.field(&k)?;
+            w.field(&v)?;
+            m.records += 1;
+        }
+    }
+    let checkpoints = data_dir.join(crate::checkpoints::FILE);
+    if let Ok(text) = std::fs::read(&checkpoints) {
+        w.put(&[FILE])?;
+        w.field(crate::checkpoints::FILE.as_bytes())?;
+        w.field(&text)?;
+        m.files += 1;
+    }
+    w.put(&[END])?;
+    w.put(&m.records.to_be_bytes())?;
+    let digest: [u8; 32] = w.hash.clone().finalize().into();
+    w.inner.write_all(&digest).map_err(io)?;
+    let mut inner = w.inner.finish().map_err(io)?;
+    inner.flush().map_err(io)?;
+    inner.into_inner().map_err(io)?.sync_all().map_err(io)?;
+    m.bytes = w.bytes;
+    m.digest = format!("sha256:{}", hex::encode(digest));
+    Ok(m)
+}
+
+/// Reads one archive, calling `sink` for each tree record and file; checks
+/// the trailer.
+fn read_archive(
+    archive: &Path,
+    identity: &age::x25519::Identity,
+    mut sink: impl FnMut(u8, &[u8], &[u8], &[u8]) -> Result<(), BackupError>,
+) -> Result<Manifest, BackupError> {
+    let file = std::fs::File::open(archive).map_err(|e| BackupError::Io(format!("{}: {e}", archive.display())))?;
+    let decryptor = age::Decryptor::new(BufReader::new(file)).map_err(|e| BackupError::Decrypt(e.to_string()))?;
+    let reader = decryptor
+        .decrypt(std::iter::once(identity as &dyn age::Identity))
+        .map_err(|e| BackupError::Decrypt(e.to_string()))?;
+    let mut r = BufReader::new(reader);
+    let mut hash = Sha256::new();
+    let mut bytes = 0u64;
+    let mut read = |n: usize, hash: &mut Sha256, bytes: &mut u64| -> Result<Vec<u8>, BackupError> {
+        let mut buf = vec![0u8; n];
+        r.read_exact(&mut buf)
+            .map_err(|e| BackupError::Damaged(format!("truncated ({e})")))?;
+        hash.update(&buf);
+        *bytes += n as u64;
+        Ok(buf)
+    };
+    if read(MAGIC.len(), &mut hash, &mut bytes)? != MAGIC {
+        return Err(BackupError::Damaged("not a civic-vault backup".into()));
+    }
+    let mut m = Manifest::default();
+    let mut last_tree: Vec<u8> = Vec::new();
+    loop {
+        let kind = read(1, &mut hash, &mut bytes)?[0];
+        if kind == END {
+            break;
+        }
+        let mut field = |hash: &mut Sha256, bytes: &mut u64| -> Result<Vec<u8>, BackupError> {
+            let len = u32::from_be_bytes(read(4, hash, bytes)?.try_into().unwrap_or([0xFF; 4]));
+            if len > MAX_FIELD {
+                return Err(BackupError::Damaged("a field over the size limit".into()));
+            }
+            read(len as usize, hash, bytes)
+        };
+        match kind {
+            TREE => {
+                let (name, k, v) = (
+                    field(&mut hash, &mut bytes)?,
+                    field(&mut hash, &mut bytes)?,
+                    field(&mut hash, &mut bytes)?,
+                );
+                if name != last_tree {
+                    m.trees += 1;
+                    last_tree.clone_from(&name);
+                }
+                m.records += 1;
+                sink(TREE, &name, &k, &v)?;
+            }
+            FILE => {
+                let (name, content) = (field(&mut hash, &mut bytes)?, field(&mut hash, &mut bytes)?);
+                m.files += 1;
+                sink(FILE, &name, &[], &content)?;
+            }
+            _ => return Err(BackupError::Damaged("an unknown record kind".into())),
+        }
+    }
+    let count = u64::from_be_bytes(read(8, &mut hash, &mut bytes)?.try_into().unwrap_or([0; 8]));
+    let expected: [u8; 32] = hash.finalize().into();
+    let mut recorded = [0u8; 32];
+    r.read_exact(&mut recorded)
+        .map_err(|_| BackupError::Damaged("no trailer".into()))?;
+    if recorded != expected || count != m.records {
+        return Err(BackupError::Damaged(
+            "the digest or the record count does not match".into(),
+        ));
+    }
+    let mut rest = [0u8; 1];
+    if r.read(&mut rest).map_err(io)? != 0 {
+        return Err(BackupError::Damaged("data after the trailer".into()));
+    }
+    m.bytes = bytes;
+    m.digest = format!("sha256:{}", hex::encode(recorded));
+    Ok(m)
+}
+
+/// Decrypts and checks an archive without restoring it.
+///
+/// # Errors
+/// It does not decrypt, or is damaged.
+pub fn verify(archive: &Path, identity: &age::x25519::Identity) -> Result<Manifest, BackupError> {
+    read_archive(archive, identity, |_, _, _, _| Ok(()))
+}
+
+/// Restores an archive into `data_dir`, which must be empty or absent. On
+/// any failure the directory is left empty.
+///
+/// # Errors
+/// The directory is not empty, the archive does not decrypt or is damaged.
+pub fn restore(archive: &Path, identity: &age::x25519::Identity, data_dir: &Path) -> Result<Manifest, BackupError> {
+    if data_dir.exists() && std::fs::read_dir(data_dir).map_err(io)?.next().is_some() {
+        return Err(BackupError::NotEmpty(data_dir.display().to_string()));
+    }
+    let result = (|| {
+        let db = sled::Config::new()
+            .path(data_dir)
+            .open()
+            .map_err(|e| BackupError::Store(e.to_string()))?;
+        let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+        let m = read_archive(archive, identity, |kind, name, k, v| {
+            if kind == FILE {
+                let name = String::from_utf8_lossy(name).into_owned();
+                if name != crate::checkpoints::FILE {
+                    return Err(BackupError::Damaged("an unexpected file".into()));
+                }
+                files.push((name, v.to_vec()));
+                return Ok(());
+            }
+            let tree = db.open_tree(name).map_err(|e| BackupError::Store(e.to_string()))?;
+            tree.insert(k, v).map_err(|e| BackupError::Store(e.to_string()))?;
+            Ok(())
+        })?;
+        db.flush().map_err(|e| BackupError::Store(e.to_string()))?;
+        drop(db);
+        for (name, content) in files {
+            std::fs::write(data_dir.join(name), content).map_err(io)?;
+        }
+        Ok(m)
+    })();
+    if result.is_err() {
+        // Nothing half-written: empty the directory again.
+        if let Ok(entries) = std::fs::read_dir(data_dir) {
+            for e in entries.flatten() {
+                let p = e.path();
+                let _ = if p.is_dir() {
+                    std::fs::remove_dir_all(&p)
+                } else {
+                    std::fs::remove_file(&p)
+                };
+            }
+        }
+    }
+    result
+}
