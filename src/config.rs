@@ -41,6 +41,7 @@ pub struct Config {
     pub proof: Proof,
     pub limits: Limits,
     pub audit: Audit,
+    pub tls: Tls,
     /// Set when the policies directory was named by the operator (file or
     /// flag). When it was not, and `./policies` does not exist, the copy of
     /// the shipped policies compiled into the binary is used.
@@ -57,6 +58,22 @@ pub struct Retention {
     /// How often the key-encryption key is replaced (live data keys rewrapped,
     /// the old KEK destroyed) when cardholder records were erased under it.
     pub key_rotation: HumanDuration,
+}
+
+/// TLS (rustls). Off unless `cert` and `key` are set.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Tls {
+    /// PEM certificate chain.
+    pub cert: Option<PathBuf>,
+    /// PEM private key.
+    pub key: Option<PathBuf>,
+    /// PEM CA certificates that client certificates must chain to. A client
+    /// without a certificate may still connect (staff use tokens alone).
+    pub client_ca: Option<PathBuf>,
+    /// System principals that must present one exact client certificate
+    /// (`"sha256:<hex of its DER>"`) besides their token.
+    pub system_certs: std::collections::BTreeMap<String, String>,
 }
 
 /// Signed audit checkpoints (see `checkpoints.rs`).
@@ -154,6 +171,7 @@ impl Default for Config {
             proof: Proof::default(),
             limits: Limits::default(),
             audit: Audit::default(),
+            tls: Tls::default(),
             policies_dir_explicit: false,
         }
     }
@@ -256,6 +274,23 @@ impl Config {
         }
         if self.retention.sweep_interval.is_zero() {
             return Err(ConfigError::key("retention.sweep_interval", "must be longer than 0s"));
+        }
+        if self.tls.cert.is_some() != self.tls.key.is_some() {
+            return Err(ConfigError::key("tls.cert", "tls.cert and tls.key go together"));
+        }
+        if !self.tls.system_certs.is_empty() && self.tls.client_ca.is_none() {
+            return Err(ConfigError::key("tls.system_certs", "needs tls.client_ca"));
+        }
+        for (id, fp) in &self.tls.system_certs {
+            let ok = fp
+                .strip_prefix("sha256:")
+                .is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()));
+            if !ok {
+                return Err(ConfigError::key(
+                    format!("tls.system_certs.{id}"),
+                    "must be \"sha256:\" and 64 hex digits",
+                ));
+            }
         }
         if self.limits.request_timeout.is_zero() {
             return Err(ConfigError::key("limits.request_timeout", "must be longer than 0s"));

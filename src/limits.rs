@@ -2,7 +2,8 @@
 //! the cap), request rates per source address (checked before anything else,
 //! so a flood cannot fill the audit log) and per principal (checked right
 //! after authentication, audited as `rate_limited`), each a token bucket
-//! (governor's GCRA) answered with 429 and `Retry-After`.
+//! (governor's GCRA) answered with 429 and `Retry-After`; and TLS on the
+//! same listener, with optional client certificates.
 
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
@@ -88,24 +89,126 @@ pub fn retry_after_secs(wait: Duration) -> u64 {
     (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
 }
 
-/// The peer's address, as the router sees it.
+/// The peer, as the router sees it: its address and, over TLS with a client
+/// certificate, the SHA-256 of that certificate.
 #[derive(Clone, Copy, Debug)]
-pub struct PeerAddr(pub SocketAddr);
+pub struct PeerAddr(pub SocketAddr, pub Option<[u8; 32]>);
 
-/// A TCP listener that holds at most `max` connections open: at the cap it
-/// stops accepting (the kernel's backlog queues, then refuses) until one closes.
+/// Builds the rustls acceptor from the `[tls]` configuration.
+///
+/// # Errors
+/// A file cannot be read or holds no usable certificate or key.
+pub fn tls_acceptor(c: &crate::config::Tls) -> Result<Option<tokio_rustls::TlsAcceptor>, String> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let (Some(cert), Some(key)) = (&c.cert, &c.key) else {
+        return Ok(None);
+    };
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .and_then(Iterator::collect)
+        .map_err(|e| format!("tls.cert {}: {e}", cert.display()))?;
+    if certs.is_empty() {
+        return Err(format!("tls.cert {}: no certificate in it", cert.display()));
+    }
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| format!("tls.key {}: {e}", key.display()))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?;
+    let builder = match &c.client_ca {
+        None => builder.with_no_client_auth(),
+        Some(ca) => {
+            let mut roots = rustls::RootCertStore::empty();
+            for der in CertificateDer::pem_file_iter(ca).map_err(|e| format!("tls.client_ca {}: {e}", ca.display()))? {
+                let der = der.map_err(|e| format!("tls.client_ca {}: {e}", ca.display()))?;
+                roots
+                    .add(der)
+                    .map_err(|e| format!("tls.client_ca {}: {e}", ca.display()))?;
+            }
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                .allow_unauthenticated()
+                .build()
+                .map_err(|e| format!("tls.client_ca: {e}"))?;
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let mut config = builder.with_single_cert(certs, key).map_err(|e| format!("tls: {e}"))?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Some(tokio_rustls::TlsAcceptor::from(Arc::new(config))))
+}
+
+/// A listener that holds at most `max` connections open (at the cap it
+/// stops accepting; the kernel's backlog queues, then refuses) and, with
+/// TLS, completes each handshake off the accept loop, within 10 s.
 pub struct LimitedListener {
-    inner: TcpListener,
-    slots: Arc<Semaphore>,
+    ready: tokio::sync::mpsc::Receiver<(LimitedStream, SocketAddr)>,
+    local: SocketAddr,
+    acceptor: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for LimitedListener {
+    fn drop(&mut self) {
+        self.acceptor.abort();
+    }
 }
 
 impl LimitedListener {
-    #[must_use]
-    pub fn new(inner: TcpListener, max: usize) -> Self {
-        Self {
-            inner,
-            slots: Arc::new(Semaphore::new(max.max(1))),
-        }
+    /// # Errors
+    /// The listener has no local address.
+    pub fn new(inner: TcpListener, max: usize, tls: Option<tokio_rustls::TlsAcceptor>) -> std::io::Result<Self> {
+        let local = inner.local_addr()?;
+        let slots = Arc::new(Semaphore::new(max.max(1)));
+        let (tx, ready) = tokio::sync::mpsc::channel(64);
+        let acceptor = tokio::spawn(async move {
+            loop {
+                // The semaphore is never closed, so acquiring cannot fail.
+                let Ok(permit) = Arc::clone(&slots).acquire_owned().await else {
+                    return;
+                };
+                let (stream, addr) = match inner.accept().await {
+                    Ok(x) => x,
+                    // Out of file descriptors and the like: back off, as axum's own listener does.
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed; retrying");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                match &tls {
+                    None => {
+                        let conn = LimitedStream {
+                            conn: Conn::Plain(stream),
+                            client_cert: None,
+                            _permit: permit,
+                        };
+                        if tx.send((conn, addr)).await.is_err() {
+                            return;
+                        }
+                    }
+                    Some(tls) => {
+                        let (tls, tx) = (tls.clone(), tx.clone());
+                        tokio::spawn(async move {
+                            let Ok(Ok(s)) = tokio::time::timeout(Duration::from_secs(10), tls.accept(stream)).await
+                            else {
+                                return; // failed or too slow: the connection is dropped
+                            };
+                            let client_cert = s.get_ref().1.peer_certificates().and_then(|c| c.first()).map(|der| {
+                                use sha2::Digest;
+                                sha2::Sha256::digest(der.as_ref()).into()
+                            });
+                            let conn = LimitedStream {
+                                conn: Conn::Tls(Box::new(s)),
+                                client_cert,
+                                _permit: permit,
+                            };
+                            let _ = tx.send((conn, addr)).await;
+                        });
+                    }
+                }
+            }
+        });
+        Ok(Self { ready, local, acceptor })
     }
 }
 
@@ -114,67 +217,68 @@ impl axum::serve::Listener for LimitedListener {
     type Addr = SocketAddr;
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        // The semaphore is never closed, so acquiring cannot fail.
-        let permit = loop {
-            if let Ok(p) = Arc::clone(&self.slots).acquire_owned().await {
-                break p;
-            }
-        };
-        loop {
-            match self.inner.accept().await {
-                Ok((stream, addr)) => {
-                    let _ = stream.set_nodelay(true);
-                    return (
-                        LimitedStream {
-                            stream,
-                            _permit: permit,
-                        },
-                        addr,
-                    );
-                }
-                // Out of file descriptors and the like: back off, as axum's own listener does.
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed; retrying");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            }
+        match self.ready.recv().await {
+            Some(c) => c,
+            // The acceptor ended (it only does when this listener is dropped).
+            None => std::future::pending().await,
         }
     }
 
     fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        self.inner.local_addr()
+        Ok(self.local)
     }
 }
 
 impl Connected<IncomingStream<'_, LimitedListener>> for PeerAddr {
     fn connect_info(stream: IncomingStream<'_, LimitedListener>) -> Self {
-        Self(*stream.remote_addr())
+        Self(*stream.remote_addr(), stream.io().client_cert)
     }
+}
+
+enum Conn {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
 }
 
 /// A connection that gives its slot back when it closes.
 pub struct LimitedStream {
-    stream: TcpStream,
+    conn: Conn,
+    client_cert: Option<[u8; 32]>,
     _permit: OwnedSemaphorePermit,
+}
+
+macro_rules! delegate {
+    ($self:ident, $s:ident => $e:expr) => {
+        match &mut $self.conn {
+            Conn::Plain($s) => {
+                let $s = Pin::new($s);
+                $e
+            }
+            Conn::Tls($s) => {
+                let $s = Pin::new($s.as_mut());
+                $e
+            }
+        }
+    };
 }
 
 impl AsyncRead for LimitedStream {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.stream).poll_read(cx, buf)
+        delegate!(self, s => s.poll_read(cx, buf))
     }
 }
 
 impl AsyncWrite for LimitedStream {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write(cx, buf)
+        delegate!(self, s => s.poll_write(cx, buf))
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.stream).poll_flush(cx)
+        delegate!(self, s => s.poll_flush(cx))
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.stream).poll_shutdown(cx)
+        delegate!(self, s => s.poll_shutdown(cx))
     }
 
     fn poll_write_vectored(
@@ -182,11 +286,14 @@ impl AsyncWrite for LimitedStream {
         cx: &mut Context<'_>,
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+        delegate!(self, s => s.poll_write_vectored(cx, bufs))
     }
 
     fn is_write_vectored(&self) -> bool {
-        self.stream.is_write_vectored()
+        match &self.conn {
+            Conn::Plain(s) => s.is_write_vectored(),
+            Conn::Tls(s) => s.is_write_vectored(),
+        }
     }
 }
 

@@ -390,6 +390,13 @@ impl Vault {
             .and_then(|t| self.principals.authenticate(t))
             .ok_or(ApiError::Unauthenticated)?;
         slot.principal(&principal.id);
+        // A system bound to a client certificate must present exactly it.
+        if let Some(expected) = self.config.tls.system_certs.get(&principal.id) {
+            let presented = slot.client_cert().map(|c| format!("sha256:{}", hex::encode(c)));
+            if presented.as_deref() != Some(expected.to_ascii_lowercase().as_str()) {
+                return Err(ApiError::Unauthenticated);
+            }
+        }
         if let Err(wait) = self.rate_limits.check_principal(&principal.id) {
             self.metrics.rate_limited();
             return Err(ApiError::RateLimited {
@@ -468,6 +475,8 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
+    // Certificates first: a bad [tls] section stops startup before anything runs.
+    let tls = crate::limits::tls_acceptor(&vault.config.tls).map_err(StartError::Config)?;
     let app = crate::http::router(Arc::clone(&vault));
     let (stop_sweeps, mut stopped) = tokio::sync::watch::channel(false);
     let sweeper = {
@@ -515,7 +524,12 @@ pub async fn serve(
             }
         })
     };
-    let listener = crate::limits::LimitedListener::new(listener, vault.config.limits.max_connections);
+    if tls.is_none() {
+        tracing::warn!(
+            "TLS is off: serve behind a TLS-terminating proxy on a trusted network, or set [tls] cert and key"
+        );
+    }
+    let listener = crate::limits::LimitedListener::new(listener, vault.config.limits.max_connections, tls)?;
     let app = app.into_make_service_with_connect_info::<crate::limits::PeerAddr>();
     let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
     // The sweep in progress, if any, finishes; no new one starts.

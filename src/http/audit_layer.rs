@@ -23,6 +23,8 @@ use crate::server::Vault;
 struct SlotState {
     draft: AuditDraft,
     committed: bool,
+    /// SHA-256 of the TLS client certificate of this connection, if any.
+    client_cert: Option<[u8; 32]>,
 }
 
 /// The audit entry being assembled for the current request.
@@ -43,6 +45,12 @@ impl AuditSlot {
 
     pub fn purpose(&self, purpose: Purpose) {
         self.with(|s| s.draft.purpose = Some(purpose.as_str().to_owned()));
+    }
+
+    /// The connection's verified client certificate (its SHA-256), if any.
+    #[must_use]
+    pub fn client_cert(&self) -> Option<[u8; 32]> {
+        self.with(|s| s.client_cert)
     }
 
     pub fn principal(&self, id: &str) {
@@ -147,9 +155,14 @@ impl<S: Send + Sync> FromRequestParts<S> for AuditSlot {
 /// The middleware.
 pub async fn audit_requests(State(vault): State<Arc<Vault>>, mut req: Request, next: Next) -> Response {
     let slot = AuditSlot::default();
+    let client_cert = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<crate::limits::PeerAddr>>()
+        .and_then(|c| c.0 .1);
     slot.with(|s| {
         s.draft.at = vault.clock.now().unix_timestamp();
         "unrouted".clone_into(&mut s.draft.action);
+        s.client_cert = client_cert;
     });
     req.extensions_mut().insert(slot.clone());
     let response = next.run(req).await;
