@@ -148,6 +148,11 @@ impl Vault {
             )));
         }
         let keys = Keyring::open_or_create(&config.keys_dir)?;
+        tracing::warn!(
+            keys_dir = %config.keys_dir.display(),
+            "KEYS ARE NOT SEALED: every key is a plain file here, and anyone who can read this directory and the \
+             data directory can read every record; keep them on separate, access-controlled storage (SECURITY.md)"
+        );
         let (store, _) = SledStore::open(&config.data_dir, Some(&keys.fingerprint()))
             .map_err(|e| StartError::Store(e.to_string()))?;
         let checkpointer = crate::checkpoints::Checkpointer::open(&config.keys_dir, &config.data_dir)
