@@ -175,6 +175,22 @@ pub trait Store: Send + Sync + 'static {
     /// Storage failure or an unreadable entry.
     fn audit_page(&self, after: u64, limit: usize) -> Result<Vec<(AuditEntry, [u8; 32])>, StoreError>;
 
+    /// Calls `f` with every entry after `after`, oldest first, a page at a time.
+    ///
+    /// # Errors
+    /// Storage failure or an unreadable entry.
+    fn audit_each(&self, after: u64, f: &mut dyn FnMut(AuditEntry)) -> Result<(), StoreError> {
+        let mut after = after;
+        loop {
+            let page = self.audit_page(after, 1000)?;
+            let Some((last, _)) = page.last() else { return Ok(()) };
+            after = last.seq;
+            for (e, _) in page {
+                f(e);
+            }
+        }
+    }
+
     /// The sequence number of the newest audit entry (0 when empty).
     ///
     /// # Errors

@@ -19,6 +19,28 @@ use crate::http::audit_layer::AuditSlot;
 use crate::http::extract::{read_json, DEFAULT_LIMIT};
 use crate::server::Vault;
 
+/// Who is asking, and Cedar's permit for `action` on the vault.
+async fn allowed(
+    v: &Vault,
+    slot: &AuditSlot,
+    headers: &HeaderMap,
+    action: Action,
+    purpose: Purpose,
+) -> Result<(Arc<crate::domain::principal::Principal>, crate::authz::Permit), ApiError> {
+    slot.begin(action, Some(purpose));
+    let who = v.authenticate(slot, headers)?;
+    let permit = v.authorize(slot, &who, action, &Resource::Vault, &RequestContext::purpose(purpose))?;
+    Ok((who, permit))
+}
+
+/// Ids the vault issues are short and plain; anything else names nothing.
+fn plain_id(id: &str) -> Result<(), ApiError> {
+    if id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        return Err(ApiError::NotFound);
+    }
+    Ok(())
+}
+
 /// `POST /v1/legal/requests`: legal staff enter a request; the answer.
 pub async fn create(
     State(v): State<Arc<Vault>>,
@@ -26,15 +48,7 @@ pub async fn create(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    slot.begin(Action::LegalRequest, Some(Purpose::LegalProcess));
-    let who = v.authenticate(&slot, &headers)?;
-    v.authorize(
-        &slot,
-        &who,
-        Action::LegalRequest,
-        &Resource::Vault,
-        &RequestContext::purpose(Purpose::LegalProcess),
-    )?;
+    let (who, _) = allowed(&v, &slot, &headers, Action::LegalRequest, Purpose::LegalProcess).await?;
     let req: LegalRequest = read_json(&headers, body, DEFAULT_LIMIT).await?;
     crate::legal::respond(&v, &slot, &who, req).await.map(Json)
 }
@@ -48,19 +62,9 @@ pub async fn read(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    slot.begin(Action::ReadLegalRequest, Some(Purpose::LegalProcess));
-    let who = v.authenticate(&slot, &headers)?;
-    if id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-        return Err(ApiError::NotFound);
-    }
+    let (_, permit) = allowed(&v, &slot, &headers, Action::ReadLegalRequest, Purpose::LegalProcess).await?;
+    plain_id(&id)?;
     slot.subject(format!("legal_request:{id}"));
-    let permit = v.authorize(
-        &slot,
-        &who,
-        Action::ReadLegalRequest,
-        &Resource::Vault,
-        &RequestContext::purpose(Purpose::LegalProcess),
-    )?;
     let wanted = id.clone();
     let record = v
         .read(move |v| v.store.legal_request(&wanted))
@@ -93,15 +97,7 @@ pub async fn notices(
     slot: AuditSlot,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    slot.begin(Action::ListNotices, Some(Purpose::CardAdministration));
-    let who = v.authenticate(&slot, &headers)?;
-    let permit = v.authorize(
-        &slot,
-        &who,
-        Action::ListNotices,
-        &Resource::Vault,
-        &RequestContext::purpose(Purpose::CardAdministration),
-    )?;
+    let (_, permit) = allowed(&v, &slot, &headers, Action::ListNotices, Purpose::CardAdministration).await?;
     let pending = v.read(|v| v.store.notices()).await?;
     let mut rows = Vec::with_capacity(pending.len());
     for n in pending {
@@ -137,18 +133,8 @@ pub async fn sent(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    slot.begin(Action::ListNotices, Some(Purpose::CardAdministration));
-    let who = v.authenticate(&slot, &headers)?;
-    v.authorize(
-        &slot,
-        &who,
-        Action::ListNotices,
-        &Resource::Vault,
-        &RequestContext::purpose(Purpose::CardAdministration),
-    )?;
-    if id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-        return Err(ApiError::NotFound);
-    }
+    allowed(&v, &slot, &headers, Action::ListNotices, Purpose::CardAdministration).await?;
+    plain_id(&id)?;
     slot.subject(format!("notice:{id}"));
     let commit = Commit {
         changes: vec![Change::RemoveNotice { id: id.clone() }],

@@ -30,16 +30,11 @@ async fn impact(v: &Arc<Vault>, engine: Arc<crate::authz::PolicyEngine>) -> Resu
     let report = tokio::task::spawn_blocking(move || {
         let last = vault.store.audit_last_seq()?;
         let mut entries = Vec::new();
-        let mut after = last.saturating_sub(REPLAY);
-        loop {
-            let page = vault.store.audit_page(after, 1000)?;
-            let Some((e, _)) = page.last() else { break };
-            after = e.seq;
-            entries.extend(page.into_iter().map(|(e, _)| e).filter(|e| e.seq <= last));
-            if after >= last {
-                break;
+        vault.store.audit_each(last.saturating_sub(REPLAY), &mut |e| {
+            if e.seq <= last {
+                entries.push(e);
             }
-        }
+        })?;
         let principals = vault
             .store
             .principals()?

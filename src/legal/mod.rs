@@ -25,6 +25,9 @@ use crate::domain::vocab::Purpose;
 use crate::error::ApiError;
 use crate::http::audit_layer::AuditSlot;
 use crate::server::Vault;
+use records::AuditFacts;
+
+mod records;
 
 const PURPOSE: Purpose = Purpose::LegalProcess;
 const MAX_TEXT: usize = 200;
@@ -102,9 +105,7 @@ pub async fn respond(v: &Arc<Vault>, slot: &AuditSlot, who: &Principal, req: Leg
         d
     };
 
-    let mut package = serde_json::Map::new();
-    let mut withheld: BTreeMap<String, String> = BTreeMap::new();
-    let mut disclosed: Vec<String> = Vec::new();
+    let mut draft = Draft::default();
     let mut resolved: Option<Resolved> = None;
     let mut subject_hash: String;
 
@@ -117,7 +118,7 @@ pub async fn respond(v: &Arc<Vault>, slot: &AuditSlot, who: &Principal, req: Leg
             let kind = Aggregate::ALL.iter().copied().find(|a| a.as_str() == name);
             match kind {
                 None if IMPOSSIBLE_AGGREGATES.contains(&name.as_str()) => {
-                    withheld.insert(AGGREGATE.into(), CANNOT_PRODUCE.into());
+                    draft.withheld.insert(AGGREGATE.into(), CANNOT_PRODUCE.into());
                 }
                 None => {
                     return Err(ApiError::invalid(
@@ -128,11 +129,11 @@ pub async fn respond(v: &Arc<Vault>, slot: &AuditSlot, who: &Principal, req: Leg
                 Some(kind) => {
                     let d = decide(AGGREGATE);
                     if d.allowed {
-                        let cards = v.read(all_issued).await?;
-                        package.insert(AGGREGATE.into(), aggregate(kind, &cards));
-                        disclosed.push(AGGREGATE.into());
+                        let cards = v.read(records::all_issued).await?;
+                        draft.package.insert(AGGREGATE.into(), aggregate(kind, &cards));
+                        draft.disclosed.push(AGGREGATE.into());
                     } else {
-                        withheld.insert(
+                        draft.withheld.insert(
                             AGGREGATE.into(),
                             withheld_reason(&d.policies, req.process, req.signed_by_judge),
                         );
@@ -163,19 +164,12 @@ pub async fn respond(v: &Arc<Vault>, slot: &AuditSlot, who: &Principal, req: Leg
                     }
                 }
                 if resolved.is_none() {
-                    package.insert("record".into(), json!("no record is held for this card number"));
+                    draft
+                        .package
+                        .insert("record".into(), json!("no record is held for this card number"));
                 }
             }
-            disclose_items(
-                v,
-                &decisions,
-                resolved.as_ref(),
-                &req,
-                &mut package,
-                &mut withheld,
-                &mut disclosed,
-            )
-            .await?;
+            disclose_items(v, &decisions, resolved.as_ref(), &req, &mut draft).await?;
         }
         Subject::Document(doc) => {
             let commitment = v.keys.blind.document(&doc.document_type, &doc.issuer, &doc.number);
@@ -196,23 +190,16 @@ pub async fn respond(v: &Arc<Vault>, slot: &AuditSlot, who: &Principal, req: Leg
                         });
                     }
                 }
-                package.insert(DOCUMENT_MATCH.into(), json!({ "backs_a_card": resolved.is_some() }));
-                disclosed.push(DOCUMENT_MATCH.into());
+                draft
+                    .package
+                    .insert(DOCUMENT_MATCH.into(), json!({ "backs_a_card": resolved.is_some() }));
+                draft.disclosed.push(DOCUMENT_MATCH.into());
                 if let Some(n) = resolved.as_ref().and_then(|r| r.number.as_deref()) {
                     subject_hash = v.keys.subjects.subject("card", n);
                 }
-                disclose_items(
-                    v,
-                    &decisions,
-                    resolved.as_ref(),
-                    &req,
-                    &mut package,
-                    &mut withheld,
-                    &mut disclosed,
-                )
-                .await?;
+                disclose_items(v, &decisions, resolved.as_ref(), &req, &mut draft).await?;
             } else {
-                withheld.insert(
+                draft.withheld.insert(
                     DOCUMENT_MATCH.into(),
                     withheld_reason(&m.policies, req.process, req.signed_by_judge),
                 );
@@ -222,17 +209,27 @@ pub async fn respond(v: &Arc<Vault>, slot: &AuditSlot, who: &Principal, req: Leg
                     } else {
                         withheld_reason(&d.policies, req.process, req.signed_by_judge)
                     };
-                    withheld.insert(i.as_str().into(), reason);
+                    draft.withheld.insert(i.as_str().into(), reason);
                 }
             }
         }
     }
     slot.subject(subject_hash);
 
+    let Draft {
+        package,
+        withheld,
+        disclosed,
+        facts,
+    } = draft;
     let package = Value::Object(package);
     let digest = digest(&package);
     slot.digest("package", digest.clone());
-    let not_held = not_held(v).await?;
+    let facts = match facts {
+        Some(f) => f,
+        None => v.read(|v| records::scan(v, None)).await?,
+    };
+    let not_held = records::not_held(&v.config, &facts.certificates);
     let cardholder_notice = match (&resolved, req.notice_prohibited_by_court) {
         (None, _) => "not_applicable",
         (Some(_), true) => "prohibited_by_court",
@@ -319,21 +316,28 @@ fn no_permit() -> ApiError {
     }
 }
 
+/// The answer as it is assembled.
+#[derive(Default)]
+struct Draft {
+    package: serde_json::Map<String, Value>,
+    withheld: BTreeMap<String, String>,
+    disclosed: Vec<String>,
+    /// The audit walk, once an access log has needed one.
+    facts: Option<AuditFacts>,
+}
+
 /// Fills the package with each allowed item about the resolved card.
 async fn disclose_items(
     v: &Arc<Vault>,
     decisions: &[(Item, Decision)],
     card: Option<&Resolved>,
     req: &LegalRequest,
-    package: &mut serde_json::Map<String, Value>,
-    withheld: &mut BTreeMap<String, String>,
-    disclosed: &mut Vec<String>,
+    draft: &mut Draft,
 ) -> Result<(), ApiError> {
-    let mut log: Option<Value> = None;
     for (item, d) in decisions {
         let name = item.as_str();
         if !d.allowed {
-            withheld.insert(
+            draft.withheld.insert(
                 name.into(),
                 withheld_reason(&d.policies, req.process, req.signed_by_judge),
             );
@@ -341,13 +345,13 @@ async fn disclose_items(
         }
         let Some(card) = card else { continue };
         let permit = d.permit.as_ref().ok_or_else(no_permit)?;
-        match item_value(v, *item, permit, card, &mut log).await? {
+        match item_value(v, *item, permit, card, &mut draft.facts).await? {
             Ok(value) => {
-                package.insert(name.into(), value);
-                disclosed.push(name.into());
+                draft.package.insert(name.into(), value);
+                draft.disclosed.push(name.into());
             }
             Err(not_held) => {
-                withheld.insert(name.into(), not_held);
+                draft.withheld.insert(name.into(), not_held);
             }
         }
     }
@@ -360,7 +364,7 @@ async fn item_value(
     item: Item,
     permit: &Permit,
     card: &Resolved,
-    log: &mut Option<Value>,
+    facts: &mut Option<AuditFacts>,
 ) -> Result<Result<Value, String>, ApiError> {
     let r = &card.record;
     let fields = || access::open_fields(permit, &v.keys, &card.card_id, r);
@@ -431,11 +435,13 @@ async fn item_value(
             let Some(n) = card.number.clone() else {
                 return Ok(Err("not held: this record predates keeping the card number".into()));
             };
-            if log.is_none() {
-                let subject = v.keys.subjects.subject("card", &n);
-                *log = Some(v.read(move |v| access_log(v, &subject)).await?);
-            }
-            Ok(log.clone().unwrap_or(Value::Null))
+            // One walk of the chain gives the access log and the
+            // certificates "not held" dates come from.
+            let subject = v.keys.subjects.subject("card", &n);
+            let found = v.read(move |v| records::scan(v, Some(&subject))).await?;
+            let log = Value::Array(found.log.clone());
+            *facts = Some(found);
+            Ok(log)
         }
     })
 }
@@ -445,95 +451,4 @@ fn rfc3339(at: i64) -> String {
         .ok()
         .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
         .unwrap_or_default()
-}
-
-/// The audit entries about one card (legal requests excluded: the answer
-/// itself must not change what it reports, so two runs give one digest).
-fn access_log(v: &Vault, subject: &str) -> Result<Value, crate::domain::store::StoreError> {
-    let mut out = Vec::new();
-    let mut after = 0;
-    loop {
-        let page = v.store.audit_page(after, 1000)?;
-        let Some((last, _)) = page.last() else { break };
-        after = last.seq;
-        for (e, _) in page {
-            if e.subject.as_deref() == Some(subject) && e.action != Action::LegalRequest.as_str() {
-                out.push(json!({
-                    "seq": e.seq,
-                    "at": e.at,
-                    "principal": e.principal,
-                    "action": e.action,
-                    "purpose": e.purpose,
-                    "decision": e.decision,
-                    "outcome": e.outcome,
-                }));
-            }
-        }
-    }
-    Ok(Value::Array(out))
-}
-
-/// Program and issue date of every card on record.
-fn all_issued(v: &Vault) -> Result<Vec<(String, time::Date)>, crate::domain::store::StoreError> {
-    let mut out = Vec::new();
-    let mut after = None;
-    loop {
-        let page = v.store.card_page(after, 1000)?;
-        let Some((last, _)) = page.last() else { break };
-        after = Some(*last);
-        out.extend(page.into_iter().map(|(_, r)| (r.program, r.issued_on)));
-    }
-    Ok(out)
-}
-
-/// What the program does not hold, with dates from the destruction
-/// certificates in the audit chain.
-async fn not_held(v: &Arc<Vault>) -> Result<Vec<String>, ApiError> {
-    let kept = v.config.retention.source_documents;
-    let certificates = v.read(certificates).await?;
-    let mut out = Vec::new();
-    if kept.is_zero() {
-        out.push(
-            "copies of identity or residency documents: never stored (scans are checked at enrollment and discarded)"
-                .to_owned(),
-        );
-    } else {
-        let last = certificates.get(crate::retention::SOURCE_DOCUMENTS).map_or_else(
-            || "none destroyed yet".to_owned(),
-            |(at, n)| format!("{n} destroyed in all, most recently on {at}"),
-        );
-        out.push(format!(
-            "copies of identity or residency documents: kept encrypted at most {kept}, then destroyed by destroying their key ({last})"
-        ));
-    }
-    out.push(
-        "document types, issuers, issuing countries and numbers: never stored in readable form, only keyed hashes"
-            .to_owned(),
-    );
-    out.push("immigration or citizenship status, nationality, place of birth: never collected".to_owned());
-    if let Some((at, n)) = certificates.get(crate::retention::INACTIVE_CARDHOLDERS) {
-        out.push(format!(
-            "records of cardholders past the retention window or who asked for erasure: {n} destroyed in all, most recently on {at}"
-        ));
-    }
-    Ok(out)
-}
-
-/// Per data class: the newest destruction time and the records destroyed.
-fn certificates(v: &Vault) -> Result<BTreeMap<String, (String, u64)>, crate::domain::store::StoreError> {
-    let mut out: BTreeMap<String, (String, u64)> = BTreeMap::new();
-    let mut after = 0;
-    loop {
-        let page = v.store.audit_page(after, 1000)?;
-        let Some((last, _)) = page.last() else { break };
-        after = last.seq;
-        for (e, _) in page {
-            if let Some(c) = e.certificate {
-                let entry = out.entry(c.data_class.clone()).or_insert((String::new(), 0));
-                entry.0 = c.destroyed_at.clone();
-                entry.1 += c.records;
-            }
-        }
-    }
-    Ok(out)
 }
