@@ -23,13 +23,13 @@ use serde_json::{json, Value};
 
 // The same allocator as the civic-vault binary.
 mod support;
+use support::PNG;
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const CONNECTIONS: usize = 32;
 const CARDHOLDERS: usize = 1000;
-const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00";
 
 struct Run {
     requests: usize,

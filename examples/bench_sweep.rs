@@ -12,30 +12,14 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use civic_vault::clock::ManualClock;
-use serde_json::{json, Value};
+use serde_json::json;
 
 mod support;
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00";
-
-async fn call(
-    http: &reqwest::Client,
-    method: reqwest::Method,
-    url: String,
-    token: &str,
-    body: Option<&Value>,
-) -> Value {
-    let mut r = http.request(method, url).bearer_auth(token);
-    if let Some(b) = body {
-        r = r.json(b);
-    }
-    let resp = r.send().await.unwrap();
-    assert!(resp.status().is_success(), "{}", resp.status());
-    resp.json().await.unwrap_or(Value::Null)
-}
+use support::{call, PNG};
 
 fn main() {
     let cards: usize = support::env_or("BENCH_CARDS", 100_000);

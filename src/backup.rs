@@ -41,6 +41,40 @@ fn io(e: impl std::fmt::Display) -> BackupError {
     BackupError::Io(e.to_string())
 }
 
+/// Writes a new age identity for backups to `out` (mode 0600, never
+/// overwriting) and returns its recipient (`age1...`).
+///
+/// # Errors
+/// The file exists or cannot be written.
+pub fn keygen(out: &Path) -> Result<String, String> {
+    use age::secrecy::ExposeSecret;
+    use std::os::unix::fs::OpenOptionsExt;
+    let id = age::x25519::Identity::generate();
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(out)
+        .map_err(|e| format!("{}: {}", out.display(), e.kind()))?;
+    writeln!(f, "# civic-vault backup identity; public: {}", id.to_public())
+        .and_then(|()| writeln!(f, "{}", id.to_string().expose_secret()))
+        .map_err(|e| e.to_string())?;
+    Ok(id.to_public().to_string())
+}
+
+/// Reads the age X25519 identity in an identity file.
+///
+/// # Errors
+/// The file cannot be read or holds no identity.
+pub fn read_identity(path: &Path) -> Result<age::x25519::Identity, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {}", path.display(), e.kind()))?;
+    text.lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("AGE-SECRET-KEY-"))
+        .and_then(|l| l.parse().ok())
+        .ok_or_else(|| format!("{}: no age X25519 identity in it", path.display()))
+}
+
 /// What an archive holds.
 #[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Manifest {

@@ -228,7 +228,7 @@ fn main() -> ExitCode {
             identity,
             data,
         } => {
-            read_identity(&identity).and_then(|id| {
+            civic_vault::backup::read_identity(&identity).and_then(|id| {
                 let m = civic_vault::backup::restore(&archive, &id, &data).map_err(|e| e.to_string())?;
                 println!("{}", serde_json::to_string_pretty(&m).map_err(|e| e.to_string())?);
                 // The restored chain must verify, checkpoints included.
@@ -307,40 +307,16 @@ fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, String> {
     })
 }
 
-fn read_identity(path: &std::path::Path) -> Result<age::x25519::Identity, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {}", path.display(), e.kind()))?;
-    text.lines()
-        .map(str::trim)
-        .find(|l| l.starts_with("AGE-SECRET-KEY-"))
-        .and_then(|l| l.parse().ok())
-        .ok_or_else(|| format!("{}: no age X25519 identity in it", path.display()))
-}
-
 fn backup(command: BackupCommand) -> Result<ExitCode, String> {
-    use age::secrecy::ExposeSecret;
     match command {
-        BackupCommand::Keygen { out } => {
-            use std::io::Write;
-            use std::os::unix::fs::OpenOptionsExt;
-            let id = age::x25519::Identity::generate();
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&out)
-                .map_err(|e| format!("{}: {}", out.display(), e.kind()))?;
-            writeln!(f, "# civic-vault backup identity; public: {}", id.to_public())
-                .and_then(|()| writeln!(f, "{}", id.to_string().expose_secret()))
-                .map_err(|e| e.to_string())?;
-            println!("{}", id.to_public());
-        }
+        BackupCommand::Keygen { out } => println!("{}", civic_vault::backup::keygen(&out)?),
         BackupCommand::Create { data, out, recipient } => {
             let r: age::x25519::Recipient = recipient.parse().map_err(|e| format!("--recipient: {e}"))?;
             let m = civic_vault::backup::backup(&data, &out, &r).map_err(|e| e.to_string())?;
             println!("{}", serde_json::to_string_pretty(&m).map_err(|e| e.to_string())?);
         }
         BackupCommand::Verify { archive, identity } => {
-            let id = read_identity(&identity)?;
+            let id = civic_vault::backup::read_identity(&identity)?;
             match civic_vault::backup::verify(&archive, &id) {
                 Ok(m) => println!("{}", serde_json::to_string_pretty(&m).map_err(|e| e.to_string())?),
                 Err(e) => {

@@ -66,6 +66,8 @@ pub struct Vault {
     pub fact_window: DistinctCards,
     pub rate_limits: crate::limits::RateLimits,
     pub checkpointer: crate::checkpoints::Checkpointer,
+    /// The newest signed checkpoint found at start (0: none).
+    pub signed_at_start: u64,
 }
 
 impl Vault {
@@ -79,42 +81,12 @@ impl Vault {
             .await
             .map_err(|e| StartError::Store(e.to_string()))??;
         let vault = Arc::new(vault);
-        vault.prove_active_policies().await?;
+        crate::authz::proof::at_start(&vault.policy(), &vault.proof_settings())
+            .await
+            .map_err(StartError::Policies)?;
         vault.bootstrap_admin().await?;
         vault.seed_policies().await?;
         Ok(vault)
-    }
-
-    /// The floor proof for the set the vault starts with: a counterexample
-    /// stops startup, as a failing canary does; a proof that cannot run is a
-    /// warning unless `proof.required`.
-    async fn prove_active_policies(&self) -> Result<(), StartError> {
-        use crate::authz::proof::{prove, ProofStatus};
-        let settings = self.proof_settings();
-        let proof = prove(&self.policy(), &settings).await;
-        match proof.status {
-            ProofStatus::Proved => {
-                tracing::info!(
-                    request_types = proof.request_types,
-                    elapsed_ms = proof.elapsed_ms,
-                    "floor proof holds for the active policies"
-                );
-                Ok(())
-            }
-            ProofStatus::Counterexample => Err(StartError::Policies(format!(
-                "the floor proof found {} request(s) the active policies allow: {}",
-                proof.counterexamples.len(),
-                serde_json::to_string(&proof.counterexamples).unwrap_or_default()
-            ))),
-            ProofStatus::NotRun if settings.required => Err(StartError::Policies(format!(
-                "proof.required is set and the floor proof did not run: {}",
-                proof.reason.unwrap_or_default()
-            ))),
-            ProofStatus::NotRun => {
-                tracing::warn!(reason = %proof.reason.unwrap_or_default(), "floor proof did not run; the canary suite alone checked the policies");
-                Ok(())
-            }
-        }
     }
 
     fn open_blocking(config: Config, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
@@ -162,12 +134,11 @@ impl Vault {
         let signed = crate::checkpoints::read_verified(&config.data_dir, Some(&checkpointer.public_key()))
             .map_err(|e| StartError::Store(format!("audit checkpoints: {e}")))?;
         let (head_seq, _) = store.audit_head().map_err(|e| StartError::Store(e.to_string()))?;
-        if let Some((&last_signed, _)) = signed.last_key_value() {
-            if last_signed > head_seq {
-                return Err(StartError::Store(format!(
-                    "the audit chain ends at entry {head_seq} but a signed checkpoint covers entry {last_signed}: entries were removed"
-                )));
-            }
+        let signed_at_start = signed.last_key_value().map_or(0, |(s, _)| *s);
+        if signed_at_start > head_seq {
+            return Err(StartError::Store(format!(
+                "the audit chain ends at entry {head_seq} but a signed checkpoint covers entry {signed_at_start}: entries were removed"
+            )));
         }
         // The active editable set: the newest stored version, or policies/ on
         // first start. Either way it must validate and pass every canary, so
@@ -214,6 +185,7 @@ impl Vault {
         Ok(Self {
             rate_limits: crate::limits::RateLimits::new(&config.limits),
             checkpointer,
+            signed_at_start,
             attestor,
             fact_window: DistinctCards::default(),
             cards: CardCache::default(),
@@ -232,47 +204,6 @@ impl Vault {
             principals,
             metrics: Metrics::default(),
         })
-    }
-
-    /// The newest signed checkpoint's sequence number (0 if none).
-    async fn signed_head(&self) -> u64 {
-        let dir = self.config.data_dir.clone();
-        let key = self.checkpointer.public_key();
-        tokio::task::spawn_blocking(move || crate::checkpoints::read_verified(&dir, Some(&key)))
-            .await
-            .ok()
-            .and_then(Result::ok)
-            .and_then(|m| m.last_key_value().map(|(s, _)| *s))
-            .unwrap_or(0)
-    }
-
-    /// Signs the current chain head, if it grew; returns its sequence number.
-    pub async fn checkpoint(self: &Arc<Self>) -> Option<u64> {
-        let me = Arc::clone(self);
-        let at = self
-            .clock
-            .now()
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default();
-        tokio::task::spawn_blocking(move || {
-            let (seq, head) = me.store.audit_head().ok()?;
-            if seq == 0 {
-                return None;
-            }
-            // Sign only what is durable: a checkpoint ahead of the disk would
-            // make a crash look like removed entries.
-            me.store.flush().ok()?;
-            match me.checkpointer.write(seq, &head, &at) {
-                Ok(_) => Some(seq),
-                Err(e) => {
-                    tracing::error!(error = %e, "audit checkpoint could not be written");
-                    None
-                }
-            }
-        })
-        .await
-        .ok()
-        .flatten()
     }
 
     /// How `check` runs the symbolic floor proof.
@@ -503,32 +434,7 @@ pub async fn serve(
             }
         })
     };
-    let checkpoints = {
-        let vault = Arc::clone(&vault);
-        let mut stopped = stop_sweeps.subscribe();
-        tokio::spawn(async move {
-            let mut last = vault.signed_head().await;
-            let mut since = tokio::time::Instant::now();
-            let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
-            loop {
-                tokio::select! {
-                    _ = tick.tick() => {
-                        let Ok((seq, _)) = vault.read(|v| v.store.audit_head()).await else { continue };
-                        let every = vault.config.audit.checkpoint_every;
-                        let due = seq >= last + every.max(1)
-                            || (seq > last && since.elapsed() >= vault.config.audit.checkpoint_interval.as_std());
-                        if due {
-                            if let Some(s) = vault.checkpoint().await {
-                                last = s;
-                                since = tokio::time::Instant::now();
-                            }
-                        }
-                    }
-                    _ = stopped.changed() => break,
-                }
-            }
-        })
-    };
+    let checkpoints = crate::checkpoints::spawn(Arc::clone(&vault), stop_sweeps.subscribe());
     if tls.is_none() {
         tracing::warn!(
             "TLS is off: serve behind a TLS-terminating proxy on a trusted network, or set [tls] cert and key"
@@ -543,7 +449,7 @@ pub async fn serve(
     let _ = checkpoints.await;
     served?;
     // Every request has been answered: sign the final head.
-    let _ = vault.checkpoint().await;
+    let _ = crate::checkpoints::sign_head(&vault).await;
     let v = Arc::clone(&vault);
     drop(vault);
     tokio::task::spawn_blocking(move || v.store.close())

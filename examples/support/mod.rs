@@ -33,3 +33,23 @@ pub fn config_in(dir: &std::path::Path) -> civic_vault::Config {
         ..civic_vault::Config::default()
     }
 }
+
+/// A 1x1 PNG header: enough for the vault's image check.
+pub const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00";
+
+/// One API call that must succeed; its JSON answer.
+pub async fn call(
+    http: &reqwest::Client,
+    method: reqwest::Method,
+    url: String,
+    token: &str,
+    body: Option<&serde_json::Value>,
+) -> serde_json::Value {
+    let mut r = http.request(method, url).bearer_auth(token);
+    if let Some(b) = body {
+        r = r.json(b);
+    }
+    let resp = r.send().await.unwrap();
+    assert!(resp.status().is_success(), "{}", resp.status());
+    resp.json().await.unwrap_or(serde_json::Value::Null)
+}

@@ -4,6 +4,7 @@
 //! either a [`Permit`] — the only way to reach code that reads cardholder
 //! data — or the denial with the policies that determined it.
 
+mod canaries;
 pub mod check;
 mod engine;
 mod permit;

@@ -241,6 +241,39 @@ async fn run(engine: &PolicyEngine, settings: &ProofSettings) -> Result<Found, S
     Ok((envs.len(), counterexamples, lint))
 }
 
+/// The proof for the set the vault starts with: a counterexample stops
+/// startup, as a failing canary does; a proof that cannot run is a warning
+/// unless `settings.required`.
+///
+/// # Errors
+/// Why the vault must not start.
+pub async fn at_start(engine: &PolicyEngine, settings: &ProofSettings) -> Result<(), String> {
+    let proof = prove(engine, settings).await;
+    match proof.status {
+        ProofStatus::Proved => {
+            tracing::info!(
+                request_types = proof.request_types,
+                elapsed_ms = proof.elapsed_ms,
+                "floor proof holds for the active policies"
+            );
+            Ok(())
+        }
+        ProofStatus::Counterexample => Err(format!(
+            "the floor proof found {} request(s) the active policies allow: {}",
+            proof.counterexamples.len(),
+            serde_json::to_string(&proof.counterexamples).unwrap_or_default()
+        )),
+        ProofStatus::NotRun if settings.required => Err(format!(
+            "proof.required is set and the floor proof did not run: {}",
+            proof.reason.unwrap_or_default()
+        )),
+        ProofStatus::NotRun => {
+            tracing::warn!(reason = %proof.reason.unwrap_or_default(), "floor proof did not run; the canary suite alone checked the policies");
+            Ok(())
+        }
+    }
+}
+
 fn compile(set: &PolicySet, env: &RequestEnv, schema: &Schema) -> Result<CompiledPolicySet, String> {
     CompiledPolicySet::compile(set, env, schema).map_err(|e| format!("symbolic compilation: {e}"))
 }
