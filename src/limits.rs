@@ -55,11 +55,8 @@ impl RateLimits {
     ///
     /// # Errors
     /// The time after which a request would be accepted.
-    pub fn check_principal(&self, id: &str) -> Result<(), Duration> {
-        match &self.by_principal {
-            None => Ok(()),
-            Some(l) => check(Some(l), &id.to_owned()),
-        }
+    pub fn check_principal(&self, p: &crate::domain::principal::Principal) -> Result<(), Duration> {
+        check(self.by_principal.as_ref(), &p.id)
     }
 
     /// Forgets idle keys (called by the sweep task), so memory follows the
@@ -308,12 +305,24 @@ mod tests {
             burst_per_principal: 3,
             ..Limits::default()
         });
+        let who = |id: &str| crate::domain::principal::Principal {
+            id: id.into(),
+            kind: crate::domain::vocab::PrincipalKind::Staff,
+            roles: Vec::new(),
+            agency_kind: None,
+            purposes: Vec::new(),
+            token_hash: [0; 32],
+            created_at: 0,
+        };
         for _ in 0..3 {
-            assert!(limits.check_principal("p").is_ok());
+            assert!(limits.check_principal(&who("p")).is_ok());
         }
-        let wait = limits.check_principal("p").err();
+        let wait = limits.check_principal(&who("p")).err();
         assert!(wait.is_some_and(|w| w <= Duration::from_secs(1)));
-        assert!(limits.check_principal("other").is_ok(), "buckets are per principal");
+        assert!(
+            limits.check_principal(&who("other")).is_ok(),
+            "buckets are per principal"
+        );
         assert_eq!(retry_after_secs(Duration::from_millis(300)), 1);
         assert_eq!(retry_after_secs(Duration::from_secs(2)), 2);
         assert_eq!(retry_after_secs(Duration::ZERO), 1);

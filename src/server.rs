@@ -333,7 +333,7 @@ impl Vault {
                 return Err(ApiError::Unauthenticated);
             }
         }
-        if let Err(wait) = self.rate_limits.check_principal(&principal.id) {
+        if let Err(wait) = self.rate_limits.check_principal(&principal) {
             self.metrics.rate_limited();
             return Err(ApiError::RateLimited {
                 retry_after_secs: crate::limits::retry_after_secs(wait),
