@@ -17,8 +17,11 @@ use serde::{Deserialize, Serialize};
 
 /// The file, in the data directory.
 pub const FILE: &str = "audit-checkpoints.jsonl";
-/// The signing key, in the keys directory.
+/// The signing key, in the keys directory (sealed when the keys are).
 pub const KEY_FILE: &str = "checkpoint.key";
+/// Its public key, beside it and never sealed, so `audit verify --keys`
+/// pins the key without unsealing anything.
+pub const PUBLIC_FILE: &str = "checkpoint.pub";
 
 /// One line of the checkpoint file.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,27 +64,40 @@ pub struct Checkpointer {
 }
 
 impl Checkpointer {
-    /// Loads `<keys>/checkpoint.key`, creating it (mode 0600) on first use.
+    /// Loads `checkpoint.key` through `files`, creating it (mode 0600,
+    /// sealed when the keys are) on first use, and writes `checkpoint.pub`.
     ///
     /// # Errors
     /// The key cannot be read or written, or is not 32 bytes.
-    pub fn open(keys_dir: &Path, data_dir: &Path) -> Result<Self, CheckpointError> {
-        let key_path = keys_dir.join(KEY_FILE);
-        let key = match std::fs::read(&key_path) {
-            Ok(bytes) => {
-                let seed: [u8; 32] = bytes.as_slice().try_into().map_err(|_| CheckpointError::Io {
-                    path: key_path.display().to_string(),
-                    reason: "not a 32-byte key".into(),
-                })?;
+    pub fn open(files: &crate::crypto::KeyFiles, data_dir: &Path) -> Result<Self, CheckpointError> {
+        let key_path = files.dir().join(KEY_FILE);
+        let key_err = |reason: String| CheckpointError::Io {
+            path: key_path.display().to_string(),
+            reason,
+        };
+        let key = match files.read_if_exists(KEY_FILE).map_err(|e| key_err(e.to_string()))? {
+            Some(bytes) => {
+                let seed: [u8; 32] = bytes
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| key_err("not a 32-byte key".into()))?;
                 SigningKey::from_bytes(&seed)
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            None => {
                 let key = SigningKey::generate(&mut rand::rngs::OsRng);
-                write_private(&key_path, &key.to_bytes()).map_err(|e| io(&key_path, &e))?;
+                files
+                    .write(KEY_FILE, &key.to_bytes())
+                    .map_err(|e| key_err(e.to_string()))?;
                 key
             }
-            Err(e) => return Err(io(&key_path, &e)),
         };
+        let public = format!("{}\n", URL_SAFE_NO_PAD.encode(key.verifying_key().as_bytes()));
+        let public_path = files.dir().join(PUBLIC_FILE);
+        if std::fs::read_to_string(&public_path).ok().as_deref() != Some(public.as_str()) {
+            files
+                .write_public(PUBLIC_FILE, public.as_bytes())
+                .map_err(|e| key_err(e.to_string()))?;
+        }
         Ok(Self {
             key,
             path: data_dir.join(FILE),
@@ -123,22 +139,27 @@ impl Checkpointer {
     }
 }
 
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
-    f.write_all(bytes)?;
-    f.sync_all()
-}
-
-/// The public key a keys directory's checkpoint key signs with, if any.
+/// The public key a keys directory's checkpoint key signs with, if any:
+/// from `checkpoint.pub`, or (keys from before it was written, never
+/// sealed) from the plain `checkpoint.key`.
 ///
 /// # Errors
-/// The key file exists but cannot be read or is malformed.
+/// The file exists but cannot be read or is malformed.
 pub fn pinned_key(keys_dir: &Path) -> Result<Option<VerifyingKey>, CheckpointError> {
+    let public = keys_dir.join(PUBLIC_FILE);
+    if let Ok(text) = std::fs::read_to_string(&public) {
+        let bad = || CheckpointError::Io {
+            path: public.display().to_string(),
+            reason: "not an Ed25519 public key".into(),
+        };
+        let bytes: [u8; 32] = URL_SAFE_NO_PAD
+            .decode(text.trim())
+            .map_err(|_| bad())?
+            .as_slice()
+            .try_into()
+            .map_err(|_| bad())?;
+        return VerifyingKey::from_bytes(&bytes).map(Some).map_err(|_| bad());
+    }
     let path = keys_dir.join(KEY_FILE);
     match std::fs::read(&path) {
         Ok(bytes) => {

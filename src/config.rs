@@ -42,6 +42,7 @@ pub struct Config {
     pub limits: Limits,
     pub audit: Audit,
     pub tls: Tls,
+    pub seal: Seal,
     /// Set when the policies directory was named by the operator (file or
     /// flag). When it was not, and `./policies` does not exist, the copy of
     /// the shipped policies compiled into the binary is used.
@@ -74,6 +75,16 @@ pub struct Tls {
     /// System principals that must present one exact client certificate
     /// (`"sha256:<hex of its DER>"`) besides their token.
     pub system_certs: std::collections::BTreeMap<String, String>,
+}
+
+/// Sealed keys (see `crypto/seal.rs`). With a passphrase seal and this file
+/// set, the vault unseals itself at start; otherwise a sealed vault starts
+/// sealed and waits for `POST /v1/unseal`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Seal {
+    /// A file holding the seal's passphrase (its first line); mode 0600.
+    pub passphrase_file: Option<PathBuf>,
 }
 
 /// Signed audit checkpoints (see `checkpoints.rs`).
@@ -172,6 +183,7 @@ impl Default for Config {
             limits: Limits::default(),
             audit: Audit::default(),
             tls: Tls::default(),
+            seal: Seal::default(),
             policies_dir_explicit: false,
         }
     }

@@ -52,6 +52,7 @@ pub mod principals;
 pub mod retention;
 pub mod server;
 pub mod store;
+pub mod unseal;
 
 pub use config::Config;
 pub use server::{run, serve, StartError, Vault};

@@ -9,7 +9,8 @@ use crate::authz::{Action, PolicyEngine, PolicySources, RequestContext, Resource
 use crate::cards::CardCache;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
-use crate::crypto::{Attestor, Keyring};
+use crate::crypto::seal::{SealInfo, Unlock};
+use crate::crypto::{Attestor, KeyFiles, Keyring};
 use crate::domain::audit::{AuditDraft, Decision as AuditDecision};
 use crate::domain::facts::DistinctCards;
 use crate::domain::principal::Principal;
@@ -70,14 +71,62 @@ pub struct Vault {
     pub signed_at_start: u64,
 }
 
+/// How the keys open at start.
+#[derive(Debug)]
+pub enum KeyAccess {
+    /// Plain keys, or sealed keys opened with the configured passphrase file.
+    Open(KeyFiles),
+    /// Sealed, and nothing configured opens them: the vault starts sealed.
+    Sealed(SealInfo),
+}
+
+impl KeyAccess {
+    /// Reads the seal of the configured keys directory and, for a
+    /// passphrase seal with `[seal] passphrase_file`, opens it.
+    ///
+    /// # Errors
+    /// `seal.toml` is unreadable, the passphrase file is unreadable or
+    /// loosely permitted, or the passphrase does not open the seal.
+    pub fn at_start(config: &Config) -> Result<Self, StartError> {
+        let dir = &config.keys_dir;
+        let Some(info) = crate::crypto::seal::state(dir)? else {
+            return Ok(Self::Open(KeyFiles::plain(dir)));
+        };
+        let Some(file) = &config.seal.passphrase_file else {
+            return Ok(Self::Sealed(info));
+        };
+        let text = crate::crypto::seal::read_passphrase_file(file)?;
+        Ok(Self::Open(crate::crypto::seal::open(
+            dir,
+            &info,
+            &Unlock::Passphrase(text),
+        )?))
+    }
+}
+
 impl Vault {
     /// Opens the vault: policies, program profile, keys (created on first
-    /// start), the store, and the bootstrap admin principal.
+    /// start), the store, and the bootstrap admin principal. Sealed keys
+    /// open only with `[seal] passphrase_file`; [`run`] serves a vault that
+    /// is still sealed.
     ///
     /// # Errors
     /// Any of those cannot be loaded; the message names what and where.
     pub async fn open(config: Config, clock: Arc<dyn Clock>) -> Result<Arc<Self>, StartError> {
-        let vault = tokio::task::spawn_blocking(move || Self::open_blocking(config, clock))
+        match KeyAccess::at_start(&config)? {
+            KeyAccess::Open(files) => Self::open_with(config, clock, files).await,
+            KeyAccess::Sealed(_) => Err(StartError::Keys(crate::crypto::KeyError::Seal(
+                "the keys are sealed and no passphrase file is configured".into(),
+            ))),
+        }
+    }
+
+    /// Opens the vault with keys already reachable through `files`.
+    ///
+    /// # Errors
+    /// As [`Vault::open`].
+    pub async fn open_with(config: Config, clock: Arc<dyn Clock>, files: KeyFiles) -> Result<Arc<Self>, StartError> {
+        let vault = tokio::task::spawn_blocking(move || Self::open_blocking(config, clock, files))
             .await
             .map_err(|e| StartError::Store(e.to_string()))??;
         let vault = Arc::new(vault);
@@ -89,7 +138,7 @@ impl Vault {
         Ok(vault)
     }
 
-    fn open_blocking(config: Config, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
+    fn open_blocking(config: Config, clock: Arc<dyn Clock>, files: KeyFiles) -> Result<Self, StartError> {
         let sources = if config.policies_dir.is_dir() {
             PolicySources::load(&config.policies_dir).map_err(StartError::Policies)?
         } else if config.policies_dir_explicit {
@@ -119,15 +168,17 @@ impl Vault {
                 config.keys_dir.display()
             )));
         }
-        let keys = Keyring::open_or_create(&config.keys_dir)?;
-        tracing::warn!(
-            keys_dir = %config.keys_dir.display(),
-            "KEYS ARE NOT SEALED: every key is a plain file here, and anyone who can read this directory and the \
-             data directory can read every record; keep them on separate, access-controlled storage (SECURITY.md)"
-        );
+        let keys = Keyring::open_files(files)?;
+        if !keys.files.is_sealed() {
+            tracing::warn!(
+                keys_dir = %config.keys_dir.display(),
+                "KEYS ARE NOT SEALED: every key is a plain file here, and anyone who can read this directory and the \
+                 data directory can read every record; seal them (`civic-vault keys seal`, SECURITY.md)"
+            );
+        }
         let (store, _) = SledStore::open(&config.data_dir, Some(&keys.fingerprint()))
             .map_err(|e| StartError::Store(e.to_string()))?;
-        let checkpointer = crate::checkpoints::Checkpointer::open(&config.keys_dir, &config.data_dir)
+        let checkpointer = crate::checkpoints::Checkpointer::open(&keys.files, &config.data_dir)
             .map_err(|e| StartError::Store(e.to_string()))?;
         // The chain must still reach every signed checkpoint: a store whose
         // newest entries were removed does not start.
@@ -414,27 +465,7 @@ pub async fn serve(
     // Certificates first: a bad [tls] section stops startup before anything runs.
     let tls = crate::limits::tls_acceptor(&vault.config.tls).map_err(StartError::Config)?;
     let app = crate::http::router(Arc::clone(&vault));
-    let (stop_sweeps, mut stopped) = tokio::sync::watch::channel(false);
-    let sweeper = {
-        let vault = Arc::clone(&vault);
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(vault.config.retention.sweep_interval.as_std());
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            tick.tick().await;
-            loop {
-                tokio::select! {
-                    _ = tick.tick() => {
-                        vault.rate_limits.forget_idle();
-                        if let Err(e) = crate::retention::sweep(&vault, "schedule", None).await {
-                            tracing::error!(error = %e, "scheduled retention sweep failed; will retry");
-                        }
-                    }
-                    _ = stopped.changed() => break,
-                }
-            }
-        })
-    };
-    let checkpoints = crate::checkpoints::spawn(Arc::clone(&vault), stop_sweeps.subscribe());
+    let background = Background::start(&vault);
     if tls.is_none() {
         tracing::warn!(
             "TLS is off: serve behind a TLS-terminating proxy on a trusted network, or set [tls] cert and key"
@@ -443,21 +474,65 @@ pub async fn serve(
     let listener = crate::limits::LimitedListener::new(listener, vault.config.limits.max_connections, tls)?;
     let app = app.into_make_service_with_connect_info::<crate::limits::PeerAddr>();
     let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
-    // The sweep in progress, if any, finishes; no new one starts.
-    let _ = stop_sweeps.send(true);
-    let _ = sweeper.await;
-    let _ = checkpoints.await;
-    served?;
-    // Every request has been answered: sign the final head.
-    let _ = crate::checkpoints::sign_head(&vault).await;
-    let v = Arc::clone(&vault);
-    drop(vault);
-    tokio::task::spawn_blocking(move || v.store.close())
-        .await
-        .map_err(|e| StartError::Store(e.to_string()))?
-        .map_err(|e| StartError::Store(e.to_string()))?;
-    tracing::info!("stopped; storage flushed");
-    Ok(())
+    background.finish(vault, served).await
+}
+
+/// The sweep and checkpoint tasks of a running vault.
+pub(crate) struct Background {
+    stop: tokio::sync::watch::Sender<bool>,
+    sweeper: tokio::task::JoinHandle<()>,
+    checkpoints: tokio::task::JoinHandle<()>,
+}
+
+impl Background {
+    pub(crate) fn start(vault: &Arc<Vault>) -> Self {
+        let (stop_sweeps, mut stopped) = tokio::sync::watch::channel(false);
+        let sweeper = {
+            let vault = Arc::clone(vault);
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(vault.config.retention.sweep_interval.as_std());
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                tick.tick().await;
+                loop {
+                    tokio::select! {
+                        _ = tick.tick() => {
+                            vault.rate_limits.forget_idle();
+                            if let Err(e) = crate::retention::sweep(&vault, "schedule", None).await {
+                                tracing::error!(error = %e, "scheduled retention sweep failed; will retry");
+                            }
+                        }
+                        _ = stopped.changed() => break,
+                    }
+                }
+            })
+        };
+        let checkpoints = crate::checkpoints::spawn(Arc::clone(vault), stop_sweeps.subscribe());
+        Self {
+            stop: stop_sweeps,
+            sweeper,
+            checkpoints,
+        }
+    }
+
+    /// After the server stopped: lets a sweep in progress finish, signs the
+    /// final head, flushes and closes the store.
+    pub(crate) async fn finish(self, vault: Arc<Vault>, served: std::io::Result<()>) -> Result<(), StartError> {
+        // The sweep in progress, if any, finishes; no new one starts.
+        let _ = self.stop.send(true);
+        let _ = self.sweeper.await;
+        let _ = self.checkpoints.await;
+        served?;
+        // Every request has been answered: sign the final head.
+        let _ = crate::checkpoints::sign_head(&vault).await;
+        let v = Arc::clone(&vault);
+        drop(vault);
+        tokio::task::spawn_blocking(move || v.store.close())
+            .await
+            .map_err(|e| StartError::Store(e.to_string()))?
+            .map_err(|e| StartError::Store(e.to_string()))?;
+        tracing::info!("stopped; storage flushed");
+        Ok(())
+    }
 }
 
 /// Opens the vault with the system clock and serves it: what `civic-vault
@@ -470,6 +545,12 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
-    let vault = Vault::open(config, Arc::new(SystemClock)).await?;
-    serve(vault, listener, shutdown).await
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    match KeyAccess::at_start(&config)? {
+        KeyAccess::Open(files) => {
+            let vault = Vault::open_with(config, clock, files).await?;
+            serve(vault, listener, shutdown).await
+        }
+        KeyAccess::Sealed(info) => crate::unseal::serve_sealed(config, clock, info, listener, shutdown).await,
+    }
 }

@@ -10,7 +10,11 @@
 //!   subject-<id>.key        HMAC key: audit subjects
 //!   attest-<id>.key         Ed25519 seed: signs fact attestations
 //!   admin.token             bootstrap admin token (first start only)
+//!   seal.toml               present when the keys are sealed (see `seal.rs`)
 //! ```
+//!
+//! Every secret file is read and written through [`KeyFiles`]: plain, or
+//! sealed under the seal key.
 
 use std::collections::HashMap;
 use std::fs::{self, OpenOptions};
@@ -25,6 +29,7 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
+use super::seal::KeyFiles;
 use super::{new_token, token_hash, BlindIndex, Secret32, SubjectHasher, TokenHash};
 
 const MANIFEST: &str = "keyring.toml";
@@ -40,6 +45,8 @@ pub enum KeyError {
     BadKey { file: String, reason: String },
     #[error("keys directory {0} holds files but no keyring.toml; refusing to generate new keys over them")]
     NotAKeyring(String),
+    #[error("seal: {0}")]
+    Seal(String),
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -65,6 +72,8 @@ struct Keks {
 #[derive(Debug)]
 pub struct Keyring {
     pub dir: PathBuf,
+    /// How the secret files are read and written (plain or sealed).
+    pub files: KeyFiles,
     /// The key-encryption keys: the active one, and older ones until the
     /// rotation that rewraps their data keys destroys them.
     keks: RwLock<Keks>,
@@ -89,28 +98,55 @@ impl Keyring {
     /// Unreadable or malformed key files, loose permissions, or a non-empty
     /// directory that is not a keyring.
     pub fn open_or_create(dir: &Path) -> Result<Self, KeyError> {
+        if super::seal::state(dir)?.is_some() {
+            return Err(KeyError::Seal(
+                "the keys are sealed: unseal them (passphrase file in config, or shares at POST /v1/unseal)".into(),
+            ));
+        }
+        Self::open_files(KeyFiles::plain(dir))
+    }
+
+    /// Loads the keyring `files` reaches (plain, or sealed and opened),
+    /// creating every key on first start with an empty (or missing)
+    /// directory.
+    ///
+    /// # Errors
+    /// As [`Keyring::open_or_create`].
+    pub fn open_files(files: KeyFiles) -> Result<Self, KeyError> {
+        if !is_keyring(files.dir()) {
+            Self::create_in(&files)?;
+            let mut ring = Self::load(files)?;
+            ring.created = true;
+            return Ok(ring);
+        }
+        Self::load(files)
+    }
+
+    /// Generates every key into an empty (or missing) directory.
+    ///
+    /// # Errors
+    /// The directory holds other files, or a key cannot be written.
+    pub(crate) fn create_in(files: &KeyFiles) -> Result<(), KeyError> {
+        let dir = files.dir();
         let io = |e: std::io::Error| KeyError::Io {
             dir: dir.display().to_string(),
             reason: e.to_string(),
         };
         fs::create_dir_all(dir).map_err(io)?;
-        if !dir.join(MANIFEST).exists() {
-            let foreign = fs::read_dir(dir)
-                .map_err(io)?
-                .filter_map(Result::ok)
-                .any(|e| !HARMLESS.contains(&e.file_name().to_string_lossy().as_ref()));
-            if foreign {
-                return Err(KeyError::NotAKeyring(dir.display().to_string()));
-            }
-            generate(dir)?;
-            let mut ring = Self::load(dir)?;
-            ring.created = true;
-            return Ok(ring);
+        let foreign = fs::read_dir(dir).map_err(io)?.filter_map(Result::ok).any(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let sealing = files.is_sealed() && name == super::seal::SEAL_FILE;
+            !(HARMLESS.contains(&name.as_str()) || sealing)
+        });
+        if foreign {
+            return Err(KeyError::NotAKeyring(dir.display().to_string()));
         }
-        Self::load(dir)
+        generate(files)
     }
 
-    fn load(dir: &Path) -> Result<Self, KeyError> {
+    fn load(files: KeyFiles) -> Result<Self, KeyError> {
+        let dir = files.dir().to_owned();
+        let dir = dir.as_path();
         finish_shredding(dir)?;
         let manifest_text = read_secret_file(&dir.join(MANIFEST))?;
         let manifest: Manifest = toml::from_str(&manifest_text).map_err(|e| KeyError::BadKey {
@@ -128,7 +164,7 @@ impl Keyring {
             let name = entry.file_name().to_string_lossy().into_owned();
             let Some(id) = name.strip_suffix(".key") else { continue };
             if id.starts_with("kek-") {
-                keks.insert(id.to_owned(), Arc::new(read_key32(&entry.path())?));
+                keks.insert(id.to_owned(), Arc::new(read_key32(&files, &name)?));
             }
         }
         let missing = |id: &str| KeyError::BadKey {
@@ -147,16 +183,17 @@ impl Keyring {
             manifest: Mutex::new(manifest.clone()),
             blind: BlindIndex::new(
                 manifest.blind_index.clone(),
-                read_key32(&dir.join(format!("{}.key", manifest.blind_index)))?,
+                read_key32(&files, &format!("{}.key", manifest.blind_index))?,
             ),
             subjects: SubjectHasher::new(
                 manifest.audit_subject.clone(),
-                read_key32(&dir.join(format!("{}.key", manifest.audit_subject)))?,
+                read_key32(&files, &format!("{}.key", manifest.audit_subject))?,
             ),
             attestation_id: manifest.attestation.clone(),
-            attestation: read_key32(&dir.join(format!("{}.key", manifest.attestation)))?,
-            scans: super::ScanKeys::load(dir)?,
-            holds: super::HoldKeys::new(dir),
+            attestation: read_key32(&files, &format!("{}.key", manifest.attestation))?,
+            scans: super::ScanKeys::load(&files)?,
+            holds: super::HoldKeys::new(files.clone()),
+            files,
             created: false,
         })
     }
@@ -210,7 +247,7 @@ impl Keyring {
         let id = new_id("kek");
         let key = Secret32::random();
         let encoded = Zeroizing::new(STANDARD.encode(key.expose()));
-        write_secret_file(&self.dir.join(format!("{id}.key")), encoded.as_bytes())?;
+        self.files.write(&format!("{id}.key"), encoded.as_bytes())?;
         let mut next = manifest.clone();
         next.kek.clone_from(&id);
         write_manifest(&self.dir, &next)?;
@@ -233,7 +270,7 @@ impl Keyring {
                 reason: "the active KEK cannot be destroyed".into(),
             });
         }
-        shred_file(&self.dir, &self.dir.join(format!("{id}.key")))?;
+        self.files.shred(&format!("{id}.key"))?;
         Ok(self
             .keks
             .write()
@@ -254,11 +291,10 @@ impl Keyring {
     /// # Errors
     /// The file exists but cannot be read.
     pub fn admin_token_hash(&self) -> Result<Option<TokenHash>, KeyError> {
-        let path = self.dir.join(ADMIN_TOKEN_FILE);
-        if !path.exists() {
+        let Some(bytes) = self.files.read_if_exists(ADMIN_TOKEN_FILE)? else {
             return Ok(None);
-        }
-        let token = Zeroizing::new(read_secret_file(&path)?);
+        };
+        let token = Zeroizing::new(String::from_utf8_lossy(&bytes).into_owned());
         Ok(Some(token_hash(token.trim())))
     }
 
@@ -276,7 +312,13 @@ fn new_id(prefix: &str) -> String {
     format!("{prefix}-{}", hex::encode(b))
 }
 
-fn generate(dir: &Path) -> Result<(), KeyError> {
+/// True when `dir` holds a keyring (its `keyring.toml`).
+pub(crate) fn is_keyring(dir: &Path) -> bool {
+    dir.join(MANIFEST).exists()
+}
+
+fn generate(files: &KeyFiles) -> Result<(), KeyError> {
+    let dir = files.dir();
     let io = |e: std::io::Error| KeyError::Io {
         dir: dir.display().to_string(),
         reason: e.to_string(),
@@ -298,10 +340,10 @@ fn generate(dir: &Path) -> Result<(), KeyError> {
     ] {
         let key = Secret32::random();
         let encoded = Zeroizing::new(STANDARD.encode(key.expose()));
-        write_secret_file(&dir.join(format!("{id}.key")), encoded.as_bytes())?;
+        files.write(&format!("{id}.key"), encoded.as_bytes())?;
     }
     let token = new_token();
-    write_secret_file(&dir.join(ADMIN_TOKEN_FILE), format!("{}\n", token.as_str()).as_bytes())?;
+    files.write(ADMIN_TOKEN_FILE, format!("{}\n", token.as_str()).as_bytes())?;
     // The manifest is written last: a crash part-way leaves no keyring.toml,
     // and the next start regenerates instead of running on half a keyring.
     write_manifest(dir, &manifest)?;
@@ -360,7 +402,7 @@ fn destroy_doomed(dir: &Path, doomed: &Path) -> Result<(), KeyError> {
 }
 
 /// Completes destructions a crash interrupted (`*.shred` files).
-fn finish_shredding(dir: &Path) -> Result<(), KeyError> {
+pub(crate) fn finish_shredding(dir: &Path) -> Result<(), KeyError> {
     let Ok(entries) = fs::read_dir(dir) else { return Ok(()) };
     for e in entries.flatten() {
         let path = e.path();
@@ -392,6 +434,18 @@ pub(crate) fn write_secret_file(path: &Path, bytes: &[u8]) -> Result<(), KeyErro
 }
 
 fn read_secret_file(path: &Path) -> Result<String, KeyError> {
+    let bytes = read_secret_bytes(path)?;
+    String::from_utf8(bytes.to_vec()).map_err(|_| KeyError::BadKey {
+        file: path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        reason: "not UTF-8".into(),
+    })
+}
+
+/// Reads a file that must be readable by its owner only.
+pub(crate) fn read_secret_bytes(path: &Path) -> Result<Zeroizing<Vec<u8>>, KeyError> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -406,24 +460,21 @@ fn read_secret_file(path: &Path) -> Result<String, KeyError> {
             reason: "readable by group or others; chmod 600 it".into(),
         });
     }
-    fs::read_to_string(path).map_err(|e| KeyError::BadKey {
+    fs::read(path).map(Zeroizing::new).map_err(|e| KeyError::BadKey {
         file: name,
         reason: e.to_string(),
     })
 }
 
-fn read_key32(path: &Path) -> Result<Secret32, KeyError> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let text = Zeroizing::new(read_secret_file(path)?);
+fn read_key32(files: &KeyFiles, name: &str) -> Result<Secret32, KeyError> {
+    let raw = files.read(name)?;
+    let text = Zeroizing::new(String::from_utf8_lossy(&raw).into_owned());
     let mut bytes = Zeroizing::new(STANDARD.decode(text.trim()).map_err(|_| KeyError::BadKey {
-        file: name.clone(),
+        file: name.to_owned(),
         reason: "not base64".into(),
     })?);
     let arr: [u8; 32] = bytes.as_slice().try_into().map_err(|_| KeyError::BadKey {
-        file: name,
+        file: name.to_owned(),
         reason: "not 32 bytes".into(),
     })?;
     zeroize::Zeroize::zeroize(&mut *bytes);

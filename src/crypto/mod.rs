@@ -9,6 +9,7 @@ mod attest;
 mod blind;
 mod keyring;
 mod scan_keys;
+pub mod seal;
 mod secret;
 mod token;
 
@@ -17,5 +18,6 @@ pub use attest::Attestor;
 pub use blind::{BlindIndex, Commitment, SubjectHasher};
 pub use keyring::{KeyError, Keyring};
 pub use scan_keys::{EpochId, HoldKeys, ScanKeys};
+pub use seal::KeyFiles;
 pub use secret::Secret32;
 pub use token::{new_token, token_hash, TokenHash};

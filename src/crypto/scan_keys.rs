@@ -7,12 +7,13 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use age::secrecy::ExposeSecret;
 use zeroize::Zeroizing;
 
+use super::seal::KeyFiles;
 use super::KeyError;
 
 /// One destruction epoch: `[index * len, (index + 1) * len)` in unix seconds.
@@ -81,7 +82,7 @@ impl EpochId {
 
 /// The epoch keys on disk and in memory.
 pub struct ScanKeys {
-    dir: PathBuf,
+    files: KeyFiles,
     keys: Mutex<BTreeMap<EpochId, Arc<age::x25519::Identity>>>,
 }
 
@@ -98,18 +99,16 @@ impl ScanKeys {
     ///
     /// # Errors
     /// A scan key file that is not an age identity.
-    pub fn load(dir: &Path) -> Result<Self, KeyError> {
+    pub fn load(files: &KeyFiles) -> Result<Self, KeyError> {
         let mut keys = BTreeMap::new();
-        if let Ok(entries) = fs::read_dir(dir) {
+        if let Ok(entries) = fs::read_dir(files.dir()) {
             for e in entries.flatten() {
                 let name = e.file_name().to_string_lossy().into_owned();
                 let Some(epoch) = name.strip_suffix(".key").and_then(EpochId::parse) else {
                     continue;
                 };
-                let text = Zeroizing::new(fs::read_to_string(e.path()).map_err(|err| KeyError::BadKey {
-                    file: name.clone(),
-                    reason: err.to_string(),
-                })?);
+                let raw = files.read(&name)?;
+                let text = Zeroizing::new(String::from_utf8_lossy(&raw).into_owned());
                 let identity: age::x25519::Identity = text.trim().parse().map_err(|_| KeyError::BadKey {
                     file: name.clone(),
                     reason: "not an age X25519 identity".into(),
@@ -118,7 +117,7 @@ impl ScanKeys {
             }
         }
         Ok(Self {
-            dir: dir.to_owned(),
+            files: files.clone(),
             keys: Mutex::new(keys),
         })
     }
@@ -134,8 +133,8 @@ impl ScanKeys {
         }
         let identity = age::x25519::Identity::generate();
         let text = Zeroizing::new(format!("{}\n", identity.to_string().expose_secret()));
-        super::keyring::write_secret_file(&self.dir.join(format!("{}.key", epoch.key_id())), text.as_bytes())?;
-        sync_dir(&self.dir)?;
+        self.files.write(&format!("{}.key", epoch.key_id()), text.as_bytes())?;
+        sync_dir(self.files.dir())?;
         let recipient = identity.to_public();
         keys.insert(epoch, Arc::new(identity));
         Ok(recipient)
@@ -167,7 +166,7 @@ impl ScanKeys {
     /// The file could not be overwritten or removed (the key stays loaded,
     /// so the sweep can try again).
     pub fn destroy(&self, epoch: EpochId) -> Result<bool, KeyError> {
-        super::keyring::shred_file(&self.dir, &self.dir.join(format!("{}.key", epoch.key_id())))?;
+        self.files.shred(&format!("{}.key", epoch.key_id()))?;
         let had = self
             .keys
             .lock()
@@ -204,11 +203,12 @@ mod tests {
     #[test]
     fn a_destroyed_epoch_key_is_gone_from_disk_and_memory() {
         let dir = tempfile::tempdir().unwrap();
-        let keys = ScanKeys::load(dir.path()).unwrap();
+        let files = KeyFiles::plain(dir.path());
+        let keys = ScanKeys::load(&files).unwrap();
         let e = EpochId::containing(1_000, 10);
         let r = keys.recipient(e).unwrap();
         let file = age::encrypt(&r, b"scan").unwrap();
-        let reloaded = ScanKeys::load(dir.path()).unwrap();
+        let reloaded = ScanKeys::load(&files).unwrap();
         assert_eq!(
             age::decrypt(reloaded.identity(e).unwrap().as_ref(), &file).unwrap(),
             b"scan"
@@ -216,7 +216,7 @@ mod tests {
         assert!(keys.destroy(e).unwrap());
         assert!(keys.identity(e).is_none());
         assert!(!dir.path().join(format!("{}.key", e.key_id())).exists());
-        assert!(ScanKeys::load(dir.path()).unwrap().epochs().is_empty());
+        assert!(ScanKeys::load(&files).unwrap().epochs().is_empty());
     }
 }
 
@@ -226,17 +226,17 @@ mod tests {
 /// Destroyed when the hold is released.
 #[derive(Debug)]
 pub struct HoldKeys {
-    dir: PathBuf,
+    files: KeyFiles,
 }
 
 impl HoldKeys {
     #[must_use]
-    pub fn new(dir: &Path) -> Self {
-        Self { dir: dir.to_owned() }
+    pub fn new(files: KeyFiles) -> Self {
+        Self { files }
     }
 
-    fn path(&self, hold_id: &str) -> PathBuf {
-        self.dir.join(format!("{hold_id}.key"))
+    fn name(hold_id: &str) -> String {
+        format!("{hold_id}.key")
     }
 
     /// Creates the hold's key and returns its recipient.
@@ -246,22 +246,23 @@ impl HoldKeys {
     pub fn create(&self, hold_id: &str) -> Result<age::x25519::Recipient, KeyError> {
         let identity = age::x25519::Identity::generate();
         let text = Zeroizing::new(format!("{}\n", identity.to_string().expose_secret()));
-        super::keyring::write_secret_file(&self.path(hold_id), text.as_bytes())?;
-        sync_dir(&self.dir)?;
+        self.files.write(&Self::name(hold_id), text.as_bytes())?;
+        sync_dir(self.files.dir())?;
         Ok(identity.to_public())
     }
 
     /// The hold's identity, while it exists.
     #[must_use]
     pub fn identity(&self, hold_id: &str) -> Option<age::x25519::Identity> {
-        let text = Zeroizing::new(fs::read_to_string(self.path(hold_id)).ok()?);
+        let raw = self.files.read_if_exists(&Self::name(hold_id)).ok()??;
+        let text = Zeroizing::new(String::from_utf8_lossy(&raw).into_owned());
         text.trim().parse().ok()
     }
 
     /// Hold ids that still have a key on disk.
     #[must_use]
     pub fn held(&self) -> Vec<String> {
-        fs::read_dir(&self.dir)
+        fs::read_dir(self.files.dir())
             .map(|rd| {
                 rd.flatten()
                     .filter_map(|e| {
@@ -280,6 +281,6 @@ impl HoldKeys {
     /// # Errors
     /// The file cannot be destroyed.
     pub fn destroy(&self, hold_id: &str) -> Result<(), KeyError> {
-        super::keyring::shred_file(&self.dir, &self.path(hold_id))
+        self.files.shred(&Self::name(hold_id))
     }
 }

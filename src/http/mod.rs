@@ -72,39 +72,14 @@ pub fn router(vault: Arc<Vault>) -> Router {
         ));
 
     let shed = Arc::clone(&vault);
-    Router::new()
+    let public = Router::new()
         .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
         // Public keys: no token, and not audited (anyone may fetch them, and
         // an unauthenticated route must not be a way to fill the audit log).
         .route("/v1/attestation-keys", get(handlers::facts::keys))
         .merge(audited)
-        .layer(DefaultBodyLimit::disable())
-        .layer(SetResponseHeaderLayer::overriding(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("no-store"),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        // An API answers JSON only: nothing in it may be framed, run as a
-        // page, or leak a referrer.
-        .layer(SetResponseHeaderLayer::overriding(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::X_FRAME_OPTIONS,
-            HeaderValue::from_static("DENY"),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("no-referrer"),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::HeaderName::from_static("cross-origin-resource-policy"),
-            HeaderValue::from_static("same-origin"),
-        ))
+        .layer(DefaultBodyLimit::disable());
+    security_headers(public)
         // Beyond the concurrency cap a request is refused at once (503),
         // before the audit layer: overload must not add audit writes.
         .layer(
@@ -135,6 +110,37 @@ pub fn router(vault: Arc<Vault>) -> Router {
             tracing::info_span!("request", method = %req.method(), route)
         }))
         .with_state(vault)
+}
+
+/// Headers on every answer, sealed or not.
+pub(crate) fn security_headers<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
+    router
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        // An API answers JSON only: nothing in it may be framed, run as a
+        // page, or leak a referrer.
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::HeaderName::from_static("cross-origin-resource-policy"),
+            HeaderValue::from_static("same-origin"),
+        ))
 }
 
 /// The per-address rate limit, checked before anything else.

@@ -111,6 +111,35 @@ impl TestVault {
         }
     }
 
+    /// Starts the vault the way `civic-vault serve` does (`server::run`),
+    /// which serves a sealed vault too; `admin` is the bootstrap token the
+    /// caller knows (a sealed keyring's admin.token is not readable).
+    pub async fn start_run(dir: tempfile::TempDir, config: Config, admin: &str) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(civic_vault::server::run(listener, config, async {
+            let _ = stopped.await;
+        }));
+        let me = Self {
+            addr,
+            dir,
+            admin: admin.to_owned(),
+            http: reqwest::Client::new(),
+            vault: None,
+            clean_stop: true,
+            stop: Some(stop),
+            task: Some(task),
+        };
+        for _ in 0..200 {
+            if me.http.get(me.url("/healthz")).send().await.is_ok() {
+                return me;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        panic!("the vault did not start listening");
+    }
+
     /// Graceful shutdown; returns the directory so tests can inspect the files.
     pub async fn stop(mut self) -> tempfile::TempDir {
         if let Some(s) = self.stop.take() {

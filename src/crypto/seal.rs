@@ -1,0 +1,620 @@
+//! Sealed keys. A sealed keys directory holds every secret (`*.key`,
+//! `admin.token`) encrypted under one 256-bit *seal key* that is never on
+//! disk in the clear: it is either encrypted to a passphrase (age's scrypt
+//! recipient, inside `seal.toml`) or split into Shamir shares (k of n, over
+//! GF(256), by the `sharks` crate) that only the operators hold.
+//!
+//! ```text
+//! keys/
+//!   seal.toml        mode, k and n, the seal's id, a check value of the seal
+//!                    key, and (passphrase mode) the seal key under age scrypt
+//!   keyring.toml     active key ids (no secrets; not sealed)
+//!   *.key            "civic-vault sealed key v1" + XChaCha20-Poly1305(seal key,
+//!   admin.token       bound to the file's name) of what the plain file held
+//! ```
+//!
+//! Every key the vault writes while it runs (a destruction epoch's scan key,
+//! a new KEK, a hold key, the checkpoint key) goes through [`KeyFiles`], so a
+//! sealed keyring stays sealed: nothing secret is written in the clear after
+//! `keys seal`.
+//!
+//! Changing a seal (sealing a plain keyring, or `keys rotate`) is crash-safe:
+//! the new files are written beside the old as `<name>.sealing-<seal id>`,
+//! then `seal.toml` is replaced (the commit point), then each new file is
+//! renamed over its old one. A start that finds `.sealing-` files finishes
+//! the renames when their id is the committed seal's, and deletes them when
+//! it is not.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use zeroize::Zeroizing;
+
+use super::keyring::{read_secret_bytes, shred_file, write_secret_file};
+use super::{KeyError, Secret32};
+
+pub const SEAL_FILE: &str = "seal.toml";
+const HEADER: &str = "civic-vault sealed key v1\n";
+const PENDING: &str = ".sealing-";
+/// The most shares a seal can have (share indexes are one byte, 1..=255).
+pub const MAX_SHARES: u8 = 255;
+
+/// How a new seal is opened.
+#[derive(Debug)]
+pub enum NewSeal {
+    /// The seal key encrypted to this passphrase (age scrypt).
+    Passphrase(Zeroizing<String>),
+    /// The seal key split into `shares` Shamir shares, any `threshold` of
+    /// which open it.
+    Shares { threshold: u8, shares: u8 },
+}
+
+/// What opens an existing seal.
+#[derive(Debug)]
+pub enum Unlock {
+    Passphrase(Zeroizing<String>),
+    Shares(Vec<Zeroizing<String>>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    Passphrase,
+    Shares,
+}
+
+impl Mode {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Passphrase => "passphrase",
+            Self::Shares => "shares",
+        }
+    }
+}
+
+/// `seal.toml`. Nothing in it opens anything without the passphrase or the
+/// shares.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SealInfo {
+    pub version: u32,
+    pub mode: Mode,
+    /// Shares needed (shares mode).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<u8>,
+    /// Shares made (shares mode).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shares: Option<u8>,
+    /// Names this seal; every share carries it.
+    pub id: String,
+    /// HMAC-SHA256(seal key, "civic-vault seal check v1"), hex: tells a
+    /// right seal key from a wrong one without revealing it.
+    pub check: String,
+    /// Passphrase mode: the seal key as an age file to the scrypt
+    /// recipient, base64.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passphrase_sealed: Option<String>,
+}
+
+/// Reads and writes the secret files of a keys directory: as plain files,
+/// or sealed under the seal key.
+#[derive(Clone)]
+pub struct KeyFiles {
+    dir: PathBuf,
+    seal: Option<Arc<Secret32>>,
+}
+
+impl std::fmt::Debug for KeyFiles {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyFiles")
+            .field("dir", &self.dir)
+            .field("sealed", &self.seal.is_some())
+            .finish()
+    }
+}
+
+impl KeyFiles {
+    /// An unsealed keys directory.
+    #[must_use]
+    pub fn plain(dir: &Path) -> Self {
+        Self {
+            dir: dir.to_owned(),
+            seal: None,
+        }
+    }
+
+    pub(crate) fn sealed_with(dir: &Path, key: Secret32) -> Self {
+        Self {
+            dir: dir.to_owned(),
+            seal: Some(Arc::new(key)),
+        }
+    }
+
+    #[must_use]
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    #[must_use]
+    pub fn is_sealed(&self) -> bool {
+        self.seal.is_some()
+    }
+
+    /// Writes `name` (0600, synced, via a temporary name): sealed when the
+    /// keyring is.
+    ///
+    /// # Errors
+    /// The file cannot be written.
+    pub fn write(&self, name: &str, plaintext: &[u8]) -> Result<(), KeyError> {
+        write_secret_file(&self.dir.join(name), &self.encode(name, plaintext))
+    }
+
+    /// Writes a file that is not secret (a public key), never sealed, but
+    /// like every file here readable by its owner only.
+    ///
+    /// # Errors
+    /// The file cannot be written.
+    pub fn write_public(&self, name: &str, bytes: &[u8]) -> Result<(), KeyError> {
+        write_secret_file(&self.dir.join(name), bytes)
+    }
+
+    fn encode(&self, name: &str, plaintext: &[u8]) -> Zeroizing<Vec<u8>> {
+        match &self.seal {
+            None => Zeroizing::new(plaintext.to_vec()),
+            Some(key) => {
+                let sealed = super::seal(key, &aad(name), plaintext);
+                Zeroizing::new(format!("{HEADER}{}\n", STANDARD.encode(sealed)).into_bytes())
+            }
+        }
+    }
+
+    /// Reads `name`; `None` when there is no such file.
+    ///
+    /// # Errors
+    /// Loose permissions, a sealed file in a plain keyring or the reverse,
+    /// or a sealed file that does not open (altered, or renamed).
+    pub fn read_if_exists(&self, name: &str) -> Result<Option<Zeroizing<Vec<u8>>>, KeyError> {
+        let path = self.dir.join(name);
+        if !path.exists() {
+            return Ok(None);
+        }
+        let raw = read_secret_bytes(&path)?;
+        let bad = |reason: &str| KeyError::BadKey {
+            file: name.to_owned(),
+            reason: reason.to_owned(),
+        };
+        let is_sealed = raw.starts_with(HEADER.as_bytes());
+        match (&self.seal, is_sealed) {
+            (None, false) => Ok(Some(raw)),
+            (None, true) => Err(bad("sealed, but the keyring is opened unsealed")),
+            (Some(_), false) => Err(bad("not sealed, in a sealed keyring")),
+            (Some(key), true) => {
+                let body = std::str::from_utf8(&raw[HEADER.len()..]).map_err(|_| bad("not a sealed key file"))?;
+                let sealed = STANDARD.decode(body.trim()).map_err(|_| bad("not a sealed key file"))?;
+                super::open(key, &aad(name), &sealed)
+                    .map(|p| Some(Zeroizing::new(p)))
+                    .map_err(|_| bad("does not open under this seal (altered, or moved from another name)"))
+            }
+        }
+    }
+
+    /// Reads `name`, which must exist.
+    ///
+    /// # Errors
+    /// See [`KeyFiles::read_if_exists`]; also a missing file.
+    pub fn read(&self, name: &str) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+        self.read_if_exists(name)?.ok_or_else(|| KeyError::BadKey {
+            file: name.to_owned(),
+            reason: "missing".into(),
+        })
+    }
+
+    /// Destroys `name` (rename, zeros, sync, unlink).
+    ///
+    /// # Errors
+    /// The file cannot be destroyed.
+    pub fn shred(&self, name: &str) -> Result<(), KeyError> {
+        shred_file(&self.dir, &self.dir.join(name))
+    }
+}
+
+fn aad(name: &str) -> Vec<u8> {
+    let mut a = b"civic-vault key file\0".to_vec();
+    a.extend_from_slice(name.as_bytes());
+    a
+}
+
+fn check_value(key: &Secret32) -> String {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key.expose()).unwrap_or_else(|_| unreachable!());
+    mac.update(b"civic-vault seal check v1");
+    hex::encode(mac.finalize().into_bytes())
+}
+
+fn io_err(dir: &Path) -> impl Fn(std::io::Error) -> KeyError + '_ {
+    move |e| KeyError::Io {
+        dir: dir.display().to_string(),
+        reason: e.to_string(),
+    }
+}
+
+/// The seal of `dir`, if it is sealed; finishes or undoes a seal change a
+/// crash interrupted.
+///
+/// # Errors
+/// `seal.toml` cannot be read or parsed, or a pending file cannot be moved.
+pub fn state(dir: &Path) -> Result<Option<SealInfo>, KeyError> {
+    let info = read_info(dir)?;
+    settle_pending(dir, info.as_ref().map(|i| i.id.as_str()))?;
+    Ok(info)
+}
+
+fn read_info(dir: &Path) -> Result<Option<SealInfo>, KeyError> {
+    let path = dir.join(SEAL_FILE);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let text = fs::read_to_string(&path).map_err(io_err(dir))?;
+    toml::from_str(&text).map(Some).map_err(|e| KeyError::BadKey {
+        file: SEAL_FILE.into(),
+        reason: e.message().to_owned(),
+    })
+}
+
+/// Completes the renames of the committed seal's pending files; removes
+/// pending files of a seal change that never committed.
+fn settle_pending(dir: &Path, committed: Option<&str>) -> Result<(), KeyError> {
+    let Ok(entries) = fs::read_dir(dir) else { return Ok(()) };
+    let mut moved = false;
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some((target, id)) = name.split_once(PENDING) else {
+            continue;
+        };
+        if Some(id) == committed {
+            let old = dir.join(target);
+            if old.exists() {
+                overwrite(&old)?;
+            }
+            fs::rename(e.path(), old).map_err(io_err(dir))?;
+        } else {
+            fs::remove_file(e.path()).map_err(io_err(dir))?;
+        }
+        moved = true;
+    }
+    if moved {
+        sync_dir(dir)?;
+    }
+    Ok(())
+}
+
+/// Zeros over a file's bytes (and syncs) before a rename replaces it, so the
+/// plain key a seal replaces is not left in the file's old blocks.
+fn overwrite(path: &Path) -> Result<(), KeyError> {
+    use std::io::Write;
+    let io = |e: std::io::Error| KeyError::Io {
+        dir: path.display().to_string(),
+        reason: e.to_string(),
+    };
+    let len = usize::try_from(fs::metadata(path).map_err(io)?.len()).unwrap_or(0);
+    let mut f = fs::OpenOptions::new().write(true).open(path).map_err(io)?;
+    f.write_all(&vec![0u8; len]).map_err(io)?;
+    f.sync_all().map_err(io)
+}
+
+fn sync_dir(dir: &Path) -> Result<(), KeyError> {
+    fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io_err(dir))
+}
+
+/// The secret files of a keys directory: every `*.key` and `admin.token`.
+fn secret_names(dir: &Path) -> Result<Vec<String>, KeyError> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .map_err(io_err(dir))?
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| (n.ends_with(".key") || n == super::keyring::ADMIN_TOKEN_FILE) && !n.contains(PENDING))
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
+/// What sealing hands the operator, once.
+#[derive(Debug)]
+pub struct Sealed {
+    pub seal_id: String,
+    /// Shares mode: every share, to be given to different operators.
+    pub shares: Vec<Zeroizing<String>>,
+    /// The bootstrap admin token, when `admin.token` is in the keyring: it
+    /// is sealed now, so this is the only readable copy.
+    pub admin_token: Option<Zeroizing<String>>,
+}
+
+/// Seals `dir`. A plain keyring is re-written sealed (each plain file is
+/// overwritten with zeros before the sealed one replaces it); an empty or
+/// missing directory gets a new keyring that is sealed from its first byte.
+///
+/// # Errors
+/// Already sealed, not a keyring, bad parameters, or I/O.
+pub fn seal(dir: &Path, how: &NewSeal) -> Result<Sealed, KeyError> {
+    fs::create_dir_all(dir).map_err(io_err(dir))?;
+    if state(dir)?.is_some() {
+        return Err(KeyError::Seal(
+            "already sealed; `civic-vault keys rotate` changes the seal".into(),
+        ));
+    }
+    let key = Secret32::random();
+    let (info, shares) = new_info(&key, how)?;
+    let files = KeyFiles::sealed_with(dir, key);
+    if super::keyring::is_keyring(dir) {
+        let plain = KeyFiles::plain(dir);
+        super::keyring::finish_shredding(dir)?;
+        rewrite(dir, &plain, &files, &info)?;
+    } else {
+        // The seal first: a crash before the keyring is complete leaves a
+        // sealed directory that the first unsealed start fills.
+        write_info(dir, &info)?;
+        super::Keyring::create_in(&files)?;
+    }
+    let admin_token = files
+        .read_if_exists(super::keyring::ADMIN_TOKEN_FILE)?
+        .map(|t| Zeroizing::new(String::from_utf8_lossy(&t).trim().to_owned()));
+    Ok(Sealed {
+        seal_id: info.id,
+        shares,
+        admin_token,
+    })
+}
+
+/// Replaces the seal of a sealed `dir`: opens it with `unlock`, makes a new
+/// seal key, re-seals every secret file under it. The old passphrase or
+/// shares open nothing afterwards.
+///
+/// # Errors
+/// Not sealed, `unlock` does not open it, bad parameters, or I/O.
+pub fn rotate(dir: &Path, unlock: &Unlock, how: &NewSeal) -> Result<Vec<Zeroizing<String>>, KeyError> {
+    let Some(info) = state(dir)? else {
+        return Err(KeyError::Seal("not sealed; `civic-vault keys seal` seals it".into()));
+    };
+    let old = open(dir, &info, unlock)?;
+    let key = Secret32::random();
+    let (next, shares) = new_info(&key, how)?;
+    super::keyring::finish_shredding(dir)?;
+    rewrite(dir, &old, &KeyFiles::sealed_with(dir, key), &next)?;
+    Ok(shares)
+}
+
+/// Opens a sealed keys directory.
+///
+/// # Errors
+/// The passphrase or shares do not open this seal.
+pub fn open(dir: &Path, info: &SealInfo, unlock: &Unlock) -> Result<KeyFiles, KeyError> {
+    let key = match unlock {
+        Unlock::Passphrase(p) => open_passphrase(info, p)?,
+        Unlock::Shares(texts) => {
+            let mut shares = BTreeMap::new();
+            for t in texts {
+                let (x, bytes) = parse_share(info, t)?;
+                shares.insert(x, bytes);
+            }
+            combine(info, &shares)?
+        }
+    };
+    Ok(KeyFiles::sealed_with(dir, key))
+}
+
+fn open_passphrase(info: &SealInfo, passphrase: &str) -> Result<Secret32, KeyError> {
+    let wrong = || KeyError::Seal("the passphrase does not open this seal".into());
+    let Some(sealed) = &info.passphrase_sealed else {
+        return Err(KeyError::Seal("this seal opens with shares, not a passphrase".into()));
+    };
+    let file = STANDARD.decode(sealed).map_err(|_| wrong())?;
+    let identity = age::scrypt::Identity::new(age::secrecy::SecretString::from(passphrase.to_owned()));
+    let plain = Zeroizing::new(age::decrypt(&identity, &file).map_err(|_| wrong())?);
+    let key = key_from(&plain).ok_or_else(wrong)?;
+    if check_value(&key) != info.check {
+        return Err(wrong());
+    }
+    Ok(key)
+}
+
+fn key_from(bytes: &[u8]) -> Option<Secret32> {
+    let arr: [u8; 32] = bytes.try_into().ok()?;
+    Some(Secret32::from_bytes(arr))
+}
+
+/// A share as text: `cvs1-<seal id>-<base64url(index ‖ y)>`.
+fn format_share(id: &str, share: &sharks::Share) -> Zeroizing<String> {
+    let bytes = Zeroizing::new(Vec::from(share));
+    Zeroizing::new(format!("cvs1-{id}-{}", URL_SAFE_NO_PAD.encode(&*bytes)))
+}
+
+/// Parses one share of `info`'s seal; returns its index and bytes.
+///
+/// # Errors
+/// Not a share, or a share of another seal.
+pub fn parse_share(info: &SealInfo, text: &str) -> Result<(u8, Zeroizing<Vec<u8>>), KeyError> {
+    let malformed = || KeyError::Seal("not a civic-vault share (expected cvs1-<seal id>-<data>)".into());
+    let mut parts = text.trim().splitn(3, '-');
+    if parts.next() != Some("cvs1") {
+        return Err(malformed());
+    }
+    let id = parts.next().ok_or_else(malformed)?;
+    let data = parts.next().ok_or_else(malformed)?;
+    if id != info.id {
+        return Err(KeyError::Seal(format!(
+            "this share belongs to another seal ({id}); this vault's seal is {}",
+            info.id
+        )));
+    }
+    let bytes = Zeroizing::new(URL_SAFE_NO_PAD.decode(data).map_err(|_| malformed())?);
+    if bytes.len() != 33 || bytes[0] == 0 {
+        return Err(malformed());
+    }
+    Ok((bytes[0], bytes))
+}
+
+/// Recovers the seal key from distinct shares (index → share bytes).
+///
+/// # Errors
+/// Fewer than the threshold, or shares that do not rebuild the key.
+pub fn combine(info: &SealInfo, shares: &BTreeMap<u8, Zeroizing<Vec<u8>>>) -> Result<Secret32, KeyError> {
+    let threshold = info
+        .threshold
+        .ok_or_else(|| KeyError::Seal("this seal opens with a passphrase, not shares".into()))?;
+    if shares.len() < usize::from(threshold) {
+        return Err(KeyError::Seal(format!(
+            "{} of the {threshold} shares needed",
+            shares.len()
+        )));
+    }
+    let parsed: Vec<sharks::Share> = shares
+        .values()
+        .filter_map(|b| sharks::Share::try_from(b.as_slice()).ok())
+        .collect();
+    let wrong = || KeyError::Seal("these shares do not rebuild this seal's key".into());
+    let secret = Zeroizing::new(sharks::Sharks(threshold).recover(&parsed).map_err(|_| wrong())?);
+    let key = key_from(&secret).ok_or_else(wrong)?;
+    if check_value(&key) != info.check {
+        return Err(wrong());
+    }
+    Ok(key)
+}
+
+fn new_info(key: &Secret32, how: &NewSeal) -> Result<(SealInfo, Vec<Zeroizing<String>>), KeyError> {
+    let mut id = [0u8; 4];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut id);
+    let id = hex::encode(id);
+    let check = check_value(key);
+    match how {
+        NewSeal::Passphrase(p) => {
+            if p.chars().count() < 12 {
+                return Err(KeyError::Seal("the passphrase must be at least 12 characters".into()));
+            }
+            let recipient = age::scrypt::Recipient::new(age::secrecy::SecretString::from(p.to_string()));
+            let file = age::encrypt(&recipient, key.expose())
+                .map_err(|e| KeyError::Seal(format!("cannot encrypt the seal key: {e}")))?;
+            Ok((
+                SealInfo {
+                    version: 1,
+                    mode: Mode::Passphrase,
+                    threshold: None,
+                    shares: None,
+                    id,
+                    check,
+                    passphrase_sealed: Some(STANDARD.encode(file)),
+                },
+                Vec::new(),
+            ))
+        }
+        NewSeal::Shares { threshold, shares } => {
+            if *threshold < 2 || threshold > shares {
+                return Err(KeyError::Seal(
+                    "shares: need 2 <= threshold <= shares <= 255 (one share alone would be a plain key)".into(),
+                ));
+            }
+            let dealer = sharks::Sharks(*threshold).dealer_rng(key.expose(), &mut rand::rngs::OsRng);
+            let texts = dealer
+                .take(usize::from(*shares))
+                .map(|s| format_share(&id, &s))
+                .collect();
+            Ok((
+                SealInfo {
+                    version: 1,
+                    mode: Mode::Shares,
+                    threshold: Some(*threshold),
+                    shares: Some(*shares),
+                    id,
+                    check,
+                    passphrase_sealed: None,
+                },
+                texts,
+            ))
+        }
+    }
+}
+
+fn write_info(dir: &Path, info: &SealInfo) -> Result<(), KeyError> {
+    let body = toml::to_string(info).map_err(|e| KeyError::Seal(e.to_string()))?;
+    let text = format!(
+        "# civic-vault seal: what opens the keys here. Nothing in this file opens them without\n\
+         # the passphrase or the shares. Generated; keep with the keys.\n{body}"
+    );
+    write_secret_file(&dir.join(SEAL_FILE), text.as_bytes())?;
+    sync_dir(dir)
+}
+
+/// Re-writes every secret file from `from` to `to`, committing `info`.
+fn rewrite(dir: &Path, from: &KeyFiles, to: &KeyFiles, info: &SealInfo) -> Result<(), KeyError> {
+    let names = secret_names(dir)?;
+    for name in &names {
+        let plain = from.read(name)?;
+        let pending = format!("{name}{PENDING}{}", info.id);
+        write_secret_file(&dir.join(&pending), &to.encode(name, &plain))?;
+    }
+    sync_dir(dir)?;
+    write_info(dir, info)?;
+    settle_pending(dir, Some(&info.id))
+}
+
+/// Reads a passphrase file: its first line, which must be readable by its
+/// owner only.
+///
+/// # Errors
+/// Unreadable, loosely permitted, or empty.
+pub fn read_passphrase_file(path: &Path) -> Result<Zeroizing<String>, KeyError> {
+    let raw = read_secret_bytes(path)?;
+    let text = std::str::from_utf8(&raw).map_err(|_| KeyError::BadKey {
+        file: path.display().to_string(),
+        reason: "not UTF-8".into(),
+    })?;
+    let line = text.lines().next().unwrap_or("");
+    if line.is_empty() {
+        return Err(KeyError::BadKey {
+            file: path.display().to_string(),
+            reason: "empty: the passphrase is its first line".into(),
+        });
+    }
+    Ok(Zeroizing::new(line.to_owned()))
+}
+
+/// What `keys status` prints: no secrets, only the shape of the keyring.
+///
+/// # Errors
+/// The directory cannot be read.
+pub fn status(dir: &Path) -> Result<serde_json::Value, KeyError> {
+    let info = state(dir)?;
+    let names = if dir.exists() { secret_names(dir)? } else { Vec::new() };
+    let mut sealed_files = 0usize;
+    let mut plain_files = Vec::new();
+    for n in &names {
+        let raw = read_secret_bytes(&dir.join(n))?;
+        if raw.starts_with(HEADER.as_bytes()) {
+            sealed_files += 1;
+        } else {
+            plain_files.push(n.clone());
+        }
+    }
+    Ok(serde_json::json!({
+        "keys_dir": dir.display().to_string(),
+        "keyring": super::keyring::is_keyring(dir),
+        "sealed": info.is_some(),
+        "mode": info.as_ref().map(|i| i.mode.as_str()),
+        "seal_id": info.as_ref().map(|i| i.id.clone()),
+        "threshold": info.as_ref().and_then(|i| i.threshold),
+        "shares": info.as_ref().and_then(|i| i.shares),
+        "secret_files": names.len(),
+        "sealed_files": sealed_files,
+        "plain_files": plain_files,
+    }))
+}
+
+#[cfg(test)]
+#[path = "seal_tests.rs"]
+mod tests;

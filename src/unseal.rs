@@ -1,0 +1,289 @@
+//! A sealed vault. When the keys directory is sealed and nothing configured
+//! opens it, the vault listens at once but holds no key: `/healthz` answers,
+//! `GET /v1/unseal` says how far unsealing has got, `POST /v1/unseal` takes
+//! one share (or the passphrase), and every other request is refused with
+//! 503 `unavailable`. When enough shares have arrived (or the passphrase
+//! opens the seal), the vault opens exactly as an unsealed start would (the
+//! same checks: keys, store, checkpoints, floor proof) and from then on the
+//! gate hands every request to it.
+//!
+//! Unsealing is deliberately unauthenticated: nothing can be authenticated
+//! before the keys open. What guards it: a share is 256 bits of Shamir
+//! share data (guessing is hopeless), a passphrase attempt costs one age
+//! scrypt run and attempts go one at a time, and every attempt counts
+//! against the per-address rate limit. Shares are held in memory only
+//! (zeroized when dropped), never logged, and all of them are discarded
+//! when a combination fails.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::{Arc, OnceLock};
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+use tower::ServiceExt;
+use zeroize::Zeroizing;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::crypto::seal::{self, Mode, SealInfo, Unlock};
+use crate::domain::audit::{AuditDraft, Decision as AuditDecision};
+use crate::domain::store::{Commit, Store};
+use crate::error::{ApiError, ErrorCode};
+use crate::limits::PeerAddr;
+use crate::server::{Background, StartError, Vault};
+
+/// The vault once unsealed, with its router and background tasks.
+struct Opened {
+    vault: Arc<Vault>,
+    router: Router,
+    background: std::sync::Mutex<Option<Background>>,
+}
+
+struct Gate {
+    config: Config,
+    clock: Arc<dyn Clock>,
+    info: SealInfo,
+    /// Shares received so far, by index.
+    shares: tokio::sync::Mutex<BTreeMap<u8, Zeroizing<Vec<u8>>>>,
+    opened: OnceLock<Opened>,
+    limits: crate::limits::RateLimits,
+    /// Set when opening failed after the seal opened: the vault stops.
+    fatal: tokio::sync::watch::Sender<Option<String>>,
+}
+
+/// Serves a sealed vault on `listener` until `shutdown`; unsealed in place.
+///
+/// # Errors
+/// The listener fails, TLS settings are bad, or the vault, once unsealed,
+/// cannot open (it then stops, as an unsealed start would).
+pub async fn serve_sealed(
+    config: Config,
+    clock: Arc<dyn Clock>,
+    info: SealInfo,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
+    let tls = crate::limits::tls_acceptor(&config.tls).map_err(StartError::Config)?;
+    tracing::warn!(
+        seal = %info.id,
+        mode = info.mode.as_str(),
+        threshold = info.threshold,
+        "the keys are sealed: serving /healthz and /v1/unseal only until they are unsealed"
+    );
+    let (fatal, mut failed) = tokio::sync::watch::channel(None);
+    let gate = Arc::new(Gate {
+        limits: crate::limits::RateLimits::new(&config.limits),
+        config,
+        clock,
+        info,
+        shares: tokio::sync::Mutex::new(BTreeMap::new()),
+        opened: OnceLock::new(),
+        fatal,
+    });
+    let router = crate::http::security_headers(
+        Router::new()
+            .route("/healthz", get(healthz))
+            .route("/v1/unseal", get(status).post(unseal))
+            .fallback(forward)
+            .with_state(Arc::clone(&gate)),
+    );
+    let listener = crate::limits::LimitedListener::new(listener, gate.config.limits.max_connections, tls)?;
+    let app = router.into_make_service_with_connect_info::<PeerAddr>();
+    let stop = async move {
+        tokio::select! {
+            () = shutdown => {}
+            _ = failed.wait_for(Option::is_some) => {}
+        }
+    };
+    let served = axum::serve(listener, app).with_graceful_shutdown(stop).await;
+    if let Some(reason) = gate.fatal.borrow().clone() {
+        return Err(StartError::Store(reason));
+    }
+    let Some(opened) = gate.opened.get() else {
+        served?;
+        return Ok(());
+    };
+    let background = opened
+        .background
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .take();
+    match background {
+        Some(b) => b.finish(Arc::clone(&opened.vault), served).await,
+        None => Ok(served?),
+    }
+}
+
+fn sealed_error() -> ApiError {
+    ApiError::Unavailable {
+        detail: "the vault is sealed: its keys open only when unsealed (GET /v1/unseal)".into(),
+    }
+}
+
+async fn healthz(State(gate): State<Arc<Gate>>, req: Request) -> Response {
+    if let Some(o) = gate.opened.get() {
+        return o.router.clone().oneshot(req).await.into_response();
+    }
+    Json(json!({"status": "ok", "sealed": true})).into_response()
+}
+
+async fn forward(State(gate): State<Arc<Gate>>, req: Request) -> Response {
+    match gate.opened.get() {
+        Some(o) => o.router.clone().oneshot(req).await.into_response(),
+        None => sealed_error().into_response(),
+    }
+}
+
+async fn status(State(gate): State<Arc<Gate>>) -> Json<Value> {
+    let received = gate.shares.lock().await.len();
+    Json(gate.progress(received))
+}
+
+impl Gate {
+    fn progress(&self, received: usize) -> Value {
+        if self.opened.get().is_some() {
+            return json!({"sealed": false});
+        }
+        json!({
+            "sealed": true,
+            "mode": self.info.mode.as_str(),
+            "seal_id": self.info.id,
+            "threshold": self.info.threshold,
+            "received": received,
+        })
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UnsealBody {
+    share: Option<Zeroizing<String>>,
+    passphrase: Option<Zeroizing<String>>,
+}
+
+fn unseal_failed(message: String) -> Response {
+    let mut r = (
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Json(json!({"error": {"code": "unseal_failed", "message": message}})),
+    )
+        .into_response();
+    r.extensions_mut().insert(ErrorCode("unseal_failed"));
+    r
+}
+
+async fn unseal(
+    State(gate): State<Arc<Gate>>,
+    ConnectInfo(peer): ConnectInfo<PeerAddr>,
+    body: axum::body::Bytes,
+) -> Response {
+    if let Err(wait) = gate.limits.check_address(peer.0.ip()) {
+        return ApiError::RateLimited {
+            retry_after_secs: crate::limits::retry_after_secs(wait),
+        }
+        .into_response();
+    }
+    // One attempt at a time: a passphrase attempt is a whole scrypt run.
+    let mut shares = gate.shares.lock().await;
+    if gate.opened.get().is_some() {
+        return Json(json!({"sealed": false})).into_response();
+    }
+    let body: UnsealBody = match serde_json::from_slice(&body) {
+        Ok(b) => b,
+        Err(_) => {
+            return ApiError::invalid("body", "must be {\"share\": \"cvs1-...\"} or {\"passphrase\": \"...\"}")
+                .into_response()
+        }
+    };
+    let unlock = match (body.share, body.passphrase, gate.info.mode) {
+        (Some(share), None, Mode::Shares) => {
+            let (x, bytes) = match seal::parse_share(&gate.info, &share) {
+                Ok(s) => s,
+                Err(e) => return ApiError::invalid("share", &e.to_string()).into_response(),
+            };
+            shares.insert(x, bytes);
+            let threshold = usize::from(gate.info.threshold.unwrap_or(u8::MAX));
+            if shares.len() < threshold {
+                tracing::info!(received = shares.len(), threshold, "unseal share received");
+                return Json(gate.progress(shares.len())).into_response();
+            }
+            None
+        }
+        (None, Some(p), Mode::Passphrase) => Some(Unlock::Passphrase(p)),
+        (Some(_), None, Mode::Passphrase) => {
+            return ApiError::invalid("share", "this vault's seal opens with a passphrase").into_response()
+        }
+        (None, Some(_), Mode::Shares) => {
+            return ApiError::invalid("passphrase", "this vault's seal opens with shares").into_response()
+        }
+        _ => return ApiError::invalid("body", "give exactly one of `share` and `passphrase`").into_response(),
+    };
+    let dir = gate.config.keys_dir.clone();
+    let info = gate.info.clone();
+    let used = shares.len();
+    let taken = std::mem::take(&mut *shares);
+    let opened = tokio::task::spawn_blocking(move || match unlock {
+        Some(u) => seal::open(&dir, &info, &u),
+        None => seal::combine(&info, &taken).map(|key| seal::KeyFiles::sealed_with(&dir, key)),
+    })
+    .await;
+    let files = match opened {
+        Ok(Ok(files)) => files,
+        Ok(Err(e)) => {
+            tracing::warn!(mode = gate.info.mode.as_str(), "unseal attempt failed");
+            let what = match gate.info.mode {
+                Mode::Shares => format!("{e}; all {used} shares submitted so far were discarded: start again"),
+                Mode::Passphrase => e.to_string(),
+            };
+            return unseal_failed(what);
+        }
+        Err(e) => return ApiError::Internal { detail: e.to_string() }.into_response(),
+    };
+    match Vault::open_with(gate.config.clone(), Arc::clone(&gate.clock), files).await {
+        Ok(vault) => {
+            record_unseal(&vault, &gate.info).await;
+            let router = crate::http::router(Arc::clone(&vault));
+            let background = Background::start(&vault);
+            let _ = gate.opened.set(Opened {
+                vault,
+                router,
+                background: std::sync::Mutex::new(Some(background)),
+            });
+            tracing::info!(seal = %gate.info.id, "unsealed; serving");
+            Json(json!({"sealed": false})).into_response()
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "the seal opened but the vault cannot start; stopping");
+            let _ = gate.fatal.send(Some(e.to_string()));
+            ApiError::Unavailable {
+                detail: "the seal opened but the vault cannot start; see its log".into(),
+            }
+            .into_response()
+        }
+    }
+}
+
+/// One audit entry for the unsealing: which seal and how, never with what.
+async fn record_unseal(vault: &Arc<Vault>, info: &SealInfo) {
+    let draft = AuditDraft {
+        at: vault.clock.now().unix_timestamp(),
+        action: format!("unseal_{}", info.mode.as_str()),
+        resource: Some(format!("seal:{}", info.id)),
+        decision: AuditDecision::Allow,
+        outcome: "ok".into(),
+        ..AuditDraft::default()
+    };
+    let commit = Commit {
+        changes: Vec::new(),
+        audit: vec![draft],
+    };
+    if !matches!(vault.store.submit(commit).await, Ok(Ok(_))) {
+        tracing::error!("the unseal could not be recorded in the audit log");
+    }
+}
