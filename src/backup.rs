@@ -5,8 +5,10 @@
 //! a backup can be verified without restoring it, and a restore that does
 //! not verify leaves nothing behind.
 //!
-//! Keys are not in the archive (they are backed up apart from data, see
-//! keys/README.md). Destroyed data stays destroyed: a cardholder record in
+//! Plain keys are never in the archive (they are backed up apart from
+//! data, see keys/README.md). Sealed keys may be: `--keys` adds every file
+//! of a sealed keys directory, still sealed, so the archive needs both the
+//! backup identity and the seal's passphrase or shares. Destroyed data stays destroyed: a cardholder record in
 //! a backup is wrapped under the KEK of its day, and the KEK rotation that
 //! follows an erasure destroys that KEK, so the restored record cannot be
 //! opened — nor can any other record of a backup older than that rotation.
@@ -81,6 +83,8 @@ pub struct Manifest {
     pub trees: usize,
     pub records: u64,
     pub files: usize,
+    /// Files of a sealed keys directory in the archive.
+    pub key_files: usize,
     pub bytes: u64,
     pub digest: String,
 }
@@ -106,11 +110,44 @@ impl<W: Write> Hashing<W> {
     }
 }
 
-/// Backs up `data_dir` into `out`, encrypted to `recipient`.
+const KEYS_PREFIX: &str = "keys/";
+
+/// The files of a sealed keys directory, for the archive.
+fn sealed_key_files(keys_dir: &Path) -> Result<Vec<(String, Vec<u8>)>, BackupError> {
+    match crate::crypto::seal::state(keys_dir) {
+        Ok(Some(_)) => {}
+        Ok(None) => {
+            return Err(BackupError::Io(format!(
+                "{} is not sealed: plain keys never go into a backup (seal them, or back them up apart)",
+                keys_dir.display()
+            )))
+        }
+        Err(e) => return Err(BackupError::Io(e.to_string())),
+    }
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(keys_dir).map_err(io)?.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if e.path().is_file() {
+            out.push((name, std::fs::read(e.path()).map_err(io)?));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Backs up `data_dir` (and, when given, a sealed `keys_dir`) into `out`,
+/// encrypted to `recipient`.
 ///
 /// # Errors
-/// The store is in use or unreadable, or the archive cannot be written.
-pub fn backup(data_dir: &Path, out: &Path, recipient: &age::x25519::Recipient) -> Result<Manifest, BackupError> {
+/// The store is in use or unreadable, the keys are not sealed, or the
+/// archive cannot be written.
+pub fn backup(
+    data_dir: &Path,
+    keys_dir: Option<&Path>,
+    out: &Path,
+    recipient: &age::x25519::Recipient,
+) -> Result<Manifest, BackupError> {
+    let keys = keys_dir.map(sealed_key_files).transpose()?.unwrap_or_default();
     let db = sled::Config::new()
         .path(data_dir)
         .open()
@@ -147,6 +184,12 @@ pub fn backup(data_dir: &Path, out: &Path, recipient: &age::x25519::Recipient) -
         w.field(crate::checkpoints::FILE.as_bytes())?;
         w.field(&text)?;
         m.files += 1;
+    }
+    for (name, content) in keys {
+        w.put(&[FILE])?;
+        w.field(format!("{KEYS_PREFIX}{name}").as_bytes())?;
+        w.field(&content)?;
+        m.key_files += 1;
     }
     w.put(&[END])?;
     w.put(&m.records.to_be_bytes())?;
@@ -216,7 +259,11 @@ fn read_archive(
             }
             FILE => {
                 let (name, content) = (field(&mut hash, &mut bytes)?, field(&mut hash, &mut bytes)?);
-                m.files += 1;
+                if name.starts_with(KEYS_PREFIX.as_bytes()) {
+                    m.key_files += 1;
+                } else {
+                    m.files += 1;
+                }
                 sink(FILE, &name, &[], &content)?;
             }
             _ => return Err(BackupError::Damaged("an unknown record kind".into())),
@@ -249,14 +296,51 @@ pub fn verify(archive: &Path, identity: &age::x25519::Identity) -> Result<Manife
     read_archive(archive, identity, |_, _, _, _| Ok(()))
 }
 
-/// Restores an archive into `data_dir`, which must be empty or absent. On
-/// any failure the directory is left empty.
+fn is_empty_or_absent(dir: &Path) -> Result<bool, BackupError> {
+    Ok(!dir.exists() || std::fs::read_dir(dir).map_err(io)?.next().is_none())
+}
+
+fn empty_again(dir: &Path) {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            let _ = if p.is_dir() {
+                std::fs::remove_dir_all(&p)
+            } else {
+                std::fs::remove_file(&p)
+            };
+        }
+    }
+}
+
+/// A key file name from the archive: a plain file name, nothing that
+/// reaches outside the keys directory.
+fn key_file_name(name: &str) -> Option<&str> {
+    let n = name.strip_prefix(KEYS_PREFIX)?;
+    let ok =
+        !n.is_empty() && n != "." && n != ".." && n.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    ok.then_some(n)
+}
+
+/// Restores an archive into `data_dir` (and its sealed keys, if it holds
+/// any and `keys_dir` is given, into `keys_dir`); each must be empty or
+/// absent. On any failure both are left empty.
 ///
 /// # Errors
-/// The directory is not empty, the archive does not decrypt or is damaged.
-pub fn restore(archive: &Path, identity: &age::x25519::Identity, data_dir: &Path) -> Result<Manifest, BackupError> {
-    if data_dir.exists() && std::fs::read_dir(data_dir).map_err(io)?.next().is_some() {
+/// A directory is not empty, the archive does not decrypt or is damaged.
+pub fn restore(
+    archive: &Path,
+    identity: &age::x25519::Identity,
+    data_dir: &Path,
+    keys_dir: Option<&Path>,
+) -> Result<Manifest, BackupError> {
+    if !is_empty_or_absent(data_dir)? {
         return Err(BackupError::NotEmpty(data_dir.display().to_string()));
+    }
+    if let Some(k) = keys_dir {
+        if !is_empty_or_absent(k)? {
+            return Err(BackupError::NotEmpty(k.display().to_string()));
+        }
     }
     let result = (|| {
         let db = sled::Config::new()
@@ -264,9 +348,14 @@ pub fn restore(archive: &Path, identity: &age::x25519::Identity, data_dir: &Path
             .open()
             .map_err(|e| BackupError::Store(e.to_string()))?;
         let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+        let mut key_files: Vec<(String, Vec<u8>)> = Vec::new();
         let m = read_archive(archive, identity, |kind, name, k, v| {
             if kind == FILE {
                 let name = String::from_utf8_lossy(name).into_owned();
+                if let Some(key) = key_file_name(&name) {
+                    key_files.push((key.to_owned(), v.to_vec()));
+                    return Ok(());
+                }
                 if name != crate::checkpoints::FILE {
                     return Err(BackupError::Damaged("an unexpected file".into()));
                 }
@@ -282,19 +371,23 @@ pub fn restore(archive: &Path, identity: &age::x25519::Identity, data_dir: &Path
         for (name, content) in files {
             std::fs::write(data_dir.join(name), content).map_err(io)?;
         }
+        if let Some(k) = keys_dir {
+            if !key_files.is_empty() {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::create_dir_all(k).map_err(io)?;
+                std::fs::set_permissions(k, std::fs::Permissions::from_mode(0o700)).map_err(io)?;
+                for (name, content) in key_files {
+                    crate::crypto::write_secret_file(&k.join(name), &content).map_err(io)?;
+                }
+            }
+        }
         Ok(m)
     })();
     if result.is_err() {
-        // Nothing half-written: empty the directory again.
-        if let Ok(entries) = std::fs::read_dir(data_dir) {
-            for e in entries.flatten() {
-                let p = e.path();
-                let _ = if p.is_dir() {
-                    std::fs::remove_dir_all(&p)
-                } else {
-                    std::fs::remove_file(&p)
-                };
-            }
+        // Nothing half-written: empty the directories again.
+        empty_again(data_dir);
+        if let Some(k) = keys_dir {
+            empty_again(k);
         }
     }
     result

@@ -51,6 +51,9 @@ enum Command {
         /// The new, empty data directory.
         #[arg(long)]
         data: PathBuf,
+        /// A new, empty keys directory for the sealed keys the archive holds.
+        #[arg(long)]
+        keys: Option<PathBuf>,
     },
     /// Legal requests, answered by a running vault.
     Legal {
@@ -122,6 +125,10 @@ enum BackupCommand {
     Create {
         #[arg(long)]
         data: PathBuf,
+        /// Also the keys directory, which must be sealed (plain keys are
+        /// never put into a backup).
+        #[arg(long)]
+        keys: Option<PathBuf>,
         #[arg(long)]
         out: PathBuf,
         /// age recipient (age1...).
@@ -280,9 +287,11 @@ fn main() -> ExitCode {
             archive,
             identity,
             data,
+            keys,
         } => {
             civic_vault::backup::read_identity(&identity).and_then(|id| {
-                let m = civic_vault::backup::restore(&archive, &id, &data).map_err(|e| e.to_string())?;
+                let m =
+                    civic_vault::backup::restore(&archive, &id, &data, keys.as_deref()).map_err(|e| e.to_string())?;
                 println!("{}", serde_json::to_string_pretty(&m).map_err(|e| e.to_string())?);
                 // The restored chain must verify, checkpoints included.
                 verify(&data, None)
@@ -442,9 +451,14 @@ fn keys(command: KeysCommand) -> Result<ExitCode, String> {
 fn backup(command: BackupCommand) -> Result<ExitCode, String> {
     match command {
         BackupCommand::Keygen { out } => println!("{}", civic_vault::backup::keygen(&out)?),
-        BackupCommand::Create { data, out, recipient } => {
+        BackupCommand::Create {
+            data,
+            keys,
+            out,
+            recipient,
+        } => {
             let r: age::x25519::Recipient = recipient.parse().map_err(|e| format!("--recipient: {e}"))?;
-            let m = civic_vault::backup::backup(&data, &out, &r).map_err(|e| e.to_string())?;
+            let m = civic_vault::backup::backup(&data, keys.as_deref(), &out, &r).map_err(|e| e.to_string())?;
             println!("{}", serde_json::to_string_pretty(&m).map_err(|e| e.to_string())?);
         }
         BackupCommand::Verify { archive, identity } => {

@@ -348,7 +348,11 @@ impl Vault {
         match self.store.submit(commit).await {
             Ok(Ok(_)) => {
                 self.principals.insert(admin);
-                tracing::info!("bootstrap admin principal created; its token is in the keys directory");
+                if self.keys.files.is_sealed() {
+                    tracing::info!("bootstrap admin principal created; its token is the one `keys seal` printed");
+                } else {
+                    tracing::info!("bootstrap admin principal created; its token is in the keys directory");
+                }
                 Ok(())
             }
             Ok(Err(e)) => Err(StartError::Store(e.to_string())),

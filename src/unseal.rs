@@ -121,10 +121,18 @@ pub async fn serve_sealed(
     }
 }
 
-fn sealed_error() -> ApiError {
-    ApiError::Unavailable {
-        detail: "the vault is sealed: its keys open only when unsealed (GET /v1/unseal)".into(),
-    }
+/// 503 `unavailable` while sealed: expected, so not logged as a failure.
+fn sealed_error() -> Response {
+    let mut r = (
+        StatusCode::SERVICE_UNAVAILABLE,
+        Json(json!({"error": {
+            "code": "unavailable",
+            "message": "the vault is sealed: it serves nothing until its keys are unsealed (GET /v1/unseal)"
+        }})),
+    )
+        .into_response();
+    r.extensions_mut().insert(ErrorCode("unavailable"));
+    r
 }
 
 async fn healthz(State(gate): State<Arc<Gate>>, req: Request) -> Response {
@@ -137,7 +145,7 @@ async fn healthz(State(gate): State<Arc<Gate>>, req: Request) -> Response {
 async fn forward(State(gate): State<Arc<Gate>>, req: Request) -> Response {
     match gate.opened.get() {
         Some(o) => o.router.clone().oneshot(req).await.into_response(),
-        None => sealed_error().into_response(),
+        None => sealed_error(),
     }
 }
 

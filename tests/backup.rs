@@ -177,3 +177,78 @@ async fn backups_round_trip_verify_and_keep_destroyed_data_destroyed() {
     assert_eq!(photo.status(), StatusCode::NOT_FOUND);
     r.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sealed_keys_travel_in_the_backup_still_sealed_and_plain_keys_never_do() {
+    let v = TestVault::start("idnyc").await;
+    let clerk = v.clerk().await;
+    let card = v.enroll_one(&clerk, "BK-SEALED-1", "1991-02-03").await;
+    let admin = v.admin.clone();
+    let dir = v.stop().await;
+    let keys = dir.path().join("keys");
+    let data = dir.path().join("data");
+    let work = tempfile::tempdir().unwrap();
+    let identity = work.path().join("backup.identity");
+    let out = cli(&["backup", "keygen", "--out", p(&identity)]);
+    let recipient = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let archive = work.path().join("sealed.age");
+    let create = |keys: &Path| {
+        cli(&[
+            "backup",
+            "create",
+            "--data",
+            p(&data),
+            "--keys",
+            p(keys),
+            "--out",
+            p(&archive),
+            "--recipient",
+            &recipient,
+        ])
+    };
+    // Plain keys: refused, and no archive is written.
+    let out = create(&keys);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not sealed"));
+    assert!(!archive.exists());
+
+    let passphrase = work.path().join("passphrase");
+    std::fs::write(&passphrase, "a passphrase for the backup test\n").unwrap();
+    std::fs::set_permissions(&passphrase, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let out = cli(&["keys", "seal", "--keys", p(&keys), "--passphrase-file", p(&passphrase)]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let sealed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(sealed["admin_token"], admin.as_str());
+    let out = create(&keys);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let made: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let key_files = std::fs::read_dir(&keys).unwrap().count() as u64;
+    assert_eq!(made["key_files"].as_u64(), Some(key_files));
+
+    // Restored into two empty directories, the vault opens with the passphrase.
+    let target = tempfile::tempdir().unwrap();
+    let (new_data, new_keys) = (target.path().join("data"), target.path().join("keys"));
+    let out = cli(&[
+        "restore",
+        "--archive",
+        p(&archive),
+        "--identity",
+        p(&identity),
+        "--data",
+        p(&new_data),
+        "--keys",
+        p(&new_keys),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let status: serde_json::Value =
+        serde_json::from_slice(&cli(&["keys", "status", "--keys", p(&new_keys)]).stdout).unwrap();
+    assert_eq!(status["sealed"], true);
+    assert_eq!(status["plain_files"], serde_json::json!([]));
+    let mut config = test_config(target.path(), "idnyc");
+    config.seal.passphrase_file = Some(passphrase);
+    let r = TestVault::start_run(target, config, &admin).await;
+    let photo = r.photo(&clerk, &card).await;
+    assert_eq!(photo.status(), StatusCode::OK);
+    assert_eq!(photo.bytes().await.unwrap().as_ref(), PNG);
+    r.stop().await;
+}

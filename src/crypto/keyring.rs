@@ -414,7 +414,10 @@ pub(crate) fn finish_shredding(dir: &Path) -> Result<(), KeyError> {
 }
 
 /// Writes a file readable by its owner only, durably, via a temporary name.
-pub(crate) fn write_secret_file(path: &Path, bytes: &[u8]) -> Result<(), KeyError> {
+///
+/// # Errors
+/// The file cannot be written.
+pub fn write_secret_file(path: &Path, bytes: &[u8]) -> Result<(), KeyError> {
     let io = |e: std::io::Error| KeyError::Io {
         dir: path.display().to_string(),
         reason: e.to_string(),

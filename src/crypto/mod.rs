@@ -16,7 +16,7 @@ mod token;
 pub use aead::{open, seal, AeadError, DataKey, WrappedKey};
 pub use attest::Attestor;
 pub use blind::{BlindIndex, Commitment, SubjectHasher};
-pub use keyring::{KeyError, Keyring};
+pub use keyring::{write_secret_file, KeyError, Keyring};
 pub use scan_keys::{EpochId, HoldKeys, ScanKeys};
 pub use seal::KeyFiles;
 pub use secret::Secret32;
