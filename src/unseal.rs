@@ -46,7 +46,7 @@ struct Opened {
     background: std::sync::Mutex<Option<Background>>,
 }
 
-struct Gate {
+pub(crate) struct Gate {
     config: Config,
     clock: Arc<dyn Clock>,
     info: SealInfo,
@@ -91,6 +91,7 @@ pub async fn serve_sealed(
         Router::new()
             .route("/healthz", get(healthz))
             .route("/v1/unseal", get(status).post(unseal))
+            .route("/v1/openapi.json", get(crate::http::handlers::ops::openapi))
             .fallback(forward)
             .with_state(Arc::clone(&gate)),
     );
@@ -149,7 +150,8 @@ async fn forward(State(gate): State<Arc<Gate>>, req: Request) -> Response {
     }
 }
 
-async fn status(State(gate): State<Arc<Gate>>) -> Json<Value> {
+#[utoipa::path(get, path = "/v1/unseal", tag = "ops", responses((status = 200, description = "sealed or not; while sealed, how far unsealing has got", body = crate::http::openapi::UnsealStatus)))]
+pub(crate) async fn status(State(gate): State<Arc<Gate>>) -> Json<Value> {
     let received = gate.shares.lock().await.len();
     Json(gate.progress(received))
 }
@@ -186,7 +188,8 @@ fn unseal_failed(message: String) -> Response {
     r
 }
 
-async fn unseal(
+#[utoipa::path(post, path = "/v1/unseal", tag = "ops", request_body = crate::http::openapi::UnsealRequest, responses((status = 200, description = "share counted, or unsealed", body = crate::http::openapi::UnsealStatus), (status = 400, description = "invalid request (the message names the field)", body = crate::http::openapi::ErrorBody), (status = 422, description = "unprocessable", body = crate::http::openapi::ErrorBody), (status = 429, description = "rate limited (Retry-After)", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)))]
+pub(crate) async fn unseal(
     State(gate): State<Arc<Gate>>,
     ConnectInfo(peer): ConnectInfo<PeerAddr>,
     body: axum::body::Bytes,

@@ -88,7 +88,7 @@ impl CardNumber {
 /// The storage key of a card: a keyed hash of its number.
 pub type CardId = [u8; 32];
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RevocationReason {
     Lost,

@@ -26,7 +26,7 @@ const MAX_PROOFS: usize = 10;
 const MAX_TEXT: usize = 200;
 
 /// `POST /v1/enrollments`. Wiped from memory when dropped.
-#[derive(Deserialize, Zeroize, ZeroizeOnDrop)]
+#[derive(Deserialize, Zeroize, ZeroizeOnDrop, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnrollmentRequest {
     pub applicant: Applicant,
@@ -34,17 +34,19 @@ pub struct EnrollmentRequest {
     pub proofs: Vec<ProofInput>,
 }
 
-#[derive(Deserialize, Zeroize, ZeroizeOnDrop)]
+#[derive(Deserialize, Zeroize, ZeroizeOnDrop, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Applicant {
     pub full_name: String,
+    /// YYYY-MM-DD.
+    #[schema(format = Date)]
     pub date_of_birth: String,
     pub address: Address,
     #[serde(default)]
     pub gender: Option<String>,
 }
 
-#[derive(Clone, Deserialize, Serialize, Zeroize, ZeroizeOnDrop)]
+#[derive(Clone, Deserialize, Serialize, Zeroize, ZeroizeOnDrop, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Address {
     Residential {
@@ -69,14 +71,17 @@ pub enum Address {
     None,
 }
 
-#[derive(Deserialize, Zeroize, ZeroizeOnDrop)]
+#[derive(Deserialize, Zeroize, ZeroizeOnDrop, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Upload {
+    /// image/jpeg or image/png (a scan may also be application/pdf).
     pub content_type: String,
+    /// The file, base64.
+    #[schema(format = Byte)]
     pub data: String,
 }
 
-#[derive(Deserialize, Zeroize, ZeroizeOnDrop)]
+#[derive(Deserialize, Zeroize, ZeroizeOnDrop, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProofInput {
     pub document_type: String,

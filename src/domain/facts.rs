@@ -15,11 +15,17 @@ use crate::error::ApiError;
 const MAX_FACTS: usize = 16;
 
 /// `POST /v1/facts`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FactRequest {
+    /// The number printed on the card presented.
+    #[schema(pattern = "^[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}$")]
     pub card_number: String,
+    /// Why the system asks; one of the system's registered purposes.
+    #[schema(value_type = crate::domain::vocab::Purpose)]
     pub purpose: String,
+    /// card_valid, resident, age_over_N (N a configured threshold).
+    #[schema(value_type = Vec<String>, example = json!(["card_valid", "resident", "age_over_18"]))]
     pub facts: Vec<String>,
 }
 

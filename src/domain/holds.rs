@@ -32,7 +32,7 @@ pub struct Hold {
 }
 
 /// `POST /v1/legal/holds`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HoldRequest {
     pub reference: String,

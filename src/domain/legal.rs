@@ -17,7 +17,7 @@ use super::vocab::AgencyKind;
 macro_rules! words {
     ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$meta])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
         #[serde(rename_all = "snake_case")]
         pub enum $name { $($variant),+ }
 
@@ -90,7 +90,7 @@ issuer, issuing country, nationality or immigration status in readable form, onl
 answer whether one exact document backs a card";
 
 /// `POST /v1/legal/requests`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LegalRequest {
     pub reference: String,
@@ -105,7 +105,7 @@ pub struct LegalRequest {
     pub notice_prohibited_by_court: bool,
 }
 
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Requester {
     pub name: String,
@@ -114,7 +114,7 @@ pub struct Requester {
 
 /// Exactly one card, one exact document, or one aggregate: there is no
 /// query by category, so "everyone who used a foreign document" has no shape.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Subject {
     CardNumber(String),
@@ -122,7 +122,7 @@ pub enum Subject {
     Aggregate(String),
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DocumentSubject {
     pub document_type: String,

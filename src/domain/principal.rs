@@ -19,14 +19,16 @@ pub struct Principal {
 }
 
 /// `POST /v1/principals` as the admin sends it.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewPrincipal {
     pub id: String,
     pub kind: PrincipalKind,
     #[serde(default)]
     pub agency_kind: Option<AgencyKind>,
+    /// Systems: the purposes they may ask facts for.
     #[serde(default)]
+    #[schema(value_type = Vec<crate::domain::vocab::Purpose>)]
     pub purposes: Vec<String>,
     #[serde(default)]
     pub roles: Vec<Role>,

@@ -5,6 +5,7 @@
 pub mod audit_layer;
 pub mod extract;
 pub(crate) mod handlers;
+pub mod openapi;
 
 use std::sync::Arc;
 
@@ -73,7 +74,14 @@ pub fn router(vault: Arc<Vault>) -> Router {
 
     let shed = Arc::clone(&vault);
     let public = Router::new()
-        .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
+        .route("/healthz", get(handlers::ops::healthz))
+        .route("/v1/openapi.json", get(handlers::ops::openapi))
+        // Not sealed (or unsealed already): the same answer the sealed gate
+        // gives once it has opened.
+        .route(
+            "/v1/unseal",
+            get(handlers::ops::not_sealed).post(handlers::ops::not_sealed),
+        )
         // Public keys: no token, and not audited (anyone may fetch them, and
         // an unauthenticated route must not be a way to fill the audit log).
         .route("/v1/attestation-keys", get(handlers::facts::keys))

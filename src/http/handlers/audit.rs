@@ -24,6 +24,7 @@ fn number(q: &HashMap<String, String>, key: &str, default: u64) -> Result<u64, A
 }
 
 /// `GET /v1/audit?after=SEQ&limit=N`.
+#[utoipa::path(get, path = "/v1/audit", tag = "oversight", params(("after" = Option<u64>, Query, description = "entries after this seq"), ("limit" = Option<u64>, Query, description = "at most this many (<= 1000)")), responses((status = 200, description = "a page of audit entries", body = crate::http::openapi::JsonObject), (status = 400, description = "invalid request (the message names the field)", body = crate::http::openapi::ErrorBody), (status = 401, description = "no valid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "denied by policy (decision_id)", body = crate::http::openapi::ErrorBody), (status = 429, description = "rate limited (Retry-After)", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)), security(("bearer" = [])))]
 pub async fn list(
     State(v): State<Arc<Vault>>,
     slot: AuditSlot,
@@ -63,6 +64,7 @@ pub async fn list(
 }
 
 /// `GET /v1/audit/verify`.
+#[utoipa::path(get, path = "/v1/audit/verify", tag = "oversight", responses((status = 200, description = "the chain verification", body = crate::http::openapi::JsonObject), (status = 400, description = "invalid request (the message names the field)", body = crate::http::openapi::ErrorBody), (status = 401, description = "no valid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "denied by policy (decision_id)", body = crate::http::openapi::ErrorBody), (status = 429, description = "rate limited (Retry-After)", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)), security(("bearer" = [])))]
 pub async fn verify(State(v): State<Arc<Vault>>, slot: AuditSlot, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
     slot.begin(Action::VerifyAudit, Some(PURPOSE));
     let who = v.authenticate(&slot, &headers)?;

@@ -50,6 +50,7 @@ fn purpose_param(q: &HashMap<String, String>) -> Result<Purpose, ApiError> {
 }
 
 /// `GET /v1/cardholders/{card}/photo?purpose=card_printing`.
+#[utoipa::path(get, path = "/v1/cardholders/{card}/photo", tag = "enrollment", params(("card" = String, Path, description = "the card number printed on the card"), ("purpose" = String, Query, description = "card_printing")), responses((status = 200, description = "the photo", content(("image/jpeg"), ("image/png"))), (status = 400, description = "invalid request (the message names the field)", body = crate::http::openapi::ErrorBody), (status = 401, description = "no valid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "denied by policy (decision_id)", body = crate::http::openapi::ErrorBody), (status = 404, description = "not found, to callers allowed to know", body = crate::http::openapi::ErrorBody), (status = 429, description = "rate limited (Retry-After)", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)), security(("bearer" = [])))]
 pub async fn photo(
     State(v): State<Arc<Vault>>,
     slot: AuditSlot,
@@ -89,13 +90,14 @@ pub async fn photo(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RevokeRequest {
     reason: RevocationReason,
 }
 
 /// `POST /v1/cardholders/{card}/revoke`.
+#[utoipa::path(post, path = "/v1/cardholders/{card}/revoke", tag = "enrollment", request_body = RevokeRequest, params(("card" = String, Path, description = "the card number printed on the card")), responses((status = 200, description = "revoked", body = crate::http::openapi::Revoked), (status = 400, description = "invalid request (the message names the field)", body = crate::http::openapi::ErrorBody), (status = 401, description = "no valid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "denied by policy (decision_id)", body = crate::http::openapi::ErrorBody), (status = 404, description = "not found, to callers allowed to know", body = crate::http::openapi::ErrorBody), (status = 429, description = "rate limited (Retry-After)", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)), security(("bearer" = [])))]
 pub async fn revoke(
     State(v): State<Arc<Vault>>,
     slot: AuditSlot,
@@ -126,6 +128,7 @@ pub async fn revoke(
 
 /// `DELETE /v1/cardholders/{card}`: the holder asks for erasure. The card
 /// stops working now; the retention sweep destroys the record.
+#[utoipa::path(delete, path = "/v1/cardholders/{card}", tag = "enrollment", params(("card" = String, Path, description = "the card number printed on the card")), responses((status = 202, description = "erasure requested; the next sweep destroys the record", body = crate::http::openapi::ErasureRequested), (status = 400, description = "invalid request (the message names the field)", body = crate::http::openapi::ErrorBody), (status = 401, description = "no valid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "denied by policy (decision_id)", body = crate::http::openapi::ErrorBody), (status = 404, description = "not found, to callers allowed to know", body = crate::http::openapi::ErrorBody), (status = 429, description = "rate limited (Retry-After)", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)), security(("bearer" = [])))]
 pub async fn erase(
     State(v): State<Arc<Vault>>,
     slot: AuditSlot,

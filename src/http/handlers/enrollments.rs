@@ -21,6 +21,7 @@ use crate::server::Vault;
 const PURPOSE: Purpose = Purpose::CardAdministration;
 
 /// `POST /v1/enrollments`.
+#[utoipa::path(post, path = "/v1/enrollments", tag = "enrollment", request_body = crate::domain::enrollment::EnrollmentRequest, responses((status = 201, description = "enrolled", body = crate::http::openapi::Enrolled), (status = 400, description = "invalid request (the message names the field)", body = crate::http::openapi::ErrorBody), (status = 401, description = "no valid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "denied by policy (decision_id)", body = crate::http::openapi::ErrorBody), (status = 409, description = "conflict", body = crate::http::openapi::ErrorBody), (status = 413, description = "payload too large", body = crate::http::openapi::ErrorBody), (status = 422, description = "unprocessable", body = crate::http::openapi::ErrorBody), (status = 429, description = "rate limited (Retry-After)", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)), security(("bearer" = [])))]
 pub async fn enroll(
     State(v): State<Arc<Vault>>,
     slot: AuditSlot,

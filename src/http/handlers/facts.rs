@@ -19,12 +19,14 @@ use crate::http::extract::{read_json, DEFAULT_LIMIT};
 use crate::server::Vault;
 
 /// `GET /v1/attestation-keys`: the JWKS.
+#[utoipa::path(get, path = "/v1/attestation-keys", tag = "facts", responses((status = 200, description = "JWKS of the attestation keys", body = crate::http::openapi::Jwks)))]
 pub async fn keys(State(v): State<Arc<Vault>>) -> Json<Value> {
     Json(json!({ "keys": [v.attestor.jwk()] }))
 }
 
 /// `POST /v1/facts`: one Cedar decision per fact, each in the audit chain
 /// before the answer leaves.
+#[utoipa::path(post, path = "/v1/facts", tag = "facts", request_body = crate::domain::facts::FactRequest, responses((status = 200, description = "released and withheld facts, signed", body = crate::http::openapi::FactsAnswer), (status = 400, description = "invalid request (the message names the field)", body = crate::http::openapi::ErrorBody), (status = 401, description = "no valid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "denied by policy (decision_id)", body = crate::http::openapi::ErrorBody), (status = 413, description = "payload too large", body = crate::http::openapi::ErrorBody), (status = 429, description = "rate limited (Retry-After)", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)), security(("bearer" = [])))]
 pub async fn query(
     State(v): State<Arc<Vault>>,
     slot: AuditSlot,

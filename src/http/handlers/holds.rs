@@ -22,6 +22,7 @@ use crate::server::Vault;
 const PURPOSE: Purpose = Purpose::LegalProcess;
 
 /// `POST /v1/legal/holds`: legal asks; the hold is pending until approved.
+#[utoipa::path(post, path = "/v1/legal/holds", tag = "legal", request_body = crate::domain::holds::HoldRequest, responses((status = 201, description = "hold requested (pending approval)", body = crate::http::openapi::JsonObject), (status = 400, description = "invalid request (the message names the field)", body = crate::http::openapi::ErrorBody), (status = 401, description = "no valid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "denied by policy (decision_id)", body = crate::http::openapi::ErrorBody), (status = 404, description = "not found, to callers allowed to know", body = crate::http::openapi::ErrorBody), (status = 413, description = "payload too large", body = crate::http::openapi::ErrorBody), (status = 429, description = "rate limited (Retry-After)", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)), security(("bearer" = [])))]
 pub async fn request(
     State(v): State<Arc<Vault>>,
     slot: AuditSlot,
@@ -78,6 +79,7 @@ pub async fn request(
 }
 
 /// `POST /v1/legal/holds/{id}/approve`: a privacy officer other than the asker.
+#[utoipa::path(post, path = "/v1/legal/holds/{id}/approve", tag = "legal", params(("id" = String, Path, description = "the hold id")), responses((status = 200, description = "the hold, active", body = crate::http::openapi::JsonObject), (status = 400, description = "invalid request (the message names the field)", body = crate::http::openapi::ErrorBody), (status = 401, description = "no valid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "denied by policy (decision_id)", body = crate::http::openapi::ErrorBody), (status = 404, description = "not found, to callers allowed to know", body = crate::http::openapi::ErrorBody), (status = 409, description = "conflict", body = crate::http::openapi::ErrorBody), (status = 429, description = "rate limited (Retry-After)", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)), security(("bearer" = [])))]
 pub async fn approve(
     State(v): State<Arc<Vault>>,
     slot: AuditSlot,
@@ -88,6 +90,7 @@ pub async fn approve(
 }
 
 /// `POST /v1/legal/holds/{id}/release`: legal or a privacy officer.
+#[utoipa::path(post, path = "/v1/legal/holds/{id}/release", tag = "legal", params(("id" = String, Path, description = "the hold id")), responses((status = 200, description = "the hold, released", body = crate::http::openapi::JsonObject), (status = 400, description = "invalid request (the message names the field)", body = crate::http::openapi::ErrorBody), (status = 401, description = "no valid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "denied by policy (decision_id)", body = crate::http::openapi::ErrorBody), (status = 404, description = "not found, to callers allowed to know", body = crate::http::openapi::ErrorBody), (status = 409, description = "conflict", body = crate::http::openapi::ErrorBody), (status = 429, description = "rate limited (Retry-After)", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)), security(("bearer" = [])))]
 pub async fn release(
     State(v): State<Arc<Vault>>,
     slot: AuditSlot,
@@ -208,6 +211,7 @@ async fn preserve_scans(v: &Arc<Vault>, hold: &Hold) -> Result<Vec<Vec<u8>>, Api
 }
 
 /// `GET /v1/legal/holds`.
+#[utoipa::path(get, path = "/v1/legal/holds", tag = "legal", responses((status = 200, description = "holds", body = crate::http::openapi::JsonObject), (status = 400, description = "invalid request (the message names the field)", body = crate::http::openapi::ErrorBody), (status = 401, description = "no valid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "denied by policy (decision_id)", body = crate::http::openapi::ErrorBody), (status = 429, description = "rate limited (Retry-After)", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)), security(("bearer" = [])))]
 pub async fn list(State(v): State<Arc<Vault>>, slot: AuditSlot, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
     slot.begin(Action::ListHolds, Some(Purpose::Oversight));
     let who = v.authenticate(&slot, &headers)?;

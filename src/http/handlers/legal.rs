@@ -42,6 +42,7 @@ fn plain_id(id: &str) -> Result<(), ApiError> {
 }
 
 /// `POST /v1/legal/requests`: legal staff enter a request; the answer.
+#[utoipa::path(post, path = "/v1/legal/requests", tag = "legal", request_body = crate::domain::legal::LegalRequest, responses((status = 200, description = "the answer: outcome, package, withheld, not_held, digest, letter", body = crate::http::openapi::JsonObject), (status = 400, description = "invalid request (the message names the field)", body = crate::http::openapi::ErrorBody), (status = 401, description = "no valid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "denied by policy (decision_id)", body = crate::http::openapi::ErrorBody), (status = 413, description = "payload too large", body = crate::http::openapi::ErrorBody), (status = 429, description = "rate limited (Retry-After)", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)), security(("bearer" = [])))]
 pub async fn create(
     State(v): State<Arc<Vault>>,
     slot: AuditSlot,
@@ -56,6 +57,7 @@ pub async fn create(
 /// `GET /v1/legal/requests/{id}`: a past answer. The package of an answer
 /// about a card is opened with that card's key; once the cardholder record
 /// is destroyed, so is the package (the digest stays).
+#[utoipa::path(get, path = "/v1/legal/requests/{id}", tag = "legal", params(("id" = String, Path, description = "the request id")), responses((status = 200, description = "a past answer", body = crate::http::openapi::JsonObject), (status = 400, description = "invalid request (the message names the field)", body = crate::http::openapi::ErrorBody), (status = 401, description = "no valid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "denied by policy (decision_id)", body = crate::http::openapi::ErrorBody), (status = 404, description = "not found, to callers allowed to know", body = crate::http::openapi::ErrorBody), (status = 429, description = "rate limited (Retry-After)", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)), security(("bearer" = [])))]
 pub async fn read(
     State(v): State<Arc<Vault>>,
     slot: AuditSlot,
@@ -92,6 +94,7 @@ pub async fn read(
 
 /// `GET /v1/legal/notices`: cardholder notices waiting to be sent, with
 /// what a clerk needs to send them.
+#[utoipa::path(get, path = "/v1/legal/notices", tag = "legal", responses((status = 200, description = "cardholder notices to send", body = crate::http::openapi::JsonObject), (status = 400, description = "invalid request (the message names the field)", body = crate::http::openapi::ErrorBody), (status = 401, description = "no valid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "denied by policy (decision_id)", body = crate::http::openapi::ErrorBody), (status = 429, description = "rate limited (Retry-After)", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)), security(("bearer" = [])))]
 pub async fn notices(
     State(v): State<Arc<Vault>>,
     slot: AuditSlot,
@@ -127,6 +130,7 @@ pub async fn notices(
 }
 
 /// `POST /v1/legal/notices/{id}/sent`: the clerk sent it; it leaves the list.
+#[utoipa::path(post, path = "/v1/legal/notices/{id}/sent", tag = "legal", params(("id" = String, Path, description = "the notice id")), responses((status = 200, description = "marked sent", body = crate::http::openapi::JsonObject), (status = 400, description = "invalid request (the message names the field)", body = crate::http::openapi::ErrorBody), (status = 401, description = "no valid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "denied by policy (decision_id)", body = crate::http::openapi::ErrorBody), (status = 404, description = "not found, to callers allowed to know", body = crate::http::openapi::ErrorBody), (status = 429, description = "rate limited (Retry-After)", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)), security(("bearer" = [])))]
 pub async fn sent(
     State(v): State<Arc<Vault>>,
     slot: AuditSlot,

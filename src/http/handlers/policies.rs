@@ -56,6 +56,7 @@ async fn allowed(v: &Vault, slot: &AuditSlot, headers: &HeaderMap, action: Actio
 }
 
 /// `GET /v1/policies`: the active version, its editable text and the floor.
+#[utoipa::path(get, path = "/v1/policies", tag = "policies", responses((status = 200, description = "active editable policies, floor, schema, version", body = crate::http::openapi::JsonObject), (status = 400, description = "invalid request (the message names the field)", body = crate::http::openapi::ErrorBody), (status = 401, description = "no valid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "denied by policy (decision_id)", body = crate::http::openapi::ErrorBody), (status = 429, description = "rate limited (Retry-After)", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)), security(("bearer" = [])))]
 pub async fn get(State(v): State<Arc<Vault>>, slot: AuditSlot, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
     allowed(&v, &slot, &headers, Action::ReadPolicies).await?;
     let versions = v.read(|v| v.store.policy_versions()).await?;
@@ -70,13 +71,14 @@ pub async fn get(State(v): State<Arc<Vault>>, slot: AuditSlot, headers: HeaderMa
     })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CheckRequest {
     policies: String,
 }
 
 /// `POST /v1/policies/check`: the report, changing nothing.
+#[utoipa::path(post, path = "/v1/policies/check", tag = "policies", request_body = CheckRequest, responses((status = 200, description = "the check report and impact replay; nothing changes", body = crate::http::openapi::JsonObject), (status = 400, description = "invalid request (the message names the field)", body = crate::http::openapi::ErrorBody), (status = 401, description = "no valid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "denied by policy (decision_id)", body = crate::http::openapi::ErrorBody), (status = 413, description = "payload too large", body = crate::http::openapi::ErrorBody), (status = 429, description = "rate limited (Retry-After)", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)), security(("bearer" = [])))]
 pub async fn check_only(
     State(v): State<Arc<Vault>>,
     slot: AuditSlot,
@@ -100,7 +102,7 @@ pub async fn check_only(
     Ok(Json(body))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateRequest {
     policies: String,
@@ -110,6 +112,7 @@ pub struct UpdateRequest {
 }
 
 /// `PUT /v1/policies`: check, store as a new version, activate.
+#[utoipa::path(put, path = "/v1/policies", tag = "policies", request_body = UpdateRequest, responses((status = 200, description = "the new active version and its report", body = crate::http::openapi::JsonObject), (status = 400, description = "invalid request (the message names the field)", body = crate::http::openapi::ErrorBody), (status = 401, description = "no valid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "denied by policy (decision_id)", body = crate::http::openapi::ErrorBody), (status = 409, description = "conflict", body = crate::http::openapi::ErrorBody), (status = 413, description = "payload too large", body = crate::http::openapi::ErrorBody), (status = 422, description = "unprocessable", body = crate::http::openapi::ErrorBody), (status = 429, description = "rate limited (Retry-After)", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)), security(("bearer" = [])))]
 pub async fn put(
     State(v): State<Arc<Vault>>,
     slot: AuditSlot,
@@ -121,7 +124,7 @@ pub async fn put(
     activate(&v, &slot, who, req.policies, req.comment, req.expected_version).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RollbackRequest {
     to_version: u64,
@@ -131,6 +134,7 @@ pub struct RollbackRequest {
 }
 
 /// `POST /v1/policies/rollback`: an earlier version's text, as a new version.
+#[utoipa::path(post, path = "/v1/policies/rollback", tag = "policies", request_body = RollbackRequest, responses((status = 200, description = "an earlier version, active as a new version", body = crate::http::openapi::JsonObject), (status = 400, description = "invalid request (the message names the field)", body = crate::http::openapi::ErrorBody), (status = 401, description = "no valid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "denied by policy (decision_id)", body = crate::http::openapi::ErrorBody), (status = 404, description = "not found, to callers allowed to know", body = crate::http::openapi::ErrorBody), (status = 409, description = "conflict", body = crate::http::openapi::ErrorBody), (status = 413, description = "payload too large", body = crate::http::openapi::ErrorBody), (status = 422, description = "unprocessable", body = crate::http::openapi::ErrorBody), (status = 429, description = "rate limited (Retry-After)", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)), security(("bearer" = [])))]
 pub async fn rollback(
     State(v): State<Arc<Vault>>,
     slot: AuditSlot,
@@ -221,6 +225,7 @@ async fn activate(
 }
 
 /// `GET /v1/policies/versions/{version}`: one version, with its text.
+#[utoipa::path(get, path = "/v1/policies/versions/{version}", tag = "policies", params(("version" = u64, Path, description = "the version number")), responses((status = 200, description = "one version and its text", body = crate::http::openapi::JsonObject), (status = 400, description = "invalid request (the message names the field)", body = crate::http::openapi::ErrorBody), (status = 401, description = "no valid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "denied by policy (decision_id)", body = crate::http::openapi::ErrorBody), (status = 404, description = "not found, to callers allowed to know", body = crate::http::openapi::ErrorBody), (status = 429, description = "rate limited (Retry-After)", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)), security(("bearer" = [])))]
 pub async fn version(
     State(v): State<Arc<Vault>>,
     slot: AuditSlot,
@@ -249,6 +254,7 @@ fn history_row(p: &PolicyVersion) -> Value {
 }
 
 /// `GET /v1/policies/versions`: the history.
+#[utoipa::path(get, path = "/v1/policies/versions", tag = "policies", responses((status = 200, description = "version history", body = crate::http::openapi::JsonObject), (status = 400, description = "invalid request (the message names the field)", body = crate::http::openapi::ErrorBody), (status = 401, description = "no valid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "denied by policy (decision_id)", body = crate::http::openapi::ErrorBody), (status = 429, description = "rate limited (Retry-After)", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)), security(("bearer" = [])))]
 pub async fn versions(
     State(v): State<Arc<Vault>>,
     slot: AuditSlot,

@@ -20,6 +20,7 @@ use crate::server::Vault;
 const PURPOSE: Purpose = Purpose::SystemAdministration;
 
 /// `POST /v1/principals`: the token is in this response and nowhere else.
+#[utoipa::path(post, path = "/v1/principals", tag = "admin", request_body = crate::domain::principal::NewPrincipal, responses((status = 201, description = "issued; the token is shown once", body = crate::http::openapi::IssuedPrincipal), (status = 400, description = "invalid request (the message names the field)", body = crate::http::openapi::ErrorBody), (status = 401, description = "no valid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "denied by policy (decision_id)", body = crate::http::openapi::ErrorBody), (status = 409, description = "conflict", body = crate::http::openapi::ErrorBody), (status = 413, description = "payload too large", body = crate::http::openapi::ErrorBody), (status = 429, description = "rate limited (Retry-After)", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)), security(("bearer" = [])))]
 pub async fn create(
     State(v): State<Arc<Vault>>,
     slot: AuditSlot,
@@ -57,6 +58,7 @@ pub async fn create(
 }
 
 /// `DELETE /v1/principals/{id}`: the token stops working before this answers.
+#[utoipa::path(delete, path = "/v1/principals/{id}", tag = "admin", params(("id" = String, Path, description = "the principal id")), responses((status = 204, description = "revoked; the token no longer works"), (status = 400, description = "invalid request (the message names the field)", body = crate::http::openapi::ErrorBody), (status = 401, description = "no valid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "denied by policy (decision_id)", body = crate::http::openapi::ErrorBody), (status = 404, description = "not found, to callers allowed to know", body = crate::http::openapi::ErrorBody), (status = 429, description = "rate limited (Retry-After)", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)), security(("bearer" = [])))]
 pub async fn remove(
     State(v): State<Arc<Vault>>,
     slot: AuditSlot,

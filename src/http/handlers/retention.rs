@@ -12,6 +12,7 @@ use crate::http::audit_layer::AuditSlot;
 use crate::server::Vault;
 
 /// `GET /v1/retention`: what is held per data class, and when it goes.
+#[utoipa::path(get, path = "/v1/retention", tag = "oversight", responses((status = 200, description = "what is held per data class, next destruction", body = crate::http::openapi::JsonObject), (status = 400, description = "invalid request (the message names the field)", body = crate::http::openapi::ErrorBody), (status = 401, description = "no valid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "denied by policy (decision_id)", body = crate::http::openapi::ErrorBody), (status = 429, description = "rate limited (Retry-After)", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)), security(("bearer" = [])))]
 pub async fn status(State(v): State<Arc<Vault>>, slot: AuditSlot, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
     const PURPOSE: Purpose = Purpose::Oversight;
     slot.begin(Action::ReadRetention, Some(PURPOSE));
@@ -27,6 +28,7 @@ pub async fn status(State(v): State<Arc<Vault>>, slot: AuditSlot, headers: Heade
 }
 
 /// `POST /v1/retention/sweep`: run a sweep now.
+#[utoipa::path(post, path = "/v1/retention/sweep", tag = "oversight", responses((status = 200, description = "the sweep report and its certificates", body = crate::http::openapi::JsonObject), (status = 400, description = "invalid request (the message names the field)", body = crate::http::openapi::ErrorBody), (status = 401, description = "no valid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "denied by policy (decision_id)", body = crate::http::openapi::ErrorBody), (status = 429, description = "rate limited (Retry-After)", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)), security(("bearer" = [])))]
 pub async fn sweep(State(v): State<Arc<Vault>>, slot: AuditSlot, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
     const PURPOSE: Purpose = Purpose::SystemAdministration;
     slot.begin(Action::RunSweep, Some(PURPOSE));
