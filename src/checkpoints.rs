@@ -165,7 +165,10 @@ pub fn pinned_key(keys_dir: &Path) -> Result<Option<VerifyingKey>, CheckpointErr
         Ok(bytes) => {
             let seed: [u8; 32] = bytes.as_slice().try_into().map_err(|_| CheckpointError::Io {
                 path: path.display().to_string(),
-                reason: "not a 32-byte key".into(),
+                reason: format!(
+                    "not a plain 32-byte key (sealed keys are verified through {PUBLIC_FILE}, which the vault writes \
+                     at start)"
+                ),
             })?;
             Ok(Some(SigningKey::from_bytes(&seed).verifying_key()))
         }
