@@ -127,7 +127,7 @@ fn sealed_key_files(keys_dir: &Path) -> Result<Vec<(String, Vec<u8>)>, BackupErr
     let mut out = Vec::new();
     for e in std::fs::read_dir(keys_dir).map_err(io)?.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
-        if e.path().is_file() {
+        if e.path().is_file() && !name.starts_with('.') {
             out.push((name, std::fs::read(e.path()).map_err(io)?));
         }
     }

@@ -69,6 +69,8 @@ pub struct Vault {
     pub checkpointer: crate::checkpoints::Checkpointer,
     /// The newest signed checkpoint found at start (0: none).
     pub signed_at_start: u64,
+    /// Held while the vault runs: no seal change under it.
+    _keys_lock: crate::crypto::seal::KeysLock,
 }
 
 /// How the keys open at start.
@@ -168,6 +170,7 @@ impl Vault {
                 config.keys_dir.display()
             )));
         }
+        let keys_lock = crate::crypto::seal::KeysLock::acquire(files.dir())?;
         let keys = Keyring::open_files(files)?;
         if !keys.files.is_sealed() {
             tracing::warn!(
@@ -237,6 +240,7 @@ impl Vault {
             rate_limits: crate::limits::RateLimits::new(&config.limits),
             checkpointer,
             signed_at_start,
+            _keys_lock: keys_lock,
             attestor,
             fact_window: DistinctCards::default(),
             cards: CardCache::default(),

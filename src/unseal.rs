@@ -56,6 +56,8 @@ pub(crate) struct Gate {
     limits: crate::limits::RateLimits,
     /// Set when opening failed after the seal opened: the vault stops.
     fatal: tokio::sync::watch::Sender<Option<String>>,
+    /// No seal change while the vault waits; handed over on opening.
+    lock: std::sync::Mutex<Option<seal::KeysLock>>,
 }
 
 /// Serves a sealed vault on `listener` until `shutdown`; unsealed in place.
@@ -71,6 +73,7 @@ pub async fn serve_sealed(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
     let tls = crate::limits::tls_acceptor(&config.tls).map_err(StartError::Config)?;
+    let lock = seal::KeysLock::acquire(&config.keys_dir)?;
     tracing::warn!(
         seal = %info.id,
         mode = info.mode.as_str(),
@@ -86,6 +89,7 @@ pub async fn serve_sealed(
         shares: tokio::sync::Mutex::new(BTreeMap::new()),
         opened: OnceLock::new(),
         fatal,
+        lock: std::sync::Mutex::new(Some(lock)),
     });
     let router = crate::http::security_headers(
         Router::new()
@@ -256,6 +260,13 @@ pub(crate) async fn unseal(
         }
         Err(e) => return ApiError::Internal { detail: e.to_string() }.into_response(),
     };
+    // The vault takes the keys lock itself as it opens.
+    drop(
+        gate.lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take(),
+    );
     match Vault::open_with(gate.config.clone(), Arc::clone(&gate.clock), files).await {
         Ok(vault) => {
             record_unseal(&vault, &gate.info).await;

@@ -75,6 +75,19 @@ async fn sealed_vault_opens_with_k_shares_and_its_stolen_disk_reveals_no_applica
         assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{path}: {b}");
         assert_eq!(b["error"]["code"], "unavailable", "{path}");
     }
+    // No seal change under a running vault, sealed or not.
+    let busy = seal::rotate(
+        &keys,
+        &Unlock::Shares(vec![
+            Zeroizing::new(shares[0].clone()),
+            Zeroizing::new(shares[1].clone()),
+        ]),
+        &NewSeal::Shares {
+            threshold: 2,
+            shares: 3,
+        },
+    );
+    assert!(matches!(busy, Err(e) if e.to_string().contains("in use")));
     let (s, b) = v.call(Method::GET, "/v1/unseal", None, None).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(b["sealed"], true);
@@ -228,6 +241,14 @@ async fn sealed_vault_opens_with_k_shares_and_its_stolen_disk_reveals_no_applica
     let v = TestVault::start_run(dir, config, &admin).await;
     let (s, b) = v.call(Method::GET, "/healthz", None, None).await;
     assert_eq!((s, b), (StatusCode::OK, json!({"status": "ok"})));
+    let busy = seal::seal(
+        &keys,
+        &NewSeal::Shares {
+            threshold: 2,
+            shares: 2,
+        },
+    );
+    assert!(matches!(busy, Err(e) if e.to_string().contains("in use") || e.to_string().contains("already")));
     let photo = v.photo(&clerk, &card).await;
     assert_eq!(photo.status(), StatusCode::OK);
     assert_eq!(photo.bytes().await.unwrap().as_ref(), PNG);

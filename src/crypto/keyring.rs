@@ -35,7 +35,7 @@ use super::{new_token, token_hash, BlindIndex, Secret32, SubjectHasher, TokenHas
 const MANIFEST: &str = "keyring.toml";
 pub const ADMIN_TOKEN_FILE: &str = "admin.token";
 /// Files that may sit in an otherwise empty keys directory.
-const HARMLESS: &[&str] = &["README.md", ".gitignore"];
+const HARMLESS: &[&str] = &["README.md", ".gitignore", ".lock"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {

@@ -27,6 +27,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -325,6 +326,40 @@ fn secret_names(dir: &Path) -> Result<Vec<String>, KeyError> {
     Ok(names)
 }
 
+const LOCK_FILE: &str = ".lock";
+
+/// An exclusive lock on a keys directory, held by a running vault (sealed
+/// or not) and by `keys seal` / `keys rotate`: a seal change under a
+/// running vault would leave the keys it writes afterwards under a seal
+/// key nobody holds. Released when dropped (or when the process dies).
+#[derive(Debug)]
+pub struct KeysLock(#[allow(dead_code)] fs::File);
+
+impl KeysLock {
+    /// Takes the lock, or says who holds it.
+    ///
+    /// # Errors
+    /// Another process (or vault) holds it, or the file cannot be opened.
+    pub fn acquire(dir: &Path) -> Result<Self, KeyError> {
+        fs::create_dir_all(dir).map_err(io_err(dir))?;
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(dir.join(LOCK_FILE))
+            .map_err(io_err(dir))?;
+        match file.try_lock() {
+            Ok(()) => Ok(Self(file)),
+            Err(fs::TryLockError::WouldBlock) => Err(KeyError::Seal(format!(
+                "{} is in use by a running vault (or another keys command): stop it first",
+                dir.display()
+            ))),
+            Err(fs::TryLockError::Error(e)) => Err(io_err(dir)(e)),
+        }
+    }
+}
+
 /// What sealing hands the operator, once.
 #[derive(Debug)]
 pub struct Sealed {
@@ -343,7 +378,7 @@ pub struct Sealed {
 /// # Errors
 /// Already sealed, not a keyring, bad parameters, or I/O.
 pub fn seal(dir: &Path, how: &NewSeal) -> Result<Sealed, KeyError> {
-    fs::create_dir_all(dir).map_err(io_err(dir))?;
+    let _lock = KeysLock::acquire(dir)?;
     if state(dir)?.is_some() {
         return Err(KeyError::Seal(
             "already sealed; `civic-vault keys rotate` changes the seal".into(),
@@ -379,6 +414,7 @@ pub fn seal(dir: &Path, how: &NewSeal) -> Result<Sealed, KeyError> {
 /// # Errors
 /// Not sealed, `unlock` does not open it, bad parameters, or I/O.
 pub fn rotate(dir: &Path, unlock: &Unlock, how: &NewSeal) -> Result<Vec<Zeroizing<String>>, KeyError> {
+    let _lock = KeysLock::acquire(dir)?;
     let Some(info) = state(dir)? else {
         return Err(KeyError::Seal("not sealed; `civic-vault keys seal` seals it".into()));
     };
