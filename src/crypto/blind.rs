@@ -12,7 +12,7 @@ use super::Secret32;
 
 type HmacSha256 = Hmac<Sha256>;
 
-fn keyed(key: &Secret32, domain: &str, parts: &[&[u8]]) -> [u8; 32] {
+pub(super) fn keyed(key: &Secret32, domain: &str, parts: &[&[u8]]) -> [u8; 32] {
     // A key of any length is accepted by HMAC; this cannot fail.
     let mut mac = <HmacSha256 as Mac>::new_from_slice(key.expose()).unwrap_or_else(|_| unreachable!());
     mac.update(domain.as_bytes());

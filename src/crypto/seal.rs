@@ -33,9 +33,7 @@ use std::sync::Arc;
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
-use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 use zeroize::Zeroizing;
 
 use super::keyring::{read_secret_bytes, shred_file, write_secret_file};
@@ -234,9 +232,7 @@ fn aad(name: &str) -> Vec<u8> {
 }
 
 fn check_value(key: &Secret32) -> String {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key.expose()).unwrap_or_else(|_| unreachable!());
-    mac.update(b"civic-vault seal check v1");
-    hex::encode(mac.finalize().into_bytes())
+    hex::encode(super::blind::keyed(key, "civic-vault seal check v1", &[]))
 }
 
 fn io_err(dir: &Path) -> impl Fn(std::io::Error) -> KeyError + '_ {
