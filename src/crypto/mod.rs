@@ -7,6 +7,7 @@
 mod aead;
 mod attest;
 mod blind;
+mod key_files;
 mod keyring;
 mod scan_keys;
 pub mod seal;

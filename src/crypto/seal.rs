@@ -28,19 +28,19 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::Path;
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use super::keyring::{read_secret_bytes, shred_file, write_secret_file};
+pub use super::key_files::KeyFiles;
+use super::key_files::HEADER;
+use super::keyring::{read_secret_bytes, write_secret_file};
 use super::{KeyError, Secret32};
 
 pub const SEAL_FILE: &str = "seal.toml";
-const HEADER: &str = "civic-vault sealed key v1\n";
 const PENDING: &str = ".sealing-";
 /// The most shares a seal can have (share indexes are one byte, 1..=255).
 pub const MAX_SHARES: u8 = 255;
@@ -101,134 +101,6 @@ pub struct SealInfo {
     /// recipient, base64.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub passphrase_sealed: Option<String>,
-}
-
-/// Reads and writes the secret files of a keys directory: as plain files,
-/// or sealed under the seal key.
-#[derive(Clone)]
-pub struct KeyFiles {
-    dir: PathBuf,
-    seal: Option<Arc<Secret32>>,
-}
-
-impl std::fmt::Debug for KeyFiles {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeyFiles")
-            .field("dir", &self.dir)
-            .field("sealed", &self.seal.is_some())
-            .finish()
-    }
-}
-
-impl KeyFiles {
-    /// An unsealed keys directory.
-    #[must_use]
-    pub fn plain(dir: &Path) -> Self {
-        Self {
-            dir: dir.to_owned(),
-            seal: None,
-        }
-    }
-
-    pub(crate) fn sealed_with(dir: &Path, key: Secret32) -> Self {
-        Self {
-            dir: dir.to_owned(),
-            seal: Some(Arc::new(key)),
-        }
-    }
-
-    #[must_use]
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
-    #[must_use]
-    pub fn is_sealed(&self) -> bool {
-        self.seal.is_some()
-    }
-
-    /// Writes `name` (0600, synced, via a temporary name): sealed when the
-    /// keyring is.
-    ///
-    /// # Errors
-    /// The file cannot be written.
-    pub fn write(&self, name: &str, plaintext: &[u8]) -> Result<(), KeyError> {
-        write_secret_file(&self.dir.join(name), &self.encode(name, plaintext))
-    }
-
-    /// Writes a file that is not secret (a public key), never sealed, but
-    /// like every file here readable by its owner only.
-    ///
-    /// # Errors
-    /// The file cannot be written.
-    pub fn write_public(&self, name: &str, bytes: &[u8]) -> Result<(), KeyError> {
-        write_secret_file(&self.dir.join(name), bytes)
-    }
-
-    fn encode(&self, name: &str, plaintext: &[u8]) -> Zeroizing<Vec<u8>> {
-        match &self.seal {
-            None => Zeroizing::new(plaintext.to_vec()),
-            Some(key) => {
-                let sealed = super::seal(key, &aad(name), plaintext);
-                Zeroizing::new(format!("{HEADER}{}\n", STANDARD.encode(sealed)).into_bytes())
-            }
-        }
-    }
-
-    /// Reads `name`; `None` when there is no such file.
-    ///
-    /// # Errors
-    /// Loose permissions, a sealed file in a plain keyring or the reverse,
-    /// or a sealed file that does not open (altered, or renamed).
-    pub fn read_if_exists(&self, name: &str) -> Result<Option<Zeroizing<Vec<u8>>>, KeyError> {
-        let path = self.dir.join(name);
-        if !path.exists() {
-            return Ok(None);
-        }
-        let raw = read_secret_bytes(&path)?;
-        let bad = |reason: &str| KeyError::BadKey {
-            file: name.to_owned(),
-            reason: reason.to_owned(),
-        };
-        let is_sealed = raw.starts_with(HEADER.as_bytes());
-        match (&self.seal, is_sealed) {
-            (None, false) => Ok(Some(raw)),
-            (None, true) => Err(bad("sealed, but the keyring is opened unsealed")),
-            (Some(_), false) => Err(bad("not sealed, in a sealed keyring")),
-            (Some(key), true) => {
-                let body = std::str::from_utf8(&raw[HEADER.len()..]).map_err(|_| bad("not a sealed key file"))?;
-                let sealed = STANDARD.decode(body.trim()).map_err(|_| bad("not a sealed key file"))?;
-                super::open(key, &aad(name), &sealed)
-                    .map(|p| Some(Zeroizing::new(p)))
-                    .map_err(|_| bad("does not open under this seal (altered, or moved from another name)"))
-            }
-        }
-    }
-
-    /// Reads `name`, which must exist.
-    ///
-    /// # Errors
-    /// See [`KeyFiles::read_if_exists`]; also a missing file.
-    pub fn read(&self, name: &str) -> Result<Zeroizing<Vec<u8>>, KeyError> {
-        self.read_if_exists(name)?.ok_or_else(|| KeyError::BadKey {
-            file: name.to_owned(),
-            reason: "missing".into(),
-        })
-    }
-
-    /// Destroys `name` (rename, zeros, sync, unlink).
-    ///
-    /// # Errors
-    /// The file cannot be destroyed.
-    pub fn shred(&self, name: &str) -> Result<(), KeyError> {
-        shred_file(&self.dir, &self.dir.join(name))
-    }
-}
-
-fn aad(name: &str) -> Vec<u8> {
-    let mut a = b"civic-vault key file\0".to_vec();
-    a.extend_from_slice(name.as_bytes());
-    a
 }
 
 fn check_value(key: &Secret32) -> String {
