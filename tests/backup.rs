@@ -144,14 +144,7 @@ async fn backups_round_trip_verify_and_keep_destroyed_data_destroyed() {
 
     // Erase one cardholder: the sweep deletes it and the rotation destroys its KEK.
     let v = TestVault::start_in(dir, config).await;
-    let (s, _) = v
-        .call(
-            reqwest::Method::DELETE,
-            &format!("/v1/cardholders/{erased}"),
-            Some(&clerk),
-            None,
-        )
-        .await;
+    let (s, _) = v.request_erasure(&clerk, &erased).await;
     assert_eq!(s, StatusCode::ACCEPTED);
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let (s, r) = v

@@ -367,14 +367,7 @@ async fn card_lifecycle_photo_revoke_erase() {
         .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
 
-    let (s, b) = v
-        .call(
-            reqwest::Method::DELETE,
-            &format!("/v1/cardholders/{card}"),
-            Some(&clerk),
-            None,
-        )
-        .await;
+    let (s, b) = v.request_erasure(&clerk, &card).await;
     assert_eq!(s, StatusCode::ACCEPTED, "{b}");
     let (s, _) = v
         .get(&format!("/v1/cardholders/{card}/photo?purpose=card_printing"), &clerk)

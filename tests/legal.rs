@@ -62,6 +62,24 @@ fn request(process: &str, signed: bool, agency: &str, subject: Value, items: &[&
     })
 }
 
+/// `POST /v1/legal/requests` with the body [`request`] builds.
+async fn ask(
+    v: &TestVault,
+    token: &str,
+    process: &str,
+    signed: bool,
+    agency: &str,
+    subject: Value,
+    items: &[&str],
+) -> (StatusCode, Value) {
+    v.post(
+        "/v1/legal/requests",
+        token,
+        &request(process, signed, agency, subject, items),
+    )
+    .await
+}
+
 fn canonical_digest(package: &Value) -> String {
     fn sorted(v: &Value) -> Value {
         match v {
@@ -139,36 +157,30 @@ async fn every_process_agency_and_item_gives_the_documented_outcome() {
         .iter()
         .any(|e| e["action"] == "enroll"));
     // Reasons name the rule: administrative process, federal immigration, subpoena.
-    let (_, a) = v
-        .post(
-            "/v1/legal/requests",
-            &legal,
-            &request(
-                "administrative_subpoena",
-                true,
-                "federal_other",
-                json!({"card_number": card}),
-                &["full_name"],
-            ),
-        )
-        .await;
+    let (_, a) = ask(
+        &v,
+        &legal,
+        "administrative_subpoena",
+        true,
+        "federal_other",
+        json!({"card_number": card}),
+        &["full_name"],
+    )
+    .await;
     assert!(a["withheld"]["full_name"]
         .as_str()
         .unwrap()
         .contains("administrative process"));
-    let (_, a) = v
-        .post(
-            "/v1/legal/requests",
-            &legal,
-            &request(
-                "judicial_warrant",
-                true,
-                "federal_immigration",
-                json!({"card_number": card}),
-                &["card_status", "photo"],
-            ),
-        )
-        .await;
+    let (_, a) = ask(
+        &v,
+        &legal,
+        "judicial_warrant",
+        true,
+        "federal_immigration",
+        json!({"card_number": card}),
+        &["card_status", "photo"],
+    )
+    .await;
     assert_eq!(a["package"]["card_status"]["status"], "active");
     assert!(a["withheld"]["photo"].as_str().unwrap().contains("federal immigration"));
     // Not held: document copies, types and issuers, status.
@@ -197,50 +209,41 @@ async fn documents_answer_only_whether_they_back_a_card_and_categories_cannot_be
     let card = v.enroll_one(&clerk, "P-DOC-7", "1990-04-12").await;
     let doc = |n: &str| json!({"document": {"document_type": "foreign_passport", "issuer": "MEX", "number": n}});
 
-    let (s, a) = v
-        .post(
-            "/v1/legal/requests",
-            &legal,
-            &request(
-                "judicial_warrant",
-                true,
-                "local_law_enforcement",
-                doc("P-DOC-7"),
-                &["card_number"],
-            ),
-        )
-        .await;
+    let (s, a) = ask(
+        &v,
+        &legal,
+        "judicial_warrant",
+        true,
+        "local_law_enforcement",
+        doc("P-DOC-7"),
+        &["card_number"],
+    )
+    .await;
     assert_eq!(s, StatusCode::OK, "{a}");
     assert_eq!(a["package"]["document_match"], json!({"backs_a_card": true}));
     assert_eq!(a["package"]["card_number"], card.as_str());
-    let (_, a) = v
-        .post(
-            "/v1/legal/requests",
-            &legal,
-            &request(
-                "judicial_warrant",
-                true,
-                "local_law_enforcement",
-                doc("P-DOC-8"),
-                &["card_number"],
-            ),
-        )
-        .await;
+    let (_, a) = ask(
+        &v,
+        &legal,
+        "judicial_warrant",
+        true,
+        "local_law_enforcement",
+        doc("P-DOC-8"),
+        &["card_number"],
+    )
+    .await;
     assert_eq!(a["package"], json!({"document_match": {"backs_a_card": false}}));
     // Without a judge, not even whether it matches.
-    let (_, a) = v
-        .post(
-            "/v1/legal/requests",
-            &legal,
-            &request(
-                "subpoena",
-                true,
-                "local_law_enforcement",
-                doc("P-DOC-7"),
-                &["card_number"],
-            ),
-        )
-        .await;
+    let (_, a) = ask(
+        &v,
+        &legal,
+        "subpoena",
+        true,
+        "local_law_enforcement",
+        doc("P-DOC-7"),
+        &["card_number"],
+    )
+    .await;
     assert_eq!((a["outcome"].as_str(), &a["package"]), (Some("refuse"), &json!({})));
 
     // "Everyone who used a foreign document" has no shape to be asked in.
@@ -251,13 +254,16 @@ async fn documents_answer_only_whether_they_back_a_card_and_categories_cannot_be
         json!({"query": "all individuals who used any foreign document"}),
         json!({"card_number": card, "document": {"document_type": "foreign_passport", "issuer": "MEX", "number": "P-DOC-7"}}),
     ] {
-        let (s, a) = v
-            .post(
-                "/v1/legal/requests",
-                &legal,
-                &request("court_order", true, "federal_other", subject.clone(), &["full_name"]),
-            )
-            .await;
+        let (s, a) = ask(
+            &v,
+            &legal,
+            "court_order",
+            true,
+            "federal_other",
+            subject.clone(),
+            &["full_name"],
+        )
+        .await;
         assert_eq!(
             (s, a["error"]["code"].as_str()),
             (StatusCode::BAD_REQUEST, Some("invalid_request")),
@@ -266,55 +272,46 @@ async fn documents_answer_only_whether_they_back_a_card_and_categories_cannot_be
     }
     // A breakdown by document type or country is refused with the reason.
     for breakdown in ["cards_by_document_type", "cards_by_country"] {
-        let (s, a) = v
-            .post(
-                "/v1/legal/requests",
-                &legal,
-                &request(
-                    "public_records",
-                    false,
-                    "private_party",
-                    json!({"aggregate": breakdown}),
-                    &[],
-                ),
-            )
-            .await;
+        let (s, a) = ask(
+            &v,
+            &legal,
+            "public_records",
+            false,
+            "private_party",
+            json!({"aggregate": breakdown}),
+            &[],
+        )
+        .await;
         assert_eq!(s, StatusCode::OK);
         assert_eq!(a["outcome"], "refuse");
         assert!(a["withheld"]["aggregate"].as_str().unwrap().contains("cannot produce"));
     }
     // Counts, with small ones suppressed.
-    let (_, a) = v
-        .post(
-            "/v1/legal/requests",
-            &legal,
-            &request(
-                "public_records",
-                false,
-                "private_party",
-                json!({"aggregate": "cards_issued_by_month"}),
-                &[],
-            ),
-        )
-        .await;
+    let (_, a) = ask(
+        &v,
+        &legal,
+        "public_records",
+        false,
+        "private_party",
+        json!({"aggregate": "cards_issued_by_month"}),
+        &[],
+    )
+    .await;
     assert_eq!(a["outcome"], "disclose");
     let month = format!("{:04}-{:02}", today().year(), u8::from(today().month()));
     assert_eq!(a["package"]["aggregate"]["counts"]["idnyc"][month], "<10");
     assert_eq!(a["cardholder_notice"], "not_applicable");
     // Public records never reach a card.
-    let (_, a) = v
-        .post(
-            "/v1/legal/requests",
-            &legal,
-            &request(
-                "public_records",
-                false,
-                "private_party",
-                json!({"card_number": card}),
-                &["full_name"],
-            ),
-        )
-        .await;
+    let (_, a) = ask(
+        &v,
+        &legal,
+        "public_records",
+        false,
+        "private_party",
+        json!({"card_number": card}),
+        &["full_name"],
+    )
+    .await;
     assert!(a["withheld"]["full_name"]
         .as_str()
         .unwrap()
@@ -401,14 +398,7 @@ async fn digests_notices_audit_and_past_answers() {
     assert_eq!(s, StatusCode::NOT_FOUND);
 
     // Erased and swept: the stored package goes with the record.
-    let (s, _) = v
-        .call(
-            reqwest::Method::DELETE,
-            &format!("/v1/cardholders/{card}"),
-            Some(&clerk),
-            None,
-        )
-        .await;
+    let (s, _) = v.request_erasure(&clerk, &card).await;
     assert_eq!(s, StatusCode::ACCEPTED);
     let (s, _) = v.post("/v1/retention/sweep", &v.admin.clone(), &json!({})).await;
     assert_eq!(s, StatusCode::OK);

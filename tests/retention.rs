@@ -248,14 +248,7 @@ async fn an_erased_cardholder_is_unrecoverable_from_raw_files_after_the_bound() 
     let auditor = v.auditor().await;
     let erased = v.enroll_one(&clerk, "E-1", "1990-04-12").await;
     let kept = v.enroll_one(&clerk, "K-1", "1985-01-01").await;
-    let (s, _) = v
-        .call(
-            reqwest::Method::DELETE,
-            &format!("/v1/cardholders/{erased}"),
-            Some(&clerk),
-            None,
-        )
-        .await;
+    let (s, _) = v.request_erasure(&clerk, &erased).await;
     assert_eq!(s, StatusCode::ACCEPTED);
 
     // Bound: the next sweep deletes the record and (rotation period 1 s) the
@@ -421,14 +414,7 @@ async fn a_held_card_survives_sweeps_and_goes_after_release_and_holds_take_two_p
     assert_eq!(b["approved_by"], "privacy-1");
 
     // The holder asks for erasure: the hold keeps the record through sweeps.
-    let (s, _) = v
-        .call(
-            reqwest::Method::DELETE,
-            &format!("/v1/cardholders/{card}"),
-            Some(&clerk),
-            None,
-        )
-        .await;
+    let (s, _) = v.request_erasure(&clerk, &card).await;
     assert_eq!(s, StatusCode::ACCEPTED);
     let (_, r) = v.post("/v1/retention/sweep", &admin, &json!({})).await;
     assert_eq!(r["destroyed"], json!([]), "{r}");

@@ -224,6 +224,12 @@ impl TestVault {
         b["card_number"].as_str().unwrap().to_owned()
     }
 
+    /// `DELETE /v1/cardholders/{card}`: an erasure request as `token`.
+    pub async fn request_erasure(&self, token: &str, card: &str) -> (StatusCode, Value) {
+        self.call(Method::DELETE, &format!("/v1/cardholders/{card}"), Some(token), None)
+            .await
+    }
+
     pub async fn auditor(&self) -> String {
         self.staff("auditor-1", &["auditor"]).await
     }
