@@ -1,7 +1,12 @@
 //! Every secret file of a keys directory is read and written here, as a
 //! plain file or sealed under the seal key (see `seal.rs`): one seam, so a
 //! key written while the vault runs is sealed exactly when the keyring is.
+//! Also the file primitives under it: owner-only durable writes, reads that
+//! refuse loose permissions, zero-filling, and crash-safe shredding.
 
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -9,7 +14,6 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use zeroize::Zeroizing;
 
-use super::keyring::{read_secret_bytes, shred_file, write_secret_file};
 use super::{KeyError, Secret32};
 
 /// What a sealed file starts with.
@@ -141,4 +145,126 @@ fn aad(name: &str) -> Vec<u8> {
     let mut a = b"civic-vault key file\0".to_vec();
     a.extend_from_slice(name.as_bytes());
     a
+}
+
+/// Destroys a key file. First it is renamed to `<name>.shred` (atomic: from
+/// then on no loader sees it as a key), then overwritten with zeros, synced
+/// and unlinked, and the directory synced. A crash part-way leaves at most a
+/// `.shred` file, which [`finish_shredding`] completes at the next start.
+pub(crate) fn shred_file(dir: &Path, path: &Path) -> Result<(), KeyError> {
+    let io = |e: std::io::Error| KeyError::Io {
+        dir: path.display().to_string(),
+        reason: e.to_string(),
+    };
+    let doomed = path.with_extension("shred");
+    if path.exists() {
+        fs::rename(path, &doomed).map_err(io)?;
+        sync_dir(dir)?;
+    }
+    destroy_doomed(dir, &doomed)
+}
+
+/// Overwrites, syncs and unlinks a `.shred` file, if it is there.
+fn destroy_doomed(dir: &Path, doomed: &Path) -> Result<(), KeyError> {
+    let io = |e: std::io::Error| KeyError::Io {
+        dir: doomed.display().to_string(),
+        reason: e.to_string(),
+    };
+    if doomed.exists() {
+        zero_fill(doomed, 128)?;
+        fs::remove_file(doomed).map_err(io)?;
+        sync_dir(dir)?;
+    }
+    Ok(())
+}
+
+/// Writes zeros over a file's bytes (at least `min_len` of them) and syncs,
+/// so what it held is not left in its blocks.
+pub(crate) fn zero_fill(path: &Path, min_len: usize) -> Result<(), KeyError> {
+    let io = |e: std::io::Error| KeyError::Io {
+        dir: path.display().to_string(),
+        reason: e.to_string(),
+    };
+    let len = usize::try_from(fs::metadata(path).map_err(io)?.len()).unwrap_or(0);
+    let mut f = OpenOptions::new().write(true).open(path).map_err(io)?;
+    f.write_all(&vec![0u8; len.max(min_len)]).map_err(io)?;
+    f.sync_all().map_err(io)
+}
+
+/// Syncs a directory, so renames and unlinks in it are durable.
+pub(crate) fn sync_dir(dir: &Path) -> Result<(), KeyError> {
+    fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| KeyError::Io {
+            dir: dir.display().to_string(),
+            reason: e.to_string(),
+        })
+}
+
+/// Completes destructions a crash interrupted (`*.shred` files).
+pub(crate) fn finish_shredding(dir: &Path) -> Result<(), KeyError> {
+    let Ok(entries) = fs::read_dir(dir) else { return Ok(()) };
+    for e in entries.flatten() {
+        let path = e.path();
+        if path.extension().is_some_and(|x| x == "shred") {
+            destroy_doomed(dir, &path)?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes a file readable by its owner only, durably, via a temporary name.
+///
+/// # Errors
+/// The file cannot be written.
+pub fn write_secret_file(path: &Path, bytes: &[u8]) -> Result<(), KeyError> {
+    let io = |e: std::io::Error| KeyError::Io {
+        dir: path.display().to_string(),
+        reason: e.to_string(),
+    };
+    let tmp = path.with_extension("tmp");
+    let _ = fs::remove_file(&tmp);
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(io)?;
+    f.write_all(bytes).map_err(io)?;
+    f.sync_all().map_err(io)?;
+    fs::rename(&tmp, path).map_err(io)?;
+    Ok(())
+}
+
+pub(crate) fn read_secret_file(path: &Path) -> Result<String, KeyError> {
+    let bytes = read_secret_bytes(path)?;
+    String::from_utf8(bytes.to_vec()).map_err(|_| KeyError::BadKey {
+        file: path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        reason: "not UTF-8".into(),
+    })
+}
+
+/// Reads a file that must be readable by its owner only.
+pub(crate) fn read_secret_bytes(path: &Path) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let meta = fs::metadata(path).map_err(|e| KeyError::BadKey {
+        file: name.clone(),
+        reason: e.to_string(),
+    })?;
+    if meta.permissions().mode() & 0o077 != 0 {
+        return Err(KeyError::BadKey {
+            file: name,
+            reason: "readable by group or others; chmod 600 it".into(),
+        });
+    }
+    fs::read(path).map(Zeroizing::new).map_err(|e| KeyError::BadKey {
+        file: name,
+        reason: e.to_string(),
+    })
 }

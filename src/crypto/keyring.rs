@@ -17,9 +17,8 @@
 //! sealed under the seal key.
 
 use std::collections::HashMap;
-use std::fs::{self, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
@@ -29,7 +28,7 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use super::seal::KeyFiles;
+use super::key_files::{finish_shredding, read_secret_file, sync_dir, write_secret_file, KeyFiles};
 use super::{new_token, token_hash, BlindIndex, Secret32, SubjectHasher, TokenHash};
 
 const MANIFEST: &str = "keyring.toml";
@@ -347,8 +346,7 @@ fn generate(files: &KeyFiles) -> Result<(), KeyError> {
     // The manifest is written last: a crash part-way leaves no keyring.toml,
     // and the next start regenerates instead of running on half a keyring.
     write_manifest(dir, &manifest)?;
-    fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
-    Ok(())
+    sync_dir(dir)
 }
 
 fn write_manifest(dir: &Path, manifest: &Manifest) -> Result<(), KeyError> {
@@ -358,115 +356,7 @@ fn write_manifest(dir: &Path, manifest: &Manifest) -> Result<(), KeyError> {
     })?;
     let text = format!("# civic-vault keyring: the active key of each kind. Generated; keep with the keys.\n{body}");
     write_secret_file(&dir.join(MANIFEST), text.as_bytes())?;
-    fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| KeyError::Io {
-            dir: dir.display().to_string(),
-            reason: e.to_string(),
-        })
-}
-
-/// Destroys a key file. First it is renamed to `<name>.shred` (atomic: from
-/// then on no loader sees it as a key), then overwritten with zeros, synced
-/// and unlinked, and the directory synced. A crash part-way leaves at most a
-/// `.shred` file, which [`finish_shredding`] completes at the next start.
-pub(crate) fn shred_file(dir: &Path, path: &Path) -> Result<(), KeyError> {
-    let io = |e: std::io::Error| KeyError::Io {
-        dir: path.display().to_string(),
-        reason: e.to_string(),
-    };
-    let doomed = path.with_extension("shred");
-    if path.exists() {
-        fs::rename(path, &doomed).map_err(io)?;
-        fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
-    }
-    destroy_doomed(dir, &doomed)
-}
-
-/// Overwrites, syncs and unlinks a `.shred` file, if it is there.
-fn destroy_doomed(dir: &Path, doomed: &Path) -> Result<(), KeyError> {
-    let io = |e: std::io::Error| KeyError::Io {
-        dir: doomed.display().to_string(),
-        reason: e.to_string(),
-    };
-    if doomed.exists() {
-        let len = usize::try_from(fs::metadata(doomed).map_err(io)?.len()).unwrap_or(0);
-        let mut f = OpenOptions::new().write(true).open(doomed).map_err(io)?;
-        f.write_all(&vec![0u8; len.max(128)]).map_err(io)?;
-        f.sync_all().map_err(io)?;
-        drop(f);
-        fs::remove_file(doomed).map_err(io)?;
-        fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
-    }
-    Ok(())
-}
-
-/// Completes destructions a crash interrupted (`*.shred` files).
-pub(crate) fn finish_shredding(dir: &Path) -> Result<(), KeyError> {
-    let Ok(entries) = fs::read_dir(dir) else { return Ok(()) };
-    for e in entries.flatten() {
-        let path = e.path();
-        if path.extension().is_some_and(|x| x == "shred") {
-            destroy_doomed(dir, &path)?;
-        }
-    }
-    Ok(())
-}
-
-/// Writes a file readable by its owner only, durably, via a temporary name.
-///
-/// # Errors
-/// The file cannot be written.
-pub fn write_secret_file(path: &Path, bytes: &[u8]) -> Result<(), KeyError> {
-    let io = |e: std::io::Error| KeyError::Io {
-        dir: path.display().to_string(),
-        reason: e.to_string(),
-    };
-    let tmp = path.with_extension("tmp");
-    let _ = fs::remove_file(&tmp);
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(io)?;
-    f.write_all(bytes).map_err(io)?;
-    f.sync_all().map_err(io)?;
-    fs::rename(&tmp, path).map_err(io)?;
-    Ok(())
-}
-
-fn read_secret_file(path: &Path) -> Result<String, KeyError> {
-    let bytes = read_secret_bytes(path)?;
-    String::from_utf8(bytes.to_vec()).map_err(|_| KeyError::BadKey {
-        file: path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-        reason: "not UTF-8".into(),
-    })
-}
-
-/// Reads a file that must be readable by its owner only.
-pub(crate) fn read_secret_bytes(path: &Path) -> Result<Zeroizing<Vec<u8>>, KeyError> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let meta = fs::metadata(path).map_err(|e| KeyError::BadKey {
-        file: name.clone(),
-        reason: e.to_string(),
-    })?;
-    if meta.permissions().mode() & 0o077 != 0 {
-        return Err(KeyError::BadKey {
-            file: name,
-            reason: "readable by group or others; chmod 600 it".into(),
-        });
-    }
-    fs::read(path).map(Zeroizing::new).map_err(|e| KeyError::BadKey {
-        file: name,
-        reason: e.to_string(),
-    })
+    sync_dir(dir)
 }
 
 fn read_key32(files: &KeyFiles, name: &str) -> Result<Secret32, KeyError> {

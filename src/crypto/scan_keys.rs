@@ -7,13 +7,12 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use age::secrecy::ExposeSecret;
 use zeroize::Zeroizing;
 
-use super::seal::KeyFiles;
+use super::key_files::{sync_dir, KeyFiles};
 use super::KeyError;
 
 /// One destruction epoch: `[index * len, (index + 1) * len)` in unix seconds.
@@ -175,15 +174,6 @@ impl ScanKeys {
             .is_some();
         Ok(had)
     }
-}
-
-fn sync_dir(dir: &Path) -> Result<(), KeyError> {
-    fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| KeyError::Io {
-            dir: dir.display().to_string(),
-            reason: e.to_string(),
-        })
 }
 
 #[cfg(test)]

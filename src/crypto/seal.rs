@@ -37,7 +37,7 @@ use zeroize::Zeroizing;
 
 pub use super::key_files::KeyFiles;
 use super::key_files::HEADER;
-use super::keyring::{read_secret_bytes, write_secret_file};
+use super::key_files::{finish_shredding, read_secret_bytes, sync_dir, write_secret_file, zero_fill};
 use super::{KeyError, Secret32};
 
 pub const SEAL_FILE: &str = "seal.toml";
@@ -150,7 +150,8 @@ fn settle_pending(dir: &Path, committed: Option<&str>) -> Result<(), KeyError> {
         if Some(id) == committed {
             let old = dir.join(target);
             if old.exists() {
-                overwrite(&old)?;
+                // The plain key a seal replaces is not left in its old blocks.
+                zero_fill(&old, 0)?;
             }
             fs::rename(e.path(), old).map_err(io_err(dir))?;
         } else {
@@ -162,24 +163,6 @@ fn settle_pending(dir: &Path, committed: Option<&str>) -> Result<(), KeyError> {
         sync_dir(dir)?;
     }
     Ok(())
-}
-
-/// Zeros over a file's bytes (and syncs) before a rename replaces it, so the
-/// plain key a seal replaces is not left in the file's old blocks.
-fn overwrite(path: &Path) -> Result<(), KeyError> {
-    use std::io::Write;
-    let io = |e: std::io::Error| KeyError::Io {
-        dir: path.display().to_string(),
-        reason: e.to_string(),
-    };
-    let len = usize::try_from(fs::metadata(path).map_err(io)?.len()).unwrap_or(0);
-    let mut f = fs::OpenOptions::new().write(true).open(path).map_err(io)?;
-    f.write_all(&vec![0u8; len]).map_err(io)?;
-    f.sync_all().map_err(io)
-}
-
-fn sync_dir(dir: &Path) -> Result<(), KeyError> {
-    fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io_err(dir))
 }
 
 /// The secret files of a keys directory: every `*.key` and `admin.token`.
@@ -257,7 +240,7 @@ pub fn seal(dir: &Path, how: &NewSeal) -> Result<Sealed, KeyError> {
     let files = KeyFiles::sealed_with(dir, key);
     if super::keyring::is_keyring(dir) {
         let plain = KeyFiles::plain(dir);
-        super::keyring::finish_shredding(dir)?;
+        finish_shredding(dir)?;
         rewrite(dir, &plain, &files, &info)?;
     } else {
         // The seal first: a crash before the keyring is complete leaves a
@@ -289,7 +272,7 @@ pub fn rotate(dir: &Path, unlock: &Unlock, how: &NewSeal) -> Result<Vec<Zeroizin
     let old = open(dir, &info, unlock)?;
     let key = Secret32::random();
     let (next, shares) = new_info(&key, how)?;
-    super::keyring::finish_shredding(dir)?;
+    finish_shredding(dir)?;
     rewrite(dir, &old, &KeyFiles::sealed_with(dir, key), &next)?;
     Ok(shares)
 }
