@@ -36,6 +36,13 @@ pub enum ApiError {
     InsufficientProof { missing: Vec<String> },
     #[error("the vault cannot serve this request now")]
     Unavailable { detail: String },
+    /// Expected while the keys are sealed, so not logged as a failure.
+    #[error("the vault is sealed: it serves nothing until its keys are unsealed (GET /v1/unseal)")]
+    Sealed,
+    #[error("{0}")]
+    UnsealFailed(String),
+    #[error("this method is not allowed here")]
+    MethodNotAllowed,
     #[error("too many requests; retry later")]
     RateLimited { retry_after_secs: u64 },
     #[error("internal error")]
@@ -68,7 +75,9 @@ impl ApiError {
             Self::PolicyRejected { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "policy_rejected"),
             Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             Self::InsufficientProof { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "insufficient_proof"),
-            Self::Unavailable { .. } => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            Self::Unavailable { .. } | Self::Sealed => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            Self::UnsealFailed(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unseal_failed"),
+            Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             Self::Internal { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }

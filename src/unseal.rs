@@ -20,7 +20,6 @@ use std::future::Future;
 use std::sync::{Arc, OnceLock};
 
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -35,7 +34,7 @@ use crate::config::Config;
 use crate::crypto::seal::{self, Mode, SealInfo, Unlock};
 use crate::domain::audit::{AuditDraft, Decision as AuditDecision};
 use crate::domain::store::{Commit, Store};
-use crate::error::{ApiError, ErrorCode};
+use crate::error::ApiError;
 use crate::limits::PeerAddr;
 use crate::server::{Background, StartError, Vault};
 
@@ -126,20 +125,6 @@ pub async fn serve_sealed(
     }
 }
 
-/// 503 `unavailable` while sealed: expected, so not logged as a failure.
-fn sealed_error() -> Response {
-    let mut r = (
-        StatusCode::SERVICE_UNAVAILABLE,
-        Json(json!({"error": {
-            "code": "unavailable",
-            "message": "the vault is sealed: it serves nothing until its keys are unsealed (GET /v1/unseal)"
-        }})),
-    )
-        .into_response();
-    r.extensions_mut().insert(ErrorCode("unavailable"));
-    r
-}
-
 async fn healthz(State(gate): State<Arc<Gate>>, req: Request) -> Response {
     if let Some(o) = gate.opened.get() {
         return o.router.clone().oneshot(req).await.into_response();
@@ -150,7 +135,7 @@ async fn healthz(State(gate): State<Arc<Gate>>, req: Request) -> Response {
 async fn forward(State(gate): State<Arc<Gate>>, req: Request) -> Response {
     match gate.opened.get() {
         Some(o) => o.router.clone().oneshot(req).await.into_response(),
-        None => sealed_error(),
+        None => ApiError::Sealed.into_response(),
     }
 }
 
@@ -180,16 +165,6 @@ impl Gate {
 struct UnsealBody {
     share: Option<Zeroizing<String>>,
     passphrase: Option<Zeroizing<String>>,
-}
-
-fn unseal_failed(message: String) -> Response {
-    let mut r = (
-        StatusCode::UNPROCESSABLE_ENTITY,
-        Json(json!({"error": {"code": "unseal_failed", "message": message}})),
-    )
-        .into_response();
-    r.extensions_mut().insert(ErrorCode("unseal_failed"));
-    r
 }
 
 #[utoipa::path(post, path = "/v1/unseal", tag = "ops", request_body = crate::http::openapi::UnsealRequest, responses((status = 200, description = "share counted, or unsealed", body = crate::http::openapi::UnsealStatus), (status = 400, description = "invalid request (the message names the field)", body = crate::http::openapi::ErrorBody), (status = 422, description = "unprocessable", body = crate::http::openapi::ErrorBody), (status = 429, description = "rate limited (Retry-After)", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)))]
@@ -256,7 +231,7 @@ pub(crate) async fn unseal(
                 Mode::Shares => format!("{e}; all {used} shares submitted so far were discarded: start again"),
                 Mode::Passphrase => e.to_string(),
             };
-            return unseal_failed(what);
+            return ApiError::UnsealFailed(what).into_response();
         }
         Err(e) => return ApiError::Internal { detail: e.to_string() }.into_response(),
     };

@@ -11,16 +11,15 @@ use std::sync::Arc;
 
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
-use axum::{middleware, Json, Router};
-use serde_json::json;
+use axum::{middleware, Router};
 use tower::ServiceBuilder;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::error::{ApiError, ErrorCode};
+use crate::error::ApiError;
 use crate::server::Vault;
 
 /// Builds the router; tests can drive it without a socket.
@@ -177,12 +176,6 @@ async fn not_found() -> ApiError {
     ApiError::NotFound
 }
 
-async fn method_not_allowed() -> Response {
-    let mut r = (
-        StatusCode::METHOD_NOT_ALLOWED,
-        Json(json!({"error": {"code": "method_not_allowed", "message": "this method is not allowed here"}})),
-    )
-        .into_response();
-    r.extensions_mut().insert(ErrorCode("method_not_allowed"));
-    r
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
 }
