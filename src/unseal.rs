@@ -182,7 +182,7 @@ pub(crate) async fn unseal(
     // One attempt at a time: a passphrase attempt is a whole scrypt run.
     let mut shares = gate.shares.lock().await;
     if gate.opened.get().is_some() {
-        return Json(json!({"sealed": false})).into_response();
+        return Json(gate.progress(0)).into_response();
     }
     let body: UnsealBody = match serde_json::from_slice(&body) {
         Ok(b) => b,
@@ -253,7 +253,7 @@ pub(crate) async fn unseal(
                 background: std::sync::Mutex::new(Some(background)),
             });
             tracing::info!(seal = %gate.info.id, "unsealed; serving");
-            Json(json!({"sealed": false})).into_response()
+            Json(gate.progress(0)).into_response()
         }
         Err(e) => {
             tracing::error!(error = %e, "the seal opened but the vault cannot start; stopping");

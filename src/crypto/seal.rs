@@ -42,8 +42,6 @@ use super::{KeyError, Secret32};
 
 pub const SEAL_FILE: &str = "seal.toml";
 const PENDING: &str = ".sealing-";
-/// The most shares a seal can have (share indexes are one byte, 1..=255).
-pub const MAX_SHARES: u8 = 255;
 
 /// How a new seal is opened.
 #[derive(Debug)]
