@@ -102,7 +102,19 @@ pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
 }
 
 /// Parses one policy file, giving each policy the id of its `@id` annotation.
+/// Texts that nest past [`super::nesting`]'s bounds are refused before Cedar
+/// parses them.
 fn parse_file(text: &str, file: &str, floor: bool, set: &mut PolicySet, problems: &mut Vec<PolicyProblem>) {
+    if let Err(deep) = super::nesting::check(text) {
+        let (line, column) = line_column(text, deep.offset);
+        problems.push(PolicyProblem {
+            policy_id: file.to_owned(),
+            message: deep.message,
+            line: Some(line),
+            column: Some(column),
+        });
+        return;
+    }
     let parsed = match PolicySet::from_str(text) {
         Ok(p) => p,
         Err(e) => {
@@ -144,11 +156,17 @@ fn parse_file(text: &str, file: &str, floor: bool, set: &mut PolicySet, problems
 }
 
 impl PolicyEngine {
-    /// Compiles and strictly validates a policy set.
+    /// Compiles and strictly validates a policy set, on a thread with the
+    /// parser's own stack ([`super::nesting::on_parser_stack`]).
     ///
     /// # Errors
     /// Every parse, id and validation problem found.
     pub fn compile(sources: &PolicySources, version: u64) -> Result<Self, Vec<PolicyProblem>> {
+        super::nesting::on_parser_stack(|| Self::compile_here(sources, version))
+            .map_err(|e| vec![problem("policies", format!("cannot start the policy parser: {e}"))])?
+    }
+
+    fn compile_here(sources: &PolicySources, version: u64) -> Result<Self, Vec<PolicyProblem>> {
         let (schema, _) =
             Schema::from_cedarschema_str(&sources.schema).map_err(|e| vec![problem("schema.cedarschema", e)])?;
         let mut set = PolicySet::new();

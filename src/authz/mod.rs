@@ -7,6 +7,7 @@
 mod canaries;
 pub mod check;
 mod engine;
+pub mod nesting;
 mod permit;
 pub mod proof;
 pub mod replay;
