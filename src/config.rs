@@ -116,6 +116,12 @@ pub struct Limits {
     pub burst_per_address: u32,
     /// Open connections; at the cap the listener stops accepting.
     pub max_connections: usize,
+    /// Open connections from one source address; more are closed at once.
+    pub max_connections_per_address: usize,
+    /// A request's head must be complete this long after its first byte.
+    pub header_read_timeout: HumanDuration,
+    /// A kept-alive connection with no request is closed after this.
+    pub idle_timeout: HumanDuration,
     /// Requests in progress; beyond it a request is answered 503 at once.
     pub max_concurrent_requests: usize,
     /// A request still running after this is answered 503.
@@ -130,6 +136,9 @@ impl Default for Limits {
             requests_per_second_per_address: 1000,
             burst_per_address: 2000,
             max_connections: 1024,
+            max_connections_per_address: 256,
+            header_read_timeout: dur(10, crate::duration::Unit::Seconds),
+            idle_timeout: dur(60, crate::duration::Unit::Seconds),
             max_concurrent_requests: 512,
             request_timeout: dur(30, crate::duration::Unit::Seconds),
         }
@@ -306,6 +315,20 @@ impl Config {
         }
         if self.limits.request_timeout.is_zero() {
             return Err(ConfigError::key("limits.request_timeout", "must be longer than 0s"));
+        }
+        for (key, d) in [
+            ("limits.header_read_timeout", &self.limits.header_read_timeout),
+            ("limits.idle_timeout", &self.limits.idle_timeout),
+        ] {
+            if d.is_zero() {
+                return Err(ConfigError::key(key, "must be longer than 0s"));
+            }
+        }
+        if self.limits.max_connections_per_address == 0 {
+            return Err(ConfigError::key(
+                "limits.max_connections_per_address",
+                "must be at least 1",
+            ));
         }
         if self.limits.max_connections == 0 {
             return Err(ConfigError::key("limits.max_connections", "must be at least 1"));

@@ -18,6 +18,7 @@
 //!   group-committing writer thread.
 //! - [`authz`] — Cedar: schema, floor, editable policies, decisions, permits.
 //! - [`http`] — the axum skin: extractors, the audit middleware, handlers.
+//! - [`limits`], [`listener`] — rate limits; the listener's connection caps and slow-client clocks.
 //! - [`server`] — opening the vault, serving it, shutting it down.
 //! - [`error`] — the one error type and its mapping to HTTP.
 //!
@@ -46,6 +47,7 @@ pub mod error;
 pub mod http;
 pub mod legal;
 pub mod limits;
+pub mod listener;
 pub mod metrics;
 pub mod operator;
 pub mod principals;

@@ -7,18 +7,11 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use axum::extract::connect_info::Connected;
-use axum::serve::IncomingStream;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::config::Limits;
 
@@ -87,9 +80,10 @@ pub fn retry_after_secs(wait: Duration) -> u64 {
 }
 
 /// The peer, as the router sees it: its address and, over TLS with a client
-/// certificate, the SHA-256 of that certificate.
-#[derive(Clone, Copy, Debug)]
-pub struct PeerAddr(pub SocketAddr, pub Option<[u8; 32]>);
+/// certificate, the SHA-256 of that certificate; and its connection's
+/// activity, which [`crate::listener::track_requests`] keeps.
+#[derive(Clone, Debug)]
+pub struct PeerAddr(pub SocketAddr, pub Option<[u8; 32]>, pub Arc<crate::listener::Activity>);
 
 /// Builds the rustls acceptor from the `[tls]` configuration.
 ///
@@ -132,166 +126,6 @@ pub fn tls_acceptor(c: &crate::config::Tls) -> Result<Option<tokio_rustls::TlsAc
     let mut config = builder.with_single_cert(certs, key).map_err(|e| format!("tls: {e}"))?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Some(tokio_rustls::TlsAcceptor::from(Arc::new(config))))
-}
-
-/// A listener that holds at most `max` connections open (at the cap it
-/// stops accepting; the kernel's backlog queues, then refuses) and, with
-/// TLS, completes each handshake off the accept loop, within 10 s.
-pub struct LimitedListener {
-    ready: tokio::sync::mpsc::Receiver<(LimitedStream, SocketAddr)>,
-    local: SocketAddr,
-    acceptor: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for LimitedListener {
-    fn drop(&mut self) {
-        self.acceptor.abort();
-    }
-}
-
-impl LimitedListener {
-    /// # Errors
-    /// The listener has no local address.
-    pub fn new(inner: TcpListener, max: usize, tls: Option<tokio_rustls::TlsAcceptor>) -> std::io::Result<Self> {
-        let local = inner.local_addr()?;
-        let slots = Arc::new(Semaphore::new(max.max(1)));
-        let (tx, ready) = tokio::sync::mpsc::channel(64);
-        let acceptor = tokio::spawn(async move {
-            loop {
-                // The semaphore is never closed, so acquiring cannot fail.
-                let Ok(permit) = Arc::clone(&slots).acquire_owned().await else {
-                    return;
-                };
-                let (stream, addr) = match inner.accept().await {
-                    Ok(x) => x,
-                    // Out of file descriptors and the like: back off, as axum's own listener does.
-                    Err(e) => {
-                        tracing::warn!(error = %e, "accept failed; retrying");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let _ = stream.set_nodelay(true);
-                match &tls {
-                    None => {
-                        let conn = LimitedStream {
-                            conn: Conn::Plain(stream),
-                            client_cert: None,
-                            _permit: permit,
-                        };
-                        if tx.send((conn, addr)).await.is_err() {
-                            return;
-                        }
-                    }
-                    Some(tls) => {
-                        let (tls, tx) = (tls.clone(), tx.clone());
-                        tokio::spawn(async move {
-                            let Ok(Ok(s)) = tokio::time::timeout(Duration::from_secs(10), tls.accept(stream)).await
-                            else {
-                                return; // failed or too slow: the connection is dropped
-                            };
-                            let client_cert = s.get_ref().1.peer_certificates().and_then(|c| c.first()).map(|der| {
-                                use sha2::Digest;
-                                sha2::Sha256::digest(der.as_ref()).into()
-                            });
-                            let conn = LimitedStream {
-                                conn: Conn::Tls(Box::new(s)),
-                                client_cert,
-                                _permit: permit,
-                            };
-                            let _ = tx.send((conn, addr)).await;
-                        });
-                    }
-                }
-            }
-        });
-        Ok(Self { ready, local, acceptor })
-    }
-}
-
-impl axum::serve::Listener for LimitedListener {
-    type Io = LimitedStream;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        match self.ready.recv().await {
-            Some(c) => c,
-            // The acceptor ended (it only does when this listener is dropped).
-            None => std::future::pending().await,
-        }
-    }
-
-    fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        Ok(self.local)
-    }
-}
-
-impl Connected<IncomingStream<'_, LimitedListener>> for PeerAddr {
-    fn connect_info(stream: IncomingStream<'_, LimitedListener>) -> Self {
-        Self(*stream.remote_addr(), stream.io().client_cert)
-    }
-}
-
-enum Conn {
-    Plain(TcpStream),
-    Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
-}
-
-/// A connection that gives its slot back when it closes.
-pub struct LimitedStream {
-    conn: Conn,
-    client_cert: Option<[u8; 32]>,
-    _permit: OwnedSemaphorePermit,
-}
-
-macro_rules! delegate {
-    ($self:ident, $s:ident => $e:expr) => {
-        match &mut $self.conn {
-            Conn::Plain($s) => {
-                let $s = Pin::new($s);
-                $e
-            }
-            Conn::Tls($s) => {
-                let $s = Pin::new($s.as_mut());
-                $e
-            }
-        }
-    };
-}
-
-impl AsyncRead for LimitedStream {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
-        delegate!(self, s => s.poll_read(cx, buf))
-    }
-}
-
-impl AsyncWrite for LimitedStream {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
-        delegate!(self, s => s.poll_write(cx, buf))
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        delegate!(self, s => s.poll_flush(cx))
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        delegate!(self, s => s.poll_shutdown(cx))
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[std::io::IoSlice<'_>],
-    ) -> Poll<std::io::Result<usize>> {
-        delegate!(self, s => s.poll_write_vectored(cx, bufs))
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        match &self.conn {
-            Conn::Plain(s) => s.is_write_vectored(),
-            Conn::Tls(s) => s.is_write_vectored(),
-        }
-    }
 }
 
 #[cfg(test)]

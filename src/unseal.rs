@@ -98,8 +98,10 @@ pub async fn serve_sealed(
             .fallback(forward)
             .with_state(Arc::clone(&gate)),
     );
-    let listener = crate::limits::LimitedListener::new(listener, gate.config.limits.max_connections, tls)?;
-    let app = router.into_make_service_with_connect_info::<PeerAddr>();
+    let listener = crate::listener::LimitedListener::new(listener, &gate.config.limits, tls)?;
+    let app = router
+        .layer(axum::middleware::from_fn(crate::listener::track_requests))
+        .into_make_service_with_connect_info::<PeerAddr>();
     let stop = async move {
         tokio::select! {
             () = shutdown => {}

@@ -30,8 +30,10 @@ pub async fn serve(
             "TLS is off: serve behind a TLS-terminating proxy on a trusted network, or set [tls] cert and key"
         );
     }
-    let listener = crate::limits::LimitedListener::new(listener, vault.config.limits.max_connections, tls)?;
-    let app = app.into_make_service_with_connect_info::<crate::limits::PeerAddr>();
+    let listener = crate::listener::LimitedListener::new(listener, &vault.config.limits, tls)?;
+    let app = app
+        .layer(axum::middleware::from_fn(crate::listener::track_requests))
+        .into_make_service_with_connect_info::<crate::limits::PeerAddr>();
     let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
     background.finish(vault, served).await
 }
