@@ -458,3 +458,77 @@ async fn legal_respond_gives_the_same_answer_from_the_command_line() {
     );
     v.stop().await;
 }
+
+/// A refused immigration request about a document leaves an audit subject
+/// that nothing outside the audit entries holds: not the commitment the card
+/// record keeps, so a copy of data/ cannot tie the request to the card.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_document_subject_in_the_audit_is_found_nowhere_else_in_the_store() {
+    use base64::Engine as _;
+    let v = TestVault::start("idnyc").await;
+    let clerk = v.clerk().await;
+    let legal = v.staff("legal-1", &["legal"]).await;
+    let auditor = v.auditor().await;
+    v.enroll_one(&clerk, "P-ICE-1", "1990-04-12").await;
+    let doc = json!({"document": {"document_type": "foreign_passport", "issuer": "MEX", "number": "P-ICE-1"}});
+    let (s, a) = ask(
+        &v,
+        &legal,
+        "administrative_subpoena",
+        false,
+        "federal_immigration",
+        doc,
+        &["card_status"],
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{a}");
+    assert_eq!(a["outcome"], "refuse");
+    let entries = v.audit(&auditor).await;
+    let subject = entries
+        .iter()
+        .rev()
+        .find(|e| e["action"] == "legal_request")
+        .and_then(|e| e["subject"].as_str())
+        .unwrap()
+        .to_owned();
+    let hex_part = subject.rsplit(':').next().unwrap().to_owned();
+    let raw = hex_decode(&hex_part);
+    let needles: Vec<Vec<u8>> = vec![
+        hex_part.clone().into_bytes(),
+        hex_part.to_uppercase().into_bytes(),
+        raw.clone(),
+        base64::engine::general_purpose::STANDARD.encode(&raw).into_bytes(),
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(&raw)
+            .into_bytes(),
+        raw[..8].to_vec(),
+    ];
+    let dir = v.stop().await;
+    let db = sled::open(dir.path().join("data")).unwrap();
+    let mut trees = 0;
+    for name in db.tree_names() {
+        if name.as_ref() == b"audit" {
+            continue;
+        }
+        trees += 1;
+        let tree = db.open_tree(&name).unwrap();
+        for kv in tree.iter() {
+            let (k, val) = kv.unwrap();
+            for n in &needles {
+                assert!(
+                    !k.windows(n.len()).any(|w| w == n.as_slice()) && !val.windows(n.len()).any(|w| w == n.as_slice()),
+                    "the audit subject occurs in tree {}",
+                    String::from_utf8_lossy(&name)
+                );
+            }
+        }
+    }
+    assert!(trees > 5, "the store's trees were read");
+}
+
+fn hex_decode(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}

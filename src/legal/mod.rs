@@ -173,7 +173,9 @@ pub async fn respond(v: &Arc<Vault>, slot: &AuditSlot, who: &Principal, req: Leg
         }
         Subject::Document(doc) => {
             let commitment = v.keys.blind.document(&doc.document_type, &doc.issuer, &doc.number);
-            subject_hash = format!("document:{}", hex::encode(&commitment[..16]));
+            // Under the audit-subject key: the commitment itself is in the card
+            // record, so audited as is it would tie this request to that card.
+            subject_hash = v.keys.subjects.subject("document", &hex::encode(commitment));
             let m = decide(DOCUMENT_MATCH);
             let decisions: Vec<(Item, Decision)> = items.iter().map(|i| (*i, decide(i.as_str()))).collect();
             if m.allowed {
