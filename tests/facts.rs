@@ -336,3 +336,47 @@ async fn bulk_guard_stops_a_partner_walking_many_cards() {
     assert_eq!(last["policies"], json!(["facts.bulk_guard_city_partner"]));
     v.stop().await;
 }
+
+/// The payload of a compact JWS, unverified (the signature is checked in
+/// `attestation_verifies_with_a_standard_jwt_library_against_the_jwks`).
+fn jws_claims(token: &str) -> Value {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_canonical_card_numbers_are_signed_and_odd_ages_are_unknown_facts() {
+    let v = TestVault::start("idnyc").await;
+    let clerk = v.clerk().await;
+    let card = v.enroll_one(&clerk, "P-CANON-1", "1990-04-12").await;
+    let library = v.system("nypl-12", "city_partner", &["library_services"]).await;
+    // Caller text that is no card number is never inside the signature.
+    let hostile = "<img src=x onerror=alert(1)>\u{202e}EVIL-TEXT-IN-OUR-JWS";
+    let (s, b) = ask(&v, &library, hostile, "library_services", &["card_valid"]).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["facts"]["card_valid"], false);
+    let claims = jws_claims(b["attestation"].as_str().unwrap());
+    assert_eq!(claims["card_number"], Value::Null);
+    assert!(!b["attestation"].as_str().unwrap().contains("EVIL"));
+    // A real card written loosely is signed in its canonical form.
+    let loose = card.to_lowercase().replace('-', " ");
+    let (s, b) = ask(&v, &library, &loose, "library_services", &["card_valid"]).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["facts"]["card_valid"], true);
+    assert_eq!(
+        jws_claims(b["attestation"].as_str().unwrap())["card_number"],
+        card.as_str()
+    );
+    // `age_over_+18` is not `age_over_18`.
+    for odd in ["age_over_+18", "age_over_ 18", "age_over_18 "] {
+        let (s, b) = ask(&v, &library, &card, "library_services", &[odd]).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{odd}");
+        assert_eq!(code(&b), "unknown_fact");
+    }
+}

@@ -532,3 +532,78 @@ fn hex_decode(s: &str) -> Vec<u8> {
         .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
         .collect()
 }
+
+/// Bidirectional overrides and zero-width characters never reach a letter:
+/// each free-text field refuses them with a 400 that names it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hidden_characters_are_refused_in_references_names_and_comments() {
+    let v = TestVault::start("idnyc").await;
+    let clerk = v.clerk().await;
+    let legal = v.staff("legal-1", &["legal"]).await;
+    let officer = v.staff("privacy-1", &["privacy_officer"]).await;
+    let card = v.enroll_one(&clerk, "P-BIDI-1", "1990-04-12").await;
+    for hidden in ['\u{202E}', '\u{200B}', '\u{2066}', '\u{FEFF}'] {
+        let mut r = request(
+            "court_order",
+            true,
+            "local_law_enforcement",
+            json!({"card_number": card}),
+            &["card_status"],
+        );
+        r["reference"] = json!(format!("Case 24-CV-118{hidden}"));
+        let (s, b) = v.post("/v1/legal/requests", &legal, &r).await;
+        assert_eq!(
+            (s, b["error"]["code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_request"))
+        );
+        assert!(b["error"]["message"].as_str().unwrap().contains("reference"), "{b}");
+
+        let mut r = request(
+            "court_order",
+            true,
+            "local_law_enforcement",
+            json!({"card_number": card}),
+            &["card_status"],
+        );
+        r["requester"]["name"] = json!(format!("Det. {hidden}Smith"));
+        let (s, b) = v.post("/v1/legal/requests", &legal, &r).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+        assert!(
+            b["error"]["message"].as_str().unwrap().contains("requester.name"),
+            "{b}"
+        );
+
+        let (s, b) = v
+            .post(
+                "/v1/legal/holds",
+                &legal,
+                &json!({"reference": format!("Hold {hidden}1"), "card_number": card}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+        assert!(b["error"]["message"].as_str().unwrap().contains("reference"), "{b}");
+
+        let (_, current) = v.get("/v1/policies", &officer).await;
+        let (s, b) = v
+            .call(
+                reqwest::Method::PUT,
+                "/v1/policies",
+                Some(&officer),
+                Some(&json!({"policies": current["policies"], "comment": format!("tidy {hidden}up"), "expected_version": current["version"]})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+        assert!(b["error"]["message"].as_str().unwrap().contains("comment"), "{b}");
+    }
+    // Accents and other scripts are fine.
+    let mut r = request(
+        "court_order",
+        true,
+        "local_law_enforcement",
+        json!({"card_number": card}),
+        &["card_status"],
+    );
+    r["requester"]["name"] = json!("Juzgado Núñez — 東京");
+    let (s, b) = v.post("/v1/legal/requests", &legal, &r).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+}

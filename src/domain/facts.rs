@@ -48,7 +48,8 @@ impl Fact {
             "resident" => Ok(Self::Resident),
             _ => name
                 .strip_prefix("age_over_")
-                .filter(|n| !n.starts_with('0') && n.len() <= 3)
+                // Digits only: `u32::from_str` would take "+18" as 18.
+                .filter(|n| !n.starts_with('0') && n.len() <= 3 && n.bytes().all(|b| b.is_ascii_digit()))
                 .and_then(|n| n.parse::<u32>().ok())
                 .filter(|n| thresholds.contains(n))
                 .map(Self::AgeOver)
@@ -174,6 +175,8 @@ mod tests {
         for bad in [
             "age_over_19",
             "age_over_018",
+            "age_over_+18",
+            "age_over_ 18",
             "age_over_",
             "age_over_-1",
             "age",

@@ -11,4 +11,5 @@ pub mod policy_version;
 pub mod principal;
 pub mod program;
 pub mod store;
+pub mod text;
 pub mod vocab;

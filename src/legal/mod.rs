@@ -34,8 +34,14 @@ const MAX_TEXT: usize = 200;
 
 fn text_field(name: &str, value: &str) -> Result<String, ApiError> {
     let v = value.trim();
-    if v.is_empty() || v.chars().count() > MAX_TEXT || v.chars().any(char::is_control) {
+    if v.is_empty() || v.chars().count() > MAX_TEXT {
         return Err(ApiError::invalid(name, "must be 1 to 200 printable characters"));
+    }
+    if !crate::domain::text::is_plain(v) {
+        return Err(ApiError::invalid(
+            name,
+            "must not hold control, bidirectional or invisible characters",
+        ));
     }
     Ok(v.to_owned())
 }

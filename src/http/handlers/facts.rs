@@ -141,7 +141,8 @@ pub async fn query(
         "exp": iat + ttl,
         "jti": decision_id,
         "purpose": purpose.as_str(),
-        "card_number": card_text,
+        // Only a canonical card number is signed; caller text never is.
+        "card_number": card.as_ref().map(CardNumber::as_str),
         "facts": released,
     });
     Ok(Json(json!({

@@ -46,8 +46,14 @@ pub async fn request(
         &RequestContext::purpose(PURPOSE),
     )?;
     let reference = req.reference.trim();
-    if reference.is_empty() || reference.chars().count() > 100 || reference.chars().any(char::is_control) {
+    if reference.is_empty() || reference.chars().count() > 100 {
         return Err(ApiError::invalid("reference", "must be 1 to 100 characters"));
+    }
+    if !crate::domain::text::is_plain(reference) {
+        return Err(ApiError::invalid(
+            "reference",
+            "must not hold control, bidirectional or invisible characters",
+        ));
     }
     let card = card.ok_or(ApiError::NotFound)?;
     let card_id = v.keys.blind.card_id(card.as_str());

@@ -167,6 +167,13 @@ async fn activate(
     if comment.chars().count() > 500 {
         return Err(ApiError::invalid("comment", "at most 500 characters"));
     }
+    // Newlines are fine in a comment; nothing else hidden is.
+    if comment.chars().any(|c| c != '\n' && crate::domain::text::is_hidden(c)) {
+        return Err(ApiError::invalid(
+            "comment",
+            "must not hold control, bidirectional or invisible characters",
+        ));
+    }
     let _one_at_a_time = v.policy_update.lock().await;
     let current = v.policy().version;
     if expected != current {
