@@ -115,5 +115,6 @@ async fn nesting_just_inside_the_bound_is_parsed_validated_and_proved() {
     let (s, r) = v.post("/v1/policies/check", &officer, &json!({"policies": deep})).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(r["valid"], true, "{:.500}", r["errors"]);
+    assert_eq!(r["proof"]["status"], "proved", "{:.500}", r["proof"]);
     assert!(healthy(v.addr.port()));
 }
