@@ -147,6 +147,8 @@ pub fn backup(
     out: &Path,
     recipient: &age::x25519::Recipient,
 ) -> Result<Manifest, BackupError> {
+    // The archive and a restored store are owner-only, like the store itself.
+    crate::server::owner_only_umask();
     let keys = keys_dir.map(sealed_key_files).transpose()?.unwrap_or_default();
     let db = sled::Config::new()
         .path(data_dir)
@@ -334,6 +336,7 @@ pub fn restore(
     data_dir: &Path,
     keys_dir: Option<&Path>,
 ) -> Result<Manifest, BackupError> {
+    crate::server::owner_only_umask();
     if !is_empty_or_absent(data_dir)? {
         return Err(BackupError::NotEmpty(data_dir.display().to_string()));
     }

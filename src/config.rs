@@ -43,6 +43,10 @@ pub struct Config {
     pub audit: Audit,
     pub tls: Tls,
     pub seal: Seal,
+    /// Start even when the data directory is readable by its group or by
+    /// others. Off: such a directory stops startup (the vault makes its own
+    /// 0700, every file in it 0600).
+    pub allow_shared_data_dir: bool,
     /// Set when the policies directory was named by the operator (file or
     /// flag). When it was not, and `./policies` does not exist, the copy of
     /// the shipped policies compiled into the binary is used.
@@ -193,6 +197,7 @@ impl Default for Config {
             audit: Audit::default(),
             tls: Tls::default(),
             seal: Seal::default(),
+            allow_shared_data_dir: false,
             policies_dir_explicit: false,
         }
     }

@@ -260,14 +260,22 @@ enum AuditCommand {
         /// The data directory.
         #[arg(long)]
         data: PathBuf,
-        /// The keys directory: checkpoints must be signed by its checkpoint
-        /// key (without it, each is checked against the key it names).
+        /// The keys directory: checkpoints must be signed by the key pinned
+        /// in its `checkpoint.pub`. Without it, nothing anchors the chain.
         #[arg(long)]
         keys: Option<PathBuf>,
+        /// Answer ok even when nothing anchors the chain (no pinned
+        /// `checkpoint.pub`, or entries but no signed checkpoint); the
+        /// reason is stated in the output.
+        #[arg(long)]
+        allow_unanchored: bool,
     },
 }
 
 fn main() -> ExitCode {
+    // Whatever this process writes (data, checkpoints, backups, restores,
+    // keys) is its owner's only.
+    civic_vault::server::owner_only_umask();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -279,8 +287,13 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve(args),
         Command::Audit {
-            command: AuditCommand::Verify { data, keys },
-        } => verify(&data, keys.as_deref()),
+            command:
+                AuditCommand::Verify {
+                    data,
+                    keys,
+                    allow_unanchored,
+                },
+        } => verify(&data, keys.as_deref(), allow_unanchored),
         Command::Policy { command } => policy(command),
         Command::Backup { command } => backup(command),
         Command::Restore {
@@ -293,8 +306,10 @@ fn main() -> ExitCode {
                 let m =
                     civic_vault::backup::restore(&archive, &id, &data, keys.as_deref()).map_err(|e| e.to_string())?;
                 println!("{}", serde_json::to_string_pretty(&m).map_err(|e| e.to_string())?);
-                // The restored chain must verify, checkpoints included.
-                verify(&data, None)
+                // The restored chain must verify, checkpoints included
+                // (against the restored pin when the keys came too; an
+                // unanchored chain is stated, not refused, as before).
+                verify(&data, keys.as_deref(), true)
             })
         }
         Command::Legal {
@@ -580,7 +595,12 @@ fn policy(command: PolicyCommand) -> Result<ExitCode, String> {
     Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
-fn verify(data: &std::path::Path, keys: Option<&std::path::Path>) -> Result<ExitCode, String> {
+/// Offline verification. A chain that checks out is only evidence when
+/// something outside the data directory anchors it: a signed checkpoint,
+/// checked against the key pinned in the keys directory. Deleting the
+/// checkpoint file, or signing one with a key of one's own, must not pass
+/// as "ok", so either gap fails unless `allow_unanchored` says otherwise.
+fn verify(data: &std::path::Path, keys: Option<&std::path::Path>, allow_unanchored: bool) -> Result<ExitCode, String> {
     if !data.join("db").exists() {
         return Err(format!("{} is not a civic-vault data directory", data.display()));
     }
@@ -599,10 +619,49 @@ fn verify(data: &std::path::Path, keys: Option<&std::path::Path>) -> Result<Exit
             r
         }
     };
-    println!("{}", serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?);
-    Ok(if report.ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
+    let gap = unanchored(&report, data, keys, pinned.is_some());
+    let mut out = serde_json::to_value(&report).map_err(|e| e.to_string())?;
+    let ok = match &gap {
+        None => report.ok,
+        Some(reason) if allow_unanchored => {
+            out["unanchored"] = serde_json::Value::String(format!("{reason} (allowed by --allow-unanchored)"));
+            report.ok
+        }
+        Some(reason) => {
+            out["ok"] = serde_json::Value::Bool(false);
+            out["anchor_problem"] = serde_json::Value::String(reason.clone());
+            eprintln!("civic-vault: {reason}; pass --allow-unanchored to accept an unanchored chain");
+            false
+        }
+    };
+    println!("{}", serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?);
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// Why nothing anchors the chain, if nothing does.
+fn unanchored(
+    report: &civic_vault::domain::audit::ChainReport,
+    data: &std::path::Path,
+    keys: Option<&std::path::Path>,
+    pinned: bool,
+) -> Option<String> {
+    let pin = civic_vault::checkpoints::PUBLIC_FILE;
+    match keys {
+        None => {
+            return Some(format!(
+                "no pinned checkpoint key: without --keys there is no {pin}, so a checkpoint signed by any key would \
+                 pass"
+            ))
+        }
+        Some(k) if !pinned => return Some(format!("no pinned checkpoint key: {} holds no {pin}", k.display())),
+        Some(_) => {}
+    }
+    (report.entries > 0 && report.checkpoints == 0).then(|| {
+        format!(
+            "no signed checkpoint: {} has {} audit entries but {} is missing or empty",
+            data.display(),
+            report.entries,
+            civic_vault::checkpoints::FILE
+        )
     })
 }

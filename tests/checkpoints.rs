@@ -23,14 +23,91 @@ fn lines(dir: &std::path::Path) -> Vec<Value> {
 }
 
 fn offline_verify(dir: &std::path::Path) -> (bool, Value) {
+    let (ok, report, _) = verify_with(dir, &["--keys", "keys"]);
+    (ok, report)
+}
+
+/// `civic-vault audit verify --data <dir>/data` with `args` (a `keys` or
+/// `data` argument is taken relative to `dir`): success, stdout, stderr.
+fn verify_with(dir: &std::path::Path, args: &[&str]) -> (bool, Value, String) {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_civic-vault"))
         .args(["audit", "verify", "--data"])
         .arg(dir.join("data"))
-        .arg("--keys")
-        .arg(dir.join("keys"))
+        .args(args.iter().map(|a| match *a {
+            "keys" | "data" => dir.join(a).into_os_string(),
+            other => other.into(),
+        }))
         .output()
         .unwrap();
-    (out.status.success(), serde_json::from_slice(&out.stdout).unwrap())
+    (
+        out.status.success(),
+        serde_json::from_slice(&out.stdout).unwrap(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offline_verify_fails_when_nothing_anchors_the_chain() {
+    let v = TestVault::start("idnyc").await;
+    let clerk = v.clerk().await;
+    v.enroll_one(&clerk, "P-ANCHOR-1", "1990-04-12").await;
+    let dir = v.stop().await;
+    let (ok, report, _) = verify_with(dir.path(), &["--keys", "keys"]);
+    assert!(ok, "{report}");
+    assert!(
+        report.get("anchor_problem").is_none() && report.get("unanchored").is_none(),
+        "{report}"
+    );
+
+    // Without --keys nothing pins the checkpoint key: a checkpoint signed by
+    // any key would pass, so verify says so and fails.
+    let (ok, report, stderr) = verify_with(dir.path(), &[]);
+    assert!(!ok, "{report}");
+    assert_eq!(report["ok"], false);
+    let problem = report["anchor_problem"].as_str().unwrap();
+    assert!(
+        problem.contains("checkpoint.pub") && problem.contains("--keys"),
+        "{problem}"
+    );
+    assert!(stderr.contains("--allow-unanchored"), "{stderr}");
+    let (ok, report, _) = verify_with(dir.path(), &["--allow-unanchored"]);
+    assert!(ok, "{report}");
+    assert_eq!(report["ok"], true);
+    let reason = report["unanchored"].as_str().unwrap();
+    assert!(
+        reason.contains("checkpoint.pub") && reason.contains("--allow-unanchored"),
+        "{reason}"
+    );
+
+    // A keys directory without checkpoint.pub pins nothing either.
+    let empty_keys = dir.path().join("no-pin");
+    std::fs::create_dir(&empty_keys).unwrap();
+    let (ok, report, _) = verify_with(dir.path(), &["--keys", empty_keys.to_str().unwrap()]);
+    assert!(!ok, "{report}");
+    assert!(
+        report["anchor_problem"].as_str().unwrap().contains("checkpoint.pub"),
+        "{report}"
+    );
+
+    // The checkpoint file deleted: entries but no signed checkpoint is no
+    // longer "ok, checkpoints: 0".
+    std::fs::remove_file(dir.path().join("data").join("audit-checkpoints.jsonl")).unwrap();
+    let (ok, report, stderr) = verify_with(dir.path(), &["--keys", "keys"]);
+    assert!(!ok, "{report}");
+    assert_eq!(report["checkpoints"], 0);
+    let problem = report["anchor_problem"].as_str().unwrap();
+    assert!(
+        problem.contains("no signed checkpoint") && problem.contains("audit-checkpoints.jsonl"),
+        "{problem}"
+    );
+    assert!(stderr.contains("no signed checkpoint"), "{stderr}");
+    let (ok, report, _) = verify_with(dir.path(), &["--keys", "keys", "--allow-unanchored"]);
+    assert!(ok, "{report}");
+    assert!(
+        report["unanchored"].as_str().unwrap().contains("no signed checkpoint"),
+        "{report}"
+    );
+    assert!(!report.to_string().contains("P-ANCHOR-1"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

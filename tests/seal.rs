@@ -254,3 +254,49 @@ async fn sealed_vault_opens_with_k_shares_and_its_stolen_disk_reveals_no_applica
     assert_eq!(photo.bytes().await.unwrap().as_ref(), PNG);
     v.stop().await;
 }
+
+/// A keys directory sealed with shares by the `sharks`-based code (before
+/// the move to `blahaj`) still opens with any 2 of its 3 shares.
+#[test]
+fn shares_made_by_the_sharks_era_seal_still_open() {
+    use std::os::unix::fs::PermissionsExt;
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sharks-sealed");
+    let tmp = tempfile::tempdir().unwrap();
+    let keys = tmp.path().join("keys");
+    std::fs::create_dir(&keys).unwrap();
+    std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(0o700)).unwrap();
+    // git keeps no modes but the executable bit: the copy is made owner-only.
+    for entry in std::fs::read_dir(fixture.join("keys")).unwrap() {
+        let entry = entry.unwrap();
+        let to = keys.join(entry.file_name());
+        std::fs::copy(entry.path(), &to).unwrap();
+        std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let output: Value = serde_json::from_str(&std::fs::read_to_string(fixture.join("shares.json")).unwrap()).unwrap();
+    let shares: Vec<String> = output["shares"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_owned())
+        .collect();
+    let admin = std::fs::read_to_string(fixture.join("admin.token.plain")).unwrap();
+    let info = seal::state(&keys).unwrap().expect("the fixture is sealed");
+    for (a, b) in [(0, 1), (1, 2), (0, 2)] {
+        let unlock = Unlock::Shares(vec![
+            Zeroizing::new(shares[a].clone()),
+            Zeroizing::new(shares[b].clone()),
+        ]);
+        let files = seal::open(&keys, &info, &unlock).unwrap();
+        let token = files.read("admin.token").unwrap();
+        assert_eq!(
+            std::str::from_utf8(&token).unwrap().trim(),
+            admin.trim(),
+            "shares {a},{b}"
+        );
+        for name in ["kek-6cfcfe66.key", "checkpoint.key", "subject-eb2788b3.key"] {
+            assert!(!files.read(name).unwrap().is_empty(), "{name}");
+        }
+    }
+    let one = Unlock::Shares(vec![Zeroizing::new(shares[0].clone())]);
+    assert!(seal::open(&keys, &info, &one).is_err());
+}

@@ -146,3 +146,65 @@ fn serve_runs_on_embedded_defaults_and_stops_cleanly_on_sigterm() {
     assert!(!log.contains(token.trim()), "the admin token appeared in the log");
     assert!(log.contains("storage flushed"));
 }
+
+/// Directories under `dir`, `dir` included.
+fn dirs(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = vec![dir.to_path_buf()];
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        if e.path().is_dir() {
+            out.extend(dirs(&e.path()));
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_data_directory_is_its_owners_only_from_the_first_start() {
+    let v = TestVault::start("idnyc").await;
+    let clerk = v.clerk().await;
+    v.enroll_one(&clerk, "P-MODE-1", "1990-04-12").await;
+    let dir = v.stop().await;
+    let data = dir.path().join("data");
+    assert!(data.join("audit-checkpoints.jsonl").exists());
+    for d in dirs(&data) {
+        assert_eq!(
+            std::fs::metadata(&d).unwrap().permissions().mode() & 0o777,
+            0o700,
+            "{}",
+            d.display()
+        );
+    }
+    let files = walk(&data);
+    assert!(files.len() >= 3, "{files:?}");
+    for f in files {
+        assert_eq!(
+            std::fs::metadata(&f).unwrap().permissions().mode() & 0o777,
+            0o600,
+            "{}",
+            f.display()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_data_directory_open_to_others_stops_startup_unless_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let config = test_config(dir.path(), "idnyc");
+    let err = civic_vault::Vault::open(config.clone(), std::sync::Arc::new(civic_vault::clock::SystemClock))
+        .await
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains(&data.display().to_string()), "{err}");
+    assert!(err.contains("allow_shared_data_dir") && err.contains("755"), "{err}");
+
+    let mut allowed = config;
+    allowed.allow_shared_data_dir = true;
+    let v = TestVault::start_in(dir, allowed).await;
+    let (s, _) = v.call(reqwest::Method::GET, "/healthz", None, None).await;
+    assert_eq!(s, StatusCode::OK);
+    v.stop().await;
+}

@@ -2,7 +2,7 @@
 //! `admin.token`) encrypted under one 256-bit *seal key* that is never on
 //! disk in the clear: it is either encrypted to a passphrase (age's scrypt
 //! recipient, inside `seal.toml`) or split into Shamir shares (k of n, over
-//! GF(256), by the `sharks` crate) that only the operators hold.
+//! GF(256), by the `blahaj` crate, the maintained fork of `sharks`) that only the operators hold.
 //!
 //! ```text
 //! keys/
@@ -315,7 +315,7 @@ fn key_from(bytes: &[u8]) -> Option<Secret32> {
 }
 
 /// A share as text: `cvs1-<seal id>-<base64url(index ‖ y)>`.
-fn format_share(id: &str, share: &sharks::Share) -> Zeroizing<String> {
+fn format_share(id: &str, share: &blahaj::Share) -> Zeroizing<String> {
     let bytes = Zeroizing::new(Vec::from(share));
     Zeroizing::new(format!("cvs1-{id}-{}", URL_SAFE_NO_PAD.encode(&*bytes)))
 }
@@ -359,12 +359,12 @@ pub fn combine(info: &SealInfo, shares: &BTreeMap<u8, Zeroizing<Vec<u8>>>) -> Re
             shares.len()
         )));
     }
-    let parsed: Vec<sharks::Share> = shares
+    let parsed: Vec<blahaj::Share> = shares
         .values()
-        .filter_map(|b| sharks::Share::try_from(b.as_slice()).ok())
+        .filter_map(|b| blahaj::Share::try_from(b.as_slice()).ok())
         .collect();
     let wrong = || KeyError::Seal("these shares do not rebuild this seal's key".into());
-    let secret = Zeroizing::new(sharks::Sharks(threshold).recover(&parsed).map_err(|_| wrong())?);
+    let secret = Zeroizing::new(blahaj::Sharks(threshold).recover(&parsed).map_err(|_| wrong())?);
     let key = key_from(&secret).ok_or_else(wrong)?;
     if check_value(&key) != info.check {
         return Err(wrong());
@@ -404,7 +404,10 @@ fn new_info(key: &Secret32, how: &NewSeal) -> Result<(SealInfo, Vec<Zeroizing<St
                     "shares: need 2 <= threshold <= shares <= 255 (one share alone would be a plain key)".into(),
                 ));
             }
-            let dealer = sharks::Sharks(*threshold).dealer_rng(key.expose(), &mut rand::rngs::OsRng);
+            // blahaj's own dealer draws the coefficients from rand's thread
+            // RNG (a CSPRNG seeded from the OS), uniformly over GF(256): the
+            // bias of sharks 0.5 (RUSTSEC-2024-0398) is what the move fixed.
+            let dealer = blahaj::Sharks(*threshold).dealer(key.expose());
             let texts = dealer
                 .take(usize::from(*shares))
                 .map(|s| format_share(&id, &s))

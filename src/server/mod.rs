@@ -108,6 +108,41 @@ impl KeyAccess {
     }
 }
 
+/// Every file the process creates from here on is its owner's only (0600,
+/// directories 0700): sled makes its own files, and so do the checkpoint
+/// writer, backups and restores, none of which should be readable by the
+/// host's other accounts.
+pub fn owner_only_umask() {
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
+}
+
+/// Creates the data directory 0700, or checks that an existing one is not
+/// open to its group or others (unless `allow_shared`, the
+/// `allow_shared_data_dir` config key, says to start anyway).
+fn owner_only_data_dir(dir: &std::path::Path, allow_shared: bool) -> Result<(), StartError> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    owner_only_umask();
+    let shown = dir.display();
+    match std::fs::metadata(dir) {
+        Ok(meta) => {
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 && !allow_shared {
+                return Err(StartError::Config(format!(
+                    "data directory {shown} is open to its group or others (mode {mode:o}): `chmod 700 {shown}`, or \
+                     set config key `allow_shared_data_dir = true` to start anyway"
+                )));
+            }
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| StartError::Store(format!("{shown}: cannot be created: {}", e.kind()))),
+        Err(e) => Err(StartError::Store(format!("{shown}: {}", e.kind()))),
+    }
+}
+
 impl Vault {
     /// Opens the vault: policies, program profile, keys (created on first
     /// start), the store, and the bootstrap admin principal. Sealed keys
@@ -163,6 +198,7 @@ impl Vault {
             })?;
         let program =
             Program::from_toml(&config.program, program_text).map_err(|e| StartError::Policies(e.to_string()))?;
+        owner_only_data_dir(&config.data_dir, config.allow_shared_data_dir)?;
         let has_data = config.data_dir.join("db").exists();
         let has_keys = config.keys_dir.join("keyring.toml").exists();
         if has_data && !has_keys {
