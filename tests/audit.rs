@@ -114,6 +114,8 @@ async fn offline_verify_passes_then_fails_after_one_changed_byte() {
     let out = Command::new(exe)
         .args(["audit", "verify", "--data"])
         .arg(&data)
+        .arg("--keys")
+        .arg(dir.path().join("keys"))
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -140,6 +142,8 @@ async fn offline_verify_passes_then_fails_after_one_changed_byte() {
     let out = Command::new(exe)
         .args(["audit", "verify", "--data"])
         .arg(&data)
+        .arg("--keys")
+        .arg(dir.path().join("keys"))
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
