@@ -471,14 +471,12 @@ impl Vault {
         self: &Arc<Self>,
         id: crate::domain::card::CardId,
     ) -> Result<Option<Arc<crate::domain::card::CardRecord>>, ApiError> {
-        if let Some(r) = self.cards.get(&id) {
-            return Ok(Some(r));
+        if let Some(cached) = self.cards.get(&id) {
+            return Ok(cached);
         }
         let epoch = self.cards.epoch();
         let record = self.read(move |v| v.store.card(&id)).await?.map(Arc::new);
-        if let Some(r) = &record {
-            self.cards.insert_if_unchanged(id, Arc::clone(r), epoch);
-        }
+        self.cards.insert_if_unchanged(id, record.clone(), epoch);
         Ok(record)
     }
 

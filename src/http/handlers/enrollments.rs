@@ -85,11 +85,16 @@ pub async fn enroll(
             "destroy_after": destroy_after(&v, &prepared),
         },
     });
+    let card_id = prepared.new_card.card_id;
     let commit = Commit {
         changes: vec![Change::Enroll(Box::new(prepared.new_card))],
         audit: vec![slot.take_for_commit()],
     };
-    commit_or_fail(&v, &slot, commit).await?;
+    // Invalidated whatever the outcome: the card cache may hold this id's
+    // absence, and after a durable commit it must not answer with it.
+    let committed = commit_or_fail(&v, &slot, commit).await;
+    v.cards.invalidate(&card_id);
+    committed?;
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
