@@ -43,6 +43,7 @@ pub struct Config {
     pub audit: Audit,
     pub tls: Tls,
     pub seal: Seal,
+    pub governance: Governance,
     /// Set when the policies directory was named by the operator (file or
     /// flag). When it was not, and `./policies` does not exist, the copy of
     /// the shipped policies compiled into the binary is used.
@@ -166,6 +167,25 @@ impl Default for Proof {
 pub struct Facts {
     pub age_thresholds: Vec<u32>,
     pub attestation_ttl: HumanDuration,
+    /// v1.1, the floor: no system is answered about more distinct cards an
+    /// hour (the editable bulk guards sit below it).
+    pub bulk_ceiling_per_hour: u64,
+}
+
+/// v1.1: separation of duties.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Governance {
+    /// A staff principal holding admin, privacy_officer or legal waits for
+    /// an admin other than its issuer. `false` only for single-operator
+    /// test installs; the vault warns at every start.
+    pub second_approval: bool,
+}
+
+impl Default for Governance {
+    fn default() -> Self {
+        Self { second_approval: true }
+    }
 }
 
 impl Default for Config {
@@ -184,6 +204,7 @@ impl Default for Config {
             audit: Audit::default(),
             tls: Tls::default(),
             seal: Seal::default(),
+            governance: Governance::default(),
             policies_dir_explicit: false,
         }
     }
@@ -205,6 +226,7 @@ impl Default for Facts {
         Self {
             age_thresholds: vec![13, 18, 21, 62, 65],
             attestation_ttl: dur(5, crate::duration::Unit::Minutes),
+            bulk_ceiling_per_hour: 5000,
         }
     }
 }
@@ -335,6 +357,13 @@ impl Config {
         let ttl = self.facts.attestation_ttl.as_secs();
         if ttl == 0 || ttl > 86_400 {
             return Err(ConfigError::key("facts.attestation_ttl", "must be between 1s and 1d"));
+        }
+        let ceiling = self.facts.bulk_ceiling_per_hour;
+        if ceiling == 0 || ceiling > 1_000_000 {
+            return Err(ConfigError::key(
+                "facts.bulk_ceiling_per_hour",
+                "must be between 1 and 1000000",
+            ));
         }
         Ok(())
     }

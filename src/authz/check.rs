@@ -205,6 +205,9 @@ pub fn run_tests(engine: &PolicyEngine, files: &[(String, String)]) -> TestsRepo
                 purposes: case.principal.purposes,
                 token_hash: [0; 32],
                 created_at: 0,
+                status: crate::domain::principal::PrincipalStatus::Active,
+                issued_by: None,
+                approved_by: None,
             };
             let cx = RequestContext {
                 distinct_cards_last_hour: case.context.distinct_cards_last_hour,
