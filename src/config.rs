@@ -440,6 +440,14 @@ mod tests {
         assert_eq!(key_of("[facts]\nage_thresholds = [18, 18]"), "facts.age_thresholds");
         assert_eq!(key_of("[facts]\nage_thresholds = \"18\""), "facts.age_thresholds");
         assert_eq!(
+            key_of("[facts]\nbulk_ceiling_per_hour = 0"),
+            "facts.bulk_ceiling_per_hour"
+        );
+        assert_eq!(
+            key_of("[governance]\nsecond_approval = \"no\""),
+            "governance.second_approval"
+        );
+        assert_eq!(
             key_of("[retention]\nsweep_interval = \"0s\""),
             "retention.sweep_interval"
         );

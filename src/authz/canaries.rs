@@ -140,6 +140,7 @@ pub fn canaries(engine: &PolicyEngine) -> (usize, Vec<String>) {
             for purpose in purposes {
                 let base = RequestContext {
                     distinct_cards_last_hour: Some(1),
+                    bulk_ceiling_per_hour: Some(5000),
                     requested_by_self: Some(false),
                     ..RequestContext::purpose(purpose)
                 };
@@ -196,7 +197,8 @@ pub fn canaries(engine: &PolicyEngine) -> (usize, Vec<String>) {
 /// issuer approving its own principal, asked as a staff principal holding
 /// every role for the purpose admins work under.
 fn separation_of_duties(engine: &PolicyEngine, id: &str, asked: &mut usize, allowed: &mut Vec<String>) {
-    let Some(p) = canary_principals().into_iter().next() else {
+    let principals = canary_principals();
+    let Some(p) = principals.first() else {
         return;
     };
     let mut cases: Vec<(Action, RequestContext, String)> = Vec::new();
@@ -228,11 +230,34 @@ fn separation_of_duties(engine: &PolicyEngine, id: &str, asked: &mut usize, allo
             "approve_principal by its issuer".to_owned(),
         ));
     }
+    // Past the configured ceiling, whatever the editable guards say.
+    for (distinct, ceiling) in [(2, 1), (5001, 5000), (i64::MAX, 1_000_000)] {
+        cases.push((
+            Action::QueryFact,
+            RequestContext {
+                distinct_cards_last_hour: Some(distinct),
+                bulk_ceiling_per_hour: Some(ceiling),
+                ..RequestContext::purpose(Purpose::LibraryServices)
+            },
+            format!("query_fact over the bulk ceiling ({distinct} > {ceiling})"),
+        ));
+    }
     for (action, cx, what) in cases {
-        *asked += 1;
-        let d = engine.decide_each(&p, action, &[Resource::Vault], &cx, id);
-        if let Some(d) = d.first().filter(|d| d.allowed) {
-            allowed.push(format!("staff {what} allowed by {}", d.policies.join(",")));
+        let resource = if action == Action::QueryFact {
+            Resource::Fact("card_valid".into())
+        } else {
+            Resource::Vault
+        };
+        // Fact queries come from systems: ask as every system shape too.
+        for who in principals
+            .iter()
+            .filter(|q| action == Action::QueryFact || q.id == p.id)
+        {
+            *asked += 1;
+            let d = engine.decide_each(who, action, std::slice::from_ref(&resource), &cx, id);
+            if let Some(d) = d.first().filter(|d| d.allowed) {
+                allowed.push(format!("{} {what} allowed by {}", who.id, d.policies.join(",")));
+            }
         }
     }
 }

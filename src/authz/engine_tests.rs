@@ -24,7 +24,7 @@ fn staff(roles: &[Role]) -> Principal {
 #[test]
 fn shipped_policies_pass_strict_validation() {
     let e = engine();
-    assert_eq!(e.floor_ids().count(), 9);
+    assert_eq!(e.floor_ids().count(), 10);
 }
 
 #[test]

@@ -46,7 +46,10 @@ unless {
    context has requested_roles &&
    ((context.requested_roles.contains("legal") && context.requested_roles.contains("privacy_officer")) ||
     (context.requested_roles.contains("admin") &&
-     context.requested_roles.containsAny(["clerk", "legal", "privacy_officer"]))))
+     context.requested_roles.containsAny(["clerk", "legal", "privacy_officer"])))) ||
+  (action == CivicVault::Action::"query_fact" &&
+   context has distinct_cards_last_hour && context has bulk_ceiling_per_hour &&
+   context.distinct_cards_last_hour > context.bulk_ceiling_per_hour)
 };"#;
 
 /// The property, as the report states it.
@@ -55,7 +58,8 @@ civil_immigration_enforcement, bulk_screening or data_brokerage, whose principal
 federal_immigration system, that rests on administrative process, or that discloses to a federal \
 immigration requester anything but card_status on a judge-signed judicial warrant, or that \
 issues or approves a principal holding legal with privacy_officer or admin with clerk, legal or \
-privacy_officer, is denied";
+privacy_officer, or that asks a fact about more distinct cards this hour than the configured \
+bulk_ceiling_per_hour, is denied";
 
 /// Where the solver is and how long a proof may take.
 #[derive(Clone, Debug)]
@@ -344,7 +348,7 @@ mod tests {
         let base = PolicySources::embedded();
         let report = prove(&engine(base.floor, base.editable), &settings()).await;
         assert_eq!(report.status, ProofStatus::Proved, "{report:?}");
-        assert_eq!(report.request_types, 46);
+        assert_eq!(report.request_types, 52);
     }
 
     #[tokio::test]
