@@ -21,6 +21,9 @@ fn main() {
         purposes: vec![Purpose::LibraryServices],
         token_hash: [1; 32],
         created_at: 0,
+        status: civic_vault::domain::principal::PrincipalStatus::Active,
+        issued_by: None,
+        approved_by: None,
     };
     let resources: Vec<Resource> = ["card_valid", "resident", "age_over_18"]
         .iter()

@@ -47,6 +47,7 @@ pub struct Config {
     /// others. Off: such a directory stops startup (the vault makes its own
     /// 0700, every file in it 0600).
     pub allow_shared_data_dir: bool,
+    pub governance: Governance,
     /// Set when the policies directory was named by the operator (file or
     /// flag). When it was not, and `./policies` does not exist, the copy of
     /// the shipped policies compiled into the binary is used.
@@ -179,6 +180,25 @@ impl Default for Proof {
 pub struct Facts {
     pub age_thresholds: Vec<u32>,
     pub attestation_ttl: HumanDuration,
+    /// v1.1, the floor: no system is answered about more distinct cards an
+    /// hour (the editable bulk guards sit below it).
+    pub bulk_ceiling_per_hour: u64,
+}
+
+/// v1.1: separation of duties.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Governance {
+    /// A staff principal holding admin, privacy_officer or legal waits for
+    /// an admin other than its issuer. `false` only for single-operator
+    /// test installs; the vault warns at every start.
+    pub second_approval: bool,
+}
+
+impl Default for Governance {
+    fn default() -> Self {
+        Self { second_approval: true }
+    }
 }
 
 impl Default for Config {
@@ -198,6 +218,7 @@ impl Default for Config {
             tls: Tls::default(),
             seal: Seal::default(),
             allow_shared_data_dir: false,
+            governance: Governance::default(),
             policies_dir_explicit: false,
         }
     }
@@ -219,6 +240,7 @@ impl Default for Facts {
         Self {
             age_thresholds: vec![13, 18, 21, 62, 65],
             attestation_ttl: dur(5, crate::duration::Unit::Minutes),
+            bulk_ceiling_per_hour: 5000,
         }
     }
 }
@@ -364,6 +386,13 @@ impl Config {
         if ttl == 0 || ttl > 86_400 {
             return Err(ConfigError::key("facts.attestation_ttl", "must be between 1s and 1d"));
         }
+        let ceiling = self.facts.bulk_ceiling_per_hour;
+        if ceiling == 0 || ceiling > 1_000_000 {
+            return Err(ConfigError::key(
+                "facts.bulk_ceiling_per_hour",
+                "must be between 1 and 1000000",
+            ));
+        }
         Ok(())
     }
 }
@@ -438,6 +467,14 @@ mod tests {
         assert_eq!(key_of("program = \"../etc\""), "program");
         assert_eq!(key_of("[facts]\nage_thresholds = [18, 18]"), "facts.age_thresholds");
         assert_eq!(key_of("[facts]\nage_thresholds = \"18\""), "facts.age_thresholds");
+        assert_eq!(
+            key_of("[facts]\nbulk_ceiling_per_hour = 0"),
+            "facts.bulk_ceiling_per_hour"
+        );
+        assert_eq!(
+            key_of("[governance]\nsecond_approval = \"no\""),
+            "governance.second_approval"
+        );
         assert_eq!(
             key_of("[retention]\nsweep_interval = \"0s\""),
             "retention.sweep_interval"

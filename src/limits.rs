@@ -147,6 +147,9 @@ mod tests {
             purposes: Vec::new(),
             token_hash: [0; 32],
             created_at: 0,
+            status: crate::domain::principal::PrincipalStatus::Active,
+            issued_by: None,
+            approved_by: None,
         };
         for _ in 0..3 {
             assert!(limits.check_principal(&who("p")).is_ok());

@@ -9,7 +9,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use subtle::ConstantTimeEq;
 
 use crate::crypto::token_hash;
-use crate::domain::principal::Principal;
+use crate::domain::principal::{Principal, PrincipalStatus};
 
 type Selector = [u8; 16];
 
@@ -25,12 +25,27 @@ fn selector(hash: &[u8; 32]) -> Selector {
 }
 
 impl PrincipalCache {
+    /// Inserts or replaces a principal. A replaced principal's old token
+    /// (rotation) stops working here, before the change is acknowledged.
     pub fn insert(&self, p: Principal) {
         let sel = selector(&p.token_hash);
-        self.by_selector
-            .write()
+        let mut map = self.by_selector.write().unwrap_or_else(PoisonError::into_inner);
+        map.retain(|_, q| q.id != p.id);
+        map.insert(sel, Arc::new(p));
+    }
+
+    /// Every principal, by id.
+    #[must_use]
+    pub fn all(&self) -> Vec<Arc<Principal>> {
+        let mut out: Vec<Arc<Principal>> = self
+            .by_selector
+            .read()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert(sel, Arc::new(p));
+            .values()
+            .cloned()
+            .collect();
+        out.sort_by(|a, b| a.id.cmp(&b.id));
+        out
     }
 
     pub fn remove(&self, id: &str) {
@@ -67,6 +82,8 @@ impl PrincipalCache {
             .unwrap_or_else(PoisonError::into_inner)
             .get(&selector(&hash))
             .cloned()?;
-        bool::from(found.token_hash.ct_eq(&hash)).then_some(found)
+        // Only an active principal's token authenticates: a pending one
+        // waits for its second admin, a disabled one is retired.
+        (bool::from(found.token_hash.ct_eq(&hash)) && found.status == PrincipalStatus::Active).then_some(found)
     }
 }

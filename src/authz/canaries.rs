@@ -99,6 +99,9 @@ fn canary_principals() -> Vec<Principal> {
         purposes: Vec::new(),
         token_hash: [0; 32],
         created_at: 0,
+        status: crate::domain::principal::PrincipalStatus::Active,
+        issued_by: None,
+        approved_by: None,
     };
     let mut out = vec![base.clone()];
     for agency in AgencyKind::ALL {
@@ -137,6 +140,7 @@ pub fn canaries(engine: &PolicyEngine) -> (usize, Vec<String>) {
             for purpose in purposes {
                 let base = RequestContext {
                     distinct_cards_last_hour: Some(1),
+                    bulk_ceiling_per_hour: Some(5000),
                     requested_by_self: Some(false),
                     ..RequestContext::purpose(purpose)
                 };
@@ -185,5 +189,75 @@ pub fn canaries(engine: &PolicyEngine) -> (usize, Vec<String>) {
             }
         }
     }
+    separation_of_duties(engine, &id, &mut asked, &mut allowed);
     (asked, allowed)
+}
+
+/// Issuing or approving a principal with a forbidden role pair, and an
+/// issuer approving its own principal, asked as a staff principal holding
+/// every role for the purpose admins work under.
+fn separation_of_duties(engine: &PolicyEngine, id: &str, asked: &mut usize, allowed: &mut Vec<String>) {
+    let principals = canary_principals();
+    let Some(p) = principals.first() else {
+        return;
+    };
+    let mut cases: Vec<(Action, RequestContext, String)> = Vec::new();
+    for (a, b) in crate::domain::principal::FORBIDDEN_PAIRS {
+        for action in [Action::IssuePrincipal, Action::ApprovePrincipal] {
+            for extra in [None, Some(Role::Auditor)] {
+                let mut roles = vec![a.as_str(), b.as_str()];
+                roles.extend(extra.map(Role::as_str));
+                cases.push((
+                    action,
+                    RequestContext {
+                        requested_by_self: Some(false),
+                        requested_roles: Some(roles),
+                        ..RequestContext::purpose(Purpose::SystemAdministration)
+                    },
+                    format!("{} with roles {} and {}", action.as_str(), a.as_str(), b.as_str()),
+                ));
+            }
+        }
+    }
+    for self_approval in [Some(true), None] {
+        cases.push((
+            Action::ApprovePrincipal,
+            RequestContext {
+                requested_by_self: self_approval,
+                requested_roles: Some(vec!["privacy_officer"]),
+                ..RequestContext::purpose(Purpose::SystemAdministration)
+            },
+            "approve_principal by its issuer".to_owned(),
+        ));
+    }
+    // Past the configured ceiling, whatever the editable guards say.
+    for (distinct, ceiling) in [(2, 1), (5001, 5000), (i64::MAX, 1_000_000)] {
+        cases.push((
+            Action::QueryFact,
+            RequestContext {
+                distinct_cards_last_hour: Some(distinct),
+                bulk_ceiling_per_hour: Some(ceiling),
+                ..RequestContext::purpose(Purpose::LibraryServices)
+            },
+            format!("query_fact over the bulk ceiling ({distinct} > {ceiling})"),
+        ));
+    }
+    for (action, cx, what) in cases {
+        let resource = if action == Action::QueryFact {
+            Resource::Fact("card_valid".into())
+        } else {
+            Resource::Vault
+        };
+        // Fact queries come from systems: ask as every system shape too.
+        for who in principals
+            .iter()
+            .filter(|q| action == Action::QueryFact || q.id == p.id)
+        {
+            *asked += 1;
+            let d = engine.decide_each(who, action, std::slice::from_ref(&resource), &cx, id);
+            if let Some(d) = d.first().filter(|d| d.allowed) {
+                allowed.push(format!("{} {what} allowed by {}", who.id, d.policies.join(",")));
+            }
+        }
+    }
 }

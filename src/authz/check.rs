@@ -111,7 +111,12 @@ struct TestPrincipal {
 #[serde(deny_unknown_fields)]
 struct TestContext {
     distinct_cards_last_hour: Option<i64>,
+    /// The configured ceiling (facts.bulk_ceiling_per_hour) the floor compares against.
+    bulk_ceiling_per_hour: Option<i64>,
     requested_by_self: Option<bool>,
+    /// Issuing or approving a principal: the roles it would hold.
+    #[serde(default)]
+    requested_roles: Option<Vec<Role>>,
     /// Legal requests (action `disclose`, whose resource names the item).
     process: Option<Process>,
     #[serde(default)]
@@ -205,10 +210,19 @@ pub fn run_tests(engine: &PolicyEngine, files: &[(String, String)]) -> TestsRepo
                 purposes: case.principal.purposes,
                 token_hash: [0; 32],
                 created_at: 0,
+                status: crate::domain::principal::PrincipalStatus::Active,
+                issued_by: None,
+                approved_by: None,
             };
             let cx = RequestContext {
                 distinct_cards_last_hour: case.context.distinct_cards_last_hour,
                 requested_by_self: case.context.requested_by_self,
+                bulk_ceiling_per_hour: case.context.bulk_ceiling_per_hour,
+                requested_roles: case
+                    .context
+                    .requested_roles
+                    .as_ref()
+                    .map(|r| r.iter().map(|x| x.as_str()).collect()),
                 legal,
                 ..RequestContext::purpose(case.purpose)
             };

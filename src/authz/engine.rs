@@ -291,6 +291,8 @@ impl PolicyEngine {
             card_status: Some("active"),
             distinct_cards_last_hour: Some(1),
             requested_by_self: Some(false),
+            requested_roles: Some(vec!["clerk"]),
+            bulk_ceiling_per_hour: Some(5000),
             legal: Some(super::LegalContext {
                 process: "court_order",
                 signed_by_judge: true,
@@ -380,6 +382,15 @@ impl PolicyEngine {
         }
         if let Some(b) = cx.requested_by_self {
             pairs.push(("requested_by_self".to_owned(), RestrictedExpression::new_bool(b)));
+        }
+        if let Some(roles) = &cx.requested_roles {
+            pairs.push((
+                "requested_roles".to_owned(),
+                RestrictedExpression::new_set(roles.iter().map(|r| RestrictedExpression::new_string((*r).to_owned()))),
+            ));
+        }
+        if let Some(n) = cx.bulk_ceiling_per_hour {
+            pairs.push(("bulk_ceiling_per_hour".to_owned(), RestrictedExpression::new_long(n)));
         }
         if let Some(l) = &cx.legal {
             let text = |k: &str, v: &str| (k.to_owned(), RestrictedExpression::new_string(v.to_owned()));

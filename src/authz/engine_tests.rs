@@ -15,13 +15,16 @@ fn staff(roles: &[Role]) -> Principal {
         purposes: vec![],
         token_hash: [0; 32],
         created_at: 0,
+        status: crate::domain::principal::PrincipalStatus::Active,
+        issued_by: None,
+        approved_by: None,
     }
 }
 
 #[test]
 fn shipped_policies_pass_strict_validation() {
     let e = engine();
-    assert_eq!(e.floor_ids().count(), 7);
+    assert_eq!(e.floor_ids().count(), 10);
 }
 
 #[test]

@@ -28,6 +28,9 @@ pub enum Action {
     EraseCard,
     IssuePrincipal,
     DeletePrincipal,
+    ApprovePrincipal,
+    RotatePrincipal,
+    ListPrincipals,
     ReadAudit,
     VerifyAudit,
     ReadMetrics,
@@ -48,13 +51,16 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Self; 23] = [
+    pub const ALL: [Self; 26] = [
         Self::Enroll,
         Self::ReadPhoto,
         Self::RevokeCard,
         Self::EraseCard,
         Self::IssuePrincipal,
         Self::DeletePrincipal,
+        Self::ApprovePrincipal,
+        Self::RotatePrincipal,
+        Self::ListPrincipals,
         Self::ReadAudit,
         Self::VerifyAudit,
         Self::ReadMetrics,
@@ -99,6 +105,9 @@ impl Action {
             Self::EraseCard => "erase_card",
             Self::IssuePrincipal => "issue_principal",
             Self::DeletePrincipal => "delete_principal",
+            Self::ApprovePrincipal => "approve_principal",
+            Self::RotatePrincipal => "rotate_principal",
+            Self::ListPrincipals => "list_principals",
             Self::ReadAudit => "read_audit",
             Self::VerifyAudit => "verify_audit",
             Self::ReadMetrics => "read_metrics",
@@ -137,6 +146,11 @@ pub struct RequestContext {
     pub card_status: Option<&'static str>,
     pub distinct_cards_last_hour: Option<i64>,
     pub requested_by_self: Option<bool>,
+    /// Issuing or approving a principal: the roles it would hold.
+    pub requested_roles: Option<Vec<&'static str>>,
+    /// Facts: the floor's ceiling on distinct cards per system per hour
+    /// (from config, never from the editable policies).
+    pub bulk_ceiling_per_hour: Option<i64>,
     /// Legal requests: the process, whether a judge signed it, who asks,
     /// the item decided and what kind of subject the request names.
     pub legal: Option<LegalContext>,
@@ -160,6 +174,8 @@ impl RequestContext {
             card_status: None,
             distinct_cards_last_hour: None,
             requested_by_self: None,
+            requested_roles: None,
+            bulk_ceiling_per_hour: None,
             legal: None,
         }
     }

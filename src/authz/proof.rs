@@ -5,7 +5,8 @@
 //! The property: every well-formed request (every principal type, action
 //! and resource type of the schema, any attribute and context values) whose
 //! purpose is in the refused family, or whose principal is a System of agency
-//! kind `federal_immigration`, is denied by floor + candidate. It is proved as
+//! kind `federal_immigration`, or that issues or approves a principal with a
+//! role combination separation of duties forbids, is denied by floor + candidate. It is proved as
 //! "always denies" of floor + candidate + one extra rule that forbids every
 //! request *outside* that family: whatever remains allowed is a counterexample,
 //! which the solver synthesises as a concrete request.
@@ -40,14 +41,25 @@ unless {
    context has requester_agency_kind && context.requester_agency_kind == "federal_immigration" &&
    !(context has process && context.process == "judicial_warrant" &&
      context has signed_by_judge && context.signed_by_judge &&
-     context has item && context.item == "card_status"))
+     context has item && context.item == "card_status")) ||
+  ((action == CivicVault::Action::"issue_principal" || action == CivicVault::Action::"approve_principal") &&
+   context has requested_roles &&
+   ((context.requested_roles.contains("legal") && context.requested_roles.contains("privacy_officer")) ||
+    (context.requested_roles.contains("admin") &&
+     context.requested_roles.containsAny(["clerk", "legal", "privacy_officer"])))) ||
+  (action == CivicVault::Action::"query_fact" &&
+   context has distinct_cards_last_hour && context has bulk_ceiling_per_hour &&
+   context.distinct_cards_last_hour > context.bulk_ceiling_per_hour)
 };"#;
 
 /// The property, as the report states it.
 pub const PROPERTY: &str = "every request whose purpose is immigration_enforcement, \
 civil_immigration_enforcement, bulk_screening or data_brokerage, whose principal is a \
 federal_immigration system, that rests on administrative process, or that discloses to a federal \
-immigration requester anything but card_status on a judge-signed judicial warrant, is denied";
+immigration requester anything but card_status on a judge-signed judicial warrant, or that \
+issues or approves a principal holding legal with privacy_officer or admin with clerk, legal or \
+privacy_officer, or that asks a fact about more distinct cards this hour than the configured \
+bulk_ceiling_per_hour, is denied";
 
 /// Where the solver is and how long a proof may take.
 #[derive(Clone, Debug)]
@@ -336,7 +348,7 @@ mod tests {
         let base = PolicySources::embedded();
         let report = prove(&engine(base.floor, base.editable), &settings()).await;
         assert_eq!(report.status, ProofStatus::Proved, "{report:?}");
-        assert_eq!(report.request_types, 46);
+        assert_eq!(report.request_types, 52);
     }
 
     #[tokio::test]

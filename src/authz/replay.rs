@@ -87,6 +87,14 @@ pub fn replay(engine: &PolicyEngine, entries: &[AuditEntry], principals: &HashMa
         let cx = RequestContext {
             distinct_cards_last_hour: extra.distinct_cards_last_hour,
             requested_by_self: extra.requested_by_self,
+            requested_roles: extra.requested_roles.as_ref().map(|roles| {
+                roles
+                    .iter()
+                    .filter_map(|r| r.parse::<crate::domain::vocab::Role>().ok())
+                    .map(crate::domain::vocab::Role::as_str)
+                    .collect()
+            }),
+            bulk_ceiling_per_hour: extra.bulk_ceiling_per_hour,
             ..RequestContext::purpose(purpose)
         };
         let id = e.decision_id.clone().unwrap_or_default();

@@ -37,6 +37,8 @@ pub struct AuditDraft {
     pub digests: BTreeMap<String, String>,
     /// For a legal request: each item's Cedar decision (same decision id).
     pub items: BTreeMap<String, Decision>,
+    /// For a principal change: what changed (v1.1).
+    pub principal_change: Option<PrincipalChange>,
 }
 
 /// Context a decision was made with, besides principal, action and purpose.
@@ -47,6 +49,49 @@ pub struct ReplayContext {
     pub distinct_cards_last_hour: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested_by_self: Option<bool>,
+    /// v1.1: issuing or approving a principal, the roles it would hold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_roles: Option<Vec<String>>,
+    /// v1.1: facts, the configured ceiling the floor compared against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bulk_ceiling_per_hour: Option<i64>,
+}
+
+/// v1.1: what a principal change did, in the audit entry that records it.
+/// Never a token or its hash.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrincipalChange {
+    /// `issue`, `approve`, `rotate`, `delete` or `retire_bootstrap`.
+    pub change: String,
+    pub id: String,
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agency_kind: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub purposes: Vec<String>,
+    pub status: String,
+    pub issued_by: Option<String>,
+    pub approved_by: Option<String>,
+}
+
+impl PrincipalChange {
+    #[must_use]
+    pub fn of(change: &str, p: &super::principal::Principal) -> Self {
+        Self {
+            change: change.to_owned(),
+            id: p.id.clone(),
+            kind: p.kind.as_str().to_owned(),
+            roles: p.roles.iter().map(|r| r.as_str().to_owned()).collect(),
+            agency_kind: p.agency_kind.map(|a| a.as_str().to_owned()),
+            purposes: p.purposes.iter().map(|x| x.as_str().to_owned()).collect(),
+            status: p.status.as_str().to_owned(),
+            issued_by: p.issued_by.clone(),
+            approved_by: p.approved_by.clone(),
+        }
+    }
 }
 
 /// A certificate of sanitization (after NIST SP 800-88's model): what was
@@ -96,6 +141,8 @@ pub struct AuditEntry {
     pub digests: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub items: BTreeMap<String, Decision>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal_change: Option<PrincipalChange>,
     pub prev_hash: String,
 }
 
@@ -124,6 +171,7 @@ impl AuditEntry {
             context: draft.context.clone(),
             digests: draft.digests.clone(),
             items: draft.items.clone(),
+            principal_change: draft.principal_change.clone(),
             prev_hash: format_hash(prev),
         };
         let canonical = entry.canonical();

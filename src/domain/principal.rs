@@ -16,6 +16,64 @@ pub struct Principal {
     pub purposes: Vec<Purpose>,
     pub token_hash: TokenHash,
     pub created_at: i64,
+    /// v1.1: whether the token authenticates yet (records from before v1.1
+    /// decode as active, see `store::decode_principal`).
+    pub status: PrincipalStatus,
+    /// The admin who issued it (`None` for the bootstrap admin and old records).
+    pub issued_by: Option<String>,
+    /// The admin other than the issuer who approved a privileged principal.
+    pub approved_by: Option<String>,
+}
+
+/// Whether a principal's token works.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, Hash, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PrincipalStatus {
+    Active,
+    /// A privileged staff principal waiting for a second admin.
+    PendingApproval,
+    /// The retired bootstrap admin: kept for the record, its token refused.
+    Disabled,
+}
+
+impl PrincipalStatus {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::PendingApproval => "pending_approval",
+            Self::Disabled => "disabled",
+        }
+    }
+}
+
+/// Roles whose holder can read or keep cardholder data, or change who can:
+/// a staff principal holding one needs a second admin's approval.
+pub const PRIVILEGED: [Role; 3] = [Role::Admin, Role::PrivacyOfficer, Role::Legal];
+
+/// The role pairs no principal may hold together (the floor forbids them too:
+/// `floor.separation_of_duties`).
+pub const FORBIDDEN_PAIRS: [(Role, Role); 4] = [
+    (Role::Legal, Role::PrivacyOfficer),
+    (Role::Admin, Role::Clerk),
+    (Role::Admin, Role::Legal),
+    (Role::Admin, Role::PrivacyOfficer),
+];
+
+/// The first forbidden pair within `roles`, if any.
+#[must_use]
+pub fn forbidden_pair(roles: &[Role]) -> Option<(Role, Role)> {
+    FORBIDDEN_PAIRS
+        .into_iter()
+        .find(|(a, b)| roles.contains(a) && roles.contains(b))
+}
+
+impl Principal {
+    /// Whether issuing it needs a second admin.
+    #[must_use]
+    pub fn is_privileged(&self) -> bool {
+        self.kind == PrincipalKind::Staff && self.roles.iter().any(|r| PRIVILEGED.contains(r))
+    }
 }
 
 /// `POST /v1/principals` as the admin sends it.
@@ -39,7 +97,7 @@ impl NewPrincipal {
     ///
     /// # Errors
     /// A bad id, an unknown purpose, or fields that do not fit the kind.
-    pub fn into_principal(self, token_hash: TokenHash, now: i64) -> Result<Principal, ApiError> {
+    pub fn into_principal(self, token_hash: TokenHash, now: i64, issued_by: &str) -> Result<Principal, ApiError> {
         validate_id(&self.id)?;
         let mut purposes = Vec::with_capacity(self.purposes.len());
         for p in &self.purposes {
@@ -84,6 +142,16 @@ impl NewPrincipal {
                         "only system principals register purposes",
                     ));
                 }
+                if let Some((a, b)) = forbidden_pair(&roles) {
+                    return Err(ApiError::invalid(
+                        "roles",
+                        &format!(
+                            "{} and {} may not be held together (separation of duties)",
+                            a.as_str(),
+                            b.as_str()
+                        ),
+                    ));
+                }
             }
         }
         Ok(Principal {
@@ -94,6 +162,9 @@ impl NewPrincipal {
             purposes,
             token_hash,
             created_at: now,
+            status: PrincipalStatus::Active,
+            issued_by: Some(issued_by.to_owned()),
+            approved_by: None,
         })
     }
 }

@@ -75,6 +75,8 @@ pub fn due_key(at: i64, card_id: &CardId) -> Vec<u8> {
 #[derive(Debug, Clone)]
 pub enum Change {
     PutPrincipal(Box<Principal>),
+    /// Replaces an existing principal (approval, rotation, retirement).
+    UpdatePrincipal(Box<Principal>),
     DeletePrincipal {
         id: String,
     },

@@ -57,6 +57,11 @@ impl AuditSlot {
         self.with(|s| s.draft.principal = Some(id.to_owned()));
     }
 
+    /// Records what a principal change did (v1.1).
+    pub fn principal_change(&self, change: crate::domain::audit::PrincipalChange) {
+        self.with(|s| s.draft.principal_change = Some(change));
+    }
+
     pub fn subject(&self, subject: String) {
         self.with(|s| s.draft.subject = Some(subject));
     }
@@ -98,6 +103,11 @@ impl AuditSlot {
             let extra = crate::domain::audit::ReplayContext {
                 distinct_cards_last_hour: cx.distinct_cards_last_hour,
                 requested_by_self: cx.requested_by_self,
+                requested_roles: cx
+                    .requested_roles
+                    .as_ref()
+                    .map(|r| r.iter().map(|x| (*x).to_owned()).collect()),
+                bulk_ceiling_per_hour: cx.bulk_ceiling_per_hour,
             };
             s.draft.context = (extra != crate::domain::audit::ReplayContext::default()).then_some(extra);
         });

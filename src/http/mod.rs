@@ -25,7 +25,12 @@ use crate::server::Vault;
 /// Builds the router; tests can drive it without a socket.
 pub fn router(vault: Arc<Vault>) -> Router {
     let audited = Router::new()
-        .route("/v1/principals", post(handlers::principals::create))
+        .route(
+            "/v1/principals",
+            post(handlers::principals::create).get(handlers::principals::list),
+        )
+        .route("/v1/principals/{id}/approve", post(handlers::principals::approve))
+        .route("/v1/principals/{id}/rotate", post(handlers::principals::rotate))
         .route("/v1/principals/{id}", delete(handlers::principals::remove))
         .route("/v1/enrollments", post(handlers::enrollments::enroll))
         .route("/v1/cardholders/{card}/photo", get(handlers::cards::photo))

@@ -111,6 +111,8 @@ pub struct IssuedPrincipal {
     pub roles: Vec<crate::domain::vocab::Role>,
     pub agency_kind: Option<crate::domain::vocab::AgencyKind>,
     pub purposes: Vec<String>,
+    /// `active`, or `pending_approval` until an admin other than the issuer approves.
+    pub status: crate::domain::principal::PrincipalStatus,
     pub token: String,
 }
 
@@ -190,6 +192,9 @@ impl Modify for Bearer {
         handlers::facts::keys,
         handlers::principals::create,
         handlers::principals::remove,
+        handlers::principals::approve,
+        handlers::principals::rotate,
+        handlers::principals::list,
         handlers::enrollments::enroll,
         handlers::cards::photo,
         handlers::cards::revoke,

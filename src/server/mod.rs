@@ -178,6 +178,11 @@ impl Vault {
     }
 
     fn open_blocking(config: Config, clock: Arc<dyn Clock>, files: KeyFiles) -> Result<Self, StartError> {
+        if !config.governance.second_approval {
+            tracing::warn!(
+                "[governance] second_approval = false: privileged staff principals are active without a second admin"
+            );
+        }
         let sources = if config.policies_dir.is_dir() {
             PolicySources::load(&config.policies_dir).map_err(StartError::Policies)?
         } else if config.policies_dir_explicit {
@@ -372,6 +377,9 @@ impl Vault {
             purposes: Vec::new(),
             token_hash: hash,
             created_at: now,
+            status: crate::domain::principal::PrincipalStatus::Active,
+            issued_by: None,
+            approved_by: None,
         };
         let draft = AuditDraft {
             at: now,

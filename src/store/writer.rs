@@ -102,6 +102,10 @@ fn tx_encode<T: serde::Serialize>(v: &T) -> TxResult<Vec<u8>> {
     encode(v).map_err(|e| ConflictableTransactionError::Abort(Abort::Corrupt(e.to_string())))
 }
 
+fn tx_principal(p: &Principal) -> TxResult<Vec<u8>> {
+    super::encode_principal(p).map_err(|e| ConflictableTransactionError::Abort(Abort::Corrupt(e.to_string())))
+}
+
 fn apply_change(t: &[TransactionalTree], change: &Change) -> TxResult<()> {
     let (principals, cards, photos, commitments, scans, due, meta, holds, held_scans, policies) =
         (&t[1], &t[2], &t[3], &t[4], &t[5], &t[6], &t[7], &t[8], &t[9], &t[10]);
@@ -111,7 +115,13 @@ fn apply_change(t: &[TransactionalTree], change: &Change) -> TxResult<()> {
             if principals.get(p.id.as_bytes())?.is_some() {
                 return abort(Conflict::PrincipalExists);
             }
-            principals.insert(p.id.as_bytes(), tx_encode::<Principal>(p)?)?;
+            principals.insert(p.id.as_bytes(), tx_principal(p)?)?;
+        }
+        Change::UpdatePrincipal(p) => {
+            if principals.get(p.id.as_bytes())?.is_none() {
+                return abort(Conflict::NotFound);
+            }
+            principals.insert(p.id.as_bytes(), tx_principal(p)?)?;
         }
         Change::DeletePrincipal { id } => {
             if principals.remove(id.as_bytes())?.is_none() {

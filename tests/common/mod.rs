@@ -70,6 +70,9 @@ pub fn test_config(dir: &Path, program: &str) -> Config {
             requests_per_second_per_address: 0,
             ..Default::default()
         },
+        // Tests not about governance issue privileged staff with the
+        // bootstrap admin alone; tests/governance.rs turns approval on.
+        governance: civic_vault::config::Governance { second_approval: false },
         ..Config::default()
     }
 }

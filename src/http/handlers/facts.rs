@@ -57,8 +57,10 @@ pub async fn query(
 
     let decision_id = new_decision_id();
     let resources: Vec<Resource> = facts.iter().map(|f| Resource::Fact(f.name())).collect();
+    let ceiling = i64::try_from(v.config.facts.bulk_ceiling_per_hour).unwrap_or(i64::MAX);
     let context = RequestContext {
         distinct_cards_last_hour: Some(distinct),
+        bulk_ceiling_per_hour: Some(ceiling),
         ..RequestContext::purpose(purpose)
     };
     let decisions = v
@@ -114,7 +116,8 @@ pub async fn query(
             subject: Some(subject.clone()),
             context: Some(crate::domain::audit::ReplayContext {
                 distinct_cards_last_hour: Some(distinct),
-                requested_by_self: None,
+                bulk_ceiling_per_hour: Some(ceiling),
+                ..crate::domain::audit::ReplayContext::default()
             }),
             ..base.clone()
         })

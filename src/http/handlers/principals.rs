@@ -5,13 +5,14 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::authz::{Action, RequestContext, Resource};
 use crate::crypto::{new_token, token_hash};
-use crate::domain::principal::{validate_id, NewPrincipal};
+use crate::domain::audit::{AuditDraft, Decision as AuditDecision, PrincipalChange};
+use crate::domain::principal::{validate_id, NewPrincipal, Principal, PrincipalStatus};
 use crate::domain::store::{Change, Commit, Store};
-use crate::domain::vocab::Purpose;
+use crate::domain::vocab::{PrincipalKind, Purpose, Role};
 use crate::error::ApiError;
 use crate::http::audit_layer::AuditSlot;
 use crate::http::extract::{read_json, DEFAULT_LIMIT};
@@ -19,7 +20,19 @@ use crate::server::Vault;
 
 const PURPOSE: Purpose = Purpose::SystemAdministration;
 
-/// `POST /v1/principals`: the token is in this response and nowhere else.
+/// The bootstrap admin's id (keys/admin.token).
+pub const BOOTSTRAP_ID: &str = "admin";
+
+fn roles_context(p: &Principal) -> RequestContext {
+    RequestContext {
+        requested_roles: Some(p.roles.iter().map(|r| r.as_str()).collect()),
+        ..RequestContext::purpose(PURPOSE)
+    }
+}
+
+/// `POST /v1/principals`: the token is in this response and nowhere else. A
+/// privileged staff principal waits for a second admin, unless the bootstrap
+/// admin issues an admin while it is still the installation credential.
 #[utoipa::path(post, path = "/v1/principals", tag = "admin", request_body = crate::domain::principal::NewPrincipal, responses((status = 201, description = "issued; the token is shown once", body = crate::http::openapi::IssuedPrincipal), (status = 400, description = "invalid request (the message names the field)", body = crate::http::openapi::ErrorBody), (status = 401, description = "no valid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "denied by policy (decision_id)", body = crate::http::openapi::ErrorBody), (status = 409, description = "conflict", body = crate::http::openapi::ErrorBody), (status = 413, description = "payload too large", body = crate::http::openapi::ErrorBody), (status = 429, description = "rate limited (Retry-After)", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)), security(("bearer" = [])))]
 pub async fn create(
     State(v): State<Arc<Vault>>,
@@ -39,7 +52,20 @@ pub async fn create(
     let req: NewPrincipal = read_json(&headers, body, DEFAULT_LIMIT).await?;
     slot.subject(v.keys.subjects.subject("principal", &req.id));
     let token = new_token();
-    let principal = req.into_principal(token_hash(&token), v.clock.now().unix_timestamp())?;
+    let mut principal = req.into_principal(token_hash(&token), v.clock.now().unix_timestamp(), &who.id)?;
+    // The floor decides the roles too, so no editable policy can grant them.
+    v.authorize(
+        &slot,
+        &who,
+        Action::IssuePrincipal,
+        &Resource::Vault,
+        &roles_context(&principal),
+    )?;
+    let bootstrap_admin = who.id == BOOTSTRAP_ID && principal.roles == [Role::Admin];
+    if v.config.governance.second_approval && principal.is_privileged() && !bootstrap_admin {
+        principal.status = PrincipalStatus::PendingApproval;
+    }
+    slot.principal_change(PrincipalChange::of("issue", &principal));
     let commit = Commit {
         changes: vec![Change::PutPrincipal(Box::new(principal.clone()))],
         audit: vec![slot.take_for_commit()],
@@ -51,10 +77,177 @@ pub async fn create(
         "roles": principal.roles,
         "agency_kind": principal.agency_kind,
         "purposes": principal.purposes,
+        "status": principal.status,
         "token": token.as_str(),
     });
     v.principals.insert(principal);
+    retire_bootstrap_if_due(&v).await?;
     Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// `POST /v1/principals/{id}/approve`: an admin other than the issuer makes
+/// a pending principal active.
+#[utoipa::path(post, path = "/v1/principals/{id}/approve", tag = "admin", params(("id" = String, Path, description = "the principal id")), responses((status = 200, description = "approved: {id, status}"), (status = 401, description = "no valid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "denied by policy (the issuer approving, or a forbidden role combination)", body = crate::http::openapi::ErrorBody), (status = 404, description = "no such pending principal", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)), security(("bearer" = [])))]
+pub async fn approve(
+    State(v): State<Arc<Vault>>,
+    slot: AuditSlot,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    slot.begin(Action::ApprovePrincipal, Some(PURPOSE));
+    let who = v.authenticate(&slot, &headers)?;
+    slot.subject(v.keys.subjects.subject("principal", &id));
+    let found = v.principals.get(&id);
+    let cx = RequestContext {
+        requested_by_self: Some(
+            found
+                .as_ref()
+                .is_none_or(|p| p.issued_by.as_deref() == Some(who.id.as_str())),
+        ),
+        requested_roles: found.as_ref().map(|p| p.roles.iter().map(|r| r.as_str()).collect()),
+        ..RequestContext::purpose(PURPOSE)
+    };
+    v.authorize(&slot, &who, Action::ApprovePrincipal, &Resource::Vault, &cx)?;
+    let mut principal = found
+        .filter(|p| p.status == PrincipalStatus::PendingApproval)
+        .map(|p| (*p).clone())
+        .ok_or(ApiError::NotFound)?;
+    principal.status = PrincipalStatus::Active;
+    principal.approved_by = Some(who.id.clone());
+    slot.principal_change(PrincipalChange::of("approve", &principal));
+    let commit = Commit {
+        changes: vec![Change::UpdatePrincipal(Box::new(principal.clone()))],
+        audit: vec![slot.take_for_commit()],
+    };
+    commit_or_fail(&v, &slot, commit).await?;
+    v.principals.insert(principal);
+    retire_bootstrap_if_due(&v).await?;
+    Ok(Json(json!({"id": id, "status": PrincipalStatus::Active})))
+}
+
+/// `POST /v1/principals/{id}/rotate`: a new token; the old one stops before
+/// this answers.
+#[utoipa::path(post, path = "/v1/principals/{id}/rotate", tag = "admin", params(("id" = String, Path, description = "the principal id")), responses((status = 200, description = "rotated: {id, token}, the token shown once"), (status = 401, description = "no valid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "denied by policy (decision_id)", body = crate::http::openapi::ErrorBody), (status = 404, description = "not found, to callers allowed to know", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)), security(("bearer" = [])))]
+pub async fn rotate(
+    State(v): State<Arc<Vault>>,
+    slot: AuditSlot,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    slot.begin(Action::RotatePrincipal, Some(PURPOSE));
+    let who = v.authenticate(&slot, &headers)?;
+    slot.subject(v.keys.subjects.subject("principal", &id));
+    v.authorize(
+        &slot,
+        &who,
+        Action::RotatePrincipal,
+        &Resource::Vault,
+        &RequestContext::purpose(PURPOSE),
+    )?;
+    let mut principal = v
+        .principals
+        .get(&id)
+        .filter(|p| p.status != PrincipalStatus::Disabled)
+        .map(|p| (*p).clone())
+        .ok_or(ApiError::NotFound)?;
+    let token = new_token();
+    principal.token_hash = token_hash(&token);
+    slot.principal_change(PrincipalChange::of("rotate", &principal));
+    let commit = Commit {
+        changes: vec![Change::UpdatePrincipal(Box::new(principal.clone()))],
+        audit: vec![slot.take_for_commit()],
+    };
+    commit_or_fail(&v, &slot, commit).await?;
+    v.principals.insert(principal);
+    Ok(Json(json!({"id": id, "token": token.as_str()})))
+}
+
+/// `GET /v1/principals`: who can call the vault, never a token or its hash.
+#[utoipa::path(get, path = "/v1/principals", tag = "admin", responses((status = 200, description = "{principals: [...]}"), (status = 401, description = "no valid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "denied by policy (decision_id)", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)), security(("bearer" = [])))]
+pub async fn list(State(v): State<Arc<Vault>>, slot: AuditSlot, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+    slot.begin(Action::ListPrincipals, Some(PURPOSE));
+    let who = v.authenticate(&slot, &headers)?;
+    v.authorize(
+        &slot,
+        &who,
+        Action::ListPrincipals,
+        &Resource::Vault,
+        &RequestContext::purpose(PURPOSE),
+    )?;
+    let principals: Vec<Value> = v.principals.all().iter().map(|p| listed(p)).collect();
+    Ok(Json(json!({ "principals": principals })))
+}
+
+fn listed(p: &Principal) -> Value {
+    let created_at = time::OffsetDateTime::from_unix_timestamp(p.created_at)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok());
+    let mut out = json!({
+        "id": p.id,
+        "kind": p.kind,
+        "status": p.status,
+        "issued_by": p.issued_by,
+        "approved_by": p.approved_by,
+        "created_at": created_at,
+    });
+    if p.kind == PrincipalKind::Staff {
+        out["roles"] = json!(p.roles);
+    } else {
+        out["agency_kind"] = json!(p.agency_kind);
+        out["purposes"] = json!(p.purposes);
+    }
+    out
+}
+
+/// Once two admins other than the bootstrap admin are active, the bootstrap
+/// token (a one-time installation credential) is disabled, audited.
+async fn retire_bootstrap_if_due(v: &Vault) -> Result<(), ApiError> {
+    // With the approval rule off (single-operator installs) the bootstrap
+    // admin is that operator and stays.
+    if !v.config.governance.second_approval {
+        return Ok(());
+    }
+    let all = v.principals.all();
+    let Some(bootstrap) = all
+        .iter()
+        .find(|p| p.id == BOOTSTRAP_ID && p.status == PrincipalStatus::Active)
+    else {
+        return Ok(());
+    };
+    let others = all
+        .iter()
+        .filter(|p| p.id != BOOTSTRAP_ID && p.status == PrincipalStatus::Active && p.roles.contains(&Role::Admin))
+        .count();
+    if others < 2 {
+        return Ok(());
+    }
+    let mut retired = (**bootstrap).clone();
+    retired.status = PrincipalStatus::Disabled;
+    let draft = AuditDraft {
+        at: v.clock.now().unix_timestamp(),
+        action: "retire_bootstrap_admin".into(),
+        purpose: Some(PURPOSE.as_str().into()),
+        decision: AuditDecision::Allow,
+        subject: Some(v.keys.subjects.subject("principal", BOOTSTRAP_ID)),
+        outcome: "ok".into(),
+        principal_change: Some(PrincipalChange::of("retire_bootstrap", &retired)),
+        ..AuditDraft::default()
+    };
+    let commit = Commit {
+        changes: vec![Change::UpdatePrincipal(Box::new(retired.clone()))],
+        audit: vec![draft],
+    };
+    match v.store.submit(commit).await {
+        Ok(Ok(_)) => {
+            v.principals.insert(retired);
+            tracing::info!("two other admins are active: the bootstrap admin token is disabled");
+            Ok(())
+        }
+        Ok(Err(e)) => Err(e.into()),
+        Err(_) => Err(ApiError::Unavailable {
+            detail: "writer stopped".into(),
+        }),
+    }
 }
 
 /// `DELETE /v1/principals/{id}`: the token stops working before this answers.
@@ -76,6 +269,9 @@ pub async fn remove(
         &RequestContext::purpose(PURPOSE),
     )?;
     validate_id(&id).map_err(|_| ApiError::NotFound)?;
+    if let Some(p) = v.principals.get(&id) {
+        slot.principal_change(PrincipalChange::of("delete", &p));
+    }
     let commit = Commit {
         changes: vec![Change::DeletePrincipal { id: id.clone() }],
         audit: vec![slot.take_for_commit()],
