@@ -5,7 +5,7 @@
 //! (governor's GCRA) answered with 429 and `Retry-After`; and TLS on the
 //! same listener, with optional client certificates.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
@@ -79,11 +79,7 @@ pub fn retry_after_secs(wait: Duration) -> u64 {
     (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
 }
 
-/// The peer, as the router sees it: its address and, over TLS with a client
-/// certificate, the SHA-256 of that certificate; and its connection's
-/// activity, which [`crate::listener::track_requests`] keeps.
-#[derive(Clone, Debug)]
-pub struct PeerAddr(pub SocketAddr, pub Option<[u8; 32]>, pub Arc<crate::listener::Activity>);
+pub use crate::listener::PeerAddr;
 
 /// Builds the rustls acceptor from the `[tls]` configuration.
 ///

@@ -33,7 +33,12 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{Instant, Sleep};
 
 use crate::config::Limits;
-use crate::limits::PeerAddr;
+
+/// The peer, as the router sees it: its address and, over TLS with a client
+/// certificate, the SHA-256 of that certificate; and its connection's
+/// activity, which [`crate::listener::track_requests`] keeps.
+#[derive(Clone, Debug)]
+pub struct PeerAddr(pub SocketAddr, pub Option<[u8; 32]>, pub Arc<Activity>);
 
 const NONE: u64 = u64::MAX;
 
