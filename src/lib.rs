@@ -18,6 +18,7 @@
 //!   group-committing writer thread.
 //! - [`authz`] — Cedar: schema, floor, editable policies, decisions, permits.
 //! - [`http`] — the axum skin: extractors, the audit middleware, handlers.
+//! - [`audit_tally`] — unauthenticated requests counted per source and second, not logged one by one.
 //! - [`limits`], [`listener`] — rate limits; the listener's connection caps and slow-client clocks.
 //! - [`server`] — opening the vault, serving it, shutting it down.
 //! - [`error`] — the one error type and its mapping to HTTP.
@@ -33,6 +34,7 @@
 //! Requests that change nothing have their entry written by the middleware
 //! before the response leaves; if that fails the caller gets 503.
 
+pub mod audit_tally;
 pub mod authz;
 pub mod backup;
 pub mod cards;

@@ -15,6 +15,8 @@ pub struct Metrics {
     rate_limited_principal: AtomicU64,
     rate_limited_address: AtomicU64,
     shed: AtomicU64,
+    /// Duplicate-enrollment outcomes per clerk (principal ids only).
+    duplicate_enrollments: Mutex<BTreeMap<String, u64>>,
 }
 
 impl Metrics {
@@ -44,6 +46,16 @@ impl Metrics {
     /// A source address over its rate (refused before the audit layer).
     pub fn address_limited(&self) {
         self.rate_limited_address.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// An enrollment refused because a document already backs an active card.
+    pub fn duplicate_enrollment(&self, principal: &str) {
+        *self
+            .duplicate_enrollments
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(principal.to_owned())
+            .or_default() += 1;
     }
 
     /// A request refused because too many were in progress.
@@ -98,6 +110,19 @@ impl Metrics {
                 out,
                 "civic_vault_limited_total{{limit=\"{limit}\"}} {}",
                 n.load(Ordering::Relaxed)
+            );
+        }
+        out.push_str("# HELP civic_vault_duplicate_enrollments_total Enrollments refused because a document already backs an active card, per clerk.\n");
+        out.push_str("# TYPE civic_vault_duplicate_enrollments_total counter\n");
+        for (principal, n) in self
+            .duplicate_enrollments
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+        {
+            let _ = writeln!(
+                out,
+                "civic_vault_duplicate_enrollments_total{{principal=\"{principal}\"}} {n}"
             );
         }
         out

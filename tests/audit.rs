@@ -9,7 +9,7 @@ use std::process::Command;
 
 use common::*;
 use reqwest::{Method, StatusCode};
-use serde_json::json;
+use serde_json::{json, Value};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_request_leaves_one_entry_and_denials_name_their_decision() {
@@ -89,6 +89,49 @@ async fn every_request_leaves_one_entry_and_denials_name_their_decision() {
     // Clerks may not read the audit.
     let (s, _) = v.get("/v1/audit", &clerk).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
+    v.stop().await;
+}
+
+/// A flood of unauthenticated requests from one address grows the audit by
+/// at most one entry per second, and every request is in it as a count.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unauthenticated_flood_is_counted_not_logged_request_by_request() {
+    let v = TestVault::start("idnyc").await;
+    let auditor = v.auditor().await;
+    let before = v.audit(&auditor).await.len();
+    let started = std::time::Instant::now();
+    let mut sent = 0u64;
+    while started.elapsed() < std::time::Duration::from_millis(2500) {
+        let (s, b) = v.call(Method::GET, "/v1/audit", Some("not-a-token"), None).await;
+        assert_eq!(
+            (s, b["error"]["code"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("unauthenticated"))
+        );
+        sent += 1;
+    }
+    let seconds = started.elapsed().as_secs() + 1;
+    // The last window ends within a second of the last request.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let entries = v.audit(&auditor).await;
+    let flood: Vec<&Value> = entries[before..]
+        .iter()
+        .filter(|e| e["outcome"] == "unauthenticated")
+        .collect();
+    let counted: u64 = flood.iter().map(|e| e["count"].as_u64().unwrap_or(1)).sum();
+    assert_eq!(counted, sent, "every request is counted");
+    assert!(sent > 50, "a flood: {sent} requests");
+    assert!(
+        flood.len() as u64 <= seconds + 1,
+        "{} entries for {sent} requests over {seconds} s",
+        flood.len()
+    );
+    // One source, one keyed subject; never the address itself.
+    let subject = flood[0]["subject"].as_str().unwrap();
+    assert!(subject.starts_with("hmac-sha256:"));
+    assert!(flood.iter().all(|e| e["subject"] == subject));
+    assert!(!serde_json::to_string(&flood).unwrap().contains("127.0.0.1"));
+    let (_, report) = v.get("/v1/audit/verify", &auditor).await;
+    assert_eq!(report["ok"], true);
     v.stop().await;
 }
 

@@ -383,3 +383,68 @@ async fn card_lifecycle_photo_revoke_erase() {
     assert_eq!(s, StatusCode::NOT_FOUND);
     v.stop().await;
 }
+
+/// Each 409 tells a clerk that a document backs an active card. A clerk who
+/// meets ten of them in a day is probing documents, not serving applicants:
+/// the editable `clerk.duplicate_probe_guard` stops their enrollments for the
+/// day (decided by Cedar, audited with the count, counted in /metrics).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clerk_probing_documents_through_duplicate_outcomes_is_stopped_for_the_day() {
+    let v = TestVault::start("idnyc").await;
+    let clerk = v.clerk().await;
+    let other = v.staff("clerk-bo", &["clerk"]).await;
+    let auditor = v.auditor().await;
+    v.enroll_one(&clerk, "P-1", "1990-01-01").await;
+    let probe = |i: usize| {
+        application(
+            &format!("Probe {i}"),
+            vec![
+                proof("foreign_passport", "MEX", "P-1"),
+                proof("lease", "L", &format!("L-{i}")),
+            ],
+        )
+    };
+    for i in 0..10 {
+        let (s, b) = enroll(&v, &clerk, &probe(i)).await;
+        assert_eq!(
+            (s, b["error"]["code"].as_str()),
+            (StatusCode::CONFLICT, Some("duplicate_enrollment"))
+        );
+    }
+    // The eleventh request is refused by policy before any document is looked at,
+    // even for an applicant who holds no card.
+    let fresh = application(
+        "New Applicant",
+        vec![proof("foreign_passport", "MEX", "P-2"), proof("lease", "L", "L-1")],
+    );
+    let (s, b) = enroll(&v, &clerk, &fresh).await;
+    assert_eq!(
+        (s, b["error"]["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("forbidden_by_policy")),
+        "{b}"
+    );
+    let decision = b["error"]["decision_id"].as_str().unwrap().to_owned();
+    // Another clerk is not affected.
+    let (s, _) = enroll(&v, &other, &fresh).await;
+    assert_eq!(s, StatusCode::CREATED);
+    let entries = v.audit(&auditor).await;
+    let refusal = entries.iter().find(|e| e["decision_id"] == decision.as_str()).unwrap();
+    assert_eq!(refusal["policies"], json!(["clerk.duplicate_probe_guard"]));
+    assert_eq!(refusal["context"]["duplicate_outcomes_today"], 10);
+    let admin = v.admin.clone();
+    let metrics = v
+        .http
+        .get(v.url("/metrics"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("civic_vault_duplicate_enrollments_total{principal=\"clerk-ana\"} 10"),
+        "{metrics}"
+    );
+    v.stop().await;
+}

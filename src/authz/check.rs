@@ -114,6 +114,8 @@ struct TestContext {
     /// The configured ceiling (facts.bulk_ceiling_per_hour) the floor compares against.
     bulk_ceiling_per_hour: Option<i64>,
     requested_by_self: Option<bool>,
+    /// Enrollment: the clerk's duplicate outcomes today.
+    duplicate_outcomes_today: Option<i64>,
     /// Issuing or approving a principal: the roles it would hold.
     #[serde(default)]
     requested_roles: Option<Vec<Role>>,
@@ -218,6 +220,7 @@ pub fn run_tests(engine: &PolicyEngine, files: &[(String, String)]) -> TestsRepo
                 distinct_cards_last_hour: case.context.distinct_cards_last_hour,
                 requested_by_self: case.context.requested_by_self,
                 bulk_ceiling_per_hour: case.context.bulk_ceiling_per_hour,
+                duplicate_outcomes_today: case.context.duplicate_outcomes_today,
                 requested_roles: case
                     .context
                     .requested_roles

@@ -293,6 +293,7 @@ impl PolicyEngine {
             requested_by_self: Some(false),
             requested_roles: Some(vec!["clerk"]),
             bulk_ceiling_per_hour: Some(5000),
+            duplicate_outcomes_today: Some(0),
             legal: Some(super::LegalContext {
                 process: "court_order",
                 signed_by_judge: true,
@@ -391,6 +392,9 @@ impl PolicyEngine {
         }
         if let Some(n) = cx.bulk_ceiling_per_hour {
             pairs.push(("bulk_ceiling_per_hour".to_owned(), RestrictedExpression::new_long(n)));
+        }
+        if let Some(n) = cx.duplicate_outcomes_today {
+            pairs.push(("duplicate_outcomes_today".to_owned(), RestrictedExpression::new_long(n)));
         }
         if let Some(l) = &cx.legal {
             let text = |k: &str, v: &str| (k.to_owned(), RestrictedExpression::new_string(v.to_owned()));

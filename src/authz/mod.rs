@@ -151,6 +151,9 @@ pub struct RequestContext {
     /// Facts: the floor's ceiling on distinct cards per system per hour
     /// (from config, never from the editable policies).
     pub bulk_ceiling_per_hour: Option<i64>,
+    /// Enrollment: how many of this clerk's enrollments today met
+    /// "a document already backs an active card" (409s).
+    pub duplicate_outcomes_today: Option<i64>,
     /// Legal requests: the process, whether a judge signed it, who asks,
     /// the item decided and what kind of subject the request names.
     pub legal: Option<LegalContext>,
@@ -176,6 +179,7 @@ impl RequestContext {
             requested_by_self: None,
             requested_roles: None,
             bulk_ceiling_per_hour: None,
+            duplicate_outcomes_today: None,
             legal: None,
         }
     }

@@ -95,6 +95,7 @@ pub fn replay(engine: &PolicyEngine, entries: &[AuditEntry], principals: &HashMa
                     .collect()
             }),
             bulk_ceiling_per_hour: extra.bulk_ceiling_per_hour,
+            duplicate_outcomes_today: extra.duplicate_outcomes_today,
             ..RequestContext::purpose(purpose)
         };
         let id = e.decision_id.clone().unwrap_or_default();

@@ -33,6 +33,13 @@ fn first_start_creates_then_reloads_the_same_keys() {
         new,
         "finishing a destruction never touches a live key"
     );
+    // A key write killed before its rename leaves a `.tmp` file: a key that
+    // never came into use. It is destroyed at load, not kept forever.
+    let half_written = dir.path().join("kek-0123456789abcdef.tmp");
+    fs::write(&half_written, b"a key that never came into use").unwrap();
+    let again = Keyring::open_or_create(dir.path()).unwrap();
+    assert!(!half_written.exists());
+    assert_eq!(again.kek_ids(), vec![new.clone()]);
     assert!(!format!("{ring:?}").contains(&STANDARD.encode(ring.active_kek().1.expose())));
 }
 

@@ -39,6 +39,9 @@ pub struct AuditDraft {
     pub items: BTreeMap<String, Decision>,
     /// For a principal change: what changed (v1.1).
     pub principal_change: Option<PrincipalChange>,
+    /// How many requests this entry stands for, when more than its own:
+    /// unauthenticated requests from one source in one interval.
+    pub count: Option<u64>,
 }
 
 /// Context a decision was made with, besides principal, action and purpose.
@@ -55,6 +58,9 @@ pub struct ReplayContext {
     /// v1.1: facts, the configured ceiling the floor compared against.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bulk_ceiling_per_hour: Option<i64>,
+    /// v1.1: enrollment, the clerk's duplicate outcomes today.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duplicate_outcomes_today: Option<i64>,
 }
 
 /// v1.1: what a principal change did, in the audit entry that records it.
@@ -143,6 +149,8 @@ pub struct AuditEntry {
     pub items: BTreeMap<String, Decision>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub principal_change: Option<PrincipalChange>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
     pub prev_hash: String,
 }
 
@@ -172,6 +180,7 @@ impl AuditEntry {
             digests: draft.digests.clone(),
             items: draft.items.clone(),
             principal_change: draft.principal_change.clone(),
+            count: draft.count,
             prev_hash: format_hash(prev),
         };
         let canonical = entry.canonical();

@@ -3,6 +3,7 @@
 pub mod access;
 pub mod audit;
 pub mod card;
+pub mod duplicates;
 pub mod enrollment;
 pub mod facts;
 pub mod holds;

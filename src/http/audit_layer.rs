@@ -108,6 +108,7 @@ impl AuditSlot {
                     .as_ref()
                     .map(|r| r.iter().map(|x| (*x).to_owned()).collect()),
                 bulk_ceiling_per_hour: cx.bulk_ceiling_per_hour,
+                duplicate_outcomes_today: cx.duplicate_outcomes_today,
             };
             s.draft.context = (extra != crate::domain::audit::ReplayContext::default()).then_some(extra);
         });
@@ -165,10 +166,11 @@ impl<S: Send + Sync> FromRequestParts<S> for AuditSlot {
 /// The middleware.
 pub async fn audit_requests(State(vault): State<Arc<Vault>>, mut req: Request, next: Next) -> Response {
     let slot = AuditSlot::default();
-    let client_cert = req
+    let peer = req
         .extensions()
         .get::<axum::extract::ConnectInfo<crate::limits::PeerAddr>>()
-        .and_then(|c| c.0 .1);
+        .map(|c| (c.0 .0.ip(), c.0 .1));
+    let client_cert = peer.and_then(|p| p.1);
     slot.with(|s| {
         s.draft.at = vault.clock.now().unix_timestamp();
         "unrouted".clone_into(&mut s.draft.action);
@@ -184,9 +186,18 @@ pub async fn audit_requests(State(vault): State<Arc<Vault>>, mut req: Request, n
     };
     let action = slot.with(|s| s.draft.action.clone());
     vault.metrics.request(&action, &outcome);
-    let Some(draft) = slot.finish(&outcome) else {
+    let Some(mut draft) = slot.finish(&outcome) else {
         return response;
     };
+    if let (Some((source, _)), true) = (peer, draft.principal.is_none() && outcome == "unauthenticated") {
+        draft.subject = Some(source_subject(&vault, Some(source)));
+        let arrival = vault
+            .unauthenticated
+            .arrive(source, &action, draft.at, std::time::Instant::now());
+        if arrival == crate::audit_tally::Arrival::Counted {
+            return response;
+        }
+    }
     let written = vault.store.submit(Commit {
         changes: Vec::new(),
         audit: vec![draft],
@@ -200,5 +211,48 @@ pub async fn audit_requests(State(vault): State<Arc<Vault>>, mut req: Request, n
             }
             .into_response()
         }
+    }
+}
+
+/// The keyed hash an unauthenticated request's source address is audited
+/// as (`None`: the shared window of addresses past the tally's cap).
+fn source_subject(vault: &Vault, source: Option<std::net::IpAddr>) -> String {
+    let value = match source {
+        Some(std::net::IpAddr::V4(ip)) => hex::encode(ip.octets()),
+        Some(std::net::IpAddr::V6(ip)) => hex::encode(ip.octets()),
+        None => "other".to_owned(),
+    };
+    vault.keys.subjects.subject("source", &value)
+}
+
+/// Writes the unauthenticated requests counted in windows that have ended
+/// (`drain`: every count, at shutdown) as one entry per source.
+pub(crate) async fn write_tallies(vault: &Vault, drain: bool) {
+    let due = if drain {
+        vault.unauthenticated.drain()
+    } else {
+        vault.unauthenticated.due(std::time::Instant::now())
+    };
+    if due.is_empty() {
+        return;
+    }
+    let audit = due
+        .into_iter()
+        .map(|a| AuditDraft {
+            at: a.at,
+            action: a.action,
+            subject: Some(source_subject(vault, a.source)),
+            outcome: "unauthenticated".into(),
+            count: Some(a.requests),
+            ..AuditDraft::default()
+        })
+        .collect();
+    let written = vault.store.submit(Commit {
+        changes: Vec::new(),
+        audit,
+    });
+    if !matches!(written.await, Ok(Ok(_))) {
+        vault.metrics.audit_failure();
+        tracing::error!("counted unauthenticated requests could not be written to the audit log");
     }
 }

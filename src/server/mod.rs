@@ -68,6 +68,10 @@ pub struct Vault {
     /// Distinct cards per principal in the last hour (the bulk guard's input).
     pub fact_window: DistinctCards,
     pub rate_limits: crate::limits::RateLimits,
+    /// Unauthenticated requests counted per source address (see `audit_tally`).
+    pub unauthenticated: crate::audit_tally::UnauthenticatedTally,
+    /// Each clerk's duplicate-enrollment outcomes today (an enrollment input to Cedar).
+    pub duplicate_outcomes: crate::domain::duplicates::DuplicateOutcomes,
     pub checkpointer: crate::checkpoints::Checkpointer,
     /// The newest signed checkpoint found at start (0: none).
     pub signed_at_start: u64,
@@ -281,6 +285,8 @@ impl Vault {
         let attestor = Attestor::new(keys.attestation_id.clone(), keys.attestation_seed());
         Ok(Self {
             rate_limits: crate::limits::RateLimits::new(&config.limits),
+            unauthenticated: crate::audit_tally::UnauthenticatedTally::default(),
+            duplicate_outcomes: crate::domain::duplicates::DuplicateOutcomes::default(),
             checkpointer,
             signed_at_start,
             _keys_lock: keys_lock,

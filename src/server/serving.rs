@@ -43,6 +43,7 @@ pub(crate) struct Background {
     stop: tokio::sync::watch::Sender<bool>,
     sweeper: tokio::task::JoinHandle<()>,
     checkpoints: tokio::task::JoinHandle<()>,
+    tallies: tokio::task::JoinHandle<()>,
 }
 
 impl Background {
@@ -68,10 +69,27 @@ impl Background {
             })
         };
         let checkpoints = crate::checkpoints::spawn(Arc::clone(vault), stop_sweeps.subscribe());
+        let tallies = {
+            let vault = Arc::clone(vault);
+            let mut stopped = stop_sweeps.subscribe();
+            tokio::spawn(async move {
+                // A tenth of the window: an aggregate is written at most this
+                // late, and entries of one source stay at least a window apart.
+                let mut tick = tokio::time::interval(crate::audit_tally::INTERVAL / 10);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tokio::select! {
+                        _ = tick.tick() => crate::http::audit_layer::write_tallies(&vault, false).await,
+                        _ = stopped.changed() => break,
+                    }
+                }
+            })
+        };
         Self {
             stop: stop_sweeps,
             sweeper,
             checkpoints,
+            tallies,
         }
     }
 
@@ -82,6 +100,9 @@ impl Background {
         let _ = self.stop.send(true);
         let _ = self.sweeper.await;
         let _ = self.checkpoints.await;
+        let _ = self.tallies.await;
+        // Every request has been answered: the counts still open are written.
+        crate::http::audit_layer::write_tallies(&vault, true).await;
         served?;
         // Every request has been answered: sign the final head.
         let _ = crate::checkpoints::sign_head(&vault).await;

@@ -30,12 +30,16 @@ pub async fn enroll(
 ) -> Result<Response, ApiError> {
     slot.begin(Action::Enroll, Some(PURPOSE));
     let who = v.authenticate(&slot, &headers)?;
+    let duplicates_today = v.duplicate_outcomes.today(&who.id, v.clock.now().unix_timestamp());
     v.authorize(
         &slot,
         &who,
         Action::Enroll,
         &Resource::Vault,
-        &RequestContext::purpose(PURPOSE),
+        &RequestContext {
+            duplicate_outcomes_today: Some(duplicates_today),
+            ..RequestContext::purpose(PURPOSE)
+        },
     )?;
     let req: EnrollmentRequest = read_json(&headers, body, ENROLL_LIMIT).await?;
     let _kek_in_use = v.kek_gate.read().await;
@@ -94,6 +98,10 @@ pub async fn enroll(
     // absence, and after a durable commit it must not answer with it.
     let committed = commit_or_fail(&v, &slot, commit).await;
     v.cards.invalidate(&card_id);
+    if matches!(committed, Err(ApiError::DuplicateEnrollment)) {
+        v.duplicate_outcomes.record(&who.id, v.clock.now().unix_timestamp());
+        v.metrics.duplicate_enrollment(&who.id);
+    }
     committed?;
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
