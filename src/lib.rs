@@ -8,55 +8,58 @@
 //!
 //! # Map
 //!
-//! - [`config`] — embedded defaults, the TOML file, validation naming the key.
-//! - [`duration`] — the contract's `7d` / `5y` durations.
-//! - [`clock`] — injected time.
-//! - [`crypto`] — the keyring on disk, sealed fields, age photos, keyed hashes, tokens.
-//! - [`domain`] — principals, cards, program rules, enrollment, the audit
-//!   chain, and the store interface the domain owns. No HTTP, sled or Cedar.
-//! - [`store`] — the sled implementation of that interface, with one
+//! The modules are layered: each uses only those below it.
+//!
+//! - Basics: [`config`] (embedded defaults, the TOML file, validation naming
+//!   the key), [`duration`] (the contract's `7d` / `5y`), [`clock`] (injected time).
+//! - [`crypto`] — the keyring on disk (sealed or plain), sealed fields, age
+//!   files, keyed hashes, tokens, attestation signatures.
+//! - [`domain`] — the vault's own types and rules: principals, cards,
+//!   programs, enrollment, facts, legal requests, holds, the audit chain,
+//!   the actions and the permit capability, the store interface and
+//!   [`domain::error::Error`]. It knows no HTTP, sled, tokio or Cedar.
+//! - [`store`] — the sled implementation of the store interface, with one
 //!   group-committing writer thread.
-//! - [`authz`] — Cedar: schema, floor, editable policies, decisions, permits.
-//! - [`http`] — the axum skin: extractors, the audit middleware, handlers.
-//! - [`audit_tally`] — unauthenticated requests counted per source and second, not logged one by one.
-//! - [`limits`], [`listener`] — rate limits; the listener's connection caps and slow-client clocks.
-//! - [`server`] — opening the vault, serving it, shutting it down.
-//! - [`error`] — the one error type and its mapping to HTTP.
+//! - [`authz`] — Cedar: schema, floor, editable policies, decisions that hand
+//!   out permits, policy checks, the symbolic proof, replay.
+//! - [`vault`] — the running vault's state and its services: opening at
+//!   start, the card cache, the token index, rate limits, metrics, counted
+//!   unauthenticated requests, audit checkpoints, retention sweeps, legal answers.
+//! - [`http`] — the axum skin: the error mapping, the gate every handler
+//!   passes (authenticate → authorize → commit), the audit middleware,
+//!   extractors, handlers, the OpenAPI document.
+//! - [`server`] — serving: the listener (caps, slow-client clocks, TLS),
+//!   background tasks, the sealed vault's unseal gate, `run` and `serve`.
+//! - [`ops`] — operator tooling for the command line: backups, the API
+//!   client, policy commands.
 //!
 //! # A request's path
 //!
-//! `http` router → audit middleware opens an [`http::audit_layer::AuditSlot`]
-//! → handler authenticates the bearer token ([`principals`]) → asks
-//! [`authz::PolicyEngine::decide`] (a [`authz::Permit`] on allow, 403 on deny)
-//! → parses and checks the body → calls the domain → submits a
-//! [`domain::store::Commit`] of changes plus the audit entry to the writer,
-//! which applies both in one sled transaction and flushes before answering.
-//! Requests that change nothing have their entry written by the middleware
-//! before the response leaves; if that fails the caller gets 503.
+//! [`server::listener`] accepts the connection and marks the request in
+//! progress → the [`http`] router checks the source address's rate → the
+//! audit middleware opens an [`http::audit_layer::AuditSlot`] → the handler
+//! asks [`http::gate::Gate`] to authenticate the bearer token
+//! ([`vault::token_index`]) and to authorize with
+//! [`authz::PolicyEngine::decide`] (a [`domain::access::Permit`] on allow,
+//! 403 on deny), each recorded in the slot → parses and checks the body →
+//! calls the domain or a [`vault`] service → commits a
+//! [`domain::store::Commit`] of changes plus the audit entry through the
+//! gate, which the writer applies in one sled transaction and flushes before
+//! answering. Requests that change nothing have their entry written by the
+//! middleware before the response leaves; if that fails the caller gets 503.
 
-pub mod audit_tally;
 pub mod authz;
-pub mod backup;
-pub mod cards;
-pub mod checkpoints;
-pub mod client;
 pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod domain;
 pub mod duration;
-pub mod error;
 pub mod http;
-pub mod legal;
-pub mod limits;
-pub mod listener;
-pub mod metrics;
-pub mod operator;
-pub mod principals;
-pub mod retention;
+pub mod ops;
 pub mod server;
 pub mod store;
-pub mod unseal;
+pub mod vault;
 
 pub use config::Config;
-pub use server::{run, serve, StartError, Vault};
+pub use server::{run, serve};
+pub use vault::{StartError, Vault};

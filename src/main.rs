@@ -3,9 +3,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use civic_vault::client::{Client, Connection};
 use civic_vault::crypto::seal;
 use civic_vault::domain::store::Store;
+use civic_vault::ops::client::{Client, Connection};
 use civic_vault::Config;
 use clap::{Parser, Subcommand};
 
@@ -275,7 +275,7 @@ enum AuditCommand {
 fn main() -> ExitCode {
     // Whatever this process writes (data, checkpoints, backups, restores,
     // keys) is its owner's only.
-    civic_vault::server::owner_only_umask();
+    civic_vault::vault::owner_only_umask();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -302,9 +302,9 @@ fn main() -> ExitCode {
             data,
             keys,
         } => {
-            civic_vault::backup::read_identity(&identity).and_then(|id| {
-                let m =
-                    civic_vault::backup::restore(&archive, &id, &data, keys.as_deref()).map_err(|e| e.to_string())?;
+            civic_vault::ops::backup::read_identity(&identity).and_then(|id| {
+                let m = civic_vault::ops::backup::restore(&archive, &id, &data, keys.as_deref())
+                    .map_err(|e| e.to_string())?;
                 println!("{}", serde_json::to_string_pretty(&m).map_err(|e| e.to_string())?);
                 // The restored chain must verify, checkpoints included
                 // (against the restored pin when the keys came too; an
@@ -320,7 +320,7 @@ fn main() -> ExitCode {
                     connection,
                 },
         } => remote(&connection, |c| async move {
-            civic_vault::operator::legal_respond(&c, &request, letter.as_deref()).await
+            civic_vault::ops::operator::legal_respond(&c, &request, letter.as_deref()).await
         }),
         Command::Keys { command } => keys(command),
     };
@@ -465,7 +465,7 @@ fn keys(command: KeysCommand) -> Result<ExitCode, String> {
 
 fn backup(command: BackupCommand) -> Result<ExitCode, String> {
     match command {
-        BackupCommand::Keygen { out } => println!("{}", civic_vault::backup::keygen(&out)?),
+        BackupCommand::Keygen { out } => println!("{}", civic_vault::ops::backup::keygen(&out)?),
         BackupCommand::Create {
             data,
             keys,
@@ -473,12 +473,12 @@ fn backup(command: BackupCommand) -> Result<ExitCode, String> {
             recipient,
         } => {
             let r: age::x25519::Recipient = recipient.parse().map_err(|e| format!("--recipient: {e}"))?;
-            let m = civic_vault::backup::backup(&data, keys.as_deref(), &out, &r).map_err(|e| e.to_string())?;
+            let m = civic_vault::ops::backup::backup(&data, keys.as_deref(), &out, &r).map_err(|e| e.to_string())?;
             println!("{}", serde_json::to_string_pretty(&m).map_err(|e| e.to_string())?);
         }
         BackupCommand::Verify { archive, identity } => {
-            let id = civic_vault::backup::read_identity(&identity)?;
-            match civic_vault::backup::verify(&archive, &id) {
+            let id = civic_vault::ops::backup::read_identity(&identity)?;
+            match civic_vault::ops::backup::verify(&archive, &id) {
                 Ok(m) => println!("{}", serde_json::to_string_pretty(&m).map_err(|e| e.to_string())?),
                 Err(e) => {
                     eprintln!("civic-vault: {e}");
@@ -505,7 +505,7 @@ where
 }
 
 fn policy(command: PolicyCommand) -> Result<ExitCode, String> {
-    use civic_vault::operator;
+    use civic_vault::ops::operator;
     let (dir, file, only_tests) = match command {
         PolicyCommand::Check { policies, file } => (policies, file, false),
         PolicyCommand::Test { policies, file } => (policies, file, true),
@@ -605,10 +605,10 @@ fn verify(data: &std::path::Path, keys: Option<&std::path::Path>, allow_unanchor
         return Err(format!("{} is not a civic-vault data directory", data.display()));
     }
     let pinned = match keys {
-        Some(k) => civic_vault::checkpoints::pinned_key(k).map_err(|e| e.to_string())?,
+        Some(k) => civic_vault::vault::checkpoints::pinned_key(k).map_err(|e| e.to_string())?,
         None => None,
     };
-    let signed = civic_vault::checkpoints::read_verified(data, pinned.as_ref());
+    let signed = civic_vault::vault::checkpoints::read_verified(data, pinned.as_ref());
     let (store, _) = civic_vault::store::SledStore::open(data, None).map_err(|e| e.to_string())?;
     let report = match signed {
         Ok(heads) => store.audit_verify(heads).map_err(|e| e.to_string())?,
@@ -645,7 +645,7 @@ fn unanchored(
     keys: Option<&std::path::Path>,
     pinned: bool,
 ) -> Option<String> {
-    let pin = civic_vault::checkpoints::PUBLIC_FILE;
+    let pin = civic_vault::vault::checkpoints::PUBLIC_FILE;
     match keys {
         None => {
             return Some(format!(
@@ -661,7 +661,7 @@ fn unanchored(
             "no signed checkpoint: {} has {} audit entries but {} is missing or empty",
             data.display(),
             report.entries,
-            civic_vault::checkpoints::FILE
+            civic_vault::vault::checkpoints::FILE
         )
     })
 }

@@ -211,10 +211,10 @@ async fn sealed_vault_opens_with_k_shares_and_its_stolen_disk_reveals_no_applica
     drop(store);
     // ...and the audit chain verifies against its signed checkpoints with
     // the public key beside the sealed keys, without unsealing anything.
-    let pinned = civic_vault::checkpoints::pinned_key(&keys)
+    let pinned = civic_vault::vault::checkpoints::pinned_key(&keys)
         .unwrap()
         .expect("checkpoint.pub");
-    let heads = civic_vault::checkpoints::read_verified(&dir.path().join("data"), Some(&pinned)).unwrap();
+    let heads = civic_vault::vault::checkpoints::read_verified(&dir.path().join("data"), Some(&pinned)).unwrap();
     assert!(!heads.is_empty());
 
     // Rotate the seal to a passphrase; with the passphrase file configured

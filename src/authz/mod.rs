@@ -8,126 +8,16 @@ mod canaries;
 pub mod check;
 mod engine;
 pub mod nesting;
-mod permit;
 pub mod proof;
 pub mod replay;
 mod sources;
 
+pub use crate::domain::access::Permit;
+pub use crate::domain::action::Action;
 pub use engine::{new_decision_id, Decision, PolicyEngine, PolicyProblem};
-pub use permit::Permit;
 pub use sources::PolicySources;
 
 use crate::domain::vocab::Purpose;
-
-/// The actions of the schema, one per kind of request.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Action {
-    Enroll,
-    ReadPhoto,
-    RevokeCard,
-    EraseCard,
-    IssuePrincipal,
-    DeletePrincipal,
-    ApprovePrincipal,
-    RotatePrincipal,
-    ListPrincipals,
-    ReadAudit,
-    VerifyAudit,
-    ReadMetrics,
-    QueryFact,
-    ReadRetention,
-    RunSweep,
-    RequestHold,
-    ApproveHold,
-    ReleaseHold,
-    ListHolds,
-    ReadPolicies,
-    CheckPolicies,
-    UpdatePolicies,
-    LegalRequest,
-    ReadLegalRequest,
-    ListNotices,
-    Disclose,
-}
-
-impl Action {
-    pub const ALL: [Self; 26] = [
-        Self::Enroll,
-        Self::ReadPhoto,
-        Self::RevokeCard,
-        Self::EraseCard,
-        Self::IssuePrincipal,
-        Self::DeletePrincipal,
-        Self::ApprovePrincipal,
-        Self::RotatePrincipal,
-        Self::ListPrincipals,
-        Self::ReadAudit,
-        Self::VerifyAudit,
-        Self::ReadMetrics,
-        Self::QueryFact,
-        Self::ReadRetention,
-        Self::RunSweep,
-        Self::RequestHold,
-        Self::ApproveHold,
-        Self::ReleaseHold,
-        Self::ListHolds,
-        Self::ReadPolicies,
-        Self::CheckPolicies,
-        Self::UpdatePolicies,
-        Self::LegalRequest,
-        Self::ReadLegalRequest,
-        Self::ListNotices,
-        Self::Disclose,
-    ];
-
-    /// The schema's resource type for this action.
-    #[must_use]
-    pub fn resource_kind(self) -> &'static str {
-        match self {
-            Self::ReadPhoto
-            | Self::RevokeCard
-            | Self::EraseCard
-            | Self::RequestHold
-            | Self::ApproveHold
-            | Self::ReleaseHold => "Card",
-            Self::QueryFact => "Fact",
-            Self::Disclose => "LegalItem",
-            _ => "Vault",
-        }
-    }
-
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Enroll => "enroll",
-            Self::ReadPhoto => "read_photo",
-            Self::RevokeCard => "revoke_card",
-            Self::EraseCard => "erase_card",
-            Self::IssuePrincipal => "issue_principal",
-            Self::DeletePrincipal => "delete_principal",
-            Self::ApprovePrincipal => "approve_principal",
-            Self::RotatePrincipal => "rotate_principal",
-            Self::ListPrincipals => "list_principals",
-            Self::ReadAudit => "read_audit",
-            Self::VerifyAudit => "verify_audit",
-            Self::ReadMetrics => "read_metrics",
-            Self::QueryFact => "query_fact",
-            Self::ReadRetention => "read_retention",
-            Self::RunSweep => "run_sweep",
-            Self::RequestHold => "request_hold",
-            Self::ApproveHold => "approve_hold",
-            Self::ReleaseHold => "release_hold",
-            Self::ListHolds => "list_holds",
-            Self::ReadPolicies => "read_policies",
-            Self::CheckPolicies => "check_policies",
-            Self::UpdatePolicies => "update_policies",
-            Self::LegalRequest => "legal_request",
-            Self::ReadLegalRequest => "read_legal_request",
-            Self::ListNotices => "list_notices",
-            Self::Disclose => "disclose",
-        }
-    }
-}
 
 /// What a request is about. Ids are opaque (keyed hashes or fixed names).
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -4,10 +4,68 @@
 
 use zeroize::Zeroizing;
 
+use super::action::Action;
 use super::card::{CardId, CardRecord, PhotoRecord};
-use crate::authz::{Action, Permit};
+use super::error::Error;
+use super::vocab::Purpose;
 use crate::crypto::Keyring;
-use crate::error::ApiError;
+
+/// Proof that Cedar allowed `principal` to perform `action` for `purpose`.
+/// Only the policy engine makes one; functions that open cardholder data
+/// take one and check it is for their action.
+#[derive(Debug)]
+pub struct Permit {
+    action: Action,
+    principal: String,
+    purpose: Purpose,
+    decision_id: String,
+}
+
+impl Permit {
+    /// Only the policy engine (the `authz` module) makes permits, after an allow.
+    pub(crate) fn new(action: Action, principal: String, purpose: Purpose, decision_id: String) -> Self {
+        Self {
+            action,
+            principal,
+            purpose,
+            decision_id,
+        }
+    }
+
+    #[must_use]
+    pub fn action(&self) -> Action {
+        self.action
+    }
+
+    #[must_use]
+    pub fn principal(&self) -> &str {
+        &self.principal
+    }
+
+    #[must_use]
+    pub fn purpose(&self) -> Purpose {
+        self.purpose
+    }
+
+    #[must_use]
+    pub fn decision_id(&self) -> &str {
+        &self.decision_id
+    }
+
+    /// True when this permit is for `action`.
+    #[must_use]
+    pub fn allows(&self, action: Action) -> bool {
+        self.action == action
+    }
+}
+
+/// A holder's photo, opened, with its media type.
+pub struct Photo {
+    pub bytes: Zeroizing<Vec<u8>>,
+    /// `image/png` or `image/jpeg`: enrollment accepts those two only, by
+    /// their bytes, so the bytes decide here too.
+    pub content_type: &'static str,
+}
 
 /// Decrypts a holder's photo: data key → sealed photo identity → age file.
 ///
@@ -20,29 +78,34 @@ pub fn open_photo(
     card_id: &CardId,
     record: &CardRecord,
     photo: &PhotoRecord,
-) -> Result<Zeroizing<Vec<u8>>, ApiError> {
+) -> Result<Photo, Error> {
     if !(permit.allows(Action::ReadPhoto) || permit.allows(Action::Disclose)) {
-        return Err(ApiError::Internal {
+        return Err(Error::Internal {
             detail: "photo opened without a read_photo or disclose permit".into(),
         });
     }
     let dek = data_key(keys, card_id, record)?;
     let text = Zeroizing::new(
         dek.open_field(card_id, "photo_key", &record.photo_key)
-            .map_err(|_| ApiError::NotFound)?,
+            .map_err(|_| Error::NotFound)?,
     );
     let identity: age::x25519::Identity = std::str::from_utf8(&text)
         .ok()
         .and_then(|t| t.parse().ok())
-        .ok_or(ApiError::NotFound)?;
-    age::decrypt(&identity, &photo.age_file)
+        .ok_or(Error::NotFound)?;
+    let bytes = age::decrypt(&identity, &photo.age_file)
         .map(Zeroizing::new)
-        .map_err(|_| ApiError::NotFound)
+        .map_err(|_| Error::NotFound)?;
+    let content_type = match super::enrollment::sniff(&bytes) {
+        Some(super::enrollment::MediaKind::Png) => "image/png",
+        _ => "image/jpeg",
+    };
+    Ok(Photo { bytes, content_type })
 }
 
-fn data_key(keys: &Keyring, card_id: &CardId, record: &CardRecord) -> Result<crate::crypto::DataKey, ApiError> {
-    let kek = keys.kek(&record.dek.kek_id).ok_or(ApiError::NotFound)?;
-    crate::crypto::DataKey::unwrap_with(&record.dek, &kek, card_id).map_err(|_| ApiError::NotFound)
+fn data_key(keys: &Keyring, card_id: &CardId, record: &CardRecord) -> Result<crate::crypto::DataKey, Error> {
+    let kek = keys.kek(&record.dek.kek_id).ok_or(Error::NotFound)?;
+    crate::crypto::DataKey::unwrap_with(&record.dek, &kek, card_id).map_err(|_| Error::NotFound)
 }
 
 /// Opens a holder's date of birth, for age facts.
@@ -54,13 +117,13 @@ pub fn open_birth_date(
     keys: &Keyring,
     card_id: &super::card::CardId,
     record: &super::card::CardRecord,
-) -> Result<time::Date, ApiError> {
+) -> Result<time::Date, Error> {
     if !(permit.allows(Action::QueryFact) || permit.allows(Action::Disclose)) {
-        return Err(ApiError::Internal {
+        return Err(Error::Internal {
             detail: "birth date opened without a query_fact or disclose permit".into(),
         });
     }
-    let unreadable = || ApiError::Internal {
+    let unreadable = || Error::Internal {
         detail: "a cardholder record does not open".into(),
     };
     let kek = keys.kek(&record.dek.kek_id).ok_or_else(unreadable)?;
@@ -83,18 +146,18 @@ pub fn open_fields(
     keys: &Keyring,
     card_id: &CardId,
     record: &CardRecord,
-) -> Result<super::enrollment::SealedFields, ApiError> {
+) -> Result<super::enrollment::SealedFields, Error> {
     if !(permit.allows(Action::Disclose) || permit.allows(Action::ListNotices)) {
-        return Err(ApiError::Internal {
+        return Err(Error::Internal {
             detail: "fields opened without a disclose or list_notices permit".into(),
         });
     }
     let dek = data_key(keys, card_id, record)?;
     let text = Zeroizing::new(
         dek.open_field(card_id, "fields", &record.fields)
-            .map_err(|_| ApiError::NotFound)?,
+            .map_err(|_| Error::NotFound)?,
     );
-    serde_json::from_slice(&text).map_err(|_| ApiError::Internal {
+    serde_json::from_slice(&text).map_err(|_| Error::Internal {
         detail: "a cardholder record does not decode".into(),
     })
 }
@@ -110,7 +173,7 @@ pub fn seal_package(
     record: &CardRecord,
     request_id: &str,
     package: &[u8],
-) -> Result<Vec<u8>, ApiError> {
+) -> Result<Vec<u8>, Error> {
     let dek = data_key(keys, card_id, record)?;
     Ok(dek.seal_field(card_id, &format!("legal:{request_id}"), package))
 }
@@ -127,14 +190,14 @@ pub fn open_package(
     record: &CardRecord,
     request_id: &str,
     sealed: &[u8],
-) -> Result<Zeroizing<Vec<u8>>, ApiError> {
+) -> Result<Zeroizing<Vec<u8>>, Error> {
     if !permit.allows(Action::ReadLegalRequest) {
-        return Err(ApiError::Internal {
+        return Err(Error::Internal {
             detail: "legal package opened without a read_legal_request permit".into(),
         });
     }
     let dek = data_key(keys, card_id, record)?;
     dek.open_field(card_id, &format!("legal:{request_id}"), sealed)
         .map(Zeroizing::new)
-        .map_err(|_| ApiError::NotFound)
+        .map_err(|_| Error::NotFound)
 }

@@ -11,11 +11,11 @@ use time::{Date, OffsetDateTime};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use super::card::{Attestation, CardId, CardNumber, CardRecord, CardStatus, PhotoRecord};
+use super::error::Error;
 use super::program::{Program, ProofFacts, Verdict};
 use super::store::NewCard;
 use crate::crypto::{Commitment, DataKey, EpochId, Keyring};
 use crate::duration::HumanDuration;
-use crate::error::ApiError;
 
 /// `PhotoRecord::key_id` of a photo whose identity is sealed in its card record.
 pub const PHOTO_KEY_SEALED: &str = "card";
@@ -167,30 +167,25 @@ pub fn sniff(bytes: &[u8]) -> Option<MediaKind> {
     }
 }
 
-fn decode_upload(
-    upload: &Upload,
-    field: &str,
-    allowed: &[MediaKind],
-    max: usize,
-) -> Result<Zeroizing<Vec<u8>>, ApiError> {
+fn decode_upload(upload: &Upload, field: &str, allowed: &[MediaKind], max: usize) -> Result<Zeroizing<Vec<u8>>, Error> {
     // Reject before decoding anything that cannot fit.
     if upload.data.len() > max.div_ceil(3) * 4 + 4 {
-        return Err(ApiError::PayloadTooLarge);
+        return Err(Error::PayloadTooLarge);
     }
     let bytes = Zeroizing::new(
         STANDARD
             .decode(upload.data.as_bytes())
-            .map_err(|_| ApiError::invalid(&format!("{field}.data"), "not valid base64"))?,
+            .map_err(|_| Error::invalid(&format!("{field}.data"), "not valid base64"))?,
     );
     if bytes.len() > max {
-        return Err(ApiError::PayloadTooLarge);
+        return Err(Error::PayloadTooLarge);
     }
     let declared = allowed
         .iter()
         .find(|k| k.content_type() == upload.content_type)
-        .ok_or_else(|| ApiError::invalid(&format!("{field}.content_type"), "not an accepted type"))?;
+        .ok_or_else(|| Error::invalid(&format!("{field}.content_type"), "not an accepted type"))?;
     if sniff(&bytes) != Some(*declared) {
-        return Err(ApiError::invalid(
+        return Err(Error::invalid(
             &format!("{field}.data"),
             "content does not match content_type",
         ));
@@ -198,23 +193,23 @@ fn decode_upload(
     Ok(bytes)
 }
 
-fn text(value: &str, field: &str, max: usize) -> Result<(), ApiError> {
+fn text(value: &str, field: &str, max: usize) -> Result<(), Error> {
     let n = value.chars().count();
     if value.trim().is_empty() || n > max {
-        return Err(ApiError::invalid(field, &format!("must be 1 to {max} characters")));
+        return Err(Error::invalid(field, &format!("must be 1 to {max} characters")));
     }
     if value.chars().any(char::is_control) {
-        return Err(ApiError::invalid(field, "must not contain control characters"));
+        return Err(Error::invalid(field, "must not contain control characters"));
     }
     Ok(())
 }
 
-fn date(value: &str, field: &str) -> Result<Date, ApiError> {
+fn date(value: &str, field: &str) -> Result<Date, Error> {
     let format = time::macros::format_description!("[year]-[month]-[day]");
-    Date::parse(value, &format).map_err(|_| ApiError::invalid(field, "must be a date YYYY-MM-DD"))
+    Date::parse(value, &format).map_err(|_| Error::invalid(field, "must be a date YYYY-MM-DD"))
 }
 
-fn check_address(address: &Address) -> Result<(), ApiError> {
+fn check_address(address: &Address) -> Result<(), Error> {
     let check = |v: &str, f: &str| text(v, &format!("applicant.address.{f}"), MAX_TEXT);
     let opt = |v: &Option<String>, f: &str| v.as_deref().map_or(Ok(()), |v| check(v, f));
     let (organization, line1, line2, city, state, postal_code) = match address {
@@ -260,13 +255,13 @@ pub fn age_on(birth: Date, today: Date) -> i32 {
 /// # Errors
 /// 400 for malformed input (naming the field), 413 for an oversized photo or
 /// scan, 422 when the proofs fall short of the program's rules.
-pub fn prepare(req: &EnrollmentRequest, cx: &EnrollContext<'_>) -> Result<Prepared, ApiError> {
+pub fn prepare(req: &EnrollmentRequest, cx: &EnrollContext<'_>) -> Result<Prepared, Error> {
     let today = cx.now.date();
     let a = &req.applicant;
     text(&a.full_name, "applicant.full_name", MAX_TEXT)?;
     let birth = date(&a.date_of_birth, "applicant.date_of_birth")?;
     if birth > today || birth.year() < 1900 {
-        return Err(ApiError::invalid(
+        return Err(Error::invalid(
             "applicant.date_of_birth",
             "must be a past date after 1900",
         ));
@@ -274,13 +269,13 @@ pub fn prepare(req: &EnrollmentRequest, cx: &EnrollContext<'_>) -> Result<Prepar
     check_address(&a.address)?;
     if let Some(g) = &a.gender {
         if g.chars().count() > 32 || g.chars().any(char::is_control) {
-            return Err(ApiError::invalid("applicant.gender", "at most 32 characters"));
+            return Err(Error::invalid("applicant.gender", "at most 32 characters"));
         }
     }
     let photo = decode_upload(&req.photo, "photo", &[MediaKind::Jpeg, MediaKind::Png], MAX_PHOTO_BYTES)?;
 
     if req.proofs.is_empty() || req.proofs.len() > MAX_PROOFS {
-        return Err(ApiError::invalid("proofs", "must list 1 to 10 documents"));
+        return Err(Error::invalid("proofs", "must list 1 to 10 documents"));
     }
     let mut facts = Vec::with_capacity(req.proofs.len());
     let mut commitments: Vec<Commitment> = Vec::with_capacity(req.proofs.len());
@@ -289,18 +284,18 @@ pub fn prepare(req: &EnrollmentRequest, cx: &EnrollContext<'_>) -> Result<Prepar
     for (i, p) in req.proofs.iter().enumerate() {
         let f = |name: &str| format!("proofs[{i}].{name}");
         if !cx.program.knows(&p.document_type) {
-            return Err(ApiError::invalid(&f("document_type"), "not in the document catalogue"));
+            return Err(Error::invalid(&f("document_type"), "not in the document catalogue"));
         }
         text(&p.issuer, &f("issuer"), 100)?;
         text(&p.number, &f("number"), 64)?;
         let issued_on = p.issued_on.as_deref().map(|d| date(d, &f("issued_on"))).transpose()?;
         let expires_on = p.expires_on.as_deref().map(|d| date(d, &f("expires_on"))).transpose()?;
         if issued_on.is_some_and(|d| d > today) {
-            return Err(ApiError::invalid(&f("issued_on"), "must not be in the future"));
+            return Err(Error::invalid(&f("issued_on"), "must not be in the future"));
         }
         if let (Some(i), Some(e)) = (issued_on, expires_on) {
             if e < i {
-                return Err(ApiError::invalid(&f("expires_on"), "must not be before issued_on"));
+                return Err(Error::invalid(&f("expires_on"), "must not be before issued_on"));
             }
         }
         if let Some(scan) = &p.scan {
@@ -318,7 +313,7 @@ pub fn prepare(req: &EnrollmentRequest, cx: &EnrollContext<'_>) -> Result<Prepar
         }
         let c = cx.keys.blind.document(&p.document_type, &p.issuer, &p.number);
         if commitments.contains(&c) {
-            return Err(ApiError::invalid(&f("number"), "the same document is listed twice"));
+            return Err(Error::invalid(&f("number"), "the same document is listed twice"));
         }
         commitments.push(c);
         facts.push(ProofFacts {
@@ -343,7 +338,7 @@ pub fn prepare(req: &EnrollmentRequest, cx: &EnrollContext<'_>) -> Result<Prepar
         }
     };
     if !missing.is_empty() {
-        return Err(ApiError::InsufficientProof { missing });
+        return Err(Error::InsufficientProof { missing });
     }
 
     let at = cx.now.unix_timestamp();
@@ -371,7 +366,7 @@ pub fn prepare(req: &EnrollmentRequest, cx: &EnrollContext<'_>) -> Result<Prepar
         gender: a.gender.clone(),
         card_number: Some(card_number.as_str().to_owned()),
     };
-    let plain = Zeroizing::new(serde_json::to_vec(&sealed).map_err(|_| ApiError::Internal {
+    let plain = Zeroizing::new(serde_json::to_vec(&sealed).map_err(|_| Error::Internal {
         detail: "field encoding".into(),
     })?);
     let birth_text = Zeroizing::new(a.date_of_birth.clone());
@@ -379,9 +374,9 @@ pub fn prepare(req: &EnrollmentRequest, cx: &EnrollContext<'_>) -> Result<Prepar
     // the photo is a standard age file, and shredding the data key shreds it.
     let photo_identity = age::x25519::Identity::generate();
     let age_file =
-        age::encrypt(&photo_identity.to_public(), &photo).map_err(|e| ApiError::Internal { detail: e.to_string() })?;
+        age::encrypt(&photo_identity.to_public(), &photo).map_err(|e| Error::Internal { detail: e.to_string() })?;
     let photo_key = Zeroizing::new(photo_identity.to_string().expose_secret().to_owned());
-    let expires_on = cx.validity.add_to_date(today).ok_or_else(|| ApiError::Internal {
+    let expires_on = cx.validity.add_to_date(today).ok_or_else(|| Error::Internal {
         detail: "card validity overflows the calendar".into(),
     })?;
     let record = CardRecord {
@@ -414,7 +409,7 @@ pub fn prepare(req: &EnrollmentRequest, cx: &EnrollContext<'_>) -> Result<Prepar
                     .map(|bytes| {
                         age::encrypt(recipient, bytes)
                             .map(|file| (*epoch, file))
-                            .map_err(|e| ApiError::Internal { detail: e.to_string() })
+                            .map_err(|e| Error::Internal { detail: e.to_string() })
                     })
                     .collect::<Result<Vec<_>, _>>()?,
                 None => Vec::new(),

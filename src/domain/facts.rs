@@ -9,7 +9,7 @@ use time::Date;
 
 use super::card::{CardRecord, Proves};
 use super::enrollment::age_on;
-use crate::error::ApiError;
+use super::error::Error;
 
 /// Facts a request may ask for at most.
 const MAX_FACTS: usize = 16;
@@ -42,7 +42,7 @@ impl Fact {
     ///
     /// # Errors
     /// 400 `unknown_fact`.
-    pub fn parse(name: &str, thresholds: &[u32]) -> Result<Self, ApiError> {
+    pub fn parse(name: &str, thresholds: &[u32]) -> Result<Self, Error> {
         match name {
             "card_valid" => Ok(Self::CardValid),
             "resident" => Ok(Self::Resident),
@@ -53,7 +53,7 @@ impl Fact {
                 .and_then(|n| n.parse::<u32>().ok())
                 .filter(|n| thresholds.contains(n))
                 .map(Self::AgeOver)
-                .ok_or_else(|| ApiError::UnknownFact("facts".into())),
+                .ok_or_else(|| Error::UnknownFact("facts".into())),
         }
     }
 
@@ -71,9 +71,9 @@ impl Fact {
 ///
 /// # Errors
 /// 400 when the list is empty, too long, or names an unknown fact.
-pub fn parse_facts(names: &[String], thresholds: &[u32]) -> Result<Vec<Fact>, ApiError> {
+pub fn parse_facts(names: &[String], thresholds: &[u32]) -> Result<Vec<Fact>, Error> {
     if names.is_empty() || names.len() > MAX_FACTS {
-        return Err(ApiError::invalid("facts", "must list 1 to 16 facts"));
+        return Err(Error::invalid("facts", "must list 1 to 16 facts"));
     }
     let mut out = Vec::with_capacity(names.len());
     for n in names {
@@ -183,7 +183,7 @@ mod tests {
             "birth_date",
             "name",
         ] {
-            assert!(matches!(Fact::parse(bad, &t), Err(ApiError::UnknownFact(_))), "{bad}");
+            assert!(matches!(Fact::parse(bad, &t), Err(Error::UnknownFact(_))), "{bad}");
         }
     }
 

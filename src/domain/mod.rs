@@ -1,16 +1,19 @@
 //! The vault's own types and rules. Nothing here knows HTTP, sled or Cedar.
 
 pub mod access;
+pub mod action;
 pub mod audit;
 pub mod card;
 pub mod duplicates;
 pub mod enrollment;
+pub mod error;
 pub mod facts;
 pub mod holds;
 pub mod legal;
 pub mod policy_version;
 pub mod principal;
 pub mod program;
+pub mod retention;
 pub mod store;
 pub mod text;
 pub mod vocab;

@@ -2,9 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::error::Error;
 use super::vocab::{AgencyKind, PrincipalKind, Purpose, Role};
 use crate::crypto::TokenHash;
-use crate::error::ApiError;
 
 /// A registered caller, as stored. The token itself is never kept.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, Hash)]
@@ -97,13 +97,13 @@ impl NewPrincipal {
     ///
     /// # Errors
     /// A bad id, an unknown purpose, or fields that do not fit the kind.
-    pub fn into_principal(self, token_hash: TokenHash, now: i64, issued_by: &str) -> Result<Principal, ApiError> {
+    pub fn into_principal(self, token_hash: TokenHash, now: i64, issued_by: &str) -> Result<Principal, Error> {
         validate_id(&self.id)?;
         let mut purposes = Vec::with_capacity(self.purposes.len());
         for p in &self.purposes {
             let purpose = p
                 .parse::<Purpose>()
-                .map_err(|()| ApiError::UnknownPurpose("purposes".into()))?;
+                .map_err(|()| Error::UnknownPurpose("purposes".into()))?;
             if !purposes.contains(&purpose) {
                 purposes.push(purpose);
             }
@@ -114,36 +114,33 @@ impl NewPrincipal {
         match self.kind {
             PrincipalKind::System => {
                 if self.agency_kind.is_none() {
-                    return Err(ApiError::invalid("agency_kind", "required for a system principal"));
+                    return Err(Error::invalid("agency_kind", "required for a system principal"));
                 }
                 if purposes.is_empty() {
-                    return Err(ApiError::invalid(
+                    return Err(Error::invalid(
                         "purposes",
                         "a system principal needs at least one purpose",
                     ));
                 }
                 if !roles.is_empty() {
-                    return Err(ApiError::invalid("roles", "only staff principals have roles"));
+                    return Err(Error::invalid("roles", "only staff principals have roles"));
                 }
             }
             PrincipalKind::Staff => {
                 if roles.is_empty() {
-                    return Err(ApiError::invalid("roles", "a staff principal needs at least one role"));
+                    return Err(Error::invalid("roles", "a staff principal needs at least one role"));
                 }
                 if self.agency_kind.is_some() {
-                    return Err(ApiError::invalid(
+                    return Err(Error::invalid(
                         "agency_kind",
                         "only system principals have an agency kind",
                     ));
                 }
                 if !purposes.is_empty() {
-                    return Err(ApiError::invalid(
-                        "purposes",
-                        "only system principals register purposes",
-                    ));
+                    return Err(Error::invalid("purposes", "only system principals register purposes"));
                 }
                 if let Some((a, b)) = forbidden_pair(&roles) {
-                    return Err(ApiError::invalid(
+                    return Err(Error::invalid(
                         "roles",
                         &format!(
                             "{} and {} may not be held together (separation of duties)",
@@ -174,7 +171,7 @@ impl NewPrincipal {
 ///
 /// # Errors
 /// Anything else.
-pub fn validate_id(id: &str) -> Result<(), ApiError> {
+pub fn validate_id(id: &str) -> Result<(), Error> {
     let ok = (1..=64).contains(&id.len())
         && id
             .bytes()
@@ -186,9 +183,6 @@ pub fn validate_id(id: &str) -> Result<(), ApiError> {
     if ok {
         Ok(())
     } else {
-        Err(ApiError::invalid(
-            "id",
-            "1 to 64 characters of a-z, 0-9, '.', '_' or '-'",
-        ))
+        Err(Error::invalid("id", "1 to 64 characters of a-z, 0-9, '.', '_' or '-'"))
     }
 }

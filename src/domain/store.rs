@@ -1,50 +1,11 @@
 //! The store interface the domain owns. The sled implementation lives in
-//! `crate::store`; nothing here names a sled type.
-
-use tokio::sync::oneshot;
+//! the `store` module; nothing here names a sled type.
 
 use super::audit::{AuditDraft, AuditEntry, ChainReport};
 use super::card::{CardId, CardRecord, CardStatus, PhotoRecord};
+pub use super::error::{Conflict, StoreError};
 use super::principal::Principal;
 use crate::crypto::{Commitment, EpochId};
-
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// The store could not read or write. The caller fails closed (503).
-    #[error("storage failure: {0}")]
-    Failed(String),
-    /// A change conflicted with what is stored; nothing was changed.
-    #[error("conflict: {0:?}")]
-    Conflict(Conflict),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Conflict {
-    /// An identity document already backs an active card.
-    DuplicateEnrollment,
-    /// A principal with this id exists.
-    PrincipalExists,
-    /// The thing to change does not exist.
-    NotFound,
-    /// The freshly drawn card id is taken (about one chance in 2^80).
-    CardIdTaken,
-    /// Another policy version was stored first.
-    VersionConflict,
-}
-
-impl Conflict {
-    /// The error code a caller (and the audit entry) sees.
-    #[must_use]
-    pub fn code(self) -> &'static str {
-        match self {
-            Self::DuplicateEnrollment => "duplicate_enrollment",
-            Self::PrincipalExists => "principal_exists",
-            Self::NotFound => "not_found",
-            Self::CardIdTaken => "unavailable",
-            Self::VersionConflict => "version_conflict",
-        }
-    }
-}
 
 /// A new cardholder, ready to store.
 #[derive(Debug, Clone)]
@@ -60,15 +21,21 @@ pub struct NewCard {
     pub due_at: i64,
 }
 
-/// A stored key and its value.
-pub type StoredPair = (Vec<u8>, Vec<u8>);
+/// An entry of the due index: when a cardholder record falls due for
+/// destruction, and which record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Due {
+    pub at: i64,
+    pub card_id: CardId,
+}
 
-/// The key of an entry in the due index: due time ‖ card id.
-#[must_use]
-pub fn due_key(at: i64, card_id: &CardId) -> Vec<u8> {
-    let mut k = u64::try_from(at.max(0)).unwrap_or(0).to_be_bytes().to_vec();
-    k.extend_from_slice(card_id);
-    k
+/// One stored scan: its destruction epoch, its card, its place among the
+/// card's scans of that enrollment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ScanRef {
+    pub epoch: EpochId,
+    pub card_id: CardId,
+    pub index: u8,
 }
 
 /// One change to the vault's records.
@@ -91,12 +58,12 @@ pub enum Change {
     /// entry, counting it towards the next KEK destruction.
     DeleteCard {
         card_id: CardId,
-        due_key: Vec<u8>,
+        due: Due,
     },
     /// Re-indexes a due entry that is not due yet.
     MoveDue {
-        from: Vec<u8>,
-        to: Vec<u8>,
+        from: Due,
+        to: Due,
     },
     /// Replaces a card's wrapped data key if it is still wrapped by `from_kek`.
     Rewrap {
@@ -115,13 +82,14 @@ pub enum Change {
         hold_id: String,
         files: Vec<Vec<u8>>,
     },
-    /// Removes a hold's preserved scans (by key).
+    /// Removes the `count` scans a hold preserved.
     RemoveHeldScans {
-        keys: Vec<Vec<u8>>,
+        hold_id: String,
+        count: usize,
     },
-    /// Removes stored records by key (scans of a destroyed epoch).
+    /// Removes stored scans (those of a destroyed epoch).
     RemoveScans {
-        keys: Vec<Vec<u8>>,
+        scans: Vec<ScanRef>,
     },
     /// Stores a legal request's answer and, when one is due, its cardholder notice.
     PutLegalRequest {
@@ -156,8 +124,9 @@ pub type CommitResult = Result<Committed, StoreError>;
 /// one writer that groups them and makes each group durable with one flush
 /// before any of them is acknowledged.
 pub trait Store: Send + Sync + 'static {
-    /// Queues a commit; the receiver resolves once it is durable (or failed).
-    fn submit(&self, commit: Commit) -> oneshot::Receiver<CommitResult>;
+    /// Applies a commit durably: resolves once its group is flushed, or
+    /// with the conflict or failure that stopped it.
+    fn commit(&self, commit: Commit) -> impl std::future::Future<Output = CommitResult> + Send;
 
     /// # Errors
     /// Storage failure.
@@ -219,17 +188,17 @@ pub trait Store: Send + Sync + 'static {
     /// Storage failure.
     fn scan_epochs(&self) -> Result<Vec<EpochId>, StoreError>;
 
-    /// The storage keys of one epoch's scans.
+    /// One epoch's scans.
     ///
     /// # Errors
     /// Storage failure.
-    fn scan_keys(&self, epoch: EpochId) -> Result<Vec<Vec<u8>>, StoreError>;
+    fn scans_of(&self, epoch: EpochId) -> Result<Vec<ScanRef>, StoreError>;
 
-    /// Due-index entries due at or before `until`: (key, card id).
+    /// Due-index entries due at or before `until`, soonest first.
     ///
     /// # Errors
     /// Storage failure.
-    fn due_entries(&self, until: i64, limit: usize) -> Result<Vec<(Vec<u8>, CardId)>, StoreError>;
+    fn due_entries(&self, until: i64, limit: usize) -> Result<Vec<Due>, StoreError>;
 
     /// Up to `limit` cards after `after`, in storage order.
     ///
@@ -255,11 +224,11 @@ pub trait Store: Send + Sync + 'static {
     /// Storage failure.
     fn card_scans(&self, card_id: &CardId, epochs: &[EpochId]) -> Result<Vec<(EpochId, Vec<u8>)>, StoreError>;
 
-    /// The keys and files of scans preserved by one hold.
+    /// The files (age) of the scans preserved by one hold.
     ///
     /// # Errors
     /// Storage failure.
-    fn held_scans(&self, hold_id: &str) -> Result<Vec<StoredPair>, StoreError>;
+    fn held_scans(&self, hold_id: &str) -> Result<Vec<Vec<u8>>, StoreError>;
 
     /// Every stored policy version, oldest first.
     ///

@@ -16,8 +16,8 @@ use crate::authz::{Action, Decision};
 use crate::domain::audit::{AuditDraft, Decision as AuditDecision};
 use crate::domain::store::{Commit, Store};
 use crate::domain::vocab::Purpose;
-use crate::error::{ApiError, ErrorCode};
-use crate::server::Vault;
+use crate::http::error::{ApiError, Error, ErrorCode};
+use crate::vault::Vault;
 
 #[derive(Default)]
 struct SlotState {
@@ -168,8 +168,8 @@ pub async fn audit_requests(State(vault): State<Arc<Vault>>, mut req: Request, n
     let slot = AuditSlot::default();
     let peer = req
         .extensions()
-        .get::<axum::extract::ConnectInfo<crate::limits::PeerAddr>>()
-        .map(|c| (c.0 .0.ip(), c.0 .1));
+        .get::<crate::http::Peer>()
+        .map(|p| (p.addr.ip(), p.client_cert));
     let client_cert = peer.and_then(|p| p.1);
     slot.with(|s| {
         s.draft.at = vault.clock.now().unix_timestamp();
@@ -190,69 +190,26 @@ pub async fn audit_requests(State(vault): State<Arc<Vault>>, mut req: Request, n
         return response;
     };
     if let (Some((source, _)), true) = (peer, draft.principal.is_none() && outcome == "unauthenticated") {
-        draft.subject = Some(source_subject(&vault, Some(source)));
+        draft.subject = Some(crate::vault::audit_tally::source_subject(
+            &vault.keys.subjects,
+            Some(source),
+        ));
         let arrival = vault
             .unauthenticated
             .arrive(source, &action, draft.at, std::time::Instant::now());
-        if arrival == crate::audit_tally::Arrival::Counted {
+        if arrival == crate::vault::audit_tally::Arrival::Counted {
             return response;
         }
     }
-    let written = vault.store.submit(Commit {
+    let written = vault.store.commit(Commit {
         changes: Vec::new(),
         audit: vec![draft],
     });
     match written.await {
-        Ok(Ok(_)) => response,
-        _ => {
+        Ok(_) => response,
+        Err(_) => {
             vault.metrics.audit_failure();
-            ApiError::Unavailable {
-                detail: "the audit entry could not be written".into(),
-            }
-            .into_response()
+            ApiError::from(Error::unavailable("the audit entry could not be written")).into_response()
         }
-    }
-}
-
-/// The keyed hash an unauthenticated request's source address is audited
-/// as (`None`: the shared window of addresses past the tally's cap).
-fn source_subject(vault: &Vault, source: Option<std::net::IpAddr>) -> String {
-    let value = match source {
-        Some(std::net::IpAddr::V4(ip)) => hex::encode(ip.octets()),
-        Some(std::net::IpAddr::V6(ip)) => hex::encode(ip.octets()),
-        None => "other".to_owned(),
-    };
-    vault.keys.subjects.subject("source", &value)
-}
-
-/// Writes the unauthenticated requests counted in windows that have ended
-/// (`drain`: every count, at shutdown) as one entry per source.
-pub(crate) async fn write_tallies(vault: &Vault, drain: bool) {
-    let due = if drain {
-        vault.unauthenticated.drain()
-    } else {
-        vault.unauthenticated.due(std::time::Instant::now())
-    };
-    if due.is_empty() {
-        return;
-    }
-    let audit = due
-        .into_iter()
-        .map(|a| AuditDraft {
-            at: a.at,
-            action: a.action,
-            subject: Some(source_subject(vault, a.source)),
-            outcome: "unauthenticated".into(),
-            count: Some(a.requests),
-            ..AuditDraft::default()
-        })
-        .collect();
-    let written = vault.store.submit(Commit {
-        changes: Vec::new(),
-        audit,
-    });
-    if !matches!(written.await, Ok(Ok(_))) {
-        vault.metrics.audit_failure();
-        tracing::error!("counted unauthenticated requests could not be written to the audit log");
     }
 }

@@ -6,7 +6,7 @@ use axum::http::{header, HeaderMap};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde::de::DeserializeOwned;
 
-use crate::error::ApiError;
+use crate::http::error::{ApiError, Error};
 
 /// Body limit for enrollment (photo and scans, base64).
 pub const ENROLL_LIMIT: usize = 16 * 1024 * 1024;
@@ -38,20 +38,22 @@ pub async fn read_json<T: DeserializeOwned>(headers: &HeaderMap, body: Body, lim
         .and_then(|v| v.split(';').next())
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
     if !json {
-        return Err(ApiError::InvalidRequest("content-type must be application/json".into()));
+        return Err(ApiError::from(Error::InvalidRequest(
+            "content-type must be application/json".into(),
+        )));
     }
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > limit) {
-        return Err(ApiError::PayloadTooLarge);
+        return Err(ApiError::from(Error::PayloadTooLarge));
     }
     let bytes = Limited::new(body, limit).collect().await.map_err(|e| {
         if e.downcast_ref::<LengthLimitError>().is_some() {
-            ApiError::PayloadTooLarge
+            ApiError::from(Error::PayloadTooLarge)
         } else {
-            ApiError::InvalidRequest("the request body could not be read".into())
+            ApiError::from(Error::InvalidRequest("the request body could not be read".into()))
         }
     })?;
     parse_json(&bytes.to_bytes())
@@ -65,14 +67,14 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| json_error(&e))?;
     de.end()
-        .map_err(|_| ApiError::InvalidRequest("the body is not valid JSON".into()))?;
+        .map_err(|_| ApiError::from(Error::InvalidRequest("the body is not valid JSON".into())))?;
     Ok(value)
 }
 
 fn json_error(e: &serde_path_to_error::Error<serde_json::Error>) -> ApiError {
     let inner = e.inner();
     if inner.is_syntax() || inner.is_eof() {
-        return ApiError::InvalidRequest("the body is not valid JSON".into());
+        return ApiError::from(Error::InvalidRequest("the body is not valid JSON".into()));
     }
     let path = e.path().to_string();
     let msg = inner.to_string();

@@ -3,7 +3,9 @@
 //! domain → shape the answer. The audit middleware wraps them all.
 
 pub mod audit_layer;
+pub mod error;
 pub mod extract;
+pub mod gate;
 pub(crate) mod handlers;
 pub mod openapi;
 
@@ -19,8 +21,17 @@ use tower::ServiceBuilder;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::error::ApiError;
-use crate::server::Vault;
+use crate::http::error::{ApiError, Error};
+use crate::vault::Vault;
+
+/// Who is on the other end of the connection, as the listener saw it: the
+/// address and, over TLS with a client certificate, its SHA-256. The
+/// listener's outermost layer puts it in every request's extensions.
+#[derive(Clone, Copy, Debug)]
+pub struct Peer {
+    pub addr: std::net::SocketAddr,
+    pub client_cert: Option<[u8; 32]>,
+}
 
 /// Builds the router; tests can drive it without a socket.
 pub fn router(vault: Arc<Vault>) -> Router {
@@ -65,9 +76,7 @@ pub fn router(vault: Arc<Vault>) -> Router {
         .layer(
             ServiceBuilder::new()
                 .layer(HandleErrorLayer::new(|_: tower::BoxError| async {
-                    ApiError::Unavailable {
-                        detail: "request timed out".into(),
-                    }
+                    ApiError::from(Error::unavailable("request timed out"))
                 }))
                 .timeout(vault.config.limits.request_timeout.as_std()),
         )
@@ -84,7 +93,7 @@ pub fn router(vault: Arc<Vault>) -> Router {
         // gives once it has opened.
         .route(
             "/v1/unseal",
-            get(handlers::ops::not_sealed).post(handlers::ops::not_sealed),
+            get(handlers::ops::unseal_status).post(handlers::ops::unseal),
         )
         // Public keys: no token, and not audited (anyone may fetch them, and
         // an unauthenticated route must not be a way to fill the audit log).
@@ -100,9 +109,7 @@ pub fn router(vault: Arc<Vault>) -> Router {
                     let v = Arc::clone(&shed);
                     async move {
                         v.metrics.shed();
-                        ApiError::Unavailable {
-                            detail: "too many requests in progress".into(),
-                        }
+                        ApiError::from(Error::unavailable("too many requests in progress"))
                     }
                 }))
                 .load_shed()
@@ -161,15 +168,12 @@ async fn limit_addresses(
     req: Request,
     next: middleware::Next,
 ) -> Response {
-    let peer = req
-        .extensions()
-        .get::<axum::extract::ConnectInfo<crate::limits::PeerAddr>>()
-        .map(|c| c.0 .0.ip());
+    let peer = req.extensions().get::<Peer>().map(|p| p.addr.ip());
     if let Some(ip) = peer {
         if let Err(wait) = v.rate_limits.check_address(ip) {
             v.metrics.address_limited();
             return ApiError::RateLimited {
-                retry_after_secs: crate::limits::retry_after_secs(wait),
+                retry_after_secs: crate::vault::rate_limits::retry_after_secs(wait),
             }
             .into_response();
         }
@@ -178,7 +182,7 @@ async fn limit_addresses(
 }
 
 async fn not_found() -> ApiError {
-    ApiError::NotFound
+    Error::NotFound.into()
 }
 
 async fn method_not_allowed() -> ApiError {

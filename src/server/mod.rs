@@ -1,511 +1,68 @@
-//! The running vault: opening everything at startup (here), serving and
-//! shutting down (`serving.rs`).
+//! Serving the vault, above HTTP: the listener (connection caps, slow-client
+//! clocks, TLS), the background tasks (sweeps, checkpoints, counted
+//! unauthenticated requests), the sealed vault's unseal gate, and the start
+//! `civic-vault serve` runs: plain or passphrase-opened keys serve at once,
+//! sealed keys behind the unseal gate.
 
+pub(crate) mod background;
+pub mod listener;
+pub mod tls;
+pub mod unseal;
+
+use background::Background;
+
+use std::future::Future;
 use std::sync::Arc;
 
-use crate::authz::{Action, PolicyEngine, PolicySources, RequestContext, Resource};
-use crate::cards::CardCache;
-use crate::clock::Clock;
+use tokio::net::TcpListener;
+
+use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
-use crate::crypto::seal::{SealInfo, Unlock};
-use crate::crypto::{Attestor, KeyFiles, Keyring};
-use crate::domain::audit::{AuditDraft, Decision as AuditDecision};
-use crate::domain::facts::DistinctCards;
-use crate::domain::principal::Principal;
-use crate::domain::program::Program;
-use crate::domain::store::{Change, Commit, Store};
-use crate::domain::vocab::{PrincipalKind, Purpose, Role};
-use crate::error::ApiError;
-use crate::http::audit_layer::AuditSlot;
-use crate::metrics::Metrics;
-use crate::principals::PrincipalCache;
-use crate::store::SledStore;
+use crate::vault::{KeyAccess, StartError, Vault};
 
-mod serving;
-pub(crate) use serving::Background;
-pub use serving::{run, serve};
-
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    #[error("{0}")]
-    Config(String),
-    #[error("policies: {0}")]
-    Policies(String),
-    #[error("keys: {0}")]
-    Keys(#[from] crate::crypto::KeyError),
-    #[error("data: {0}")]
-    Store(String),
-    #[error("server: {0}")]
-    Io(#[from] std::io::Error),
+/// Serves `vault` on `listener` until `shutdown` resolves, then finishes
+/// in-flight requests, stops the writer and flushes storage.
+///
+/// # Errors
+/// The listener fails, or the final flush does.
+pub async fn serve(
+    vault: Arc<Vault>,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
+    // Certificates first: a bad [tls] section stops startup before anything runs.
+    let tls = crate::server::tls::acceptor(&vault.config.tls).map_err(StartError::Config)?;
+    let app = crate::http::router(Arc::clone(&vault));
+    let background = Background::start(&vault);
+    if tls.is_none() {
+        tracing::warn!(
+            "TLS is off: serve behind a TLS-terminating proxy on a trusted network, or set [tls] cert and key"
+        );
+    }
+    let listener = crate::server::listener::LimitedListener::new(listener, &vault.config.limits, tls)?;
+    let app = app
+        .layer(axum::middleware::from_fn(crate::server::listener::track_requests))
+        .into_make_service_with_connect_info::<crate::server::listener::PeerAddr>();
+    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    background.finish(vault, served).await
 }
 
-/// Everything a request handler can reach.
-pub struct Vault {
-    pub config: Config,
-    pub keys: Keyring,
-    pub store: SledStore,
-    /// The active policy set; replaced whole on activation.
-    policy: std::sync::RwLock<Arc<PolicyEngine>>,
-    /// Schema, floor and program profiles (the editable set lives in the store).
-    pub policy_sources: PolicySources,
-    /// Policy changes are made one at a time.
-    pub policy_update: tokio::sync::Mutex<()>,
-    pub program: Program,
-    pub clock: Arc<dyn Clock>,
-    pub principals: PrincipalCache,
-    pub metrics: Metrics,
-    pub attestor: Attestor,
-    pub cards: CardCache,
-    /// Enrollments hold this shared while they wrap a data key and commit;
-    /// a KEK rotation takes it exclusively once, after switching keys, so no
-    /// enrollment wrapped under the old KEK can land after the rewrap pass.
-    pub kek_gate: tokio::sync::RwLock<()>,
-    /// Sweeps never overlap.
-    pub sweep_lock: tokio::sync::Mutex<()>,
-    pub last_sweep: tokio::sync::Mutex<Option<crate::retention::SweepReport>>,
-    /// When the KEK was last rotated (0: not since this start).
-    pub last_rotation: tokio::sync::Mutex<i64>,
-    /// Distinct cards per principal in the last hour (the bulk guard's input).
-    pub fact_window: DistinctCards,
-    pub rate_limits: crate::limits::RateLimits,
-    /// Unauthenticated requests counted per source address (see `audit_tally`).
-    pub unauthenticated: crate::audit_tally::UnauthenticatedTally,
-    /// Each clerk's duplicate-enrollment outcomes today (an enrollment input to Cedar).
-    pub duplicate_outcomes: crate::domain::duplicates::DuplicateOutcomes,
-    pub checkpointer: crate::checkpoints::Checkpointer,
-    /// The newest signed checkpoint found at start (0: none).
-    pub signed_at_start: u64,
-    /// Held while the vault runs: no seal change under it.
-    _keys_lock: crate::crypto::seal::KeysLock,
-}
-
-/// How the keys open at start.
-#[derive(Debug)]
-pub enum KeyAccess {
-    /// Plain keys, or sealed keys opened with the configured passphrase file.
-    Open(KeyFiles),
-    /// Sealed, and nothing configured opens them: the vault starts sealed.
-    Sealed(SealInfo),
-}
-
-impl KeyAccess {
-    /// Reads the seal of the configured keys directory and, for a
-    /// passphrase seal with `[seal] passphrase_file`, opens it.
-    ///
-    /// # Errors
-    /// `seal.toml` is unreadable, the passphrase file is unreadable or
-    /// loosely permitted, or the passphrase does not open the seal.
-    pub fn at_start(config: &Config) -> Result<Self, StartError> {
-        let dir = &config.keys_dir;
-        let Some(info) = crate::crypto::seal::state(dir)? else {
-            return Ok(Self::Open(KeyFiles::plain(dir)));
-        };
-        let Some(file) = &config.seal.passphrase_file else {
-            return Ok(Self::Sealed(info));
-        };
-        let text = crate::crypto::seal::read_passphrase_file(file)?;
-        Ok(Self::Open(crate::crypto::seal::open(
-            dir,
-            &info,
-            &Unlock::Passphrase(text),
-        )?))
-    }
-}
-
-/// Every file the process creates from here on is its owner's only (0600,
-/// directories 0700): sled makes its own files, and so do the checkpoint
-/// writer, backups and restores, none of which should be readable by the
-/// host's other accounts.
-pub fn owner_only_umask() {
-    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
-}
-
-/// Creates the data directory 0700, or checks that an existing one is not
-/// open to its group or others (unless `allow_shared`, the
-/// `allow_shared_data_dir` config key, says to start anyway).
-fn owner_only_data_dir(dir: &std::path::Path, allow_shared: bool) -> Result<(), StartError> {
-    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-    owner_only_umask();
-    let shown = dir.display();
-    match std::fs::metadata(dir) {
-        Ok(meta) => {
-            let mode = meta.permissions().mode() & 0o777;
-            if mode & 0o077 != 0 && !allow_shared {
-                return Err(StartError::Config(format!(
-                    "data directory {shown} is open to its group or others (mode {mode:o}): `chmod 700 {shown}`, or \
-                     set config key `allow_shared_data_dir = true` to start anyway"
-                )));
-            }
-            Ok(())
+/// Opens the vault with the system clock and serves it: what `civic-vault
+/// serve` runs, and what tests run in-process on `127.0.0.1:0`.
+///
+/// # Errors
+/// See [`Vault::open`] and [`serve`].
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    match KeyAccess::at_start(&config)? {
+        KeyAccess::Open(files) => {
+            let vault = Vault::open_with(config, clock, files).await?;
+            serve(vault, listener, shutdown).await
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(|e| StartError::Store(format!("{shown}: cannot be created: {}", e.kind()))),
-        Err(e) => Err(StartError::Store(format!("{shown}: {}", e.kind()))),
-    }
-}
-
-impl Vault {
-    /// Opens the vault: policies, program profile, keys (created on first
-    /// start), the store, and the bootstrap admin principal. Sealed keys
-    /// open only with `[seal] passphrase_file`; [`run`] serves a vault that
-    /// is still sealed.
-    ///
-    /// # Errors
-    /// Any of those cannot be loaded; the message names what and where.
-    pub async fn open(config: Config, clock: Arc<dyn Clock>) -> Result<Arc<Self>, StartError> {
-        match KeyAccess::at_start(&config)? {
-            KeyAccess::Open(files) => Self::open_with(config, clock, files).await,
-            KeyAccess::Sealed(_) => Err(StartError::Keys(crate::crypto::KeyError::Seal(
-                "the keys are sealed and no passphrase file is configured".into(),
-            ))),
-        }
-    }
-
-    /// Opens the vault with keys already reachable through `files`.
-    ///
-    /// # Errors
-    /// As [`Vault::open`].
-    pub async fn open_with(config: Config, clock: Arc<dyn Clock>, files: KeyFiles) -> Result<Arc<Self>, StartError> {
-        let vault = tokio::task::spawn_blocking(move || Self::open_blocking(config, clock, files))
-            .await
-            .map_err(|e| StartError::Store(e.to_string()))??;
-        let vault = Arc::new(vault);
-        crate::authz::proof::at_start(&vault.policy(), &vault.proof_settings())
-            .await
-            .map_err(StartError::Policies)?;
-        vault.bootstrap_admin().await?;
-        vault.seed_policies().await?;
-        Ok(vault)
-    }
-
-    fn open_blocking(config: Config, clock: Arc<dyn Clock>, files: KeyFiles) -> Result<Self, StartError> {
-        if !config.governance.second_approval {
-            tracing::warn!(
-                "[governance] second_approval = false: privileged staff principals are active without a second admin"
-            );
-        }
-        let sources = if config.policies_dir.is_dir() {
-            PolicySources::load(&config.policies_dir).map_err(StartError::Policies)?
-        } else if config.policies_dir_explicit {
-            return Err(StartError::Policies(format!(
-                "{} is not a directory",
-                config.policies_dir.display()
-            )));
-        } else {
-            tracing::info!("no ./policies directory; using the policies built into this binary");
-            PolicySources::embedded()
-        };
-        let (_, program_text) = sources
-            .programs
-            .iter()
-            .find(|(name, _)| *name == config.program)
-            .ok_or_else(|| {
-                StartError::Config(format!("config key `program`: no profile named {:?}", config.program))
-            })?;
-        let program =
-            Program::from_toml(&config.program, program_text).map_err(|e| StartError::Policies(e.to_string()))?;
-        owner_only_data_dir(&config.data_dir, config.allow_shared_data_dir)?;
-        let has_data = config.data_dir.join("db").exists();
-        let has_keys = config.keys_dir.join("keyring.toml").exists();
-        if has_data && !has_keys {
-            return Err(StartError::Store(format!(
-                "{} holds data but {} holds no keyring; refusing to create new keys for old data",
-                config.data_dir.display(),
-                config.keys_dir.display()
-            )));
-        }
-        let keys_lock = crate::crypto::seal::KeysLock::acquire(files.dir())?;
-        let keys = Keyring::open_files(files)?;
-        if !keys.files.is_sealed() {
-            tracing::warn!(
-                keys_dir = %config.keys_dir.display(),
-                "KEYS ARE NOT SEALED: every key is a plain file here, and anyone who can read this directory and the \
-                 data directory can read every record; seal them (`civic-vault keys seal`, SECURITY.md)"
-            );
-        }
-        let (store, _) = SledStore::open(&config.data_dir, Some(&keys.fingerprint()))
-            .map_err(|e| StartError::Store(e.to_string()))?;
-        let checkpointer = crate::checkpoints::Checkpointer::open(&keys.files, &config.data_dir)
-            .map_err(|e| StartError::Store(e.to_string()))?;
-        // The chain must still reach every signed checkpoint: a store whose
-        // newest entries were removed does not start.
-        let signed = crate::checkpoints::read_verified(&config.data_dir, Some(&checkpointer.public_key()))
-            .map_err(|e| StartError::Store(format!("audit checkpoints: {e}")))?;
-        let (head_seq, _) = store.audit_head().map_err(|e| StartError::Store(e.to_string()))?;
-        let signed_at_start = signed.last_key_value().map_or(0, |(s, _)| *s);
-        if signed_at_start > head_seq {
-            return Err(StartError::Store(format!(
-                "the audit chain ends at entry {head_seq} but a signed checkpoint covers entry {signed_at_start}: entries were removed"
-            )));
-        }
-        // The active editable set: the newest stored version, or policies/ on
-        // first start. Either way it must validate and pass every canary, so
-        // a floor weakened on disk stops startup.
-        let versions = store.policy_versions().map_err(|e| StartError::Store(e.to_string()))?;
-        let (editable, version) = versions
-            .last()
-            .map_or_else(|| (sources.editable.clone(), 1), |v| (v.policies.clone(), v.version));
-        let policy = PolicyEngine::compile(
-            &PolicySources {
-                editable,
-                ..sources.clone()
-            },
-            version,
-        )
-        .map_err(|errors| {
-            StartError::Policies(
-                errors
-                    .iter()
-                    .map(|p| format!("{}: {}", p.policy_id, p.message))
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            )
-        })?;
-        let (_, violations) = crate::authz::check::canaries(&policy);
-        if !violations.is_empty() {
-            return Err(StartError::Policies(
-                violations
-                    .iter()
-                    .map(|v| format!("canary allowed: {v}"))
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            ));
-        }
-        // Policy tests gate changes; at startup a failing one is reported, not fatal.
-        for f in crate::authz::check::run_tests(&policy, &sources.tests).failed {
-            tracing::warn!(file = %f.file, test = %f.name, expected = %f.expected, got = %f.got, "policy test fails against the active policies");
-        }
-        let principals = PrincipalCache::default();
-        for p in store.principals().map_err(|e| StartError::Store(e.to_string()))? {
-            principals.insert(p);
-        }
-        let attestor = Attestor::new(keys.attestation_id.clone(), keys.attestation_seed());
-        Ok(Self {
-            rate_limits: crate::limits::RateLimits::new(&config.limits),
-            unauthenticated: crate::audit_tally::UnauthenticatedTally::default(),
-            duplicate_outcomes: crate::domain::duplicates::DuplicateOutcomes::default(),
-            checkpointer,
-            signed_at_start,
-            _keys_lock: keys_lock,
-            attestor,
-            fact_window: DistinctCards::default(),
-            cards: CardCache::default(),
-            sweep_lock: tokio::sync::Mutex::new(()),
-            kek_gate: tokio::sync::RwLock::new(()),
-            last_sweep: tokio::sync::Mutex::new(None),
-            last_rotation: tokio::sync::Mutex::new(0),
-            config,
-            keys,
-            store,
-            policy: std::sync::RwLock::new(Arc::new(policy)),
-            policy_sources: sources,
-            policy_update: tokio::sync::Mutex::new(()),
-            program,
-            clock,
-            principals,
-            metrics: Metrics::default(),
-        })
-    }
-
-    /// How `check` runs the symbolic floor proof.
-    #[must_use]
-    pub fn proof_settings(&self) -> crate::authz::proof::ProofSettings {
-        crate::authz::proof::ProofSettings::new(
-            self.config.proof.solver.clone(),
-            self.config.proof.timeout.as_std(),
-            self.config.proof.required,
-        )
-    }
-
-    /// On first start, policies/editable.cedar becomes policy version 1.
-    async fn seed_policies(&self) -> Result<(), StartError> {
-        let stored = self.read_versions()?;
-        if !stored.is_empty() {
-            return Ok(());
-        }
-        let engine = self.policy();
-        let version = crate::domain::policy_version::PolicyVersion {
-            version: 1,
-            digest: engine.digest.clone(),
-            author: "policies/ (first start)".into(),
-            at: self.clock.now().unix_timestamp(),
-            comment: "seeded from the policies directory".into(),
-            policies: self.policy_sources.editable.clone(),
-        };
-        let draft = AuditDraft {
-            at: version.at,
-            action: "seed_policies".into(),
-            decision: AuditDecision::Allow,
-            policy_version: Some(1),
-            subject: Some(engine.digest.clone()),
-            outcome: "ok".into(),
-            ..AuditDraft::default()
-        };
-        match self
-            .store
-            .submit(Commit {
-                changes: vec![Change::PutPolicyVersion(Box::new(version))],
-                audit: vec![draft],
-            })
-            .await
-        {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => Err(StartError::Store(e.to_string())),
-            Err(_) => Err(StartError::Store("writer stopped".into())),
-        }
-    }
-
-    fn read_versions(&self) -> Result<Vec<crate::domain::policy_version::PolicyVersion>, StartError> {
-        self.store
-            .policy_versions()
-            .map_err(|e| StartError::Store(e.to_string()))
-    }
-
-    /// On first start, the admin token written to keys/admin.token becomes
-    /// the `admin` principal. Recorded in the audit chain like any change.
-    async fn bootstrap_admin(&self) -> Result<(), StartError> {
-        if !self.principals.is_empty() {
-            return Ok(());
-        }
-        let Some(hash) = self.keys.admin_token_hash()? else {
-            tracing::warn!("no principals and no admin token file: nobody can use this vault");
-            return Ok(());
-        };
-        let now = self.clock.now().unix_timestamp();
-        let admin = Principal {
-            id: "admin".into(),
-            kind: PrincipalKind::Staff,
-            roles: vec![Role::Admin],
-            agency_kind: None,
-            purposes: Vec::new(),
-            token_hash: hash,
-            created_at: now,
-            status: crate::domain::principal::PrincipalStatus::Active,
-            issued_by: None,
-            approved_by: None,
-        };
-        let draft = AuditDraft {
-            at: now,
-            principal: None,
-            action: "bootstrap_admin".into(),
-            purpose: Some(Purpose::SystemAdministration.as_str().into()),
-            decision: AuditDecision::Allow,
-            subject: Some(self.keys.subjects.subject("principal", "admin")),
-            outcome: "ok".into(),
-            ..AuditDraft::default()
-        };
-        let commit = Commit {
-            changes: vec![Change::PutPrincipal(Box::new(admin.clone()))],
-            audit: vec![draft],
-        };
-        match self.store.submit(commit).await {
-            Ok(Ok(_)) => {
-                self.principals.insert(admin);
-                if self.keys.files.is_sealed() {
-                    tracing::info!("bootstrap admin principal created; its token is the one `keys seal` printed");
-                } else {
-                    tracing::info!("bootstrap admin principal created; its token is in the keys directory");
-                }
-                Ok(())
-            }
-            Ok(Err(e)) => Err(StartError::Store(e.to_string())),
-            Err(_) => Err(StartError::Store("writer stopped".into())),
-        }
-    }
-
-    /// The active policy set. A request takes one snapshot and is decided
-    /// wholly by it.
-    #[must_use]
-    pub fn policy(&self) -> Arc<PolicyEngine> {
-        Arc::clone(&self.policy.read().unwrap_or_else(std::sync::PoisonError::into_inner))
-    }
-
-    /// Makes `engine` the active policy set (after its version is stored).
-    pub fn activate(&self, engine: PolicyEngine) {
-        *self.policy.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(engine);
-    }
-
-    /// Authenticates the request's bearer token and records who asked.
-    ///
-    /// # Errors
-    /// 401 when there is no valid token.
-    pub fn authenticate(&self, slot: &AuditSlot, headers: &axum::http::HeaderMap) -> Result<Arc<Principal>, ApiError> {
-        let principal = crate::http::extract::bearer(headers)
-            .and_then(|t| self.principals.authenticate(t))
-            .ok_or(ApiError::Unauthenticated)?;
-        slot.principal(&principal.id);
-        // A system bound to a client certificate must present exactly it.
-        if let Some(expected) = self.config.tls.system_certs.get(&principal.id) {
-            let presented = slot.client_cert().map(|c| format!("sha256:{}", hex::encode(c)));
-            if presented.as_deref() != Some(expected.to_ascii_lowercase().as_str()) {
-                return Err(ApiError::Unauthenticated);
-            }
-        }
-        if let Err(wait) = self.rate_limits.check_principal(&principal) {
-            self.metrics.rate_limited();
-            return Err(ApiError::RateLimited {
-                retry_after_secs: crate::limits::retry_after_secs(wait),
-            });
-        }
-        Ok(principal)
-    }
-
-    /// Decides with Cedar and records the decision. Returns the permit.
-    ///
-    /// # Errors
-    /// 403 with the decision id when denied.
-    pub fn authorize(
-        &self,
-        slot: &AuditSlot,
-        principal: &Principal,
-        action: Action,
-        resource: &Resource,
-        context: &RequestContext,
-    ) -> Result<crate::authz::Permit, ApiError> {
-        let decision = self.policy().decide(principal, action, resource, context);
-        slot.decision(&decision);
-        slot.replay_inputs(resource, context);
-        self.metrics.decision(decision.allowed);
-        match decision.permit {
-            Some(p) if decision.allowed => Ok(p),
-            _ => Err(ApiError::Forbidden {
-                decision_id: decision.decision_id,
-            }),
-        }
-    }
-
-    /// A card record, from the cache or (off the async workers) the store.
-    ///
-    /// # Errors
-    /// The store read failed.
-    pub async fn card(
-        self: &Arc<Self>,
-        id: crate::domain::card::CardId,
-    ) -> Result<Option<Arc<crate::domain::card::CardRecord>>, ApiError> {
-        if let Some(cached) = self.cards.get(&id) {
-            return Ok(cached);
-        }
-        let epoch = self.cards.epoch();
-        let record = self.read(move |v| v.store.card(&id)).await?.map(Arc::new);
-        self.cards.insert_if_unchanged(id, record.clone(), epoch);
-        Ok(record)
-    }
-
-    /// Runs a blocking store read off the async workers.
-    ///
-    /// # Errors
-    /// The read failed, or its thread did.
-    pub async fn read<T: Send + 'static>(
-        self: &Arc<Self>,
-        f: impl FnOnce(&Self) -> Result<T, crate::domain::store::StoreError> + Send + 'static,
-    ) -> Result<T, ApiError> {
-        let me = Arc::clone(self);
-        tokio::task::spawn_blocking(move || f(&me))
-            .await
-            .map_err(|e| ApiError::Internal { detail: e.to_string() })?
-            .map_err(ApiError::from)
+        KeyAccess::Sealed(info) => crate::server::unseal::serve_sealed(config, clock, info, listener, shutdown).await,
     }
 }

@@ -12,6 +12,7 @@
 //! and no acknowledgement before the data and its audit entry are durable.
 
 mod audit_reads;
+mod keys;
 mod writer;
 
 use std::path::Path;
@@ -25,7 +26,7 @@ use crate::crypto::EpochId;
 use crate::domain::audit::{AuditEntry, ChainReport};
 use crate::domain::card::{CardId, CardRecord, PhotoRecord};
 use crate::domain::principal::Principal;
-use crate::domain::store::{Commit, CommitResult, Store, StoreError};
+use crate::domain::store::{Commit, CommitResult, Due, ScanRef, Store, StoreError};
 
 const SCHEMA_VERSION: u32 = 1;
 const META_SCHEMA: &[u8] = b"schema_version";
@@ -283,21 +284,19 @@ impl SledStore {
 }
 
 impl Store for SledStore {
-    fn submit(&self, commit: Commit) -> oneshot::Receiver<CommitResult> {
+    fn commit(&self, commit: Commit) -> impl std::future::Future<Output = CommitResult> + Send {
         let (reply, rx) = oneshot::channel();
         let job = writer::Job { commit, reply };
         let sent = self.queue.lock().ok().and_then(|q| q.as_ref().map(|q| q.send(job)));
-        match sent {
-            Some(Ok(())) => {}
-            Some(Err(mpsc::SendError(job))) => {
-                let _ = job.reply.send(Err(StoreError::Failed("store is closed".into())));
-            }
-            None => {
-                // The queue is gone (closing); the job was dropped and its
-                // receiver resolves as an error, which callers treat as 503.
-            }
+        if let Some(Err(mpsc::SendError(job))) = sent {
+            let _ = job.reply.send(Err(StoreError::Failed("store is closed".into())));
         }
-        rx
+        // Without a queue (closing) the job was dropped: its receiver
+        // resolves as an error, which callers treat as a failure (503).
+        async move {
+            rx.await
+                .unwrap_or_else(|_| Err(StoreError::Failed("the writer stopped".into())))
+        }
     }
 
     fn principals(&self) -> Result<Vec<Principal>, StoreError> {
@@ -358,32 +357,31 @@ impl Store for SledStore {
         Ok(out)
     }
 
-    fn scan_keys(&self, epoch: EpochId) -> Result<Vec<Vec<u8>>, StoreError> {
+    fn scans_of(&self, epoch: EpochId) -> Result<Vec<ScanRef>, StoreError> {
         self.inner
             .trees
             .scans
             .scan_prefix(epoch.prefix())
             .keys()
-            .map(|k| k.map(|k| k.to_vec()).map_err(failed))
+            .map(|k| {
+                let k = k.map_err(failed)?;
+                keys::scan_ref(epoch, &k).ok_or_else(|| failed("bad scan key"))
+            })
             .collect()
     }
 
-    fn due_entries(&self, until: i64, limit: usize) -> Result<Vec<(Vec<u8>, CardId)>, StoreError> {
-        let end = crate::domain::store::due_key(until, &[0xFF; 32]);
+    fn due_entries(&self, until: i64, limit: usize) -> Result<Vec<Due>, StoreError> {
+        let end = keys::due(Due {
+            at: until,
+            card_id: [0xFF; 32],
+        });
         self.inner
             .trees
             .due
             .range(..=end)
             .keys()
             .take(limit)
-            .map(|k| {
-                let k = k.map_err(failed)?;
-                let id: CardId = k
-                    .get(8..40)
-                    .and_then(|b| b.try_into().ok())
-                    .ok_or_else(|| failed("bad due key"))?;
-                Ok((k.to_vec(), id))
-            })
+            .map(|k| keys::due_of(&k.map_err(failed)?).ok_or_else(|| failed("bad due key")))
             .collect()
     }
 
@@ -424,14 +422,13 @@ impl Store for SledStore {
         Ok(out)
     }
 
-    fn held_scans(&self, hold_id: &str) -> Result<Vec<crate::domain::store::StoredPair>, StoreError> {
-        let mut prefix = hold_id.as_bytes().to_vec();
-        prefix.push(0);
+    fn held_scans(&self, hold_id: &str) -> Result<Vec<Vec<u8>>, StoreError> {
         self.inner
             .trees
             .held_scans
-            .scan_prefix(prefix)
-            .map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(failed))
+            .scan_prefix(keys::held_prefix(hold_id))
+            .values()
+            .map(|v| v.map(|v| v.to_vec()).map_err(failed))
             .collect()
     }
 

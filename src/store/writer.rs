@@ -7,11 +7,12 @@ use sled::transaction::{ConflictableTransactionError, TransactionError, Transact
 use sled::Transactional;
 use tokio::sync::oneshot;
 
+use super::keys;
 use super::{decode, encode, failed, Inner, META_ERASED};
 use crate::domain::audit::{push_to_block, split_block, AuditDraft, AuditEntry, GENESIS};
 use crate::domain::card::{CardRecord, CardStatus};
 use crate::domain::principal::Principal;
-use crate::domain::store::{due_key, Change, Commit, CommitResult, Committed, Conflict, StoreError};
+use crate::domain::store::{Change, Commit, CommitResult, Committed, Conflict, Due, ScanRef, StoreError};
 
 /// How many queued commits one group takes at most.
 const MAX_GROUP: usize = 512;
@@ -148,12 +149,20 @@ fn apply_change(t: &[TransactionalTree], change: &Change) -> TxResult<()> {
             for c in &new.identity_commitments {
                 commitments.insert(c, &new.card_id)?;
             }
-            due.insert(due_key(new.due_at, &new.card_id), &[])?;
+            due.insert(
+                keys::due(Due {
+                    at: new.due_at,
+                    card_id: new.card_id,
+                }),
+                &[],
+            )?;
             for (i, (epoch, file)) in new.scans.iter().enumerate() {
-                let mut key = epoch.prefix().to_vec();
-                key.extend_from_slice(&new.card_id);
-                key.push(u8::try_from(i).unwrap_or(u8::MAX));
-                scans.insert(key, file.as_slice())?;
+                let scan = ScanRef {
+                    epoch: *epoch,
+                    card_id: new.card_id,
+                    index: u8::try_from(i).unwrap_or(u8::MAX),
+                };
+                scans.insert(keys::scan(&scan), file.as_slice())?;
             }
         }
         Change::SetCardStatus {
@@ -171,10 +180,16 @@ fn apply_change(t: &[TransactionalTree], change: &Change) -> TxResult<()> {
             }
             record.status = status.clone();
             cards.insert(card_id, tx_encode(&record)?)?;
-            due.insert(due_key(*due_at, card_id), &[])?;
+            due.insert(
+                keys::due(Due {
+                    at: *due_at,
+                    card_id: *card_id,
+                }),
+                &[],
+            )?;
         }
-        Change::DeleteCard { card_id, due_key } => {
-            due.remove(due_key.as_slice())?;
+        Change::DeleteCard { card_id, due: entry } => {
+            due.remove(keys::due(*entry))?;
             if let Some(current) = cards.remove(card_id)? {
                 let record: CardRecord = tx_decode(&current)?;
                 photos.remove(card_id)?;
@@ -191,8 +206,8 @@ fn apply_change(t: &[TransactionalTree], change: &Change) -> TxResult<()> {
             }
         }
         Change::MoveDue { from, to } => {
-            due.remove(from.as_slice())?;
-            due.insert(to.as_slice(), &[])?;
+            due.remove(keys::due(*from))?;
+            due.insert(keys::due(*to), &[])?;
         }
         Change::Rewrap {
             card_id,
@@ -222,20 +237,17 @@ fn apply_change(t: &[TransactionalTree], change: &Change) -> TxResult<()> {
         }
         Change::PutHeldScans { hold_id, files } => {
             for (i, file) in files.iter().enumerate() {
-                let mut key = hold_id.as_bytes().to_vec();
-                key.push(0);
-                key.extend_from_slice(&u32::try_from(i).unwrap_or(u32::MAX).to_be_bytes());
-                held_scans.insert(key, file.as_slice())?;
+                held_scans.insert(keys::held(hold_id, i), file.as_slice())?;
             }
         }
-        Change::RemoveHeldScans { keys } => {
-            for k in keys {
-                held_scans.remove(k.as_slice())?;
+        Change::RemoveHeldScans { hold_id, count } => {
+            for i in 0..*count {
+                held_scans.remove(keys::held(hold_id, i))?;
             }
         }
-        Change::RemoveScans { keys } => {
-            for k in keys {
-                scans.remove(k.as_slice())?;
+        Change::RemoveScans { scans: refs } => {
+            for r in refs {
+                scans.remove(keys::scan(r))?;
             }
         }
         Change::PutLegalRequest { record, notice } => {

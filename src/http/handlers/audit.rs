@@ -1,18 +1,15 @@
 use std::collections::HashMap;
-use std::sync::Arc;
 
-use axum::extract::{Query, State};
-use axum::http::HeaderMap;
+use axum::extract::Query;
 use axum::Json;
 use serde_json::{json, Value};
 
-use crate::authz::{Action, RequestContext, Resource};
+use crate::authz::Action;
 use crate::domain::audit::format_hash;
 use crate::domain::store::Store;
 use crate::domain::vocab::Purpose;
-use crate::error::ApiError;
-use crate::http::audit_layer::AuditSlot;
-use crate::server::Vault;
+use crate::http::error::{ApiError, Error};
+use crate::http::gate::Gate;
 
 const PURPOSE: Purpose = Purpose::Oversight;
 const MAX_PAGE: usize = 1000;
@@ -25,30 +22,18 @@ fn number(q: &HashMap<String, String>, key: &str, default: u64) -> Result<u64, A
 
 /// `GET /v1/audit?after=SEQ&limit=N`.
 #[utoipa::path(get, path = "/v1/audit", tag = "oversight", params(("after" = Option<u64>, Query, description = "entries after this seq"), ("limit" = Option<u64>, Query, description = "at most this many (<= 1000)")), responses((status = 200, description = "a page of audit entries", body = crate::http::openapi::JsonObject), (status = 400, description = "invalid request (the message names the field)", body = crate::http::openapi::ErrorBody), (status = 401, description = "no valid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "denied by policy (decision_id)", body = crate::http::openapi::ErrorBody), (status = 429, description = "rate limited (Retry-After)", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)), security(("bearer" = [])))]
-pub async fn list(
-    State(v): State<Arc<Vault>>,
-    slot: AuditSlot,
-    headers: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
-) -> Result<Json<Value>, ApiError> {
-    slot.begin(Action::ReadAudit, Some(PURPOSE));
-    let who = v.authenticate(&slot, &headers)?;
-    v.authorize(
-        &slot,
-        &who,
-        Action::ReadAudit,
-        &Resource::Vault,
-        &RequestContext::purpose(PURPOSE),
-    )?;
+pub async fn list(gate: Gate, Query(q): Query<HashMap<String, String>>) -> Result<Json<Value>, ApiError> {
+    gate.admit(Action::ReadAudit, PURPOSE)?;
     if q.keys().any(|k| k != "after" && k != "limit") {
-        return Err(ApiError::InvalidRequest("only `after` and `limit` are accepted".into()));
+        return Err(Error::InvalidRequest("only `after` and `limit` are accepted".into()).into());
     }
     let after = number(&q, "after", 0)?;
     let limit = number(&q, "limit", 100)?;
     if limit == 0 || limit > MAX_PAGE as u64 {
         return Err(ApiError::invalid("limit", "must be 1 to 1000"));
     }
-    let page = v
+    let page = gate
+        .vault
         .read(move |v| v.store.audit_page(after, usize::try_from(limit).unwrap_or(MAX_PAGE)))
         .await?;
     let next = page.last().map(|(e, _)| e.seq);
@@ -65,19 +50,13 @@ pub async fn list(
 
 /// `GET /v1/audit/verify`.
 #[utoipa::path(get, path = "/v1/audit/verify", tag = "oversight", responses((status = 200, description = "the chain verification", body = crate::http::openapi::JsonObject), (status = 400, description = "invalid request (the message names the field)", body = crate::http::openapi::ErrorBody), (status = 401, description = "no valid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "denied by policy (decision_id)", body = crate::http::openapi::ErrorBody), (status = 429, description = "rate limited (Retry-After)", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)), security(("bearer" = [])))]
-pub async fn verify(State(v): State<Arc<Vault>>, slot: AuditSlot, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
-    slot.begin(Action::VerifyAudit, Some(PURPOSE));
-    let who = v.authenticate(&slot, &headers)?;
-    v.authorize(
-        &slot,
-        &who,
-        Action::VerifyAudit,
-        &Resource::Vault,
-        &RequestContext::purpose(PURPOSE),
-    )?;
-    let report = v
+pub async fn verify(gate: Gate) -> Result<Json<Value>, ApiError> {
+    gate.admit(Action::VerifyAudit, PURPOSE)?;
+    let report = gate
+        .vault
         .read(|v| {
-            let signed = crate::checkpoints::read_verified(&v.config.data_dir, Some(&v.checkpointer.public_key()));
+            let signed =
+                crate::vault::checkpoints::read_verified(&v.config.data_dir, Some(&v.checkpointer.public_key()));
             match signed {
                 Ok(heads) => v.store.audit_verify(heads),
                 Err(e) => v.store.audit_verify(std::collections::BTreeMap::new()).map(|mut r| {

@@ -1,38 +1,21 @@
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::extract::{Path, Query};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::principals::commit_or_fail;
-use crate::authz::{Action, RequestContext, Resource};
+use crate::authz::{Action, RequestContext};
 use crate::domain::access::open_photo;
-use crate::domain::card::{CardNumber, CardStatus, RevocationReason};
-use crate::domain::enrollment::{sniff, MediaKind};
-use crate::domain::store::{Change, Commit, Store};
+use crate::domain::card::{CardStatus, RevocationReason};
+use crate::domain::store::{Change, Store};
 use crate::domain::vocab::Purpose;
-use crate::error::ApiError;
-use crate::http::audit_layer::AuditSlot;
-use crate::http::extract::{read_json, DEFAULT_LIMIT};
-use crate::server::Vault;
-
-/// The card in the path, as an audit subject and a Cedar resource. A string
-/// that cannot be a card number still gets a subject, so probing is audited
-/// the same way as asking about a real card.
-fn card_resource(v: &Vault, slot: &AuditSlot, raw: &str) -> (Option<CardNumber>, Resource) {
-    let card = CardNumber::parse(raw);
-    let subject = v
-        .keys
-        .subjects
-        .subject("card", card.as_ref().map_or(raw, CardNumber::as_str));
-    slot.subject(subject.clone());
-    (card, Resource::Card(subject))
-}
+use crate::http::error::{ApiError, Error};
+use crate::http::extract::DEFAULT_LIMIT;
+use crate::http::gate::{CardRef, Gate};
 
 fn purpose_param(q: &HashMap<String, String>) -> Result<Purpose, ApiError> {
     if let Some(k) = q.keys().find(|k| k.as_str() != "purpose") {
@@ -46,47 +29,39 @@ fn purpose_param(q: &HashMap<String, String>) -> Result<Purpose, ApiError> {
     let p = q
         .get("purpose")
         .ok_or_else(|| ApiError::invalid("purpose", "missing query parameter"))?;
-    p.parse().map_err(|()| ApiError::UnknownPurpose("purpose".into()))
+    p.parse().map_err(|()| Error::UnknownPurpose("purpose".into()).into())
 }
 
 /// `GET /v1/cardholders/{card}/photo?purpose=card_printing`.
 #[utoipa::path(get, path = "/v1/cardholders/{card}/photo", tag = "enrollment", params(("card" = String, Path, description = "the card number printed on the card"), ("purpose" = String, Query, description = "card_printing")), responses((status = 200, description = "the photo", content(("image/jpeg"), ("image/png"))), (status = 400, description = "invalid request (the message names the field)", body = crate::http::openapi::ErrorBody), (status = 401, description = "no valid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "denied by policy (decision_id)", body = crate::http::openapi::ErrorBody), (status = 404, description = "not found, to callers allowed to know", body = crate::http::openapi::ErrorBody), (status = 429, description = "rate limited (Retry-After)", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)), security(("bearer" = [])))]
 pub async fn photo(
-    State(v): State<Arc<Vault>>,
-    slot: AuditSlot,
-    headers: HeaderMap,
+    gate: Gate,
     Path(raw): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    slot.begin(Action::ReadPhoto, None);
-    let who = v.authenticate(&slot, &headers)?;
+    let who = gate.enter(Action::ReadPhoto, None)?;
     let purpose = purpose_param(&q)?;
-    slot.purpose(purpose);
-    let (card, resource) = card_resource(&v, &slot, &raw);
-    let permit = v.authorize(
-        &slot,
+    gate.slot.purpose(purpose);
+    let card = gate.card(&raw);
+    let permit = gate.authorize(
         &who,
         Action::ReadPhoto,
-        &resource,
+        &card.resource(),
         &RequestContext::purpose(purpose),
     )?;
-    let card = card.ok_or(ApiError::NotFound)?;
-    let id = v.keys.blind.card_id(card.as_str());
+    card.number()?;
+    let id = card.id;
+    let v = &gate.vault;
     let (record, photo) = v.read(move |v| Ok((v.store.card(&id)?, v.store.photo(&id)?))).await?;
     match (record, photo) {
         (Some(r), Some(p)) if !matches!(r.status, CardStatus::ErasureRequested { .. }) => {
-            let bytes = open_photo(&permit, &v.keys, &id, &r, &p)?;
-            let ct = if sniff(&bytes) == Some(MediaKind::Png) {
-                "image/png"
-            } else {
-                "image/jpeg"
-            };
-            let mut resp = Body::from(bytes.to_vec()).into_response();
+            let photo = open_photo(&permit, &v.keys, &id, &r, &p)?;
+            let mut resp = Body::from(photo.bytes.to_vec()).into_response();
             resp.headers_mut()
-                .insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static(photo.content_type));
             Ok(resp)
         }
-        _ => Err(ApiError::NotFound),
+        _ => Err(Error::NotFound.into()),
     }
 }
 
@@ -98,59 +73,44 @@ pub struct RevokeRequest {
 
 /// `POST /v1/cardholders/{card}/revoke`.
 #[utoipa::path(post, path = "/v1/cardholders/{card}/revoke", tag = "enrollment", request_body = RevokeRequest, params(("card" = String, Path, description = "the card number printed on the card")), responses((status = 200, description = "revoked", body = crate::http::openapi::Revoked), (status = 400, description = "invalid request (the message names the field)", body = crate::http::openapi::ErrorBody), (status = 401, description = "no valid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "denied by policy (decision_id)", body = crate::http::openapi::ErrorBody), (status = 404, description = "not found, to callers allowed to know", body = crate::http::openapi::ErrorBody), (status = 429, description = "rate limited (Retry-After)", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)), security(("bearer" = [])))]
-pub async fn revoke(
-    State(v): State<Arc<Vault>>,
-    slot: AuditSlot,
-    headers: HeaderMap,
-    Path(raw): Path<String>,
-    body: Body,
-) -> Result<Response, ApiError> {
+pub async fn revoke(gate: Gate, Path(raw): Path<String>, body: Body) -> Result<Response, ApiError> {
     const PURPOSE: Purpose = Purpose::CardAdministration;
-    slot.begin(Action::RevokeCard, Some(PURPOSE));
-    let who = v.authenticate(&slot, &headers)?;
-    let (card, resource) = card_resource(&v, &slot, &raw);
-    v.authorize(
-        &slot,
+    let who = gate.enter(Action::RevokeCard, Some(PURPOSE))?;
+    let card = gate.card(&raw);
+    gate.authorize(
         &who,
         Action::RevokeCard,
-        &resource,
+        &card.resource(),
         &RequestContext::purpose(PURPOSE),
     )?;
-    let req: RevokeRequest = read_json(&headers, body, DEFAULT_LIMIT).await?;
-    let card = card.ok_or(ApiError::NotFound)?;
+    let req: RevokeRequest = gate.body(body, DEFAULT_LIMIT).await?;
+    let number = card.number()?.as_str().to_owned();
     let status = CardStatus::Revoked {
         reason: req.reason,
-        at: v.clock.now().unix_timestamp(),
+        at: gate.vault.clock.now().unix_timestamp(),
     };
-    set_status(&v, &slot, &card, status).await?;
-    Ok(Json(json!({"card_number": card.as_str(), "status": "revoked", "reason": req.reason})).into_response())
+    set_status(&gate, &card, status).await?;
+    Ok(Json(json!({"card_number": number, "status": "revoked", "reason": req.reason})).into_response())
 }
 
 /// `DELETE /v1/cardholders/{card}`: the holder asks for erasure. The card
 /// stops working now; the retention sweep destroys the record.
 #[utoipa::path(delete, path = "/v1/cardholders/{card}", tag = "enrollment", params(("card" = String, Path, description = "the card number printed on the card")), responses((status = 202, description = "erasure requested; the next sweep destroys the record", body = crate::http::openapi::ErasureRequested), (status = 400, description = "invalid request (the message names the field)", body = crate::http::openapi::ErrorBody), (status = 401, description = "no valid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "denied by policy (decision_id)", body = crate::http::openapi::ErrorBody), (status = 404, description = "not found, to callers allowed to know", body = crate::http::openapi::ErrorBody), (status = 429, description = "rate limited (Retry-After)", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)), security(("bearer" = [])))]
-pub async fn erase(
-    State(v): State<Arc<Vault>>,
-    slot: AuditSlot,
-    headers: HeaderMap,
-    Path(raw): Path<String>,
-) -> Result<Response, ApiError> {
+pub async fn erase(gate: Gate, Path(raw): Path<String>) -> Result<Response, ApiError> {
     const PURPOSE: Purpose = Purpose::CardAdministration;
-    slot.begin(Action::EraseCard, Some(PURPOSE));
-    let who = v.authenticate(&slot, &headers)?;
-    let (card, resource) = card_resource(&v, &slot, &raw);
-    v.authorize(
-        &slot,
+    let who = gate.enter(Action::EraseCard, Some(PURPOSE))?;
+    let card = gate.card(&raw);
+    gate.authorize(
         &who,
         Action::EraseCard,
-        &resource,
+        &card.resource(),
         &RequestContext::purpose(PURPOSE),
     )?;
-    let card = card.ok_or(ApiError::NotFound)?;
+    card.number()?;
     let status = CardStatus::ErasureRequested {
-        at: v.clock.now().unix_timestamp(),
+        at: gate.vault.clock.now().unix_timestamp(),
     };
-    set_status(&v, &slot, &card, status).await?;
+    set_status(&gate, &card, status).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({"status": "erasure_requested", "destroyed_by": "the next retention sweep"})),
@@ -158,26 +118,24 @@ pub async fn erase(
         .into_response())
 }
 
-async fn set_status(v: &Vault, slot: &AuditSlot, card: &CardNumber, status: CardStatus) -> Result<(), ApiError> {
-    let card_id = v.keys.blind.card_id(card.as_str());
+async fn set_status(gate: &Gate, card: &CardRef, status: CardStatus) -> Result<(), ApiError> {
+    let v = &gate.vault;
+    let card_id = card.id;
     let window = i64::try_from(v.config.retention.inactive_cardholders.as_secs()).unwrap_or(i64::MAX);
     let due_at = match &status {
         CardStatus::ErasureRequested { at } => *at,
         CardStatus::Revoked { at, .. } => at.saturating_add(window),
         CardStatus::Active => i64::MAX,
     };
-    let commit = Commit {
-        changes: vec![Change::SetCardStatus {
-            card_id,
-            status,
-            due_at,
-        }],
-        audit: vec![slot.take_for_commit()],
+    let change = Change::SetCardStatus {
+        card_id,
+        status,
+        due_at,
     };
     // Forget the cached record before and after: no fact answer given after
     // this returns can come from the old status.
     v.cards.invalidate(&card_id);
-    let result = commit_or_fail(v, slot, commit).await;
+    let result = gate.commit(vec![change]).await;
     v.cards.invalidate(&card_id);
-    result
+    result.map(drop)
 }

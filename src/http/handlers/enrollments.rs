@@ -1,38 +1,30 @@
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
-use super::principals::commit_or_fail;
 use crate::authz::{Action, RequestContext, Resource};
 use crate::crypto::EpochId;
 use crate::domain::enrollment::{prepare, EnrollContext, EnrollmentRequest, Prepared};
-use crate::domain::store::{Change, Commit};
+use crate::domain::store::Change;
 use crate::domain::vocab::Purpose;
-use crate::error::ApiError;
-use crate::http::audit_layer::AuditSlot;
-use crate::http::extract::{read_json, ENROLL_LIMIT};
-use crate::server::Vault;
+use crate::http::error::{ApiError, Error};
+use crate::http::extract::ENROLL_LIMIT;
+use crate::http::gate::Gate;
+use crate::vault::Vault;
 
 const PURPOSE: Purpose = Purpose::CardAdministration;
 
 /// `POST /v1/enrollments`.
 #[utoipa::path(post, path = "/v1/enrollments", tag = "enrollment", request_body = crate::domain::enrollment::EnrollmentRequest, responses((status = 201, description = "enrolled", body = crate::http::openapi::Enrolled), (status = 400, description = "invalid request (the message names the field)", body = crate::http::openapi::ErrorBody), (status = 401, description = "no valid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "denied by policy (decision_id)", body = crate::http::openapi::ErrorBody), (status = 409, description = "conflict", body = crate::http::openapi::ErrorBody), (status = 413, description = "payload too large", body = crate::http::openapi::ErrorBody), (status = 422, description = "unprocessable", body = crate::http::openapi::ErrorBody), (status = 429, description = "rate limited (Retry-After)", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)), security(("bearer" = [])))]
-pub async fn enroll(
-    State(v): State<Arc<Vault>>,
-    slot: AuditSlot,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response, ApiError> {
-    slot.begin(Action::Enroll, Some(PURPOSE));
-    let who = v.authenticate(&slot, &headers)?;
+pub async fn enroll(gate: Gate, body: Body) -> Result<Response, ApiError> {
+    let v = Arc::clone(&gate.vault);
+    let who = gate.enter(Action::Enroll, Some(PURPOSE))?;
     let duplicates_today = v.duplicate_outcomes.today(&who.id, v.clock.now().unix_timestamp());
-    v.authorize(
-        &slot,
+    gate.authorize(
         &who,
         Action::Enroll,
         &Resource::Vault,
@@ -41,7 +33,7 @@ pub async fn enroll(
             ..RequestContext::purpose(PURPOSE)
         },
     )?;
-    let req: EnrollmentRequest = read_json(&headers, body, ENROLL_LIMIT).await?;
+    let req: EnrollmentRequest = gate.body(body, ENROLL_LIMIT).await?;
     let _kek_in_use = v.kek_gate.read().await;
     // Decoding, checking and encrypting a photo of up to 5 MiB is CPU work:
     // keep it off the async workers.
@@ -56,7 +48,7 @@ pub async fn enroll(
                     .keys
                     .scans
                     .recipient(epoch)
-                    .map_err(|e| ApiError::Unavailable { detail: e.to_string() })?;
+                    .map_err(|e| Error::unavailable(e.to_string()))?;
                 Some((epoch, recipient))
             }
             _ => None,
@@ -74,8 +66,9 @@ pub async fn enroll(
         prepare(&req, &cx)
     })
     .await
-    .map_err(|e| ApiError::Internal { detail: e.to_string() })??;
-    slot.subject(v.keys.subjects.subject("card", prepared.card_number.as_str()));
+    .map_err(|e| Error::internal(e.to_string()))??;
+    gate.slot
+        .subject(v.keys.subjects.subject("card", prepared.card_number.as_str()));
     let record = &prepared.new_card.record;
     let body = json!({
         "card_number": prepared.card_number.as_str(),
@@ -90,15 +83,11 @@ pub async fn enroll(
         },
     });
     let card_id = prepared.new_card.card_id;
-    let commit = Commit {
-        changes: vec![Change::Enroll(Box::new(prepared.new_card))],
-        audit: vec![slot.take_for_commit()],
-    };
     // Invalidated whatever the outcome: the card cache may hold this id's
     // absence, and after a durable commit it must not answer with it.
-    let committed = commit_or_fail(&v, &slot, commit).await;
+    let committed = gate.commit(vec![Change::Enroll(Box::new(prepared.new_card))]).await;
     v.cards.invalidate(&card_id);
-    if matches!(committed, Err(ApiError::DuplicateEnrollment)) {
+    if matches!(committed, Err(ApiError::Domain(Error::DuplicateEnrollment))) {
         v.duplicate_outcomes.record(&who.id, v.clock.now().unix_timestamp());
         v.metrics.duplicate_enrollment(&who.id);
     }

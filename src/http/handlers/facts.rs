@@ -2,7 +2,6 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::Json;
 use serde_json::{json, Map, Value};
 
@@ -13,10 +12,10 @@ use crate::domain::card::CardNumber;
 use crate::domain::facts::{parse_facts, value_of, FactRequest, Withheld};
 use crate::domain::store::Commit;
 use crate::domain::vocab::Purpose;
-use crate::error::ApiError;
-use crate::http::audit_layer::AuditSlot;
-use crate::http::extract::{read_json, DEFAULT_LIMIT};
-use crate::server::Vault;
+use crate::http::error::{ApiError, Error};
+use crate::http::extract::DEFAULT_LIMIT;
+use crate::http::gate::Gate;
+use crate::vault::Vault;
 
 /// `GET /v1/attestation-keys`: the JWKS.
 #[utoipa::path(get, path = "/v1/attestation-keys", tag = "facts", responses((status = 200, description = "JWKS of the attestation keys", body = crate::http::openapi::Jwks)))]
@@ -27,31 +26,23 @@ pub async fn keys(State(v): State<Arc<Vault>>) -> Json<Value> {
 /// `POST /v1/facts`: one Cedar decision per fact, each in the audit chain
 /// before the answer leaves.
 #[utoipa::path(post, path = "/v1/facts", tag = "facts", request_body = crate::domain::facts::FactRequest, responses((status = 200, description = "released and withheld facts, signed", body = crate::http::openapi::FactsAnswer), (status = 400, description = "invalid request (the message names the field)", body = crate::http::openapi::ErrorBody), (status = 401, description = "no valid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "denied by policy (decision_id)", body = crate::http::openapi::ErrorBody), (status = 413, description = "payload too large", body = crate::http::openapi::ErrorBody), (status = 429, description = "rate limited (Retry-After)", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)), security(("bearer" = [])))]
-pub async fn query(
-    State(v): State<Arc<Vault>>,
-    slot: AuditSlot,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Json<Value>, ApiError> {
-    slot.begin(Action::QueryFact, None);
-    let who = v.authenticate(&slot, &headers)?;
-    let req: FactRequest = read_json(&headers, body, DEFAULT_LIMIT).await?;
+pub async fn query(gate: Gate, body: Body) -> Result<Json<Value>, ApiError> {
+    let v = Arc::clone(&gate.vault);
+    let who = gate.enter(Action::QueryFact, None)?;
+    let req: FactRequest = gate.body(body, DEFAULT_LIMIT).await?;
     let purpose: Purpose = req
         .purpose
         .parse()
-        .map_err(|()| ApiError::UnknownPurpose("purpose".into()))?;
-    slot.purpose(purpose);
+        .map_err(|()| Error::UnknownPurpose("purpose".into()))?;
+    gate.slot.purpose(purpose);
     let facts = parse_facts(&req.facts, &v.config.facts.age_thresholds)?;
     if req.card_number.len() > 64 {
         return Err(ApiError::invalid("card_number", "too long to be a card number"));
     }
     // A string that cannot be a card number is answered exactly like an
     // unknown card, so the answer never says which it was.
-    let card = CardNumber::parse(&req.card_number);
-    let card_text = card.as_ref().map_or(req.card_number.as_str(), CardNumber::as_str);
-    let subject = v.keys.subjects.subject("card", card_text);
-    slot.subject(subject.clone());
-    let card_id = v.keys.blind.card_id(card_text);
+    let card = gate.card(&req.card_number);
+    let (subject, card_id) = (card.subject.clone(), card.id);
     let now = v.clock.now();
     let distinct = v.fact_window.observe(&who.id, &card_id, now.unix_timestamp());
 
@@ -63,14 +54,9 @@ pub async fn query(
         bulk_ceiling_per_hour: Some(ceiling),
         ..RequestContext::purpose(purpose)
     };
-    let decisions = v
-        .policy()
-        .decide_each(&who, Action::QueryFact, &resources, &context, &decision_id);
-    for d in &decisions {
-        v.metrics.decision(d.allowed);
-    }
+    let decisions = gate.decide_each(&who, Action::QueryFact, &resources, &context, &decision_id);
     let any_allowed = decisions.iter().any(|d| d.allowed);
-    let record = if any_allowed && card.is_some() {
+    let record = if any_allowed && card.number.is_some() {
         v.card(card_id).await?
     } else {
         None
@@ -98,7 +84,7 @@ pub async fn query(
     }
 
     // One audit entry per decision, durable before anything is answered.
-    let base = slot.take_for_commit();
+    let base = gate.slot.take_for_commit();
     let entries: Vec<AuditDraft> = facts
         .iter()
         .zip(&decisions)
@@ -122,17 +108,13 @@ pub async fn query(
             ..base.clone()
         })
         .collect();
-    super::principals::commit_or_fail(
-        &v,
-        &slot,
-        Commit {
-            changes: Vec::new(),
-            audit: entries,
-        },
-    )
+    gate.commit_entries(Commit {
+        changes: Vec::new(),
+        audit: entries,
+    })
     .await?;
     if !any_allowed {
-        return Err(ApiError::Forbidden { decision_id });
+        return Err(Error::Forbidden { decision_id }.into());
     }
 
     let iat = now.unix_timestamp();
@@ -145,7 +127,7 @@ pub async fn query(
         "jti": decision_id,
         "purpose": purpose.as_str(),
         // Only a canonical card number is signed; caller text never is.
-        "card_number": card.as_ref().map(CardNumber::as_str),
+        "card_number": card.number.as_ref().map(CardNumber::as_str),
         "facts": released,
     });
     Ok(Json(json!({

@@ -1,48 +1,35 @@
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::Path;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use rand::RngCore;
 use serde_json::{json, Value};
 
-use super::principals::commit_or_fail;
 use crate::authz::{Action, RequestContext, Resource};
-use crate::domain::card::CardNumber;
 use crate::domain::holds::{Hold, HoldRequest, HoldStatus};
-use crate::domain::store::{Change, Commit, Store};
+use crate::domain::store::{Change, Store};
 use crate::domain::vocab::Purpose;
-use crate::error::ApiError;
-use crate::http::audit_layer::AuditSlot;
-use crate::http::extract::{read_json, DEFAULT_LIMIT};
-use crate::server::Vault;
+use crate::http::error::{ApiError, Error};
+use crate::http::extract::DEFAULT_LIMIT;
+use crate::http::gate::Gate;
+use crate::vault::Vault;
 
 const PURPOSE: Purpose = Purpose::LegalProcess;
 
 /// `POST /v1/legal/holds`: legal asks; the hold is pending until approved.
 #[utoipa::path(post, path = "/v1/legal/holds", tag = "legal", request_body = crate::domain::holds::HoldRequest, responses((status = 201, description = "hold requested (pending approval)", body = crate::http::openapi::JsonObject), (status = 400, description = "invalid request (the message names the field)", body = crate::http::openapi::ErrorBody), (status = 401, description = "no valid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "denied by policy (decision_id)", body = crate::http::openapi::ErrorBody), (status = 404, description = "not found, to callers allowed to know", body = crate::http::openapi::ErrorBody), (status = 413, description = "payload too large", body = crate::http::openapi::ErrorBody), (status = 429, description = "rate limited (Retry-After)", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)), security(("bearer" = [])))]
-pub async fn request(
-    State(v): State<Arc<Vault>>,
-    slot: AuditSlot,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response, ApiError> {
-    slot.begin(Action::RequestHold, Some(PURPOSE));
-    let who = v.authenticate(&slot, &headers)?;
-    let req: HoldRequest = read_json(&headers, body, DEFAULT_LIMIT).await?;
-    let card = CardNumber::parse(&req.card_number);
-    let subject = v.keys.subjects.subject(
-        "card",
-        card.as_ref().map_or(req.card_number.as_str(), CardNumber::as_str),
-    );
-    slot.subject(subject.clone());
-    v.authorize(
-        &slot,
+pub async fn request(gate: Gate, body: Body) -> Result<Response, ApiError> {
+    let v = &gate.vault;
+    let who = gate.enter(Action::RequestHold, Some(PURPOSE))?;
+    let req: HoldRequest = gate.body(body, DEFAULT_LIMIT).await?;
+    let card = gate.card(&req.card_number);
+    gate.authorize(
         &who,
         Action::RequestHold,
-        &Resource::Card(subject.clone()),
+        &card.resource(),
         &RequestContext::purpose(PURPOSE),
     )?;
     let reference = req.reference.trim();
@@ -55,10 +42,10 @@ pub async fn request(
             "must not hold control, bidirectional or invisible characters",
         ));
     }
-    let card = card.ok_or(ApiError::NotFound)?;
-    let card_id = v.keys.blind.card_id(card.as_str());
+    card.number()?;
+    let card_id = card.id;
     if v.card(card_id).await?.is_none() {
-        return Err(ApiError::NotFound);
+        return Err(Error::NotFound.into());
     }
     let mut id = [0u8; 8];
     rand::rngs::OsRng.fill_bytes(&mut id);
@@ -66,7 +53,7 @@ pub async fn request(
         id: format!("hold_{}", hex::encode(id)),
         reference: reference.to_owned(),
         card_id,
-        card_subject: subject,
+        card_subject: card.subject,
         status: HoldStatus::Pending,
         requested_by: who.id.clone(),
         requested_at: v.clock.now().unix_timestamp(),
@@ -76,58 +63,38 @@ pub async fn request(
         released_at: None,
     };
     let view = hold.view();
-    let commit = Commit {
-        changes: vec![Change::PutHold(Box::new(hold))],
-        audit: vec![slot.take_for_commit()],
-    };
-    commit_or_fail(&v, &slot, commit).await?;
+    gate.commit(vec![Change::PutHold(Box::new(hold))]).await?;
     Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 
 /// `POST /v1/legal/holds/{id}/approve`: a privacy officer other than the asker.
 #[utoipa::path(post, path = "/v1/legal/holds/{id}/approve", tag = "legal", params(("id" = String, Path, description = "the hold id")), responses((status = 200, description = "the hold, active", body = crate::http::openapi::JsonObject), (status = 400, description = "invalid request (the message names the field)", body = crate::http::openapi::ErrorBody), (status = 401, description = "no valid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "denied by policy (decision_id)", body = crate::http::openapi::ErrorBody), (status = 404, description = "not found, to callers allowed to know", body = crate::http::openapi::ErrorBody), (status = 409, description = "conflict", body = crate::http::openapi::ErrorBody), (status = 429, description = "rate limited (Retry-After)", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)), security(("bearer" = [])))]
-pub async fn approve(
-    State(v): State<Arc<Vault>>,
-    slot: AuditSlot,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    change(&v, &slot, &headers, &id, Action::ApproveHold).await
+pub async fn approve(gate: Gate, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    change(&gate, &id, Action::ApproveHold).await
 }
 
 /// `POST /v1/legal/holds/{id}/release`: legal or a privacy officer.
 #[utoipa::path(post, path = "/v1/legal/holds/{id}/release", tag = "legal", params(("id" = String, Path, description = "the hold id")), responses((status = 200, description = "the hold, released", body = crate::http::openapi::JsonObject), (status = 400, description = "invalid request (the message names the field)", body = crate::http::openapi::ErrorBody), (status = 401, description = "no valid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "denied by policy (decision_id)", body = crate::http::openapi::ErrorBody), (status = 404, description = "not found, to callers allowed to know", body = crate::http::openapi::ErrorBody), (status = 409, description = "conflict", body = crate::http::openapi::ErrorBody), (status = 429, description = "rate limited (Retry-After)", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)), security(("bearer" = [])))]
-pub async fn release(
-    State(v): State<Arc<Vault>>,
-    slot: AuditSlot,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    change(&v, &slot, &headers, &id, Action::ReleaseHold).await
+pub async fn release(gate: Gate, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    change(&gate, &id, Action::ReleaseHold).await
 }
 
-async fn change(
-    v: &Arc<Vault>,
-    slot: &AuditSlot,
-    headers: &HeaderMap,
-    id: &str,
-    action: Action,
-) -> Result<Json<Value>, ApiError> {
-    slot.begin(action, Some(PURPOSE));
-    let who = v.authenticate(slot, headers)?;
+async fn change(gate: &Gate, id: &str, action: Action) -> Result<Json<Value>, ApiError> {
+    let v = &gate.vault;
+    let who = gate.enter(action, Some(PURPOSE))?;
     let found = v.read(|v| v.store.holds()).await?.into_iter().find(|h| h.id == id);
     let subject = found
         .as_ref()
         .map_or_else(|| v.keys.subjects.subject("hold", id), |h| h.card_subject.clone());
-    slot.subject(subject.clone());
+    gate.slot.subject(subject.clone());
     let context = RequestContext {
         // An unknown hold has no asker: the decision is then about the role
         // alone, and the answer is 404 for those allowed to act on holds.
         requested_by_self: Some(found.as_ref().is_some_and(|h| h.requested_by == who.id)),
         ..RequestContext::purpose(PURPOSE)
     };
-    v.authorize(slot, &who, action, &Resource::Card(subject), &context)?;
-    let mut hold = found.ok_or(ApiError::NotFound)?;
+    gate.authorize(&who, action, &Resource::Card(subject), &context)?;
+    let mut hold = found.ok_or(Error::NotFound)?;
     let now = v.clock.now().unix_timestamp();
     let mut changes = Vec::new();
     let mut audit = Vec::new();
@@ -149,21 +116,19 @@ async fn change(
             hold.released_by = Some(who.id.clone());
             hold.released_at = Some(now);
             let hold_id = hold.id.clone();
-            let keys: Vec<Vec<u8>> = v
-                .read(move |v| v.store.held_scans(&hold_id))
-                .await?
-                .into_iter()
-                .map(|(k, _)| k)
-                .collect();
-            if !keys.is_empty() {
-                audit.push(crate::retention::hold_release_certificate(
+            let count = v.read(move |v| v.store.held_scans(&hold_id)).await?.len();
+            if count > 0 {
+                audit.push(crate::vault::retention::hold_release_certificate(
                     v,
                     &who.id,
                     &hold.id,
-                    keys.len() as u64,
+                    count as u64,
                 ));
             }
-            changes.push(Change::RemoveHeldScans { keys });
+            changes.push(Change::RemoveHeldScans {
+                hold_id: hold.id.clone(),
+                count,
+            });
         }
         _ => return Err(ApiError::invalid("id", "the hold is not in a state this allows")),
     }
@@ -172,8 +137,7 @@ async fn change(
     let released = hold.status == HoldStatus::Released;
     let hold_id = hold.id.clone();
     changes.insert(0, Change::PutHold(Box::new(hold)));
-    audit.insert(0, slot.take_for_commit());
-    commit_or_fail(v, slot, Commit { changes, audit }).await?;
+    gate.commit_with(changes, audit).await?;
     if released {
         // The preserved scans' key goes last: a crash before this leaves a key
         // whose hold is released, which the next sweep destroys.
@@ -199,36 +163,29 @@ async fn preserve_scans(v: &Arc<Vault>, hold: &Hold) -> Result<Vec<Vec<u8>>, Api
             .keys
             .holds
             .create(&hold_id)
-            .map_err(|e| ApiError::Unavailable { detail: e.to_string() })?;
+            .map_err(|e| Error::unavailable(e.to_string()))?;
         let mut files = Vec::with_capacity(scans.len());
         for (epoch, file) in scans {
             let Some(identity) = vault.keys.scans.identity(epoch) else {
                 continue;
             };
             let plain = zeroize::Zeroizing::new(
-                age::decrypt(identity.as_ref(), &file).map_err(|e| ApiError::Internal { detail: e.to_string() })?,
+                age::decrypt(identity.as_ref(), &file).map_err(|e| Error::internal(e.to_string()))?,
             );
-            files.push(age::encrypt(&recipient, &plain).map_err(|e| ApiError::Internal { detail: e.to_string() })?);
+            files.push(age::encrypt(&recipient, &plain).map_err(|e| Error::internal(e.to_string()))?);
         }
-        Ok(files)
+        Ok::<_, Error>(files)
     })
     .await
-    .map_err(|e| ApiError::Internal { detail: e.to_string() })?
+    .map_err(|e| Error::internal(e.to_string()))?
+    .map_err(ApiError::from)
 }
 
 /// `GET /v1/legal/holds`.
 #[utoipa::path(get, path = "/v1/legal/holds", tag = "legal", responses((status = 200, description = "holds", body = crate::http::openapi::JsonObject), (status = 400, description = "invalid request (the message names the field)", body = crate::http::openapi::ErrorBody), (status = 401, description = "no valid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "denied by policy (decision_id)", body = crate::http::openapi::ErrorBody), (status = 429, description = "rate limited (Retry-After)", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)), security(("bearer" = [])))]
-pub async fn list(State(v): State<Arc<Vault>>, slot: AuditSlot, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
-    slot.begin(Action::ListHolds, Some(Purpose::Oversight));
-    let who = v.authenticate(&slot, &headers)?;
-    v.authorize(
-        &slot,
-        &who,
-        Action::ListHolds,
-        &Resource::Vault,
-        &RequestContext::purpose(Purpose::Oversight),
-    )?;
-    let holds = v.read(|v| v.store.holds()).await?;
+pub async fn list(gate: Gate) -> Result<Json<Value>, ApiError> {
+    gate.admit(Action::ListHolds, Purpose::Oversight)?;
+    let holds = gate.vault.read(|v| v.store.holds()).await?;
     Ok(Json(
         json!({ "holds": holds.iter().map(Hold::view).collect::<Vec<_>>() }),
     ))

@@ -1,22 +1,19 @@
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Path, State};
-use axum::http::HeaderMap;
+use axum::extract::Path;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::principals::commit_or_fail;
 use crate::authz::check::check;
-use crate::authz::{Action, RequestContext, Resource};
+use crate::authz::Action;
 use crate::domain::policy_version::{diff_digest, PolicyVersion};
-use crate::domain::store::{Change, Commit, Store};
+use crate::domain::store::{Change, Store};
 use crate::domain::vocab::Purpose;
-use crate::error::ApiError;
-use crate::http::audit_layer::AuditSlot;
-use crate::http::extract::read_json;
-use crate::server::Vault;
+use crate::http::error::{ApiError, Error};
+use crate::http::gate::Gate;
+use crate::vault::Vault;
 
 const PURPOSE: Purpose = Purpose::PolicyAdministration;
 /// Policy texts are larger than most bodies.
@@ -44,21 +41,15 @@ async fn impact(v: &Arc<Vault>, engine: Arc<crate::authz::PolicyEngine>) -> Resu
         Ok::<_, crate::domain::store::StoreError>(crate::authz::replay::replay(&engine, &entries, &principals))
     })
     .await
-    .map_err(|e| ApiError::Internal { detail: e.to_string() })??;
+    .map_err(|e| Error::internal(e.to_string()))??;
     Ok(serde_json::to_value(report).unwrap_or_default())
-}
-
-async fn allowed(v: &Vault, slot: &AuditSlot, headers: &HeaderMap, action: Action) -> Result<String, ApiError> {
-    slot.begin(action, Some(PURPOSE));
-    let who = v.authenticate(slot, headers)?;
-    v.authorize(slot, &who, action, &Resource::Vault, &RequestContext::purpose(PURPOSE))?;
-    Ok(who.id.clone())
 }
 
 /// `GET /v1/policies`: the active version, its editable text and the floor.
 #[utoipa::path(get, path = "/v1/policies", tag = "policies", responses((status = 200, description = "active editable policies, floor, schema, version", body = crate::http::openapi::JsonObject), (status = 400, description = "invalid request (the message names the field)", body = crate::http::openapi::ErrorBody), (status = 401, description = "no valid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "denied by policy (decision_id)", body = crate::http::openapi::ErrorBody), (status = 429, description = "rate limited (Retry-After)", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)), security(("bearer" = [])))]
-pub async fn get(State(v): State<Arc<Vault>>, slot: AuditSlot, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
-    allowed(&v, &slot, &headers, Action::ReadPolicies).await?;
+pub async fn get(gate: Gate) -> Result<Json<Value>, ApiError> {
+    gate.admit(Action::ReadPolicies, PURPOSE)?;
+    let v = &gate.vault;
     let versions = v.read(|v| v.store.policy_versions()).await?;
     let active = v.policy();
     let text = versions.last().map(|p| p.policies.clone()).unwrap_or_default();
@@ -79,24 +70,20 @@ pub struct CheckRequest {
 
 /// `POST /v1/policies/check`: the report, changing nothing.
 #[utoipa::path(post, path = "/v1/policies/check", tag = "policies", request_body = CheckRequest, responses((status = 200, description = "the check report and impact replay; nothing changes", body = crate::http::openapi::JsonObject), (status = 400, description = "invalid request (the message names the field)", body = crate::http::openapi::ErrorBody), (status = 401, description = "no valid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "denied by policy (decision_id)", body = crate::http::openapi::ErrorBody), (status = 413, description = "payload too large", body = crate::http::openapi::ErrorBody), (status = 429, description = "rate limited (Retry-After)", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)), security(("bearer" = [])))]
-pub async fn check_only(
-    State(v): State<Arc<Vault>>,
-    slot: AuditSlot,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Json<Value>, ApiError> {
-    allowed(&v, &slot, &headers, Action::CheckPolicies).await?;
-    let req: CheckRequest = read_json(&headers, body, POLICY_LIMIT).await?;
-    let vault = Arc::clone(&v);
+pub async fn check_only(gate: Gate, body: Body) -> Result<Json<Value>, ApiError> {
+    gate.admit(Action::CheckPolicies, PURPOSE)?;
+    let req: CheckRequest = gate.body(body, POLICY_LIMIT).await?;
+    let v = &gate.vault;
+    let vault = Arc::clone(v);
     let (mut report, engine) = tokio::task::spawn_blocking(move || check(&vault.policy_sources, &req.policies, 0))
         .await
-        .map_err(|e| ApiError::Internal { detail: e.to_string() })?;
+        .map_err(|e| Error::internal(e.to_string()))?;
     if let Some(engine) = &engine {
         report.prove(engine, &v.proof_settings()).await;
     }
     let mut body = serde_json::to_value(report).unwrap_or_default();
     body["impact"] = match engine {
-        Some(engine) => impact(&v, Arc::new(engine)).await?,
+        Some(engine) => impact(v, Arc::new(engine)).await?,
         None => Value::Null,
     };
     Ok(Json(body))
@@ -113,15 +100,10 @@ pub struct UpdateRequest {
 
 /// `PUT /v1/policies`: check, store as a new version, activate.
 #[utoipa::path(put, path = "/v1/policies", tag = "policies", request_body = UpdateRequest, responses((status = 200, description = "the new active version and its report", body = crate::http::openapi::JsonObject), (status = 400, description = "invalid request (the message names the field)", body = crate::http::openapi::ErrorBody), (status = 401, description = "no valid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "denied by policy (decision_id)", body = crate::http::openapi::ErrorBody), (status = 409, description = "conflict", body = crate::http::openapi::ErrorBody), (status = 413, description = "payload too large", body = crate::http::openapi::ErrorBody), (status = 422, description = "unprocessable", body = crate::http::openapi::ErrorBody), (status = 429, description = "rate limited (Retry-After)", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)), security(("bearer" = [])))]
-pub async fn put(
-    State(v): State<Arc<Vault>>,
-    slot: AuditSlot,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Json<Value>, ApiError> {
-    let who = allowed(&v, &slot, &headers, Action::UpdatePolicies).await?;
-    let req: UpdateRequest = read_json(&headers, body, POLICY_LIMIT).await?;
-    activate(&v, &slot, who, req.policies, req.comment, req.expected_version).await
+pub async fn put(gate: Gate, body: Body) -> Result<Json<Value>, ApiError> {
+    let (who, _) = gate.admit(Action::UpdatePolicies, PURPOSE)?;
+    let req: UpdateRequest = gate.body(body, POLICY_LIMIT).await?;
+    activate(&gate, who.id.clone(), req.policies, req.comment, req.expected_version).await
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -135,30 +117,24 @@ pub struct RollbackRequest {
 
 /// `POST /v1/policies/rollback`: an earlier version's text, as a new version.
 #[utoipa::path(post, path = "/v1/policies/rollback", tag = "policies", request_body = RollbackRequest, responses((status = 200, description = "an earlier version, active as a new version", body = crate::http::openapi::JsonObject), (status = 400, description = "invalid request (the message names the field)", body = crate::http::openapi::ErrorBody), (status = 401, description = "no valid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "denied by policy (decision_id)", body = crate::http::openapi::ErrorBody), (status = 404, description = "not found, to callers allowed to know", body = crate::http::openapi::ErrorBody), (status = 409, description = "conflict", body = crate::http::openapi::ErrorBody), (status = 413, description = "payload too large", body = crate::http::openapi::ErrorBody), (status = 422, description = "unprocessable", body = crate::http::openapi::ErrorBody), (status = 429, description = "rate limited (Retry-After)", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)), security(("bearer" = [])))]
-pub async fn rollback(
-    State(v): State<Arc<Vault>>,
-    slot: AuditSlot,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Json<Value>, ApiError> {
-    let who = allowed(&v, &slot, &headers, Action::UpdatePolicies).await?;
-    let req: RollbackRequest = read_json(&headers, body, POLICY_LIMIT).await?;
-    let versions = v.read(|v| v.store.policy_versions()).await?;
+pub async fn rollback(gate: Gate, body: Body) -> Result<Json<Value>, ApiError> {
+    let (who, _) = gate.admit(Action::UpdatePolicies, PURPOSE)?;
+    let req: RollbackRequest = gate.body(body, POLICY_LIMIT).await?;
+    let versions = gate.vault.read(|v| v.store.policy_versions()).await?;
     let old = versions
         .into_iter()
         .find(|p| p.version == req.to_version)
-        .ok_or(ApiError::NotFound)?;
+        .ok_or(Error::NotFound)?;
     let comment = if req.comment.is_empty() {
         format!("rollback to version {}", req.to_version)
     } else {
         req.comment
     };
-    activate(&v, &slot, who, old.policies, comment, req.expected_version).await
+    activate(&gate, who.id.clone(), old.policies, comment, req.expected_version).await
 }
 
 async fn activate(
-    v: &Arc<Vault>,
-    slot: &AuditSlot,
+    gate: &Gate,
     author: String,
     text: String,
     comment: String,
@@ -174,26 +150,28 @@ async fn activate(
             "must not hold control, bidirectional or invisible characters",
         ));
     }
+    let v = &gate.vault;
     let _one_at_a_time = v.policy_update.lock().await;
     let current = v.policy().version;
     if expected != current {
-        return Err(ApiError::VersionConflict);
+        return Err(Error::VersionConflict.into());
     }
     let next = current + 1;
     let vault = Arc::clone(v);
     let candidate = text.clone();
     let (mut report, engine) = tokio::task::spawn_blocking(move || check(&vault.policy_sources, &candidate, next))
         .await
-        .map_err(|e| ApiError::Internal { detail: e.to_string() })?;
+        .map_err(|e| Error::internal(e.to_string()))?;
     if let Some(engine) = &engine {
         report.prove(engine, &v.proof_settings()).await;
     }
     let engine = match engine {
         Some(engine) if report.valid => engine,
         _ => {
-            return Err(ApiError::PolicyRejected {
+            return Err(Error::PolicyRejected {
                 report: Box::new(serde_json::to_value(report).unwrap_or_default()),
-            })
+            }
+            .into())
         }
     };
     let version = PolicyVersion {
@@ -211,9 +189,9 @@ async fn activate(
         .map(|p| p.policies)
         .unwrap_or_default();
     let diff_digest = diff_digest(&previous, &version.policies, current, next);
-    slot.subject(engine.digest.clone());
-    slot.digest("version", engine.digest.clone());
-    slot.digest("diff", diff_digest.clone());
+    gate.slot.subject(engine.digest.clone());
+    gate.slot.digest("version", engine.digest.clone());
+    gate.slot.digest("diff", diff_digest.clone());
     let view = json!({
         "version": next,
         "digest": engine.digest,
@@ -221,11 +199,7 @@ async fn activate(
         "canaries": report.canaries,
         "proof": report.proof,
     });
-    let commit = Commit {
-        changes: vec![Change::PutPolicyVersion(Box::new(version))],
-        audit: vec![slot.take_for_commit()],
-    };
-    commit_or_fail(v, slot, commit).await?;
+    gate.commit(vec![Change::PutPolicyVersion(Box::new(version))]).await?;
     // Stored and audited first; from the next request on, this version decides.
     v.activate(engine);
     Ok(Json(view))
@@ -233,13 +207,9 @@ async fn activate(
 
 /// `GET /v1/policies/versions/{version}`: one version, with its text.
 #[utoipa::path(get, path = "/v1/policies/versions/{version}", tag = "policies", params(("version" = u64, Path, description = "the version number")), responses((status = 200, description = "one version and its text", body = crate::http::openapi::JsonObject), (status = 400, description = "invalid request (the message names the field)", body = crate::http::openapi::ErrorBody), (status = 401, description = "no valid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "denied by policy (decision_id)", body = crate::http::openapi::ErrorBody), (status = 404, description = "not found, to callers allowed to know", body = crate::http::openapi::ErrorBody), (status = 429, description = "rate limited (Retry-After)", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)), security(("bearer" = [])))]
-pub async fn version(
-    State(v): State<Arc<Vault>>,
-    slot: AuditSlot,
-    headers: HeaderMap,
-    Path(wanted): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    allowed(&v, &slot, &headers, Action::ReadPolicies).await?;
+pub async fn version(gate: Gate, Path(wanted): Path<String>) -> Result<Json<Value>, ApiError> {
+    gate.admit(Action::ReadPolicies, PURPOSE)?;
+    let v = &gate.vault;
     let wanted: u64 = wanted
         .parse()
         .map_err(|_| ApiError::invalid("version", "must be a version number"))?;
@@ -247,7 +217,7 @@ pub async fn version(
     let p = versions
         .into_iter()
         .find(|p| p.version == wanted)
-        .ok_or(ApiError::NotFound)?;
+        .ok_or(Error::NotFound)?;
     let mut row = history_row(&p);
     row["policies"] = Value::String(p.policies);
     Ok(Json(row))
@@ -262,13 +232,9 @@ fn history_row(p: &PolicyVersion) -> Value {
 
 /// `GET /v1/policies/versions`: the history.
 #[utoipa::path(get, path = "/v1/policies/versions", tag = "policies", responses((status = 200, description = "version history", body = crate::http::openapi::JsonObject), (status = 400, description = "invalid request (the message names the field)", body = crate::http::openapi::ErrorBody), (status = 401, description = "no valid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "denied by policy (decision_id)", body = crate::http::openapi::ErrorBody), (status = 429, description = "rate limited (Retry-After)", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)), security(("bearer" = [])))]
-pub async fn versions(
-    State(v): State<Arc<Vault>>,
-    slot: AuditSlot,
-    headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
-    allowed(&v, &slot, &headers, Action::ReadPolicies).await?;
-    let versions = v.read(|v| v.store.policy_versions()).await?;
+pub async fn versions(gate: Gate) -> Result<Json<Value>, ApiError> {
+    gate.admit(Action::ReadPolicies, PURPOSE)?;
+    let versions = gate.vault.read(|v| v.store.policy_versions()).await?;
     let rows: Vec<Value> = versions.iter().map(history_row).collect();
     Ok(Json(json!({ "versions": rows })))
 }

@@ -1,8 +1,6 @@
-use std::sync::Arc;
-
 use axum::body::Body;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::Path;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
@@ -13,10 +11,10 @@ use crate::domain::audit::{AuditDraft, Decision as AuditDecision, PrincipalChang
 use crate::domain::principal::{validate_id, NewPrincipal, Principal, PrincipalStatus};
 use crate::domain::store::{Change, Commit, Store};
 use crate::domain::vocab::{PrincipalKind, Purpose, Role};
-use crate::error::ApiError;
-use crate::http::audit_layer::AuditSlot;
-use crate::http::extract::{read_json, DEFAULT_LIMIT};
-use crate::server::Vault;
+use crate::http::error::{ApiError, Error};
+use crate::http::extract::DEFAULT_LIMIT;
+use crate::http::gate::Gate;
+use crate::vault::Vault;
 
 const PURPOSE: Purpose = Purpose::SystemAdministration;
 
@@ -34,28 +32,15 @@ fn roles_context(p: &Principal) -> RequestContext {
 /// privileged staff principal waits for a second admin, unless the bootstrap
 /// admin issues an admin while it is still the installation credential.
 #[utoipa::path(post, path = "/v1/principals", tag = "admin", request_body = crate::domain::principal::NewPrincipal, responses((status = 201, description = "issued; the token is shown once", body = crate::http::openapi::IssuedPrincipal), (status = 400, description = "invalid request (the message names the field)", body = crate::http::openapi::ErrorBody), (status = 401, description = "no valid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "denied by policy (decision_id)", body = crate::http::openapi::ErrorBody), (status = 409, description = "conflict", body = crate::http::openapi::ErrorBody), (status = 413, description = "payload too large", body = crate::http::openapi::ErrorBody), (status = 429, description = "rate limited (Retry-After)", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)), security(("bearer" = [])))]
-pub async fn create(
-    State(v): State<Arc<Vault>>,
-    slot: AuditSlot,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response, ApiError> {
-    slot.begin(Action::IssuePrincipal, Some(PURPOSE));
-    let who = v.authenticate(&slot, &headers)?;
-    v.authorize(
-        &slot,
-        &who,
-        Action::IssuePrincipal,
-        &Resource::Vault,
-        &RequestContext::purpose(PURPOSE),
-    )?;
-    let req: NewPrincipal = read_json(&headers, body, DEFAULT_LIMIT).await?;
-    slot.subject(v.keys.subjects.subject("principal", &req.id));
+pub async fn create(gate: Gate, body: Body) -> Result<Response, ApiError> {
+    let v = &gate.vault;
+    let (who, _) = gate.admit(Action::IssuePrincipal, PURPOSE)?;
+    let req: NewPrincipal = gate.body(body, DEFAULT_LIMIT).await?;
+    gate.slot.subject(v.keys.subjects.subject("principal", &req.id));
     let token = new_token();
     let mut principal = req.into_principal(token_hash(&token), v.clock.now().unix_timestamp(), &who.id)?;
     // The floor decides the roles too, so no editable policy can grant them.
-    v.authorize(
-        &slot,
+    gate.authorize(
         &who,
         Action::IssuePrincipal,
         &Resource::Vault,
@@ -65,12 +50,9 @@ pub async fn create(
     if v.config.governance.second_approval && principal.is_privileged() && !bootstrap_admin {
         principal.status = PrincipalStatus::PendingApproval;
     }
-    slot.principal_change(PrincipalChange::of("issue", &principal));
-    let commit = Commit {
-        changes: vec![Change::PutPrincipal(Box::new(principal.clone()))],
-        audit: vec![slot.take_for_commit()],
-    };
-    commit_or_fail(&v, &slot, commit).await?;
+    gate.slot.principal_change(PrincipalChange::of("issue", &principal));
+    gate.commit(vec![Change::PutPrincipal(Box::new(principal.clone()))])
+        .await?;
     let body = json!({
         "id": principal.id,
         "kind": principal.kind,
@@ -81,22 +63,17 @@ pub async fn create(
         "token": token.as_str(),
     });
     v.principals.insert(principal);
-    retire_bootstrap_if_due(&v).await?;
+    retire_bootstrap_if_due(v).await?;
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
 /// `POST /v1/principals/{id}/approve`: an admin other than the issuer makes
 /// a pending principal active.
 #[utoipa::path(post, path = "/v1/principals/{id}/approve", tag = "admin", params(("id" = String, Path, description = "the principal id")), responses((status = 200, description = "approved: {id, status}"), (status = 401, description = "no valid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "denied by policy (the issuer approving, or a forbidden role combination)", body = crate::http::openapi::ErrorBody), (status = 404, description = "no such pending principal", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)), security(("bearer" = [])))]
-pub async fn approve(
-    State(v): State<Arc<Vault>>,
-    slot: AuditSlot,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    slot.begin(Action::ApprovePrincipal, Some(PURPOSE));
-    let who = v.authenticate(&slot, &headers)?;
-    slot.subject(v.keys.subjects.subject("principal", &id));
+pub async fn approve(gate: Gate, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let v = &gate.vault;
+    let who = gate.enter(Action::ApprovePrincipal, Some(PURPOSE))?;
+    gate.slot.subject(v.keys.subjects.subject("principal", &id));
     let found = v.principals.get(&id);
     let cx = RequestContext {
         requested_by_self: Some(
@@ -107,38 +84,29 @@ pub async fn approve(
         requested_roles: found.as_ref().map(|p| p.roles.iter().map(|r| r.as_str()).collect()),
         ..RequestContext::purpose(PURPOSE)
     };
-    v.authorize(&slot, &who, Action::ApprovePrincipal, &Resource::Vault, &cx)?;
+    gate.authorize(&who, Action::ApprovePrincipal, &Resource::Vault, &cx)?;
     let mut principal = found
         .filter(|p| p.status == PrincipalStatus::PendingApproval)
         .map(|p| (*p).clone())
-        .ok_or(ApiError::NotFound)?;
+        .ok_or(Error::NotFound)?;
     principal.status = PrincipalStatus::Active;
     principal.approved_by = Some(who.id.clone());
-    slot.principal_change(PrincipalChange::of("approve", &principal));
-    let commit = Commit {
-        changes: vec![Change::UpdatePrincipal(Box::new(principal.clone()))],
-        audit: vec![slot.take_for_commit()],
-    };
-    commit_or_fail(&v, &slot, commit).await?;
+    gate.slot.principal_change(PrincipalChange::of("approve", &principal));
+    gate.commit(vec![Change::UpdatePrincipal(Box::new(principal.clone()))])
+        .await?;
     v.principals.insert(principal);
-    retire_bootstrap_if_due(&v).await?;
+    retire_bootstrap_if_due(v).await?;
     Ok(Json(json!({"id": id, "status": PrincipalStatus::Active})))
 }
 
 /// `POST /v1/principals/{id}/rotate`: a new token; the old one stops before
 /// this answers.
 #[utoipa::path(post, path = "/v1/principals/{id}/rotate", tag = "admin", params(("id" = String, Path, description = "the principal id")), responses((status = 200, description = "rotated: {id, token}, the token shown once"), (status = 401, description = "no valid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "denied by policy (decision_id)", body = crate::http::openapi::ErrorBody), (status = 404, description = "not found, to callers allowed to know", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)), security(("bearer" = [])))]
-pub async fn rotate(
-    State(v): State<Arc<Vault>>,
-    slot: AuditSlot,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    slot.begin(Action::RotatePrincipal, Some(PURPOSE));
-    let who = v.authenticate(&slot, &headers)?;
-    slot.subject(v.keys.subjects.subject("principal", &id));
-    v.authorize(
-        &slot,
+pub async fn rotate(gate: Gate, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let v = &gate.vault;
+    let who = gate.enter(Action::RotatePrincipal, Some(PURPOSE))?;
+    gate.slot.subject(v.keys.subjects.subject("principal", &id));
+    gate.authorize(
         &who,
         Action::RotatePrincipal,
         &Resource::Vault,
@@ -149,32 +117,21 @@ pub async fn rotate(
         .get(&id)
         .filter(|p| p.status != PrincipalStatus::Disabled)
         .map(|p| (*p).clone())
-        .ok_or(ApiError::NotFound)?;
+        .ok_or(Error::NotFound)?;
     let token = new_token();
     principal.token_hash = token_hash(&token);
-    slot.principal_change(PrincipalChange::of("rotate", &principal));
-    let commit = Commit {
-        changes: vec![Change::UpdatePrincipal(Box::new(principal.clone()))],
-        audit: vec![slot.take_for_commit()],
-    };
-    commit_or_fail(&v, &slot, commit).await?;
+    gate.slot.principal_change(PrincipalChange::of("rotate", &principal));
+    gate.commit(vec![Change::UpdatePrincipal(Box::new(principal.clone()))])
+        .await?;
     v.principals.insert(principal);
     Ok(Json(json!({"id": id, "token": token.as_str()})))
 }
 
 /// `GET /v1/principals`: who can call the vault, never a token or its hash.
 #[utoipa::path(get, path = "/v1/principals", tag = "admin", responses((status = 200, description = "{principals: [...]}"), (status = 401, description = "no valid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "denied by policy (decision_id)", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)), security(("bearer" = [])))]
-pub async fn list(State(v): State<Arc<Vault>>, slot: AuditSlot, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
-    slot.begin(Action::ListPrincipals, Some(PURPOSE));
-    let who = v.authenticate(&slot, &headers)?;
-    v.authorize(
-        &slot,
-        &who,
-        Action::ListPrincipals,
-        &Resource::Vault,
-        &RequestContext::purpose(PURPOSE),
-    )?;
-    let principals: Vec<Value> = v.principals.all().iter().map(|p| listed(p)).collect();
+pub async fn list(gate: Gate) -> Result<Json<Value>, ApiError> {
+    gate.admit(Action::ListPrincipals, PURPOSE)?;
+    let principals: Vec<Value> = gate.vault.principals.all().iter().map(|p| listed(p)).collect();
     Ok(Json(json!({ "principals": principals })))
 }
 
@@ -237,65 +194,29 @@ async fn retire_bootstrap_if_due(v: &Vault) -> Result<(), ApiError> {
         changes: vec![Change::UpdatePrincipal(Box::new(retired.clone()))],
         audit: vec![draft],
     };
-    match v.store.submit(commit).await {
-        Ok(Ok(_)) => {
-            v.principals.insert(retired);
-            tracing::info!("two other admins are active: the bootstrap admin token is disabled");
-            Ok(())
-        }
-        Ok(Err(e)) => Err(e.into()),
-        Err(_) => Err(ApiError::Unavailable {
-            detail: "writer stopped".into(),
-        }),
-    }
+    v.store.commit(commit).await?;
+    v.principals.insert(retired);
+    tracing::info!("two other admins are active: the bootstrap admin token is disabled");
+    Ok(())
 }
 
 /// `DELETE /v1/principals/{id}`: the token stops working before this answers.
 #[utoipa::path(delete, path = "/v1/principals/{id}", tag = "admin", params(("id" = String, Path, description = "the principal id")), responses((status = 204, description = "revoked; the token no longer works"), (status = 400, description = "invalid request (the message names the field)", body = crate::http::openapi::ErrorBody), (status = 401, description = "no valid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "denied by policy (decision_id)", body = crate::http::openapi::ErrorBody), (status = 404, description = "not found, to callers allowed to know", body = crate::http::openapi::ErrorBody), (status = 429, description = "rate limited (Retry-After)", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)), security(("bearer" = [])))]
-pub async fn remove(
-    State(v): State<Arc<Vault>>,
-    slot: AuditSlot,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Result<StatusCode, ApiError> {
-    slot.begin(Action::DeletePrincipal, Some(PURPOSE));
-    let who = v.authenticate(&slot, &headers)?;
-    slot.subject(v.keys.subjects.subject("principal", &id));
-    v.authorize(
-        &slot,
+pub async fn remove(gate: Gate, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    let v = &gate.vault;
+    let who = gate.enter(Action::DeletePrincipal, Some(PURPOSE))?;
+    gate.slot.subject(v.keys.subjects.subject("principal", &id));
+    gate.authorize(
         &who,
         Action::DeletePrincipal,
         &Resource::Vault,
         &RequestContext::purpose(PURPOSE),
     )?;
-    validate_id(&id).map_err(|_| ApiError::NotFound)?;
+    validate_id(&id).map_err(|_| Error::NotFound)?;
     if let Some(p) = v.principals.get(&id) {
-        slot.principal_change(PrincipalChange::of("delete", &p));
+        gate.slot.principal_change(PrincipalChange::of("delete", &p));
     }
-    let commit = Commit {
-        changes: vec![Change::DeletePrincipal { id: id.clone() }],
-        audit: vec![slot.take_for_commit()],
-    };
-    commit_or_fail(&v, &slot, commit).await?;
+    gate.commit(vec![Change::DeletePrincipal { id: id.clone() }]).await?;
     v.principals.remove(&id);
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// Submits a commit whose audit entry the handler took from `slot`. On a
-/// storage failure the entry did not land, so the middleware is told to try.
-pub(crate) async fn commit_or_fail(v: &Vault, slot: &AuditSlot, commit: Commit) -> Result<(), ApiError> {
-    match v.store.submit(commit).await {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err(e @ crate::domain::store::StoreError::Conflict(_))) => Err(e.into()),
-        Ok(Err(e)) => {
-            slot.uncommitted();
-            Err(e.into())
-        }
-        Err(_) => {
-            slot.uncommitted();
-            Err(ApiError::Unavailable {
-                detail: "writer stopped".into(),
-            })
-        }
-    }
 }

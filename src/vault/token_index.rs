@@ -14,7 +14,7 @@ use crate::domain::principal::{Principal, PrincipalStatus};
 type Selector = [u8; 16];
 
 #[derive(Default)]
-pub struct PrincipalCache {
+pub struct TokenIndex {
     by_selector: RwLock<HashMap<Selector, Arc<Principal>>>,
 }
 
@@ -24,7 +24,7 @@ fn selector(hash: &[u8; 32]) -> Selector {
     s
 }
 
-impl PrincipalCache {
+impl TokenIndex {
     /// Inserts or replaces a principal. A replaced principal's old token
     /// (rotation) stops working here, before the change is acknowledged.
     pub fn insert(&self, p: Principal) {

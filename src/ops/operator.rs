@@ -8,8 +8,8 @@ use std::path::Path;
 use reqwest::Method;
 use serde_json::json;
 
-use crate::client::{CallError, Client};
 use crate::domain::policy_version::unified_diff;
+use crate::ops::client::{CallError, Client};
 
 pub const OK: u8 = 0;
 pub const REFUSED: u8 = 1;

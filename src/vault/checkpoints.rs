@@ -109,6 +109,26 @@ impl Checkpointer {
         self.key.verifying_key()
     }
 
+    /// Signs `store`'s chain head at `at` (RFC 3339), if there is one, and
+    /// returns its sequence number. Blocking: it flushes the store first,
+    /// because only what is durable may be signed — a checkpoint ahead of
+    /// the disk would make a crash look like removed entries.
+    pub fn sign_head(&self, store: &crate::store::SledStore, at: &str) -> Option<u64> {
+        use crate::domain::store::Store;
+        let (seq, head) = store.audit_head().ok()?;
+        if seq == 0 {
+            return None;
+        }
+        store.flush().ok()?;
+        match self.write(seq, &head, at) {
+            Ok(_) => Some(seq),
+            Err(e) => {
+                tracing::error!(error = %e, "audit checkpoint could not be written");
+                None
+            }
+        }
+    }
+
     /// Signs the head and appends it (fsynced) to the file.
     ///
     /// # Errors
@@ -215,65 +235,4 @@ pub fn read_verified(data_dir: &Path, pinned: Option<&VerifyingKey>) -> Result<B
         out.insert(cp.seq, cp.head);
     }
     Ok(out)
-}
-
-/// Signs the current chain head, if there is one; returns its sequence number.
-pub async fn sign_head(vault: &std::sync::Arc<crate::server::Vault>) -> Option<u64> {
-    use crate::domain::store::Store;
-    let me = std::sync::Arc::clone(vault);
-    let at = vault
-        .clock
-        .now()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default();
-    tokio::task::spawn_blocking(move || {
-        let (seq, head) = me.store.audit_head().ok()?;
-        if seq == 0 {
-            return None;
-        }
-        // Sign only what is durable: a checkpoint ahead of the disk would
-        // make a crash look like removed entries.
-        me.store.flush().ok()?;
-        match me.checkpointer.write(seq, &head, &at) {
-            Ok(_) => Some(seq),
-            Err(e) => {
-                tracing::error!(error = %e, "audit checkpoint could not be written");
-                None
-            }
-        }
-    })
-    .await
-    .ok()
-    .flatten()
-}
-
-/// The task that signs a checkpoint every `checkpoint_every` entries or
-/// `checkpoint_interval` (when the chain grew), until `stopped` changes.
-pub fn spawn(
-    vault: std::sync::Arc<crate::server::Vault>,
-    mut stopped: tokio::sync::watch::Receiver<bool>,
-) -> tokio::task::JoinHandle<()> {
-    use crate::domain::store::Store;
-    tokio::spawn(async move {
-        let mut last = vault.signed_at_start;
-        let mut since = tokio::time::Instant::now();
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {
-                    let Ok((seq, _)) = vault.read(|v| v.store.audit_head()).await else { continue };
-                    let every = vault.config.audit.checkpoint_every.max(1);
-                    let due = seq >= last + every
-                        || (seq > last && since.elapsed() >= vault.config.audit.checkpoint_interval.as_std());
-                    if due {
-                        if let Some(s) = sign_head(&vault).await {
-                            last = s;
-                            since = tokio::time::Instant::now();
-                        }
-                    }
-                }
-                _ = stopped.changed() => break,
-            }
-        }
-    })
 }

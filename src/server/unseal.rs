@@ -34,9 +34,10 @@ use crate::config::Config;
 use crate::crypto::seal::{self, Mode, SealInfo, Unlock};
 use crate::domain::audit::{AuditDraft, Decision as AuditDecision};
 use crate::domain::store::{Commit, Store};
-use crate::error::ApiError;
-use crate::limits::PeerAddr;
-use crate::server::{Background, StartError, Vault};
+use crate::http::error::{ApiError, Error};
+use crate::server::background::Background;
+use crate::server::listener::PeerAddr;
+use crate::vault::{StartError, Vault};
 
 /// The vault once unsealed, with its router and background tasks.
 struct Opened {
@@ -52,7 +53,7 @@ pub(crate) struct Gate {
     /// Shares received so far, by index.
     shares: tokio::sync::Mutex<BTreeMap<u8, Zeroizing<Vec<u8>>>>,
     opened: OnceLock<Opened>,
-    limits: crate::limits::RateLimits,
+    limits: crate::vault::rate_limits::RateLimits,
     /// Set when opening failed after the seal opened: the vault stops.
     fatal: tokio::sync::watch::Sender<Option<String>>,
     /// No seal change while the vault waits; handed over on opening.
@@ -71,7 +72,7 @@ pub async fn serve_sealed(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
-    let tls = crate::limits::tls_acceptor(&config.tls).map_err(StartError::Config)?;
+    let tls = crate::server::tls::acceptor(&config.tls).map_err(StartError::Config)?;
     let lock = seal::KeysLock::acquire(&config.keys_dir)?;
     tracing::warn!(
         seal = %info.id,
@@ -81,7 +82,7 @@ pub async fn serve_sealed(
     );
     let (fatal, mut failed) = tokio::sync::watch::channel(None);
     let gate = Arc::new(Gate {
-        limits: crate::limits::RateLimits::new(&config.limits),
+        limits: crate::vault::rate_limits::RateLimits::new(&config.limits),
         config,
         clock,
         info,
@@ -98,9 +99,9 @@ pub async fn serve_sealed(
             .fallback(forward)
             .with_state(Arc::clone(&gate)),
     );
-    let listener = crate::listener::LimitedListener::new(listener, &gate.config.limits, tls)?;
+    let listener = crate::server::listener::LimitedListener::new(listener, &gate.config.limits, tls)?;
     let app = router
-        .layer(axum::middleware::from_fn(crate::listener::track_requests))
+        .layer(axum::middleware::from_fn(crate::server::listener::track_requests))
         .into_make_service_with_connect_info::<PeerAddr>();
     let stop = async move {
         tokio::select! {
@@ -141,7 +142,6 @@ async fn forward(State(gate): State<Arc<Gate>>, req: Request) -> Response {
     }
 }
 
-#[utoipa::path(get, path = "/v1/unseal", tag = "ops", responses((status = 200, description = "sealed or not; while sealed, how far unsealing has got", body = crate::http::openapi::UnsealStatus)))]
 pub(crate) async fn status(State(gate): State<Arc<Gate>>) -> Json<Value> {
     let received = gate.shares.lock().await.len();
     Json(gate.progress(received))
@@ -169,7 +169,6 @@ struct UnsealBody {
     passphrase: Option<Zeroizing<String>>,
 }
 
-#[utoipa::path(post, path = "/v1/unseal", tag = "ops", request_body = crate::http::openapi::UnsealRequest, responses((status = 200, description = "share counted, or unsealed", body = crate::http::openapi::UnsealStatus), (status = 400, description = "invalid request (the message names the field)", body = crate::http::openapi::ErrorBody), (status = 422, description = "unprocessable", body = crate::http::openapi::ErrorBody), (status = 429, description = "rate limited (Retry-After)", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)))]
 pub(crate) async fn unseal(
     State(gate): State<Arc<Gate>>,
     ConnectInfo(peer): ConnectInfo<PeerAddr>,
@@ -177,7 +176,7 @@ pub(crate) async fn unseal(
 ) -> Response {
     if let Err(wait) = gate.limits.check_address(peer.0.ip()) {
         return ApiError::RateLimited {
-            retry_after_secs: crate::limits::retry_after_secs(wait),
+            retry_after_secs: crate::vault::rate_limits::retry_after_secs(wait),
         }
         .into_response();
     }
@@ -235,7 +234,7 @@ pub(crate) async fn unseal(
             };
             return ApiError::UnsealFailed(what).into_response();
         }
-        Err(e) => return ApiError::Internal { detail: e.to_string() }.into_response(),
+        Err(e) => return ApiError::from(Error::internal(e.to_string())).into_response(),
     };
     // The vault takes the keys lock itself as it opens.
     drop(
@@ -260,9 +259,9 @@ pub(crate) async fn unseal(
         Err(e) => {
             tracing::error!(error = %e, "the seal opened but the vault cannot start; stopping");
             let _ = gate.fatal.send(Some(e.to_string()));
-            ApiError::Unavailable {
-                detail: "the seal opened but the vault cannot start; see its log".into(),
-            }
+            ApiError::from(Error::unavailable(
+                "the seal opened but the vault cannot start; see its log",
+            ))
             .into_response()
         }
     }
@@ -282,7 +281,7 @@ async fn record_unseal(vault: &Arc<Vault>, info: &SealInfo) {
         changes: Vec::new(),
         audit: vec![draft],
     };
-    if !matches!(vault.store.submit(commit).await, Ok(Ok(_))) {
+    if vault.store.commit(commit).await.is_err() {
         tracing::error!("the unseal could not be recorded in the audit log");
     }
 }

@@ -36,7 +36,7 @@ use crate::config::Limits;
 
 /// The peer, as the router sees it: its address and, over TLS with a client
 /// certificate, the SHA-256 of that certificate; and its connection's
-/// activity, which [`crate::listener::track_requests`] keeps.
+/// activity, which [`track_requests`] keeps.
 #[derive(Clone, Debug)]
 pub struct PeerAddr(pub SocketAddr, pub Option<[u8; 32]>, pub Arc<Activity>);
 
@@ -117,7 +117,7 @@ impl Activity {
 
 /// The outermost layer of every router served on a [`LimitedListener`]:
 /// marks each request in progress on its connection.
-pub async fn track_requests(req: Request, next: Next) -> Response {
+pub async fn track_requests(mut req: Request, next: Next) -> Response {
     struct Ending(Option<Arc<Activity>>);
     impl Drop for Ending {
         fn drop(&mut self) {
@@ -126,10 +126,14 @@ pub async fn track_requests(req: Request, next: Next) -> Response {
             }
         }
     }
-    let activity = req
-        .extensions()
-        .get::<ConnectInfo<PeerAddr>>()
-        .map(|c| Arc::clone(&c.0 .2));
+    let peer = req.extensions().get::<ConnectInfo<PeerAddr>>().map(|c| c.0.clone());
+    if let Some(p) = &peer {
+        req.extensions_mut().insert(crate::http::Peer {
+            addr: p.0,
+            client_cert: p.1,
+        });
+    }
+    let activity = peer.map(|p| p.2);
     if let Some(a) = &activity {
         a.begin();
     }

@@ -148,7 +148,7 @@ pub fn backup(
     recipient: &age::x25519::Recipient,
 ) -> Result<Manifest, BackupError> {
     // The archive and a restored store are owner-only, like the store itself.
-    crate::server::owner_only_umask();
+    crate::vault::owner_only_umask();
     let keys = keys_dir.map(sealed_key_files).transpose()?.unwrap_or_default();
     let db = sled::Config::new()
         .path(data_dir)
@@ -180,10 +180,10 @@ pub fn backup(
             m.records += 1;
         }
     }
-    let checkpoints = data_dir.join(crate::checkpoints::FILE);
+    let checkpoints = data_dir.join(crate::vault::checkpoints::FILE);
     if let Ok(text) = std::fs::read(&checkpoints) {
         w.put(&[FILE])?;
-        w.field(crate::checkpoints::FILE.as_bytes())?;
+        w.field(crate::vault::checkpoints::FILE.as_bytes())?;
         w.field(&text)?;
         m.files += 1;
     }
@@ -336,7 +336,7 @@ pub fn restore(
     data_dir: &Path,
     keys_dir: Option<&Path>,
 ) -> Result<Manifest, BackupError> {
-    crate::server::owner_only_umask();
+    crate::vault::owner_only_umask();
     if !is_empty_or_absent(data_dir)? {
         return Err(BackupError::NotEmpty(data_dir.display().to_string()));
     }
@@ -359,7 +359,7 @@ pub fn restore(
                     key_files.push((key.to_owned(), v.to_vec()));
                     return Ok(());
                 }
-                if name != crate::checkpoints::FILE {
+                if name != crate::vault::checkpoints::FILE {
                     return Err(BackupError::Damaged("an unexpected file".into()));
                 }
                 files.push((name, v.to_vec()));

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use crate::authz::Action;
 use crate::config::Config;
 use crate::domain::store::{Store, StoreError};
-use crate::server::Vault;
+use crate::vault::Vault;
 
 /// One walk of the audit chain.
 pub(super) struct AuditFacts {
@@ -74,7 +74,7 @@ pub(super) fn not_held(config: &Config, certificates: &BTreeMap<String, (String,
                 .to_owned(),
         );
     } else {
-        let last = certificates.get(crate::retention::SOURCE_DOCUMENTS).map_or_else(
+        let last = certificates.get(crate::vault::retention::SOURCE_DOCUMENTS).map_or_else(
             || "none destroyed yet".to_owned(),
             |(at, n)| format!("{n} destroyed in all, most recently on {at}"),
         );
@@ -87,7 +87,7 @@ pub(super) fn not_held(config: &Config, certificates: &BTreeMap<String, (String,
             .to_owned(),
     );
     out.push("immigration or citizenship status, nationality, place of birth: never collected".to_owned());
-    if let Some((at, n)) = certificates.get(crate::retention::INACTIVE_CARDHOLDERS) {
+    if let Some((at, n)) = certificates.get(crate::vault::retention::INACTIVE_CARDHOLDERS) {
         out.push(format!(
             "records of cardholders past the retention window or who asked for erasure: {n} destroyed in all, most recently on {at}"
         ));

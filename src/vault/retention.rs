@@ -17,36 +17,18 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use rand::RngCore;
-use serde::Serialize;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use crate::crypto::{DataKey, EpochId};
 use crate::domain::audit::{AuditDraft, Certificate, Decision};
 use crate::domain::card::CardId;
+use crate::domain::error::Error;
 use crate::domain::holds::HoldStatus;
-use crate::domain::store::{due_key, Change, Commit, Store};
-use crate::error::ApiError;
-use crate::server::Vault;
+use crate::domain::store::{Change, Commit, Due, Store};
+use crate::vault::Vault;
 
-pub const SOURCE_DOCUMENTS: &str = "source_documents";
-pub const INACTIVE_CARDHOLDERS: &str = "inactive_cardholders";
-pub const KEY_ENCRYPTION_KEY: &str = "key_encryption_key";
-
-/// What one sweep did.
-#[derive(Clone, Debug, Serialize)]
-pub struct SweepReport {
-    pub sweep_id: String,
-    pub trigger: String,
-    pub started_at: String,
-    pub finished_at: String,
-    /// One certificate per destruction.
-    pub destroyed: Vec<Certificate>,
-    /// What was due but kept, and why (legal holds).
-    pub skipped: Vec<String>,
-    /// Destructions that failed and will be tried again next sweep.
-    pub errors: Vec<String>,
-}
+pub use crate::domain::retention::{SweepReport, INACTIVE_CARDHOLDERS, KEY_ENCRYPTION_KEY, SOURCE_DOCUMENTS};
 
 fn rfc3339(unix: i64) -> String {
     OffsetDateTime::from_unix_timestamp(unix)
@@ -64,7 +46,7 @@ fn due(epoch: EpochId, window_secs: i64) -> i64 {
 ///
 /// # Errors
 /// 503 when the store cannot read or record a destruction.
-pub async fn sweep(v: &Arc<Vault>, trigger: &str, principal: Option<&str>) -> Result<SweepReport, ApiError> {
+pub async fn sweep(v: &Arc<Vault>, trigger: &str, principal: Option<&str>) -> Result<SweepReport, Error> {
     let _one_at_a_time = v.sweep_lock.lock().await;
     let started = v.clock.now().unix_timestamp();
     let mut id = [0u8; 8];
@@ -82,11 +64,11 @@ pub async fn sweep(v: &Arc<Vault>, trigger: &str, principal: Option<&str>) -> Re
     let mut epochs: BTreeSet<EpochId> = v.keys.scans.epochs().into_iter().collect();
     epochs.extend(v.read(|v| v.store.scan_epochs()).await?);
     for epoch in epochs.into_iter().filter(|e| due(*e, window) <= started) {
-        let records = v.read(move |v| v.store.scan_keys(epoch)).await?;
+        let records = v.read(move |v| v.store.scans_of(epoch)).await?;
         let vault = Arc::clone(v);
         let destroyed = tokio::task::spawn_blocking(move || vault.keys.scans.destroy(epoch))
             .await
-            .map_err(|e| ApiError::Internal { detail: e.to_string() })?;
+            .map_err(|e| Error::internal(e.to_string()))?;
         let had_key = match destroyed {
             Ok(had) => had,
             Err(e) => {
@@ -109,7 +91,7 @@ pub async fn sweep(v: &Arc<Vault>, trigger: &str, principal: Option<&str>) -> Re
             sweep_id: report.sweep_id.clone(),
         };
         let draft = certificate_entry(v, principal, SOURCE_DOCUMENTS, &certificate);
-        commit(v, vec![Change::RemoveScans { keys: records }], vec![draft]).await?;
+        commit(v, vec![Change::RemoveScans { scans: records }], vec![draft]).await?;
         report.destroyed.push(certificate);
     }
     destroy_released_hold_keys(v).await?;
@@ -136,13 +118,12 @@ fn certificate_entry(v: &Vault, principal: Option<&str>, class: &str, certificat
     }
 }
 
-async fn commit(v: &Vault, changes: Vec<Change>, audit: Vec<AuditDraft>) -> Result<(), ApiError> {
-    match v.store.submit(Commit { changes, audit }).await {
-        Ok(Ok(_)) => Ok(()),
-        _ => Err(ApiError::Unavailable {
-            detail: "a retention change could not be written".into(),
-        }),
-    }
+async fn commit(v: &Vault, changes: Vec<Change>, audit: Vec<AuditDraft>) -> Result<(), Error> {
+    v.store
+        .commit(Commit { changes, audit })
+        .await
+        .map(drop)
+        .map_err(|_| Error::unavailable("a retention change could not be written"))
 }
 
 /// Deletes the cardholder records that are due (erasure requested; revoked
@@ -155,7 +136,7 @@ async fn sweep_cardholders(
     report: &mut SweepReport,
     now: i64,
     principal: Option<&str>,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     let window = i64::try_from(v.config.retention.inactive_cardholders.as_secs()).unwrap_or(i64::MAX);
     let mut deleted = 0u64;
     let mut keks = BTreeSet::new();
@@ -176,16 +157,20 @@ async fn sweep_cardholders(
             .read(move |v| {
                 entries
                     .into_iter()
-                    .map(|(key, id)| Ok((key, id, v.store.card(&id)?)))
+                    .map(|due| Ok((due, v.store.card(&due.card_id)?)))
                     .collect::<Result<Vec<_>, crate::domain::store::StoreError>>()
             })
             .await?;
         let mut changes = Vec::with_capacity(records.len());
-        for (key, id, record) in records {
+        for (key, record) in records {
+            let id = key.card_id;
             match record {
                 Some(r) if r.due_at(window) > now => changes.push(Change::MoveDue {
                     from: key,
-                    to: due_key(r.due_at(window), &id),
+                    to: Due {
+                        at: r.due_at(window),
+                        card_id: id,
+                    },
                 }),
                 // Held: kept, and looked at again by the next sweep.
                 Some(_) if held.contains_key(&id) => {
@@ -195,23 +180,20 @@ async fn sweep_cardholders(
                     ));
                     changes.push(Change::MoveDue {
                         from: key,
-                        to: due_key(now.saturating_add(1), &id),
+                        to: Due {
+                            at: now.saturating_add(1),
+                            card_id: id,
+                        },
                     });
                 }
                 Some(r) => {
                     keks.insert(r.dek.kek_id.clone());
                     deleted += 1;
                     v.cards.invalidate(&id);
-                    changes.push(Change::DeleteCard {
-                        card_id: id,
-                        due_key: key,
-                    });
+                    changes.push(Change::DeleteCard { card_id: id, due: key });
                 }
                 // Already gone (an older index entry): drop the entry.
-                None => changes.push(Change::DeleteCard {
-                    card_id: id,
-                    due_key: key,
-                }),
+                None => changes.push(Change::DeleteCard { card_id: id, due: key }),
             }
         }
         commit(v, changes, Vec::new()).await?;
@@ -248,7 +230,7 @@ async fn rotate_kek_if_due(
     report: &mut SweepReport,
     now: i64,
     principal: Option<&str>,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     let erased = v.read(|v| v.store.erased_count()).await?;
     let (active, _) = v.keys.active_kek();
     let stale = v.keys.kek_ids().into_iter().any(|id| id != active);
@@ -262,8 +244,8 @@ async fn rotate_kek_if_due(
         let vault = Arc::clone(v);
         tokio::task::spawn_blocking(move || vault.keys.rotate_kek())
             .await
-            .map_err(|e| ApiError::Internal { detail: e.to_string() })?
-            .map_err(|e| ApiError::Unavailable { detail: e.to_string() })?;
+            .map_err(|e| Error::internal(e.to_string()))?
+            .map_err(|e| Error::unavailable(e.to_string()))?;
         // Wait out enrollments that wrapped under the old KEK.
         drop(v.kek_gate.write().await);
     }
@@ -277,7 +259,7 @@ async fn rotate_kek_if_due(
             let vault = Arc::clone(v);
             let (changes, last) = tokio::task::spawn_blocking(move || rewrap_page(&vault, after))
                 .await
-                .map_err(|e| ApiError::Internal { detail: e.to_string() })??;
+                .map_err(|e| Error::internal(e.to_string()))??;
             let Some(last) = last else { break };
             after = Some(last);
             rewrapped += changes.len();
@@ -296,7 +278,7 @@ async fn rotate_kek_if_due(
         let target = id.clone();
         let destroyed = tokio::task::spawn_blocking(move || vault.keys.destroy_kek(&target))
             .await
-            .map_err(|e| ApiError::Internal { detail: e.to_string() })?;
+            .map_err(|e| Error::internal(e.to_string()))?;
         if let Err(e) = destroyed {
             tracing::error!(kek = %id, error = %e, "old KEK could not be destroyed; will retry");
             report.errors.push(format!("{id}: could not be destroyed"));
@@ -321,7 +303,7 @@ async fn rotate_kek_if_due(
 
 /// One page of cards: rewraps those under an old KEK. Returns the changes
 /// and the last card id seen (`None` when there were no more cards).
-fn rewrap_page(v: &Vault, after: Option<CardId>) -> Result<(Vec<Change>, Option<CardId>), ApiError> {
+fn rewrap_page(v: &Vault, after: Option<CardId>) -> Result<(Vec<Change>, Option<CardId>), Error> {
     let page = v.store.card_page(after, 512)?;
     let last = page.last().map(|(id, _)| *id);
     let (active, active_key) = v.keys.active_kek();
@@ -334,7 +316,7 @@ fn rewrap_page(v: &Vault, after: Option<CardId>) -> Result<(Vec<Change>, Option<
         let Some(old) = v.keys.kek(&record.dek.kek_id) else {
             continue;
         };
-        let dek = DataKey::unwrap_with(&record.dek, &old, &id).map_err(|_| ApiError::Internal {
+        let dek = DataKey::unwrap_with(&record.dek, &old, &id).map_err(|_| Error::Internal {
             detail: "a data key did not unwrap during rotation".into(),
         })?;
         changes.push(Change::Rewrap {
@@ -362,7 +344,7 @@ pub fn hold_release_certificate(v: &Vault, principal: &str, hold_id: &str, recor
 
 /// Destroys the keys of holds already released (left by a crash between the
 /// release and the key's destruction).
-async fn destroy_released_hold_keys(v: &Arc<Vault>) -> Result<(), ApiError> {
+async fn destroy_released_hold_keys(v: &Arc<Vault>) -> Result<(), Error> {
     let on_disk = v.keys.holds.held();
     if on_disk.is_empty() {
         return Ok(());
@@ -381,7 +363,7 @@ async fn destroy_released_hold_keys(v: &Arc<Vault>) -> Result<(), ApiError> {
 ///
 /// # Errors
 /// 503 when the store cannot be read.
-pub async fn status(v: &Arc<Vault>) -> Result<serde_json::Value, ApiError> {
+pub async fn status(v: &Arc<Vault>) -> Result<serde_json::Value, Error> {
     let window = v.config.retention.source_documents;
     let held = v.read(|v| v.store.scan_count()).await?;
     let mut epochs: BTreeSet<EpochId> = v.keys.scans.epochs().into_iter().collect();
@@ -394,8 +376,7 @@ pub async fn status(v: &Arc<Vault>) -> Result<serde_json::Value, ApiError> {
         .read(|v| v.store.due_entries(i64::MAX, 1))
         .await?
         .first()
-        .and_then(|(k, _)| k.get(..8).and_then(|b| b.try_into().ok()))
-        .map(|b| rfc3339(i64::try_from(u64::from_be_bytes(b)).unwrap_or(i64::MAX)));
+        .map(|due| rfc3339(due.at));
     Ok(serde_json::json!({
         "classes": {
             SOURCE_DOCUMENTS: {

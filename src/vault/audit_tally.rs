@@ -113,6 +113,42 @@ impl UnauthenticatedTally {
         out
     }
 
+    /// Writes the counts of windows that have ended (`drain`: every count,
+    /// at shutdown) as one entry per source, the source as a keyed hash.
+    ///
+    /// # Errors
+    /// The entries could not be written.
+    pub async fn write(
+        &self,
+        store: &crate::store::SledStore,
+        subjects: &crate::crypto::SubjectHasher,
+        drain: bool,
+    ) -> Result<(), crate::domain::store::StoreError> {
+        use crate::domain::store::Store;
+        let due = if drain { self.drain() } else { self.due(Instant::now()) };
+        if due.is_empty() {
+            return Ok(());
+        }
+        let audit = due
+            .into_iter()
+            .map(|a| crate::domain::audit::AuditDraft {
+                at: a.at,
+                action: a.action,
+                subject: Some(source_subject(subjects, a.source)),
+                outcome: "unauthenticated".into(),
+                count: Some(a.requests),
+                ..Default::default()
+            })
+            .collect();
+        store
+            .commit(crate::domain::store::Commit {
+                changes: Vec::new(),
+                audit,
+            })
+            .await
+            .map(drop)
+    }
+
     /// Every count not yet written (at shutdown); the tally is empty after.
     pub fn drain(&self) -> Vec<Aggregate> {
         self.windows
@@ -128,6 +164,18 @@ impl UnauthenticatedTally {
             })
             .collect()
     }
+}
+
+/// The keyed hash a source address is audited as (`None`: the shared
+/// window of addresses past the cap).
+#[must_use]
+pub fn source_subject(subjects: &crate::crypto::SubjectHasher, source: Option<IpAddr>) -> String {
+    let value = match source {
+        Some(IpAddr::V4(ip)) => hex::encode(ip.octets()),
+        Some(IpAddr::V6(ip)) => hex::encode(ip.octets()),
+        None => "other".to_owned(),
+    };
+    subjects.subject("source", &value)
 }
 
 #[cfg(test)]

@@ -1,0 +1,137 @@
+//! The tasks a serving vault runs beside its requests: the scheduled
+//! retention sweep, audit checkpoints (every `checkpoint_every` entries or
+//! `checkpoint_interval`), and writing the counts of unauthenticated
+//! requests; and the orderly stop that finishes them, signs the final head
+//! and closes the store.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::domain::store::Store;
+use crate::vault::{StartError, Vault};
+
+/// The background tasks of a running vault.
+pub(crate) struct Background {
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Background {
+    pub(crate) fn start(vault: &Arc<Vault>) -> Self {
+        let (stop, _) = watch::channel(false);
+        let tasks = vec![
+            tokio::spawn(sweeps(Arc::clone(vault), stop.subscribe())),
+            tokio::spawn(checkpoints(Arc::clone(vault), stop.subscribe())),
+            tokio::spawn(tallies(Arc::clone(vault), stop.subscribe())),
+        ];
+        Self { stop, tasks }
+    }
+
+    /// After the server stopped: lets a sweep in progress finish, writes the
+    /// counts still open, signs the final head, flushes and closes the store.
+    pub(crate) async fn finish(self, vault: Arc<Vault>, served: std::io::Result<()>) -> Result<(), StartError> {
+        // The sweep in progress, if any, finishes; no new one starts.
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        // Every request has been answered: the counts still open are written.
+        if let Err(e) = vault
+            .unauthenticated
+            .write(&vault.store, &vault.keys.subjects, true)
+            .await
+        {
+            tracing::error!(error = %e, "counted unauthenticated requests could not be written at shutdown");
+        }
+        served?;
+        // ... and the final head is signed.
+        let _ = sign_checkpoint(&vault).await;
+        let v = Arc::clone(&vault);
+        drop(vault);
+        tokio::task::spawn_blocking(move || v.store.close())
+            .await
+            .map_err(|e| StartError::Store(e.to_string()))?
+            .map_err(|e| StartError::Store(e.to_string()))?;
+        tracing::info!("stopped; storage flushed");
+        Ok(())
+    }
+}
+
+/// The scheduled retention sweep, every `sweep_interval`.
+async fn sweeps(vault: Arc<Vault>, mut stopped: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(vault.config.retention.sweep_interval.as_std());
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                vault.rate_limits.forget_idle();
+                if let Err(e) = crate::vault::retention::sweep(&vault, "schedule", None).await {
+                    tracing::error!(error = %e, "scheduled retention sweep failed; will retry");
+                }
+            }
+            _ = stopped.changed() => break,
+        }
+    }
+}
+
+/// Signs the current chain head, if there is one; its sequence number.
+async fn sign_checkpoint(vault: &Arc<Vault>) -> Option<u64> {
+    let at = vault
+        .clock
+        .now()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    let v = Arc::clone(vault);
+    tokio::task::spawn_blocking(move || v.checkpointer.sign_head(&v.store, &at))
+        .await
+        .ok()
+        .flatten()
+}
+
+/// A checkpoint every `checkpoint_every` entries or `checkpoint_interval`
+/// (when the chain grew).
+async fn checkpoints(vault: Arc<Vault>, mut stopped: watch::Receiver<bool>) {
+    let mut last = vault.signed_at_start;
+    let mut since = tokio::time::Instant::now();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                let Ok((seq, _)) = vault.read(|v| v.store.audit_head()).await else { continue };
+                let every = vault.config.audit.checkpoint_every.max(1);
+                let due = seq >= last + every
+                    || (seq > last && since.elapsed() >= vault.config.audit.checkpoint_interval.as_std());
+                if due {
+                    if let Some(s) = sign_checkpoint(&vault).await {
+                        last = s;
+                        since = tokio::time::Instant::now();
+                    }
+                }
+            }
+            _ = stopped.changed() => break,
+        }
+    }
+}
+
+/// The counts of unauthenticated requests, written as their windows end.
+async fn tallies(vault: Arc<Vault>, mut stopped: watch::Receiver<bool>) {
+    // A tenth of the window: an aggregate is written at most this late, and
+    // entries of one source stay at least a window apart.
+    let mut tick = tokio::time::interval(crate::vault::audit_tally::INTERVAL / 10);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                if vault.unauthenticated.write(&vault.store, &vault.keys.subjects, false).await.is_err() {
+                    vault.metrics.audit_failure();
+                    tracing::error!("counted unauthenticated requests could not be written to the audit log");
+                }
+            }
+            _ = stopped.changed() => break,
+        }
+    }
+}
