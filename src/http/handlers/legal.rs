@@ -35,7 +35,10 @@ pub async fn create(gate: Gate, body: Body) -> Result<Json<Value>, ApiError> {
     gate.slot.subject(answered.subject);
     gate.slot.digest("package", answered.package_digest);
     gate.commit(vec![answered.change]).await?;
-    Ok(Json(answered.body))
+    Ok(Json(crate::vault::legal::answer(
+        &answered.summary,
+        Some(answered.package),
+    )))
 }
 
 /// `GET /v1/legal/requests/{id}`: a past answer. The package of an answer

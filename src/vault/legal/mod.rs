@@ -64,7 +64,10 @@ pub struct ItemDecision {
 /// records besides the gate's decision, and the change (the stored answer
 /// and any cardholder notice) to commit together with that entry.
 pub struct Answered {
-    pub body: Value,
+    /// What the answer states (the letter is written from it).
+    pub summary: AnswerSummary,
+    /// The items disclosed.
+    pub package: Value,
     /// Keyed hash of the card or document asked about (or the aggregate's name).
     pub subject: String,
     /// Digest of the package disclosed.
@@ -176,11 +179,12 @@ pub async fn respond(v: &Arc<Vault>, who: &Principal, req: LegalRequest) -> Resu
         Subject::Document(doc) => answer_document(v, &mut decider, doc, &checked.items, &mut draft).await?,
     };
     let decisions = decider.decided;
-    let (body, package_digest, change) = assemble(v, &req, checked, draft, resolved.as_ref()).await?;
+    let (summary, package, change) = assemble(v, &req, checked, draft, resolved.as_ref()).await?;
     Ok(Answered {
-        body,
+        package_digest: summary.digest.clone(),
+        summary,
+        package,
         subject,
-        package_digest,
         decisions,
         change,
     })
@@ -307,7 +311,7 @@ async fn answer_document(
     Ok((subject, resolved))
 }
 
-/// The answer, its package digest, and the stored answer (with a notice
+/// The answer's summary and package, and the stored answer (with a notice
 /// when one is due) as one change.
 async fn assemble(
     v: &Arc<Vault>,
@@ -315,7 +319,7 @@ async fn assemble(
     checked: Checked,
     draft: Draft,
     resolved: Option<&Resolved>,
-) -> Result<(Value, String, Change), Error> {
+) -> Result<(AnswerSummary, Value, Change), Error> {
     let now = v.clock.now();
     let request_id = random_id("lr_", 8);
     let Draft {
@@ -388,7 +392,7 @@ async fn assemble(
         record: Box::new(record),
         notice,
     };
-    Ok((answer(&summary, Some(package)), digest, change))
+    Ok((summary, package, change))
 }
 
 /// `prefix` then `bytes` random bytes in hex.
