@@ -3,16 +3,14 @@
 use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 
-use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
+use sled::transaction::TransactionError;
 use sled::Transactional;
 use tokio::sync::oneshot;
 
-use super::keys;
-use super::{decode, encode, failed, Inner, META_ERASED};
+use super::changes::{apply_change, Abort};
+use super::{failed, Inner};
 use crate::domain::audit::{push_to_block, split_block, AuditDraft, AuditEntry, GENESIS};
-use crate::domain::card::{CardRecord, CardStatus};
-use crate::domain::principal::Principal;
-use crate::domain::store::{Change, Commit, CommitResult, Committed, Conflict, Due, ScanRef, StoreError};
+use crate::domain::store::{Commit, CommitResult, Committed, StoreError};
 
 /// How many queued commits one group takes at most.
 const MAX_GROUP: usize = 512;
@@ -82,190 +80,6 @@ fn seal_all(head: Head, drafts: &[AuditDraft], outcome: Option<&str>, block: &mu
         head = Head { seq, hash };
     }
     (seqs, head)
-}
-
-enum Abort {
-    Conflict(Conflict),
-    Corrupt(String),
-}
-
-type TxResult<T> = Result<T, ConflictableTransactionError<Abort>>;
-
-fn abort<T>(c: Conflict) -> TxResult<T> {
-    Err(ConflictableTransactionError::Abort(Abort::Conflict(c)))
-}
-
-fn tx_decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> TxResult<T> {
-    decode(bytes).map_err(|e| ConflictableTransactionError::Abort(Abort::Corrupt(e.to_string())))
-}
-
-fn tx_encode<T: serde::Serialize>(v: &T) -> TxResult<Vec<u8>> {
-    encode(v).map_err(|e| ConflictableTransactionError::Abort(Abort::Corrupt(e.to_string())))
-}
-
-fn tx_principal(p: &Principal) -> TxResult<Vec<u8>> {
-    super::encode_principal(p).map_err(|e| ConflictableTransactionError::Abort(Abort::Corrupt(e.to_string())))
-}
-
-fn apply_change(t: &[TransactionalTree], change: &Change) -> TxResult<()> {
-    let (principals, cards, photos, commitments, scans, due, meta, holds, held_scans, policies) =
-        (&t[1], &t[2], &t[3], &t[4], &t[5], &t[6], &t[7], &t[8], &t[9], &t[10]);
-    let (legal, notices) = (&t[11], &t[12]);
-    match change {
-        Change::PutPrincipal(p) => {
-            if principals.get(p.id.as_bytes())?.is_some() {
-                return abort(Conflict::PrincipalExists);
-            }
-            principals.insert(p.id.as_bytes(), tx_principal(p)?)?;
-        }
-        Change::UpdatePrincipal(p) => {
-            if principals.get(p.id.as_bytes())?.is_none() {
-                return abort(Conflict::NotFound);
-            }
-            principals.insert(p.id.as_bytes(), tx_principal(p)?)?;
-        }
-        Change::DeletePrincipal { id } => {
-            if principals.remove(id.as_bytes())?.is_none() {
-                return abort(Conflict::NotFound);
-            }
-        }
-        Change::Enroll(new) => {
-            if cards.get(new.card_id)?.is_some() {
-                return abort(Conflict::CardIdTaken);
-            }
-            let today = new.record.issued_on;
-            for c in &new.identity_commitments {
-                if let Some(other_id) = commitments.get(c)? {
-                    if let Some(other) = cards.get(&other_id)? {
-                        let other: CardRecord = tx_decode(&other)?;
-                        if other.is_valid_on(today) {
-                            return abort(Conflict::DuplicateEnrollment);
-                        }
-                    }
-                }
-            }
-            cards.insert(&new.card_id, tx_encode(&new.record)?)?;
-            photos.insert(&new.card_id, tx_encode(&new.photo)?)?;
-            for c in &new.identity_commitments {
-                commitments.insert(c, &new.card_id)?;
-            }
-            due.insert(
-                keys::due(Due {
-                    at: new.due_at,
-                    card_id: new.card_id,
-                }),
-                &[],
-            )?;
-            for (i, (epoch, file)) in new.scans.iter().enumerate() {
-                let scan = ScanRef {
-                    epoch: *epoch,
-                    card_id: new.card_id,
-                    index: u8::try_from(i).unwrap_or(u8::MAX),
-                };
-                scans.insert(keys::scan(&scan), file.as_slice())?;
-            }
-        }
-        Change::SetCardStatus {
-            card_id,
-            status,
-            due_at,
-        } => {
-            let Some(current) = cards.get(card_id)? else {
-                return abort(Conflict::NotFound);
-            };
-            let mut record: CardRecord = tx_decode(&current)?;
-            if matches!(record.status, CardStatus::ErasureRequested { .. }) {
-                // Nothing brings an erased card back.
-                return abort(Conflict::NotFound);
-            }
-            record.status = status.clone();
-            cards.insert(card_id, tx_encode(&record)?)?;
-            due.insert(
-                keys::due(Due {
-                    at: *due_at,
-                    card_id: *card_id,
-                }),
-                &[],
-            )?;
-        }
-        Change::DeleteCard { card_id, due: entry } => {
-            due.remove(keys::due(*entry))?;
-            if let Some(current) = cards.remove(card_id)? {
-                let record: CardRecord = tx_decode(&current)?;
-                photos.remove(card_id)?;
-                for c in record.identity_commitments() {
-                    if commitments.get(c)?.is_some_and(|owner| owner.as_ref() == card_id) {
-                        commitments.remove(c)?;
-                    }
-                }
-                let n = meta
-                    .get(META_ERASED)?
-                    .and_then(|v| v.as_ref().try_into().ok())
-                    .map_or(0, u64::from_be_bytes);
-                meta.insert(META_ERASED, &(n + 1).to_be_bytes())?;
-            }
-        }
-        Change::MoveDue { from, to } => {
-            due.remove(keys::due(*from))?;
-            due.insert(keys::due(*to), &[])?;
-        }
-        Change::Rewrap {
-            card_id,
-            from_kek,
-            wrapped,
-        } => {
-            if let Some(current) = cards.get(card_id)? {
-                let mut record: CardRecord = tx_decode(&current)?;
-                if &record.dek.kek_id == from_kek {
-                    record.dek = wrapped.clone();
-                    cards.insert(card_id, tx_encode(&record)?)?;
-                }
-            }
-        }
-        Change::ResetErasedCount => {
-            meta.insert(META_ERASED, &0u64.to_be_bytes())?;
-        }
-        Change::PutPolicyVersion(v) => {
-            let key = v.version.to_be_bytes();
-            if policies.get(key)?.is_some() {
-                return abort(Conflict::VersionConflict);
-            }
-            policies.insert(&key, tx_encode::<crate::domain::policy_version::PolicyVersion>(v)?)?;
-        }
-        Change::PutHold(hold) => {
-            holds.insert(hold.id.as_bytes(), tx_encode::<crate::domain::holds::Hold>(hold)?)?;
-        }
-        Change::PutHeldScans { hold_id, files } => {
-            for (i, file) in files.iter().enumerate() {
-                held_scans.insert(keys::held(hold_id, i), file.as_slice())?;
-            }
-        }
-        Change::RemoveHeldScans { hold_id, count } => {
-            for i in 0..*count {
-                held_scans.remove(keys::held(hold_id, i))?;
-            }
-        }
-        Change::RemoveScans { scans: refs } => {
-            for r in refs {
-                scans.remove(keys::scan(r))?;
-            }
-        }
-        Change::PutLegalRequest { record, notice } => {
-            legal.insert(
-                record.id.as_bytes(),
-                tx_encode::<crate::domain::legal::LegalRecord>(record)?,
-            )?;
-            if let Some(n) = notice {
-                notices.insert(n.id.as_bytes(), tx_encode::<crate::domain::legal::Notice>(n)?)?;
-            }
-        }
-        Change::RemoveNotice { id } => {
-            if notices.remove(id.as_bytes())?.is_none() {
-                return abort(Conflict::NotFound);
-            }
-        }
-    }
-    Ok(())
 }
 
 /// Applies one commit with changes as a transaction. Returns the new head

@@ -1,0 +1,241 @@
+//! Enrollment: check an application against the program's rules, then turn
+//! it into what is stored — a card, sealed fields, an age-encrypted photo and
+//! one attestation per proof. Document type, issuer and number go into a
+//! keyed commitment and nowhere else.
+
+use age::secrecy::ExposeSecret;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
+
+use super::card::{Attestation, CardId, CardNumber, CardRecord, CardStatus, PhotoRecord};
+use super::error::Error;
+use super::program::Program;
+use super::store::NewCard;
+use crate::crypto::{DataKey, EpochId, Keyring};
+use crate::duration::HumanDuration;
+
+mod checks;
+pub use checks::{age_on, sniff, MediaKind};
+use checks::{check_applicant, check_proofs, check_rules, decode_upload, CheckedProofs};
+
+/// `PhotoRecord::key_id` of a photo whose identity is sealed in its card record.
+pub const PHOTO_KEY_SEALED: &str = "card";
+
+pub const MAX_PHOTO_BYTES: usize = 5 * 1024 * 1024;
+pub const MAX_SCAN_BYTES: usize = 10 * 1024 * 1024;
+const MAX_PROOFS: usize = 10;
+const MAX_TEXT: usize = 200;
+
+/// `POST /v1/enrollments`. Wiped from memory when dropped.
+#[derive(Deserialize, Zeroize, ZeroizeOnDrop, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnrollmentRequest {
+    pub applicant: Applicant,
+    pub photo: Upload,
+    pub proofs: Vec<ProofInput>,
+}
+
+#[derive(Deserialize, Zeroize, ZeroizeOnDrop, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Applicant {
+    pub full_name: String,
+    /// YYYY-MM-DD.
+    #[schema(format = Date)]
+    pub date_of_birth: String,
+    pub address: Address,
+    #[serde(default)]
+    pub gender: Option<String>,
+}
+
+#[derive(Clone, Deserialize, Serialize, Zeroize, ZeroizeOnDrop, utoipa::ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Address {
+    Residential {
+        line1: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        line2: Option<String>,
+        city: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        state: Option<String>,
+        postal_code: String,
+    },
+    CareOf {
+        organization: String,
+        line1: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        line2: Option<String>,
+        city: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        state: Option<String>,
+        postal_code: String,
+    },
+    None,
+}
+
+#[derive(Deserialize, Zeroize, ZeroizeOnDrop, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Upload {
+    /// image/jpeg or image/png (a scan may also be application/pdf).
+    pub content_type: String,
+    /// The file, base64.
+    #[schema(format = Byte)]
+    pub data: String,
+}
+
+#[derive(Deserialize, Zeroize, ZeroizeOnDrop, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProofInput {
+    pub document_type: String,
+    pub issuer: String,
+    pub number: String,
+    #[serde(default)]
+    pub issued_on: Option<String>,
+    #[serde(default)]
+    pub expires_on: Option<String>,
+    #[serde(default)]
+    pub scan: Option<Upload>,
+}
+
+/// The sealed part of a record: what a court order might disclose.
+#[derive(Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
+pub struct SealedFields {
+    pub full_name: String,
+    pub address: Option<Address>,
+    pub gender: Option<String>,
+    /// The card number itself, so that a notice can name the card and a
+    /// document subject can say which card it backs (absent in records
+    /// enrolled before it was kept).
+    #[serde(default)]
+    pub card_number: Option<String>,
+}
+
+/// Everything enrollment needs besides the request.
+pub struct EnrollContext<'a> {
+    pub program: &'a Program,
+    pub keys: &'a Keyring,
+    pub clerk: &'a str,
+    pub now: OffsetDateTime,
+    pub validity: HumanDuration,
+    /// Where scans go when they are kept: the current destruction epoch and
+    /// its recipient. `None`: scans are checked and dropped ("0s").
+    pub scans: Option<(EpochId, age::x25519::Recipient)>,
+    /// `retention.inactive_cardholders`, for the record's due time.
+    pub inactive_window_secs: i64,
+}
+
+/// A checked application, ready to commit.
+pub struct Prepared {
+    pub card_number: CardNumber,
+    pub new_card: NewCard,
+    pub scans_presented: usize,
+}
+
+impl Prepared {
+    #[must_use]
+    pub fn scans_stored(&self) -> usize {
+        self.new_card.scans.len()
+    }
+}
+
+/// Checks an application and builds what is stored.
+///
+/// # Errors
+/// 400 for malformed input (naming the field), 413 for an oversized photo or
+/// scan, 422 when the proofs fall short of the program's rules.
+pub fn prepare(req: &EnrollmentRequest, cx: &EnrollContext<'_>) -> Result<Prepared, Error> {
+    let today = cx.now.date();
+    let birth = check_applicant(&req.applicant, today)?;
+    let photo = decode_upload(&req.photo, "photo", &[MediaKind::Jpeg, MediaKind::Png], MAX_PHOTO_BYTES)?;
+    let proofs = check_proofs(&req.proofs, cx, today)?;
+    let counted = check_rules(cx.program, birth, today, &proofs.facts)?;
+    seal(req, cx, photo, proofs, counted)
+}
+
+/// Turns a checked application into what is stored: a new card number,
+/// fields sealed under a fresh data key, the photo as an age file to a
+/// per-card identity, attestations, and the scans to their epoch's key.
+fn seal(
+    req: &EnrollmentRequest,
+    cx: &EnrollContext<'_>,
+    photo: Zeroizing<Vec<u8>>,
+    proofs: CheckedProofs<'_>,
+    counted: Vec<Option<crate::domain::program::Counted>>,
+) -> Result<Prepared, Error> {
+    let (today, at) = (cx.now.date(), cx.now.unix_timestamp());
+    let a = &req.applicant;
+    let attestations: Vec<Attestation> = counted
+        .into_iter()
+        .zip(&proofs.commitments)
+        .filter_map(|(c, commitment)| {
+            c.map(|c| Attestation {
+                points: c.points(),
+                proves: c.proves,
+                clerk: cx.clerk.to_owned(),
+                at,
+                commitment: *commitment,
+            })
+        })
+        .collect();
+    let card_number = CardNumber::generate();
+    let card_id: CardId = cx.keys.blind.card_id(card_number.as_str());
+    let dek = DataKey::generate();
+    let (kek_id, kek) = cx.keys.active_kek();
+    let sealed = SealedFields {
+        full_name: a.full_name.clone(),
+        address: cx.program.keep_address.then(|| a.address.clone()),
+        gender: a.gender.clone(),
+        card_number: Some(card_number.as_str().to_owned()),
+    };
+    let plain = Zeroizing::new(serde_json::to_vec(&sealed).map_err(|_| Error::internal("field encoding"))?);
+    let birth_text = Zeroizing::new(a.date_of_birth.clone());
+    // Each card has its own photo identity, sealed under the card's data key:
+    // the photo is a standard age file, and shredding the data key shreds it.
+    let photo_identity = age::x25519::Identity::generate();
+    let age_file = age::encrypt(&photo_identity.to_public(), &photo).map_err(|e| Error::internal(e.to_string()))?;
+    let photo_key = Zeroizing::new(photo_identity.to_string().expose_secret().to_owned());
+    let expires_on = cx
+        .validity
+        .add_to_date(today)
+        .ok_or_else(|| Error::internal("card validity overflows the calendar"))?;
+    let record = CardRecord {
+        program: cx.program.name.clone(),
+        status: CardStatus::Active,
+        issued_on: today,
+        expires_on,
+        enrolled_at: at,
+        dek: dek.wrap(&kek_id, &kek, &card_id),
+        fields: dek.seal_field(&card_id, "fields", &plain),
+        birth: dek.seal_field(&card_id, "birth", birth_text.as_bytes()),
+        photo_key: dek.seal_field(&card_id, "photo_key", photo_key.as_bytes()),
+        attestations,
+    };
+    let scans = match &cx.scans {
+        Some((epoch, recipient)) => proofs
+            .scan_files
+            .iter()
+            .map(|bytes| {
+                age::encrypt(recipient, bytes)
+                    .map(|file| (*epoch, file))
+                    .map_err(|e| Error::internal(e.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+        None => Vec::new(),
+    };
+    Ok(Prepared {
+        card_number,
+        new_card: NewCard {
+            card_id,
+            identity_commitments: record.identity_commitments().copied().collect(),
+            due_at: record.due_at(cx.inactive_window_secs),
+            record,
+            photo: PhotoRecord {
+                key_id: PHOTO_KEY_SEALED.to_owned(),
+                age_file,
+            },
+            scans,
+        },
+        scans_presented: proofs.scans_presented,
+    })
+}

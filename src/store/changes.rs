@@ -1,0 +1,263 @@
+//! One change applied inside the writer's transaction: principals, cards
+//! (enrollment with its duplicate check, status, deletion, due entries,
+//! rewrapping), policy versions, holds, scans, legal answers and notices.
+//! A conflict aborts the whole transaction; nothing is half-written.
+
+use sled::transaction::{ConflictableTransactionError, TransactionalTree};
+
+use super::keys;
+use super::{decode, encode, META_ERASED};
+use crate::domain::card::{CardId, CardRecord, CardStatus};
+use crate::domain::principal::Principal;
+use crate::domain::store::{Change, Conflict, Due, NewCard, ScanRef};
+
+pub(super) enum Abort {
+    Conflict(Conflict),
+    Corrupt(String),
+}
+
+pub(super) type TxResult<T> = Result<T, ConflictableTransactionError<Abort>>;
+
+fn abort<T>(c: Conflict) -> TxResult<T> {
+    Err(ConflictableTransactionError::Abort(Abort::Conflict(c)))
+}
+
+fn tx_decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> TxResult<T> {
+    decode(bytes).map_err(|e| ConflictableTransactionError::Abort(Abort::Corrupt(e.to_string())))
+}
+
+fn tx_encode<T: serde::Serialize>(v: &T) -> TxResult<Vec<u8>> {
+    encode(v).map_err(|e| ConflictableTransactionError::Abort(Abort::Corrupt(e.to_string())))
+}
+
+fn tx_principal(p: &Principal) -> TxResult<Vec<u8>> {
+    super::encode_principal(p).map_err(|e| ConflictableTransactionError::Abort(Abort::Corrupt(e.to_string())))
+}
+
+/// The trees of one transaction, by name (the order of [`transact`]'s list).
+struct Tx<'a> {
+    principals: &'a TransactionalTree,
+    cards: &'a TransactionalTree,
+    photos: &'a TransactionalTree,
+    commitments: &'a TransactionalTree,
+    scans: &'a TransactionalTree,
+    due: &'a TransactionalTree,
+    meta: &'a TransactionalTree,
+    holds: &'a TransactionalTree,
+    held_scans: &'a TransactionalTree,
+    policies: &'a TransactionalTree,
+    legal: &'a TransactionalTree,
+    notices: &'a TransactionalTree,
+}
+
+impl<'a> Tx<'a> {
+    fn of(t: &'a [TransactionalTree]) -> Option<Self> {
+        let [_, principals, cards, photos, commitments, scans, due, meta, holds, held_scans, policies, legal, notices] =
+            t
+        else {
+            return None;
+        };
+        Some(Self {
+            principals,
+            cards,
+            photos,
+            commitments,
+            scans,
+            due,
+            meta,
+            holds,
+            held_scans,
+            policies,
+            legal,
+            notices,
+        })
+    }
+}
+
+pub(super) fn apply_change(t: &[TransactionalTree], change: &Change) -> TxResult<()> {
+    let tx = Tx::of(t).ok_or_else(|| ConflictableTransactionError::Abort(Abort::Corrupt("tree list".into())))?;
+    match change {
+        Change::PutPrincipal(p) => {
+            if tx.principals.get(p.id.as_bytes())?.is_some() {
+                return abort(Conflict::PrincipalExists);
+            }
+            tx.principals.insert(p.id.as_bytes(), tx_principal(p)?)?;
+        }
+        Change::UpdatePrincipal(p) => {
+            if tx.principals.get(p.id.as_bytes())?.is_none() {
+                return abort(Conflict::NotFound);
+            }
+            tx.principals.insert(p.id.as_bytes(), tx_principal(p)?)?;
+        }
+        Change::DeletePrincipal { id } => {
+            if tx.principals.remove(id.as_bytes())?.is_none() {
+                return abort(Conflict::NotFound);
+            }
+        }
+        Change::Enroll(new) => enroll(&tx, new)?,
+        Change::SetCardStatus {
+            card_id,
+            status,
+            due_at,
+        } => set_status(&tx, card_id, status, *due_at)?,
+        Change::DeleteCard { card_id, due: entry } => delete_card(&tx, card_id, *entry)?,
+        Change::MoveDue { from, to } => {
+            tx.due.remove(keys::due(*from))?;
+            tx.due.insert(keys::due(*to), &[])?;
+        }
+        Change::Rewrap {
+            card_id,
+            from_kek,
+            wrapped,
+        } => {
+            if let Some(current) = tx.cards.get(card_id)? {
+                let mut record: CardRecord = tx_decode(&current)?;
+                if &record.dek.kek_id == from_kek {
+                    record.dek = wrapped.clone();
+                    tx.cards.insert(card_id, tx_encode(&record)?)?;
+                }
+            }
+        }
+        Change::ResetErasedCount => {
+            tx.meta.insert(META_ERASED, &0u64.to_be_bytes())?;
+        }
+        other => apply_record_change(&tx, other)?,
+    }
+    Ok(())
+}
+
+/// Policy versions, holds and their scans, scans, legal answers and notices.
+fn apply_record_change(tx: &Tx<'_>, change: &Change) -> TxResult<()> {
+    match change {
+        Change::PutPolicyVersion(v) => {
+            let key = v.version.to_be_bytes();
+            if tx.policies.get(key)?.is_some() {
+                return abort(Conflict::VersionConflict);
+            }
+            tx.policies
+                .insert(&key, tx_encode::<crate::domain::policy_version::PolicyVersion>(v)?)?;
+        }
+        Change::PutHold(hold) => {
+            tx.holds
+                .insert(hold.id.as_bytes(), tx_encode::<crate::domain::holds::Hold>(hold)?)?;
+        }
+        Change::PutHeldScans { hold_id, files } => {
+            for (i, file) in files.iter().enumerate() {
+                tx.held_scans.insert(keys::held(hold_id, i), file.as_slice())?;
+            }
+        }
+        Change::RemoveHeldScans { hold_id, count } => {
+            for i in 0..*count {
+                tx.held_scans.remove(keys::held(hold_id, i))?;
+            }
+        }
+        Change::RemoveScans { scans: refs } => {
+            for r in refs {
+                tx.scans.remove(keys::scan(r))?;
+            }
+        }
+        Change::PutLegalRequest { record, notice } => {
+            tx.legal.insert(
+                record.id.as_bytes(),
+                tx_encode::<crate::domain::legal::LegalRecord>(record)?,
+            )?;
+            if let Some(n) = notice {
+                tx.notices
+                    .insert(n.id.as_bytes(), tx_encode::<crate::domain::legal::Notice>(n)?)?;
+            }
+        }
+        Change::RemoveNotice { id } => {
+            if tx.notices.remove(id.as_bytes())?.is_none() {
+                return abort(Conflict::NotFound);
+            }
+        }
+        // The card and principal changes are `apply_change`'s own.
+        _ => {}
+    }
+    Ok(())
+}
+
+/// A new cardholder: refused when an identity document already backs a
+/// valid card; otherwise the record, photo, commitments, due entry and scans.
+fn enroll(tx: &Tx<'_>, new: &NewCard) -> TxResult<()> {
+    if tx.cards.get(new.card_id)?.is_some() {
+        return abort(Conflict::CardIdTaken);
+    }
+    let today = new.record.issued_on;
+    for c in &new.identity_commitments {
+        if let Some(other_id) = tx.commitments.get(c)? {
+            if let Some(other) = tx.cards.get(&other_id)? {
+                let other: CardRecord = tx_decode(&other)?;
+                if other.is_valid_on(today) {
+                    return abort(Conflict::DuplicateEnrollment);
+                }
+            }
+        }
+    }
+    tx.cards.insert(&new.card_id, tx_encode(&new.record)?)?;
+    tx.photos.insert(&new.card_id, tx_encode(&new.photo)?)?;
+    for c in &new.identity_commitments {
+        tx.commitments.insert(c, &new.card_id)?;
+    }
+    tx.due.insert(
+        keys::due(Due {
+            at: new.due_at,
+            card_id: new.card_id,
+        }),
+        &[],
+    )?;
+    for (i, (epoch, file)) in new.scans.iter().enumerate() {
+        let scan = ScanRef {
+            epoch: *epoch,
+            card_id: new.card_id,
+            index: u8::try_from(i).unwrap_or(u8::MAX),
+        };
+        tx.scans.insert(keys::scan(&scan), file.as_slice())?;
+    }
+    Ok(())
+}
+
+/// A status change (revocation, erasure request), re-indexed by when the
+/// record then falls due. Nothing brings an erased card back.
+fn set_status(tx: &Tx<'_>, card_id: &CardId, status: &CardStatus, due_at: i64) -> TxResult<()> {
+    let Some(current) = tx.cards.get(card_id)? else {
+        return abort(Conflict::NotFound);
+    };
+    let mut record: CardRecord = tx_decode(&current)?;
+    if matches!(record.status, CardStatus::ErasureRequested { .. }) {
+        // Nothing brings an erased card back.
+        return abort(Conflict::NotFound);
+    }
+    record.status = status.clone();
+    tx.cards.insert(card_id, tx_encode(&record)?)?;
+    tx.due.insert(
+        keys::due(Due {
+            at: due_at,
+            card_id: *card_id,
+        }),
+        &[],
+    )?;
+    Ok(())
+}
+
+/// Deletes a cardholder record with its photo and the commitments it owns,
+/// and counts it towards the next KEK destruction.
+fn delete_card(tx: &Tx<'_>, card_id: &CardId, entry: Due) -> TxResult<()> {
+    tx.due.remove(keys::due(entry))?;
+    if let Some(current) = tx.cards.remove(card_id)? {
+        let record: CardRecord = tx_decode(&current)?;
+        tx.photos.remove(card_id)?;
+        for c in record.identity_commitments() {
+            if tx.commitments.get(c)?.is_some_and(|owner| owner.as_ref() == card_id) {
+                tx.commitments.remove(c)?;
+            }
+        }
+        let n = tx
+            .meta
+            .get(META_ERASED)?
+            .and_then(|v| v.as_ref().try_into().ok())
+            .map_or(0, u64::from_be_bytes);
+        tx.meta.insert(META_ERASED, &(n + 1).to_be_bytes())?;
+    }
+    Ok(())
+}

@@ -1,0 +1,374 @@
+//! Opening the vault at start: the policies and program, the data
+//! directory (owner-only), the keyring (plain or opened from its seal), the
+//! store, the audit checkpoints the chain must still reach, the active
+//! policy set (validated, every canary denied, the floor proved), the
+//! bootstrap admin and the first policy version.
+
+use std::sync::Arc;
+
+use super::{StartError, Vault};
+use crate::authz::{PolicyEngine, PolicySources};
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::crypto::seal::{SealInfo, Unlock};
+use crate::crypto::{Attestor, KeyFiles, Keyring};
+use crate::domain::audit::{AuditDraft, Decision as AuditDecision};
+use crate::domain::facts::DistinctCards;
+use crate::domain::principal::Principal;
+use crate::domain::program::Program;
+use crate::domain::store::{Change, Commit, Store};
+use crate::domain::vocab::{PrincipalKind, Purpose, Role};
+use crate::store::SledStore;
+use crate::vault::card_cache::CardCache;
+use crate::vault::checkpoints::Checkpointer;
+use crate::vault::metrics::Metrics;
+use crate::vault::token_index::TokenIndex;
+
+/// How the keys open at start.
+#[derive(Debug)]
+pub enum KeyAccess {
+    /// Plain keys, or sealed keys opened with the configured passphrase file.
+    Open(KeyFiles),
+    /// Sealed, and nothing configured opens them: the vault starts sealed.
+    Sealed(SealInfo),
+}
+
+impl KeyAccess {
+    /// Reads the seal of the configured keys directory and, for a
+    /// passphrase seal with `[seal] passphrase_file`, opens it.
+    ///
+    /// # Errors
+    /// `seal.toml` is unreadable, the passphrase file is unreadable or
+    /// loosely permitted, or the passphrase does not open the seal.
+    pub fn at_start(config: &Config) -> Result<Self, StartError> {
+        let dir = &config.keys_dir;
+        let Some(info) = crate::crypto::seal::state(dir)? else {
+            return Ok(Self::Open(KeyFiles::plain(dir)));
+        };
+        let Some(file) = &config.seal.passphrase_file else {
+            return Ok(Self::Sealed(info));
+        };
+        let text = crate::crypto::seal::read_passphrase_file(file)?;
+        Ok(Self::Open(crate::crypto::seal::open(
+            dir,
+            &info,
+            &Unlock::Passphrase(text),
+        )?))
+    }
+}
+
+/// Every file the process creates from here on is its owner's only (0600,
+/// directories 0700): sled makes its own files, and so do the checkpoint
+/// writer, backups and restores, none of which should be readable by the
+/// host's other accounts.
+pub fn owner_only_umask() {
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
+}
+
+/// Creates the data directory 0700, or checks that an existing one is not
+/// open to its group or others (unless `allow_shared`, the
+/// `allow_shared_data_dir` config key, says to start anyway).
+fn owner_only_data_dir(dir: &std::path::Path, allow_shared: bool) -> Result<(), StartError> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    owner_only_umask();
+    let shown = dir.display();
+    match std::fs::metadata(dir) {
+        Ok(meta) => {
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 && !allow_shared {
+                return Err(StartError::Config(format!(
+                    "data directory {shown} is open to its group or others (mode {mode:o}): `chmod 700 {shown}`, or \
+                     set config key `allow_shared_data_dir = true` to start anyway"
+                )));
+            }
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| StartError::Store(format!("{shown}: cannot be created: {}", e.kind()))),
+        Err(e) => Err(StartError::Store(format!("{shown}: {}", e.kind()))),
+    }
+}
+
+impl Vault {
+    /// Opens the vault: policies, program profile, keys (created on first
+    /// start), the store, and the bootstrap admin principal. Sealed keys
+    /// open only with `[seal] passphrase_file`; [`run`] serves a vault that
+    /// is still sealed.
+    ///
+    /// # Errors
+    /// Any of those cannot be loaded; the message names what and where.
+    pub async fn open(config: Config, clock: Arc<dyn Clock>) -> Result<Arc<Self>, StartError> {
+        match KeyAccess::at_start(&config)? {
+            KeyAccess::Open(files) => Self::open_with(config, clock, files).await,
+            KeyAccess::Sealed(_) => Err(StartError::Keys(crate::crypto::KeyError::Seal(
+                "the keys are sealed and no passphrase file is configured".into(),
+            ))),
+        }
+    }
+
+    /// Opens the vault with keys already reachable through `files`.
+    ///
+    /// # Errors
+    /// As [`Vault::open`].
+    pub async fn open_with(config: Config, clock: Arc<dyn Clock>, files: KeyFiles) -> Result<Arc<Self>, StartError> {
+        let vault = tokio::task::spawn_blocking(move || Self::open_blocking(config, clock, files))
+            .await
+            .map_err(|e| StartError::Store(e.to_string()))??;
+        let vault = Arc::new(vault);
+        crate::authz::proof::at_start(&vault.policy(), &vault.proof_settings())
+            .await
+            .map_err(StartError::Policies)?;
+        vault.bootstrap_admin().await?;
+        vault.seed_policies().await?;
+        Ok(vault)
+    }
+
+    fn open_blocking(config: Config, clock: Arc<dyn Clock>, files: KeyFiles) -> Result<Self, StartError> {
+        if !config.governance.second_approval {
+            tracing::warn!(
+                "[governance] second_approval = false: privileged staff principals are active without a second admin"
+            );
+        }
+        let sources = policy_sources(&config)?;
+        let program = program(&config, &sources)?;
+        owner_only_data_dir(&config.data_dir, config.allow_shared_data_dir)?;
+        if config.data_dir.join("db").exists() && !config.keys_dir.join("keyring.toml").exists() {
+            return Err(StartError::Store(format!(
+                "{} holds data but {} holds no keyring; refusing to create new keys for old data",
+                config.data_dir.display(),
+                config.keys_dir.display()
+            )));
+        }
+        let keys_lock = crate::crypto::seal::KeysLock::acquire(files.dir())?;
+        let keys = Keyring::open_files(files)?;
+        if !keys.files.is_sealed() {
+            tracing::warn!(
+                keys_dir = %config.keys_dir.display(),
+                "KEYS ARE NOT SEALED: every key is a plain file here, and anyone who can read this directory and the \
+                 data directory can read every record; seal them (`civic-vault keys seal`, SECURITY.md)"
+            );
+        }
+        let (store, _) = SledStore::open(&config.data_dir, Some(&keys.fingerprint()))
+            .map_err(|e| StartError::Store(e.to_string()))?;
+        let (checkpointer, signed_at_start) = checkpoints(&config, &keys, &store)?;
+        let policy = active_policy(&store, &sources)?;
+        let principals = TokenIndex::default();
+        for p in store.principals().map_err(|e| StartError::Store(e.to_string()))? {
+            principals.insert(p);
+        }
+        let attestor = Attestor::new(keys.attestation_id.clone(), keys.attestation_seed());
+        Ok(Self {
+            rate_limits: crate::vault::rate_limits::RateLimits::new(&config.limits),
+            unauthenticated: crate::vault::audit_tally::UnauthenticatedTally::default(),
+            duplicate_outcomes: crate::domain::duplicates::DuplicateOutcomes::default(),
+            checkpointer,
+            signed_at_start,
+            _keys_lock: keys_lock,
+            attestor,
+            fact_window: DistinctCards::default(),
+            cards: CardCache::default(),
+            sweep_lock: tokio::sync::Mutex::new(()),
+            kek_gate: tokio::sync::RwLock::new(()),
+            last_sweep: tokio::sync::Mutex::new(None),
+            last_rotation: tokio::sync::Mutex::new(0),
+            config,
+            keys,
+            store,
+            policy: std::sync::RwLock::new(Arc::new(policy)),
+            policy_sources: sources,
+            policy_update: tokio::sync::Mutex::new(()),
+            program,
+            clock,
+            principals,
+            metrics: Metrics::default(),
+        })
+    }
+
+    /// How `check` runs the symbolic floor proof.
+    #[must_use]
+    pub fn proof_settings(&self) -> crate::authz::proof::ProofSettings {
+        crate::authz::proof::ProofSettings::new(
+            self.config.proof.solver.clone(),
+            self.config.proof.timeout.as_std(),
+            self.config.proof.required,
+        )
+    }
+
+    /// On first start, policies/editable.cedar becomes policy version 1.
+    async fn seed_policies(&self) -> Result<(), StartError> {
+        let stored = self.read_versions()?;
+        if !stored.is_empty() {
+            return Ok(());
+        }
+        let engine = self.policy();
+        let version = crate::domain::policy_version::PolicyVersion {
+            version: 1,
+            digest: engine.digest.clone(),
+            author: "policies/ (first start)".into(),
+            at: self.clock.now().unix_timestamp(),
+            comment: "seeded from the policies directory".into(),
+            policies: self.policy_sources.editable.clone(),
+        };
+        let draft = AuditDraft {
+            at: version.at,
+            action: "seed_policies".into(),
+            decision: AuditDecision::Allow,
+            policy_version: Some(1),
+            subject: Some(engine.digest.clone()),
+            outcome: "ok".into(),
+            ..AuditDraft::default()
+        };
+        self.store
+            .commit(Commit {
+                changes: vec![Change::PutPolicyVersion(Box::new(version))],
+                audit: vec![draft],
+            })
+            .await
+            .map(drop)
+            .map_err(|e| StartError::Store(e.to_string()))
+    }
+
+    fn read_versions(&self) -> Result<Vec<crate::domain::policy_version::PolicyVersion>, StartError> {
+        self.store
+            .policy_versions()
+            .map_err(|e| StartError::Store(e.to_string()))
+    }
+
+    /// On first start, the admin token written to keys/admin.token becomes
+    /// the `admin` principal. Recorded in the audit chain like any change.
+    async fn bootstrap_admin(&self) -> Result<(), StartError> {
+        if !self.principals.is_empty() {
+            return Ok(());
+        }
+        let Some(hash) = self.keys.admin_token_hash()? else {
+            tracing::warn!("no principals and no admin token file: nobody can use this vault");
+            return Ok(());
+        };
+        let now = self.clock.now().unix_timestamp();
+        let admin = Principal {
+            id: "admin".into(),
+            kind: PrincipalKind::Staff,
+            roles: vec![Role::Admin],
+            agency_kind: None,
+            purposes: Vec::new(),
+            token_hash: hash,
+            created_at: now,
+            status: crate::domain::principal::PrincipalStatus::Active,
+            issued_by: None,
+            approved_by: None,
+        };
+        let draft = AuditDraft {
+            at: now,
+            principal: None,
+            action: "bootstrap_admin".into(),
+            purpose: Some(Purpose::SystemAdministration.as_str().into()),
+            decision: AuditDecision::Allow,
+            subject: Some(self.keys.subjects.subject("principal", "admin")),
+            outcome: "ok".into(),
+            ..AuditDraft::default()
+        };
+        let commit = Commit {
+            changes: vec![Change::PutPrincipal(Box::new(admin.clone()))],
+            audit: vec![draft],
+        };
+        self.store
+            .commit(commit)
+            .await
+            .map_err(|e| StartError::Store(e.to_string()))?;
+        self.principals.insert(admin);
+        if self.keys.files.is_sealed() {
+            tracing::info!("bootstrap admin principal created; its token is the one `keys seal` printed");
+        } else {
+            tracing::info!("bootstrap admin principal created; its token is in the keys directory");
+        }
+        Ok(())
+    }
+}
+
+/// Schema, floor, program profiles and the editable set on disk: from
+/// `policies_dir`, or the copies built into the binary when there is no
+/// ./policies and none was configured.
+fn policy_sources(config: &Config) -> Result<PolicySources, StartError> {
+    if config.policies_dir.is_dir() {
+        PolicySources::load(&config.policies_dir).map_err(StartError::Policies)
+    } else if config.policies_dir_explicit {
+        Err(StartError::Policies(format!(
+            "{} is not a directory",
+            config.policies_dir.display()
+        )))
+    } else {
+        tracing::info!("no ./policies directory; using the policies built into this binary");
+        Ok(PolicySources::embedded())
+    }
+}
+
+/// The configured program profile.
+fn program(config: &Config, sources: &PolicySources) -> Result<Program, StartError> {
+    let (_, text) = sources
+        .programs
+        .iter()
+        .find(|(name, _)| *name == config.program)
+        .ok_or_else(|| StartError::Config(format!("config key `program`: no profile named {:?}", config.program)))?;
+    Program::from_toml(&config.program, text).map_err(|e| StartError::Policies(e.to_string()))
+}
+
+/// The checkpoint signer, and the newest signed checkpoint — which the
+/// chain must still reach: a store whose newest entries were removed does
+/// not start.
+fn checkpoints(config: &Config, keys: &Keyring, store: &SledStore) -> Result<(Checkpointer, u64), StartError> {
+    let checkpointer =
+        Checkpointer::open(&keys.files, &config.data_dir).map_err(|e| StartError::Store(e.to_string()))?;
+    let signed = crate::vault::checkpoints::read_verified(&config.data_dir, Some(&checkpointer.public_key()))
+        .map_err(|e| StartError::Store(format!("audit checkpoints: {e}")))?;
+    let (head_seq, _) = store.audit_head().map_err(|e| StartError::Store(e.to_string()))?;
+    let signed_at_start = signed.last_key_value().map_or(0, |(s, _)| *s);
+    if signed_at_start > head_seq {
+        return Err(StartError::Store(format!(
+            "the audit chain ends at entry {head_seq} but a signed checkpoint covers entry {signed_at_start}: entries were removed"
+        )));
+    }
+    Ok((checkpointer, signed_at_start))
+}
+
+/// The active editable set: the newest stored version, or policies/ on
+/// first start. Either way it must validate and pass every canary, so a
+/// floor weakened on disk stops startup; a failing policy test only warns.
+fn active_policy(store: &SledStore, sources: &PolicySources) -> Result<PolicyEngine, StartError> {
+    let versions = store.policy_versions().map_err(|e| StartError::Store(e.to_string()))?;
+    let (editable, version) = versions
+        .last()
+        .map_or_else(|| (sources.editable.clone(), 1), |v| (v.policies.clone(), v.version));
+    let policy = PolicyEngine::compile(
+        &PolicySources {
+            editable,
+            ..sources.clone()
+        },
+        version,
+    )
+    .map_err(|errors| {
+        StartError::Policies(
+            errors
+                .iter()
+                .map(|p| format!("{}: {}", p.policy_id, p.message))
+                .collect::<Vec<_>>()
+                .join("; "),
+        )
+    })?;
+    let (_, violations) = crate::authz::check::canaries(&policy);
+    if !violations.is_empty() {
+        return Err(StartError::Policies(
+            violations
+                .iter()
+                .map(|v| format!("canary allowed: {v}"))
+                .collect::<Vec<_>>()
+                .join("; "),
+        ));
+    }
+    for f in crate::authz::check::run_tests(&policy, &sources.tests).failed {
+        tracing::warn!(file = %f.file, test = %f.name, expected = %f.expected, got = %f.got, "policy test fails against the active policies");
+    }
+    Ok(policy)
+}
