@@ -163,88 +163,92 @@ pub fn run_tests(engine: &PolicyEngine, files: &[(String, String)]) -> TestsRepo
             }
         };
         for case in cases {
-            let Some(action) = Action::ALL.iter().copied().find(|a| a.as_str() == case.action) else {
-                report.failed.push(TestFailure {
-                    file: file.clone(),
-                    name: case.name,
-                    expected: "a known action".into(),
-                    got: case.action,
-                    policies: Vec::new(),
-                });
-                continue;
+            let failure = |expected: &str, got: String, policies: Vec<String>| TestFailure {
+                file: file.clone(),
+                name: case.name.clone(),
+                expected: expected.to_owned(),
+                got,
+                policies,
             };
-            let item = legal_items()
-                .into_iter()
-                .find(|(i, _)| *i == case.resource)
-                .map(|(i, _)| i);
-            let resource = match (action, case.resource.as_str(), item) {
-                (Action::Disclose, _, Some(item)) => Resource::LegalItem(item.to_owned()),
-                (Action::Disclose, other, None) => {
-                    report.failed.push(TestFailure {
-                        file: file.clone(),
-                        name: case.name,
-                        expected: "a legal item as the resource".into(),
-                        got: other.to_owned(),
-                        policies: Vec::new(),
-                    });
+            let (principal, action, resource, cx) = match request_of(&case) {
+                Ok(request) => request,
+                Err((expected, got)) => {
+                    report.failed.push(failure(expected, got, Vec::new()));
                     continue;
                 }
-                (_, "vault", _) => Resource::Vault,
-                (_, "card", _) => Resource::Card("test".into()),
-                (_, fact, _) => Resource::Fact(fact.to_owned()),
-            };
-            let legal = case.context.process.map(|process| LegalContext {
-                process: process.as_str(),
-                signed_by_judge: case.context.signed_by_judge,
-                requester_agency_kind: case.context.requester_agency_kind.map_or("", AgencyKind::as_str),
-                item: item.unwrap_or(""),
-                subject_kind: match case.context.subject_kind {
-                    Some(SubjectKind::Document) => "document",
-                    Some(SubjectKind::Aggregate) => "aggregate",
-                    Some(SubjectKind::Card) | None => "card",
-                },
-            });
-            let principal = Principal {
-                id: "policy-test".into(),
-                kind: case.principal.kind,
-                roles: case.principal.roles,
-                agency_kind: case.principal.agency_kind,
-                purposes: case.principal.purposes,
-                token_hash: [0; 32],
-                created_at: 0,
-                status: crate::domain::principal::PrincipalStatus::Active,
-                issued_by: None,
-                approved_by: None,
-            };
-            let cx = RequestContext {
-                distinct_cards_last_hour: case.context.distinct_cards_last_hour,
-                requested_by_self: case.context.requested_by_self,
-                bulk_ceiling_per_hour: case.context.bulk_ceiling_per_hour,
-                duplicate_outcomes_today: case.context.duplicate_outcomes_today,
-                requested_roles: case
-                    .context
-                    .requested_roles
-                    .as_ref()
-                    .map(|r| r.iter().map(|x| x.as_str()).collect()),
-                legal,
-                ..RequestContext::purpose(case.purpose)
             };
             let d = engine.decide_each(&principal, action, std::slice::from_ref(&resource), &cx, &id);
             let allowed = d.first().is_some_and(|d| d.allowed);
             if allowed == (case.expect == Expect::Allow) {
                 report.passed += 1;
             } else {
-                report.failed.push(TestFailure {
-                    file: file.clone(),
-                    name: case.name,
-                    expected: format!("{:?}", case.expect).to_lowercase(),
-                    got: if allowed { "allow" } else { "deny" }.into(),
-                    policies: d.into_iter().flat_map(|d| d.policies).collect(),
-                });
+                let expected = format!("{:?}", case.expect).to_lowercase();
+                let got = if allowed { "allow" } else { "deny" }.to_owned();
+                report
+                    .failed
+                    .push(failure(&expected, got, d.into_iter().flat_map(|d| d.policies).collect()));
             }
         }
     }
     report
+}
+
+/// The Cedar request a test case describes, or what is wrong with it
+/// (expected, got).
+fn request_of(case: &PolicyTest) -> Result<(Principal, Action, Resource, RequestContext), (&'static str, String)> {
+    let action = Action::ALL
+        .iter()
+        .copied()
+        .find(|a| a.as_str() == case.action)
+        .ok_or_else(|| ("a known action", case.action.clone()))?;
+    let item = legal_items()
+        .into_iter()
+        .find(|(i, _)| *i == case.resource)
+        .map(|(i, _)| i);
+    let resource = match (action, case.resource.as_str(), item) {
+        (Action::Disclose, _, Some(item)) => Resource::LegalItem(item.to_owned()),
+        (Action::Disclose, other, None) => return Err(("a legal item as the resource", other.to_owned())),
+        (_, "vault", _) => Resource::Vault,
+        (_, "card", _) => Resource::Card("test".into()),
+        (_, fact, _) => Resource::Fact(fact.to_owned()),
+    };
+    let legal = case.context.process.map(|process| LegalContext {
+        process: process.as_str(),
+        signed_by_judge: case.context.signed_by_judge,
+        requester_agency_kind: case.context.requester_agency_kind.map_or("", AgencyKind::as_str),
+        item: item.unwrap_or(""),
+        subject_kind: match case.context.subject_kind {
+            Some(SubjectKind::Document) => "document",
+            Some(SubjectKind::Aggregate) => "aggregate",
+            Some(SubjectKind::Card) | None => "card",
+        },
+    });
+    let principal = Principal {
+        id: "policy-test".into(),
+        kind: case.principal.kind,
+        roles: case.principal.roles.clone(),
+        agency_kind: case.principal.agency_kind,
+        purposes: case.principal.purposes.clone(),
+        token_hash: [0; 32],
+        created_at: 0,
+        status: crate::domain::principal::PrincipalStatus::Active,
+        issued_by: None,
+        approved_by: None,
+    };
+    let cx = RequestContext {
+        distinct_cards_last_hour: case.context.distinct_cards_last_hour,
+        requested_by_self: case.context.requested_by_self,
+        bulk_ceiling_per_hour: case.context.bulk_ceiling_per_hour,
+        duplicate_outcomes_today: case.context.duplicate_outcomes_today,
+        requested_roles: case
+            .context
+            .requested_roles
+            .as_ref()
+            .map(|r| r.iter().map(|x| x.as_str()).collect()),
+        legal,
+        ..RequestContext::purpose(case.purpose)
+    };
+    Ok((principal, action, resource, cx))
 }
 
 /// Checks a candidate editable set against the schema and floor in `base`.
