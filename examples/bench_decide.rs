@@ -1,6 +1,6 @@
 //! Cost of the Cedar part of one fact query (three decisions), and of the
 //! other per-request crypto: `cargo run --release --example bench_decide`.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, reason = "a probe fails loudly")]
 use std::time::Instant;
 
 use civic_vault::authz::{Action, PolicyEngine, PolicySources, RequestContext, Resource};

@@ -6,7 +6,12 @@
 //! key), and sealing or rotating a keyring. Then the whole vault start, in
 //! process: on plain keys, and on a passphrase seal with the passphrase
 //! file configured.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::too_many_lines,
+    reason = "a benchmark runs start to end and fails loudly"
+)]
 
 use std::time::{Duration, Instant};
 

@@ -19,7 +19,12 @@
 //! of unknown numbers is asked too: its difference from the first is the
 //! noise of the measurement itself (every answer waits for its audit
 //! entry's fsync, which dominates the time).
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::too_many_lines,
+    reason = "a benchmark runs start to end and fails loudly"
+)]
 
 use std::net::SocketAddr;
 use std::sync::Arc;

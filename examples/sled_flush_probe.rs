@@ -1,6 +1,6 @@
 //! Measures sled's own cost for the writer's pattern: a batch of audit-sized
 //! values, then `flush`. `cargo run --release --example sled_flush_probe`.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, reason = "a probe fails loudly")]
 use std::time::Instant;
 fn main() {
     let dir = tempfile::tempdir().unwrap();

@@ -2,7 +2,12 @@
 //! verified without restoring, restored into an empty directory only; and
 //! destroyed data stays destroyed in a restored backup.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::too_many_lines,
+    reason = "a test tells one story from start to end and fails loudly"
+)]
 
 mod common;
 

@@ -2,7 +2,12 @@
 //! each answered with the documented 4xx and its error code, no panic, no
 //! personal data echoed, and nothing written but the audit entries.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::too_many_lines,
+    reason = "a test tells one story from start to end and fails loudly"
+)]
 
 mod common;
 

@@ -1,7 +1,12 @@
 //! The floor's bulk ceiling (issue 11): however the editable bulk guards are
 //! edited, no system is answered about more distinct cards an hour than
 //! `facts.bulk_ceiling_per_hour`, and no policy edit can remove the rule.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::too_many_lines,
+    reason = "a test tells one story from start to end and fails loudly"
+)]
 
 mod common;
 

@@ -2,7 +2,12 @@
 //! shutdown, verified by the API and offline; removing the newest entries
 //! from the store, or editing a checkpoint, no longer verifies.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::too_many_lines,
+    reason = "a test tells one story from start to end and fails loudly"
+)]
 
 mod common;
 

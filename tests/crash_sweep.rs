@@ -1,7 +1,12 @@
 //! Killing the vault (SIGKILL) in the middle of a sweep loses nothing,
 //! destroys nothing early, and the next sweep finishes the job.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::too_many_lines,
+    reason = "a test tells one story from start to end and fails loudly"
+)]
 
 mod common;
 

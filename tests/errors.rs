@@ -1,7 +1,12 @@
 //! Bad input and bad callers get the contract's errors: nothing written,
 //! nothing echoed, no panic.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::too_many_lines,
+    reason = "a test tells one story from start to end and fails loudly"
+)]
 
 mod common;
 

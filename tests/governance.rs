@@ -3,7 +3,12 @@
 //! once two other admins are active, and principal changes are audited with
 //! kind, roles, issuer and approver — never a token.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::too_many_lines,
+    reason = "a test tells one story from start to end and fails loudly"
+)]
 
 mod common;
 

@@ -2,7 +2,12 @@
 //! disclosed, counts only for public records, notices, one audit entry per
 //! request with the package digest.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::too_many_lines,
+    reason = "a test tells one story from start to end and fails loudly"
+)]
 
 mod common;
 

@@ -2,7 +2,12 @@
 //! the concurrency cap (503 at once), the connection cap, request timeouts,
 //! and the security headers on every answer.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::too_many_lines,
+    reason = "a test tells one story from start to end and fails loudly"
+)]
 
 mod common;
 

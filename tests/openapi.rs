@@ -1,7 +1,12 @@
 //! The OpenAPI document: public, unaudited, 3.1, and it names every
 //! operation the router serves with the request types the handlers read.
 //! (`.ci/schemathesis` drives a live vault from it.)
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::too_many_lines,
+    reason = "a test tells one story from start to end and fails loudly"
+)]
 
 mod common;
 

@@ -1,7 +1,12 @@
 //! The shipped policies/ directory passes the cedar-policy validator in
 //! strict mode, read straight from disk with the Cedar crate's own API.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::too_many_lines,
+    reason = "a test tells one story from start to end and fails loudly"
+)]
 
 use std::str::FromStr;
 

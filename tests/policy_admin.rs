@@ -1,7 +1,12 @@
 //! Privacy officers check, change, version and roll back the editable
 //! policies; the floor stays whatever they do.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::too_many_lines,
+    reason = "a test tells one story from start to end and fails loudly"
+)]
 
 mod common;
 

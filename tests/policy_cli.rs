@@ -1,7 +1,12 @@
 //! `civic-vault policy diff|apply|history|rollback|export` against a running
 //! vault: the same operations as the API, under the operator's own token.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::too_many_lines,
+    reason = "a test tells one story from start to end and fails loudly"
+)]
 
 mod common;
 

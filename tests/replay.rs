@@ -1,7 +1,12 @@
 //! Impact replay: a candidate policy set is run over recorded decisions and
 //! exactly those that would flip are listed.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::too_many_lines,
+    reason = "a test tells one story from start to end and fails loudly"
+)]
 
 mod common;
 

@@ -1,7 +1,12 @@
 //! Retention: scans kept for their window only, then destroyed by destroying
 //! their epoch key, with a certificate in the audit chain.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::too_many_lines,
+    reason = "a test tells one story from start to end and fails loudly"
+)]
 
 mod common;
 

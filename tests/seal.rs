@@ -2,7 +2,12 @@
 //! until k operators post their shares; a stolen copy of its disk (data and
 //! sealed keys) reveals no applicant data and no key; a passphrase seal
 //! opens at start from the configured file.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::too_many_lines,
+    reason = "a test tells one story from start to end and fails loudly"
+)]
 
 mod common;
 

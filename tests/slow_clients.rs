@@ -4,7 +4,12 @@
 //! `max_connections_per_address` connections, so another address is served
 //! while the first holds twice its share idle.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::too_many_lines,
+    reason = "a test tells one story from start to end and fails loudly"
+)]
 
 mod common;
 

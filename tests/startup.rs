@@ -1,7 +1,12 @@
 //! Startup and shutdown: first-run keys, the admin token, configuration
 //! errors naming the key, restarts, and refusing the wrong keys.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::too_many_lines,
+    reason = "a test tells one story from start to end and fails loudly"
+)]
 
 mod common;
 

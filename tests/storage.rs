@@ -1,7 +1,12 @@
 //! What is on disk: no applicant data or document identity in readable
 //! form, and photos as real age files that open with the key in keys/.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::too_many_lines,
+    reason = "a test tells one story from start to end and fails loudly"
+)]
 
 mod common;
 

@@ -2,7 +2,12 @@
 //! bound to a client certificate is authenticated only with that exact
 //! certificate besides its token.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::too_many_lines,
+    reason = "a test tells one story from start to end and fails loudly"
+)]
 
 mod common;
 

@@ -1,6 +1,11 @@
 //! Shared by the benchmarks: settings from the environment, a runtime, and a
 //! vault configuration rooted in a temporary directory.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "shared by test files that each use part of it; tests fail loudly"
+)]
 
 /// A number from the environment, or `default`.
 pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {

@@ -184,9 +184,11 @@ pub fn run_tests(engine: &PolicyEngine, files: &[(String, String)]) -> TestsRepo
             } else {
                 let expected = format!("{:?}", case.expect).to_lowercase();
                 let got = if allowed { "allow" } else { "deny" }.to_owned();
-                report
-                    .failed
-                    .push(failure(&expected, got, d.into_iter().flat_map(|d| d.policies).collect()));
+                report.failed.push(failure(
+                    &expected,
+                    got,
+                    d.into_iter().flat_map(|d| d.policies).collect(),
+                ));
             }
         }
     }

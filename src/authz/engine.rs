@@ -1,18 +1,16 @@
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::str::FromStr;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, RwLock};
 
 use cedar_policy::{
-    ActionConstraint, Authorizer, Context, Decision as CedarDecision, Effect, Entities, Entity, EntityId,
-    EntityTypeName, EntityUid, Policy, PolicyId, PolicySet, Request, RestrictedExpression, Schema, ValidationMode,
-    Validator,
+    ActionConstraint, Authorizer, Decision as CedarDecision, Effect, Entities, EntityId, EntityTypeName, EntityUid,
+    Policy, PolicyId, PolicySet, Request, Schema, ValidationMode, Validator,
 };
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 use super::{Action, Permit, PolicySources, RequestContext, Resource};
 use crate::domain::principal::Principal;
-use crate::domain::vocab::PrincipalKind;
 
 /// A problem with the policy texts, named by policy id where there is one.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -40,7 +38,7 @@ pub struct Decision {
 
 /// The active policy set (floor + editable), validated against the schema.
 pub struct PolicyEngine {
-    schema: Schema,
+    pub(super) schema: Schema,
     set: PolicySet,
     /// For each action, the policies whose scope can apply to it (the floor
     /// is unconstrained, so it is in every one). Deciding against the subset
@@ -49,22 +47,22 @@ pub struct PolicyEngine {
     /// Each principal's Cedar entities, built once. Keyed by the whole
     /// principal (kind, roles, agency kind, purposes, token hash), so an
     /// entry can only ever be used for exactly the principal it was built from.
-    entities: RwLock<HashMap<Principal, Arc<(EntityUid, Entities)>>>,
+    pub(super) entities: RwLock<HashMap<Principal, Arc<(EntityUid, Entities)>>>,
     authorizer: Authorizer,
     pub version: u64,
     pub digest: String,
-    types: Types,
+    pub(super) types: Types,
 }
 
-struct Types {
-    staff: EntityTypeName,
-    system: EntityTypeName,
-    role: EntityTypeName,
-    vault: EntityTypeName,
-    card: EntityTypeName,
-    fact: EntityTypeName,
-    legal_item: EntityTypeName,
-    action: EntityTypeName,
+pub(super) struct Types {
+    pub(super) staff: EntityTypeName,
+    pub(super) system: EntityTypeName,
+    pub(super) role: EntityTypeName,
+    pub(super) vault: EntityTypeName,
+    pub(super) card: EntityTypeName,
+    pub(super) fact: EntityTypeName,
+    pub(super) legal_item: EntityTypeName,
+    pub(super) action: EntityTypeName,
 }
 
 fn type_name(s: &str) -> EntityTypeName {
@@ -252,162 +250,6 @@ impl PolicyEngine {
             .policies()
             .map(|p| p.id().to_string())
             .filter(|id| id.starts_with("floor."))
-    }
-
-    fn uid(t: &EntityTypeName, id: &str) -> EntityUid {
-        EntityUid::from_type_name_and_id(t.clone(), EntityId::new(id))
-    }
-
-    fn cached_entities(&self, p: &Principal) -> Option<Arc<(EntityUid, Entities)>> {
-        if let Some(e) = self.entities.read().unwrap_or_else(PoisonError::into_inner).get(p) {
-            return Some(Arc::clone(e));
-        }
-        let (uid, list) = self.principal_entities(p);
-        let entities = match Entities::from_entities(list, Some(&self.schema)) {
-            Ok(e) => e,
-            Err(e) => {
-                tracing::error!(error = %e, "cedar entities could not be built; denying");
-                return None;
-            }
-        };
-        let built = Arc::new((uid, entities));
-        let mut map = self.entities.write().unwrap_or_else(PoisonError::into_inner);
-        if map.len() > 10_000 {
-            map.clear();
-        }
-        map.insert(p.clone(), Arc::clone(&built));
-        Some(built)
-    }
-
-    /// Checks that a request of every action, with the fullest context, fits
-    /// the schema (the per-request path skips this check).
-    ///
-    /// # Errors
-    /// The first action whose request does not fit.
-    pub fn schema_checks_requests(&self, p: &Principal) -> Result<(), String> {
-        let (principal, _) = self.principal_entities(p);
-        // Every optional field filled, as the fullest request would have it.
-        let full = RequestContext {
-            card_status: Some("active"),
-            distinct_cards_last_hour: Some(1),
-            requested_by_self: Some(false),
-            requested_roles: Some(vec!["clerk"]),
-            bulk_ceiling_per_hour: Some(5000),
-            duplicate_outcomes_today: Some(0),
-            legal: Some(super::LegalContext {
-                process: "court_order",
-                signed_by_judge: true,
-                requester_agency_kind: "local_law_enforcement",
-                item: "card_status",
-                subject_kind: "card",
-            }),
-            ..RequestContext::purpose(crate::domain::vocab::Purpose::LibraryServices)
-        };
-        let context = Self::context(p, &full)?;
-        for action in Action::ALL {
-            let resource = match action.resource_kind() {
-                "Card" => Self::uid(&self.types.card, "c"),
-                "Fact" => Self::uid(&self.types.fact, "card_valid"),
-                "LegalItem" => Self::uid(&self.types.legal_item, "card_status"),
-                _ => Self::uid(&self.types.vault, "civic-vault"),
-            };
-            Request::new(
-                principal.clone(),
-                Self::uid(&self.types.action, action.as_str()),
-                resource,
-                context.clone(),
-                Some(&self.schema),
-            )
-            .map_err(|e| format!("{}: {e}", action.as_str()))?;
-        }
-        Ok(())
-    }
-
-    fn principal_entities(&self, p: &Principal) -> (EntityUid, Vec<Entity>) {
-        match p.kind {
-            PrincipalKind::Staff => {
-                let uid = Self::uid(&self.types.staff, &p.id);
-                let roles: HashSet<EntityUid> = p
-                    .roles
-                    .iter()
-                    .map(|r| Self::uid(&self.types.role, r.as_str()))
-                    .collect();
-                let mut entities: Vec<Entity> = roles
-                    .iter()
-                    .map(|r| Entity::new_no_attrs(r.clone(), HashSet::new()))
-                    .collect();
-                entities.push(Entity::new_no_attrs(uid.clone(), roles));
-                (uid, entities)
-            }
-            PrincipalKind::System => {
-                let uid = Self::uid(&self.types.system, &p.id);
-                let agency = p.agency_kind.map_or("", |a| a.as_str());
-                let attrs = HashMap::from([
-                    (
-                        "agency_kind".to_owned(),
-                        RestrictedExpression::new_string(agency.to_owned()),
-                    ),
-                    (
-                        "purposes".to_owned(),
-                        RestrictedExpression::new_set(
-                            p.purposes
-                                .iter()
-                                .map(|x| RestrictedExpression::new_string(x.as_str().to_owned())),
-                        ),
-                    ),
-                ]);
-                let entity = Entity::new(uid.clone(), attrs, HashSet::new());
-                (uid, entity.into_iter().collect())
-            }
-        }
-    }
-
-    /// The Cedar context of a request: the one place it is built.
-    fn context(p: &Principal, cx: &RequestContext) -> Result<Context, String> {
-        let registered = p.kind == PrincipalKind::System && p.purposes.contains(&cx.purpose);
-        let mut pairs = vec![
-            (
-                "purpose".to_owned(),
-                RestrictedExpression::new_string(cx.purpose.as_str().to_owned()),
-            ),
-            (
-                "purpose_registered".to_owned(),
-                RestrictedExpression::new_bool(registered),
-            ),
-        ];
-        if let Some(s) = cx.card_status {
-            pairs.push(("card_status".to_owned(), RestrictedExpression::new_string(s.to_owned())));
-        }
-        if let Some(n) = cx.distinct_cards_last_hour {
-            pairs.push(("distinct_cards_last_hour".to_owned(), RestrictedExpression::new_long(n)));
-        }
-        if let Some(b) = cx.requested_by_self {
-            pairs.push(("requested_by_self".to_owned(), RestrictedExpression::new_bool(b)));
-        }
-        if let Some(roles) = &cx.requested_roles {
-            pairs.push((
-                "requested_roles".to_owned(),
-                RestrictedExpression::new_set(roles.iter().map(|r| RestrictedExpression::new_string((*r).to_owned()))),
-            ));
-        }
-        if let Some(n) = cx.bulk_ceiling_per_hour {
-            pairs.push(("bulk_ceiling_per_hour".to_owned(), RestrictedExpression::new_long(n)));
-        }
-        if let Some(n) = cx.duplicate_outcomes_today {
-            pairs.push(("duplicate_outcomes_today".to_owned(), RestrictedExpression::new_long(n)));
-        }
-        if let Some(l) = &cx.legal {
-            let text = |k: &str, v: &str| (k.to_owned(), RestrictedExpression::new_string(v.to_owned()));
-            pairs.push(text("process", l.process));
-            pairs.push((
-                "signed_by_judge".to_owned(),
-                RestrictedExpression::new_bool(l.signed_by_judge),
-            ));
-            pairs.push(text("requester_agency_kind", l.requester_agency_kind));
-            pairs.push(text("item", l.item));
-            pairs.push(text("subject_kind", l.subject_kind));
-        }
-        Context::from_pairs(pairs).map_err(|e| e.to_string())
     }
 
     /// Decides one request. Fails closed: a request that cannot be built,

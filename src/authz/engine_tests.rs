@@ -1,5 +1,6 @@
 //! Unit tests of the policy engine.
 use super::*;
+use crate::domain::vocab::PrincipalKind;
 use crate::domain::vocab::{AgencyKind, Purpose, Role};
 
 fn engine() -> PolicyEngine {

@@ -10,6 +10,7 @@ mod engine;
 pub mod nesting;
 pub mod proof;
 pub mod replay;
+mod request;
 mod sources;
 
 pub use crate::domain::access::Permit;

@@ -1,5 +1,7 @@
 use super::*;
 use crate::crypto::Keyring;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 
 fn passphrase(p: &str) -> Zeroizing<String> {
     Zeroizing::new(p.to_owned())

@@ -123,6 +123,42 @@ pub fn value_of(fact: Fact, record: Option<&CardRecord>, birth: Option<Date>, to
     }
 }
 
+/// A fact's value, or why it is withheld.
+pub type FactValue = Result<bool, Withheld>;
+
+/// Each fact's value, or why it is withheld, in the order asked. `permits`
+/// holds each fact's permit when Cedar allowed it. The birth date is opened
+/// at most once, through `open_birth` with an age fact's permit, and only
+/// for a valid card.
+///
+/// # Errors
+/// The birth date of a valid card did not open.
+pub fn evaluate(
+    facts: &[Fact],
+    permits: &[Option<&super::access::Permit>],
+    record: Option<&CardRecord>,
+    today: Date,
+    mut open_birth: impl FnMut(&super::access::Permit, &CardRecord) -> Result<Date, Error>,
+) -> Result<Vec<(Fact, FactValue)>, Error> {
+    let mut birth = None;
+    let mut out = Vec::with_capacity(facts.len());
+    for (fact, permit) in facts.iter().zip(permits) {
+        let value = match permit {
+            None => Err(Withheld::NotPermitted),
+            Some(permit) => {
+                if matches!(fact, Fact::AgeOver(_)) && birth.is_none() {
+                    if let Some(r) = record.filter(|r| r.is_valid_on(today)) {
+                        birth = Some(open_birth(permit, r)?);
+                    }
+                }
+                value_of(*fact, record, birth, today)
+            }
+        };
+        out.push((*fact, value));
+    }
+    Ok(out)
+}
+
 /// How many distinct cards each principal asked about in the last hour:
 /// the bulk guard's input. Kept in memory (a restart forgets it, which only
 /// ever lowers the count for one hour).

@@ -167,7 +167,8 @@ fn apply_record_change(tx: &Tx<'_>, change: &Change) -> TxResult<()> {
             }
         }
         Change::RemoveNotice { id } => {
-            if tx.notices.remove(id.as_bytes())?.is_none() {
+            let removed = tx.notices.remove(id.as_bytes())?;
+            if removed.is_none() {
                 return abort(Conflict::NotFound);
             }
         }

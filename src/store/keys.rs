@@ -68,6 +68,6 @@ mod tests {
             index: 2,
         };
         assert_eq!(scan_ref(epoch, &scan(&s)), Some(s));
-        assert!(held(&"h1".to_owned(), 0).starts_with(&held_prefix("h1")));
+        assert!(held("h1", 0).starts_with(&held_prefix("h1")));
     }
 }

@@ -1,7 +1,12 @@
 //! Shared by the integration tests: start a real vault in-process on
 //! 127.0.0.1:0 over a fresh temporary directory, issue principals, and speak
 //! HTTP to it the way a city system or staff tool would.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "shared by test files that each use part of it; tests fail loudly"
+)]
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

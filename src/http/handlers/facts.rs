@@ -9,7 +9,7 @@ use crate::authz::{new_decision_id, Action, RequestContext, Resource};
 use crate::domain::access::open_birth_date;
 use crate::domain::audit::{AuditDraft, Decision as AuditDecision};
 use crate::domain::card::CardNumber;
-use crate::domain::facts::{parse_facts, value_of, FactRequest, Withheld};
+use crate::domain::facts::{evaluate, parse_facts, FactRequest};
 use crate::domain::store::Commit;
 use crate::domain::vocab::Purpose;
 use crate::http::error::{ApiError, Error};
@@ -61,22 +61,12 @@ pub async fn query(gate: Gate, body: Body) -> Result<Json<Value>, ApiError> {
     } else {
         None
     };
-    let today = now.date();
-    let mut released = Map::new();
-    let mut withheld = Map::new();
-    let mut birth = None;
-    for (fact, d) in facts.iter().zip(&decisions) {
-        let value = match &d.permit {
-            None => Err(Withheld::NotPermitted),
-            Some(permit) => {
-                if matches!(fact, crate::domain::facts::Fact::AgeOver(_)) && birth.is_none() {
-                    if let Some(r) = record.as_deref().filter(|r| r.is_valid_on(today)) {
-                        birth = Some(open_birth_date(permit, &v.keys, &card_id, r)?);
-                    }
-                }
-                value_of(*fact, record.as_deref(), birth, today)
-            }
-        };
+    let permits: Vec<_> = decisions.iter().map(|d| d.permit.as_ref()).collect();
+    let values = evaluate(&facts, &permits, record.as_deref(), now.date(), |permit, r| {
+        open_birth_date(permit, &v.keys, &card_id, r)
+    })?;
+    let (mut released, mut withheld) = (Map::new(), Map::new());
+    for (fact, value) in values {
         match value {
             Ok(b) => released.insert(fact.name(), Value::Bool(b)),
             Err(w) => withheld.insert(fact.name(), Value::String(w.as_str().to_owned())),

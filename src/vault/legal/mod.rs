@@ -5,16 +5,14 @@
 //! request, its decisions and the digest are one audit entry, committed
 //! together with the stored answer.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use base64::Engine;
 use rand::RngCore;
 use serde_json::{json, Value};
 
-use crate::authz::{Action, Decision, LegalContext, Permit, PolicyEngine, RequestContext, Resource};
+use crate::authz::{Action, Decision, LegalContext, PolicyEngine, RequestContext, Resource};
 use crate::domain::access;
-use crate::domain::card::{CardId, CardNumber, CardRecord, CardStatus};
+use crate::domain::card::{CardId, CardNumber, CardRecord};
 use crate::domain::error::Error;
 use crate::domain::legal::{
     aggregate, digest, letter, withheld_reason, Aggregate, AnswerSummary, Item, LegalRecord, LegalRequest, Notice,
@@ -24,7 +22,6 @@ use crate::domain::principal::Principal;
 use crate::domain::store::{Change, Store};
 use crate::domain::vocab::Purpose;
 use crate::vault::Vault;
-use records::AuditFacts;
 
 mod records;
 
@@ -52,6 +49,9 @@ struct Resolved {
     /// The number, when the request gave it or the record keeps it sealed.
     number: Option<String>,
 }
+
+mod items;
+use items::{disclose_items, no_permit, Draft};
 
 /// One item's Cedar decision, for the request's audit entry.
 pub struct ItemDecision {
@@ -409,140 +409,4 @@ pub fn answer(summary: &AnswerSummary, package: Option<Value>) -> Value {
     out["package"] = package.unwrap_or(Value::Null);
     out["letter"] = Value::String(letter(summary));
     out
-}
-
-fn no_permit() -> Error {
-    Error::internal("an allowed decision came without its permit")
-}
-
-/// The answer as it is assembled.
-#[derive(Default)]
-struct Draft {
-    package: serde_json::Map<String, Value>,
-    withheld: BTreeMap<String, String>,
-    disclosed: Vec<String>,
-    /// The audit walk, once an access log has needed one.
-    facts: Option<AuditFacts>,
-}
-
-/// Fills the package with each allowed item about the resolved card.
-async fn disclose_items(
-    v: &Arc<Vault>,
-    req: &LegalRequest,
-    decisions: &[(Item, Decision)],
-    card: Option<&Resolved>,
-    draft: &mut Draft,
-) -> Result<(), Error> {
-    for (item, d) in decisions {
-        let name = item.as_str();
-        if !d.allowed {
-            draft.withheld.insert(
-                name.into(),
-                withheld_reason(&d.policies, req.process, req.signed_by_judge),
-            );
-            continue;
-        }
-        let Some(card) = card else { continue };
-        let permit = d.permit.as_ref().ok_or_else(no_permit)?;
-        match item_value(v, *item, permit, card, &mut draft.facts).await? {
-            Ok(value) => {
-                draft.package.insert(name.into(), value);
-                draft.disclosed.push(name.into());
-            }
-            Err(not_held) => {
-                draft.withheld.insert(name.into(), not_held);
-            }
-        }
-    }
-    Ok(())
-}
-
-/// One item's value, or why the vault has none to give.
-async fn item_value(
-    v: &Arc<Vault>,
-    item: Item,
-    permit: &Permit,
-    card: &Resolved,
-    facts: &mut Option<AuditFacts>,
-) -> Result<Result<Value, String>, Error> {
-    let r = &card.record;
-    let fields = || access::open_fields(permit, &v.keys, &card.card_id, r);
-    Ok(match item {
-        Item::CardStatus => {
-            let today = v.clock.now().date();
-            let (status, reason) = match &r.status {
-                CardStatus::Active if today > r.expires_on => ("expired", None),
-                CardStatus::Active => ("active", None),
-                CardStatus::Revoked { reason, .. } => ("revoked", Some(*reason)),
-                CardStatus::ErasureRequested { .. } => ("erasure_requested", None),
-            };
-            let mut s = json!({
-                "status": status,
-                "issued_on": r.issued_on.to_string(),
-                "expires_on": r.expires_on.to_string(),
-            });
-            if let Some(reason) = reason {
-                s["revocation_reason"] = serde_json::to_value(reason).unwrap_or_default();
-            }
-            Ok(s)
-        }
-        Item::FullName => Ok(Value::String(fields()?.full_name.clone())),
-        Item::Address => match fields()?.address.clone() {
-            Some(a) => Ok(serde_json::to_value(a).unwrap_or_default()),
-            None => Err("not held: this program does not keep cardholders' addresses".into()),
-        },
-        Item::DateOfBirth => {
-            let d = access::open_birth_date(permit, &v.keys, &card.card_id, r)?;
-            Ok(Value::String(d.to_string()))
-        }
-        Item::CardNumber => match &card.number {
-            Some(n) => Ok(Value::String(n.clone())),
-            None => Err("not held: this record predates keeping the card number".into()),
-        },
-        Item::Photo => {
-            let card_id = card.card_id;
-            let Some(photo) = v.read(move |v| v.store.photo(&card_id)).await? else {
-                return Ok(Err("not held: no photo is stored for this card".into()));
-            };
-            let photo = access::open_photo(permit, &v.keys, &card.card_id, r, &photo)?;
-            Ok(json!({
-                "content_type": photo.content_type,
-                "data": base64::engine::general_purpose::STANDARD.encode(&*photo.bytes),
-            }))
-        }
-        Item::Attestations => Ok(Value::Array(
-            r.attestations
-                .iter()
-                .map(|a| {
-                    json!({
-                        "proves": a.proves.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
-                        "points": a.points,
-                        "verified_by": a.clerk,
-                        "verified_at": rfc3339(a.at),
-                        "document_commitment": format!("hmac-sha256:{}", hex::encode(a.commitment)),
-                        "note": "the document's type, issuer and number are not held; only this keyed commitment",
-                    })
-                })
-                .collect(),
-        )),
-        Item::AccessLog => {
-            let Some(n) = card.number.clone() else {
-                return Ok(Err("not held: this record predates keeping the card number".into()));
-            };
-            // One walk of the chain gives the access log and the
-            // certificates "not held" dates come from.
-            let subject = v.keys.subjects.subject("card", &n);
-            let found = v.read(move |v| records::scan(v, Some(&subject))).await?;
-            let log = Value::Array(found.log.clone());
-            *facts = Some(found);
-            Ok(log)
-        }
-    })
-}
-
-fn rfc3339(at: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(at)
-        .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
-        .unwrap_or_default()
 }

@@ -1,0 +1,134 @@
+//! The command line: what each command and flag is, and which library call
+//! each runs. Serving, keys, backups, policies and audit each have a file.
+
+mod audit;
+mod backup;
+mod keys;
+mod policy;
+mod serve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use civic_vault::ops::client::{Client, Connection};
+use clap::{Parser, Subcommand};
+
+use audit::AuditCommand;
+use backup::BackupCommand;
+use keys::KeysCommand;
+use policy::PolicyCommand;
+use serve::ServeArgs;
+
+#[derive(Parser)]
+#[command(name = "civic-vault", version, about = "A records vault for municipal ID programs")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the service.
+    Serve(ServeArgs),
+    /// Work with the audit chain.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Check and test policies offline; administer them on a running vault.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+    /// Encrypted backups of a stopped vault's data directory.
+    Backup {
+        #[command(subcommand)]
+        command: BackupCommand,
+    },
+    /// Restores a backup into an empty data directory.
+    Restore {
+        #[arg(long)]
+        archive: PathBuf,
+        /// The age identity file (AGE-SECRET-KEY-1...) the backup was made for.
+        #[arg(long)]
+        identity: PathBuf,
+        /// The new, empty data directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// A new, empty keys directory for the sealed keys the archive holds.
+        #[arg(long)]
+        keys: Option<PathBuf>,
+    },
+    /// Legal requests, answered by a running vault.
+    Legal {
+        #[command(subcommand)]
+        command: LegalCommand,
+    },
+    /// Seal the keys directory, show its state, or replace its seal.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum LegalCommand {
+    /// Posts a legal request (the JSON body of POST /v1/legal/requests) and
+    /// prints the answer; --letter writes the response letter (Markdown).
+    Respond {
+        #[arg(long)]
+        request: PathBuf,
+        #[arg(long)]
+        letter: Option<PathBuf>,
+        #[command(flatten)]
+        connection: Connection,
+    },
+}
+
+/// Runs one parsed command; its exit code, or the message of why it could not run.
+pub fn run(cli: Cli) -> Result<ExitCode, String> {
+    match cli.command {
+        Command::Serve(args) => serve::serve(args),
+        Command::Audit {
+            command:
+                AuditCommand::Verify {
+                    data,
+                    keys,
+                    allow_unanchored,
+                },
+        } => audit::verify(&data, keys.as_deref(), allow_unanchored),
+        Command::Policy { command } => policy::policy(command),
+        Command::Backup { command } => backup::backup(command),
+        Command::Restore {
+            archive,
+            identity,
+            data,
+            keys,
+        } => backup::restore(&archive, &identity, &data, keys.as_deref()),
+        Command::Legal {
+            command:
+                LegalCommand::Respond {
+                    request,
+                    letter,
+                    connection,
+                },
+        } => remote(&connection, |c| async move {
+            civic_vault::ops::operator::legal_respond(&c, &request, letter.as_deref()).await
+        }),
+        Command::Keys { command } => keys::keys(command),
+    }
+}
+
+/// Runs an operator command against a running vault.
+pub(super) fn remote<F, Fut>(connection: &Connection, f: F) -> Result<ExitCode, String>
+where
+    F: FnOnce(Client) -> Fut,
+    Fut: std::future::Future<Output = Result<u8, String>>,
+{
+    let client = Client::new(connection)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    runtime.block_on(f(client)).map(ExitCode::from)
+}

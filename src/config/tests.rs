@@ -1,0 +1,70 @@
+//! Unit tests of the configuration.
+use super::*;
+
+fn key_of(text: &str) -> String {
+    match Config::from_toml(text) {
+        Err(ConfigError::Key { key, .. }) => key,
+        other => panic!("expected a key error, got {other:?}"),
+    }
+}
+
+#[test]
+fn defaults_are_the_contracts() {
+    let c = Config::from_toml("").unwrap();
+    assert_eq!(c.listen.to_string(), "127.0.0.1:8700");
+    assert_eq!(c.program, "idnyc");
+    assert!(c.retention.source_documents.is_zero());
+    assert_eq!(c.facts.age_thresholds, vec![13, 18, 21, 62, 65]);
+    assert!(!c.policies_dir_explicit);
+}
+
+#[test]
+fn full_file_parses() {
+    let c = Config::from_toml(
+        r#"
+        listen = "127.0.0.1:9000"
+        data_dir = "d"
+        keys_dir = "k"
+        policies_dir = "p"
+        program = "hartford"
+        card_validity = "2y"
+        [retention]
+        source_documents = "7d"
+        inactive_cardholders = "365d"
+        sweep_interval = "1h"
+        [facts]
+        age_thresholds = [18, 21]
+        attestation_ttl = "5m"
+        "#,
+    )
+    .unwrap();
+    assert_eq!(c.program, "hartford");
+    assert!(c.policies_dir_explicit);
+    assert_eq!(c.retention.source_documents.as_secs(), 7 * 86_400);
+}
+
+#[test]
+fn errors_name_the_key() {
+    assert_eq!(key_of("colour = 1"), "colour");
+    assert_eq!(key_of("[retention]\nsweep = \"1h\""), "retention.sweep");
+    assert_eq!(
+        key_of("[retention]\nsweep_interval = \"hourly\""),
+        "retention.sweep_interval"
+    );
+    assert_eq!(key_of("listen = \"not an address\""), "listen");
+    assert_eq!(key_of("program = \"../etc\""), "program");
+    assert_eq!(key_of("[facts]\nage_thresholds = [18, 18]"), "facts.age_thresholds");
+    assert_eq!(key_of("[facts]\nage_thresholds = \"18\""), "facts.age_thresholds");
+    assert_eq!(
+        key_of("[facts]\nbulk_ceiling_per_hour = 0"),
+        "facts.bulk_ceiling_per_hour"
+    );
+    assert_eq!(
+        key_of("[governance]\nsecond_approval = \"no\""),
+        "governance.second_approval"
+    );
+    assert_eq!(
+        key_of("[retention]\nsweep_interval = \"0s\""),
+        "retention.sweep_interval"
+    );
+}
