@@ -35,6 +35,13 @@ pub fn config_in(dir: &std::path::Path) -> civic_vault::Config {
             max_concurrent_requests: 100_000,
             ..Default::default()
         },
+        // Memory-hard commitments at their least cost, so setting up
+        // thousands of cardholders takes seconds; bench_commitments measures
+        // the shipped cost.
+        commitments: civic_vault::config::Commitments {
+            memory_kib: 8,
+            iterations: 1,
+        },
         ..civic_vault::Config::default()
     }
 }

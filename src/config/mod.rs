@@ -48,6 +48,7 @@ pub struct Config {
     /// 0700, every file in it 0600).
     pub allow_shared_data_dir: bool,
     pub governance: Governance,
+    pub commitments: Commitments,
     /// Set when the policies directory was named by the operator (file or
     /// flag). When it was not, and `./policies` does not exist, the copy of
     /// the shipped policies compiled into the binary is used.
@@ -185,6 +186,29 @@ pub struct Facts {
     pub bulk_ceiling_per_hour: u64,
 }
 
+/// v1.1: the cost of a document commitment (Argon2id with the blind-index
+/// key as its secret). Fixed for a store's life: a store remembers the cost
+/// it was created with and refuses another.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Commitments {
+    /// Memory per commitment, KiB (at least 8).
+    pub memory_kib: u32,
+    /// Passes over that memory (at least 1).
+    pub iterations: u32,
+}
+
+impl Default for Commitments {
+    fn default() -> Self {
+        // 32 MiB, 2 passes: ~80 ms a commitment on one core, so 10^9 guesses
+        // at one issuer's numbers cost core-years even with keys/.
+        Self {
+            memory_kib: 32 * 1024,
+            iterations: 2,
+        }
+    }
+}
+
 /// v1.1: separation of duties.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -219,6 +243,7 @@ impl Default for Config {
             seal: Seal::default(),
             allow_shared_data_dir: false,
             governance: Governance::default(),
+            commitments: Commitments::default(),
             policies_dir_explicit: false,
         }
     }
@@ -385,6 +410,15 @@ impl Config {
         let ttl = self.facts.attestation_ttl.as_secs();
         if ttl == 0 || ttl > 86_400 {
             return Err(ConfigError::key("facts.attestation_ttl", "must be between 1s and 1d"));
+        }
+        if !(8..=4 * 1024 * 1024).contains(&self.commitments.memory_kib) {
+            return Err(ConfigError::key(
+                "commitments.memory_kib",
+                "must be between 8 and 4194304 (KiB)",
+            ));
+        }
+        if !(1..=100).contains(&self.commitments.iterations) {
+            return Err(ConfigError::key("commitments.iterations", "must be between 1 and 100"));
         }
         let ceiling = self.facts.bulk_ceiling_per_hour;
         if ceiling == 0 || ceiling > 1_000_000 {

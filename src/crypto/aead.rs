@@ -102,6 +102,43 @@ impl DataKey {
     pub fn open_field(&self, owner: &[u8], field: &str, sealed: &[u8]) -> Result<Vec<u8>, AeadError> {
         open(&self.0, &field_aad(owner, field), sealed)
     }
+
+    /// Seals a field padded to a size class, so the ciphertext's length says
+    /// only which class it fell in: the first of `classes` (ascending, bytes)
+    /// that holds the length prefix and the plaintext, or a multiple of the
+    /// largest beyond them.
+    #[must_use]
+    pub fn seal_padded(&self, owner: &[u8], field: &str, plaintext: &[u8], classes: &[usize]) -> Vec<u8> {
+        let need = plaintext.len() + 4;
+        let largest = classes.last().copied().unwrap_or(need).max(1);
+        let size = classes
+            .iter()
+            .copied()
+            .find(|c| *c >= need)
+            .unwrap_or_else(|| need.div_ceil(largest) * largest);
+        let mut padded = zeroize::Zeroizing::new(Vec::with_capacity(size));
+        padded.extend_from_slice(&u32::try_from(plaintext.len()).unwrap_or(u32::MAX).to_be_bytes());
+        padded.extend_from_slice(plaintext);
+        padded.resize(size, 0);
+        self.seal_field(owner, field, &padded)
+    }
+
+    /// Opens what [`DataKey::seal_padded`] sealed.
+    ///
+    /// # Errors
+    /// As [`DataKey::open_field`], or a length prefix that does not fit.
+    pub fn open_padded(
+        &self,
+        owner: &[u8],
+        field: &str,
+        sealed: &[u8],
+    ) -> Result<zeroize::Zeroizing<Vec<u8>>, AeadError> {
+        let padded = zeroize::Zeroizing::new(self.open_field(owner, field, sealed)?);
+        let len_bytes: [u8; 4] = padded.get(..4).and_then(|b| b.try_into().ok()).ok_or(AeadError)?;
+        let len = usize::try_from(u32::from_be_bytes(len_bytes)).map_err(|_| AeadError)?;
+        let body = padded.get(4..4 + len).ok_or(AeadError)?;
+        Ok(zeroize::Zeroizing::new(body.to_vec()))
+    }
 }
 
 fn field_aad(owner: &[u8], field: &str) -> Vec<u8> {
@@ -115,6 +152,26 @@ fn field_aad(owner: &[u8], field: &str) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn padded_fields_hide_their_length_within_a_class() {
+        let dek = DataKey::generate();
+        let classes = [256, 1024];
+        let short = dek.seal_padded(b"o", "f", b"Ana", &classes);
+        let longer = dek.seal_padded(b"o", "f", &[b'x'; 200], &classes);
+        assert_eq!(short.len(), longer.len());
+        let big = dek.seal_padded(b"o", "f", &[b'y'; 300], &classes);
+        assert!(big.len() > short.len());
+        let huge = dek.seal_padded(b"o", "f", &[b'z'; 3000], &classes);
+        assert_eq!(
+            huge.len() - big.len(),
+            2048,
+            "beyond the classes: multiples of the largest"
+        );
+        assert_eq!(&**dek.open_padded(b"o", "f", &short).unwrap(), b"Ana");
+        assert_eq!(dek.open_padded(b"o", "f", &huge).unwrap().len(), 3000);
+        assert!(dek.open_padded(b"other", "f", &short).is_err());
+    }
 
     #[test]
     fn fields_are_bound_to_owner_and_label() {

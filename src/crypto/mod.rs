@@ -16,7 +16,7 @@ mod token;
 
 pub use aead::{open, seal, AeadError, DataKey, WrappedKey};
 pub use attest::Attestor;
-pub use blind::{BlindIndex, Commitment, SubjectHasher};
+pub use blind::{BlindIndex, Commitment, CommitmentCost, SubjectHasher};
 pub use key_files::write_secret_file;
 pub use keyring::{KeyError, Keyring};
 pub use scan_keys::{EpochId, HoldKeys, ScanKeys};

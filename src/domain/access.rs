@@ -5,7 +5,7 @@
 use zeroize::Zeroizing;
 
 use super::action::Action;
-use super::card::{CardId, CardRecord, PhotoRecord};
+use super::card::{CardId, CardMeta, CardRecord, OpenCard, PhotoRecord};
 use super::error::Error;
 use super::vocab::Purpose;
 use crate::crypto::Keyring;
@@ -103,6 +103,46 @@ pub fn open_photo(
     Ok(Photo { bytes, content_type })
 }
 
+/// Size classes of the sealed meta: a card with every proof the rules allow
+/// still fits the first.
+pub const META_CLASSES: &[usize] = &[1024, 4096];
+/// Size classes of the sealed fields: ordinary names and addresses of every
+/// kind fit the first; only very long text (validation allows 200
+/// characters a line) reaches the next.
+pub const FIELD_CLASSES: &[usize] = &[1024, 4096, 8192];
+
+/// Opens a record's meta: status, dates, program, clerk, proof commitments.
+/// No permit: it holds nothing of the applicant's own fields, and the fact
+/// path, the counter and the sweep all need it.
+///
+/// # Errors
+/// The record's keys are gone (404), or the meta does not decode.
+pub fn open_card(keys: &Keyring, card_id: &CardId, record: CardRecord) -> Result<OpenCard, Error> {
+    let dek = data_key(keys, card_id, &record)?;
+    let plain = dek
+        .open_padded(card_id, "meta", &record.meta)
+        .map_err(|_| Error::NotFound)?;
+    let meta: CardMeta = postcard::from_bytes(&plain).map_err(|_| Error::internal("a card's meta does not decode"))?;
+    Ok(OpenCard { record, meta })
+}
+
+/// Seals a card's meta under its data key, padded.
+///
+/// # Errors
+/// The record's keys are gone.
+pub fn seal_meta(keys: &Keyring, card_id: &CardId, record: &CardRecord, meta: &CardMeta) -> Result<Vec<u8>, Error> {
+    let dek = data_key(keys, card_id, record)?;
+    Ok(seal_meta_with(&dek, card_id, meta))
+}
+
+/// Seals a card's meta under `dek`, padded (enrollment, which holds the key).
+#[must_use]
+pub fn seal_meta_with(dek: &crate::crypto::DataKey, card_id: &CardId, meta: &CardMeta) -> Vec<u8> {
+    // A struct of strings, dates and byte arrays always encodes.
+    let plain = Zeroizing::new(postcard::to_allocvec(meta).unwrap_or_default());
+    dek.seal_padded(card_id, "meta", &plain, META_CLASSES)
+}
+
 fn data_key(keys: &Keyring, card_id: &CardId, record: &CardRecord) -> Result<crate::crypto::DataKey, Error> {
     let kek = keys.kek(&record.dek.kek_id).ok_or(Error::NotFound)?;
     crate::crypto::DataKey::unwrap_with(&record.dek, &kek, card_id).map_err(|_| Error::NotFound)
@@ -153,10 +193,9 @@ pub fn open_fields(
         });
     }
     let dek = data_key(keys, card_id, record)?;
-    let text = Zeroizing::new(
-        dek.open_field(card_id, "fields", &record.fields)
-            .map_err(|_| Error::NotFound)?,
-    );
+    let text = dek
+        .open_padded(card_id, "fields", &record.fields)
+        .map_err(|_| Error::NotFound)?;
     serde_json::from_slice(&text).map_err(|_| Error::Internal {
         detail: "a cardholder record does not decode".into(),
     })

@@ -110,90 +110,90 @@ pub enum CardStatus {
     },
 }
 
-/// What one proof document established. Its type, issuer, country and
-/// number are not here: only the keyed commitment to them.
+/// What the vault keeps about a card besides the holder's fields, sealed
+/// under the card's data key (`CardRecord::meta`). A stolen data directory
+/// shows none of it: not the status or its reason, not the dates, not the
+/// clerk, not the program, not how many documents were presented.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Attestation {
-    pub proves: Vec<Proves>,
-    pub points: u32,
-    pub clerk: String,
-    pub at: i64,
-    pub commitment: Commitment,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Proves {
-    Identity,
-    Residency,
-    Photo,
-    DateOfBirth,
-}
-
-impl Proves {
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Identity => "identity",
-            Self::Residency => "residency",
-            Self::Photo => "photo",
-            Self::DateOfBirth => "date_of_birth",
-        }
-    }
-}
-
-/// A cardholder's stored record. Applicant fields are sealed under the
-/// holder's data key; the date of birth is sealed on its own so that age
-/// facts open only that.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CardRecord {
+pub struct CardMeta {
     pub program: String,
+    /// The rules version met: the program profile's digest.
+    pub rules: String,
     pub status: CardStatus,
     pub issued_on: Date,
-    pub expires_on: Date,
+    /// `None`: the card does not expire (a profile's age band may say so).
+    pub expires_on: Option<Date>,
     pub enrolled_at: i64,
-    pub dek: WrappedKey,
-    /// Sealed JSON of name, address and gender.
-    pub fields: Vec<u8>,
-    /// Sealed `YYYY-MM-DD`.
-    pub birth: Vec<u8>,
-    /// Sealed age X25519 identity that opens this card's photo.
-    pub photo_key: Vec<u8>,
-    pub attestations: Vec<Attestation>,
+    /// The clerk who enrolled the holder.
+    pub clerk: String,
+    /// Every proof's document commitment, in the order presented; nothing
+    /// else about a proof survives enrollment.
+    pub proofs: Vec<Commitment>,
 }
 
-impl CardRecord {
+impl CardMeta {
     /// Valid on `today`: active and not past its expiry date.
     #[must_use]
     pub fn is_valid_on(&self, today: Date) -> bool {
-        matches!(self.status, CardStatus::Active) && today <= self.expires_on
+        matches!(self.status, CardStatus::Active) && self.expires_on.is_none_or(|e| today <= e)
     }
 
-    /// When this record is due for destruction, given the inactive-cardholder
+    /// When the record is due for destruction, given the inactive-cardholder
     /// window: at an erasure request; the window after revocation; the window
-    /// after the card's last valid day.
+    /// after the card's last valid day (never, for a card that does not expire).
     #[must_use]
     pub fn due_at(&self, inactive_window_secs: i64) -> i64 {
         match self.status {
             CardStatus::ErasureRequested { at } => at,
             CardStatus::Revoked { at, .. } => at.saturating_add(inactive_window_secs),
-            CardStatus::Active => {
-                let last_day_end = self
-                    .expires_on
-                    .next_day()
-                    .map_or(i64::MAX, |d| d.midnight().assume_utc().unix_timestamp());
-                last_day_end.saturating_add(inactive_window_secs)
-            }
+            CardStatus::Active => self.expires_on.and_then(Date::next_day).map_or(i64::MAX, |d| {
+                d.midnight()
+                    .assume_utc()
+                    .unix_timestamp()
+                    .saturating_add(inactive_window_secs)
+            }),
         }
     }
+}
 
-    /// Commitments of the documents that proved identity: the ones that
-    /// may not back a second active card.
-    pub fn identity_commitments(&self) -> impl Iterator<Item = &Commitment> {
-        self.attestations
-            .iter()
-            .filter(|a| a.proves.contains(&Proves::Identity))
-            .map(|a| &a.commitment)
+/// A cardholder's stored record. Everything about the holder and the card
+/// is sealed under the holder's data key, each blob padded to a size class
+/// so its length says nothing; what stays in the clear is only what the
+/// store itself must read: the wrapped data key (and which KEK wraps it)
+/// and the index keys of the identity documents (padded with decoys to a
+/// fixed count), which duplicate detection needs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CardRecord {
+    pub dek: WrappedKey,
+    /// Sealed [`CardMeta`].
+    pub meta: Vec<u8>,
+    /// Sealed JSON of name, address, gender and card number.
+    pub fields: Vec<u8>,
+    /// Sealed `YYYY-MM-DD`, on its own so an age fact opens only that.
+    pub birth: Vec<u8>,
+    /// Sealed age X25519 identity that opens this card's photo.
+    pub photo_key: Vec<u8>,
+    /// Index keys: the commitments of the documents that proved identity
+    /// (they may not back a second valid card), then random decoys, always
+    /// [`INDEX_SLOTS`] of them (more only if more documents proved identity).
+    pub index: Vec<Commitment>,
+}
+
+/// Index keys every card has, real or decoy, so the count says nothing.
+pub const INDEX_SLOTS: usize = 4;
+
+/// A record with its meta opened: what the fact path, the counter and the
+/// sweep read. Held in memory only.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OpenCard {
+    pub record: CardRecord,
+    pub meta: CardMeta,
+}
+
+impl std::ops::Deref for OpenCard {
+    type Target = CardMeta;
+    fn deref(&self) -> &CardMeta {
+        &self.meta
     }
 }
 

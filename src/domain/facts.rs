@@ -7,7 +7,7 @@ use std::sync::{Mutex, PoisonError};
 use serde::Deserialize;
 use time::Date;
 
-use super::card::{CardRecord, Proves};
+use super::card::OpenCard;
 use super::enrollment::age_on;
 use super::error::Error;
 
@@ -109,14 +109,15 @@ impl Withheld {
 ///
 /// # Errors
 /// The reason the fact is withheld.
-pub fn value_of(fact: Fact, record: Option<&CardRecord>, birth: Option<Date>, today: Date) -> Result<bool, Withheld> {
-    let valid = record.is_some_and(|r| r.is_valid_on(today));
+pub fn value_of(fact: Fact, card: Option<&OpenCard>, birth: Option<Date>, today: Date) -> Result<bool, Withheld> {
+    let valid = card.is_some_and(|c| c.is_valid_on(today));
     match fact {
         Fact::CardValid => Ok(valid),
         _ if !valid => Err(Withheld::CardNotValid),
-        Fact::Resident => {
-            Ok(record.is_some_and(|r| r.attestations.iter().any(|a| a.proves.contains(&Proves::Residency))))
-        }
+        // Every program issues cards only to applicants who proved residency
+        // (each profile requires it), so a valid card is a resident's; the
+        // record keeps no per-proof facts to say more.
+        Fact::Resident => Ok(true),
         Fact::AgeOver(n) => birth
             .map(|b| age_on(b, today) >= i32::try_from(n).unwrap_or(i32::MAX))
             .ok_or(Withheld::CardNotValid),
@@ -136,9 +137,9 @@ pub type FactValue = Result<bool, Withheld>;
 pub fn evaluate(
     facts: &[Fact],
     permits: &[Option<&super::access::Permit>],
-    record: Option<&CardRecord>,
+    card: Option<&OpenCard>,
     today: Date,
-    mut open_birth: impl FnMut(&super::access::Permit, &CardRecord) -> Result<Date, Error>,
+    mut open_birth: impl FnMut(&super::access::Permit, &OpenCard) -> Result<Date, Error>,
 ) -> Result<Vec<(Fact, FactValue)>, Error> {
     let mut birth = None;
     let mut out = Vec::with_capacity(facts.len());
@@ -147,11 +148,11 @@ pub fn evaluate(
             None => Err(Withheld::NotPermitted),
             Some(permit) => {
                 if matches!(fact, Fact::AgeOver(_)) && birth.is_none() {
-                    if let Some(r) = record.filter(|r| r.is_valid_on(today)) {
-                        birth = Some(open_birth(permit, r)?);
+                    if let Some(c) = card.filter(|c| c.is_valid_on(today)) {
+                        birth = Some(open_birth(permit, c)?);
                     }
                 }
-                value_of(*fact, record, birth, today)
+                value_of(*fact, card, birth, today)
             }
         };
         out.push((*fact, value));

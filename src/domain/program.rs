@@ -4,10 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use time::Date;
 
-use super::card::Proves;
 use crate::duration::HumanDuration;
 
 /// The document types every profile's catalogue knows.
@@ -33,6 +32,29 @@ pub const BASE_CATALOGUE: &[&str] = &[
     "agency_letter",
 ];
 
+/// What a document can prove, by the program's catalogue. Used while an
+/// application is checked; nothing of it is stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Proves {
+    Identity,
+    Residency,
+    Photo,
+    DateOfBirth,
+}
+
+impl Proves {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Identity => "identity",
+            Self::Residency => "residency",
+            Self::Photo => "photo",
+            Self::DateOfBirth => "date_of_birth",
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("program profile {profile}: {message}")]
 pub struct ProfileError {
@@ -45,6 +67,10 @@ pub struct ProfileError {
 #[serde(deny_unknown_fields)]
 pub struct Program {
     pub name: String,
+    /// The rules version: `sha256:` and the first 16 hex digits of the
+    /// profile's text. A card records the version it was issued under.
+    #[serde(skip)]
+    pub rules: String,
     pub title: String,
     pub card_validity: HumanDuration,
     #[serde(default)]
@@ -197,7 +223,11 @@ impl Program {
             profile: expected_name.to_owned(),
             message,
         };
-        let program: Self = toml::from_str(text).map_err(|e| err(e.to_string()))?;
+        let mut program: Self = toml::from_str(text).map_err(|e| err(e.to_string()))?;
+        program.rules = format!(
+            "sha256:{}",
+            hex::encode(&<sha2::Sha256 as sha2::Digest>::digest(text.as_bytes())[..8])
+        );
         if program.name != expected_name {
             return Err(err(format!("declares name {:?}", program.name)));
         }

@@ -2,7 +2,7 @@
 //! the `store` module; nothing here names a sled type.
 
 use super::audit::{AuditDraft, AuditEntry, ChainReport};
-use super::card::{CardId, CardRecord, CardStatus, PhotoRecord};
+use super::card::{CardId, CardRecord, PhotoRecord};
 pub use super::error::{Conflict, StoreError};
 use super::principal::Principal;
 use crate::crypto::{Commitment, EpochId};
@@ -13,8 +13,12 @@ pub struct NewCard {
     pub card_id: CardId,
     pub record: CardRecord,
     pub photo: PhotoRecord,
-    /// Commitments of the identity documents, checked against active cards.
+    /// Commitments of the identity documents: none may be the index key of
+    /// another card, unless that card is in `superseded`.
     pub identity_commitments: Vec<Commitment>,
+    /// Cards whose identity documents this card may take over: the vault
+    /// found them no longer valid (revoked, erased, expired or gone).
+    pub superseded: Vec<CardId>,
     /// Document scans kept for the retention window, as age files.
     pub scans: Vec<(EpochId, Vec<u8>)>,
     /// When the record falls due for destruction if nothing else happens.
@@ -48,10 +52,13 @@ pub enum Change {
         id: String,
     },
     Enroll(Box<NewCard>),
-    /// Sets a card's status and indexes when the record then falls due.
-    SetCardStatus {
+    /// Replaces a card's sealed meta (status, dates, counter state) if it is
+    /// still `expect` — the meta the change was computed from — and indexes
+    /// when the record then falls due.
+    UpdateCardMeta {
         card_id: CardId,
-        status: CardStatus,
+        expect: Vec<u8>,
+        meta: Vec<u8>,
         due_at: i64,
     },
     /// Deletes a cardholder record (card, photo, its commitments) and its due

@@ -7,7 +7,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 
 use super::keys;
 use super::{decode, encode, META_ERASED};
-use crate::domain::card::{CardId, CardRecord, CardStatus};
+use crate::domain::card::{CardId, CardRecord};
 use crate::domain::principal::Principal;
 use crate::domain::store::{Change, Conflict, Due, NewCard, ScanRef};
 
@@ -95,11 +95,12 @@ pub(super) fn apply_change(t: &[TransactionalTree], change: &Change) -> TxResult
             }
         }
         Change::Enroll(new) => enroll(&tx, new)?,
-        Change::SetCardStatus {
+        Change::UpdateCardMeta {
             card_id,
-            status,
+            expect,
+            meta,
             due_at,
-        } => set_status(&tx, card_id, status, *due_at)?,
+        } => update_meta(&tx, card_id, expect, meta, *due_at)?,
         Change::DeleteCard { card_id, due: entry } => delete_card(&tx, card_id, *entry)?,
         Change::MoveDue { from, to } => {
             tx.due.remove(keys::due(*from))?;
@@ -184,20 +185,19 @@ fn enroll(tx: &Tx<'_>, new: &NewCard) -> TxResult<()> {
     if tx.cards.get(new.card_id)?.is_some() {
         return abort(Conflict::CardIdTaken);
     }
-    let today = new.record.issued_on;
+    // Checked again here, inside the transaction, so two enrollments with
+    // one document cannot both pass: an index entry may be taken over only
+    // from a card the vault found no longer valid.
     for c in &new.identity_commitments {
-        if let Some(other_id) = tx.commitments.get(c)? {
-            if let Some(other) = tx.cards.get(&other_id)? {
-                let other: CardRecord = tx_decode(&other)?;
-                if other.is_valid_on(today) {
-                    return abort(Conflict::DuplicateEnrollment);
-                }
+        if let Some(owner) = tx.commitments.get(c)? {
+            if !new.superseded.iter().any(|s| s.as_slice() == owner.as_ref()) {
+                return abort(Conflict::DuplicateEnrollment);
             }
         }
     }
     tx.cards.insert(&new.card_id, tx_encode(&new.record)?)?;
     tx.photos.insert(&new.card_id, tx_encode(&new.photo)?)?;
-    for c in &new.identity_commitments {
+    for c in &new.record.index {
         tx.commitments.insert(c, &new.card_id)?;
     }
     tx.due.insert(
@@ -218,18 +218,20 @@ fn enroll(tx: &Tx<'_>, new: &NewCard) -> TxResult<()> {
     Ok(())
 }
 
-/// A status change (revocation, erasure request), re-indexed by when the
-/// record then falls due. Nothing brings an erased card back.
-fn set_status(tx: &Tx<'_>, card_id: &CardId, status: &CardStatus, due_at: i64) -> TxResult<()> {
+/// A change of the sealed meta (revocation, erasure request, renewal, the
+/// counter's state), re-indexed by when the record then falls due. Only if
+/// the meta is still the one the change was made from: the vault decided
+/// on that one (nothing brings an erased card back, say), and a change in
+/// between makes this one a conflict, never a lost update.
+fn update_meta(tx: &Tx<'_>, card_id: &CardId, expect: &[u8], meta: &[u8], due_at: i64) -> TxResult<()> {
     let Some(current) = tx.cards.get(card_id)? else {
         return abort(Conflict::NotFound);
     };
     let mut record: CardRecord = tx_decode(&current)?;
-    if matches!(record.status, CardStatus::ErasureRequested { .. }) {
-        // Nothing brings an erased card back.
-        return abort(Conflict::NotFound);
+    if record.meta != expect {
+        return abort(Conflict::VersionConflict);
     }
-    record.status = status.clone();
+    meta.clone_into(&mut record.meta);
     tx.cards.insert(card_id, tx_encode(&record)?)?;
     tx.due.insert(
         keys::due(Due {
@@ -248,7 +250,7 @@ fn delete_card(tx: &Tx<'_>, card_id: &CardId, entry: Due) -> TxResult<()> {
     if let Some(current) = tx.cards.remove(card_id)? {
         let record: CardRecord = tx_decode(&current)?;
         tx.photos.remove(card_id)?;
-        for c in record.identity_commitments() {
+        for c in &record.index {
             if tx.commitments.get(c)?.is_some_and(|owner| owner.as_ref() == card_id) {
                 tx.commitments.remove(c)?;
             }

@@ -24,13 +24,17 @@ use std::thread::JoinHandle;
 
 use tokio::sync::oneshot;
 
-use crate::crypto::EpochId;
+use crate::crypto::{CommitmentCost, EpochId};
 use crate::domain::audit::{AuditEntry, ChainReport};
 use crate::domain::card::{CardId, CardRecord, PhotoRecord};
 use crate::domain::principal::Principal;
 use crate::domain::store::{Commit, CommitResult, Due, ScanRef, Store, StoreError};
 
-const SCHEMA_VERSION: u32 = 1;
+/// v2: card records keep only sealed meta, padded fields and index keys
+/// (memory-hard commitments); v1 kept status, dates and per-proof
+/// attestations in the clear. `civic-vault migrate` turns v1 into v2.
+pub const SCHEMA_VERSION: u32 = 2;
+const META_COMMITMENT_COST: &[u8] = b"commitment_cost";
 const META_SCHEMA: &[u8] = b"schema_version";
 const META_KEYRING: &[u8] = b"keyring_fingerprint";
 
@@ -75,10 +79,6 @@ pub struct SledStore {
     inner: Arc<Inner>,
     queue: Mutex<Option<mpsc::Sender<writer::Job>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
-    /// The stored form of the last card record read: decoded in vain when a
-    /// card is not held, so an unknown number costs what an issued one does
-    /// (a fact query must not say by its time which it was).
-    decoy: Mutex<Option<sled::IVec>>,
 }
 
 /// What opening found.
@@ -86,6 +86,9 @@ pub struct SledStore {
 pub struct Opened {
     /// The database had never been used.
     pub fresh: bool,
+    /// The record format found (a vault serves only [`SCHEMA_VERSION`];
+    /// offline audit verification reads any).
+    pub schema: u32,
 }
 
 fn failed(e: impl std::fmt::Display) -> StoreError {
@@ -113,17 +116,19 @@ impl SledStore {
             .map_err(failed)?;
         let meta = db.open_tree("meta").map_err(failed)?;
         let fresh = meta.get(META_SCHEMA).map_err(failed)?.is_none();
+        let mut schema = SCHEMA_VERSION;
         if fresh {
             meta.insert(META_SCHEMA, &SCHEMA_VERSION.to_be_bytes())
                 .map_err(failed)?;
         } else {
             let v = meta.get(META_SCHEMA).map_err(failed)?.unwrap_or_default();
             let version = u32::from_be_bytes(v.as_ref().try_into().unwrap_or([0xFF; 4]));
-            if version != SCHEMA_VERSION {
+            if version > SCHEMA_VERSION || version == 0 {
                 return Err(StoreError::Failed(format!(
-                    "data schema version {version}; this build reads version {SCHEMA_VERSION}"
+                    "data schema version {version}; this build reads versions 1 to {SCHEMA_VERSION}"
                 )));
             }
+            schema = version;
         }
         if let Some(fp) = fingerprint {
             match meta.get(META_KEYRING).map_err(failed)? {
@@ -172,10 +177,40 @@ impl SledStore {
                 inner,
                 queue: Mutex::new(Some(tx)),
                 thread: Mutex::new(Some(thread)),
-                decoy: Mutex::new(None),
             },
-            Opened { fresh },
+            Opened { fresh, schema },
         ))
+    }
+
+    /// The cost this store's document commitments are made at: the one
+    /// recorded when it was first asked, which `configured` becomes for a
+    /// store that has none yet. The caller refuses a configured cost that
+    /// differs (commitments made at another cost never match).
+    ///
+    /// # Errors
+    /// Storage failure, or an unreadable recorded cost.
+    pub fn commitment_cost(&self, configured: CommitmentCost) -> Result<CommitmentCost, StoreError> {
+        let meta = &self.inner.trees.meta;
+        if let Some(v) = meta.get(META_COMMITMENT_COST).map_err(failed)? {
+            return decode(&v);
+        }
+        meta.insert(META_COMMITMENT_COST, encode(&configured)?)
+            .map_err(failed)?;
+        meta.flush().map_err(failed)?;
+        Ok(configured)
+    }
+
+    /// Records the schema version (after a migration).
+    ///
+    /// # Errors
+    /// Storage failure.
+    pub fn set_schema(&self, version: u32) -> Result<(), StoreError> {
+        self.inner
+            .trees
+            .meta
+            .insert(META_SCHEMA, &version.to_be_bytes())
+            .map_err(failed)?;
+        self.flush()
     }
 
     /// Stops the writer after it has answered everything queued, then flushes.
@@ -264,21 +299,8 @@ impl Store for SledStore {
     }
 
     fn card(&self, card_id: &CardId) -> Result<Option<CardRecord>, StoreError> {
-        let found = self.inner.trees.cards.get(card_id).map_err(failed)?;
-        let mut decoy = self.decoy.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        match found {
-            Some(v) => {
-                let record = decode(&v)?;
-                *decoy = Some(v);
-                Ok(Some(record))
-            }
-            None => {
-                if let Some(d) = decoy.as_ref() {
-                    std::hint::black_box(decode::<CardRecord>(d).ok());
-                }
-                Ok(None)
-            }
-        }
+        let v = self.inner.trees.cards.get(card_id).map_err(failed)?;
+        v.map(|v| decode(&v)).transpose()
     }
 
     fn photo(&self, card_id: &CardId) -> Result<Option<PhotoRecord>, StoreError> {

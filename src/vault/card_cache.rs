@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
-use crate::domain::card::{CardId, CardRecord};
+use crate::domain::card::{CardId, OpenCard};
 
 /// Records held at most; past this the cache starts again empty. A fact
 /// record is a few hundred bytes, so this is tens of megabytes.
@@ -24,14 +24,14 @@ const CAPACITY: usize = 100_000;
 #[derive(Default)]
 pub struct CardCache {
     /// `None`: the store holds no such card.
-    map: RwLock<HashMap<CardId, Option<Arc<CardRecord>>>>,
+    map: RwLock<HashMap<CardId, Option<Arc<OpenCard>>>>,
     epoch: AtomicU64,
 }
 
 impl CardCache {
     /// `Some(found)` when cached, `found` being `None` for a card the store does not hold.
     #[must_use]
-    pub fn get(&self, id: &CardId) -> Option<Option<Arc<CardRecord>>> {
+    pub fn get(&self, id: &CardId) -> Option<Option<Arc<OpenCard>>> {
         self.map.read().unwrap_or_else(PoisonError::into_inner).get(id).cloned()
     }
 
@@ -41,7 +41,7 @@ impl CardCache {
         self.epoch.load(Ordering::SeqCst)
     }
 
-    pub fn insert_if_unchanged(&self, id: CardId, record: Option<Arc<CardRecord>>, epoch: u64) {
+    pub fn insert_if_unchanged(&self, id: CardId, record: Option<Arc<OpenCard>>, epoch: u64) {
         let mut map = self.map.write().unwrap_or_else(PoisonError::into_inner);
         if self.epoch.load(Ordering::SeqCst) != epoch {
             return;
@@ -84,21 +84,29 @@ mod tests {
         assert!(cache.get(&id).is_some());
     }
 
-    fn dummy() -> CardRecord {
-        CardRecord {
-            program: "p".into(),
-            status: crate::domain::card::CardStatus::Active,
-            issued_on: time::Date::MIN,
-            expires_on: time::Date::MIN,
-            enrolled_at: 0,
-            dek: crate::crypto::WrappedKey {
-                kek_id: "k".into(),
-                sealed: vec![],
+    fn dummy() -> OpenCard {
+        OpenCard {
+            record: crate::domain::card::CardRecord {
+                dek: crate::crypto::WrappedKey {
+                    kek_id: "k".into(),
+                    sealed: vec![],
+                },
+                meta: vec![],
+                fields: vec![],
+                birth: vec![],
+                photo_key: vec![],
+                index: vec![],
             },
-            fields: vec![],
-            birth: vec![],
-            photo_key: vec![],
-            attestations: vec![],
+            meta: crate::domain::card::CardMeta {
+                program: "p".into(),
+                rules: "r".into(),
+                status: crate::domain::card::CardStatus::Active,
+                issued_on: time::Date::MIN,
+                expires_on: None,
+                enrolled_at: 0,
+                clerk: "c".into(),
+                proofs: vec![],
+            },
         }
     }
 }

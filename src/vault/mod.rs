@@ -6,6 +6,7 @@
 
 pub mod audit_tally;
 pub mod card_cache;
+pub mod cards;
 pub mod checkpoints;
 pub mod legal;
 pub mod metrics;
@@ -22,6 +23,8 @@ use crate::authz::{PolicyEngine, PolicySources};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::crypto::{Attestor, Keyring};
+use crate::domain::access;
+use crate::domain::card::{CardId, CardRecord, OpenCard};
 use crate::domain::error::Error;
 use crate::domain::facts::DistinctCards;
 use crate::domain::program::Program;
@@ -81,6 +84,10 @@ pub struct Vault {
     pub checkpointer: crate::vault::checkpoints::Checkpointer,
     /// The newest signed checkpoint found at start (0: none).
     pub signed_at_start: u64,
+    /// The last card record read, opened in vain for numbers not held.
+    decoy: std::sync::Mutex<Option<(CardId, CardRecord)>>,
+    /// What a document commitment costs in this store.
+    pub commitment_cost: crate::crypto::CommitmentCost,
     /// Held while the vault runs: no seal change under it.
     _keys_lock: crate::crypto::seal::KeysLock,
 }
@@ -102,17 +109,39 @@ impl Vault {
     ///
     /// # Errors
     /// The store read failed.
-    pub async fn card(
-        self: &Arc<Self>,
-        id: crate::domain::card::CardId,
-    ) -> Result<Option<Arc<crate::domain::card::CardRecord>>, Error> {
+    pub async fn card(self: &Arc<Self>, id: CardId) -> Result<Option<Arc<OpenCard>>, Error> {
         if let Some(cached) = self.cards.get(&id) {
             return Ok(cached);
         }
         let epoch = self.cards.epoch();
-        let record = self.read(move |v| v.store.card(&id)).await?.map(Arc::new);
-        self.cards.insert_if_unchanged(id, record.clone(), epoch);
-        Ok(record)
+        let card = self.read(move |v| Ok(v.open_stored(&id))).await??.map(Arc::new);
+        self.cards.insert_if_unchanged(id, card.clone(), epoch);
+        Ok(card)
+    }
+
+    /// Reads and opens a card record (blocking). A number the store does not
+    /// hold opens the last record read instead, in vain, so an unknown number
+    /// costs what an issued one does: a fact query must not say by its time
+    /// which it was.
+    ///
+    /// # Errors
+    /// The read failed, or the record's keys are gone or it does not decode.
+    pub fn open_stored(&self, id: &CardId) -> Result<Option<OpenCard>, Error> {
+        let found = self.store.card(id)?;
+        let mut decoy = self.decoy.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match found {
+            Some(record) => {
+                *decoy = Some((*id, record.clone()));
+                Ok(Some(access::open_card(&self.keys, id, record)?))
+            }
+            None => {
+                if let Some((decoy_id, record)) = decoy.clone() {
+                    drop(decoy);
+                    std::hint::black_box(access::open_card(&self.keys, &decoy_id, record).ok());
+                }
+                Ok(None)
+            }
+        }
     }
 
     /// Runs a blocking store read off the async workers.

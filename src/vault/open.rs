@@ -11,7 +11,7 @@ use crate::authz::{PolicyEngine, PolicySources};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::crypto::seal::{SealInfo, Unlock};
-use crate::crypto::{Attestor, KeyFiles, Keyring};
+use crate::crypto::{Attestor, CommitmentCost, KeyFiles, Keyring};
 use crate::domain::audit::{AuditDraft, Decision as AuditDecision};
 use crate::domain::facts::DistinctCards;
 use crate::domain::principal::Principal;
@@ -151,8 +151,20 @@ impl Vault {
                  data directory can read every record; seal them (`civic-vault keys seal`, SECURITY.md)"
             );
         }
-        let (store, _) = SledStore::open(&config.data_dir, Some(&keys.fingerprint()))
+        let (store, opened) = SledStore::open(&config.data_dir, Some(&keys.fingerprint()))
             .map_err(|e| StartError::Store(e.to_string()))?;
+        if opened.schema != crate::store::SCHEMA_VERSION {
+            return Err(StartError::Store(format!(
+                "{} holds records in format v{} (status, dates and proofs readable without keys); stop nothing \
+                 else and run `civic-vault migrate --data {} --keys {}` once to seal them (format v{})",
+                config.data_dir.display(),
+                opened.schema,
+                config.data_dir.display(),
+                config.keys_dir.display(),
+                crate::store::SCHEMA_VERSION
+            )));
+        }
+        let commitment_cost = commitment_cost(&config, &store)?;
         let (checkpointer, signed_at_start) = checkpoints(&config, &keys, &store)?;
         let policy = active_policy(&store, &sources)?;
         let principals = TokenIndex::default();
@@ -167,6 +179,8 @@ impl Vault {
             checkpointer,
             signed_at_start,
             _keys_lock: keys_lock,
+            decoy: std::sync::Mutex::new(None),
+            commitment_cost,
             attestor,
             fact_window: DistinctCards::default(),
             cards: CardCache::default(),
@@ -303,6 +317,27 @@ fn policy_sources(config: &Config) -> Result<PolicySources, StartError> {
         tracing::info!("no ./policies directory; using the policies built into this binary");
         Ok(PolicySources::embedded())
     }
+}
+
+/// The store's commitment cost, which the configured one must be: a store's
+/// commitments are all made at one cost, or duplicates go unseen.
+fn commitment_cost(config: &Config, store: &SledStore) -> Result<CommitmentCost, StartError> {
+    let configured = CommitmentCost {
+        memory_kib: config.commitments.memory_kib,
+        iterations: config.commitments.iterations,
+    };
+    let stored = store
+        .commitment_cost(configured)
+        .map_err(|e| StartError::Store(e.to_string()))?;
+    if stored != configured {
+        return Err(StartError::Config(format!(
+            "config keys `commitments.memory_kib` and `commitments.iterations`: this store's document commitments \
+             were made at {} KiB and {} passes (configured: {} KiB, {} passes); the cost cannot change for an \
+             existing store",
+            stored.memory_kib, stored.iterations, configured.memory_kib, configured.iterations
+        )));
+    }
+    Ok(stored)
 }
 
 /// The configured program profile.

@@ -152,12 +152,22 @@ async fn sweep_cardholders(
         if entries.is_empty() {
             break;
         }
-        // One blocking hop per page, not per card.
+        // One blocking hop per page, not per card. Each record's due time
+        // is in its sealed meta; a record that no longer opens (its KEK
+        // destroyed) is due now.
         let records = v
             .read(move |v| {
                 entries
                     .into_iter()
-                    .map(|due| Ok((due, v.store.card(&due.card_id)?)))
+                    .map(|due| {
+                        let found = v.store.card(&due.card_id)?.map(|r| {
+                            let kek = r.dek.kek_id.clone();
+                            let at = crate::domain::access::open_card(&v.keys, &due.card_id, r)
+                                .map_or(i64::MIN, |c| c.meta.due_at(window));
+                            (at, kek)
+                        });
+                        Ok((due, found))
+                    })
                     .collect::<Result<Vec<_>, crate::domain::store::StoreError>>()
             })
             .await?;
@@ -165,12 +175,9 @@ async fn sweep_cardholders(
         for (key, record) in records {
             let id = key.card_id;
             match record {
-                Some(r) if r.due_at(window) > now => changes.push(Change::MoveDue {
+                Some((at, _)) if at > now => changes.push(Change::MoveDue {
                     from: key,
-                    to: Due {
-                        at: r.due_at(window),
-                        card_id: id,
-                    },
+                    to: Due { at, card_id: id },
                 }),
                 // Held: kept, and looked at again by the next sweep.
                 Some(_) if held.contains_key(&id) => {
@@ -186,8 +193,8 @@ async fn sweep_cardholders(
                         },
                     });
                 }
-                Some(r) => {
-                    keks.insert(r.dek.kek_id.clone());
+                Some((_, kek)) => {
+                    keks.insert(kek);
                     deleted += 1;
                     v.cards.invalidate(&id);
                     changes.push(Change::DeleteCard { card_id: id, due: key });

@@ -78,6 +78,13 @@ pub fn test_config(dir: &Path, program: &str) -> Config {
         // Tests not about governance issue privileged staff with the
         // bootstrap admin alone; tests/governance.rs turns approval on.
         governance: civic_vault::config::Governance { second_approval: false },
+        // Memory-hard commitments at their least cost: tests enroll
+        // thousands of documents; the shipped cost is measured by
+        // `cargo run --release --example bench_commitments`.
+        commitments: civic_vault::config::Commitments {
+            memory_kib: 8,
+            iterations: 1,
+        },
         ..Config::default()
     }
 }

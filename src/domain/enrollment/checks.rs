@@ -205,7 +205,10 @@ pub(super) fn check_proofs<'r>(
                 out.scan_files.push(bytes);
             }
         }
-        let c = cx.keys.blind.document(&p.document_type, &p.issuer, &p.number);
+        let c = cx
+            .keys
+            .blind
+            .document(&p.document_type, &p.issuer, &p.number, cx.commitment_cost);
         if out.commitments.contains(&c) {
             return Err(Error::invalid(&f("number"), "the same document is listed twice"));
         }

@@ -9,11 +9,11 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
-use super::card::{Attestation, CardId, CardNumber, CardRecord, CardStatus, PhotoRecord};
+use super::card::{CardId, CardMeta, CardNumber, CardRecord, CardStatus, PhotoRecord, INDEX_SLOTS};
 use super::error::Error;
 use super::program::Program;
 use super::store::NewCard;
-use crate::crypto::{DataKey, EpochId, Keyring};
+use crate::crypto::{Commitment, CommitmentCost, DataKey, EpochId, Keyring};
 use crate::duration::HumanDuration;
 
 mod checks;
@@ -123,12 +123,16 @@ pub struct EnrollContext<'a> {
     pub scans: Option<(EpochId, age::x25519::Recipient)>,
     /// `retention.inactive_cardholders`, for the record's due time.
     pub inactive_window_secs: i64,
+    /// What a document commitment costs in this store.
+    pub commitment_cost: CommitmentCost,
 }
 
 /// A checked application, ready to commit.
 pub struct Prepared {
     pub card_number: CardNumber,
     pub new_card: NewCard,
+    /// What the new record's meta holds (for the answer).
+    pub meta: CardMeta,
     pub scans_presented: usize,
 }
 
@@ -154,8 +158,9 @@ pub fn prepare(req: &EnrollmentRequest, cx: &EnrollContext<'_>) -> Result<Prepar
 }
 
 /// Turns a checked application into what is stored: a new card number,
-/// fields sealed under a fresh data key, the photo as an age file to a
-/// per-card identity, attestations, and the scans to their epoch's key.
+/// the meta and fields sealed (padded) under a fresh data key, the photo as
+/// an age file to a per-card identity, the identity documents' index keys
+/// (padded with decoys), and the scans to their epoch's key.
 fn seal(
     req: &EnrollmentRequest,
     cx: &EnrollContext<'_>,
@@ -165,23 +170,24 @@ fn seal(
 ) -> Result<Prepared, Error> {
     let (today, at) = (cx.now.date(), cx.now.unix_timestamp());
     let a = &req.applicant;
-    let attestations: Vec<Attestation> = counted
-        .into_iter()
-        .zip(&proofs.commitments)
-        .filter_map(|(c, commitment)| {
-            c.map(|c| Attestation {
-                points: c.points(),
-                proves: c.proves,
-                clerk: cx.clerk.to_owned(),
-                at,
-                commitment: *commitment,
-            })
-        })
-        .collect();
     let card_number = CardNumber::generate();
     let card_id: CardId = cx.keys.blind.card_id(card_number.as_str());
     let dek = DataKey::generate();
     let (kek_id, kek) = cx.keys.active_kek();
+    let meta = CardMeta {
+        program: cx.program.name.clone(),
+        rules: cx.program.rules.clone(),
+        status: CardStatus::Active,
+        issued_on: today,
+        expires_on: Some(
+            cx.validity
+                .add_to_date(today)
+                .ok_or_else(|| Error::internal("card validity overflows the calendar"))?,
+        ),
+        enrolled_at: at,
+        clerk: cx.clerk.to_owned(),
+        proofs: proofs.commitments.clone(),
+    };
     let sealed = SealedFields {
         full_name: a.full_name.clone(),
         address: cx.program.keep_address.then(|| a.address.clone()),
@@ -195,21 +201,22 @@ fn seal(
     let photo_identity = age::x25519::Identity::generate();
     let age_file = age::encrypt(&photo_identity.to_public(), &photo).map_err(|e| Error::internal(e.to_string()))?;
     let photo_key = Zeroizing::new(photo_identity.to_string().expose_secret().to_owned());
-    let expires_on = cx
-        .validity
-        .add_to_date(today)
-        .ok_or_else(|| Error::internal("card validity overflows the calendar"))?;
+    let identity: Vec<Commitment> = counted
+        .iter()
+        .zip(&proofs.commitments)
+        .filter(|(c, _)| {
+            c.as_ref()
+                .is_some_and(|c| c.proves.contains(&crate::domain::program::Proves::Identity))
+        })
+        .map(|(_, commitment)| *commitment)
+        .collect();
     let record = CardRecord {
-        program: cx.program.name.clone(),
-        status: CardStatus::Active,
-        issued_on: today,
-        expires_on,
-        enrolled_at: at,
         dek: dek.wrap(&kek_id, &kek, &card_id),
-        fields: dek.seal_field(&card_id, "fields", &plain),
+        meta: super::access::seal_meta_with(&dek, &card_id, &meta),
+        fields: dek.seal_padded(&card_id, "fields", &plain, super::access::FIELD_CLASSES),
         birth: dek.seal_field(&card_id, "birth", birth_text.as_bytes()),
         photo_key: dek.seal_field(&card_id, "photo_key", photo_key.as_bytes()),
-        attestations,
+        index: with_decoys(identity.clone()),
     };
     let scans = match &cx.scans {
         Some((epoch, recipient)) => proofs
@@ -227,8 +234,9 @@ fn seal(
         card_number,
         new_card: NewCard {
             card_id,
-            identity_commitments: record.identity_commitments().copied().collect(),
-            due_at: record.due_at(cx.inactive_window_secs),
+            identity_commitments: identity,
+            superseded: Vec::new(),
+            due_at: meta.due_at(cx.inactive_window_secs),
             record,
             photo: PhotoRecord {
                 key_id: PHOTO_KEY_SEALED.to_owned(),
@@ -236,6 +244,19 @@ fn seal(
             },
             scans,
         },
+        meta,
         scans_presented: proofs.scans_presented,
     })
+}
+
+/// The identity documents' index keys, then random decoys up to
+/// [`INDEX_SLOTS`]: how many documents proved identity is not on disk.
+#[must_use]
+pub fn with_decoys(mut index: Vec<Commitment>) -> Vec<Commitment> {
+    while index.len() < INDEX_SLOTS {
+        let mut decoy = [0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut decoy);
+        index.push(decoy);
+    }
+    index
 }

@@ -11,7 +11,7 @@ use serde_json::json;
 use crate::authz::{Action, RequestContext};
 use crate::domain::access::open_photo;
 use crate::domain::card::{CardStatus, RevocationReason};
-use crate::domain::store::{Change, Store};
+use crate::domain::store::Store;
 use crate::domain::vocab::Purpose;
 use crate::http::error::{ApiError, Error};
 use crate::http::extract::DEFAULT_LIMIT;
@@ -52,10 +52,10 @@ pub async fn photo(
     card.number()?;
     let id = card.id;
     let v = &gate.vault;
-    let (record, photo) = v.read(move |v| Ok((v.store.card(&id)?, v.store.photo(&id)?))).await?;
-    match (record, photo) {
-        (Some(r), Some(p)) if !matches!(r.status, CardStatus::ErasureRequested { .. }) => {
-            let photo = open_photo(&permit, &v.keys, &id, &r, &p)?;
+    let (card, photo) = v.read(move |v| Ok((v.open_stored(&id), v.store.photo(&id)?))).await?;
+    match (card?, photo) {
+        (Some(c), Some(p)) if !matches!(c.status, CardStatus::ErasureRequested { .. }) => {
+            let photo = open_photo(&permit, &v.keys, &id, &c.record, &p)?;
             let mut resp = Body::from(photo.bytes.to_vec()).into_response();
             resp.headers_mut()
                 .insert(header::CONTENT_TYPE, HeaderValue::from_static(photo.content_type));
@@ -121,20 +121,15 @@ pub async fn erase(gate: Gate, Path(raw): Path<String>) -> Result<Response, ApiE
 async fn set_status(gate: &Gate, card: &CardRef, status: CardStatus) -> Result<(), ApiError> {
     let v = &gate.vault;
     let card_id = card.id;
-    let window = i64::try_from(v.config.retention.inactive_cardholders.as_secs()).unwrap_or(i64::MAX);
-    let due_at = match &status {
-        CardStatus::ErasureRequested { at } => *at,
-        CardStatus::Revoked { at, .. } => at.saturating_add(window),
-        CardStatus::Active => i64::MAX,
-    };
-    let change = Change::SetCardStatus {
-        card_id,
-        status,
-        due_at,
-    };
     // Forget the cached record before and after: no fact answer given after
-    // this returns can come from the old status.
+    // this returns can come from the old status. The change is made from a
+    // fresh read and applies only if the record has not changed since.
     v.cards.invalidate(&card_id);
+    let current = v
+        .read(move |v| Ok(v.open_stored(&card_id)))
+        .await??
+        .ok_or(Error::NotFound)?;
+    let change = crate::vault::cards::status_change(v, &card_id, &current, status)?;
     let result = gate.commit(vec![change]).await;
     v.cards.invalidate(&card_id);
     result.map(drop)

@@ -62,6 +62,7 @@ pub async fn enroll(gate: Gate, body: Body) -> Result<Response, ApiError> {
             scans,
             inactive_window_secs: i64::try_from(vault.config.retention.inactive_cardholders.as_secs())
                 .unwrap_or(i64::MAX),
+            commitment_cost: vault.commitment_cost,
         };
         prepare(&req, &cx)
     })
@@ -69,11 +70,13 @@ pub async fn enroll(gate: Gate, body: Body) -> Result<Response, ApiError> {
     .map_err(|e| Error::internal(e.to_string()))??;
     gate.slot
         .subject(v.keys.subjects.subject("card", prepared.card_number.as_str()));
-    let record = &prepared.new_card.record;
+    let mut prepared = prepared;
+    prepared.new_card.superseded = crate::vault::cards::superseded(&v, &prepared.new_card.identity_commitments).await?;
+    let meta = &prepared.meta;
     let body = json!({
         "card_number": prepared.card_number.as_str(),
-        "issued_on": record.issued_on.to_string(),
-        "expires_on": record.expires_on.to_string(),
+        "issued_on": meta.issued_on.to_string(),
+        "expires_on": meta.expires_on.map(|e| e.to_string()),
         // With `retention.source_documents` = "0s" scans are checked and
         // dropped; otherwise kept until their epoch key is destroyed.
         "source_documents": {

@@ -63,7 +63,7 @@ pub async fn query(gate: Gate, body: Body) -> Result<Json<Value>, ApiError> {
     };
     let permits: Vec<_> = decisions.iter().map(|d| d.permit.as_ref()).collect();
     let values = evaluate(&facts, &permits, record.as_deref(), now.date(), |permit, r| {
-        open_birth_date(permit, &v.keys, &card_id, r)
+        open_birth_date(permit, &v.keys, &card_id, &r.record)
     })?;
     let (mut released, mut withheld) = (Map::new(), Map::new());
     for (fact, value) in values {

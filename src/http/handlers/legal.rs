@@ -60,7 +60,7 @@ pub async fn read(gate: Gate, Path(id): Path<String>) -> Result<Json<Value>, Api
     let package = match &record.package {
         StoredPackage::Plain(bytes) => serde_json::from_slice(bytes).ok(),
         StoredPackage::Sealed { card_id, sealed } => match v.card(*card_id).await? {
-            Some(card) => access::open_package(&permit, &v.keys, card_id, &card, &record.id, sealed)
+            Some(card) => access::open_package(&permit, &v.keys, card_id, &card.record, &record.id, sealed)
                 .ok()
                 .and_then(|b| serde_json::from_slice(&b).ok()),
             None => None,
@@ -92,7 +92,7 @@ pub async fn notices(gate: Gate) -> Result<Json<Value>, ApiError> {
                 .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok()),
         });
         let fields = match v.card(n.card_id).await? {
-            Some(card) => access::open_fields(&permit, &v.keys, &n.card_id, &card).ok(),
+            Some(card) => access::open_fields(&permit, &v.keys, &n.card_id, &card.record).ok(),
             None => None,
         };
         match fields {

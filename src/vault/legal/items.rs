@@ -72,21 +72,22 @@ async fn item_value(
     card: &Resolved,
     facts: &mut Option<AuditFacts>,
 ) -> Result<Result<Value, String>, Error> {
-    let r = &card.record;
+    let open = &card.card;
+    let r = &open.record;
     let fields = || access::open_fields(permit, &v.keys, &card.card_id, r);
     Ok(match item {
         Item::CardStatus => {
             let today = v.clock.now().date();
-            let (status, reason) = match &r.status {
-                CardStatus::Active if today > r.expires_on => ("expired", None),
+            let (status, reason) = match &open.status {
+                CardStatus::Active if open.expires_on.is_some_and(|e| today > e) => ("expired", None),
                 CardStatus::Active => ("active", None),
                 CardStatus::Revoked { reason, .. } => ("revoked", Some(*reason)),
                 CardStatus::ErasureRequested { .. } => ("erasure_requested", None),
             };
             let mut s = json!({
                 "status": status,
-                "issued_on": r.issued_on.to_string(),
-                "expires_on": r.expires_on.to_string(),
+                "issued_on": open.issued_on.to_string(),
+                "expires_on": open.expires_on.map(|e| e.to_string()),
             });
             if let Some(reason) = reason {
                 s["revocation_reason"] = serde_json::to_value(reason).unwrap_or_default();
@@ -117,21 +118,19 @@ async fn item_value(
                 "data": base64::engine::general_purpose::STANDARD.encode(&*photo.bytes),
             }))
         }
-        Item::Attestations => Ok(Value::Array(
-            r.attestations
+        Item::Attestations => Ok(json!({
+            "program": open.program,
+            "rules_version": open.rules,
+            "verified_by": open.clerk,
+            "verified_at": rfc3339(open.enrolled_at),
+            "document_commitments": open
+                .proofs
                 .iter()
-                .map(|a| {
-                    json!({
-                        "proves": a.proves.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
-                        "points": a.points,
-                        "verified_by": a.clerk,
-                        "verified_at": rfc3339(a.at),
-                        "document_commitment": format!("hmac-sha256:{}", hex::encode(a.commitment)),
-                        "note": "the document's type, issuer and number are not held; only this keyed commitment",
-                    })
-                })
-                .collect(),
-        )),
+                .map(|c| format!("argon2id:{}", hex::encode(c)))
+                .collect::<Vec<_>>(),
+            "note": "the program's rules were met on these documents; their types, issuers, numbers and what each \
+                     proved are not held, only a keyed, memory-hard commitment to each",
+        })),
         Item::AccessLog => {
             let Some(n) = card.number.clone() else {
                 return Ok(Err("not held: this record predates keeping the card number".into()));

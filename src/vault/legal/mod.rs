@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 use crate::authz::{Action, Decision, LegalContext, PolicyEngine, RequestContext, Resource};
 use crate::domain::access;
-use crate::domain::card::{CardId, CardNumber, CardRecord};
+use crate::domain::card::{CardId, CardNumber, OpenCard};
 use crate::domain::error::Error;
 use crate::domain::legal::{
     aggregate, digest, letter, withheld_reason, Aggregate, AnswerSummary, Item, LegalRecord, LegalRequest, Notice,
@@ -45,7 +45,7 @@ fn text_field(name: &str, value: &str) -> Result<String, Error> {
 /// The card a request is about, once resolved.
 struct Resolved {
     card_id: CardId,
-    record: Arc<CardRecord>,
+    card: Arc<OpenCard>,
     /// The number, when the request gave it or the record keeps it sealed.
     number: Option<String>,
 }
@@ -241,10 +241,10 @@ async fn answer_card(
     if decisions.iter().any(|(_, d)| d.allowed) {
         if let Some(n) = number {
             let card_id = v.keys.blind.card_id(n.as_str());
-            if let Some(record) = v.card(card_id).await? {
+            if let Some(card) = v.card(card_id).await? {
                 resolved = Some(Resolved {
                     card_id,
-                    record,
+                    card,
                     number: Some(n.as_str().to_owned()),
                 });
             }
@@ -268,7 +268,15 @@ async fn answer_document(
     items: &[Item],
     draft: &mut Draft,
 ) -> Result<(String, Option<Resolved>), Error> {
-    let commitment = v.keys.blind.document(&doc.document_type, &doc.issuer, &doc.number);
+    let cost = v.commitment_cost;
+    let commitment = {
+        let (t, i, n) = (doc.document_type.clone(), doc.issuer.clone(), doc.number.clone());
+        let vault = Arc::clone(v);
+        // Memory-hard: off the async workers.
+        tokio::task::spawn_blocking(move || vault.keys.blind.document(&t, &i, &n, cost))
+            .await
+            .map_err(|e| Error::internal(e.to_string()))?
+    };
     // Under the audit-subject key: the commitment itself is in the card
     // record, so audited as is it would tie this request to that card.
     let mut subject = v.keys.subjects.subject("document", &hex::encode(commitment));
@@ -288,16 +296,12 @@ async fn answer_document(
     }
     let mut resolved = None;
     if let Some(card_id) = v.read(move |v| v.store.card_for_commitment(&commitment)).await? {
-        if let Some(record) = v.card(card_id).await? {
+        if let Some(card) = v.card(card_id).await? {
             let permit = m.permit.as_ref().ok_or_else(no_permit)?;
-            let number = access::open_fields(permit, &v.keys, &card_id, &record)
+            let number = access::open_fields(permit, &v.keys, &card_id, &card.record)
                 .ok()
                 .and_then(|f| f.card_number.clone());
-            resolved = Some(Resolved {
-                card_id,
-                record,
-                number,
-            });
+            resolved = Some(Resolved { card_id, card, number });
         }
     }
     draft
@@ -368,7 +372,7 @@ async fn assemble(
     let stored_package = match resolved {
         Some(r) => StoredPackage::Sealed {
             card_id: r.card_id,
-            sealed: access::seal_package(&v.keys, &r.card_id, &r.record, &request_id, &canonical)?,
+            sealed: access::seal_package(&v.keys, &r.card_id, &r.card.record, &request_id, &canonical)?,
         },
         None => StoredPackage::Plain(canonical),
     };

@@ -51,7 +51,8 @@ pub(super) fn scan(v: &Vault, subject: Option<&str>) -> Result<AuditFacts, Store
     Ok(facts)
 }
 
-/// Program and issue date of every card on record.
+/// Program and issue date of every card on record (each record's sealed
+/// meta opened; a record whose keys are gone is not counted).
 pub(super) fn all_issued(v: &Vault) -> Result<Vec<(String, time::Date)>, StoreError> {
     let mut out = Vec::new();
     let mut after = None;
@@ -59,7 +60,11 @@ pub(super) fn all_issued(v: &Vault) -> Result<Vec<(String, time::Date)>, StoreEr
         let page = v.store.card_page(after, 1000)?;
         let Some((last, _)) = page.last() else { break };
         after = Some(*last);
-        out.extend(page.into_iter().map(|(_, r)| (r.program, r.issued_on)));
+        out.extend(
+            page.into_iter()
+                .filter_map(|(id, r)| crate::domain::access::open_card(&v.keys, &id, r).ok())
+                .map(|c| (c.meta.program, c.meta.issued_on)),
+        );
     }
     Ok(out)
 }
