@@ -14,6 +14,8 @@
 mod audit_reads;
 mod changes;
 mod keys;
+mod migrate;
+pub use migrate::{AttestationV1, CardRecordV1};
 mod records;
 mod writer;
 
@@ -35,7 +37,7 @@ use crate::domain::store::{Commit, CommitResult, Due, ScanRef, Store, StoreError
 /// attestations in the clear. `civic-vault migrate` turns v1 into v2.
 pub const SCHEMA_VERSION: u32 = 2;
 const META_COMMITMENT_COST: &[u8] = b"commitment_cost";
-const META_SCHEMA: &[u8] = b"schema_version";
+pub(crate) const META_SCHEMA: &[u8] = b"schema_version";
 const META_KEYRING: &[u8] = b"keyring_fingerprint";
 
 pub(crate) struct Trees {
