@@ -15,7 +15,7 @@ use crate::domain::principal::Principal;
 use crate::domain::vocab::PrincipalKind;
 
 /// A problem with the policy texts, named by policy id where there is one.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct PolicyProblem {
     pub policy_id: String,
     pub message: String,
