@@ -174,6 +174,29 @@ fn no_success_body_is_a_free_form_object() {
     }
     assert!(checked >= OPERATIONS.len() - 2, "only {checked} bodies checked");
     assert!(free_form.is_empty(), "free-form success bodies: {free_form:#?}");
+
+    // Every schema a body names is in the document.
+    let mut refs = Vec::new();
+    collect_refs(&doc, &mut refs);
+    for r in refs {
+        let name = r.trim_start_matches("#/components/schemas/");
+        assert!(!schemas[name].is_null(), "dangling $ref {r}");
+    }
+}
+
+fn collect_refs(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(map) => {
+            for (k, v) in map {
+                match (k.as_str(), v.as_str()) {
+                    ("$ref", Some(r)) => out.push(r.to_owned()),
+                    _ => collect_refs(v, out),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_refs(v, out)),
+        _ => {}
+    }
 }
 
 /// Whether `schema` (after `$ref`s) says no more than "an object" or "any

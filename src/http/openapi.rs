@@ -19,7 +19,7 @@ use utoipa::{IntoResponses, Modify, OpenApi, ToSchema};
 
 use super::handlers;
 
-/// Every error: `{"error": {"code", "message", "decision_id"?}}`.
+/// Every error: `{"error": {"code", "message", "decision_id"?, "missing"?, "report"?}}`.
 #[derive(Serialize, ToSchema)]
 pub struct ErrorBody {
     pub error: ErrorDetail,
@@ -194,7 +194,9 @@ impl Modify for Bearer {
         handlers::ops::unseal_status,
         handlers::ops::unseal,
     ),
-    components(schemas(ErrorBody, ErrorDetail)),
+    // AuditEntry: the audit page inlines it (see `dto::AuditEntryView`);
+    // listed here so that the schemas it names are in the document.
+    components(schemas(ErrorBody, ErrorDetail, crate::domain::audit::AuditEntry)),
     modifiers(&Bearer),
     tags(
         (name = "facts", description = "minimal signed facts about one presented card"),
