@@ -139,3 +139,96 @@ async fn the_document_is_public_unaudited_and_names_every_operation() {
     );
     v.stop().await;
 }
+
+/// No success answer is documented as "any object": every 2xx JSON body
+/// has a schema that names its fields (the handlers' own response types),
+/// and every 2xx answer other than 204 documents its content, so the
+/// document cannot regress to free-form bodies.
+#[test]
+fn no_success_body_is_a_free_form_object() {
+    let doc: Value = serde_json::from_str(civic_vault::http::openapi::document()).unwrap();
+    let schemas = &doc["components"]["schemas"];
+    let mut checked = 0;
+    let mut free_form = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            for (status, response) in op["responses"].as_object().unwrap() {
+                if !status.starts_with('2') {
+                    continue;
+                }
+                let content = response["content"].as_object();
+                if status == "204" {
+                    assert!(content.is_none(), "{method} {path} {status} has content");
+                    continue;
+                }
+                let content = content.unwrap_or_else(|| panic!("{method} {path} {status}: no content documented"));
+                for (media, body) in content {
+                    // The photo's bytes have no schema; everything else has one.
+                    if media.starts_with("image/") {
+                        continue;
+                    }
+                    let schema = &body["schema"];
+                    assert!(!schema.is_null(), "{method} {path} {status} {media}: no schema");
+                    checked += 1;
+                    if is_free_form(schema, schemas) {
+                        free_form.push(format!("{method} {path} {status} {media}"));
+                    }
+                }
+            }
+        }
+    }
+    assert!(checked >= OPERATIONS.len() - 2, "only {checked} bodies checked");
+    assert!(free_form.is_empty(), "free-form success bodies: {free_form:#?}");
+
+    // Every schema a body names is in the document.
+    let mut refs = Vec::new();
+    collect_refs(&doc, &mut refs);
+    for r in refs {
+        let name = r.trim_start_matches("#/components/schemas/");
+        assert!(!schemas[name].is_null(), "dangling $ref {r}");
+    }
+}
+
+fn collect_refs(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(map) => {
+            for (k, v) in map {
+                match (k.as_str(), v.as_str()) {
+                    ("$ref", Some(r)) => out.push(r.to_owned()),
+                    _ => collect_refs(v, out),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_refs(v, out)),
+        _ => {}
+    }
+}
+
+/// Whether `schema` (after `$ref`s) says no more than "an object" or "any
+/// value": no properties, no typed map or array, no enum, and no
+/// composition with a part that says more.
+fn is_free_form(schema: &Value, schemas: &Value) -> bool {
+    if let Some(name) = schema["$ref"].as_str() {
+        let name = name.trim_start_matches("#/components/schemas/");
+        assert!(!schemas[name].is_null(), "dangling $ref {name}");
+        return is_free_form(&schemas[name], schemas);
+    }
+    for combinator in ["allOf", "oneOf", "anyOf"] {
+        if let Some(parts) = schema[combinator].as_array() {
+            return parts.iter().all(|p| is_free_form(p, schemas));
+        }
+    }
+    let says_more = ["properties", "items", "enum", "const"]
+        .iter()
+        .any(|k| schema.get(*k).is_some())
+        || schema["additionalProperties"]
+            .as_object()
+            .is_some_and(|a| !a.is_empty());
+    let object_or_anything = match &schema["type"] {
+        Value::Null => true,
+        Value::String(t) => t == "object",
+        Value::Array(ts) => ts.iter().any(|t| t == "object"),
+        _ => false,
+    };
+    object_or_anything && !says_more
+}

@@ -16,7 +16,7 @@ use crate::domain::principal::Principal;
 use crate::domain::vocab::{AgencyKind, PrincipalKind, Purpose, Role};
 
 /// The report `POST /v1/policies/check` returns (and a rejected PUT carries).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct CheckReport {
     pub valid: bool,
     pub errors: Vec<PolicyProblem>,
@@ -65,13 +65,13 @@ impl CheckReport {
 }
 
 /// Outcome of the policy tests.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, utoipa::ToSchema)]
 pub struct TestsReport {
     pub passed: usize,
     pub failed: Vec<TestFailure>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct TestFailure {
     pub file: String,
     pub name: String,

@@ -13,7 +13,7 @@ use super::{Action, Permit, PolicySources, RequestContext, Resource};
 use crate::domain::principal::Principal;
 
 /// A problem with the policy texts, named by policy id where there is one.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct PolicyProblem {
     pub policy_id: String,
     pub message: String,

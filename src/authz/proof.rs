@@ -84,7 +84,7 @@ impl ProofSettings {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ProofStatus {
     /// The property holds for every well-formed request.
@@ -96,17 +96,18 @@ pub enum ProofStatus {
 }
 
 /// A request the candidate set allows although the property says deny.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Counterexample {
     pub principal: String,
     pub action: String,
     pub resource: String,
     pub context: String,
     /// The principal entity as the solver built it (attributes, parents).
+    #[schema(value_type = Option<Object>)]
     pub principal_entity: Option<serde_json::Value>,
 }
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, utoipa::ToSchema)]
 pub struct Lint {
     /// Permits that can never allow anything: the floor forbids all they match.
     pub inert_permits: Vec<String>,
@@ -114,7 +115,7 @@ pub struct Lint {
     pub redundant_forbids: Vec<String>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct ProofReport {
     pub status: ProofStatus,
     pub property: &'static str,

@@ -40,7 +40,7 @@ fn resource_of(label: &str) -> Option<Resource> {
     }
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Flip {
     pub decision_id: String,
     pub seq: u64,
@@ -51,7 +51,7 @@ pub struct Flip {
     pub to: Decision,
 }
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, utoipa::ToSchema)]
 pub struct ImpactReport {
     pub replayed: usize,
     /// Decisions that could not be replayed (principal deleted since, or no

@@ -45,7 +45,7 @@ pub struct AuditDraft {
 }
 
 /// Context a decision was made with, besides principal, action and purpose.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReplayContext {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -65,7 +65,7 @@ pub struct ReplayContext {
 
 /// v1.1: what a principal change did, in the audit entry that records it.
 /// Never a token or its hash.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PrincipalChange {
     /// `issue`, `approve`, `rotate`, `delete` or `retire_bootstrap`.
@@ -102,7 +102,7 @@ impl PrincipalChange {
 
 /// A certificate of sanitization (after NIST SP 800-88's model): what was
 /// destroyed, how much, with which key, how, when, by which sweep.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Certificate {
     pub data_class: String,
@@ -113,7 +113,7 @@ pub struct Certificate {
     pub sweep_id: String,
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Decision {
     Allow,
@@ -123,7 +123,7 @@ pub enum Decision {
 }
 
 /// One entry as stored and as served by `GET /v1/audit` (with its hash).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AuditEntry {
     pub seq: u64,
@@ -264,7 +264,7 @@ pub fn decode(stored: &[u8]) -> Result<([u8; 32], AuditEntry), UnreadableEntry> 
 }
 
 /// The result of walking the chain.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ChainReport {
     pub ok: bool,
     pub entries: u64,

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::card::CardId;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum HoldStatus {
     Pending,

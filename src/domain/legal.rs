@@ -250,7 +250,7 @@ pub fn digest(package: &Value) -> String {
 }
 
 /// What the answer states, besides the package: enough to write the letter.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AnswerSummary {
     pub request_id: String,
     pub reference: String,

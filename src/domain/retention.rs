@@ -11,7 +11,7 @@ pub const INACTIVE_CARDHOLDERS: &str = "inactive_cardholders";
 pub const KEY_ENCRYPTION_KEY: &str = "key_encryption_key";
 
 /// What one sweep did.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct SweepReport {
     pub sweep_id: String,
     pub trigger: String,

@@ -3,6 +3,7 @@
 //! domain → shape the answer. The audit middleware wraps them all.
 
 pub mod audit_layer;
+pub mod dto;
 pub mod error;
 pub mod extract;
 pub mod gate;

@@ -370,7 +370,7 @@ async fn destroy_released_hold_keys(v: &Arc<Vault>) -> Result<(), Error> {
 ///
 /// # Errors
 /// 503 when the store cannot be read.
-pub async fn status(v: &Arc<Vault>) -> Result<serde_json::Value, Error> {
+pub async fn status(v: &Arc<Vault>) -> Result<RetentionStatus, Error> {
     let window = v.config.retention.source_documents;
     let held = v.read(|v| v.store.scan_count()).await?;
     let mut epochs: BTreeSet<EpochId> = v.keys.scans.epochs().into_iter().collect();
@@ -384,24 +384,73 @@ pub async fn status(v: &Arc<Vault>) -> Result<serde_json::Value, Error> {
         .await?
         .first()
         .map(|due| rfc3339(due.at));
-    Ok(serde_json::json!({
-        "classes": {
-            SOURCE_DOCUMENTS: {
-                "window": window.to_string(),
-                "held": held,
-                "epochs": epochs.len(),
-                "next_destruction": next,
+    Ok(RetentionStatus {
+        classes: RetentionClasses {
+            source_documents: SourceDocumentsHeld {
+                window: window.to_string(),
+                held,
+                epochs: epochs.len(),
+                next_destruction: next,
             },
-            INACTIVE_CARDHOLDERS: {
-                "window": v.config.retention.inactive_cardholders.to_string(),
-                "held": cards,
-                "next_destruction": next_card,
-                "erased_awaiting_key_rotation": erased,
-                "key_rotation": v.config.retention.key_rotation.to_string(),
-                "active_kek": v.keys.active_kek().0,
+            inactive_cardholders: CardholdersHeld {
+                window: v.config.retention.inactive_cardholders.to_string(),
+                held: cards,
+                next_destruction: next_card,
+                erased_awaiting_key_rotation: erased,
+                key_rotation: v.config.retention.key_rotation.to_string(),
+                active_kek: v.keys.active_kek().0,
             },
         },
-        "sweep_interval": v.config.retention.sweep_interval.to_string(),
-        "last_sweep": *v.last_sweep.lock().await,
-    }))
+        sweep_interval: v.config.retention.sweep_interval.to_string(),
+        last_sweep: v.last_sweep.lock().await.clone(),
+    })
+}
+
+/// `GET /v1/retention`: what is held per data class, and when it goes.
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct RetentionStatus {
+    pub classes: RetentionClasses,
+    /// How often the sweep runs by itself (e.g. `1h`).
+    pub sweep_interval: String,
+    /// The last sweep's report since the vault started, or null.
+    pub last_sweep: Option<SweepReport>,
+}
+
+/// One entry per data class (the keys are the data class names).
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct RetentionClasses {
+    /// Scans of proof documents.
+    pub source_documents: SourceDocumentsHeld,
+    /// Cardholder records.
+    pub inactive_cardholders: CardholdersHeld,
+}
+
+/// Scans of proof documents, kept by destruction epoch.
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct SourceDocumentsHeld {
+    /// The configured window (`retention.source_documents`, e.g. `7d`).
+    pub window: String,
+    /// Scans held.
+    pub held: u64,
+    /// Destruction epochs with a key or scans.
+    pub epochs: usize,
+    /// The earliest epoch's destruction time (RFC 3339), or null.
+    pub next_destruction: Option<String>,
+}
+
+/// Cardholder records, destroyed once inactive for the window.
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct CardholdersHeld {
+    /// The configured window (`retention.inactive_cardholders`).
+    pub window: String,
+    /// Cardholder records held.
+    pub held: u64,
+    /// When the next record is due (RFC 3339), or null.
+    pub next_destruction: Option<String>,
+    /// Erased records whose key-encryption key is not yet rotated away.
+    pub erased_awaiting_key_rotation: u64,
+    /// The configured KEK rotation (`retention.key_rotation`).
+    pub key_rotation: String,
+    /// The id of the key-encryption key in use.
+    pub active_kek: String,
 }

@@ -2,14 +2,15 @@ use std::collections::HashMap;
 
 use axum::extract::Query;
 use axum::Json;
-use serde_json::{json, Value};
 
 use crate::authz::Action;
-use crate::domain::audit::format_hash;
+use crate::domain::audit::{format_hash, ChainReport};
 use crate::domain::store::Store;
 use crate::domain::vocab::Purpose;
+use crate::http::dto::{AuditEntryView, AuditPage};
 use crate::http::error::{ApiError, Error};
 use crate::http::gate::Gate;
+use crate::http::openapi::{BadRequest, Refused};
 
 const PURPOSE: Purpose = Purpose::Oversight;
 const MAX_PAGE: usize = 1000;
@@ -21,8 +22,26 @@ fn number(q: &HashMap<String, String>, key: &str, default: u64) -> Result<u64, A
 }
 
 /// `GET /v1/audit?after=SEQ&limit=N`.
-#[utoipa::path(get, path = "/v1/audit", tag = "oversight", params(("after" = Option<u64>, Query, description = "entries after this seq"), ("limit" = Option<u64>, Query, description = "at most this many (<= 1000)")), responses((status = 200, description = "a page of audit entries", body = crate::http::openapi::JsonObject), (status = 400, description = "invalid request (the message names the field)", body = crate::http::openapi::ErrorBody), (status = 401, description = "no valid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "denied by policy (decision_id)", body = crate::http::openapi::ErrorBody), (status = 429, description = "rate limited (Retry-After)", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)), security(("bearer" = [])))]
-pub async fn list(gate: Gate, Query(q): Query<HashMap<String, String>>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(
+    get,
+    path = "/v1/audit",
+    tag = "oversight",
+    description = "A page of the audit chain, in sequence order, each entry with its hash. Entries \
+        name who asked, for what, the decision and the policies that made it, and a keyed hash of \
+        the subject: never personal data.\n\n\
+        Permissions: auditor or privacy officer (Cedar action `read_audit`, purpose `oversight`).",
+    params(
+        ("after" = Option<u64>, Query, description = "entries after this seq"),
+        ("limit" = Option<u64>, Query, description = "at most this many (<= 1000)"),
+    ),
+    responses(
+        (status = 200, description = "a page of audit entries", body = AuditPage),
+        BadRequest,
+        Refused,
+    ),
+    security(("bearer" = []))
+)]
+pub async fn list(gate: Gate, Query(q): Query<HashMap<String, String>>) -> Result<Json<AuditPage>, ApiError> {
     gate.admit(Action::ReadAudit, PURPOSE)?;
     if q.keys().any(|k| k != "after" && k != "limit") {
         return Err(Error::InvalidRequest("only `after` and `limit` are accepted".into()).into());
@@ -37,20 +56,35 @@ pub async fn list(gate: Gate, Query(q): Query<HashMap<String, String>>) -> Resul
         .read(move |v| v.store.audit_page(after, usize::try_from(limit).unwrap_or(MAX_PAGE)))
         .await?;
     let next = page.last().map(|(e, _)| e.seq);
-    let entries: Vec<Value> = page
+    let entries = page
         .into_iter()
-        .map(|(e, hash)| {
-            let mut value = serde_json::to_value(e).unwrap_or_default();
-            value["hash"] = json!(format_hash(&hash));
-            value
+        .map(|(entry, hash)| AuditEntryView {
+            entry,
+            hash: format_hash(&hash),
         })
         .collect();
-    Ok(Json(json!({ "entries": entries, "next_after": next })))
+    Ok(Json(AuditPage {
+        entries,
+        next_after: next,
+    }))
 }
 
 /// `GET /v1/audit/verify`.
-#[utoipa::path(get, path = "/v1/audit/verify", tag = "oversight", responses((status = 200, description = "the chain verification", body = crate::http::openapi::JsonObject), (status = 400, description = "invalid request (the message names the field)", body = crate::http::openapi::ErrorBody), (status = 401, description = "no valid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "denied by policy (decision_id)", body = crate::http::openapi::ErrorBody), (status = 429, description = "rate limited (Retry-After)", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)), security(("bearer" = [])))]
-pub async fn verify(gate: Gate) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(
+    get,
+    path = "/v1/audit/verify",
+    tag = "oversight",
+    description = "Walks the whole chain and checks it against the signed checkpoints: `ok`, the \
+        head, and where and how it breaks if it does.\n\n\
+        Permissions: auditor or privacy officer (Cedar action `verify_audit`, purpose `oversight`).",
+    responses(
+        (status = 200, description = "the chain verification", body = ChainReport),
+        BadRequest,
+        Refused,
+    ),
+    security(("bearer" = []))
+)]
+pub async fn verify(gate: Gate) -> Result<Json<ChainReport>, ApiError> {
     gate.admit(Action::VerifyAudit, PURPOSE)?;
     let report = gate
         .vault
@@ -67,5 +101,5 @@ pub async fn verify(gate: Gate) -> Result<Json<Value>, ApiError> {
             }
         })
         .await?;
-    Ok(Json(serde_json::to_value(report).unwrap_or_default()))
+    Ok(Json(report))
 }

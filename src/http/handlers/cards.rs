@@ -6,16 +6,17 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
-use serde_json::json;
 
 use crate::authz::{Action, RequestContext};
 use crate::domain::access::open_photo;
 use crate::domain::card::{CardStatus, RevocationReason};
 use crate::domain::store::Store;
 use crate::domain::vocab::Purpose;
+use crate::http::dto::{ErasureRequested, Revoked};
 use crate::http::error::{ApiError, Error};
 use crate::http::extract::DEFAULT_LIMIT;
 use crate::http::gate::{CardRef, Gate};
+use crate::http::openapi::{BadRequest, NotFound, Refused};
 
 fn purpose_param(q: &HashMap<String, String>) -> Result<Purpose, ApiError> {
     if let Some(k) = q.keys().find(|k| k.as_str() != "purpose") {
@@ -33,7 +34,25 @@ fn purpose_param(q: &HashMap<String, String>) -> Result<Purpose, ApiError> {
 }
 
 /// `GET /v1/cardholders/{card}/photo?purpose=card_printing`.
-#[utoipa::path(get, path = "/v1/cardholders/{card}/photo", tag = "enrollment", params(("card" = String, Path, description = "the card number printed on the card"), ("purpose" = String, Query, description = "card_printing")), responses((status = 200, description = "the photo", content(("image/jpeg"), ("image/png"))), (status = 400, description = "invalid request (the message names the field)", body = crate::http::openapi::ErrorBody), (status = 401, description = "no valid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "denied by policy (decision_id)", body = crate::http::openapi::ErrorBody), (status = 404, description = "not found, to callers allowed to know", body = crate::http::openapi::ErrorBody), (status = 429, description = "rate limited (Retry-After)", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(
+    get,
+    path = "/v1/cardholders/{card}/photo",
+    tag = "enrollment",
+    description = "The holder's photo, to print the card: JPEG or PNG as enrolled.\n\n\
+        Permissions: clerk (Cedar action `read_photo`, purpose `card_printing`, given as the \
+        `purpose` query parameter).",
+    params(
+        ("card" = String, Path, description = "the card number printed on the card"),
+        ("purpose" = String, Query, description = "card_printing"),
+    ),
+    responses(
+        (status = 200, description = "the photo", content(("image/jpeg"), ("image/png"))),
+        BadRequest,
+        NotFound,
+        Refused,
+    ),
+    security(("bearer" = []))
+)]
 pub async fn photo(
     gate: Gate,
     Path(raw): Path<String>,
@@ -72,8 +91,24 @@ pub struct RevokeRequest {
 }
 
 /// `POST /v1/cardholders/{card}/revoke`.
-#[utoipa::path(post, path = "/v1/cardholders/{card}/revoke", tag = "enrollment", request_body = RevokeRequest, params(("card" = String, Path, description = "the card number printed on the card")), responses((status = 200, description = "revoked", body = crate::http::openapi::Revoked), (status = 400, description = "invalid request (the message names the field)", body = crate::http::openapi::ErrorBody), (status = 401, description = "no valid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "denied by policy (decision_id)", body = crate::http::openapi::ErrorBody), (status = 404, description = "not found, to callers allowed to know", body = crate::http::openapi::ErrorBody), (status = 429, description = "rate limited (Retry-After)", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)), security(("bearer" = [])))]
-pub async fn revoke(gate: Gate, Path(raw): Path<String>, body: Body) -> Result<Response, ApiError> {
+#[utoipa::path(
+    post,
+    path = "/v1/cardholders/{card}/revoke",
+    tag = "enrollment",
+    description = "Revokes a card: it stops working at once, and the record is destroyed once \
+        inactive for `retention.inactive_cardholders`.\n\n\
+        Permissions: clerk (Cedar action `revoke_card`, purpose `card_administration`).",
+    request_body = RevokeRequest,
+    params(("card" = String, Path, description = "the card number printed on the card")),
+    responses(
+        (status = 200, description = "revoked", body = Revoked),
+        BadRequest,
+        NotFound,
+        Refused,
+    ),
+    security(("bearer" = []))
+)]
+pub async fn revoke(gate: Gate, Path(raw): Path<String>, body: Body) -> Result<Json<Revoked>, ApiError> {
     const PURPOSE: Purpose = Purpose::CardAdministration;
     let who = gate.enter(Action::RevokeCard, Some(PURPOSE))?;
     let card = gate.card(&raw);
@@ -90,13 +125,28 @@ pub async fn revoke(gate: Gate, Path(raw): Path<String>, body: Body) -> Result<R
         at: gate.vault.clock.now().unix_timestamp(),
     };
     set_status(&gate, &card, status).await?;
-    Ok(Json(json!({"card_number": number, "status": "revoked", "reason": req.reason})).into_response())
+    Ok(Json(Revoked::new(number, req.reason)))
 }
 
 /// `DELETE /v1/cardholders/{card}`: the holder asks for erasure. The card
 /// stops working now; the retention sweep destroys the record.
-#[utoipa::path(delete, path = "/v1/cardholders/{card}", tag = "enrollment", params(("card" = String, Path, description = "the card number printed on the card")), responses((status = 202, description = "erasure requested; the next sweep destroys the record", body = crate::http::openapi::ErasureRequested), (status = 400, description = "invalid request (the message names the field)", body = crate::http::openapi::ErrorBody), (status = 401, description = "no valid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "denied by policy (decision_id)", body = crate::http::openapi::ErrorBody), (status = 404, description = "not found, to callers allowed to know", body = crate::http::openapi::ErrorBody), (status = 429, description = "rate limited (Retry-After)", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)), security(("bearer" = [])))]
-pub async fn erase(gate: Gate, Path(raw): Path<String>) -> Result<Response, ApiError> {
+#[utoipa::path(
+    delete,
+    path = "/v1/cardholders/{card}",
+    tag = "enrollment",
+    description = "The holder asks for erasure: the card stops working now, and the next retention \
+        sweep destroys the record.\n\n\
+        Permissions: clerk (Cedar action `erase_card`, purpose `card_administration`).",
+    params(("card" = String, Path, description = "the card number printed on the card")),
+    responses(
+        (status = 202, description = "erasure requested; the next sweep destroys the record", body = ErasureRequested),
+        BadRequest,
+        NotFound,
+        Refused,
+    ),
+    security(("bearer" = []))
+)]
+pub async fn erase(gate: Gate, Path(raw): Path<String>) -> Result<(StatusCode, Json<ErasureRequested>), ApiError> {
     const PURPOSE: Purpose = Purpose::CardAdministration;
     let who = gate.enter(Action::EraseCard, Some(PURPOSE))?;
     let card = gate.card(&raw);
@@ -111,11 +161,7 @@ pub async fn erase(gate: Gate, Path(raw): Path<String>) -> Result<Response, ApiE
         at: gate.vault.clock.now().unix_timestamp(),
     };
     set_status(&gate, &card, status).await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(json!({"status": "erasure_requested", "destroyed_by": "the next retention sweep"})),
-    )
-        .into_response())
+    Ok((StatusCode::ACCEPTED, Json(ErasureRequested::default())))
 }
 
 async fn set_status(gate: &Gate, card: &CardRef, status: CardStatus) -> Result<(), ApiError> {

@@ -2,25 +2,45 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
 
 use crate::authz::{Action, RequestContext, Resource};
 use crate::crypto::EpochId;
 use crate::domain::enrollment::{prepare, EnrollContext, EnrollmentRequest, Prepared};
 use crate::domain::store::Change;
 use crate::domain::vocab::Purpose;
+use crate::http::dto::{Enrolled, SourceDocuments};
 use crate::http::error::{ApiError, Error};
 use crate::http::extract::ENROLL_LIMIT;
 use crate::http::gate::Gate;
+use crate::http::openapi::{BadRequest, Conflict, PayloadTooLarge, Refused, Unprocessable};
 use crate::vault::Vault;
 
 const PURPOSE: Purpose = Purpose::CardAdministration;
 
 /// `POST /v1/enrollments`.
-#[utoipa::path(post, path = "/v1/enrollments", tag = "enrollment", request_body = crate::domain::enrollment::EnrollmentRequest, responses((status = 201, description = "enrolled", body = crate::http::openapi::Enrolled), (status = 400, description = "invalid request (the message names the field)", body = crate::http::openapi::ErrorBody), (status = 401, description = "no valid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "denied by policy (decision_id)", body = crate::http::openapi::ErrorBody), (status = 409, description = "conflict", body = crate::http::openapi::ErrorBody), (status = 413, description = "payload too large", body = crate::http::openapi::ErrorBody), (status = 422, description = "unprocessable", body = crate::http::openapi::ErrorBody), (status = 429, description = "rate limited (Retry-After)", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)), security(("bearer" = [])))]
-pub async fn enroll(gate: Gate, body: Body) -> Result<Response, ApiError> {
+#[utoipa::path(
+    post,
+    path = "/v1/enrollments",
+    tag = "enrollment",
+    description = "Enrolls an applicant: the proofs are checked against the program's proof rules, \
+        the record is sealed under its own data key, and the card number is issued. 409 when a \
+        document presented already backs an active card; 422 with `missing` when the proofs do \
+        not satisfy the rules.\n\n\
+        Permissions: clerk (Cedar action `enroll`, purpose `card_administration`); a clerk past \
+        10 duplicate outcomes in a day enrolls no more that day (`clerk.duplicate_probe_guard`).",
+    request_body = crate::domain::enrollment::EnrollmentRequest,
+    responses(
+        (status = 201, description = "enrolled", body = Enrolled),
+        BadRequest,
+        Conflict,
+        PayloadTooLarge,
+        Unprocessable,
+        Refused,
+    ),
+    security(("bearer" = []))
+)]
+pub async fn enroll(gate: Gate, body: Body) -> Result<(StatusCode, Json<Enrolled>), ApiError> {
     let v = Arc::clone(&gate.vault);
     let who = gate.enter(Action::Enroll, Some(PURPOSE))?;
     let duplicates_today = v.duplicate_outcomes.today(&who.id, v.clock.now().unix_timestamp());
@@ -73,18 +93,18 @@ pub async fn enroll(gate: Gate, body: Body) -> Result<Response, ApiError> {
     let mut prepared = prepared;
     prepared.new_card.superseded = crate::vault::cards::superseded(&v, &prepared.new_card.identity_commitments).await?;
     let meta = &prepared.meta;
-    let body = json!({
-        "card_number": prepared.card_number.as_str(),
-        "issued_on": meta.issued_on.to_string(),
-        "expires_on": meta.expires_on.map(|e| e.to_string()),
+    let body = Enrolled {
+        card_number: prepared.card_number.as_str().to_owned(),
+        issued_on: meta.issued_on.to_string(),
+        expires_on: meta.expires_on.map(|e| e.to_string()),
         // With `retention.source_documents` = "0s" scans are checked and
         // dropped; otherwise kept until their epoch key is destroyed.
-        "source_documents": {
-            "stored": prepared.scans_stored(),
-            "presented": prepared.scans_presented,
-            "destroy_after": destroy_after(&v, &prepared),
+        source_documents: SourceDocuments {
+            stored: prepared.scans_stored(),
+            presented: prepared.scans_presented,
+            destroy_after: destroy_after(&v, &prepared),
         },
-    });
+    };
     let card_id = prepared.new_card.card_id;
     // Invalidated whatever the outcome: the card cache may hold this id's
     // absence, and after a durable commit it must not answer with it.
@@ -95,7 +115,7 @@ pub async fn enroll(gate: Gate, body: Body) -> Result<Response, ApiError> {
         v.metrics.duplicate_enrollment(&who.id);
     }
     committed?;
-    Ok((StatusCode::CREATED, Json(body)).into_response())
+    Ok((StatusCode::CREATED, Json(body)))
 }
 
 /// The destruction epoch scans enrolled at `now` belong to, if scans are kept.

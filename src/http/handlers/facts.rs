@@ -1,3 +1,4 @@
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -12,21 +13,55 @@ use crate::domain::card::CardNumber;
 use crate::domain::facts::{evaluate, parse_facts, FactRequest};
 use crate::domain::store::Commit;
 use crate::domain::vocab::Purpose;
+use crate::http::dto::{FactsAnswer, Jwk, Jwks};
 use crate::http::error::{ApiError, Error};
 use crate::http::extract::DEFAULT_LIMIT;
 use crate::http::gate::Gate;
+use crate::http::openapi::{BadRequest, Busy, PayloadTooLarge, Refused};
 use crate::vault::Vault;
 
 /// `GET /v1/attestation-keys`: the JWKS.
-#[utoipa::path(get, path = "/v1/attestation-keys", tag = "facts", responses((status = 200, description = "JWKS of the attestation keys", body = crate::http::openapi::Jwks)))]
-pub async fn keys(State(v): State<Arc<Vault>>) -> Json<Value> {
-    Json(json!({ "keys": [v.attestor.jwk()] }))
+#[utoipa::path(
+    get,
+    path = "/v1/attestation-keys",
+    tag = "facts",
+    description = "The public keys that verify fact attestations (a JWKS). Not audited.\n\n\
+        Permissions: none (public).",
+    responses(
+        (status = 200, description = "JWKS of the attestation keys", body = Jwks),
+        Busy,
+    )
+)]
+pub async fn keys(State(v): State<Arc<Vault>>) -> Result<Json<Jwks>, ApiError> {
+    let key: Jwk = serde_json::from_value(v.attestor.jwk())
+        .map_err(|_| Error::internal("the attestation key does not read as a JWK"))?;
+    Ok(Json(Jwks { keys: vec![key] }))
 }
 
 /// `POST /v1/facts`: one Cedar decision per fact, each in the audit chain
 /// before the answer leaves.
-#[utoipa::path(post, path = "/v1/facts", tag = "facts", request_body = crate::domain::facts::FactRequest, responses((status = 200, description = "released and withheld facts, signed", body = crate::http::openapi::FactsAnswer), (status = 400, description = "invalid request (the message names the field)", body = crate::http::openapi::ErrorBody), (status = 401, description = "no valid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "denied by policy (decision_id)", body = crate::http::openapi::ErrorBody), (status = 413, description = "payload too large", body = crate::http::openapi::ErrorBody), (status = 429, description = "rate limited (Retry-After)", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)), security(("bearer" = [])))]
-pub async fn query(gate: Gate, body: Body) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(
+    post,
+    path = "/v1/facts",
+    tag = "facts",
+    description = "Minimal facts about one presented card (card_valid, resident, age_over_N), each \
+        decided by Cedar on its own and recorded in the audit chain before the answer leaves; the \
+        released ones are signed. A card number that is unknown or cannot be one is answered like \
+        any card whose facts are withheld. 403 when no fact is released.\n\n\
+        Permissions: a system principal registered for the purpose given (Cedar action \
+        `query_fact`, one decision per fact, resource `Fact::<name>`); the editable policies name \
+        the facts each purpose and agency kind may get, and the floor refuses the enforcement \
+        purposes, federal immigration systems and bulk screening.",
+    request_body = crate::domain::facts::FactRequest,
+    responses(
+        (status = 200, description = "released and withheld facts, signed", body = FactsAnswer),
+        BadRequest,
+        PayloadTooLarge,
+        Refused,
+    ),
+    security(("bearer" = []))
+)]
+pub async fn query(gate: Gate, body: Body) -> Result<Json<FactsAnswer>, ApiError> {
     let v = Arc::clone(&gate.vault);
     let who = gate.enter(Action::QueryFact, None)?;
     let req: FactRequest = gate.body(body, DEFAULT_LIMIT).await?;
@@ -65,12 +100,20 @@ pub async fn query(gate: Gate, body: Body) -> Result<Json<Value>, ApiError> {
     let values = evaluate(&facts, &permits, record.as_deref(), now.date(), |permit, r| {
         open_birth_date(permit, &v.keys, &card_id, &r.record)
     })?;
-    let (mut released, mut withheld) = (Map::new(), Map::new());
+    // In the order asked: the attestation signs the released facts as they are.
+    let mut released = Map::new();
+    let mut released_values = BTreeMap::new();
+    let mut withheld = BTreeMap::new();
     for (fact, value) in values {
         match value {
-            Ok(b) => released.insert(fact.name(), Value::Bool(b)),
-            Err(w) => withheld.insert(fact.name(), Value::String(w.as_str().to_owned())),
-        };
+            Ok(b) => {
+                released.insert(fact.name(), Value::Bool(b));
+                released_values.insert(fact.name(), b);
+            }
+            Err(w) => {
+                withheld.insert(fact.name(), w.as_str().to_owned());
+            }
+        }
     }
 
     // One audit entry per decision, durable before anything is answered.
@@ -120,10 +163,11 @@ pub async fn query(gate: Gate, body: Body) -> Result<Json<Value>, ApiError> {
         "card_number": card.number.as_ref().map(CardNumber::as_str),
         "facts": released,
     });
-    Ok(Json(json!({
-        "decision_id": decision_id,
-        "facts": released,
-        "withheld": withheld,
-        "attestation": v.attestor.sign(&claims),
-    })))
+    let attestation = v.attestor.sign(&claims);
+    Ok(Json(FactsAnswer {
+        decision_id,
+        facts: released_values,
+        withheld,
+        attestation,
+    }))
 }

@@ -3,25 +3,41 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::extract::Path;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use axum::Json;
 use rand::RngCore;
-use serde_json::{json, Value};
 
 use crate::authz::{Action, RequestContext, Resource};
 use crate::domain::holds::{Hold, HoldRequest, HoldStatus};
 use crate::domain::store::{Change, Store};
 use crate::domain::vocab::Purpose;
+use crate::http::dto::{HoldList, HoldView};
 use crate::http::error::{ApiError, Error};
 use crate::http::extract::DEFAULT_LIMIT;
 use crate::http::gate::Gate;
+use crate::http::openapi::{BadRequest, Conflict, NotFound, PayloadTooLarge, Refused};
 use crate::vault::Vault;
 
 const PURPOSE: Purpose = Purpose::LegalProcess;
 
 /// `POST /v1/legal/holds`: legal asks; the hold is pending until approved.
-#[utoipa::path(post, path = "/v1/legal/holds", tag = "legal", request_body = crate::domain::holds::HoldRequest, responses((status = 201, description = "hold requested (pending approval)", body = crate::http::openapi::JsonObject), (status = 400, description = "invalid request (the message names the field)", body = crate::http::openapi::ErrorBody), (status = 401, description = "no valid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "denied by policy (decision_id)", body = crate::http::openapi::ErrorBody), (status = 404, description = "not found, to callers allowed to know", body = crate::http::openapi::ErrorBody), (status = 413, description = "payload too large", body = crate::http::openapi::ErrorBody), (status = 429, description = "rate limited (Retry-After)", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)), security(("bearer" = [])))]
-pub async fn request(gate: Gate, body: Body) -> Result<Response, ApiError> {
+#[utoipa::path(
+    post,
+    path = "/v1/legal/holds",
+    tag = "legal",
+    description = "Asks for a hold on one card, citing a case: pending until a privacy officer \
+        approves it.\n\n\
+        Permissions: legal (Cedar action `request_hold`, purpose `legal_process`).",
+    request_body = crate::domain::holds::HoldRequest,
+    responses(
+        (status = 201, description = "hold requested (pending approval)", body = HoldView),
+        BadRequest,
+        NotFound,
+        PayloadTooLarge,
+        Refused,
+    ),
+    security(("bearer" = []))
+)]
+pub async fn request(gate: Gate, body: Body) -> Result<(StatusCode, Json<HoldView>), ApiError> {
     let v = &gate.vault;
     let who = gate.enter(Action::RequestHold, Some(PURPOSE))?;
     let req: HoldRequest = gate.body(body, DEFAULT_LIMIT).await?;
@@ -62,24 +78,58 @@ pub async fn request(gate: Gate, body: Body) -> Result<Response, ApiError> {
         released_by: None,
         released_at: None,
     };
-    let view = hold.view();
+    let view = HoldView::from(&hold);
     gate.commit(vec![Change::PutHold(Box::new(hold))]).await?;
-    Ok((StatusCode::CREATED, Json(view)).into_response())
+    Ok((StatusCode::CREATED, Json(view)))
 }
 
 /// `POST /v1/legal/holds/{id}/approve`: a privacy officer other than the asker.
-#[utoipa::path(post, path = "/v1/legal/holds/{id}/approve", tag = "legal", params(("id" = String, Path, description = "the hold id")), responses((status = 200, description = "the hold, active", body = crate::http::openapi::JsonObject), (status = 400, description = "invalid request (the message names the field)", body = crate::http::openapi::ErrorBody), (status = 401, description = "no valid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "denied by policy (decision_id)", body = crate::http::openapi::ErrorBody), (status = 404, description = "not found, to callers allowed to know", body = crate::http::openapi::ErrorBody), (status = 409, description = "conflict", body = crate::http::openapi::ErrorBody), (status = 429, description = "rate limited (Retry-After)", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)), security(("bearer" = [])))]
-pub async fn approve(gate: Gate, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(
+    post,
+    path = "/v1/legal/holds/{id}/approve",
+    tag = "legal",
+    description = "Makes a pending hold active: the card's record is kept from destruction and its \
+        scans still inside their window are preserved under a key of the hold's own (`scans_held`). \
+        400 when the hold is not pending.\n\n\
+        Permissions: privacy officer other than the legal staff member who asked (Cedar action \
+        `approve_hold`, purpose `legal_process`; the floor's `floor.two_person_holds`).",
+    params(("id" = String, Path, description = "the hold id")),
+    responses(
+        (status = 200, description = "the hold, active", body = HoldView),
+        BadRequest,
+        NotFound,
+        Conflict,
+        Refused,
+    ),
+    security(("bearer" = []))
+)]
+pub async fn approve(gate: Gate, Path(id): Path<String>) -> Result<Json<HoldView>, ApiError> {
     change(&gate, &id, Action::ApproveHold).await
 }
 
 /// `POST /v1/legal/holds/{id}/release`: legal or a privacy officer.
-#[utoipa::path(post, path = "/v1/legal/holds/{id}/release", tag = "legal", params(("id" = String, Path, description = "the hold id")), responses((status = 200, description = "the hold, released", body = crate::http::openapi::JsonObject), (status = 400, description = "invalid request (the message names the field)", body = crate::http::openapi::ErrorBody), (status = 401, description = "no valid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "denied by policy (decision_id)", body = crate::http::openapi::ErrorBody), (status = 404, description = "not found, to callers allowed to know", body = crate::http::openapi::ErrorBody), (status = 409, description = "conflict", body = crate::http::openapi::ErrorBody), (status = 429, description = "rate limited (Retry-After)", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)), security(("bearer" = [])))]
-pub async fn release(gate: Gate, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(
+    post,
+    path = "/v1/legal/holds/{id}/release",
+    tag = "legal",
+    description = "Releases a pending or active hold; the scans it preserved are destroyed \
+        (certified in the audit chain). 400 when the hold is already released.\n\n\
+        Permissions: legal or privacy officer (Cedar action `release_hold`, purpose `legal_process`).",
+    params(("id" = String, Path, description = "the hold id")),
+    responses(
+        (status = 200, description = "the hold, released", body = HoldView),
+        BadRequest,
+        NotFound,
+        Conflict,
+        Refused,
+    ),
+    security(("bearer" = []))
+)]
+pub async fn release(gate: Gate, Path(id): Path<String>) -> Result<Json<HoldView>, ApiError> {
     change(&gate, &id, Action::ReleaseHold).await
 }
 
-async fn change(gate: &Gate, id: &str, action: Action) -> Result<Json<Value>, ApiError> {
+async fn change(gate: &Gate, id: &str, action: Action) -> Result<Json<HoldView>, ApiError> {
     let v = &gate.vault;
     let who = gate.enter(action, Some(PURPOSE))?;
     let found = v.read(|v| v.store.holds()).await?.into_iter().find(|h| h.id == id);
@@ -132,8 +182,10 @@ async fn change(gate: &Gate, id: &str, action: Action) -> Result<Json<Value>, Ap
         }
         _ => return Err(ApiError::invalid("id", "the hold is not in a state this allows")),
     }
-    let mut view = hold.view();
-    view["scans_held"] = json!(scans_held);
+    let view = HoldView {
+        scans_held: Some(scans_held),
+        ..HoldView::from(&hold)
+    };
     let released = hold.status == HoldStatus::Released;
     let hold_id = hold.id.clone();
     changes.insert(0, Change::PutHold(Box::new(hold)));
@@ -182,11 +234,23 @@ async fn preserve_scans(v: &Arc<Vault>, hold: &Hold) -> Result<Vec<Vec<u8>>, Api
 }
 
 /// `GET /v1/legal/holds`.
-#[utoipa::path(get, path = "/v1/legal/holds", tag = "legal", responses((status = 200, description = "holds", body = crate::http::openapi::JsonObject), (status = 400, description = "invalid request (the message names the field)", body = crate::http::openapi::ErrorBody), (status = 401, description = "no valid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "denied by policy (decision_id)", body = crate::http::openapi::ErrorBody), (status = 429, description = "rate limited (Retry-After)", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)), security(("bearer" = [])))]
-pub async fn list(gate: Gate) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(
+    get,
+    path = "/v1/legal/holds",
+    tag = "legal",
+    description = "Every hold, pending, active or released.\n\n\
+        Permissions: legal, privacy officer or auditor (Cedar action `list_holds`, purpose `oversight`).",
+    responses(
+        (status = 200, description = "holds", body = HoldList),
+        BadRequest,
+        Refused,
+    ),
+    security(("bearer" = []))
+)]
+pub async fn list(gate: Gate) -> Result<Json<HoldList>, ApiError> {
     gate.admit(Action::ListHolds, Purpose::Oversight)?;
     let holds = gate.vault.read(|v| v.store.holds()).await?;
-    Ok(Json(
-        json!({ "holds": holds.iter().map(Hold::view).collect::<Vec<_>>() }),
-    ))
+    Ok(Json(HoldList {
+        holds: holds.iter().map(HoldView::from).collect(),
+    }))
 }

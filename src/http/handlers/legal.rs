@@ -3,16 +3,17 @@
 use axum::body::Body;
 use axum::extract::Path;
 use axum::Json;
-use serde_json::{json, Value};
 
 use crate::authz::Action;
 use crate::domain::access;
 use crate::domain::legal::{AnswerSummary, LegalRequest, StoredPackage};
 use crate::domain::store::{Change, Store};
 use crate::domain::vocab::Purpose;
+use crate::http::dto::{rfc3339, LegalAnswer, Notice, NoticeCardholder, NoticeList, NoticeSent};
 use crate::http::error::{ApiError, Error};
 use crate::http::extract::DEFAULT_LIMIT;
 use crate::http::gate::Gate;
+use crate::http::openapi::{BadRequest, NotFound, PayloadTooLarge, Refused};
 
 /// Ids the vault issues are short and plain; anything else names nothing.
 fn plain_id(id: &str) -> Result<(), ApiError> {
@@ -23,8 +24,30 @@ fn plain_id(id: &str) -> Result<(), ApiError> {
 }
 
 /// `POST /v1/legal/requests`: legal staff enter a request; the answer.
-#[utoipa::path(post, path = "/v1/legal/requests", tag = "legal", request_body = crate::domain::legal::LegalRequest, responses((status = 200, description = "the answer: outcome, package, withheld, not_held, digest, letter", body = crate::http::openapi::JsonObject), (status = 400, description = "invalid request (the message names the field)", body = crate::http::openapi::ErrorBody), (status = 401, description = "no valid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "denied by policy (decision_id)", body = crate::http::openapi::ErrorBody), (status = 413, description = "payload too large", body = crate::http::openapi::ErrorBody), (status = 429, description = "rate limited (Retry-After)", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)), security(("bearer" = [])))]
-pub async fn create(gate: Gate, body: Body) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(
+    post,
+    path = "/v1/legal/requests",
+    tag = "legal",
+    description = "Enters a legal request the city received (subpoena, warrant, court order, \
+        public-records request) about one card, one exact document or one aggregate, and answers \
+        it: each item is decided on its own; the answer gives the outcome, the package of what is \
+        disclosed (keyed by item), what is withheld and why, what the program does not hold, the \
+        package's digest and the response letter.\n\n\
+        Permissions: legal (Cedar action `legal_request`, purpose `legal_process`); each item is \
+        then decided as action `disclose` (resource `LegalItem::<item>`): by default only on a \
+        judicial warrant or court order signed by a judge, aggregates on any non-administrative \
+        request; the floor refuses administrative process and limits federal immigration \
+        requesters to card_status on a judge-signed judicial warrant.",
+    request_body = crate::domain::legal::LegalRequest,
+    responses(
+        (status = 200, description = "the answer: outcome, package, withheld, not_held, digest, letter", body = LegalAnswer),
+        BadRequest,
+        PayloadTooLarge,
+        Refused,
+    ),
+    security(("bearer" = []))
+)]
+pub async fn create(gate: Gate, body: Body) -> Result<Json<LegalAnswer>, ApiError> {
     let (who, _) = gate.admit(Action::LegalRequest, Purpose::LegalProcess)?;
     let req: LegalRequest = gate.body(body, DEFAULT_LIMIT).await?;
     let answered = crate::vault::legal::respond(&gate.vault, &who, req).await?;
@@ -35,17 +58,30 @@ pub async fn create(gate: Gate, body: Body) -> Result<Json<Value>, ApiError> {
     gate.slot.subject(answered.subject);
     gate.slot.digest("package", answered.package_digest);
     gate.commit(vec![answered.change]).await?;
-    Ok(Json(crate::vault::legal::answer(
-        &answered.summary,
-        Some(answered.package),
-    )))
+    Ok(Json(LegalAnswer::new(answered.summary, Some(answered.package))))
 }
 
 /// `GET /v1/legal/requests/{id}`: a past answer. The package of an answer
 /// about a card is opened with that card's key; once the cardholder record
 /// is destroyed, so is the package (the digest stays).
-#[utoipa::path(get, path = "/v1/legal/requests/{id}", tag = "legal", params(("id" = String, Path, description = "the request id")), responses((status = 200, description = "a past answer", body = crate::http::openapi::JsonObject), (status = 400, description = "invalid request (the message names the field)", body = crate::http::openapi::ErrorBody), (status = 401, description = "no valid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "denied by policy (decision_id)", body = crate::http::openapi::ErrorBody), (status = 404, description = "not found, to callers allowed to know", body = crate::http::openapi::ErrorBody), (status = 429, description = "rate limited (Retry-After)", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)), security(("bearer" = [])))]
-pub async fn read(gate: Gate, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(
+    get,
+    path = "/v1/legal/requests/{id}",
+    tag = "legal",
+    description = "A past answer. The package of an answer about a card is destroyed with the \
+        cardholder record: then `package` is null and `package_destroyed` says so (the digest \
+        stays).\n\n\
+        Permissions: legal or privacy officer (Cedar action `read_legal_request`, purpose `legal_process`).",
+    params(("id" = String, Path, description = "the request id")),
+    responses(
+        (status = 200, description = "a past answer", body = LegalAnswer),
+        BadRequest,
+        NotFound,
+        Refused,
+    ),
+    security(("bearer" = []))
+)]
+pub async fn read(gate: Gate, Path(id): Path<String>) -> Result<Json<LegalAnswer>, ApiError> {
     let (_, permit) = gate.admit(Action::ReadLegalRequest, Purpose::LegalProcess)?;
     plain_id(&id)?;
     gate.slot.subject(format!("legal_request:{id}"));
@@ -67,53 +103,83 @@ pub async fn read(gate: Gate, Path(id): Path<String>) -> Result<Json<Value>, Api
         },
     };
     let destroyed = package.is_none();
-    let mut out = crate::vault::legal::answer(&summary, package);
+    let mut out = LegalAnswer::new(summary, package);
     if destroyed {
-        out["package_destroyed"] = json!("the package was destroyed with the cardholder record; its digest remains");
+        out.package_destroyed = Some("the package was destroyed with the cardholder record; its digest remains".into());
     }
     Ok(Json(out))
 }
 
 /// `GET /v1/legal/notices`: cardholder notices waiting to be sent, with
 /// what a clerk needs to send them.
-#[utoipa::path(get, path = "/v1/legal/notices", tag = "legal", responses((status = 200, description = "cardholder notices to send", body = crate::http::openapi::JsonObject), (status = 400, description = "invalid request (the message names the field)", body = crate::http::openapi::ErrorBody), (status = 401, description = "no valid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "denied by policy (decision_id)", body = crate::http::openapi::ErrorBody), (status = 429, description = "rate limited (Retry-After)", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)), security(("bearer" = [])))]
-pub async fn notices(gate: Gate) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(
+    get,
+    path = "/v1/legal/notices",
+    tag = "legal",
+    description = "Cardholder notices that legal requests queued and nobody has sent yet, with the \
+        holder's name, card number and address to send them (or why there is nobody to notify).\n\n\
+        Permissions: clerk (Cedar action `list_notices`, purpose `card_administration`).",
+    responses(
+        (status = 200, description = "cardholder notices to send", body = NoticeList),
+        BadRequest,
+        Refused,
+    ),
+    security(("bearer" = []))
+)]
+pub async fn notices(gate: Gate) -> Result<Json<NoticeList>, ApiError> {
     let (_, permit) = gate.admit(Action::ListNotices, Purpose::CardAdministration)?;
     let v = &gate.vault;
     let pending = v.read(|v| v.store.notices()).await?;
     let mut rows = Vec::with_capacity(pending.len());
     for n in pending {
-        let mut row = json!({
-            "notice_id": n.id,
-            "request_id": n.request_id,
-            "reference": n.reference,
-            "queued_at": time::OffsetDateTime::from_unix_timestamp(n.at)
-                .ok()
-                .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok()),
-        });
         let fields = match v.card(n.card_id).await? {
             Some(card) => access::open_fields(&permit, &v.keys, &n.card_id, &card.record).ok(),
             None => None,
         };
-        match fields {
-            Some(f) => {
-                row["card_number"] = json!(f.card_number);
-                row["full_name"] = json!(f.full_name);
-                row["address"] = serde_json::to_value(&f.address).unwrap_or_default();
-            }
-            None => row["status"] = json!("the cardholder record has been destroyed; nobody to notify"),
-        }
-        rows.push(row);
+        let cardholder = match fields {
+            Some(f) => NoticeCardholder::Known {
+                card_number: f.card_number.clone(),
+                full_name: f.full_name.clone(),
+                address: f.address.clone(),
+            },
+            None => NoticeCardholder::Destroyed {
+                status: "the cardholder record has been destroyed; nobody to notify".into(),
+            },
+        };
+        rows.push(Notice {
+            notice_id: n.id,
+            request_id: n.request_id,
+            reference: n.reference,
+            queued_at: rfc3339(n.at),
+            cardholder,
+        });
     }
-    Ok(Json(json!({ "notices": rows })))
+    Ok(Json(NoticeList { notices: rows }))
 }
 
 /// `POST /v1/legal/notices/{id}/sent`: the clerk sent it; it leaves the list.
-#[utoipa::path(post, path = "/v1/legal/notices/{id}/sent", tag = "legal", params(("id" = String, Path, description = "the notice id")), responses((status = 200, description = "marked sent", body = crate::http::openapi::JsonObject), (status = 400, description = "invalid request (the message names the field)", body = crate::http::openapi::ErrorBody), (status = 401, description = "no valid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "denied by policy (decision_id)", body = crate::http::openapi::ErrorBody), (status = 404, description = "not found, to callers allowed to know", body = crate::http::openapi::ErrorBody), (status = 429, description = "rate limited (Retry-After)", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)), security(("bearer" = [])))]
-pub async fn sent(gate: Gate, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(
+    post,
+    path = "/v1/legal/notices/{id}/sent",
+    tag = "legal",
+    description = "Marks a notice sent: it leaves the list.\n\n\
+        Permissions: clerk (Cedar action `list_notices`, purpose `card_administration`).",
+    params(("id" = String, Path, description = "the notice id")),
+    responses(
+        (status = 200, description = "marked sent", body = NoticeSent),
+        BadRequest,
+        NotFound,
+        Refused,
+    ),
+    security(("bearer" = []))
+)]
+pub async fn sent(gate: Gate, Path(id): Path<String>) -> Result<Json<NoticeSent>, ApiError> {
     gate.admit(Action::ListNotices, Purpose::CardAdministration)?;
     plain_id(&id)?;
     gate.slot.subject(format!("notice:{id}"));
     gate.commit(vec![Change::RemoveNotice { id: id.clone() }]).await?;
-    Ok(Json(json!({ "notice_id": id, "status": "sent" })))
+    Ok(Json(NoticeSent {
+        notice_id: id,
+        status: "sent".into(),
+    }))
 }

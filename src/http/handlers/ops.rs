@@ -1,13 +1,28 @@
 use axum::http::header;
 use axum::response::IntoResponse;
+use axum::Json;
 
 use crate::authz::Action;
 use crate::domain::vocab::Purpose;
+use crate::http::dto::{Health, OpenApiDocument, UnsealStatus};
 use crate::http::error::ApiError;
 use crate::http::gate::Gate;
+use crate::http::openapi::{BadRequest, Busy, Refused, Unprocessable, UnsealRequest};
 
 /// `GET /metrics`: Prometheus text, for admins and auditors.
-#[utoipa::path(get, path = "/metrics", tag = "oversight", responses((status = 200, description = "Prometheus text", body = String, content_type = "text/plain"), (status = 400, description = "invalid request (the message names the field)", body = crate::http::openapi::ErrorBody), (status = 401, description = "no valid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "denied by policy (decision_id)", body = crate::http::openapi::ErrorBody), (status = 429, description = "rate limited (Retry-After)", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "oversight",
+    description = "Operational metrics in the Prometheus text format: counts only, never personal data.\n\n\
+        Permissions: admin or auditor (Cedar action `read_metrics`, purpose `oversight`).",
+    responses(
+        (status = 200, description = "Prometheus text", body = String, content_type = "text/plain"),
+        BadRequest,
+        Refused,
+    ),
+    security(("bearer" = []))
+)]
 pub async fn metrics(gate: Gate) -> Result<impl IntoResponse, ApiError> {
     gate.admit(Action::ReadMetrics, Purpose::Oversight)?;
     let mut text = gate.vault.metrics.render();
@@ -16,29 +31,71 @@ pub async fn metrics(gate: Gate) -> Result<impl IntoResponse, ApiError> {
 }
 
 /// `GET /healthz`: liveness. No token, not audited.
-#[utoipa::path(get, path = "/healthz", tag = "ops",
-    responses((status = 200, description = "the vault answers", body = crate::http::openapi::Health)))]
-pub async fn healthz() -> axum::Json<serde_json::Value> {
-    axum::Json(serde_json::json!({"status": "ok"}))
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "ops",
+    description = "Liveness: answers whenever the process serves, sealed or not (then with `sealed`). \
+        Not audited.\n\nPermissions: none (public).",
+    responses(
+        (status = 200, description = "the vault answers", body = Health),
+        Busy,
+    )
+)]
+pub async fn healthz() -> Json<Health> {
+    Json(Health::ok())
 }
 
 /// `GET /v1/openapi.json`: this API's OpenAPI 3.1 document. No token, not audited.
-#[utoipa::path(get, path = "/v1/openapi.json", tag = "ops",
-    responses((status = 200, description = "the OpenAPI 3.1 document", body = crate::http::openapi::JsonObject)))]
+#[utoipa::path(
+    get,
+    path = "/v1/openapi.json",
+    tag = "ops",
+    description = "This API's OpenAPI 3.1 document. Not audited.\n\nPermissions: none (public).",
+    responses(
+        (status = 200, description = "the OpenAPI 3.1 document", body = OpenApiDocument),
+        Busy,
+    )
+)]
 pub async fn openapi() -> axum::response::Response {
     crate::http::openapi::serve().await
 }
 
 /// `GET /v1/unseal` on a vault whose keys are open. While they are sealed
 /// the server's unseal gate answers this route with its progress instead.
-#[utoipa::path(get, path = "/v1/unseal", tag = "ops", responses((status = 200, description = "sealed or not; while sealed, how far unsealing has got", body = crate::http::openapi::UnsealStatus)))]
-pub async fn unseal_status() -> axum::Json<serde_json::Value> {
-    axum::Json(serde_json::json!({"sealed": false}))
+#[utoipa::path(
+    get,
+    path = "/v1/unseal",
+    tag = "ops",
+    description = "Whether the keys are sealed; while they are, the seal's mode and how many shares \
+        have been received. Not audited.\n\nPermissions: none (public).",
+    responses(
+        (status = 200, description = "sealed or not; while sealed, how far unsealing has got", body = UnsealStatus),
+        Busy,
+    )
+)]
+pub async fn unseal_status() -> Json<UnsealStatus> {
+    Json(UnsealStatus::unsealed())
 }
 
 /// `POST /v1/unseal` on a vault whose keys are open: nothing to do. While
 /// they are sealed the unseal gate takes a share or the passphrase here.
-#[utoipa::path(post, path = "/v1/unseal", tag = "ops", request_body = crate::http::openapi::UnsealRequest, responses((status = 200, description = "share counted, or unsealed", body = crate::http::openapi::UnsealStatus), (status = 400, description = "invalid request (the message names the field)", body = crate::http::openapi::ErrorBody), (status = 422, description = "unprocessable", body = crate::http::openapi::ErrorBody), (status = 429, description = "rate limited (Retry-After)", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)))]
-pub async fn unseal() -> axum::Json<serde_json::Value> {
-    axum::Json(serde_json::json!({"sealed": false}))
+#[utoipa::path(
+    post,
+    path = "/v1/unseal",
+    tag = "ops",
+    description = "While the keys are sealed: one operator's share, or the seal's passphrase. A share \
+        is counted until the threshold is reached, then the vault opens; a failed combination \
+        discards the shares received (422). On an unsealed vault: nothing to do.\n\n\
+        Permissions: none (public; holding a share or the passphrase is the credential).",
+    request_body = UnsealRequest,
+    responses(
+        (status = 200, description = "share counted, or unsealed", body = UnsealStatus),
+        BadRequest,
+        Unprocessable,
+        Busy,
+    )
+)]
+pub async fn unseal() -> Json<UnsealStatus> {
+    Json(UnsealStatus::unsealed())
 }

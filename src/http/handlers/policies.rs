@@ -4,15 +4,19 @@ use axum::body::Body;
 use axum::extract::Path;
 use axum::Json;
 use serde::Deserialize;
-use serde_json::{json, Value};
 
 use crate::authz::check::check;
+use crate::authz::replay::ImpactReport;
 use crate::authz::Action;
 use crate::domain::policy_version::{diff_digest, PolicyVersion};
 use crate::domain::store::{Change, Store};
 use crate::domain::vocab::Purpose;
+use crate::http::dto::{
+    Activated, ActivePolicies, CheckAnswer, PolicyVersionList, PolicyVersionRow, PolicyVersionText,
+};
 use crate::http::error::{ApiError, Error};
 use crate::http::gate::Gate;
+use crate::http::openapi::{BadRequest, Conflict, NotFound, PayloadTooLarge, Refused, Unprocessable};
 use crate::vault::Vault;
 
 const PURPOSE: Purpose = Purpose::PolicyAdministration;
@@ -22,7 +26,7 @@ const POLICY_LIMIT: usize = 1024 * 1024;
 const REPLAY: u64 = 10_000;
 
 /// Re-decides the last recorded decisions under `engine`.
-async fn impact(v: &Arc<Vault>, engine: Arc<crate::authz::PolicyEngine>) -> Result<Value, ApiError> {
+async fn impact(v: &Arc<Vault>, engine: Arc<crate::authz::PolicyEngine>) -> Result<ImpactReport, ApiError> {
     let vault = Arc::clone(v);
     let report = tokio::task::spawn_blocking(move || {
         let last = vault.store.audit_last_seq()?;
@@ -42,24 +46,38 @@ async fn impact(v: &Arc<Vault>, engine: Arc<crate::authz::PolicyEngine>) -> Resu
     })
     .await
     .map_err(|e| Error::internal(e.to_string()))??;
-    Ok(serde_json::to_value(report).unwrap_or_default())
+    Ok(report)
 }
 
 /// `GET /v1/policies`: the active version, its editable text and the floor.
-#[utoipa::path(get, path = "/v1/policies", tag = "policies", responses((status = 200, description = "active editable policies, floor, schema, version", body = crate::http::openapi::JsonObject), (status = 400, description = "invalid request (the message names the field)", body = crate::http::openapi::ErrorBody), (status = 401, description = "no valid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "denied by policy (decision_id)", body = crate::http::openapi::ErrorBody), (status = 429, description = "rate limited (Retry-After)", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)), security(("bearer" = [])))]
-pub async fn get(gate: Gate) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(
+    get,
+    path = "/v1/policies",
+    tag = "policies",
+    description = "The active version: its number and digest, the editable policies' text, the \
+        floor's text and the Cedar schema.\n\n\
+        Permissions: privacy officer or auditor (Cedar action `read_policies`, purpose \
+        `policy_administration`).",
+    responses(
+        (status = 200, description = "active editable policies, floor, schema, version", body = ActivePolicies),
+        BadRequest,
+        Refused,
+    ),
+    security(("bearer" = []))
+)]
+pub async fn get(gate: Gate) -> Result<Json<ActivePolicies>, ApiError> {
     gate.admit(Action::ReadPolicies, PURPOSE)?;
     let v = &gate.vault;
     let versions = v.read(|v| v.store.policy_versions()).await?;
     let active = v.policy();
     let text = versions.last().map(|p| p.policies.clone()).unwrap_or_default();
-    Ok(Json(json!({
-        "version": active.version,
-        "digest": active.digest,
-        "policies": text,
-        "floor": v.policy_sources.floor,
-        "schema": v.policy_sources.schema,
-    })))
+    Ok(Json(ActivePolicies {
+        version: active.version,
+        digest: active.digest.clone(),
+        policies: text,
+        floor: v.policy_sources.floor.clone(),
+        schema: v.policy_sources.schema.clone(),
+    }))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -69,8 +87,25 @@ pub struct CheckRequest {
 }
 
 /// `POST /v1/policies/check`: the report, changing nothing.
-#[utoipa::path(post, path = "/v1/policies/check", tag = "policies", request_body = CheckRequest, responses((status = 200, description = "the check report and impact replay; nothing changes", body = crate::http::openapi::JsonObject), (status = 400, description = "invalid request (the message names the field)", body = crate::http::openapi::ErrorBody), (status = 401, description = "no valid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "denied by policy (decision_id)", body = crate::http::openapi::ErrorBody), (status = 413, description = "payload too large", body = crate::http::openapi::ErrorBody), (status = 429, description = "rate limited (Retry-After)", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)), security(("bearer" = [])))]
-pub async fn check_only(gate: Gate, body: Body) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(
+    post,
+    path = "/v1/policies/check",
+    tag = "policies",
+    description = "Checks a candidate text of the editable policies and changes nothing: parse and \
+        strict validation, the canary requests the floor must deny, the policy tests, the symbolic \
+        proof, and a replay of the last recorded decisions under the candidate (`impact`, null when \
+        the candidate does not compile).\n\n\
+        Permissions: privacy officer (Cedar action `check_policies`, purpose `policy_administration`).",
+    request_body = CheckRequest,
+    responses(
+        (status = 200, description = "the check report and impact replay; nothing changes", body = CheckAnswer),
+        BadRequest,
+        PayloadTooLarge,
+        Refused,
+    ),
+    security(("bearer" = []))
+)]
+pub async fn check_only(gate: Gate, body: Body) -> Result<Json<CheckAnswer>, ApiError> {
     gate.admit(Action::CheckPolicies, PURPOSE)?;
     let req: CheckRequest = gate.body(body, POLICY_LIMIT).await?;
     let v = &gate.vault;
@@ -81,12 +116,14 @@ pub async fn check_only(gate: Gate, body: Body) -> Result<Json<Value>, ApiError>
     if let Some(engine) = &engine {
         report.prove(engine, &v.proof_settings()).await;
     }
-    let mut body = serde_json::to_value(report).unwrap_or_default();
-    body["impact"] = match engine {
-        Some(engine) => impact(v, Arc::new(engine)).await?,
-        None => Value::Null,
+    let replayed = match engine {
+        Some(engine) => Some(impact(v, Arc::new(engine)).await?),
+        None => None,
     };
-    Ok(Json(body))
+    Ok(Json(CheckAnswer {
+        report,
+        impact: replayed,
+    }))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -99,8 +136,26 @@ pub struct UpdateRequest {
 }
 
 /// `PUT /v1/policies`: check, store as a new version, activate.
-#[utoipa::path(put, path = "/v1/policies", tag = "policies", request_body = UpdateRequest, responses((status = 200, description = "the new active version and its report", body = crate::http::openapi::JsonObject), (status = 400, description = "invalid request (the message names the field)", body = crate::http::openapi::ErrorBody), (status = 401, description = "no valid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "denied by policy (decision_id)", body = crate::http::openapi::ErrorBody), (status = 409, description = "conflict", body = crate::http::openapi::ErrorBody), (status = 413, description = "payload too large", body = crate::http::openapi::ErrorBody), (status = 422, description = "unprocessable", body = crate::http::openapi::ErrorBody), (status = 429, description = "rate limited (Retry-After)", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)), security(("bearer" = [])))]
-pub async fn put(gate: Gate, body: Body) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(
+    put,
+    path = "/v1/policies",
+    tag = "policies",
+    description = "Checks a new text of the editable policies, stores it as the next version and \
+        activates it. 409 when `expected_version` is not the active version; 422 with the check \
+        report when the text is rejected.\n\n\
+        Permissions: privacy officer (Cedar action `update_policies`, purpose `policy_administration`).",
+    request_body = UpdateRequest,
+    responses(
+        (status = 200, description = "the new active version and its report", body = Activated),
+        BadRequest,
+        Conflict,
+        PayloadTooLarge,
+        Unprocessable,
+        Refused,
+    ),
+    security(("bearer" = []))
+)]
+pub async fn put(gate: Gate, body: Body) -> Result<Json<Activated>, ApiError> {
     let (who, _) = gate.admit(Action::UpdatePolicies, PURPOSE)?;
     let req: UpdateRequest = gate.body(body, POLICY_LIMIT).await?;
     activate(&gate, who.id.clone(), req.policies, req.comment, req.expected_version).await
@@ -116,8 +171,26 @@ pub struct RollbackRequest {
 }
 
 /// `POST /v1/policies/rollback`: an earlier version's text, as a new version.
-#[utoipa::path(post, path = "/v1/policies/rollback", tag = "policies", request_body = RollbackRequest, responses((status = 200, description = "an earlier version, active as a new version", body = crate::http::openapi::JsonObject), (status = 400, description = "invalid request (the message names the field)", body = crate::http::openapi::ErrorBody), (status = 401, description = "no valid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "denied by policy (decision_id)", body = crate::http::openapi::ErrorBody), (status = 404, description = "not found, to callers allowed to know", body = crate::http::openapi::ErrorBody), (status = 409, description = "conflict", body = crate::http::openapi::ErrorBody), (status = 413, description = "payload too large", body = crate::http::openapi::ErrorBody), (status = 422, description = "unprocessable", body = crate::http::openapi::ErrorBody), (status = 429, description = "rate limited (Retry-After)", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)), security(("bearer" = [])))]
-pub async fn rollback(gate: Gate, body: Body) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(
+    post,
+    path = "/v1/policies/rollback",
+    tag = "policies",
+    description = "Activates an earlier version's text as a new version, checked like any new text. \
+        404 for an unknown `to_version`; 409 when `expected_version` is not the active version.\n\n\
+        Permissions: privacy officer (Cedar action `update_policies`, purpose `policy_administration`).",
+    request_body = RollbackRequest,
+    responses(
+        (status = 200, description = "an earlier version, active as a new version", body = Activated),
+        BadRequest,
+        NotFound,
+        Conflict,
+        PayloadTooLarge,
+        Unprocessable,
+        Refused,
+    ),
+    security(("bearer" = []))
+)]
+pub async fn rollback(gate: Gate, body: Body) -> Result<Json<Activated>, ApiError> {
     let (who, _) = gate.admit(Action::UpdatePolicies, PURPOSE)?;
     let req: RollbackRequest = gate.body(body, POLICY_LIMIT).await?;
     let versions = gate.vault.read(|v| v.store.policy_versions()).await?;
@@ -139,7 +212,7 @@ async fn activate(
     text: String,
     comment: String,
     expected: u64,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Activated>, ApiError> {
     if comment.chars().count() > 500 {
         return Err(ApiError::invalid("comment", "at most 500 characters"));
     }
@@ -192,13 +265,13 @@ async fn activate(
     gate.slot.subject(engine.digest.clone());
     gate.slot.digest("version", engine.digest.clone());
     gate.slot.digest("diff", diff_digest.clone());
-    let view = json!({
-        "version": next,
-        "digest": engine.digest,
-        "diff_digest": diff_digest,
-        "canaries": report.canaries,
-        "proof": report.proof,
-    });
+    let view = Activated {
+        version: next,
+        digest: engine.digest.clone(),
+        diff_digest,
+        canaries: report.canaries,
+        proof: report.proof,
+    };
     gate.commit(vec![Change::PutPolicyVersion(Box::new(version))]).await?;
     // Stored and audited first; from the next request on, this version decides.
     v.activate(engine);
@@ -206,8 +279,23 @@ async fn activate(
 }
 
 /// `GET /v1/policies/versions/{version}`: one version, with its text.
-#[utoipa::path(get, path = "/v1/policies/versions/{version}", tag = "policies", params(("version" = u64, Path, description = "the version number")), responses((status = 200, description = "one version and its text", body = crate::http::openapi::JsonObject), (status = 400, description = "invalid request (the message names the field)", body = crate::http::openapi::ErrorBody), (status = 401, description = "no valid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "denied by policy (decision_id)", body = crate::http::openapi::ErrorBody), (status = 404, description = "not found, to callers allowed to know", body = crate::http::openapi::ErrorBody), (status = 429, description = "rate limited (Retry-After)", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)), security(("bearer" = [])))]
-pub async fn version(gate: Gate, Path(wanted): Path<String>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(
+    get,
+    path = "/v1/policies/versions/{version}",
+    tag = "policies",
+    description = "One version of the editable policies, with its text.\n\n\
+        Permissions: privacy officer or auditor (Cedar action `read_policies`, purpose \
+        `policy_administration`).",
+    params(("version" = u64, Path, description = "the version number")),
+    responses(
+        (status = 200, description = "one version and its text", body = PolicyVersionText),
+        BadRequest,
+        NotFound,
+        Refused,
+    ),
+    security(("bearer" = []))
+)]
+pub async fn version(gate: Gate, Path(wanted): Path<String>) -> Result<Json<PolicyVersionText>, ApiError> {
     gate.admit(Action::ReadPolicies, PURPOSE)?;
     let v = &gate.vault;
     let wanted: u64 = wanted
@@ -218,23 +306,31 @@ pub async fn version(gate: Gate, Path(wanted): Path<String>) -> Result<Json<Valu
         .into_iter()
         .find(|p| p.version == wanted)
         .ok_or(Error::NotFound)?;
-    let mut row = history_row(&p);
-    row["policies"] = Value::String(p.policies);
-    Ok(Json(row))
-}
-
-fn history_row(p: &PolicyVersion) -> Value {
-    let at = time::OffsetDateTime::from_unix_timestamp(p.at)
-        .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok());
-    json!({"version": p.version, "digest": p.digest, "who": p.author, "when": at, "comment": p.comment})
+    Ok(Json(PolicyVersionText {
+        row: PolicyVersionRow::from(&p),
+        policies: p.policies,
+    }))
 }
 
 /// `GET /v1/policies/versions`: the history.
-#[utoipa::path(get, path = "/v1/policies/versions", tag = "policies", responses((status = 200, description = "version history", body = crate::http::openapi::JsonObject), (status = 400, description = "invalid request (the message names the field)", body = crate::http::openapi::ErrorBody), (status = 401, description = "no valid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "denied by policy (decision_id)", body = crate::http::openapi::ErrorBody), (status = 429, description = "rate limited (Retry-After)", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)), security(("bearer" = [])))]
-pub async fn versions(gate: Gate) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(
+    get,
+    path = "/v1/policies/versions",
+    tag = "policies",
+    description = "Every version of the editable policies: number, digest, who, when, comment.\n\n\
+        Permissions: privacy officer or auditor (Cedar action `read_policies`, purpose \
+        `policy_administration`).",
+    responses(
+        (status = 200, description = "version history", body = PolicyVersionList),
+        BadRequest,
+        Refused,
+    ),
+    security(("bearer" = []))
+)]
+pub async fn versions(gate: Gate) -> Result<Json<PolicyVersionList>, ApiError> {
     gate.admit(Action::ReadPolicies, PURPOSE)?;
     let versions = gate.vault.read(|v| v.store.policy_versions()).await?;
-    let rows: Vec<Value> = versions.iter().map(history_row).collect();
-    Ok(Json(json!({ "versions": rows })))
+    Ok(Json(PolicyVersionList {
+        versions: versions.iter().map(PolicyVersionRow::from).collect(),
+    }))
 }

@@ -1,19 +1,19 @@
 use axum::body::Body;
 use axum::extract::Path;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::{json, Value};
 
 use crate::authz::{Action, RequestContext, Resource};
 use crate::crypto::{new_token, token_hash};
 use crate::domain::audit::{AuditDraft, Decision as AuditDecision, PrincipalChange};
 use crate::domain::principal::{validate_id, NewPrincipal, Principal, PrincipalStatus};
 use crate::domain::store::{Change, Commit, Store};
-use crate::domain::vocab::{PrincipalKind, Purpose, Role};
+use crate::domain::vocab::{Purpose, Role};
+use crate::http::dto::{IssuedPrincipal, ListedPrincipal, PrincipalApproved, PrincipalList, TokenRotated};
 use crate::http::error::{ApiError, Error};
 use crate::http::extract::DEFAULT_LIMIT;
 use crate::http::gate::Gate;
+use crate::http::openapi::{BadRequest, Conflict, NotFound, PayloadTooLarge, Refused};
 use crate::vault::Vault;
 
 const PURPOSE: Purpose = Purpose::SystemAdministration;
@@ -31,8 +31,27 @@ fn roles_context(p: &Principal) -> RequestContext {
 /// `POST /v1/principals`: the token is in this response and nowhere else. A
 /// privileged staff principal waits for a second admin, unless the bootstrap
 /// admin issues an admin while it is still the installation credential.
-#[utoipa::path(post, path = "/v1/principals", tag = "admin", request_body = crate::domain::principal::NewPrincipal, responses((status = 201, description = "issued; the token is shown once", body = crate::http::openapi::IssuedPrincipal), (status = 400, description = "invalid request (the message names the field)", body = crate::http::openapi::ErrorBody), (status = 401, description = "no valid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "denied by policy (decision_id)", body = crate::http::openapi::ErrorBody), (status = 409, description = "conflict", body = crate::http::openapi::ErrorBody), (status = 413, description = "payload too large", body = crate::http::openapi::ErrorBody), (status = 429, description = "rate limited (Retry-After)", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)), security(("bearer" = [])))]
-pub async fn create(gate: Gate, body: Body) -> Result<Response, ApiError> {
+#[utoipa::path(
+    post,
+    path = "/v1/principals",
+    tag = "admin",
+    description = "Issues a principal (a city system or a staff member) and its token, shown in this \
+        answer and nowhere else. A staff principal holding admin, privacy_officer or legal is \
+        `pending_approval` until an admin other than the issuer approves it (unless the bootstrap \
+        admin issues an admin, or `governance.second_approval` is off).\n\n\
+        Permissions: admin (Cedar action `issue_principal`, purpose `system_administration`); the \
+        floor refuses role combinations that separation of duties forbids.",
+    request_body = crate::domain::principal::NewPrincipal,
+    responses(
+        (status = 201, description = "issued; the token is shown once", body = IssuedPrincipal),
+        BadRequest,
+        Conflict,
+        PayloadTooLarge,
+        Refused,
+    ),
+    security(("bearer" = []))
+)]
+pub async fn create(gate: Gate, body: Body) -> Result<(StatusCode, Json<IssuedPrincipal>), ApiError> {
     let v = &gate.vault;
     let (who, _) = gate.admit(Action::IssuePrincipal, PURPOSE)?;
     let req: NewPrincipal = gate.body(body, DEFAULT_LIMIT).await?;
@@ -53,24 +72,39 @@ pub async fn create(gate: Gate, body: Body) -> Result<Response, ApiError> {
     gate.slot.principal_change(PrincipalChange::of("issue", &principal));
     gate.commit(vec![Change::PutPrincipal(Box::new(principal.clone()))])
         .await?;
-    let body = json!({
-        "id": principal.id,
-        "kind": principal.kind,
-        "roles": principal.roles,
-        "agency_kind": principal.agency_kind,
-        "purposes": principal.purposes,
-        "status": principal.status,
-        "token": token.as_str(),
-    });
+    let body = IssuedPrincipal {
+        id: principal.id.clone(),
+        kind: principal.kind,
+        roles: principal.roles.clone(),
+        agency_kind: principal.agency_kind,
+        purposes: principal.purposes.clone(),
+        status: principal.status,
+        token: token.as_str().to_owned(),
+    };
     v.principals.insert(principal);
     retire_bootstrap_if_due(v).await?;
-    Ok((StatusCode::CREATED, Json(body)).into_response())
+    Ok((StatusCode::CREATED, Json(body)))
 }
 
 /// `POST /v1/principals/{id}/approve`: an admin other than the issuer makes
 /// a pending principal active.
-#[utoipa::path(post, path = "/v1/principals/{id}/approve", tag = "admin", params(("id" = String, Path, description = "the principal id")), responses((status = 200, description = "approved: {id, status}"), (status = 401, description = "no valid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "denied by policy (the issuer approving, or a forbidden role combination)", body = crate::http::openapi::ErrorBody), (status = 404, description = "no such pending principal", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)), security(("bearer" = [])))]
-pub async fn approve(gate: Gate, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(
+    post,
+    path = "/v1/principals/{id}/approve",
+    tag = "admin",
+    description = "Makes a pending principal active. 403 when the approver is its issuer or the \
+        roles are a forbidden combination; 404 when there is no such pending principal.\n\n\
+        Permissions: admin other than the issuer (Cedar action `approve_principal`, purpose \
+        `system_administration`; the floor's `floor.two_person_principals`).",
+    params(("id" = String, Path, description = "the principal id")),
+    responses(
+        (status = 200, description = "approved", body = PrincipalApproved),
+        NotFound,
+        Refused,
+    ),
+    security(("bearer" = []))
+)]
+pub async fn approve(gate: Gate, Path(id): Path<String>) -> Result<Json<PrincipalApproved>, ApiError> {
     let v = &gate.vault;
     let who = gate.enter(Action::ApprovePrincipal, Some(PURPOSE))?;
     gate.slot.subject(v.keys.subjects.subject("principal", &id));
@@ -96,13 +130,30 @@ pub async fn approve(gate: Gate, Path(id): Path<String>) -> Result<Json<Value>, 
         .await?;
     v.principals.insert(principal);
     retire_bootstrap_if_due(v).await?;
-    Ok(Json(json!({"id": id, "status": PrincipalStatus::Active})))
+    Ok(Json(PrincipalApproved {
+        id,
+        status: PrincipalStatus::Active,
+    }))
 }
 
 /// `POST /v1/principals/{id}/rotate`: a new token; the old one stops before
 /// this answers.
-#[utoipa::path(post, path = "/v1/principals/{id}/rotate", tag = "admin", params(("id" = String, Path, description = "the principal id")), responses((status = 200, description = "rotated: {id, token}, the token shown once"), (status = 401, description = "no valid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "denied by policy (decision_id)", body = crate::http::openapi::ErrorBody), (status = 404, description = "not found, to callers allowed to know", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)), security(("bearer" = [])))]
-pub async fn rotate(gate: Gate, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(
+    post,
+    path = "/v1/principals/{id}/rotate",
+    tag = "admin",
+    description = "A new token for a principal, shown in this answer and nowhere else; the old one \
+        stops working before this answers.\n\n\
+        Permissions: admin (Cedar action `rotate_principal`, purpose `system_administration`).",
+    params(("id" = String, Path, description = "the principal id")),
+    responses(
+        (status = 200, description = "rotated; the token is shown once", body = TokenRotated),
+        NotFound,
+        Refused,
+    ),
+    security(("bearer" = []))
+)]
+pub async fn rotate(gate: Gate, Path(id): Path<String>) -> Result<Json<TokenRotated>, ApiError> {
     let v = &gate.vault;
     let who = gate.enter(Action::RotatePrincipal, Some(PURPOSE))?;
     gate.slot.subject(v.keys.subjects.subject("principal", &id));
@@ -124,36 +175,36 @@ pub async fn rotate(gate: Gate, Path(id): Path<String>) -> Result<Json<Value>, A
     gate.commit(vec![Change::UpdatePrincipal(Box::new(principal.clone()))])
         .await?;
     v.principals.insert(principal);
-    Ok(Json(json!({"id": id, "token": token.as_str()})))
+    Ok(Json(TokenRotated {
+        id,
+        token: token.as_str().to_owned(),
+    }))
 }
 
 /// `GET /v1/principals`: who can call the vault, never a token or its hash.
-#[utoipa::path(get, path = "/v1/principals", tag = "admin", responses((status = 200, description = "{principals: [...]}"), (status = 401, description = "no valid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "denied by policy (decision_id)", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)), security(("bearer" = [])))]
-pub async fn list(gate: Gate) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(
+    get,
+    path = "/v1/principals",
+    tag = "admin",
+    description = "Who can call the vault: every principal with its kind, status, roles (staff) or \
+        agency kind and purposes (systems); never a token or its hash.\n\n\
+        Permissions: admin or auditor (Cedar action `list_principals`, purpose `system_administration`).",
+    responses(
+        (status = 200, description = "every principal", body = PrincipalList),
+        Refused,
+    ),
+    security(("bearer" = []))
+)]
+pub async fn list(gate: Gate) -> Result<Json<PrincipalList>, ApiError> {
     gate.admit(Action::ListPrincipals, PURPOSE)?;
-    let principals: Vec<Value> = gate.vault.principals.all().iter().map(|p| listed(p)).collect();
-    Ok(Json(json!({ "principals": principals })))
-}
-
-fn listed(p: &Principal) -> Value {
-    let created_at = time::OffsetDateTime::from_unix_timestamp(p.created_at)
-        .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok());
-    let mut out = json!({
-        "id": p.id,
-        "kind": p.kind,
-        "status": p.status,
-        "issued_by": p.issued_by,
-        "approved_by": p.approved_by,
-        "created_at": created_at,
-    });
-    if p.kind == PrincipalKind::Staff {
-        out["roles"] = json!(p.roles);
-    } else {
-        out["agency_kind"] = json!(p.agency_kind);
-        out["purposes"] = json!(p.purposes);
-    }
-    out
+    let principals = gate
+        .vault
+        .principals
+        .all()
+        .iter()
+        .map(|p| ListedPrincipal::from(&**p))
+        .collect();
+    Ok(Json(PrincipalList { principals }))
 }
 
 /// Once two admins other than the bootstrap admin are active, the bootstrap
@@ -201,7 +252,21 @@ async fn retire_bootstrap_if_due(v: &Vault) -> Result<(), ApiError> {
 }
 
 /// `DELETE /v1/principals/{id}`: the token stops working before this answers.
-#[utoipa::path(delete, path = "/v1/principals/{id}", tag = "admin", params(("id" = String, Path, description = "the principal id")), responses((status = 204, description = "revoked; the token no longer works"), (status = 400, description = "invalid request (the message names the field)", body = crate::http::openapi::ErrorBody), (status = 401, description = "no valid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "denied by policy (decision_id)", body = crate::http::openapi::ErrorBody), (status = 404, description = "not found, to callers allowed to know", body = crate::http::openapi::ErrorBody), (status = 429, description = "rate limited (Retry-After)", body = crate::http::openapi::ErrorBody), (status = 503, description = "unavailable: fails closed", body = crate::http::openapi::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(
+    delete,
+    path = "/v1/principals/{id}",
+    tag = "admin",
+    description = "Deletes a principal: its token stops working before this answers.\n\n\
+        Permissions: admin (Cedar action `delete_principal`, purpose `system_administration`).",
+    params(("id" = String, Path, description = "the principal id")),
+    responses(
+        (status = 204, description = "revoked; the token no longer works"),
+        BadRequest,
+        NotFound,
+        Refused,
+    ),
+    security(("bearer" = []))
+)]
 pub async fn remove(gate: Gate, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     let v = &gate.vault;
     let who = gate.enter(Action::DeletePrincipal, Some(PURPOSE))?;

@@ -15,7 +15,7 @@ use crate::domain::access;
 use crate::domain::card::{CardId, CardNumber, OpenCard};
 use crate::domain::error::Error;
 use crate::domain::legal::{
-    aggregate, digest, letter, withheld_reason, Aggregate, AnswerSummary, Item, LegalRecord, LegalRequest, Notice,
+    aggregate, digest, withheld_reason, Aggregate, AnswerSummary, Item, LegalRecord, LegalRequest, Notice,
     StoredPackage, Subject, AGGREGATE, CANNOT_PRODUCE, DOCUMENT_MATCH, IMPOSSIBLE_AGGREGATES,
 };
 use crate::domain::principal::Principal;
@@ -404,13 +404,4 @@ fn random_id(prefix: &str, bytes: usize) -> String {
     let mut b = vec![0u8; bytes];
     rand::rngs::OsRng.fill_bytes(&mut b);
     format!("{prefix}{}", hex::encode(b))
-}
-
-/// The answer as served: the summary's fields, the package and the letter.
-#[must_use]
-pub fn answer(summary: &AnswerSummary, package: Option<Value>) -> Value {
-    let mut out = serde_json::to_value(summary).unwrap_or_default();
-    out["package"] = package.unwrap_or(Value::Null);
-    out["letter"] = Value::String(letter(summary));
-    out
 }
