@@ -348,6 +348,12 @@ impl Config {
         if self.retention.sweep_interval.is_zero() {
             return Err(ConfigError::key("retention.sweep_interval", "must be longer than 0s"));
         }
+        self.validate_tls()?;
+        self.validate_limits()?;
+        self.validate_facts()
+    }
+
+    fn validate_tls(&self) -> Result<(), ConfigError> {
         if self.tls.cert.is_some() != self.tls.key.is_some() {
             return Err(ConfigError::key("tls.cert", "tls.cert and tls.key go together"));
         }
@@ -365,6 +371,10 @@ impl Config {
                 ));
             }
         }
+        Ok(())
+    }
+
+    fn validate_limits(&self) -> Result<(), ConfigError> {
         if self.limits.request_timeout.is_zero() {
             return Err(ConfigError::key("limits.request_timeout", "must be longer than 0s"));
         }
@@ -394,6 +404,11 @@ impl Config {
         if self.retention.key_rotation.is_zero() {
             return Err(ConfigError::key("retention.key_rotation", "must be longer than 0s"));
         }
+        Ok(())
+    }
+
+    /// Facts and document commitments.
+    fn validate_facts(&self) -> Result<(), ConfigError> {
         let thresholds = &self.facts.age_thresholds;
         if thresholds.is_empty() || thresholds.len() > 16 {
             return Err(ConfigError::key("facts.age_thresholds", "must list 1 to 16 ages"));

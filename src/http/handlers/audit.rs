@@ -25,6 +25,7 @@ fn number(q: &HashMap<String, String>, key: &str, default: u64) -> Result<u64, A
 #[utoipa::path(
     get,
     path = "/v1/audit",
+    operation_id = "list_audit",
     tag = "oversight",
     description = "A page of the audit chain, in sequence order, each entry with its hash. Entries \
         name who asked, for what, the decision and the policies that made it, and a keyed hash of \

@@ -10,7 +10,7 @@ use crate::authz::{new_decision_id, Action, RequestContext, Resource};
 use crate::domain::access::open_birth_date;
 use crate::domain::audit::{AuditDraft, Decision as AuditDecision};
 use crate::domain::card::CardNumber;
-use crate::domain::facts::{evaluate, parse_facts, FactRequest};
+use crate::domain::facts::{evaluate, parse_facts, Fact, FactRequest, FactValue};
 use crate::domain::store::Commit;
 use crate::domain::vocab::Purpose;
 use crate::http::dto::{FactsAnswer, Jwk, Jwks};
@@ -100,21 +100,7 @@ pub async fn query(gate: Gate, body: Body) -> Result<Json<FactsAnswer>, ApiError
     let values = evaluate(&facts, &permits, record.as_deref(), now.date(), |permit, r| {
         open_birth_date(permit, &v.keys, &card_id, &r.record)
     })?;
-    // In the order asked: the attestation signs the released facts as they are.
-    let mut released = Map::new();
-    let mut released_values = BTreeMap::new();
-    let mut withheld = BTreeMap::new();
-    for (fact, value) in values {
-        match value {
-            Ok(b) => {
-                released.insert(fact.name(), Value::Bool(b));
-                released_values.insert(fact.name(), b);
-            }
-            Err(w) => {
-                withheld.insert(fact.name(), w.as_str().to_owned());
-            }
-        }
-    }
+    let (released, released_values, withheld) = split(values);
 
     // One audit entry per decision, durable before anything is answered.
     let base = gate.slot.take_for_commit();
@@ -150,24 +136,55 @@ pub async fn query(gate: Gate, body: Body) -> Result<Json<FactsAnswer>, ApiError
         return Err(Error::Forbidden { decision_id }.into());
     }
 
-    let iat = now.unix_timestamp();
-    let ttl = i64::try_from(v.config.facts.attestation_ttl.as_secs()).unwrap_or(300);
-    let claims = json!({
-        "iss": format!("civic-vault:{}", v.program.name),
-        "aud": who.id,
-        "iat": iat,
-        "exp": iat + ttl,
-        "jti": decision_id,
-        "purpose": purpose.as_str(),
-        // Only a canonical card number is signed; caller text never is.
-        "card_number": card.number.as_ref().map(CardNumber::as_str),
-        "facts": released,
-    });
-    let attestation = v.attestor.sign(&claims);
+    let attestation = attest(&v, &who.id, &decision_id, purpose, card.number.as_ref(), released);
     Ok(Json(FactsAnswer {
         decision_id,
         facts: released_values,
         withheld,
         attestation,
+    }))
+}
+
+/// The answer's parts: the released facts in the order asked (the
+/// attestation signs them so), the same as a map, and the withheld reasons.
+fn split(values: Vec<(Fact, FactValue)>) -> (Map<String, Value>, BTreeMap<String, bool>, BTreeMap<String, String>) {
+    let mut released = Map::new();
+    let mut released_values = BTreeMap::new();
+    let mut withheld = BTreeMap::new();
+    for (fact, value) in values {
+        match value {
+            Ok(b) => {
+                released.insert(fact.name(), Value::Bool(b));
+                released_values.insert(fact.name(), b);
+            }
+            Err(w) => {
+                withheld.insert(fact.name(), w.as_str().to_owned());
+            }
+        }
+    }
+    (released, released_values, withheld)
+}
+
+/// The signed attestation of the released facts. Only a canonical card
+/// number is signed; caller text never is.
+fn attest(
+    v: &Vault,
+    audience: &str,
+    decision_id: &str,
+    purpose: Purpose,
+    card: Option<&CardNumber>,
+    released: Map<String, Value>,
+) -> String {
+    let iat = v.clock.now().unix_timestamp();
+    let ttl = i64::try_from(v.config.facts.attestation_ttl.as_secs()).unwrap_or(300);
+    v.attestor.sign(&json!({
+        "iss": format!("civic-vault:{}", v.program.name),
+        "aud": audience,
+        "iat": iat,
+        "exp": iat + ttl,
+        "jti": decision_id,
+        "purpose": purpose.as_str(),
+        "card_number": card.map(CardNumber::as_str),
+        "facts": released,
     }))
 }

@@ -87,6 +87,7 @@ pub async fn request(gate: Gate, body: Body) -> Result<(StatusCode, Json<HoldVie
 #[utoipa::path(
     post,
     path = "/v1/legal/holds/{id}/approve",
+    operation_id = "approve_hold",
     tag = "legal",
     description = "Makes a pending hold active: the card's record is kept from destruction and its \
         scans still inside their window are preserved under a key of the hold's own (`scans_held`). \
@@ -237,6 +238,7 @@ async fn preserve_scans(v: &Arc<Vault>, hold: &Hold) -> Result<Vec<Vec<u8>>, Api
 #[utoipa::path(
     get,
     path = "/v1/legal/holds",
+    operation_id = "list_holds",
     tag = "legal",
     description = "Every hold, pending, active or released.\n\n\
         Permissions: legal, privacy officer or auditor (Cedar action `list_holds`, purpose `oversight`).",

@@ -27,6 +27,7 @@ fn plain_id(id: &str) -> Result<(), ApiError> {
 #[utoipa::path(
     post,
     path = "/v1/legal/requests",
+    operation_id = "create_legal_request",
     tag = "legal",
     description = "Enters a legal request the city received (subpoena, warrant, court order, \
         public-records request) about one card, one exact document or one aggregate, and answers \

@@ -34,6 +34,7 @@ fn roles_context(p: &Principal) -> RequestContext {
 #[utoipa::path(
     post,
     path = "/v1/principals",
+    operation_id = "create_principal",
     tag = "admin",
     description = "Issues a principal (a city system or a staff member) and its token, shown in this \
         answer and nowhere else. A staff principal holding admin, privacy_officer or legal is \
@@ -91,6 +92,7 @@ pub async fn create(gate: Gate, body: Body) -> Result<(StatusCode, Json<IssuedPr
 #[utoipa::path(
     post,
     path = "/v1/principals/{id}/approve",
+    operation_id = "approve_principal",
     tag = "admin",
     description = "Makes a pending principal active. 403 when the approver is its issuer or the \
         roles are a forbidden combination; 404 when there is no such pending principal.\n\n\
@@ -185,6 +187,7 @@ pub async fn rotate(gate: Gate, Path(id): Path<String>) -> Result<Json<TokenRota
 #[utoipa::path(
     get,
     path = "/v1/principals",
+    operation_id = "list_principals",
     tag = "admin",
     description = "Who can call the vault: every principal with its kind, status, roles (staff) or \
         agency kind and purposes (systems); never a token or its hash.\n\n\
