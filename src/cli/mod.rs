@@ -69,6 +69,10 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Moves a stopped vault's records from format v1 (status, dates and
+    /// proofs readable without keys) to v2, once; the vault refuses a v1
+    /// store until then. Takes the same configuration as `serve`.
+    Migrate(ServeArgs),
 }
 
 #[derive(Subcommand)]
@@ -116,6 +120,14 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
             civic_vault::ops::operator::legal_respond(&c, &request, letter.as_deref()).await
         }),
         Command::Keys { command } => keys::keys(command),
+        Command::Migrate(args) => {
+            let config = serve::config_of(args)?;
+            let started = std::time::Instant::now();
+            let done = civic_vault::ops::migrate::migrate(&config)?;
+            println!("{}", serde_json::to_string_pretty(&done).map_err(|e| e.to_string())?);
+            eprintln!("migrated in {:.1} s", started.elapsed().as_secs_f64());
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

@@ -28,7 +28,8 @@ pub(super) struct ServeArgs {
     program: Option<String>,
 }
 
-pub(super) fn serve(args: ServeArgs) -> Result<ExitCode, String> {
+/// The configuration `serve` (and `migrate`) run with: the file, then the flags.
+pub(super) fn config_of(args: ServeArgs) -> Result<Config, String> {
     let mut config = match &args.config {
         Some(path) => Config::from_file(path).map_err(|e| e.to_string())?,
         None => Config::default(),
@@ -50,6 +51,11 @@ pub(super) fn serve(args: ServeArgs) -> Result<ExitCode, String> {
         config.program = v;
     }
     config.validate().map_err(|e| e.to_string())?;
+    Ok(config)
+}
+
+pub(super) fn serve(args: ServeArgs) -> Result<ExitCode, String> {
+    let config = config_of(args)?;
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
     runtime.block_on(async move {
         let shutdown = shutdown_signal()?;

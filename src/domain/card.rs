@@ -156,6 +156,19 @@ impl CardMeta {
     }
 }
 
+impl CardMeta {
+    /// When the sweep is next to look at the record: when it falls due, but
+    /// never more than `inactive_window_secs` after `now`. Every record's
+    /// entry is then within one window ahead, moved on by the sweep while
+    /// the record is not due, so the due index does not tell an active card
+    /// (due years away) from a revoked one (due within a window).
+    #[must_use]
+    pub fn index_due(&self, now: i64, inactive_window_secs: i64) -> i64 {
+        self.due_at(inactive_window_secs)
+            .min(now.saturating_add(inactive_window_secs))
+    }
+}
+
 /// A cardholder's stored record. Everything about the holder and the card
 /// is sealed under the holder's data key, each blob padded to a size class
 /// so its length says nothing; what stays in the clear is only what the
@@ -177,6 +190,9 @@ pub struct CardRecord {
     /// (they may not back a second valid card), then random decoys, always
     /// [`INDEX_SLOTS`] of them (more only if more documents proved identity).
     pub index: Vec<Commitment>,
+    /// This record's one entry in the due index (see [`CardMeta::index_due`]),
+    /// so a change of it replaces the entry instead of adding one.
+    pub due: i64,
 }
 
 /// Index keys every card has, real or decoy, so the count says nothing.

@@ -5,4 +5,5 @@
 
 pub mod backup;
 pub mod client;
+pub mod migrate;
 pub mod operator;

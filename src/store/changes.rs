@@ -102,10 +102,7 @@ pub(super) fn apply_change(t: &[TransactionalTree], change: &Change) -> TxResult
             due_at,
         } => update_meta(&tx, card_id, expect, meta, *due_at)?,
         Change::DeleteCard { card_id, due: entry } => delete_card(&tx, card_id, *entry)?,
-        Change::MoveDue { from, to } => {
-            tx.due.remove(keys::due(*from))?;
-            tx.due.insert(keys::due(*to), &[])?;
-        }
+        Change::MoveDue { from, to } => move_due(&tx, *from, *to)?,
         Change::Rewrap {
             card_id,
             from_kek,
@@ -232,6 +229,11 @@ fn update_meta(tx: &Tx<'_>, card_id: &CardId, expect: &[u8], meta: &[u8], due_at
         return abort(Conflict::VersionConflict);
     }
     meta.clone_into(&mut record.meta);
+    tx.due.remove(keys::due(Due {
+        at: record.due,
+        card_id: *card_id,
+    }))?;
+    record.due = due_at;
     tx.cards.insert(card_id, tx_encode(&record)?)?;
     tx.due.insert(
         keys::due(Due {
@@ -240,6 +242,23 @@ fn update_meta(tx: &Tx<'_>, card_id: &CardId, expect: &[u8], meta: &[u8], due_at
         }),
         &[],
     )?;
+    Ok(())
+}
+
+/// Moves a due entry that is not due yet, and the record's note of it. An
+/// entry that is not the record's own (a second entry left by format v1)
+/// is dropped instead: each record keeps exactly one.
+fn move_due(tx: &Tx<'_>, from: Due, to: Due) -> TxResult<()> {
+    tx.due.remove(keys::due(from))?;
+    if let Some(current) = tx.cards.get(from.card_id)? {
+        let mut record: CardRecord = tx_decode(&current)?;
+        // 0: a record migrated from v1, whose entry is adopted here.
+        if record.due == from.at || record.due == 0 {
+            record.due = to.at;
+            tx.cards.insert(&from.card_id, tx_encode(&record)?)?;
+            tx.due.insert(keys::due(to), &[])?;
+        }
+    }
     Ok(())
 }
 

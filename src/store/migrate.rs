@@ -54,6 +54,46 @@ impl CardRecordV1 {
     }
 }
 
+/// Converts a batch on every core: each conversion makes memory-hard
+/// commitments, which is what a migration spends its time on.
+fn convert_all(
+    olds: Vec<(CardId, CardRecordV1)>,
+    convert: &(dyn Fn(&CardId, CardRecordV1) -> Result<CardRecord, StoreError> + Sync),
+) -> Result<Vec<(CardId, Vec<Commitment>, CardRecord)>, StoreError> {
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let chunk = olds.len().div_ceil(threads).max(1);
+    let mut olds = olds;
+    let mut parts = Vec::new();
+    while !olds.is_empty() {
+        let rest = olds.split_off(chunk.min(olds.len()));
+        parts.push(std::mem::replace(&mut olds, rest));
+    }
+    let results: Vec<Result<Vec<_>, StoreError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = parts
+            .into_iter()
+            .map(|part| {
+                scope.spawn(move || {
+                    part.into_iter()
+                        .map(|(id, old)| {
+                            let old_keys: Vec<Commitment> = old.identity().copied().collect();
+                            convert(&id, old).map(|new| (id, old_keys, new))
+                        })
+                        .collect()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err(failed("a conversion thread failed"))))
+            .collect()
+    });
+    let mut out = Vec::new();
+    for r in results {
+        out.extend(r?);
+    }
+    Ok(out)
+}
+
 impl SledStore {
     /// Rewrites every v1 card record through `convert` and re-keys the
     /// duplicate index (each v1 key that pointed at the card removed, each
@@ -65,7 +105,7 @@ impl SledStore {
     /// batch it was in is not written; running again resumes there).
     pub fn migrate_v1(
         &self,
-        convert: &mut dyn FnMut(&CardId, CardRecordV1) -> Result<CardRecord, StoreError>,
+        convert: &(dyn Fn(&CardId, CardRecordV1) -> Result<CardRecord, StoreError> + Sync),
     ) -> Result<u64, StoreError> {
         let t = &self.inner.trees;
         let mut migrated = 0u64;
@@ -77,15 +117,13 @@ impl SledStore {
                     .range::<Vec<u8>, _>((std::ops::Bound::Excluded(a.clone()), std::ops::Bound::Unbounded)),
                 None => t.cards.range::<Vec<u8>, _>(..),
             };
-            let mut batch = Vec::with_capacity(BATCH);
+            let mut olds = Vec::with_capacity(BATCH);
             for kv in range.take(BATCH) {
                 let (k, v) = kv.map_err(failed)?;
                 let id: CardId = k.as_ref().try_into().map_err(|_| failed("bad card key"))?;
-                let old: CardRecordV1 = decode(&v)?;
-                let old_keys: Vec<Commitment> = old.identity().copied().collect();
-                let new = convert(&id, old)?;
-                batch.push((id, old_keys, new));
+                olds.push((id, decode::<CardRecordV1>(&v)?));
             }
+            let batch = convert_all(olds, convert)?;
             let Some((last, _, _)) = batch.last() else { break };
             let last = *last;
             let written = (&t.cards, &t.commitments, &t.meta).transaction(|(cards, commitments, meta)| {

@@ -96,6 +96,7 @@ mod tests {
                 birth: vec![],
                 photo_key: vec![],
                 index: vec![],
+                due: 0,
             },
             meta: crate::domain::card::CardMeta {
                 program: "p".into(),

@@ -62,6 +62,6 @@ pub fn meta_change(v: &Vault, id: &CardId, card: &OpenCard, meta: &CardMeta) -> 
         card_id: *id,
         expect: card.record.meta.clone(),
         meta: access::seal_meta(&v.keys, id, &card.record, meta)?,
-        due_at: meta.due_at(window),
+        due_at: meta.index_due(v.clock.now().unix_timestamp(), window),
     })
 }

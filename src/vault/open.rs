@@ -155,8 +155,9 @@ impl Vault {
             .map_err(|e| StartError::Store(e.to_string()))?;
         if opened.schema != crate::store::SCHEMA_VERSION {
             return Err(StartError::Store(format!(
-                "{} holds records in format v{} (status, dates and proofs readable without keys); stop nothing \
-                 else and run `civic-vault migrate --data {} --keys {}` once to seal them (format v{})",
+                "{} holds records in format v{} (status, dates and proofs readable without keys): stop the vault \
+                 and run `civic-vault migrate` once with the same configuration (or --data-dir {} --keys-dir {}) \
+                 to seal them (format v{})",
                 config.data_dir.display(),
                 opened.schema,
                 config.data_dir.display(),

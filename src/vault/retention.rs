@@ -163,7 +163,7 @@ async fn sweep_cardholders(
                         let found = v.store.card(&due.card_id)?.map(|r| {
                             let kek = r.dek.kek_id.clone();
                             let at = crate::domain::access::open_card(&v.keys, &due.card_id, r)
-                                .map_or(i64::MIN, |c| c.meta.due_at(window));
+                                .map_or(i64::MIN, |c| c.meta.index_due(now, window));
                             (at, kek)
                         });
                         Ok((due, found))

@@ -217,7 +217,9 @@ fn seal(
         birth: dek.seal_field(&card_id, "birth", birth_text.as_bytes()),
         photo_key: dek.seal_field(&card_id, "photo_key", photo_key.as_bytes()),
         index: with_decoys(identity.clone()),
+        due: meta.index_due(at, cx.inactive_window_secs),
     };
+    let due_at = record.due;
     let scans = match &cx.scans {
         Some((epoch, recipient)) => proofs
             .scan_files
@@ -236,7 +238,7 @@ fn seal(
             card_id,
             identity_commitments: identity,
             superseded: Vec::new(),
-            due_at: meta.due_at(cx.inactive_window_secs),
+            due_at,
             record,
             photo: PhotoRecord {
                 key_id: PHOTO_KEY_SEALED.to_owned(),
