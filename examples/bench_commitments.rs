@@ -65,7 +65,7 @@ fn main() {
             keys: &keys,
             clerk: "clerk-bench",
             now: time::OffsetDateTime::now_utc(),
-            validity: program.card_validity,
+            validity: None,
             scans: None,
             inactive_window_secs: 365 * 86_400,
             commitment_cost: cost,

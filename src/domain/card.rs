@@ -97,6 +97,16 @@ pub enum RevocationReason {
     HolderRequest,
 }
 
+/// Why a card was replaced by a new one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReplacementReason {
+    Lost,
+    Stolen,
+    Damaged,
+    NotReceived,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CardStatus {
     Active,
@@ -108,6 +118,41 @@ pub enum CardStatus {
     ErasureRequested {
         at: i64,
     },
+    /// A new card replaced this one (its number is in the meta); this
+    /// number answers `card_valid: false` from then on.
+    Replaced {
+        reason: ReplacementReason,
+        at: i64,
+    },
+}
+
+impl CardStatus {
+    /// The word the counter and reports use.
+    #[must_use]
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Revoked { .. } => "revoked",
+            Self::ErasureRequested { .. } => "erasure_requested",
+            Self::Replaced { .. } => "replaced",
+        }
+    }
+}
+
+/// How the holder gets the card.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Delivery {
+    #[default]
+    Mail,
+    Pickup,
+}
+
+/// Where the card is between the printer and the holder.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counter {
+    pub printed_at: Option<i64>,
+    pub picked_up_at: Option<i64>,
 }
 
 /// What the vault keeps about a card besides the holder's fields, sealed
@@ -129,6 +174,20 @@ pub struct CardMeta {
     /// Every proof's document commitment, in the order presented; nothing
     /// else about a proof survives enrollment.
     pub proofs: Vec<Commitment>,
+    pub delivery: Delivery,
+    pub counter: Counter,
+    /// The category only, never the evidence.
+    pub fee_waiver: Option<crate::domain::program::FeeWaiver>,
+    /// Up to two BCP 47 tags (`ase`: American Sign Language).
+    pub languages: Vec<String>,
+    /// Enrolled with a caretaker (a minor); the relationship is in the fields.
+    pub caretaker: bool,
+    /// The number of the card this one replaced, and of the one that
+    /// replaced it (lineage, sealed like the rest).
+    pub replaces: Option<String>,
+    pub replaced_by: Option<String>,
+    /// When the card was renewed, oldest first.
+    pub renewed_at: Vec<i64>,
 }
 
 impl CardMeta {
@@ -145,7 +204,7 @@ impl CardMeta {
     pub fn due_at(&self, inactive_window_secs: i64) -> i64 {
         match self.status {
             CardStatus::ErasureRequested { at } => at,
-            CardStatus::Revoked { at, .. } => at.saturating_add(inactive_window_secs),
+            CardStatus::Revoked { at, .. } | CardStatus::Replaced { at, .. } => at.saturating_add(inactive_window_secs),
             CardStatus::Active => self.expires_on.and_then(Date::next_day).map_or(i64::MAX, |d| {
                 d.midnight()
                     .assume_utc()

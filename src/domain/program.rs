@@ -82,6 +82,109 @@ pub struct Program {
     #[serde(rename = "requirement")]
     pub requirements: Vec<Requirement>,
     pub documents: BTreeMap<String, DocumentRule>,
+    /// When a card may be renewed.
+    #[serde(default)]
+    pub renewal: RenewalRule,
+    /// Validity by the holder's age at issue, first matching band wins;
+    /// none: `card_validity` for everyone.
+    #[serde(default, rename = "validity_band")]
+    pub validity_bands: Vec<ValidityBand>,
+    /// Who may apply with a caretaker, and what that changes.
+    #[serde(default)]
+    pub caretaker: Option<CaretakerRule>,
+    /// The fee waiver categories this program offers.
+    #[serde(default)]
+    pub fee_waivers: Vec<FeeWaiver>,
+    /// A card waiting at the counter longer than this is flagged.
+    #[serde(default = "pickup_window")]
+    pub pickup_window: HumanDuration,
+}
+
+fn pickup_window() -> HumanDuration {
+    "90d".parse().unwrap_or(HumanDuration::ZERO)
+}
+
+/// A renewal window around the card's expiry date.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RenewalRule {
+    /// From this long before expiry...
+    pub before: HumanDuration,
+    /// ...until this long after.
+    pub after: HumanDuration,
+}
+
+impl Default for RenewalRule {
+    fn default() -> Self {
+        // IDNYC's: from 60 days before expiry to 6 months after.
+        Self {
+            before: "60d".parse().unwrap_or(HumanDuration::ZERO),
+            after: "180d".parse().unwrap_or(HumanDuration::ZERO),
+        }
+    }
+}
+
+/// Cards issued to holders aged `from_age` to `to_age` (inclusive) are
+/// valid `validity`; without one they do not expire.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValidityBand {
+    #[serde(default)]
+    pub from_age: u32,
+    #[serde(default)]
+    pub to_age: Option<u32>,
+    #[serde(default)]
+    pub validity: Option<HumanDuration>,
+}
+
+/// Applicants up to `up_to_age` may apply with a caretaker, who shows the
+/// relationship with one of `relationship_documents`; the requirements in
+/// `waives` (by name) then do not apply (IDNYC: no photo document).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaretakerRule {
+    pub up_to_age: u32,
+    #[serde(default)]
+    pub waives: Vec<String>,
+    pub relationship_documents: Vec<String>,
+}
+
+/// Fee waiver categories (the category only is kept, sealed; never the evidence).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FeeWaiver {
+    LowIncome,
+    Homeless,
+    DvSurvivor,
+    Reentry,
+    Veteran,
+    Senior,
+    Youth,
+}
+
+impl FeeWaiver {
+    pub const ALL: [Self; 7] = [
+        Self::LowIncome,
+        Self::Homeless,
+        Self::DvSurvivor,
+        Self::Reentry,
+        Self::Veteran,
+        Self::Senior,
+        Self::Youth,
+    ];
+
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::LowIncome => "low_income",
+            Self::Homeless => "homeless",
+            Self::DvSurvivor => "dv_survivor",
+            Self::Reentry => "reentry",
+            Self::Veteran => "veteran",
+            Self::Senior => "senior",
+            Self::Youth => "youth",
+        }
+    }
 }
 
 fn yes() -> bool {
@@ -244,7 +347,41 @@ impl Program {
                 return Err(err(format!("catalogue lacks document type {base}")));
             }
         }
+        if let Some(c) = &program.caretaker {
+            for w in &c.waives {
+                if !program.requirements.iter().any(|r| &r.name == w) {
+                    return Err(err(format!("caretaker waives unknown requirement {w}")));
+                }
+            }
+            if let Some(d) = c.relationship_documents.iter().find(|d| !program.knows(d)) {
+                return Err(err(format!(
+                    "caretaker relationship document {d} is not in the catalogue"
+                )));
+            }
+        }
         Ok(program)
+    }
+
+    /// How long a card issued to a holder aged `age` is valid (`None`: it
+    /// does not expire). `configured` (`card_validity` in config) overrides
+    /// the profile's default but not its age bands.
+    #[must_use]
+    pub fn validity_for(&self, age: i32, configured: Option<HumanDuration>) -> Option<HumanDuration> {
+        let age = u32::try_from(age).unwrap_or(0);
+        self.validity_bands
+            .iter()
+            .find(|b| age >= b.from_age && b.to_age.is_none_or(|t| age <= t))
+            .map_or(Some(configured.unwrap_or(self.card_validity)), |b| b.validity)
+    }
+
+    /// Whether a card expiring on `expires_on` may be renewed on `today`.
+    #[must_use]
+    pub fn renewal_window(&self, expires_on: Date) -> Option<(Date, Date)> {
+        let from = expires_on.checked_sub(time::Duration::seconds(
+            i64::try_from(self.renewal.before.as_secs()).unwrap_or(0),
+        ))?;
+        let to = self.renewal.after.add_to_date(expires_on)?;
+        Some((from, to))
     }
 
     #[must_use]
@@ -255,10 +392,17 @@ impl Program {
     /// Applies the rules to the proofs presented on `today`.
     #[must_use]
     pub fn evaluate(&self, proofs: &[ProofFacts<'_>], today: Date) -> Verdict {
+        self.evaluate_waiving(proofs, today, &[])
+    }
+
+    /// As [`Program::evaluate`], with the requirements named in `waived`
+    /// not applied (a minor accompanied by a caretaker, say).
+    #[must_use]
+    pub fn evaluate_waiving(&self, proofs: &[ProofFacts<'_>], today: Date, waived: &[String]) -> Verdict {
         let counted: Vec<Option<Counted>> = proofs.iter().map(|p| self.count_one(p, today)).collect();
         let accepted: Vec<&Counted> = counted.iter().flatten().collect();
         let mut missing = Vec::new();
-        for req in &self.requirements {
+        for req in self.requirements.iter().filter(|r| !waived.contains(&r.name)) {
             if let Some(measure) = &req.count {
                 let have = measure_of(measure, &accepted);
                 if have < req.at_least {

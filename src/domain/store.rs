@@ -67,6 +67,22 @@ pub enum Change {
         card_id: CardId,
         due: Due,
     },
+    /// Replaces a card's whole record (a renewal, an update of the holder's
+    /// fields) if its meta is still `expect`, moving its due entry and
+    /// re-keying its index: `identity` must not back another card unless
+    /// that card is in `superseded` (as for an enrollment).
+    UpdateCard {
+        card_id: CardId,
+        expect: Vec<u8>,
+        record: Box<CardRecord>,
+        identity: Vec<Commitment>,
+        superseded: Vec<CardId>,
+    },
+    /// Puts a card on the counter's queue (to print, or to pick up) or takes it off.
+    Counter {
+        card_id: CardId,
+        queued: bool,
+    },
     /// Re-indexes a due entry that is not due yet.
     MoveDue {
         from: Due,
@@ -266,6 +282,12 @@ pub trait Store: Send + Sync + 'static {
     /// # Errors
     /// Storage failure or an unreadable record.
     fn notices(&self) -> Result<Vec<super::legal::Notice>, StoreError>;
+
+    /// The cards on the counter's queue, in storage order.
+    ///
+    /// # Errors
+    /// Storage failure.
+    fn counter_queue(&self, limit: usize) -> Result<Vec<CardId>, StoreError>;
 
     /// How many scans are stored.
     ///

@@ -11,7 +11,7 @@
 use crate::config::Config;
 use crate::crypto::{CommitmentCost, DataKey, Keyring};
 use crate::domain::access::{seal_meta_with, FIELD_CLASSES};
-use crate::domain::card::{CardId, CardMeta, CardRecord};
+use crate::domain::card::{CardId, CardMeta, CardRecord, Counter, Delivery};
 use crate::domain::enrollment::with_decoys;
 use crate::store::{CardRecordV1, SledStore, SCHEMA_VERSION};
 use crate::vault::KeyAccess;
@@ -96,6 +96,19 @@ fn convert(keys: &Keyring, id: &CardId, old: CardRecordV1, cost: CommitmentCost)
         enrolled_at: old.enrolled_at,
         clerk: old.attestations.first().map(|a| a.clerk.clone()).unwrap_or_default(),
         proofs: old.attestations.iter().map(|a| commit(&a.commitment)).collect(),
+        // v1 kept nothing of these; the counter treats such a card as
+        // printed and handed over.
+        delivery: Delivery::Mail,
+        counter: Counter {
+            printed_at: Some(old.enrolled_at),
+            picked_up_at: None,
+        },
+        fee_waiver: None,
+        languages: Vec::new(),
+        caretaker: false,
+        replaces: None,
+        replaced_by: None,
+        renewed_at: Vec::new(),
     };
     CardRecord {
         meta: seal_meta_with(&dek, id, &meta),

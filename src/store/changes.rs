@@ -7,6 +7,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 
 use super::keys;
 use super::{decode, encode, META_ERASED};
+use crate::crypto::Commitment;
 use crate::domain::card::{CardId, CardRecord};
 use crate::domain::principal::Principal;
 use crate::domain::store::{Change, Conflict, Due, NewCard, ScanRef};
@@ -48,11 +49,12 @@ struct Tx<'a> {
     policies: &'a TransactionalTree,
     legal: &'a TransactionalTree,
     notices: &'a TransactionalTree,
+    counter: &'a TransactionalTree,
 }
 
 impl<'a> Tx<'a> {
     fn of(t: &'a [TransactionalTree]) -> Option<Self> {
-        let [_, principals, cards, photos, commitments, scans, due, meta, holds, held_scans, policies, legal, notices] =
+        let [_, principals, cards, photos, commitments, scans, due, meta, holds, held_scans, policies, legal, notices, counter] =
             t
         else {
             return None;
@@ -70,6 +72,7 @@ impl<'a> Tx<'a> {
             policies,
             legal,
             notices,
+            counter,
         })
     }
 }
@@ -103,6 +106,20 @@ pub(super) fn apply_change(t: &[TransactionalTree], change: &Change) -> TxResult
         } => update_meta(&tx, card_id, expect, meta, *due_at)?,
         Change::DeleteCard { card_id, due: entry } => delete_card(&tx, card_id, *entry)?,
         Change::MoveDue { from, to } => move_due(&tx, *from, *to)?,
+        Change::UpdateCard {
+            card_id,
+            expect,
+            record,
+            identity,
+            superseded,
+        } => update_card(&tx, card_id, expect, record, identity, superseded)?,
+        Change::Counter { card_id, queued } => {
+            if *queued {
+                tx.counter.insert(card_id, &[])?;
+            } else {
+                tx.counter.remove(card_id)?;
+            }
+        }
         Change::Rewrap {
             card_id,
             from_kek,
@@ -182,21 +199,13 @@ fn enroll(tx: &Tx<'_>, new: &NewCard) -> TxResult<()> {
     if tx.cards.get(new.card_id)?.is_some() {
         return abort(Conflict::CardIdTaken);
     }
-    // Checked again here, inside the transaction, so two enrollments with
-    // one document cannot both pass: an index entry may be taken over only
-    // from a card the vault found no longer valid.
-    for c in &new.identity_commitments {
-        if let Some(owner) = tx.commitments.get(c)? {
-            if !new.superseded.iter().any(|s| s.as_slice() == owner.as_ref()) {
-                return abort(Conflict::DuplicateEnrollment);
-            }
-        }
-    }
+    check_identity(tx, &new.card_id, &new.identity_commitments, &new.superseded)?;
     tx.cards.insert(&new.card_id, tx_encode(&new.record)?)?;
     tx.photos.insert(&new.card_id, tx_encode(&new.photo)?)?;
     for c in &new.record.index {
         tx.commitments.insert(c, &new.card_id)?;
     }
+    tx.counter.insert(&new.card_id, &[])?;
     tx.due.insert(
         keys::due(Due {
             at: new.due_at,
@@ -245,6 +254,63 @@ fn update_meta(tx: &Tx<'_>, card_id: &CardId, expect: &[u8], meta: &[u8], due_at
     Ok(())
 }
 
+/// Checked here, inside the transaction, so two cards with one identity
+/// document cannot both pass: an index entry may be taken over only from a
+/// card the vault found no longer valid (or is the card's own).
+fn check_identity(tx: &Tx<'_>, card_id: &CardId, identity: &[Commitment], superseded: &[CardId]) -> TxResult<()> {
+    for c in identity {
+        if let Some(owner) = tx.commitments.get(c)? {
+            let own = owner.as_ref() == card_id.as_slice();
+            if !own && !superseded.iter().any(|s| s.as_slice() == owner.as_ref()) {
+                return abort(Conflict::DuplicateEnrollment);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Replaces a card's record if its meta is still `expect`: the due entry
+/// moves with it and the index is re-keyed (the old keys it owns removed,
+/// the new ones checked and pointed at it).
+fn update_card(
+    tx: &Tx<'_>,
+    card_id: &CardId,
+    expect: &[u8],
+    record: &CardRecord,
+    identity: &[Commitment],
+    superseded: &[CardId],
+) -> TxResult<()> {
+    let Some(current) = tx.cards.get(card_id)? else {
+        return abort(Conflict::NotFound);
+    };
+    let old: CardRecord = tx_decode(&current)?;
+    if old.meta != expect {
+        return abort(Conflict::VersionConflict);
+    }
+    check_identity(tx, card_id, identity, superseded)?;
+    for c in &old.index {
+        if tx.commitments.get(c)?.is_some_and(|owner| owner.as_ref() == card_id) {
+            tx.commitments.remove(c.as_slice())?;
+        }
+    }
+    for c in &record.index {
+        tx.commitments.insert(c.as_slice(), card_id.as_slice())?;
+    }
+    tx.due.remove(keys::due(Due {
+        at: old.due,
+        card_id: *card_id,
+    }))?;
+    tx.due.insert(
+        keys::due(Due {
+            at: record.due,
+            card_id: *card_id,
+        }),
+        &[],
+    )?;
+    tx.cards.insert(card_id, tx_encode(record)?)?;
+    Ok(())
+}
+
 /// Moves a due entry that is not due yet, and the record's note of it. An
 /// entry that is not the record's own (a second entry left by format v1)
 /// is dropped instead: each record keeps exactly one.
@@ -269,6 +335,7 @@ fn delete_card(tx: &Tx<'_>, card_id: &CardId, entry: Due) -> TxResult<()> {
     if let Some(current) = tx.cards.remove(card_id)? {
         let record: CardRecord = tx_decode(&current)?;
         tx.photos.remove(card_id)?;
+        tx.counter.remove(card_id)?;
         for c in &record.index {
             if tx.commitments.get(c)?.is_some_and(|owner| owner.as_ref() == card_id) {
                 tx.commitments.remove(c)?;

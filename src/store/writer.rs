@@ -100,6 +100,7 @@ fn transact(inner: &Inner, head: Head, commit: &Commit) -> Result<(Head, CommitR
         &t.policies,
         &t.legal,
         &t.notices,
+        &t.counter,
     ];
     let outcome = trees[..].transaction(|tx| {
         for change in &commit.changes {

@@ -74,7 +74,7 @@ pub(super) fn decode_upload(
     Ok(bytes)
 }
 
-fn text(value: &str, field: &str, max: usize) -> Result<(), Error> {
+pub(super) fn text(value: &str, field: &str, max: usize) -> Result<(), Error> {
     let n = value.chars().count();
     if value.trim().is_empty() || n > max {
         return Err(Error::invalid(field, &format!("must be 1 to {max} characters")));
@@ -85,7 +85,7 @@ fn text(value: &str, field: &str, max: usize) -> Result<(), Error> {
     Ok(())
 }
 
-fn date(value: &str, field: &str) -> Result<Date, Error> {
+pub(super) fn date(value: &str, field: &str) -> Result<Date, Error> {
     let format = time::macros::format_description!("[year]-[month]-[day]");
     Date::parse(value, &format).map_err(|_| Error::invalid(field, "must be a date YYYY-MM-DD"))
 }
@@ -229,12 +229,13 @@ pub(super) fn check_rules(
     birth: Date,
     today: Date,
     facts: &[ProofFacts<'_>],
+    waived: &[String],
 ) -> Result<Vec<Option<Counted>>, Error> {
     let mut missing = Vec::new();
     if age_on(birth, today) < i32::try_from(program.min_age).unwrap_or(i32::MAX) {
         missing.push(format!("minimum_age: the program is open from age {}", program.min_age));
     }
-    let counted = match program.evaluate(facts, today) {
+    let counted = match program.evaluate_waiving(facts, today, waived) {
         Verdict::Met(counted) => counted,
         Verdict::Missing(m) => {
             missing.extend(m);

@@ -9,16 +9,19 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
-use super::card::{CardId, CardMeta, CardNumber, CardRecord, CardStatus, PhotoRecord, INDEX_SLOTS};
+use super::card::{CardId, CardMeta, CardNumber, CardRecord, CardStatus, Counter, Delivery, PhotoRecord, INDEX_SLOTS};
 use super::error::Error;
+use super::program::FeeWaiver;
 use super::program::Program;
 use super::store::NewCard;
 use crate::crypto::{Commitment, CommitmentCost, DataKey, EpochId, Keyring};
 use crate::duration::HumanDuration;
 
 mod checks;
+mod options;
 pub use checks::{age_on, sniff, MediaKind};
 use checks::{check_applicant, check_proofs, check_rules, decode_upload, CheckedProofs};
+use options::{check_options, Options};
 
 /// `PhotoRecord::key_id` of a photo whose identity is sealed in its card record.
 pub const PHOTO_KEY_SEALED: &str = "card";
@@ -35,6 +38,15 @@ pub struct EnrollmentRequest {
     pub applicant: Applicant,
     pub photo: Upload,
     pub proofs: Vec<ProofInput>,
+    /// v1.1: a fee waiver category the program offers (never its evidence).
+    #[serde(default)]
+    #[zeroize(skip)]
+    pub fee_waiver: Option<FeeWaiver>,
+    /// v1.1: `mail` or `pickup`. Care-of and no address, and DV survivors,
+    /// pick the card up; the default is mail where it can be mailed.
+    #[serde(default)]
+    #[zeroize(skip)]
+    pub delivery: Option<Delivery>,
 }
 
 #[derive(Deserialize, Zeroize, ZeroizeOnDrop, utoipa::ToSchema)]
@@ -47,6 +59,22 @@ pub struct Applicant {
     pub address: Address,
     #[serde(default)]
     pub gender: Option<String>,
+    /// v1.1: up to two language preferences, BCP 47 tags (`ase`: ASL).
+    #[serde(default)]
+    pub languages: Vec<String>,
+    /// v1.1: for applicants the program lets apply with a caretaker.
+    #[serde(default)]
+    pub caretaker: Option<Caretaker>,
+}
+
+/// The adult applying with a minor: the relationship, shown with documents
+/// the program accepts for it. The documents are checked, not kept.
+#[derive(Deserialize, Zeroize, ZeroizeOnDrop, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Caretaker {
+    /// `parent`, `guardian`, ... (free text, at most 64 characters).
+    pub relationship: String,
+    pub proofs: Vec<ProofInput>,
 }
 
 #[derive(Clone, Deserialize, Serialize, Zeroize, ZeroizeOnDrop, utoipa::ToSchema)]
@@ -109,6 +137,9 @@ pub struct SealedFields {
     /// enrolled before it was kept).
     #[serde(default)]
     pub card_number: Option<String>,
+    /// v1.1: the caretaker's relationship, for a minor enrolled with one.
+    #[serde(default)]
+    pub caretaker: Option<String>,
 }
 
 /// Everything enrollment needs besides the request.
@@ -117,7 +148,8 @@ pub struct EnrollContext<'a> {
     pub keys: &'a Keyring,
     pub clerk: &'a str,
     pub now: OffsetDateTime,
-    pub validity: HumanDuration,
+    /// `card_validity` from config, if set (the profile's age bands still apply).
+    pub validity: Option<HumanDuration>,
     /// Where scans go when they are kept: the current destruction epoch and
     /// its recipient. `None`: scans are checked and dropped ("0s").
     pub scans: Option<(EpochId, age::x25519::Recipient)>,
@@ -151,10 +183,11 @@ impl Prepared {
 pub fn prepare(req: &EnrollmentRequest, cx: &EnrollContext<'_>) -> Result<Prepared, Error> {
     let today = cx.now.date();
     let birth = check_applicant(&req.applicant, today)?;
+    let options = check_options(req, cx, age_on(birth, today), today)?;
     let photo = decode_upload(&req.photo, "photo", &[MediaKind::Jpeg, MediaKind::Png], MAX_PHOTO_BYTES)?;
     let proofs = check_proofs(&req.proofs, cx, today)?;
-    let counted = check_rules(cx.program, birth, today, &proofs.facts)?;
-    seal(req, cx, photo, proofs, counted)
+    let counted = check_rules(cx.program, birth, today, &proofs.facts, &options.waived)?;
+    seal(req, cx, photo, proofs, counted, options)
 }
 
 /// Turns a checked application into what is stored: a new card number,
@@ -167,6 +200,7 @@ fn seal(
     photo: Zeroizing<Vec<u8>>,
     proofs: CheckedProofs<'_>,
     counted: Vec<Option<crate::domain::program::Counted>>,
+    options: Options,
 ) -> Result<Prepared, Error> {
     let (today, at) = (cx.now.date(), cx.now.unix_timestamp());
     let a = &req.applicant;
@@ -179,20 +213,31 @@ fn seal(
         rules: cx.program.rules.clone(),
         status: CardStatus::Active,
         issued_on: today,
-        expires_on: Some(
-            cx.validity
-                .add_to_date(today)
-                .ok_or_else(|| Error::internal("card validity overflows the calendar"))?,
-        ),
+        expires_on: match options.validity {
+            Some(v) => Some(
+                v.add_to_date(today)
+                    .ok_or_else(|| Error::internal("card validity overflows the calendar"))?,
+            ),
+            None => None,
+        },
         enrolled_at: at,
         clerk: cx.clerk.to_owned(),
         proofs: proofs.commitments.clone(),
+        delivery: options.delivery,
+        counter: Counter::default(),
+        fee_waiver: options.fee_waiver,
+        languages: options.languages,
+        caretaker: options.caretaker.is_some(),
+        replaces: None,
+        replaced_by: None,
+        renewed_at: Vec::new(),
     };
     let sealed = SealedFields {
         full_name: a.full_name.clone(),
         address: cx.program.keep_address.then(|| a.address.clone()),
         gender: a.gender.clone(),
         card_number: Some(card_number.as_str().to_owned()),
+        caretaker: options.caretaker,
     };
     let plain = Zeroizing::new(serde_json::to_vec(&sealed).map_err(|_| Error::internal("field encoding"))?);
     let birth_text = Zeroizing::new(a.date_of_birth.clone());

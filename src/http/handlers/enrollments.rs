@@ -60,7 +60,7 @@ pub async fn enroll(gate: Gate, body: Body) -> Result<(StatusCode, Json<Enrolled
     let vault = Arc::clone(&v);
     let clerk = who.id.clone();
     let prepared = tokio::task::spawn_blocking(move || {
-        let validity = vault.config.card_validity.unwrap_or(vault.program.card_validity);
+        let validity = vault.config.card_validity;
         let now = vault.clock.now();
         let scans = match scan_epoch(&vault, now.unix_timestamp()) {
             Some(epoch) if req.proofs.iter().any(|p| p.scan.is_some()) => {

@@ -83,6 +83,7 @@ async fn item_value(
                 CardStatus::Active => ("active", None),
                 CardStatus::Revoked { reason, .. } => ("revoked", Some(*reason)),
                 CardStatus::ErasureRequested { .. } => ("erasure_requested", None),
+                CardStatus::Replaced { .. } => ("replaced", None),
             };
             let mut s = json!({
                 "status": status,
