@@ -158,7 +158,7 @@ pub fn open_birth_date(
     card_id: &super::card::CardId,
     record: &super::card::CardRecord,
 ) -> Result<time::Date, Error> {
-    if !(permit.allows(Action::QueryFact) || permit.allows(Action::Disclose)) {
+    if !(permit.allows(Action::QueryFact) || permit.allows(Action::Disclose) || permit.allows(Action::RenewCard)) {
         return Err(Error::Internal {
             detail: "birth date opened without a query_fact or disclose permit".into(),
         });
@@ -187,7 +187,16 @@ pub fn open_fields(
     card_id: &CardId,
     record: &CardRecord,
 ) -> Result<super::enrollment::SealedFields, Error> {
-    if !(permit.allows(Action::Disclose) || permit.allows(Action::ListNotices)) {
+    if ![
+        Action::Disclose,
+        Action::ListNotices,
+        Action::LookupCard,
+        Action::ReadPrintQueue,
+        Action::UpdateCard,
+    ]
+    .into_iter()
+    .any(|a| permit.allows(a))
+    {
         return Err(Error::Internal {
             detail: "fields opened without a disclose or list_notices permit".into(),
         });
@@ -239,4 +248,74 @@ pub fn open_package(
     dek.open_field(card_id, &format!("legal:{request_id}"), sealed)
         .map(Zeroizing::new)
         .map_err(|_| Error::NotFound)
+}
+
+/// Seals `fields` as a record's fields under its data key, padded (an
+/// update of the holder's name, address, gender or languages).
+///
+/// # Errors
+/// The permit is not for an update, or the record's keys are gone.
+pub fn seal_fields(
+    permit: &Permit,
+    keys: &Keyring,
+    card_id: &CardId,
+    record: &CardRecord,
+    fields: &super::enrollment::SealedFields,
+) -> Result<Vec<u8>, Error> {
+    if !permit.allows(Action::UpdateCard) {
+        return Err(Error::internal("fields sealed without an update_card permit"));
+    }
+    let dek = data_key(keys, card_id, record)?;
+    let plain = Zeroizing::new(serde_json::to_vec(fields).map_err(|_| Error::internal("field encoding"))?);
+    Ok(dek.seal_padded(card_id, "fields", &plain, FIELD_CLASSES))
+}
+
+/// A replacement card's record from the one it replaces: a new data key
+/// wrapped under the active KEK for the new card id, and the holder's
+/// fields (with the new number), birth date, photo identity and `meta`
+/// sealed under it. The photo's age file is the same file; the index keys
+/// move to the new card.
+///
+/// # Errors
+/// The permit is not for a replacement, or the old record's keys are gone.
+pub fn replacement_record(
+    permit: &Permit,
+    keys: &Keyring,
+    old_id: &CardId,
+    old: &CardRecord,
+    new_id: &CardId,
+    new_number: &str,
+    meta: &CardMeta,
+) -> Result<CardRecord, Error> {
+    if !permit.allows(Action::ReplaceCard) {
+        return Err(Error::internal("a record copied without a replace_card permit"));
+    }
+    let old_dek = data_key(keys, old_id, old)?;
+    let open = |field: &str, sealed: &[u8]| {
+        old_dek
+            .open_field(old_id, field, sealed)
+            .map(Zeroizing::new)
+            .map_err(|_| Error::NotFound)
+    };
+    let mut fields: super::enrollment::SealedFields = serde_json::from_slice(
+        &old_dek
+            .open_padded(old_id, "fields", &old.fields)
+            .map_err(|_| Error::NotFound)?,
+    )
+    .map_err(|_| Error::internal("a cardholder record does not decode"))?;
+    fields.card_number = Some(new_number.to_owned());
+    let plain = Zeroizing::new(serde_json::to_vec(&fields).map_err(|_| Error::internal("field encoding"))?);
+    let birth = open("birth", &old.birth)?;
+    let photo_key = open("photo_key", &old.photo_key)?;
+    let dek = crate::crypto::DataKey::generate();
+    let (kek_id, kek) = keys.active_kek();
+    Ok(CardRecord {
+        dek: dek.wrap(&kek_id, &kek, new_id),
+        meta: seal_meta_with(&dek, new_id, meta),
+        fields: dek.seal_padded(new_id, "fields", &plain, FIELD_CLASSES),
+        birth: dek.seal_field(new_id, "birth", &birth),
+        photo_key: dek.seal_field(new_id, "photo_key", &photo_key),
+        index: old.index.clone(),
+        due: old.due,
+    })
 }

@@ -32,10 +32,18 @@ pub enum Action {
     ReadLegalRequest,
     ListNotices,
     Disclose,
+    LookupCard,
+    RenewCard,
+    ReplaceCard,
+    UpdateCard,
+    ReadPrintQueue,
+    MarkPrinted,
+    MarkPickedUp,
+    ReadReports,
 }
 
 impl Action {
-    pub const ALL: [Self; 26] = [
+    pub const ALL: [Self; 34] = [
         Self::Enroll,
         Self::ReadPhoto,
         Self::RevokeCard,
@@ -62,6 +70,14 @@ impl Action {
         Self::ReadLegalRequest,
         Self::ListNotices,
         Self::Disclose,
+        Self::LookupCard,
+        Self::RenewCard,
+        Self::ReplaceCard,
+        Self::UpdateCard,
+        Self::ReadPrintQueue,
+        Self::MarkPrinted,
+        Self::MarkPickedUp,
+        Self::ReadReports,
     ];
 
     /// The schema's resource type for this action.
@@ -73,7 +89,13 @@ impl Action {
             | Self::EraseCard
             | Self::RequestHold
             | Self::ApproveHold
-            | Self::ReleaseHold => "Card",
+            | Self::ReleaseHold
+            | Self::LookupCard
+            | Self::RenewCard
+            | Self::ReplaceCard
+            | Self::UpdateCard
+            | Self::MarkPrinted
+            | Self::MarkPickedUp => "Card",
             Self::QueryFact => "Fact",
             Self::Disclose => "LegalItem",
             _ => "Vault",
@@ -109,6 +131,14 @@ impl Action {
             Self::ReadLegalRequest => "read_legal_request",
             Self::ListNotices => "list_notices",
             Self::Disclose => "disclose",
+            Self::LookupCard => "lookup_card",
+            Self::RenewCard => "renew_card",
+            Self::ReplaceCard => "replace_card",
+            Self::UpdateCard => "update_card",
+            Self::ReadPrintQueue => "read_print_queue",
+            Self::MarkPrinted => "mark_printed",
+            Self::MarkPickedUp => "mark_picked_up",
+            Self::ReadReports => "read_reports",
         }
     }
 }

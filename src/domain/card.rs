@@ -174,6 +174,9 @@ pub struct CardMeta {
     /// Every proof's document commitment, in the order presented; nothing
     /// else about a proof survives enrollment.
     pub proofs: Vec<Commitment>,
+    /// Which of them proved identity: the card's real index keys (the
+    /// record's index adds decoys, and only this says which are which).
+    pub identity: Vec<Commitment>,
     pub delivery: Delivery,
     pub counter: Counter,
     /// The category only, never the evidence.

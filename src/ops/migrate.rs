@@ -96,6 +96,7 @@ fn convert(keys: &Keyring, id: &CardId, old: CardRecordV1, cost: CommitmentCost)
         enrolled_at: old.enrolled_at,
         clerk: old.attestations.first().map(|a| a.clerk.clone()).unwrap_or_default(),
         proofs: old.attestations.iter().map(|a| commit(&a.commitment)).collect(),
+        identity: old.identity().map(commit).collect(),
         // v1 kept nothing of these; the counter treats such a card as
         // printed and handed over.
         delivery: Delivery::Mail,

@@ -107,6 +107,15 @@ mod tests {
                 enrolled_at: 0,
                 clerk: "c".into(),
                 proofs: vec![],
+                identity: vec![],
+                delivery: crate::domain::card::Delivery::Mail,
+                counter: crate::domain::card::Counter::default(),
+                fee_waiver: None,
+                languages: vec![],
+                caretaker: false,
+                replaces: None,
+                replaced_by: None,
+                renewed_at: vec![],
             },
         }
     }

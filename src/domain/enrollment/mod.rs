@@ -208,6 +208,15 @@ fn seal(
     let card_id: CardId = cx.keys.blind.card_id(card_number.as_str());
     let dek = DataKey::generate();
     let (kek_id, kek) = cx.keys.active_kek();
+    let identity: Vec<Commitment> = counted
+        .iter()
+        .zip(&proofs.commitments)
+        .filter(|(c, _)| {
+            c.as_ref()
+                .is_some_and(|c| c.proves.contains(&crate::domain::program::Proves::Identity))
+        })
+        .map(|(_, commitment)| *commitment)
+        .collect();
     let meta = CardMeta {
         program: cx.program.name.clone(),
         rules: cx.program.rules.clone(),
@@ -223,6 +232,7 @@ fn seal(
         enrolled_at: at,
         clerk: cx.clerk.to_owned(),
         proofs: proofs.commitments.clone(),
+        identity: identity.clone(),
         delivery: options.delivery,
         counter: Counter::default(),
         fee_waiver: options.fee_waiver,
@@ -246,15 +256,6 @@ fn seal(
     let photo_identity = age::x25519::Identity::generate();
     let age_file = age::encrypt(&photo_identity.to_public(), &photo).map_err(|e| Error::internal(e.to_string()))?;
     let photo_key = Zeroizing::new(photo_identity.to_string().expose_secret().to_owned());
-    let identity: Vec<Commitment> = counted
-        .iter()
-        .zip(&proofs.commitments)
-        .filter(|(c, _)| {
-            c.as_ref()
-                .is_some_and(|c| c.proves.contains(&crate::domain::program::Proves::Identity))
-        })
-        .map(|(_, commitment)| *commitment)
-        .collect();
     let record = CardRecord {
         dek: dek.wrap(&kek_id, &kek, &card_id),
         meta: super::access::seal_meta_with(&dek, &card_id, &meta),
