@@ -20,6 +20,7 @@ const EMBEDDED_PROGRAMS: &[(&str, &str)] = &[
         "san_francisco",
         include_str!("../../policies/programs/san_francisco.toml"),
     ),
+    ("chicago", include_str!("../../policies/programs/chicago.toml")),
 ];
 
 impl PolicySources {

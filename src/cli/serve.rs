@@ -23,7 +23,7 @@ pub(super) struct ServeArgs {
     /// Policies directory (default ./policies).
     #[arg(long)]
     policies_dir: Option<PathBuf>,
-    /// Program profile: idnyc, hartford, new_haven or san_francisco.
+    /// Program profile: idnyc, hartford, new_haven, san_francisco or chicago.
     #[arg(long)]
     program: Option<String>,
 }

@@ -337,7 +337,7 @@ impl Config {
         if !name_ok {
             return Err(ConfigError::key(
                 "program",
-                "must be a profile name such as idnyc, hartford, new_haven or san_francisco",
+                "must be a profile name such as idnyc, hartford, new_haven, san_francisco or chicago",
             ));
         }
         if let Some(v) = self.card_validity {

@@ -158,7 +158,15 @@ pub fn open_birth_date(
     card_id: &super::card::CardId,
     record: &super::card::CardRecord,
 ) -> Result<time::Date, Error> {
-    if !(permit.allows(Action::QueryFact) || permit.allows(Action::Disclose) || permit.allows(Action::RenewCard)) {
+    if ![
+        Action::QueryFact,
+        Action::Disclose,
+        Action::RenewCard,
+        Action::UpdateCard,
+    ]
+    .into_iter()
+    .any(|a| permit.allows(a))
+    {
         return Err(Error::Internal {
             detail: "birth date opened without a query_fact or disclose permit".into(),
         });

@@ -42,6 +42,9 @@ pub struct AuditDraft {
     /// How many requests this entry stands for, when more than its own:
     /// unauthenticated requests from one source in one interval.
     pub count: Option<u64>,
+    /// An enrollment refused for insufficient proof: the requirements not
+    /// met, by name (the program's rule names; nothing about the applicant).
+    pub missing: Vec<String>,
 }
 
 /// Context a decision was made with, besides principal, action and purpose.
@@ -151,6 +154,8 @@ pub struct AuditEntry {
     pub principal_change: Option<PrincipalChange>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub count: Option<u64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<String>,
     pub prev_hash: String,
 }
 
@@ -181,6 +186,7 @@ impl AuditEntry {
             items: draft.items.clone(),
             principal_change: draft.principal_change.clone(),
             count: draft.count,
+            missing: draft.missing.clone(),
             prev_hash: format_hash(prev),
         };
         let canonical = entry.canonical();

@@ -423,6 +423,12 @@ impl Program {
         }
     }
 
+    /// What one document counts for on `today` (`None`: nothing).
+    #[must_use]
+    pub fn count(&self, proof: &ProofFacts<'_>, today: Date) -> Option<Counted> {
+        self.count_one(proof, today)
+    }
+
     fn count_one(&self, proof: &ProofFacts<'_>, today: Date) -> Option<Counted> {
         let rule = self.documents.get(proof.document_type)?;
         if rule.proves.is_empty() {

@@ -277,6 +277,13 @@ pub trait Store: Send + Sync + 'static {
     /// Storage failure or an unreadable record.
     fn legal_request(&self, id: &str) -> Result<Option<super::legal::LegalRecord>, StoreError>;
 
+    /// Every stored legal answer's id, time and summary (JSON), oldest
+    /// first: what reports count (never the packages).
+    ///
+    /// # Errors
+    /// Storage failure or an unreadable record.
+    fn legal_summaries(&self) -> Result<Vec<(i64, Vec<u8>)>, StoreError>;
+
     /// Cardholder notices waiting to be sent, oldest first.
     ///
     /// # Errors

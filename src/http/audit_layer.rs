@@ -73,6 +73,16 @@ impl AuditSlot {
         });
     }
 
+    /// Records the requirements an enrollment did not meet (their names).
+    pub fn missing(&self, requirements: &[String]) {
+        self.with(|s| {
+            s.draft.missing = requirements
+                .iter()
+                .map(|m| m.split(':').next().unwrap_or_default().trim().to_owned())
+                .collect();
+        });
+    }
+
     /// Records one legal-request item's decision.
     pub fn item_decision(&self, item: &str, allowed: bool) {
         self.with(|s| {

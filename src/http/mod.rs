@@ -47,7 +47,17 @@ pub fn router(vault: Arc<Vault>) -> Router {
         .route("/v1/enrollments", post(handlers::enrollments::enroll))
         .route("/v1/cardholders/{card}/photo", get(handlers::cards::photo))
         .route("/v1/cardholders/{card}/revoke", post(handlers::cards::revoke))
-        .route("/v1/cardholders/{card}", delete(handlers::cards::erase))
+        .route(
+            "/v1/cardholders/{card}",
+            get(handlers::counter::lookup).delete(handlers::cards::erase),
+        )
+        .route("/v1/cardholders/{card}/renew", post(handlers::counter::renew))
+        .route("/v1/cardholders/{card}/replace", post(handlers::counter::replace))
+        .route("/v1/cardholders/{card}/update", post(handlers::counter::update))
+        .route("/v1/cardholders/{card}/printed", post(handlers::counter::printed))
+        .route("/v1/cardholders/{card}/picked-up", post(handlers::counter::picked_up))
+        .route("/v1/print-queue", get(handlers::counter::print_queue))
+        .route("/v1/reports/quarterly", get(handlers::reports::quarterly))
         .route("/v1/facts", post(handlers::facts::query))
         .route(
             "/v1/legal/holds",

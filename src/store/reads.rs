@@ -182,6 +182,13 @@ impl Store for SledStore {
         v.map(|v| decode(&v)).transpose()
     }
 
+    fn legal_summaries(&self) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
+        let records: Vec<crate::domain::legal::LegalRecord> = decode_all(&self.inner.trees.legal)?;
+        let mut out: Vec<(i64, Vec<u8>)> = records.into_iter().map(|r| (r.at, r.summary)).collect();
+        out.sort_by_key(|(at, _)| *at);
+        Ok(out)
+    }
+
     fn notices(&self) -> Result<Vec<crate::domain::legal::Notice>, StoreError> {
         decode_all(&self.inner.trees.notices)
     }

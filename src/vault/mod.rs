@@ -8,10 +8,12 @@ pub mod audit_tally;
 pub mod card_cache;
 pub mod cards;
 pub mod checkpoints;
+pub mod counter;
 pub mod legal;
 pub mod metrics;
 mod open;
 pub mod rate_limits;
+pub mod reports;
 pub mod retention;
 pub mod token_index;
 

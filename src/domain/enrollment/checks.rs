@@ -74,7 +74,11 @@ pub(super) fn decode_upload(
     Ok(bytes)
 }
 
-pub(super) fn text(value: &str, field: &str, max: usize) -> Result<(), Error> {
+/// A text field: 1 to `max` characters, no control characters.
+///
+/// # Errors
+/// 400 naming `field`.
+pub fn check_text(value: &str, field: &str, max: usize) -> Result<(), Error> {
     let n = value.chars().count();
     if value.trim().is_empty() || n > max {
         return Err(Error::invalid(field, &format!("must be 1 to {max} characters")));
@@ -90,8 +94,12 @@ pub(super) fn date(value: &str, field: &str) -> Result<Date, Error> {
     Date::parse(value, &format).map_err(|_| Error::invalid(field, "must be a date YYYY-MM-DD"))
 }
 
-fn check_address(address: &Address) -> Result<(), Error> {
-    let check = |v: &str, f: &str| text(v, &format!("applicant.address.{f}"), MAX_TEXT);
+/// An address's lines, each a text field.
+///
+/// # Errors
+/// 400 naming the line.
+pub fn check_address(address: &Address) -> Result<(), Error> {
+    let check = |v: &str, f: &str| check_text(v, &format!("applicant.address.{f}"), MAX_TEXT);
     let opt = |v: &Option<String>, f: &str| v.as_deref().map_or(Ok(()), |v| check(v, f));
     let (organization, line1, line2, city, state, postal_code) = match address {
         Address::None => return Ok(()),
@@ -118,7 +126,7 @@ fn check_address(address: &Address) -> Result<(), Error> {
     opt(line2, "line2")?;
     check(city, "city")?;
     opt(state, "state")?;
-    text(postal_code, "applicant.address.postal_code", 16)
+    check_text(postal_code, "applicant.address.postal_code", 16)
 }
 
 /// Whole years between `birth` and `today`.
@@ -133,7 +141,7 @@ pub fn age_on(birth: Date, today: Date) -> i32 {
 
 /// The applicant's fields; their birth date.
 pub(super) fn check_applicant(a: &Applicant, today: Date) -> Result<Date, Error> {
-    text(&a.full_name, "applicant.full_name", MAX_TEXT)?;
+    check_text(&a.full_name, "applicant.full_name", MAX_TEXT)?;
     let birth = date(&a.date_of_birth, "applicant.date_of_birth")?;
     if birth > today || birth.year() < 1900 {
         return Err(Error::invalid(
@@ -180,8 +188,8 @@ pub(super) fn check_proofs<'r>(
         if !cx.program.knows(&p.document_type) {
             return Err(Error::invalid(&f("document_type"), "not in the document catalogue"));
         }
-        text(&p.issuer, &f("issuer"), 100)?;
-        text(&p.number, &f("number"), 64)?;
+        check_text(&p.issuer, &f("issuer"), 100)?;
+        check_text(&p.number, &f("number"), 64)?;
         let issued_on = p.issued_on.as_deref().map(|d| date(d, &f("issued_on"))).transpose()?;
         let expires_on = p.expires_on.as_deref().map(|d| date(d, &f("expires_on"))).transpose()?;
         if issued_on.is_some_and(|d| d > today) {

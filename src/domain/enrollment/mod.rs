@@ -19,8 +19,9 @@ use crate::duration::HumanDuration;
 
 mod checks;
 mod options;
-pub use checks::{age_on, sniff, MediaKind};
+pub use checks::{age_on, check_address, check_text, sniff, MediaKind};
 use checks::{check_applicant, check_proofs, check_rules, decode_upload, CheckedProofs};
+pub use options::check_languages;
 use options::{check_options, Options};
 
 /// `PhotoRecord::key_id` of a photo whose identity is sealed in its card record.
@@ -294,6 +295,73 @@ fn seal(
         },
         meta,
         scans_presented: proofs.scans_presented,
+    })
+}
+
+/// What a renewal or an update must show with its documents.
+pub enum Need {
+    /// The program's rules in full, as at enrollment (a renewal).
+    Rules,
+    /// At least one accepted document proving each of these (an update:
+    /// identity for a new name, residency for a new address).
+    Proving(Vec<crate::domain::program::Proves>),
+}
+
+/// Documents presented at the counter for an existing card, checked: their
+/// commitments, and which of them proved identity.
+pub struct CheckedDocuments {
+    pub commitments: Vec<Commitment>,
+    pub identity: Vec<Commitment>,
+}
+
+/// Checks documents presented for an existing card (renewal, update) with
+/// the same rules as an enrollment. Scans are validated and dropped.
+///
+/// # Errors
+/// 400 naming the field, 413, or 422 naming what is missing.
+pub fn check_documents(
+    proofs: &[ProofInput],
+    cx: &EnrollContext<'_>,
+    birth: time::Date,
+    need: &Need,
+) -> Result<CheckedDocuments, Error> {
+    let today = cx.now.date();
+    if let (Need::Proving(what), true) = (need, proofs.is_empty()) {
+        return Err(Error::InsufficientProof {
+            missing: what
+                .iter()
+                .map(|p| format!("{}: a document proving it", p.as_str()))
+                .collect(),
+        });
+    }
+    let checked = check_proofs(proofs, cx, today)?;
+    let counted = match need {
+        Need::Rules => check_rules(cx.program, birth, today, &checked.facts, &[])?,
+        Need::Proving(what) => {
+            let counted: Vec<_> = checked.facts.iter().map(|f| cx.program.count(f, today)).collect();
+            let missing: Vec<String> = what
+                .iter()
+                .filter(|p| !counted.iter().flatten().any(|c| c.proves.contains(p)))
+                .map(|p| format!("{}: a document proving it", p.as_str()))
+                .collect();
+            if !missing.is_empty() {
+                return Err(Error::InsufficientProof { missing });
+            }
+            counted
+        }
+    };
+    let identity = counted
+        .iter()
+        .zip(&checked.commitments)
+        .filter(|(c, _)| {
+            c.as_ref()
+                .is_some_and(|c| c.proves.contains(&crate::domain::program::Proves::Identity))
+        })
+        .map(|(_, k)| *k)
+        .collect();
+    Ok(CheckedDocuments {
+        commitments: checked.commitments,
+        identity,
     })
 }
 

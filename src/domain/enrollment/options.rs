@@ -5,7 +5,7 @@
 
 use time::Date;
 
-use super::checks::{date, text};
+use super::checks::{check_text as text, date};
 use super::{Address, EnrollContext, EnrollmentRequest};
 use crate::domain::card::Delivery;
 use crate::domain::error::Error;
@@ -31,7 +31,7 @@ pub(super) fn check_options(
     age: i32,
     today: Date,
 ) -> Result<Options, Error> {
-    let languages = languages(&req.applicant.languages)?;
+    let languages = check_languages(&req.applicant.languages)?;
     let (caretaker, waived) = match &req.applicant.caretaker {
         None => (None, Vec::new()),
         Some(c) => {
@@ -102,9 +102,11 @@ pub(super) fn check_options(
     })
 }
 
-/// Up to two BCP 47 language tags, lower-cased primary subtag: `es`,
-/// `zh-Hant`, `ase` (ASL).
-fn languages(tags: &[String]) -> Result<Vec<String>, Error> {
+/// Up to two BCP 47 language tags, checked and canonical.
+///
+/// # Errors
+/// 400 naming the tag.
+pub fn check_languages(tags: &[String]) -> Result<Vec<String>, Error> {
     if tags.len() > 2 {
         return Err(Error::invalid("applicant.languages", "at most two languages"));
     }

@@ -9,6 +9,7 @@
 //! an `Option` that is always serialized.
 
 mod cards;
+mod counter;
 mod legal;
 mod ops;
 mod oversight;
@@ -16,6 +17,7 @@ mod policies;
 mod principals;
 
 pub use cards::{Enrolled, ErasureRequested, FactsAnswer, Revoked, SourceDocuments};
+pub use counter::{CardLookup, CounterStep, PrintQueue, QueuedCard, Renewal, Renewed, Replaced, Updated};
 pub use legal::{HoldList, HoldView, LegalAnswer, Notice, NoticeCardholder, NoticeList, NoticeSent};
 pub use ops::{Health, Jwk, Jwks, OpenApiDocument, UnsealStatus};
 pub use oversight::{AuditEntryView, AuditPage};

@@ -87,7 +87,14 @@ pub async fn enroll(gate: Gate, body: Body) -> Result<(StatusCode, Json<Enrolled
         prepare(&req, &cx)
     })
     .await
-    .map_err(|e| Error::internal(e.to_string()))??;
+    .map_err(|e| Error::internal(e.to_string()))?
+    .inspect_err(|e| {
+        // The requirements not met go into the audit entry by name: the
+        // quarterly report counts denials by them.
+        if let Error::InsufficientProof { missing } = e {
+            gate.slot.missing(missing);
+        }
+    })?;
     gate.slot
         .subject(v.keys.subjects.subject("card", prepared.card_number.as_str()));
     let mut prepared = prepared;

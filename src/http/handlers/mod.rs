@@ -1,5 +1,6 @@
 pub mod audit;
 pub mod cards;
+pub mod counter;
 pub mod enrollments;
 pub mod facts;
 pub mod holds;
@@ -7,4 +8,5 @@ pub mod legal;
 pub mod ops;
 pub mod policies;
 pub mod principals;
+pub mod reports;
 pub mod retention;
