@@ -93,7 +93,7 @@ fn main() {
         keys: &keys,
         clerk: "clerk-bench",
         now: time::OffsetDateTime::now_utc(),
-        validity: program.card_validity,
+        validity: None,
         scans: None,
         inactive_window_secs: 365 * 86_400,
         commitment_cost: CommitmentCost::MINIMAL,

@@ -51,6 +51,14 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("get", "/v1/audit"),
     ("get", "/v1/audit/verify"),
     ("get", "/metrics"),
+    ("get", "/v1/cardholders/{card}"),
+    ("post", "/v1/cardholders/{card}/renew"),
+    ("post", "/v1/cardholders/{card}/replace"),
+    ("post", "/v1/cardholders/{card}/update"),
+    ("post", "/v1/cardholders/{card}/printed"),
+    ("post", "/v1/cardholders/{card}/picked-up"),
+    ("get", "/v1/print-queue"),
+    ("get", "/v1/reports/quarterly"),
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

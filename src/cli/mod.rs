@@ -69,6 +69,16 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Reports from a running vault (privacy officers, auditors).
+    Report {
+        #[command(subcommand)]
+        command: ReportCommand,
+    },
+    /// The counter's print queue on a running vault (clerks).
+    Counter {
+        #[command(subcommand)]
+        command: CounterCommand,
+    },
     /// Moves a stopped vault's records from format v1 (status, dates and
     /// proofs readable without keys) to v2, once; the vault refuses a v1
     /// store until then. Takes the same configuration as `serve`.
@@ -84,6 +94,29 @@ enum LegalCommand {
         request: PathBuf,
         #[arg(long)]
         letter: Option<PathBuf>,
+        #[command(flatten)]
+        connection: Connection,
+    },
+}
+
+#[derive(Subcommand)]
+enum ReportCommand {
+    /// The quarter's counts in the shape of NYC Local Law 35's IDNYC report
+    /// (every count under 10 shown as "<10").
+    Quarterly {
+        #[arg(long)]
+        year: i32,
+        #[arg(long)]
+        quarter: u8,
+        #[command(flatten)]
+        connection: Connection,
+    },
+}
+
+#[derive(Subcommand)]
+enum CounterCommand {
+    /// Cards waiting to be printed or picked up.
+    Queue {
         #[command(flatten)]
         connection: Connection,
     },
@@ -120,6 +153,18 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
             civic_vault::ops::operator::legal_respond(&c, &request, letter.as_deref()).await
         }),
         Command::Keys { command } => keys::keys(command),
+        Command::Report {
+            command: ReportCommand::Quarterly {
+                year,
+                quarter,
+                connection,
+            },
+        } => remote(&connection, |c| async move {
+            civic_vault::ops::operator::quarterly_report(&c, year, quarter).await
+        }),
+        Command::Counter {
+            command: CounterCommand::Queue { connection },
+        } => remote(&connection, |c| async move { civic_vault::ops::operator::print_queue(&c).await }),
         Command::Migrate(args) => {
             let config = serve::config_of(args)?;
             let started = std::time::Instant::now();

@@ -185,3 +185,42 @@ pub async fn legal_respond(client: &Client, request: &Path, letter: Option<&Path
         Err(e) => refused(e),
     }
 }
+
+/// `report quarterly`: the quarter's counts, as the vault answers them (JSON).
+///
+/// # Errors
+/// The answer cannot be printed.
+pub async fn quarterly_report(client: &Client, year: i32, quarter: u8) -> Result<u8, String> {
+    match client
+        .get(&format!("/v1/reports/quarterly?year={year}&quarter={quarter}"))
+        .await
+    {
+        Ok(report) => {
+            println!("{}", serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?);
+            Ok(OK)
+        }
+        Err(e) => refused(e),
+    }
+}
+
+/// `counter queue`: the cards waiting to be printed or picked up, one a line.
+///
+/// # Errors
+/// Never; a refusal is printed and answered with its exit code.
+pub async fn print_queue(client: &Client) -> Result<u8, String> {
+    let body = match client.get("/v1/print-queue").await {
+        Ok(b) => b,
+        Err(e) => return refused(e),
+    };
+    for c in body["cards"].as_array().cloned().unwrap_or_default() {
+        println!(
+            "{}  {:<10}  {:<6}  {}{}",
+            c["card_number"].as_str().unwrap_or("-"),
+            c["state"].as_str().unwrap_or("-"),
+            c["delivery"].as_str().unwrap_or("-"),
+            c["full_name"].as_str().unwrap_or("-"),
+            if c["flagged"] == true { "  (waiting too long)" } else { "" }
+        );
+    }
+    Ok(OK)
+}
