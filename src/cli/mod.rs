@@ -154,17 +154,20 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
         }),
         Command::Keys { command } => keys::keys(command),
         Command::Report {
-            command: ReportCommand::Quarterly {
-                year,
-                quarter,
-                connection,
-            },
+            command:
+                ReportCommand::Quarterly {
+                    year,
+                    quarter,
+                    connection,
+                },
         } => remote(&connection, |c| async move {
             civic_vault::ops::operator::quarterly_report(&c, year, quarter).await
         }),
         Command::Counter {
             command: CounterCommand::Queue { connection },
-        } => remote(&connection, |c| async move { civic_vault::ops::operator::print_queue(&c).await }),
+        } => remote(&connection, |c| async move {
+            civic_vault::ops::operator::print_queue(&c).await
+        }),
         Command::Migrate(args) => {
             let config = serve::config_of(args)?;
             let started = std::time::Instant::now();

@@ -36,52 +36,7 @@ pub struct Peer {
 
 /// Builds the router; tests can drive it without a socket.
 pub fn router(vault: Arc<Vault>) -> Router {
-    let audited = Router::new()
-        .route(
-            "/v1/principals",
-            post(handlers::principals::create).get(handlers::principals::list),
-        )
-        .route("/v1/principals/{id}/approve", post(handlers::principals::approve))
-        .route("/v1/principals/{id}/rotate", post(handlers::principals::rotate))
-        .route("/v1/principals/{id}", delete(handlers::principals::remove))
-        .route("/v1/enrollments", post(handlers::enrollments::enroll))
-        .route("/v1/cardholders/{card}/photo", get(handlers::cards::photo))
-        .route("/v1/cardholders/{card}/revoke", post(handlers::cards::revoke))
-        .route(
-            "/v1/cardholders/{card}",
-            get(handlers::counter::lookup).delete(handlers::cards::erase),
-        )
-        .route("/v1/cardholders/{card}/renew", post(handlers::counter::renew))
-        .route("/v1/cardholders/{card}/replace", post(handlers::counter::replace))
-        .route("/v1/cardholders/{card}/update", post(handlers::counter::update))
-        .route("/v1/cardholders/{card}/printed", post(handlers::counter::printed))
-        .route("/v1/cardholders/{card}/picked-up", post(handlers::counter::picked_up))
-        .route("/v1/print-queue", get(handlers::counter::print_queue))
-        .route("/v1/reports/quarterly", get(handlers::reports::quarterly))
-        .route("/v1/facts", post(handlers::facts::query))
-        .route(
-            "/v1/legal/holds",
-            post(handlers::holds::request).get(handlers::holds::list),
-        )
-        .route("/v1/legal/holds/{id}/approve", post(handlers::holds::approve))
-        .route("/v1/legal/holds/{id}/release", post(handlers::holds::release))
-        .route("/v1/legal/requests", post(handlers::legal::create))
-        .route("/v1/legal/requests/{id}", get(handlers::legal::read))
-        .route("/v1/legal/notices", get(handlers::legal::notices))
-        .route("/v1/legal/notices/{id}/sent", post(handlers::legal::sent))
-        .route(
-            "/v1/policies",
-            get(handlers::policies::get).put(handlers::policies::put),
-        )
-        .route("/v1/policies/check", post(handlers::policies::check_only))
-        .route("/v1/policies/versions", get(handlers::policies::versions))
-        .route("/v1/policies/versions/{version}", get(handlers::policies::version))
-        .route("/v1/policies/rollback", post(handlers::policies::rollback))
-        .route("/v1/retention", get(handlers::retention::status))
-        .route("/v1/retention/sweep", post(handlers::retention::sweep))
-        .route("/v1/audit", get(handlers::audit::list))
-        .route("/v1/audit/verify", get(handlers::audit::verify))
-        .route("/metrics", get(handlers::ops::metrics))
+    let audited = card_routes(office_routes(Router::new()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(
@@ -140,6 +95,61 @@ pub fn router(vault: Arc<Vault>) -> Router {
             tracing::info_span!("request", method = %req.method(), route)
         }))
         .with_state(vault)
+}
+
+/// The counter's and city systems' routes: enrollment, cards, facts.
+fn card_routes(router: Router<Arc<Vault>>) -> Router<Arc<Vault>> {
+    router
+        .route("/v1/enrollments", post(handlers::enrollments::enroll))
+        .route("/v1/cardholders/{card}/photo", get(handlers::cards::photo))
+        .route("/v1/cardholders/{card}/revoke", post(handlers::cards::revoke))
+        .route(
+            "/v1/cardholders/{card}",
+            get(handlers::counter::lookup).delete(handlers::cards::erase),
+        )
+        .route("/v1/cardholders/{card}/renew", post(handlers::counter::renew))
+        .route("/v1/cardholders/{card}/replace", post(handlers::counter::replace))
+        .route("/v1/cardholders/{card}/update", post(handlers::counter::update))
+        .route("/v1/cardholders/{card}/printed", post(handlers::counter::printed))
+        .route("/v1/cardholders/{card}/picked-up", post(handlers::counter::picked_up))
+        .route("/v1/print-queue", get(handlers::counter::print_queue))
+        .route("/v1/facts", post(handlers::facts::query))
+}
+
+/// The office's routes: principals, legal, policies, retention, audit, reports.
+fn office_routes(router: Router<Arc<Vault>>) -> Router<Arc<Vault>> {
+    router
+        .route(
+            "/v1/principals",
+            post(handlers::principals::create).get(handlers::principals::list),
+        )
+        .route("/v1/principals/{id}/approve", post(handlers::principals::approve))
+        .route("/v1/principals/{id}/rotate", post(handlers::principals::rotate))
+        .route("/v1/principals/{id}", delete(handlers::principals::remove))
+        .route("/v1/reports/quarterly", get(handlers::reports::quarterly))
+        .route(
+            "/v1/legal/holds",
+            post(handlers::holds::request).get(handlers::holds::list),
+        )
+        .route("/v1/legal/holds/{id}/approve", post(handlers::holds::approve))
+        .route("/v1/legal/holds/{id}/release", post(handlers::holds::release))
+        .route("/v1/legal/requests", post(handlers::legal::create))
+        .route("/v1/legal/requests/{id}", get(handlers::legal::read))
+        .route("/v1/legal/notices", get(handlers::legal::notices))
+        .route("/v1/legal/notices/{id}/sent", post(handlers::legal::sent))
+        .route(
+            "/v1/policies",
+            get(handlers::policies::get).put(handlers::policies::put),
+        )
+        .route("/v1/policies/check", post(handlers::policies::check_only))
+        .route("/v1/policies/versions", get(handlers::policies::versions))
+        .route("/v1/policies/versions/{version}", get(handlers::policies::version))
+        .route("/v1/policies/rollback", post(handlers::policies::rollback))
+        .route("/v1/retention", get(handlers::retention::status))
+        .route("/v1/retention/sweep", post(handlers::retention::sweep))
+        .route("/v1/audit", get(handlers::audit::list))
+        .route("/v1/audit/verify", get(handlers::audit::verify))
+        .route("/metrics", get(handlers::ops::metrics))
 }
 
 /// Headers on every answer, sealed or not.

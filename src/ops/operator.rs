@@ -219,7 +219,11 @@ pub async fn print_queue(client: &Client) -> Result<u8, String> {
             c["state"].as_str().unwrap_or("-"),
             c["delivery"].as_str().unwrap_or("-"),
             c["full_name"].as_str().unwrap_or("-"),
-            if c["flagged"] == true { "  (waiting too long)" } else { "" }
+            if c["flagged"] == true {
+                "  (waiting too long)"
+            } else {
+                ""
+            }
         );
     }
     Ok(OK)

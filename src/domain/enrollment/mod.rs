@@ -203,7 +203,7 @@ fn seal(
     counted: Vec<Option<crate::domain::program::Counted>>,
     options: Options,
 ) -> Result<Prepared, Error> {
-    let (today, at) = (cx.now.date(), cx.now.unix_timestamp());
+    let at = cx.now.unix_timestamp();
     let a = &req.applicant;
     let card_number = CardNumber::generate();
     let card_id: CardId = cx.keys.blind.card_id(card_number.as_str());
@@ -218,37 +218,13 @@ fn seal(
         })
         .map(|(_, commitment)| *commitment)
         .collect();
-    let meta = CardMeta {
-        program: cx.program.name.clone(),
-        rules: cx.program.rules.clone(),
-        status: CardStatus::Active,
-        issued_on: today,
-        expires_on: match options.validity {
-            Some(v) => Some(
-                v.add_to_date(today)
-                    .ok_or_else(|| Error::internal("card validity overflows the calendar"))?,
-            ),
-            None => None,
-        },
-        enrolled_at: at,
-        clerk: cx.clerk.to_owned(),
-        proofs: proofs.commitments.clone(),
-        identity: identity.clone(),
-        delivery: options.delivery,
-        counter: Counter::default(),
-        fee_waiver: options.fee_waiver,
-        languages: options.languages,
-        caretaker: options.caretaker.is_some(),
-        replaces: None,
-        replaced_by: None,
-        renewed_at: Vec::new(),
-    };
+    let meta = new_meta(cx, &proofs.commitments, identity.clone(), options.for_meta())?;
     let sealed = SealedFields {
         full_name: a.full_name.clone(),
         address: cx.program.keep_address.then(|| a.address.clone()),
         gender: a.gender.clone(),
         card_number: Some(card_number.as_str().to_owned()),
-        caretaker: options.caretaker,
+        caretaker: options.caretaker.clone(),
     };
     let plain = Zeroizing::new(serde_json::to_vec(&sealed).map_err(|_| Error::internal("field encoding"))?);
     let birth_text = Zeroizing::new(a.date_of_birth.clone());
@@ -362,6 +338,42 @@ pub fn check_documents(
     Ok(CheckedDocuments {
         commitments: checked.commitments,
         identity,
+    })
+}
+
+/// A new card's meta: active from today, valid by the holder's age band.
+fn new_meta(
+    cx: &EnrollContext<'_>,
+    proofs: &[Commitment],
+    identity: Vec<Commitment>,
+    options: options::MetaOptions,
+) -> Result<CardMeta, Error> {
+    let today = cx.now.date();
+    let expires_on = match options.validity {
+        Some(v) => Some(
+            v.add_to_date(today)
+                .ok_or_else(|| Error::internal("card validity overflows the calendar"))?,
+        ),
+        None => None,
+    };
+    Ok(CardMeta {
+        program: cx.program.name.clone(),
+        rules: cx.program.rules.clone(),
+        status: CardStatus::Active,
+        issued_on: today,
+        expires_on,
+        enrolled_at: cx.now.unix_timestamp(),
+        clerk: cx.clerk.to_owned(),
+        proofs: proofs.to_vec(),
+        identity,
+        delivery: options.delivery,
+        counter: Counter::default(),
+        fee_waiver: options.fee_waiver,
+        languages: options.languages,
+        caretaker: options.caretaker,
+        replaces: None,
+        replaced_by: None,
+        renewed_at: Vec::new(),
     })
 }
 

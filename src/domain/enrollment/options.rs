@@ -12,6 +12,27 @@ use crate::domain::error::Error;
 use crate::domain::program::FeeWaiver;
 use crate::duration::HumanDuration;
 
+/// What of the options goes into the card's meta.
+pub(super) struct MetaOptions {
+    pub languages: Vec<String>,
+    pub fee_waiver: Option<FeeWaiver>,
+    pub delivery: Delivery,
+    pub caretaker: bool,
+    pub validity: Option<HumanDuration>,
+}
+
+impl Options {
+    pub(super) fn for_meta(&self) -> MetaOptions {
+        MetaOptions {
+            languages: self.languages.clone(),
+            fee_waiver: self.fee_waiver,
+            delivery: self.delivery,
+            caretaker: self.caretaker.is_some(),
+            validity: self.validity,
+        }
+    }
+}
+
 /// The options of one application, checked.
 pub(super) struct Options {
     pub languages: Vec<String>,
