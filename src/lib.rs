@@ -51,6 +51,7 @@
 pub mod authz;
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod crypto;
 pub mod domain;
 pub mod duration;

@@ -198,3 +198,86 @@ async fn check_change_version_and_roll_back() {
     assert_eq!(current["version"], 3);
     v.stop().await;
 }
+
+/// Policy tests travel with the policies: an intentional change of a tested
+/// behaviour ("pause parks for a month") is refused alone, and passes
+/// together with the test it changes; the report lists the test changed,
+/// the next read shows it, and a rollback restores the version's own tests.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tested_behaviour_changes_only_with_its_test() {
+    let v = TestVault::start("idnyc").await;
+    let privacy = v.staff("privacy-pat", &["privacy_officer"]).await;
+    let (s, active) = v.get("/v1/policies", &privacy).await;
+    assert_eq!(s, StatusCode::OK);
+    let mut tests = active["tests"].as_array().unwrap().clone();
+    assert!(tests.len() > 60, "the shipped tests are the first version's");
+    let pause = format!(
+        "{}\n@id(\"pause.parks\")\nforbid (principal, action == CivicVault::Action::\"query_fact\", resource)\nwhen {{ context.purpose == \"parks_recreation\" }};\n",
+        active["policies"].as_str().unwrap()
+    );
+    // Alone: the shipped parks test fails, so the change is refused.
+    let (s, b) = v
+        .call(
+            Method::PUT,
+            "/v1/policies",
+            Some(&privacy),
+            Some(&json!({"policies": pause, "comment": "pause parks", "expected_version": 1})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert!(b["error"]["report"]["tests"]["failed"]
+        .to_string()
+        .contains("parks: resident"));
+    // With the test changed, a check says which test changed, and it passes.
+    let parks = tests.iter_mut().find(|t| t["name"] == "parks: resident").unwrap();
+    parks["expect"] = json!("deny");
+    tests.push(
+        json!({"name": "parks paused", "principal": {"kind": "system", "agency_kind": "city_agency",
+        "purposes": ["parks_recreation"]}, "action": "query_fact", "resource": "card_valid",
+        "purpose": "parks_recreation", "expect": "deny"}),
+    );
+    let (s, b) = v
+        .post(
+            "/v1/policies/check",
+            &privacy,
+            &json!({"policies": pause, "tests": tests}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(b["valid"], true, "{b}");
+    assert_eq!(b["tests"]["changed"], json!(["parks: resident"]));
+    assert_eq!(b["tests"]["added"], json!(["parks paused"]));
+    let (s, b) = v
+        .call(
+            Method::PUT,
+            "/v1/policies",
+            Some(&privacy),
+            Some(&json!({"policies": pause, "comment": "pause parks", "expected_version": 1, "tests": tests})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (_, active) = v.get("/v1/policies", &privacy).await;
+    assert_eq!(active["version"], 2);
+    assert!(active["tests"].to_string().contains("parks paused"));
+    // A later edit without tests keeps version 2's tests (the parks test now expects deny).
+    let (_, b) = v
+        .post("/v1/policies/check", &privacy, &json!({"policies": active["policies"]}))
+        .await;
+    assert_eq!(
+        (b["valid"].as_bool(), b["tests"]["changed"].as_array().map(Vec::len)),
+        (Some(true), Some(0)),
+        "{b}"
+    );
+    // Rolling back to version 1 restores its text and its tests.
+    let (s, b) = v
+        .post(
+            "/v1/policies/rollback",
+            &privacy,
+            &json!({"to_version": 1, "expected_version": 2}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (_, active) = v.get("/v1/policies", &privacy).await;
+    assert!(!active["tests"].to_string().contains("parks paused"));
+    v.stop().await;
+}

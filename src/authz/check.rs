@@ -69,6 +69,10 @@ impl CheckReport {
 pub struct TestsReport {
     pub passed: usize,
     pub failed: Vec<TestFailure>,
+    /// Against the active version's tests: what the candidate's tests add,
+    /// remove and change (empty when the tests are the active ones).
+    #[serde(flatten)]
+    pub changes: crate::domain::policy_version::TestChanges,
 }
 
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]

@@ -49,6 +49,7 @@ pub struct Config {
     pub allow_shared_data_dir: bool,
     pub governance: Governance,
     pub commitments: Commitments,
+    pub console: Console,
     /// Set when the policies directory was named by the operator (file or
     /// flag). When it was not, and `./policies` does not exist, the copy of
     /// the shipped policies compiled into the binary is used.
@@ -225,6 +226,46 @@ impl Default for Governance {
     }
 }
 
+/// The staff console (`/console/`): passkey sign-in and its sessions.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Console {
+    /// The origin staff browsers use (`https://vault.city.gov`): passkeys
+    /// are bound to its host. Default: `http://localhost:<listen port>`
+    /// (`https://` with TLS) — a browser on the vault's own machine.
+    pub origin: Option<String>,
+    /// A session unused this long is over.
+    pub session_idle: HumanDuration,
+    /// A session this old is over, used or not.
+    pub session_absolute: HumanDuration,
+    /// How recent a passkey check must be for publishing a policy,
+    /// answering a legal request or approving a privileged principal.
+    pub step_up_window: HumanDuration,
+}
+
+impl Default for Console {
+    fn default() -> Self {
+        Self {
+            origin: None,
+            session_idle: dur(15, crate::duration::Unit::Minutes),
+            session_absolute: dur(8, crate::duration::Unit::Hours),
+            step_up_window: dur(5, crate::duration::Unit::Minutes),
+        }
+    }
+}
+
+impl Config {
+    /// The console's origin: the configured one, or the vault's own
+    /// machine at its listen port.
+    #[must_use]
+    pub fn console_origin(&self) -> String {
+        self.console.origin.clone().unwrap_or_else(|| {
+            let scheme = if self.tls.cert.is_some() { "https" } else { "http" };
+            format!("{scheme}://localhost:{}", self.listen.port())
+        })
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -244,6 +285,7 @@ impl Default for Config {
             allow_shared_data_dir: false,
             governance: Governance::default(),
             commitments: Commitments::default(),
+            console: Console::default(),
             policies_dir_explicit: false,
         }
     }

@@ -32,7 +32,35 @@ impl Config {
         }
         self.validate_tls()?;
         self.validate_limits()?;
+        self.validate_console()?;
         self.validate_facts()
+    }
+
+    fn validate_console(&self) -> Result<(), ConfigError> {
+        let origin = self.console_origin();
+        let parsed = url::Url::parse(&origin).ok();
+        let ok = parsed.as_ref().is_some_and(|u| {
+            matches!(u.scheme(), "http" | "https")
+                && matches!(u.host(), Some(url::Host::Domain(_)))
+                && u.path() == "/"
+                && u.query().is_none()
+                && u.fragment().is_none()
+                && u.username().is_empty()
+        });
+        if !ok {
+            return Err(ConfigError::key(
+                "console.origin",
+                "must be an origin such as https://vault.example.gov (a host name, not an IP address: passkeys bind to it)",
+            ));
+        }
+        let c = &self.console;
+        if c.session_idle.is_zero() || c.session_absolute.is_zero() || c.step_up_window.is_zero() {
+            return Err(ConfigError::key(
+                "console.session_idle",
+                "console.session_idle, session_absolute and step_up_window must be longer than 0s",
+            ));
+        }
+        Ok(())
     }
 
     fn validate_tls(&self) -> Result<(), ConfigError> {

@@ -45,6 +45,8 @@ pub struct AuditDraft {
     /// An enrollment refused for insufficient proof: the requirements not
     /// met, by name (the program's rule names; nothing about the applicant).
     pub missing: Vec<String>,
+    /// `console` for a request made through the staff console.
+    pub channel: Option<String>,
 }
 
 /// Context a decision was made with, besides principal, action and purpose.
@@ -156,6 +158,10 @@ pub struct AuditEntry {
     pub count: Option<u64>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub missing: Vec<String>,
+    /// `console` when a person asked through the staff console (its
+    /// session, not a bearer token); absent for the API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
     pub prev_hash: String,
 }
 
@@ -187,6 +193,7 @@ impl AuditEntry {
             principal_change: draft.principal_change.clone(),
             count: draft.count,
             missing: draft.missing.clone(),
+            channel: draft.channel.clone(),
             prev_hash: format_hash(prev),
         };
         let canonical = entry.canonical();

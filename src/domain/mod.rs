@@ -14,6 +14,7 @@ pub mod policy_version;
 pub mod principal;
 pub mod program;
 pub mod retention;
+pub mod staff;
 pub mod store;
 pub mod text;
 pub mod vocab;

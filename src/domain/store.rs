@@ -98,6 +98,11 @@ pub enum Change {
     ResetErasedCount,
     /// Stores a new version of the editable policies.
     PutPolicyVersion(Box<super::policy_version::PolicyVersion>),
+    /// Stores the policy tests of a version (JSON array of cases).
+    PutPolicyTests {
+        version: u64,
+        tests: Vec<u8>,
+    },
     /// Stores a legal hold (new or changed).
     PutHold(Box<super::holds::Hold>),
     /// Stores scans preserved by a hold (age files to the hold's key).
@@ -122,6 +127,12 @@ pub enum Change {
     /// A clerk sent a notice: it leaves the pending list.
     RemoveNotice {
         id: String,
+    },
+    /// Replaces a staff member's browser credentials (registration code,
+    /// passkeys); the principal must exist.
+    PutStaffKeys {
+        id: String,
+        keys: Box<super::staff::StaffKeys>,
     },
 }
 
@@ -258,6 +269,19 @@ pub trait Store: Send + Sync + 'static {
     /// # Errors
     /// Storage failure.
     fn policy_versions(&self) -> Result<Vec<super::policy_version::PolicyVersion>, StoreError>;
+
+    /// The policy tests stored with each version (version → JSON array).
+    /// Versions made before tests travelled with them have none.
+    ///
+    /// # Errors
+    /// Storage failure.
+    fn policy_tests(&self) -> Result<std::collections::BTreeMap<u64, Vec<u8>>, StoreError>;
+
+    /// A staff member's browser credentials, if any were issued.
+    ///
+    /// # Errors
+    /// Storage failure or an unreadable record.
+    fn staff_keys(&self, id: &str) -> Result<Option<super::staff::StaffKeys>, StoreError>;
 
     /// Every legal hold, in id order.
     ///

@@ -181,8 +181,10 @@ pub async fn audit_requests(State(vault): State<Arc<Vault>>, mut req: Request, n
         .get::<crate::http::Peer>()
         .map(|p| (p.addr.ip(), p.client_cert));
     let client_cert = peer.and_then(|p| p.1);
+    let console = req.extensions().get::<crate::http::ConsoleCaller>().is_some();
     slot.with(|s| {
         s.draft.at = vault.clock.now().unix_timestamp();
+        s.draft.channel = console.then(|| "console".to_owned());
         "unrouted".clone_into(&mut s.draft.action);
         s.client_cert = client_cert;
     });

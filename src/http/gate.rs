@@ -28,6 +28,7 @@ pub struct Gate {
     pub vault: Arc<Vault>,
     pub slot: AuditSlot,
     headers: HeaderMap,
+    console: Option<crate::http::ConsoleCaller>,
 }
 
 impl FromRequestParts<Arc<Vault>> for Gate {
@@ -38,6 +39,7 @@ impl FromRequestParts<Arc<Vault>> for Gate {
             vault: Arc::clone(vault),
             slot: parts.extensions.get::<AuditSlot>().cloned().unwrap_or_default(),
             headers: parts.headers.clone(),
+            console: parts.extensions.get::<crate::http::ConsoleCaller>().cloned(),
         })
     }
 }
@@ -97,9 +99,16 @@ impl Gate {
     /// missing); 429 when the principal is over its rate.
     pub fn authenticate(&self) -> Result<Arc<Principal>, ApiError> {
         let v = &self.vault;
-        let principal = crate::http::extract::bearer(&self.headers)
-            .and_then(|t| v.principals.authenticate(t))
-            .ok_or(ApiError::Unauthenticated)?;
+        let principal = match &self.console {
+            // The console's own request for a signed-in person: the session
+            // stands for the token, as long as the principal is still active
+            // and has not been rotated since.
+            Some(c) => v.principals.get(&c.principal).filter(|p| {
+                p.status == crate::domain::principal::PrincipalStatus::Active && p.token_hash == c.token_hash
+            }),
+            None => crate::http::extract::bearer(&self.headers).and_then(|t| v.principals.authenticate(t)),
+        }
+        .ok_or(ApiError::Unauthenticated)?;
         self.slot.principal(&principal.id);
         // A system bound to a client certificate must present exactly it.
         if let Some(expected) = v.config.tls.system_certs.get(&principal.id) {

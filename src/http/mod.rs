@@ -34,9 +34,31 @@ pub struct Peer {
     pub client_cert: Option<[u8; 32]>,
 }
 
+/// A request the staff console makes on behalf of a signed-in person: the
+/// gate authenticates it by this (never by a bearer token) and its audit
+/// entry says `channel: console`. Only the console puts it in a request's
+/// extensions; nothing from the network can.
+#[derive(Clone, Debug)]
+pub struct ConsoleCaller {
+    pub principal: String,
+    /// The principal's token hash when the session began: a rotation since
+    /// ends the session.
+    pub token_hash: crate::crypto::TokenHash,
+}
+
 /// Builds the router; tests can drive it without a socket.
 pub fn router(vault: Arc<Vault>) -> Router {
-    let audited = card_routes(office_routes(Router::new()))
+    router_with(vault, Router::new())
+}
+
+/// The audited API routes alone, without the outer limits (the console
+/// calls them for a request that has passed those already).
+pub fn api_routes(vault: Arc<Vault>) -> Router {
+    audited_routes(&vault).with_state(vault)
+}
+
+fn audited_routes(vault: &Arc<Vault>) -> Router<Arc<Vault>> {
+    card_routes(office_routes(Router::new()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(
@@ -47,10 +69,15 @@ pub fn router(vault: Arc<Vault>) -> Router {
                 .timeout(vault.config.limits.request_timeout.as_std()),
         )
         .layer(middleware::from_fn_with_state(
-            Arc::clone(&vault),
+            Arc::clone(vault),
             audit_layer::audit_requests,
-        ));
+        ))
+}
 
+/// The router with a further skin (the staff console) merged in, under the
+/// same limits, headers and trace.
+pub fn router_with(vault: Arc<Vault>, skin: Router<Arc<Vault>>) -> Router {
+    let audited = audited_routes(&vault);
     let shed = Arc::clone(&vault);
     let public = Router::new()
         .route("/healthz", get(handlers::ops::healthz))
@@ -65,6 +92,7 @@ pub fn router(vault: Arc<Vault>) -> Router {
         // an unauthenticated route must not be a way to fill the audit log).
         .route("/v1/attestation-keys", get(handlers::facts::keys))
         .merge(audited)
+        .merge(skin)
         .layer(DefaultBodyLimit::disable());
     security_headers(public)
         // Beyond the concurrency cap a request is refused at once (503),
@@ -164,8 +192,8 @@ pub(crate) fn security_headers<S: Clone + Send + Sync + 'static>(router: Router<
             HeaderValue::from_static("nosniff"),
         ))
         // An API answers JSON only: nothing in it may be framed, run as a
-        // page, or leak a referrer.
-        .layer(SetResponseHeaderLayer::overriding(
+        // page, or leak a referrer. (The console sets its own page policy.)
+        .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
         ))

@@ -32,7 +32,7 @@ pub async fn serve(
 ) -> Result<(), StartError> {
     // Certificates first: a bad [tls] section stops startup before anything runs.
     let tls = crate::server::tls::acceptor(&vault.config.tls).map_err(StartError::Config)?;
-    let app = crate::http::router(Arc::clone(&vault));
+    let app = app(&vault)?;
     let background = Background::start(&vault);
     if tls.is_none() {
         tracing::warn!(
@@ -45,6 +45,15 @@ pub async fn serve(
         .into_make_service_with_connect_info::<crate::server::listener::PeerAddr>();
     let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
     background.finish(vault, served).await
+}
+
+/// The vault's whole router: the API and the staff console.
+///
+/// # Errors
+/// The console's origin cannot carry passkeys.
+pub fn app(vault: &Arc<Vault>) -> Result<axum::Router, StartError> {
+    let console = crate::console::Console::new(Arc::clone(vault)).map_err(StartError::Config)?;
+    Ok(crate::http::router_with(Arc::clone(vault), crate::console::router(console)))
 }
 
 /// Opens the vault with the system clock and serves it: what `civic-vault

@@ -246,7 +246,13 @@ pub(crate) async fn unseal(
     match Vault::open_with(gate.config.clone(), Arc::clone(&gate.clock), files).await {
         Ok(vault) => {
             record_unseal(&vault, &gate.info).await;
-            let router = crate::http::router(Arc::clone(&vault));
+            let router = match crate::server::app(&vault) {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::error!(error = %e, "the console cannot start; serving the API alone");
+                    crate::http::router(Arc::clone(&vault))
+                }
+            };
             let background = Background::start(&vault);
             let _ = gate.opened.set(Opened {
                 vault,

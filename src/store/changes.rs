@@ -50,11 +50,13 @@ struct Tx<'a> {
     legal: &'a TransactionalTree,
     notices: &'a TransactionalTree,
     counter: &'a TransactionalTree,
+    policy_tests: &'a TransactionalTree,
+    staff_keys: &'a TransactionalTree,
 }
 
 impl<'a> Tx<'a> {
     fn of(t: &'a [TransactionalTree]) -> Option<Self> {
-        let [_, principals, cards, photos, commitments, scans, due, meta, holds, held_scans, policies, legal, notices, counter] =
+        let [_, principals, cards, photos, commitments, scans, due, meta, holds, held_scans, policies, legal, notices, counter, policy_tests, staff_keys] =
             t
         else {
             return None;
@@ -73,6 +75,8 @@ impl<'a> Tx<'a> {
             legal,
             notices,
             counter,
+            policy_tests,
+            staff_keys,
         })
     }
 }
@@ -96,6 +100,7 @@ pub(super) fn apply_change(t: &[TransactionalTree], change: &Change) -> TxResult
             if tx.principals.remove(id.as_bytes())?.is_none() {
                 return abort(Conflict::NotFound);
             }
+            tx.staff_keys.remove(id.as_bytes())?;
         }
         Change::Enroll(new) => enroll(&tx, new)?,
         Change::UpdateCardMeta {
@@ -151,6 +156,16 @@ fn apply_record_change(tx: &Tx<'_>, change: &Change) -> TxResult<()> {
             }
             tx.policies
                 .insert(&key, tx_encode::<crate::domain::policy_version::PolicyVersion>(v)?)?;
+        }
+        Change::PutPolicyTests { version, tests } => {
+            tx.policy_tests.insert(&version.to_be_bytes(), tests.as_slice())?;
+        }
+        Change::PutStaffKeys { id, keys: staff } => {
+            if tx.principals.get(id.as_bytes())?.is_none() {
+                return abort(Conflict::NotFound);
+            }
+            tx.staff_keys
+                .insert(id.as_bytes(), tx_encode::<crate::domain::staff::StaffKeys>(staff)?)?;
         }
         Change::PutHold(hold) => {
             tx.holds

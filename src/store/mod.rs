@@ -53,6 +53,10 @@ pub(crate) struct Trees {
     /// Cards at the counter: waiting to be printed, or printed and waiting
     /// to be picked up (card id → nothing; the state is in the sealed meta).
     pub counter: sled::Tree,
+    /// Policy tests per version (version → JSON array of cases).
+    pub policy_tests: sled::Tree,
+    /// Staff members' registration codes and passkeys (principal id → record).
+    pub staff_keys: sled::Tree,
     pub meta: sled::Tree,
 }
 
@@ -159,6 +163,8 @@ impl SledStore {
             legal: db.open_tree("legal_requests").map_err(failed)?,
             notices: db.open_tree("notices").map_err(failed)?,
             counter: db.open_tree("counter_queue").map_err(failed)?,
+            policy_tests: db.open_tree("policy_tests").map_err(failed)?,
+            staff_keys: db.open_tree("staff_keys").map_err(failed)?,
             meta: meta.clone(),
         };
         let inner = Arc::new(Inner {

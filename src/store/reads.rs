@@ -168,6 +168,26 @@ impl Store for SledStore {
         decode_all(&self.inner.trees.policies)
     }
 
+    fn policy_tests(&self) -> Result<std::collections::BTreeMap<u64, Vec<u8>>, StoreError> {
+        self.inner
+            .trees
+            .policy_tests
+            .iter()
+            .map(|kv| {
+                let (k, v) = kv.map_err(failed)?;
+                let version = u64::from_be_bytes(k.as_ref().try_into().map_err(|_| failed("bad version key"))?);
+                Ok((version, v.to_vec()))
+            })
+            .collect()
+    }
+
+    fn staff_keys(&self, id: &str) -> Result<Option<crate::domain::staff::StaffKeys>, StoreError> {
+        match self.inner.trees.staff_keys.get(id.as_bytes()).map_err(failed)? {
+            Some(v) => decode(&v).map(Some),
+            None => Ok(None),
+        }
+    }
+
     fn holds(&self) -> Result<Vec<crate::domain::holds::Hold>, StoreError> {
         decode_all(&self.inner.trees.holds)
     }

@@ -101,6 +101,8 @@ fn transact(inner: &Inner, head: Head, commit: &Commit) -> Result<(Head, CommitR
         &t.legal,
         &t.notices,
         &t.counter,
+        &t.policy_tests,
+        &t.staff_keys,
     ];
     let outcome = trees[..].transaction(|tx| {
         for change in &commit.changes {

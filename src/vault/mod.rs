@@ -29,6 +29,7 @@ use crate::domain::access;
 use crate::domain::card::{CardId, CardRecord, OpenCard};
 use crate::domain::error::Error;
 use crate::domain::facts::DistinctCards;
+use crate::domain::policy_version::PolicyTests;
 use crate::domain::program::Program;
 use crate::domain::store::Store;
 use crate::store::SledStore;
@@ -55,6 +56,8 @@ pub struct Vault {
     pub config: Config,
     pub keys: Keyring,
     pub store: SledStore,
+    /// The active version's policy tests; replaced with the policy set.
+    policy_tests: std::sync::RwLock<Arc<PolicyTests>>,
     /// The active policy set; replaced whole on activation.
     policy: std::sync::RwLock<Arc<PolicyEngine>>,
     /// Schema, floor and program profiles (the editable set lives in the store).
@@ -102,9 +105,35 @@ impl Vault {
         Arc::clone(&self.policy.read().unwrap_or_else(std::sync::PoisonError::into_inner))
     }
 
-    /// Makes `engine` the active policy set (after its version is stored).
-    pub fn activate(&self, engine: PolicyEngine) {
+    /// Makes `engine` the active policy set, with its version's tests (after
+    /// both are stored).
+    pub fn activate(&self, engine: PolicyEngine, tests: PolicyTests) {
         *self.policy.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(engine);
+        *self
+            .policy_tests
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(tests);
+    }
+
+    /// The active version's policy tests.
+    #[must_use]
+    pub fn active_tests(&self) -> Arc<PolicyTests> {
+        Arc::clone(
+            &self
+                .policy_tests
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    }
+
+    /// The policy sources with `tests` as their tests: what a check of a
+    /// candidate runs against.
+    #[must_use]
+    pub fn sources_with(&self, tests: &PolicyTests) -> PolicySources {
+        PolicySources {
+            tests: tests_as_files(tests),
+            ..self.policy_sources.clone()
+        }
     }
 
     /// A card record, from the cache or (off the async workers) the store.
@@ -160,4 +189,13 @@ impl Vault {
             .map_err(|e| Error::internal(e.to_string()))?
             .map_err(Error::from)
     }
+}
+
+/// Test cases as the one "file" the test runner reads.
+#[must_use]
+pub fn tests_as_files(tests: &PolicyTests) -> Vec<(String, String)> {
+    vec![(
+        "policy tests".to_owned(),
+        serde_json::to_string(tests).unwrap_or_else(|_| "[]".into()),
+    )]
 }

@@ -14,6 +14,7 @@ use crate::crypto::seal::{SealInfo, Unlock};
 use crate::crypto::{Attestor, CommitmentCost, KeyFiles, Keyring};
 use crate::domain::audit::{AuditDraft, Decision as AuditDecision};
 use crate::domain::facts::DistinctCards;
+use crate::domain::policy_version::PolicyTests;
 use crate::domain::principal::Principal;
 use crate::domain::program::Program;
 use crate::domain::store::{Change, Commit, Store};
@@ -167,7 +168,8 @@ impl Vault {
         }
         let commitment_cost = commitment_cost(&config, &store)?;
         let (checkpointer, signed_at_start) = checkpoints(&config, &keys, &store)?;
-        let policy = active_policy(&store, &sources)?;
+        let tests = active_tests(&store, &sources)?;
+        let policy = active_policy(&store, &sources, &tests)?;
         let principals = TokenIndex::default();
         for p in store.principals().map_err(|e| StartError::Store(e.to_string()))? {
             principals.insert(p);
@@ -193,6 +195,7 @@ impl Vault {
             keys,
             store,
             policy: std::sync::RwLock::new(Arc::new(policy)),
+            policy_tests: std::sync::RwLock::new(Arc::new(tests)),
             policy_sources: sources,
             policy_update: tokio::sync::Mutex::new(()),
             program,
@@ -236,9 +239,13 @@ impl Vault {
             outcome: "ok".into(),
             ..AuditDraft::default()
         };
+        let tests = serde_json::to_vec(&*self.active_tests()).unwrap_or_default();
         self.store
             .commit(Commit {
-                changes: vec![Change::PutPolicyVersion(Box::new(version))],
+                changes: vec![
+                    Change::PutPolicyVersion(Box::new(version)),
+                    Change::PutPolicyTests { version: 1, tests },
+                ],
                 audit: vec![draft],
             })
             .await
@@ -372,7 +379,18 @@ fn checkpoints(config: &Config, keys: &Keyring, store: &SledStore) -> Result<(Ch
 /// The active editable set: the newest stored version, or policies/ on
 /// first start. Either way it must validate and pass every canary, so a
 /// floor weakened on disk stops startup; a failing policy test only warns.
-fn active_policy(store: &SledStore, sources: &PolicySources) -> Result<PolicyEngine, StartError> {
+/// The active version's policy tests: those stored with the newest version
+/// that has them, or (versions made before tests travelled with them, or a
+/// first start) the ones in policies/tests.
+fn active_tests(store: &SledStore, sources: &PolicySources) -> Result<PolicyTests, StartError> {
+    let stored = store.policy_tests().map_err(|e| StartError::Store(e.to_string()))?;
+    match stored.values().next_back() {
+        Some(json) => serde_json::from_slice(json).map_err(|e| StartError::Store(format!("policy tests: {e}"))),
+        None => Ok(crate::domain::policy_version::flatten_tests(&sources.tests)),
+    }
+}
+
+fn active_policy(store: &SledStore, sources: &PolicySources, tests: &PolicyTests) -> Result<PolicyEngine, StartError> {
     let versions = store.policy_versions().map_err(|e| StartError::Store(e.to_string()))?;
     let (editable, version) = versions
         .last()
@@ -403,7 +421,7 @@ fn active_policy(store: &SledStore, sources: &PolicySources) -> Result<PolicyEng
                 .join("; "),
         ));
     }
-    for f in crate::authz::check::run_tests(&policy, &sources.tests).failed {
+    for f in crate::authz::check::run_tests(&policy, &crate::vault::tests_as_files(tests)).failed {
         tracing::warn!(file = %f.file, test = %f.name, expected = %f.expected, got = %f.got, "policy test fails against the active policies");
     }
     Ok(policy)

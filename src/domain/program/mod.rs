@@ -227,6 +227,15 @@ impl Counted {
     }
 }
 
+/// One requirement on the counter's checklist.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    pub name: String,
+    pub met: bool,
+    /// How far the proofs got (`1 of 2`), or which way it was met.
+    pub detail: String,
+}
+
 /// The outcome of checking an application's proofs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
@@ -319,28 +328,54 @@ impl Program {
     /// not applied (a minor accompanied by a caretaker, say).
     #[must_use]
     pub fn evaluate_waiving(&self, proofs: &[ProofFacts<'_>], today: Date, waived: &[String]) -> Verdict {
-        let counted: Vec<Option<Counted>> = proofs.iter().map(|p| self.count_one(p, today)).collect();
-        let accepted: Vec<&Counted> = counted.iter().flatten().collect();
-        let mut missing = Vec::new();
-        for req in self.requirements.iter().filter(|r| !waived.contains(&r.name)) {
-            if let Some(measure) = &req.count {
-                let have = measure_of(measure, &accepted);
-                if have < req.at_least {
-                    missing.push(format!("{}: {have} of {}", req.name, req.at_least));
-                }
-            } else if !req
-                .one_of
-                .iter()
-                .any(|alt| measure_of(&alt.count, &accepted) >= alt.at_least)
-            {
-                missing.push(format!("{}: none of the accepted combinations", req.name));
-            }
-        }
+        let missing: Vec<String> = self
+            .checklist(proofs, today, waived)
+            .into_iter()
+            .filter(|c| !c.met)
+            .map(|c| format!("{}: {}", c.name, c.detail))
+            .collect();
         if missing.is_empty() {
-            Verdict::Met(counted)
+            Verdict::Met(proofs.iter().map(|p| self.count_one(p, today)).collect())
         } else {
             Verdict::Missing(missing)
         }
+    }
+
+    /// Each requirement not waived, with whether the proofs meet it and how
+    /// far they got: what the counter's checklist shows before submitting,
+    /// and what [`Program::evaluate_waiving`] decides with.
+    #[must_use]
+    pub fn checklist(&self, proofs: &[ProofFacts<'_>], today: Date, waived: &[String]) -> Vec<Check> {
+        let counted: Vec<Option<Counted>> = proofs.iter().map(|p| self.count_one(p, today)).collect();
+        let accepted: Vec<&Counted> = counted.iter().flatten().collect();
+        self.requirements
+            .iter()
+            .filter(|r| !waived.contains(&r.name))
+            .map(|req| {
+                if let Some(measure) = &req.count {
+                    let have = measure_of(measure, &accepted);
+                    Check {
+                        name: req.name.clone(),
+                        met: have >= req.at_least,
+                        detail: format!("{have} of {}", req.at_least),
+                    }
+                } else {
+                    let met = req
+                        .one_of
+                        .iter()
+                        .any(|alt| measure_of(&alt.count, &accepted) >= alt.at_least);
+                    Check {
+                        name: req.name.clone(),
+                        met,
+                        detail: if met {
+                            "an accepted combination".to_owned()
+                        } else {
+                            "none of the accepted combinations".to_owned()
+                        },
+                    }
+                }
+            })
+            .collect()
     }
 
     /// What one document counts for on `today` (`None`: nothing).

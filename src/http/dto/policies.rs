@@ -20,6 +20,10 @@ pub struct ActivePolicies {
     pub floor: String,
     /// The Cedar schema.
     pub schema: String,
+    /// v1.1: the policy test cases of the active version, each as in
+    /// `policies/tests/*.json`.
+    #[schema(value_type = Vec<Object>)]
+    pub tests: Vec<serde_json::Value>,
 }
 
 /// `POST /v1/policies/check`: the check report and, when the candidate

@@ -22,6 +22,10 @@ pub struct IssuedPrincipal {
     pub status: PrincipalStatus,
     /// The bearer token: shown in this answer and nowhere else.
     pub token: String,
+    /// Staff: the one-time link (valid 24 h) that registers a passkey for
+    /// the console; it works once the principal is active.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registration_url: Option<String>,
 }
 
 /// `POST /v1/principals/{id}/approve` → 200.
@@ -37,6 +41,10 @@ pub struct PrincipalApproved {
 pub struct TokenRotated {
     pub id: String,
     pub token: String,
+    /// Staff: a new one-time passkey registration link; the passkeys
+    /// registered before are removed and console sessions end.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registration_url: Option<String>,
 }
 
 /// `GET /v1/principals`.

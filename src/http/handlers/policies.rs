@@ -8,7 +8,7 @@ use serde::Deserialize;
 use crate::authz::check::check;
 use crate::authz::replay::ImpactReport;
 use crate::authz::Action;
-use crate::domain::policy_version::{diff_digest, PolicyVersion};
+use crate::domain::policy_version::{diff_digest, test_changes, PolicyTests, PolicyVersion};
 use crate::domain::store::{Change, Store};
 use crate::domain::vocab::Purpose;
 use crate::http::dto::{
@@ -77,6 +77,7 @@ pub async fn get(gate: Gate) -> Result<Json<ActivePolicies>, ApiError> {
         policies: text,
         floor: v.policy_sources.floor.clone(),
         schema: v.policy_sources.schema.clone(),
+        tests: (*v.active_tests()).clone(),
     }))
 }
 
@@ -84,6 +85,10 @@ pub async fn get(gate: Gate) -> Result<Json<ActivePolicies>, ApiError> {
 #[serde(deny_unknown_fields)]
 pub struct CheckRequest {
     policies: String,
+    /// Replaces the active version's policy tests (omitted: they are kept).
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<Object>>)]
+    tests: Option<PolicyTests>,
 }
 
 /// `POST /v1/policies/check`: the report, changing nothing.
@@ -109,10 +114,7 @@ pub async fn check_only(gate: Gate, body: Body) -> Result<Json<CheckAnswer>, Api
     gate.admit(Action::CheckPolicies, PURPOSE)?;
     let req: CheckRequest = gate.body(body, POLICY_LIMIT).await?;
     let v = &gate.vault;
-    let vault = Arc::clone(v);
-    let (mut report, engine) = tokio::task::spawn_blocking(move || check(&vault.policy_sources, &req.policies, 0))
-        .await
-        .map_err(|e| Error::internal(e.to_string()))?;
+    let (mut report, engine, _) = checked(v, req.policies, req.tests, 0).await?;
     if let Some(engine) = &engine {
         report.prove(engine, &v.proof_settings()).await;
     }
@@ -133,6 +135,11 @@ pub struct UpdateRequest {
     #[serde(default)]
     comment: String,
     expected_version: u64,
+    /// Replaces the active version's policy tests (omitted: they are kept).
+    /// A change of a tested decision passes only with the test it changes.
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<Object>>)]
+    tests: Option<PolicyTests>,
 }
 
 /// `PUT /v1/policies`: check, store as a new version, activate.
@@ -158,7 +165,13 @@ pub struct UpdateRequest {
 pub async fn put(gate: Gate, body: Body) -> Result<Json<Activated>, ApiError> {
     let (who, _) = gate.admit(Action::UpdatePolicies, PURPOSE)?;
     let req: UpdateRequest = gate.body(body, POLICY_LIMIT).await?;
-    activate(&gate, who.id.clone(), req.policies, req.comment, req.expected_version).await
+    let candidate = Candidate {
+        text: req.policies,
+        tests: req.tests,
+        comment: req.comment,
+        expected: req.expected_version,
+    };
+    activate(&gate, who.id.clone(), candidate).await
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -203,16 +216,65 @@ pub async fn rollback(gate: Gate, body: Body) -> Result<Json<Activated>, ApiErro
     } else {
         req.comment
     };
-    activate(&gate, who.id.clone(), old.policies, comment, req.expected_version).await
+    // The version's own tests, when it has them (versions from before tests
+    // travelled with the policies keep the active ones).
+    let to = req.to_version;
+    let tests = gate
+        .vault
+        .read(move |v| v.store.policy_tests())
+        .await?
+        .remove(&to)
+        .and_then(|json| serde_json::from_slice(&json).ok());
+    let candidate = Candidate {
+        text: old.policies,
+        tests,
+        comment,
+        expected: req.expected_version,
+    };
+    activate(&gate, who.id.clone(), candidate).await
 }
 
-async fn activate(
-    gate: &Gate,
-    author: String,
+/// A candidate version: its text, its tests (`None`: the active ones), the
+/// comment and the version it replaces.
+struct Candidate {
     text: String,
+    tests: Option<PolicyTests>,
     comment: String,
     expected: u64,
-) -> Result<Json<Activated>, ApiError> {
+}
+
+/// Checks `text` with `tests` (the active ones when `None`) as version
+/// `version`; the report lists what the tests add, remove and change.
+async fn checked(
+    v: &Arc<crate::vault::Vault>,
+    text: String,
+    tests: Option<PolicyTests>,
+    version: u64,
+) -> Result<
+    (
+        crate::authz::check::CheckReport,
+        Option<crate::authz::PolicyEngine>,
+        PolicyTests,
+    ),
+    ApiError,
+> {
+    let active = v.active_tests();
+    let tests = tests.unwrap_or_else(|| (*active).clone());
+    let sources = v.sources_with(&tests);
+    let (mut report, engine) = tokio::task::spawn_blocking(move || check(&sources, &text, version))
+        .await
+        .map_err(|e| Error::internal(e.to_string()))?;
+    report.tests.changes = test_changes(&active, &tests);
+    Ok((report, engine, tests))
+}
+
+async fn activate(gate: &Gate, author: String, candidate: Candidate) -> Result<Json<Activated>, ApiError> {
+    let Candidate {
+        text,
+        tests,
+        comment,
+        expected,
+    } = candidate;
     if comment.chars().count() > 500 {
         return Err(ApiError::invalid("comment", "at most 500 characters"));
     }
@@ -230,11 +292,7 @@ async fn activate(
         return Err(Error::VersionConflict.into());
     }
     let next = current + 1;
-    let vault = Arc::clone(v);
-    let candidate = text.clone();
-    let (mut report, engine) = tokio::task::spawn_blocking(move || check(&vault.policy_sources, &candidate, next))
-        .await
-        .map_err(|e| Error::internal(e.to_string()))?;
+    let (mut report, engine, tests) = checked(v, text.clone(), tests, next).await?;
     if let Some(engine) = &engine {
         report.prove(engine, &v.proof_settings()).await;
     }
@@ -272,9 +330,17 @@ async fn activate(
         canaries: report.canaries,
         proof: report.proof,
     };
-    gate.commit(vec![Change::PutPolicyVersion(Box::new(version))]).await?;
+    let stored_tests = serde_json::to_vec(&tests).map_err(|e| Error::internal(e.to_string()))?;
+    gate.commit(vec![
+        Change::PutPolicyVersion(Box::new(version)),
+        Change::PutPolicyTests {
+            version: next,
+            tests: stored_tests,
+        },
+    ])
+    .await?;
     // Stored and audited first; from the next request on, this version decides.
-    v.activate(engine);
+    v.activate(engine, tests);
     Ok(Json(view))
 }
 

@@ -6,6 +6,7 @@ use axum::Json;
 use crate::authz::{Action, RequestContext, Resource};
 use crate::crypto::{new_token, token_hash};
 use crate::domain::audit::{AuditDraft, Decision as AuditDecision, PrincipalChange};
+use crate::domain::staff::{new_registration, registration_url, StaffKeys};
 use crate::domain::principal::{validate_id, NewPrincipal, Principal, PrincipalStatus};
 use crate::domain::store::{Change, Commit, Store};
 use crate::domain::vocab::{Purpose, Role};
@@ -71,8 +72,9 @@ pub async fn create(gate: Gate, body: Body) -> Result<(StatusCode, Json<IssuedPr
         principal.status = PrincipalStatus::PendingApproval;
     }
     gate.slot.principal_change(PrincipalChange::of("issue", &principal));
-    gate.commit(vec![Change::PutPrincipal(Box::new(principal.clone()))])
-        .await?;
+    let mut changes = vec![Change::PutPrincipal(Box::new(principal.clone()))];
+    let registration = staff_registration(v, &principal, &mut changes);
+    gate.commit(changes).await?;
     let body = IssuedPrincipal {
         id: principal.id.clone(),
         kind: principal.kind,
@@ -81,6 +83,7 @@ pub async fn create(gate: Gate, body: Body) -> Result<(StatusCode, Json<IssuedPr
         purposes: principal.purposes.clone(),
         status: principal.status,
         token: token.as_str().to_owned(),
+        registration_url: registration.as_deref().map(|c| registration_url(c)),
     };
     v.principals.insert(principal);
     retire_bootstrap_if_due(v).await?;
@@ -174,13 +177,32 @@ pub async fn rotate(gate: Gate, Path(id): Path<String>) -> Result<Json<TokenRota
     let token = new_token();
     principal.token_hash = token_hash(&token);
     gate.slot.principal_change(PrincipalChange::of("rotate", &principal));
-    gate.commit(vec![Change::UpdatePrincipal(Box::new(principal.clone()))])
-        .await?;
+    let mut changes = vec![Change::UpdatePrincipal(Box::new(principal.clone()))];
+    let registration = staff_registration(v, &principal, &mut changes);
+    gate.commit(changes).await?;
     v.principals.insert(principal);
     Ok(Json(TokenRotated {
         id,
         token: token.as_str().to_owned(),
+        registration_url: registration.as_deref().map(|c| registration_url(c)),
     }))
+}
+
+/// For a staff principal: a new registration code, replacing any passkeys
+/// it had (issue or rotation), added to `changes`; the code to hand over.
+fn staff_registration(v: &Vault, p: &Principal, changes: &mut Vec<Change>) -> Option<zeroize::Zeroizing<String>> {
+    if p.kind != crate::domain::vocab::PrincipalKind::Staff {
+        return None;
+    }
+    let (code, registration) = new_registration(v.clock.now().unix_timestamp());
+    changes.push(Change::PutStaffKeys {
+        id: p.id.clone(),
+        keys: Box::new(StaffKeys {
+            registration: Some(registration),
+            passkeys: Vec::new(),
+        }),
+    });
+    Some(code)
 }
 
 /// `GET /v1/principals`: who can call the vault, never a token or its hash.

@@ -1,0 +1,317 @@
+//! Signing in: the pages and the JSON endpoints of the passkey ceremonies.
+//! Registration needs the one-time code from a principal's
+//! `registration_url`; sign-in needs a registered passkey; a step-up is a
+//! fresh passkey check inside a session. Each outcome is audited (never the
+//! code, the credential or the cookie).
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Form, Json};
+use serde::Deserialize;
+use serde_json::json;
+use webauthn_rs::prelude::{PublicKeyCredential, RegisterPublicKeyCredential};
+
+use super::page::{cleared_cookie, cookie_secret, render, session_cookie, session_principal, Nav, Staff};
+use super::passkeys::{self, Pending};
+use super::Console;
+use crate::domain::audit::{AuditDraft, Decision};
+use crate::domain::principal::{Principal, PrincipalStatus};
+use crate::domain::staff::{registration_hash, StaffKeys};
+use crate::domain::store::{Change, Commit, Store};
+use crate::domain::vocab::PrincipalKind;
+
+#[derive(Template)]
+#[template(path = "login.html", config = "src/console/askama.toml")]
+struct LoginPage {
+    nav: Nav,
+}
+
+#[derive(Template)]
+#[template(path = "register.html", config = "src/console/askama.toml")]
+struct RegisterPage {
+    nav: Nav,
+}
+
+pub async fn login_page() -> Response {
+    render(&LoginPage { nav: Nav::anonymous() })
+}
+
+pub async fn register_page() -> Response {
+    render(&RegisterPage { nav: Nav::anonymous() })
+}
+
+/// A ceremony's refusal, as JSON for the script.
+fn refused(status: StatusCode, message: &str) -> Response {
+    (status, Json(json!({"error": {"code": "passkey_refused", "message": message}}))).into_response()
+}
+
+/// Writes one audit entry for a sign-in event.
+async fn audit(console: &Console, principal: Option<&str>, action: &str, ok: bool, changes: Vec<Change>) -> bool {
+    let v = &console.vault;
+    let draft = AuditDraft {
+        at: v.clock.now().unix_timestamp(),
+        principal: principal.map(str::to_owned),
+        action: action.to_owned(),
+        decision: if ok { Decision::Allow } else { Decision::Deny },
+        outcome: if ok { "ok" } else { "passkey_refused" }.to_owned(),
+        channel: Some("console".to_owned()),
+        subject: principal.map(|p| v.keys.subjects.subject("principal", p)),
+        ..AuditDraft::default()
+    };
+    v.store
+        .commit(Commit {
+            changes,
+            audit: vec![draft],
+        })
+        .await
+        .is_ok()
+}
+
+/// A staff principal that may use the console now.
+fn staff(console: &Console, id: &str) -> Option<Arc<Principal>> {
+    console
+        .vault
+        .principals
+        .get(id)
+        .filter(|p| p.kind == PrincipalKind::Staff && p.status == PrincipalStatus::Active)
+}
+
+fn stored_keys(console: &Console, id: &str) -> StaffKeys {
+    console.vault.store.staff_keys(id).ok().flatten().unwrap_or_default()
+}
+
+/// Starts a session and answers with its cookie.
+fn signed_in(console: &Console, principal: &Principal) -> Response {
+    let now = console.vault.clock.now().unix_timestamp();
+    let (secret, _) = console.sessions.start(&principal.id, principal.token_hash, now);
+    (
+        [(header::SET_COOKIE, session_cookie(&secret))],
+        Json(json!({"next": "/console/"})),
+    )
+        .into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterBegin {
+    code: String,
+}
+
+pub async fn register_begin(State(console): State<Arc<Console>>, Json(req): Json<RegisterBegin>) -> Response {
+    let hash = registration_hash(&req.code);
+    let now = console.vault.clock.now().unix_timestamp();
+    // Codes are random and kept only hashed: finding whose code this is
+    // means looking at each staff member's record.
+    let owner = console.vault.principals.all().into_iter().find(|p| {
+        p.kind == PrincipalKind::Staff
+            && stored_keys(&console, &p.id)
+                .registration
+                .is_some_and(|r| r.admits(&hash, now))
+    });
+    let Some(owner) = owner else {
+        audit(&console, None, "console_register_passkey", false, Vec::new()).await;
+        return refused(
+            StatusCode::BAD_REQUEST,
+            "This registration link is not valid: it was used already, it expired (links work for 24 hours), or the principal is not approved yet. Ask an admin for a new one.",
+        );
+    };
+    if owner.status != PrincipalStatus::Active {
+        return refused(
+            StatusCode::BAD_REQUEST,
+            "This principal is waiting for a second admin's approval; the link works once it is approved.",
+        );
+    }
+    let existing = passkeys::decode(&stored_keys(&console, &owner.id).passkeys);
+    match console.passkeys.begin_register(&owner.id, hash, &existing) {
+        Ok((ceremony, options)) => Json(json!({"ceremony": ceremony, "options": options})).into_response(),
+        Err(e) => refused(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterFinish {
+    ceremony: String,
+    credential: RegisterPublicKeyCredential,
+}
+
+pub async fn register_finish(State(console): State<Arc<Console>>, Json(req): Json<RegisterFinish>) -> Response {
+    let Ok(Pending::Register {
+        principal,
+        code_hash,
+        state,
+    }) = console.passkeys.take(&req.ceremony)
+    else {
+        return refused(StatusCode::BAD_REQUEST, &passkeys::PasskeyError::UnknownCeremony.to_string());
+    };
+    let Some(owner) = staff(&console, &principal) else {
+        return refused(StatusCode::BAD_REQUEST, "This principal cannot use the console.");
+    };
+    let now = console.vault.clock.now().unix_timestamp();
+    let mut keys = stored_keys(&console, &owner.id);
+    // The code must still be the live one: used once, and not replaced.
+    if !keys.registration.as_ref().is_some_and(|r| r.admits(&code_hash, now)) {
+        return refused(StatusCode::BAD_REQUEST, "This registration link was used already.");
+    }
+    let passkey = match console.passkeys.finish_register(&req.credential, &state) {
+        Ok(p) => p,
+        Err(e) => {
+            audit(&console, Some(&owner.id), "console_register_passkey", false, Vec::new()).await;
+            return refused(StatusCode::BAD_REQUEST, &e.to_string());
+        }
+    };
+    let mut all = passkeys::decode(&keys.passkeys);
+    all.push(passkey);
+    keys.passkeys = passkeys::encode(&all);
+    keys.registration = None;
+    let change = Change::PutStaffKeys {
+        id: owner.id.clone(),
+        keys: Box::new(keys),
+    };
+    if !audit(&console, Some(&owner.id), "console_register_passkey", true, vec![change]).await {
+        return refused(StatusCode::SERVICE_UNAVAILABLE, "The vault could not record the passkey; try again.");
+    }
+    signed_in(&console, &owner)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginBegin {
+    id: String,
+}
+
+pub async fn login_begin(State(console): State<Arc<Console>>, Json(req): Json<LoginBegin>) -> Response {
+    let passkeys = staff(&console, &req.id)
+        .map(|p| passkeys::decode(&stored_keys(&console, &p.id).passkeys))
+        .unwrap_or_default();
+    if passkeys.is_empty() {
+        audit(&console, None, "console_sign_in", false, Vec::new()).await;
+        return refused(
+            StatusCode::BAD_REQUEST,
+            "No passkey is registered for this staff ID. Use the registration link an admin gave you.",
+        );
+    }
+    match console.passkeys.begin_check(&req.id, None, &passkeys) {
+        Ok((ceremony, options)) => Json(json!({"ceremony": ceremony, "options": options})).into_response(),
+        Err(e) => refused(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckFinish {
+    ceremony: String,
+    credential: PublicKeyCredential,
+}
+
+/// Verifies an assertion for `principal`, storing a changed counter.
+async fn verify(console: &Console, principal: &str, credential: &PublicKeyCredential, state: &webauthn_rs::prelude::PasskeyAuthentication, action: &str) -> bool {
+    let mut keys = stored_keys(console, principal);
+    let mut all = passkeys::decode(&keys.passkeys);
+    match console.passkeys.finish_check(credential, state, &mut all) {
+        Ok(changed) => {
+            let changes = if changed {
+                keys.passkeys = passkeys::encode(&all);
+                vec![Change::PutStaffKeys {
+                    id: principal.to_owned(),
+                    keys: Box::new(keys),
+                }]
+            } else {
+                Vec::new()
+            };
+            audit(console, Some(principal), action, true, changes).await
+        }
+        Err(_) => {
+            audit(console, Some(principal), action, false, Vec::new()).await;
+            false
+        }
+    }
+}
+
+pub async fn login_finish(State(console): State<Arc<Console>>, Json(req): Json<CheckFinish>) -> Response {
+    let Ok(Pending::SignIn { principal, state }) = console.passkeys.take(&req.ceremony) else {
+        return refused(StatusCode::BAD_REQUEST, &passkeys::PasskeyError::UnknownCeremony.to_string());
+    };
+    let Some(owner) = staff(&console, &principal) else {
+        return refused(StatusCode::BAD_REQUEST, "This principal cannot use the console.");
+    };
+    if !verify(&console, &owner.id, &req.credential, &state, "console_sign_in").await {
+        return refused(StatusCode::BAD_REQUEST, &passkeys::PasskeyError::Rejected.to_string());
+    }
+    signed_in(&console, &owner)
+}
+
+/// The session a step-up request belongs to, checked against its CSRF header.
+fn step_up_session(console: &Console, headers: &HeaderMap) -> Option<(String, Arc<Principal>)> {
+    let secret = cookie_secret(headers)?;
+    let now = console.vault.clock.now().unix_timestamp();
+    let session = console.sessions.touch(&secret, now)?;
+    let csrf = headers.get("x-csrf-token").and_then(|v| v.to_str().ok())?;
+    if !session.csrf_matches(csrf) {
+        return None;
+    }
+    let principal = session_principal(console, &session)?;
+    Some((secret, principal))
+}
+
+pub async fn step_up_begin(State(console): State<Arc<Console>>, headers: HeaderMap) -> Response {
+    let Some((secret, principal)) = step_up_session(&console, &headers) else {
+        return refused(StatusCode::FORBIDDEN, "Sign in again (the session ended or the page is stale).");
+    };
+    let passkeys = passkeys::decode(&stored_keys(&console, &principal.id).passkeys);
+    match console.passkeys.begin_check(&principal.id, Some(secret), &passkeys) {
+        Ok((ceremony, options)) => Json(json!({"ceremony": ceremony, "options": options})).into_response(),
+        Err(e) => refused(StatusCode::BAD_REQUEST, &e.to_string()),
+    }
+}
+
+pub async fn step_up_finish(
+    State(console): State<Arc<Console>>,
+    headers: HeaderMap,
+    Json(req): Json<CheckFinish>,
+) -> Response {
+    let Some((secret, principal)) = step_up_session(&console, &headers) else {
+        return refused(StatusCode::FORBIDDEN, "Sign in again (the session ended or the page is stale).");
+    };
+    let Ok(Pending::StepUp {
+        principal: for_principal,
+        session,
+        state,
+    }) = console.passkeys.take(&req.ceremony)
+    else {
+        return refused(StatusCode::BAD_REQUEST, &passkeys::PasskeyError::UnknownCeremony.to_string());
+    };
+    if session != secret || for_principal != principal.id {
+        return refused(StatusCode::BAD_REQUEST, &passkeys::PasskeyError::UnknownCeremony.to_string());
+    }
+    if !verify(&console, &principal.id, &req.credential, &state, "console_step_up").await {
+        return refused(StatusCode::BAD_REQUEST, &passkeys::PasskeyError::Rejected.to_string());
+    }
+    console.sessions.stepped_up(&secret);
+    Json(json!({"ok": true})).into_response()
+}
+
+#[derive(Deserialize)]
+pub struct CsrfOnly {
+    csrf: Option<String>,
+}
+
+pub async fn sign_out(staff: Staff, Form(form): Form<CsrfOnly>) -> Response {
+    if let Err(r) = staff.check_csrf(form.csrf.as_deref()) {
+        return r.into_response();
+    }
+    staff.console.sessions.end(&staff.secret);
+    audit(&staff.console, Some(&staff.principal.id), "console_sign_out", true, Vec::new()).await;
+    (
+        StatusCode::SEE_OTHER,
+        [
+            (header::LOCATION, "/console/login".to_owned()),
+            (header::SET_COOKIE, cleared_cookie()),
+        ],
+    )
+        .into_response()
+}

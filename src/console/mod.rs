@@ -1,0 +1,98 @@
+//! The staff console: the vault's people — clerks, privacy officers, legal
+//! staff, auditors and admins — work in a browser, under `/console/`.
+//!
+//! A second skin over the same gates: every action a screen offers is the
+//! API request it stands for ([`api::call`]), made with the signed-in person
+//! as the caller, so Cedar decides it and the audit records it exactly as for
+//! the API (with `channel: console`). People sign in with passkeys
+//! ([`passkeys`]), never bearer tokens; a session lives in a `__Host-`
+//! cookie ([`session`]); every state-changing form carries the session's
+//! CSRF token; publishing a policy, answering a legal request and approving
+//! a privileged principal need a fresh passkey check.
+//!
+//! Pages are rendered on the server (askama templates in
+//! `src/console/templates`); every form works without JavaScript except the
+//! passkey ceremonies and the webcam. The one script and the one stylesheet
+//! are same-origin files, as the page policy demands.
+
+pub mod api;
+mod auth;
+mod page;
+mod pages;
+pub mod passkeys;
+pub mod session;
+
+use std::sync::Arc;
+
+use axum::http::{header, HeaderValue};
+use axum::routing::{get, post};
+use axum::Router;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use crate::vault::Vault;
+
+pub use page::{Refusal, Staff};
+
+/// The page policy of every console answer.
+pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; \
+    connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// What the console keeps beside the vault.
+pub struct Console {
+    pub vault: Arc<Vault>,
+    /// The audited API routes the console calls.
+    pub api: Router,
+    pub sessions: session::Sessions,
+    pub passkeys: passkeys::Passkeys,
+    /// The origin browsers use; state-changing requests must come from it.
+    pub origin: String,
+}
+
+impl Console {
+    /// The console for `vault`.
+    ///
+    /// # Errors
+    /// `console.origin` cannot carry passkeys.
+    pub fn new(vault: Arc<Vault>) -> Result<Arc<Self>, String> {
+        let c = &vault.config.console;
+        let origin = vault.config.console_origin();
+        Ok(Arc::new(Self {
+            api: crate::http::api_routes(Arc::clone(&vault)),
+            sessions: session::Sessions::new(
+                c.session_idle.as_std(),
+                c.session_absolute.as_std(),
+                c.step_up_window.as_std(),
+            ),
+            passkeys: passkeys::Passkeys::new(&origin)?,
+            origin,
+            vault,
+        }))
+    }
+}
+
+/// The console's routes, ready to merge into the vault's router.
+pub fn router<S: Clone + Send + Sync + 'static>(console: Arc<Console>) -> Router<S> {
+    Router::new()
+        .route("/console", get(pages::home::redirect))
+        .route("/console/", get(pages::home::page))
+        .route("/console/login", get(auth::login_page))
+        .route("/console/register", get(auth::register_page))
+        .route("/console/auth/register/begin", post(auth::register_begin))
+        .route("/console/auth/register/finish", post(auth::register_finish))
+        .route("/console/auth/login/begin", post(auth::login_begin))
+        .route("/console/auth/login/finish", post(auth::login_finish))
+        .route("/console/auth/step-up/begin", post(auth::step_up_begin))
+        .route("/console/auth/step-up/finish", post(auth::step_up_finish))
+        .route("/console/sign-out", post(auth::sign_out))
+        .route("/console/sessions", get(pages::sessions::page).post(pages::sessions::revoke))
+        .route("/console/static/console.js", get(page::script))
+        .route("/console/static/console.css", get(page::stylesheet))
+        .merge(pages::routes())
+        .route("/console/{*rest}", get(page::not_found).post(page::not_found))
+        .layer(axum::middleware::from_fn_with_state(Arc::clone(&console), page::same_origin))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        ))
+        .with_state(console)
+}

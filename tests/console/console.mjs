@@ -1,0 +1,789 @@
+// The staff console in a real browser: Debian's Chromium (/usr/bin/chromium)
+// driven by playwright-core, passkeys from Chromium's virtual authenticator.
+//
+// The issue's story, step by step: an admin issues a clerk and a privacy
+// officer, each registers a passkey and signs in; the clerk enrolls an
+// applicant and sees the missing requirement before fixing it; the privacy
+// officer checks a permit for immigration enforcement and sees it refused,
+// then pauses one system with its test changed, applies it, and the very next
+// fact query from that system is denied; legal answers a judge-signed court
+// order and an administrative subpoena; the auditor sees both in the chain;
+// a request without its CSRF token, a stale session and a clerk reaching the
+// studio are all refused. A screenshot of each main screen goes to
+// docs/screenshots/.
+//
+// Run: CIVIC_VAULT_BIN=target/debug/civic-vault node tests/console/console.mjs
+// (tests/console.rs does this under `cargo test`). Needs /usr/bin/chromium and
+// `npm ci` in tests/console (.ci/console-setup installs both).
+// Env: CONSOLE_SCREENSHOTS (default docs/screenshots), CONSOLE_KEEP_TMP=1 keeps
+// the vaults' temp dirs, CONSOLE_HEADED=1 shows the browser (needs a display).
+
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { chromium } from 'playwright-core';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const REPO = path.resolve(HERE, '..', '..');
+const POLICIES = path.join(REPO, 'policies');
+const SHOTS = path.resolve(REPO, process.env.CONSOLE_SCREENSHOTS ?? path.join('docs', 'screenshots'));
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const BIN = process.env.CIVIC_VAULT_BIN ?? path.join(REPO, 'target', 'debug', 'civic-vault');
+const OVERALL_TIMEOUT_MS = Number(process.env.CONSOLE_TIMEOUT_MS ?? 300_000);
+
+// A 1×1 PNG (the same bytes as tests/common's PNG).
+const PNG = Buffer.from(
+  '89504E470D0A1A0A0000000D4948445200000001000000010806000000' +
+    '1F15C4890000000D4944415478DA63F8FFFF3F0005FE02FEA7D5A0F100' +
+    '00000049454E44AE426082',
+  'hex',
+);
+
+// ---------------------------------------------------------------- logging
+
+const started = Date.now();
+let stepNo = 0;
+let currentStep = '(setup)';
+function step(title) {
+  stepNo += 1;
+  currentStep = `${stepNo}. ${title}`;
+  console.log(`\n== ${currentStep}`);
+}
+function log(...args) {
+  const t = ((Date.now() - started) / 1000).toFixed(1).padStart(6);
+  console.log(`[${t}s]`, ...args);
+}
+class Failure extends Error {}
+function fail(message) {
+  throw new Failure(message);
+}
+function expect(cond, message) {
+  if (!cond) fail(message);
+  log(`ok: ${message}`);
+}
+function short(text, n = 600) {
+  const s = String(text ?? '').replace(/\s+/g, ' ').trim();
+  return s.length > n ? `${s.slice(0, n)}…` : s;
+}
+function isoDaysAgo(n) {
+  return new Date(Date.now() - n * 86_400_000).toISOString().slice(0, 10);
+}
+function sleep(ms) {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+// ---------------------------------------------------------------- the vault
+
+const vaults = [];
+const tmpDirs = [];
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+const toml = (s) => JSON.stringify(s); // a TOML basic string is a JSON string
+
+async function startVault(name, { sessionIdle } = {}) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `civic-vault-console-${name}-`));
+  tmpDirs.push(dir);
+  const port = await freePort();
+  const origin = `http://localhost:${port}`;
+  const config = [
+    `listen = ${toml(`127.0.0.1:${port}`)}`,
+    `data_dir = ${toml(path.join(dir, 'data'))}`,
+    `keys_dir = ${toml(path.join(dir, 'keys'))}`,
+    `policies_dir = ${toml(POLICIES)}`,
+    `program = "idnyc"`,
+    '',
+    '[governance]',
+    'second_approval = false',
+    '',
+    '[commitments]',
+    'memory_kib = 8',
+    'iterations = 1',
+    '',
+    // The floor proof's solver, as tests/common sets it: $CVC5, else .ci/cvc5.
+    '[proof]',
+    `solver = ${toml(process.env.CVC5 ?? path.join(REPO, '.ci', 'cvc5'))}`,
+    '',
+    '[console]',
+    `origin = ${toml(origin)}`,
+    ...(sessionIdle ? [`session_idle = ${toml(sessionIdle)}`] : []),
+    '',
+  ].join('\n');
+  const configPath = path.join(dir, 'vault.toml');
+  fs.writeFileSync(configPath, config);
+  const logPath = path.join(dir, 'vault.log');
+  const out = fs.openSync(logPath, 'a');
+  log(`starting vault "${name}": ${BIN} serve --config ${configPath} (log: ${logPath})`);
+  const child = spawn(BIN, ['serve', '--config', configPath], {
+    cwd: dir,
+    stdio: ['ignore', out, out],
+    env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'info' },
+  });
+  fs.closeSync(out);
+  const vault = { name, dir, port, origin, child, logPath, exited: null };
+  child.on('exit', (code, signal) => {
+    vault.exited = { code, signal };
+  });
+  vaults.push(vault);
+
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (vault.exited) {
+      fail(`vault "${name}" exited during startup (${JSON.stringify(vault.exited)}):\n${tail(logPath)}`);
+    }
+    try {
+      const r = await fetch(`http://127.0.0.1:${port}/healthz`);
+      if (r.status === 200) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) fail(`vault "${name}" did not answer /healthz within 60 s:\n${tail(logPath)}`);
+    await sleep(100);
+  }
+  vault.admin = fs.readFileSync(path.join(dir, 'keys', 'admin.token'), 'utf8').trim();
+  log(`vault "${name}" is up at ${origin}`);
+  return vault;
+}
+
+function tail(file, lines = 40) {
+  try {
+    return fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch (e) {
+    return `(no log: ${e.message})`;
+  }
+}
+
+async function stopVaults() {
+  for (const v of vaults) {
+    if (v.exited) continue;
+    v.child.kill('SIGTERM');
+    for (let i = 0; i < 100 && !v.exited; i += 1) await sleep(50);
+    if (!v.exited) v.child.kill('SIGKILL');
+  }
+}
+
+// The vault's HTTP API, as a city system or a staff tool speaks it.
+async function api(vault, method, p, token, body) {
+  const r = await fetch(`http://127.0.0.1:${vault.port}${p}`, {
+    method,
+    headers: {
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+    },
+    body: body !== undefined ? JSON.stringify(body) : undefined,
+  });
+  const text = await r.text();
+  let json = null;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    // not JSON
+  }
+  return { status: r.status, json, text };
+}
+
+// ---------------------------------------------------------------- the browser
+
+let browser;
+const problems = []; // CSP violations and uncaught page errors, every person's
+const pages = [];
+
+async function person(vault, who) {
+  const context = await browser.newContext({
+    baseURL: vault.origin,
+    viewport: { width: 1280, height: 900 },
+    locale: 'en-US',
+  });
+  context.setDefaultTimeout(15_000);
+  context.setDefaultNavigationTimeout(20_000);
+  const page = await context.newPage();
+  page.on('pageerror', (e) => problems.push(`${who}: page error on ${page.url()}: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() !== 'error' && m.type() !== 'warning') return;
+    const text = m.text();
+    log(`  [${who} console.${m.type()}] ${short(text, 300)}`);
+    if (/Content Security Policy/i.test(text)) problems.push(`${who}: CSP violation on ${page.url()}: ${text}`);
+  });
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('WebAuthn.enable');
+  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: {
+      protocol: 'ctap2',
+      transport: 'internal',
+      hasResidentKey: true,
+      hasUserVerification: true,
+      isUserVerified: true,
+      automaticPresenceSimulation: true,
+    },
+  });
+  const me = { who, vault, context, page, cdp, authenticatorId };
+  pages.push(me);
+  return me;
+}
+
+async function credentials(me) {
+  const { credentials: list } = await me.cdp.send('WebAuthn.getCredentials', {
+    authenticatorId: me.authenticatorId,
+  });
+  return list;
+}
+
+async function shot(page, name) {
+  fs.mkdirSync(SHOTS, { recursive: true });
+  const file = path.join(SHOTS, name);
+  await page.screenshot({ path: file, fullPage: true });
+  log(`screenshot ${path.relative(REPO, file)}`);
+}
+
+async function mainText(page) {
+  return page.locator('body').innerText();
+}
+
+function absolute(vault, url) {
+  return new URL(url, `${vault.origin}/`).toString();
+}
+
+// Opens a registration link in this person's browser and registers a passkey.
+async function register(me, url) {
+  const { page } = me;
+  log(`${me.who} opens ${url}`);
+  await page.goto(absolute(me.vault, url));
+  await page.getByRole('button', { name: 'Register passkey' }).click();
+  await page.waitForURL((u) => u.pathname === '/console/', { timeout: 20_000 }).catch(async () => {
+    fail(`${me.who}: registration did not land on /console/ (at ${page.url()}): ${short(await mainText(page))}`);
+  });
+  await expectSignedIn(me);
+  const creds = await credentials(me);
+  expect(creds.length === 1 && creds[0].isResidentCredential, `${me.who} holds one resident passkey`);
+}
+
+async function expectSignedIn(me) {
+  const { page } = me;
+  await page.getByRole('heading', { name: 'civic-vault console' }).waitFor();
+  const body = await mainText(page);
+  expect(body.includes(`Signed in as ${me.who}`), `${me.who}: "Signed in as ${me.who}" on /console/`);
+}
+
+async function signIn(me) {
+  const { page } = me;
+  await page.goto('/console/login');
+  await (await field(page, 'Staff ID')).fill(me.who);
+  await page.getByRole('button', { name: 'Sign in with passkey' }).click();
+  await page.waitForURL((u) => u.pathname === '/console/', { timeout: 20_000 }).catch(async () => {
+    const alert = await page.getByRole('alert').allInnerTexts().catch(() => []);
+    fail(`${me.who}: sign-in did not land on /console/ (at ${page.url()}; alert: ${JSON.stringify(alert)})`);
+  });
+  await expectSignedIn(me);
+}
+
+async function nav(me, linkName, pathname) {
+  const { page } = me;
+  if (new URL(page.url()).pathname !== '/console/') await page.goto('/console/');
+  await page.getByRole('navigation').getByRole('link', { name: linkName, exact: true }).click();
+  await page.waitForURL((u) => u.pathname === pathname);
+  log(`${me.who} is on ${pathname}`);
+}
+
+// The field a person finds by this label: the exact label when there is one,
+// else the one label that contains it.
+async function field(page, label) {
+  const exact = page.getByLabel(label, { exact: true });
+  if ((await exact.count()) > 0) return exact;
+  return page.getByLabel(label);
+}
+
+// A label that names a role or item: "privacy_officer" or "Privacy officer".
+function nameRe(name) {
+  return new RegExp(`^\\s*${name.replace(/_/g, '[ _]')}\\s*$`, 'i');
+}
+
+// Submits a step-up form: console.js runs the passkey check (the virtual
+// authenticator answers it) and then submits; waits for the next page.
+async function submitStepUp(page, buttonName) {
+  const before = page.url();
+  const nav = page.waitForNavigation({ timeout: 30_000 }).catch(() => null);
+  await page.getByRole('button', { name: buttonName, exact: true }).click();
+  const r = await nav;
+  if (!r) {
+    const alerts = await page.getByRole('alert').allInnerTexts().catch(() => []);
+    fail(`"${buttonName}" did not submit (still at ${before}; alerts: ${JSON.stringify(alerts)})`);
+  }
+  await page.waitForLoadState('load');
+  return r;
+}
+
+// ---------------------------------------------------------------- the story
+
+const APPLICANT = {
+  name: 'Mariana Quillfeather Ruiz',
+  birth: '1988-07-23',
+  line1: '41 Quillfeather Ave Apt 3',
+  city: 'New York',
+  postal: '10027',
+  passport: `G${String(Date.now()).slice(-8)}`,
+};
+
+async function issueInBrowser(admin, id, roles) {
+  const { page } = admin;
+  await page.goto('/console/principals');
+  const kind = page.getByLabel(/^kind$/i);
+  if ((await kind.count()) === 1) {
+    const tag = await kind.evaluate((el) => el.tagName);
+    if (tag === 'SELECT') await kind.selectOption('staff');
+  }
+  await (await field(page, 'Principal ID')).fill(id);
+  for (const role of roles) await page.getByLabel(nameRe(role)).check();
+  // Issuing is privileged: whether or not the form asks for a fresh passkey
+  // check, the click ends in the result page.
+  const isStepUp = await page
+    .getByRole('button', { name: 'Issue', exact: true })
+    .evaluate((b) => b.form?.hasAttribute('data-step-up') ?? false);
+  if (isStepUp) await submitStepUp(page, 'Issue');
+  else await page.getByRole('button', { name: 'Issue', exact: true }).click();
+  const link = page.locator('#registration-link');
+  await link.waitFor().catch(async () => {
+    fail(`issuing ${id}: no #registration-link (at ${page.url()}): ${short(await mainText(page))}`);
+  });
+  const text = (await link.innerText()).trim();
+  const href = await link.getAttribute('href');
+  const url = text.includes('/console/register#') ? text : href;
+  expect(/\/console\/register#.+/.test(url ?? ''), `issued ${id} (${roles.join(', ')}): registration link ${url}`);
+  return url;
+}
+
+async function main() {
+  if (!fs.existsSync(BIN)) fail(`CIVIC_VAULT_BIN ${BIN} does not exist (cargo build first)`);
+  if (!fs.existsSync(CHROMIUM)) fail(`${CHROMIUM} is missing (.ci/console-setup installs Debian's chromium)`);
+  fs.mkdirSync(SHOTS, { recursive: true });
+
+  step('start the vault and the browser');
+  const vault = await startVault('main');
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: !process.env.CONSOLE_HEADED,
+    chromiumSandbox: false,
+    // Playwright starts every launch with a fresh, empty --user-data-dir.
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+  log(`chromium ${browser.version()}`);
+
+  step('bootstrap admin issues admin-kim and the parks system over the API');
+  let r = await api(vault, 'POST', '/v1/principals', vault.admin, {
+    id: 'admin-kim',
+    kind: 'staff',
+    roles: ['admin'],
+  });
+  expect(r.status === 201, `POST /v1/principals admin-kim → 201 (got ${r.status} ${short(r.text)})`);
+  expect(
+    /^\/console\/register#.+/.test(r.json?.registration_url ?? ''),
+    `admin-kim's answer carries registration_url "/console/register#…" (got ${JSON.stringify(r.json?.registration_url)})`,
+  );
+  const kimUrl = r.json.registration_url;
+  r = await api(vault, 'POST', '/v1/principals', vault.admin, {
+    id: 'nyc-parks',
+    kind: 'system',
+    agency_kind: 'city_agency',
+    purposes: ['parks_recreation'],
+  });
+  expect(r.status === 201 && r.json?.token, `POST /v1/principals nyc-parks (system) → 201 (got ${r.status})`);
+  const parksToken = r.json.token;
+
+  step('admin-kim registers a passkey');
+  const kim = await person(vault, 'admin-kim');
+  await kim.page.goto(absolute(vault, kimUrl));
+  await kim.page.getByRole('button', { name: 'Register passkey' }).waitFor();
+  await shot(kim.page, 'register.png');
+  await register(kim, kimUrl);
+  await shot(kim.page, 'home.png');
+
+  step('admin-kim issues clerk-ana, po-pat, legal-lee and auditor-ada on the Principals screen');
+  await nav(kim, 'Principals', '/console/principals');
+  const links = {};
+  for (const [id, roles] of [
+    ['legal-lee', ['legal']],
+    ['auditor-ada', ['auditor']],
+    ['po-pat', ['privacy_officer']],
+    ['clerk-ana', ['clerk']],
+  ]) {
+    links[id] = await issueInBrowser(kim, id, roles);
+  }
+  await shot(kim.page, 'principals.png');
+  r = await api(vault, 'GET', '/v1/principals', vault.admin);
+  if (r.status === 200) {
+    const listed = Object.fromEntries((r.json?.principals ?? []).map((p) => [p.id, p]));
+    for (const id of Object.keys(links)) {
+      expect(listed[id]?.status === 'active', `${id} is active (issued by ${listed[id]?.issued_by})`);
+    }
+  }
+
+  step('clerk-ana registers, signs out and signs in again with her passkey');
+  const ana = await person(vault, 'clerk-ana');
+  await register(ana, links['clerk-ana']);
+  await Promise.all([
+    ana.page.waitForNavigation(),
+    ana.page.getByRole('button', { name: 'Sign out' }).click(),
+  ]);
+  log(`signed out, at ${ana.page.url()}`);
+  await ana.page.goto('/console/');
+  expect(new URL(ana.page.url()).pathname === '/console/login', 'signed out: /console/ sends clerk-ana to /console/login');
+  await (await field(ana.page, 'Staff ID')).waitFor();
+  await shot(ana.page, 'login.png');
+  await signIn(ana);
+
+  step('clerk-ana enrolls an applicant at the Counter: residency missing first, then fixed');
+  await nav(ana, 'Counter', '/console/enroll');
+  const photoPath = path.join(vault.dir, 'photo.png');
+  fs.writeFileSync(photoPath, PNG);
+  const p = ana.page;
+  const fillApplicant = async () => {
+    await (await field(p, 'Full name')).fill(APPLICANT.name);
+    await (await field(p, 'Date of birth')).fill(APPLICANT.birth);
+    await (await field(p, 'Address kind')).selectOption('residential');
+    await (await field(p, 'Address line 1')).fill(APPLICANT.line1);
+    await (await field(p, 'City')).fill(APPLICANT.city);
+    await (await field(p, 'Postal code')).fill(APPLICANT.postal);
+    await (await field(p, 'Document type (proof 1)')).selectOption('foreign_passport');
+    await (await field(p, 'Issuer (proof 1)')).fill('MEX');
+    await (await field(p, 'Number (proof 1)')).fill(APPLICANT.passport);
+    const photo = p.getByLabel('Photo', { exact: true });
+    if ((await photo.evaluate((el) => el.files?.length ?? 0)) === 0) await photo.setInputFiles(photoPath);
+  };
+  await fillApplicant();
+  await p.getByRole('button', { name: 'Check requirements' }).click();
+  const checklist = p.locator('#checklist');
+  await checklist.waitFor();
+  await p.waitForFunction(() => (document.querySelector('#checklist')?.textContent ?? '').trim().length > 0);
+  let text = await checklist.innerText();
+  log(`checklist: ${short(text)}`);
+  expect(/residen/i.test(text) && /missing|not met|needs?|✗|✘/i.test(text), 'the checklist shows residency missing');
+  await shot(p, 'counter-check.png');
+  await fillApplicant(); // the page may have re-rendered
+  await (await field(p, 'Document type (proof 2)')).selectOption('utility_bill');
+  await (await field(p, 'Issuer (proof 2)')).fill('Con Edison');
+  await (await field(p, 'Number (proof 2)')).fill(`ACCT-${APPLICANT.passport.slice(1)}`);
+  await (await field(p, 'Issued on (proof 2)')).fill(isoDaysAgo(12));
+  const enrollIsStepUp = await p
+    .getByRole('button', { name: 'Enroll', exact: true })
+    .evaluate((b) => b.form?.hasAttribute('data-step-up') ?? false);
+  if (enrollIsStepUp) await submitStepUp(p, 'Enroll');
+  else await p.getByRole('button', { name: 'Enroll', exact: true }).click();
+  const cardEl = p.locator('#card-number');
+  await cardEl.waitFor().catch(async () => {
+    fail(`no #card-number after Enroll (at ${p.url()}): ${short(await mainText(p))}`);
+  });
+  const card = (await cardEl.innerText()).trim();
+  expect(/^[A-Za-z0-9-]{6,}$/.test(card), `enrolled: card number ${card}`);
+  await shot(p, 'counter.png');
+
+  // The parks system is answered about the new card before the pause.
+  r = await api(vault, 'POST', '/v1/facts', parksToken, {
+    card_number: card,
+    purpose: 'parks_recreation',
+    facts: ['card_valid', 'resident'],
+  });
+  expect(
+    r.status === 200 && r.json?.facts?.card_valid === true && r.json?.facts?.resident === true,
+    `before the pause, nyc-parks is told card_valid and resident (${r.status} ${short(r.text, 200)})`,
+  );
+
+  step('po-pat checks a permit for immigration enforcement in the Policy studio: refused');
+  const pat = await person(vault, 'po-pat');
+  await register(pat, links['po-pat']);
+  await nav(pat, 'Policy studio', '/console/policies');
+  const sp = pat.page;
+  const editable = (await field(sp, 'Editable policies'));
+  const original = await editable.inputValue();
+  expect(original.includes('facts.parks_and_culture'), 'the studio shows the active editable policies');
+  const permit =
+    '\n// Let federal immigration systems check cards.\n' +
+    '@id("studio.immigration_permit")\n' +
+    'permit (principal is CivicVault::System, action == CivicVault::Action::"query_fact", resource)\n' +
+    'when { principal.agency_kind == "federal_immigration" || context.purpose == "immigration_enforcement" };\n';
+  await editable.fill(original + permit);
+  await sp.getByRole('button', { name: 'Check', exact: true }).click();
+  await sp.waitForLoadState('load');
+  await sp.waitForFunction(() => /floor/i.test(document.body.innerText), null, { timeout: 30_000 }).catch(() => null);
+  text = await mainText(sp);
+  log(`check report: ${short(text, 1200)}`);
+  expect(/floor/i.test(text) && /studio\.immigration_permit/.test(text), 'the report names the permit and the floor');
+  expect(
+    /refus|reject|inert|violat|forbid|denied|not allowed/i.test(text),
+    'the report says the floor refuses the immigration permit',
+  );
+  await shot(sp, 'studio-check.png');
+
+  step('po-pat pauses nyc-parks with its policy test changed, applies it; the next fact query is denied');
+  await sp.goto('/console/policies');
+  const pause =
+    '\n// Parks systems paused while their contract is renewed.\n' +
+    '@id("pause.parks")\n' +
+    'forbid (principal, action == CivicVault::Action::"query_fact", resource)\n' +
+    'when { context.purpose == "parks_recreation" };\n';
+  await (await field(sp, 'Editable policies')).fill(original + pause);
+  const testsBox = (await field(sp, 'Policy tests'));
+  let tests;
+  try {
+    tests = JSON.parse(await testsBox.inputValue());
+  } catch (e) {
+    fail(`"Policy tests" does not hold a JSON array of tests: ${e.message}`);
+  }
+  expect(Array.isArray(tests) && tests.length > 60, `"Policy tests" holds the shipped tests (${tests.length})`);
+  const parksTest = tests.find((t) => t.name === 'parks: resident');
+  expect(parksTest?.expect === 'allow', 'the shipped test "parks: resident" expects allow');
+  parksTest.expect = 'deny';
+  tests.push({
+    name: 'parks paused',
+    principal: { kind: 'system', agency_kind: 'city_agency', purposes: ['parks_recreation'] },
+    action: 'query_fact',
+    resource: 'card_valid',
+    purpose: 'parks_recreation',
+    expect: 'deny',
+  });
+  await testsBox.fill(JSON.stringify(tests, null, 2));
+  await (await field(sp, 'Comment')).fill('Pause nyc-parks while its data-sharing agreement is renewed');
+  await submitStepUp(sp, 'Apply');
+  await sp
+    .getByText(/Published version/)
+    .first()
+    .waitFor()
+    .catch(async () => {
+      fail(`no "Published version" after Apply (at ${sp.url()}): ${short(await mainText(sp), 1200)}`);
+    });
+  // The very next fact query from the paused system.
+  r = await api(vault, 'POST', '/v1/facts', parksToken, {
+    card_number: card,
+    purpose: 'parks_recreation',
+    facts: ['card_valid', 'resident'],
+  });
+  expect(r.status === 403, `the next POST /v1/facts from nyc-parks → 403 (got ${r.status} ${short(r.text, 200)})`);
+  text = await mainText(sp);
+  log(`after apply: ${short(text, 600)}`);
+  expect(/Published version\s*2\b/.test(text), 'the studio says "Published version 2"');
+  await shot(sp, 'studio.png');
+  r = await api(vault, 'GET', '/v1/policies/versions', vault.admin);
+  if (r.status === 200) log(`versions: ${short(r.text, 400)}`);
+
+  step('legal-lee answers a judge-signed court order, then refuses an administrative subpoena');
+  const lee = await person(vault, 'legal-lee');
+  await register(lee, links['legal-lee']);
+  await nav(lee, 'Legal desk', '/console/legal');
+  const lp = lee.page;
+  const legalForm = async ({ reference, requester, agency, process: proc, signed, items }) => {
+    await (await field(lp, 'Reference')).fill(reference);
+    await (await field(lp, 'Requester name')).fill(requester);
+    await (await field(lp, 'Requester agency kind')).selectOption(agency);
+    await (await field(lp, 'Process')).selectOption(proc);
+    await (await field(lp, 'Signed by a judge')).setChecked(signed);
+    await (await field(lp, 'Card number')).fill(card);
+    for (const item of items) await lp.getByLabel(nameRe(item)).check();
+    await submitStepUp(lp, 'Submit request');
+  };
+  await legalForm({
+    reference: 'Index No. 451122/2026 (Sup. Ct. N.Y. County)',
+    requester: 'Det. Rosa Imbert, NYS Attorney General',
+    agency: 'state_agency',
+    process: 'court_order',
+    signed: true,
+    items: ['card_status', 'full_name', 'date_of_birth', 'address'],
+  });
+  text = await mainText(lp);
+  log(`court order answer: ${short(text, 1200)}`);
+  expect(/disclos/i.test(text), 'the court order is answered: disclose');
+  expect(text.includes(APPLICANT.name), 'the package discloses the holder\'s full name');
+  expect(text.includes(APPLICANT.birth), 'the package discloses the date of birth');
+  expect(text.includes(APPLICANT.line1), 'the package discloses the address');
+  await shot(lp, 'legal.png');
+  const letter = lp.getByRole('link', { name: /letter|notice/i }).first();
+  if ((await letter.count()) === 1) {
+    await letter.click();
+    await lp.waitForLoadState('load');
+    log(`letter: ${short(await mainText(lp), 400)}`);
+    await shot(lp, 'letter.png');
+  } else {
+    log('no letter link on the answer page');
+  }
+  await lp.goto('/console/legal');
+  await legalForm({
+    reference: 'Administrative subpoena 26-0419',
+    requester: 'Special Agent J. Doe',
+    agency: 'federal_other',
+    process: 'administrative_subpoena',
+    signed: false,
+    items: ['full_name', 'address'],
+  });
+  text = await mainText(lp);
+  log(`administrative subpoena answer: ${short(text, 1200)}`);
+  expect(/refus/i.test(text), 'the administrative subpoena is refused');
+  expect(!text.includes(APPLICANT.name) && !text.includes(APPLICANT.line1), 'the refusal discloses nothing');
+  await shot(lp, 'legal-refused.png');
+
+  step('auditor-ada sees both legal requests in the chain, and the chain verifies');
+  const ada = await person(vault, 'auditor-ada');
+  await register(ada, links['auditor-ada']);
+  await nav(ada, 'Audit', '/console/audit');
+  const ap = ada.page;
+  const filter = ap.getByLabel(/^principal\b/i).first();
+  if ((await filter.evaluate((el) => el.tagName)) === 'SELECT') await filter.selectOption('legal-lee');
+  else await filter.fill('legal-lee');
+  const filterButton = ap.getByRole('button', { name: /filter|show|search|apply/i }).first();
+  if ((await filterButton.count()) === 1) await filterButton.click();
+  else await filter.press('Enter');
+  await ap.waitForLoadState('load');
+  await ap.waitForFunction(() => /legal-lee/.test(document.body.innerText));
+  let rows = ap.locator('tr, li').filter({ hasText: 'legal_request' });
+  if ((await rows.count()) === 0) rows = ap.locator('article, [data-entry], .entry').filter({ hasText: 'legal_request' });
+  const rowTexts = await rows.allInnerTexts();
+  log(`legal_request rows: ${rowTexts.map((t) => short(t, 200)).join(' | ')}`);
+  expect(rowTexts.length === 2, `two legal_request entries for legal-lee (got ${rowTexts.length})`);
+  expect(
+    rowTexts.some((t) => /\ballow\b/i.test(t)) && rowTexts.some((t) => /\bdeny\b/i.test(t)),
+    'one allow and one deny',
+  );
+  text = await mainText(ap);
+  const verify = ap.getByRole('button', { name: /verify/i }).first();
+  if (!/\bok\b/i.test(text) && (await verify.count()) === 1) {
+    await verify.click();
+    await ap.waitForLoadState('load');
+    await sleep(500);
+    text = await mainText(ap);
+  }
+  log(`audit page: ${short(text, 800)}`);
+  expect(
+    /(chain|verif)[^\n]*\bok\b/i.test(text) || /\bok\b[^\n]*(chain|verif)/i.test(text),
+    'the chain verification status says ok',
+  );
+  const otherPrincipals = ap.locator('tr, li').filter({ hasText: /clerk-ana|po-pat|admin-kim/ });
+  expect((await otherPrincipals.count()) === 0, 'the filter shows legal-lee\'s entries only');
+  await shot(ap, 'audit.png');
+
+  step('refusals: a state-changing request without its CSRF token');
+  await ana.page.goto('/console/');
+  const noCsrf = await ana.page.evaluate(async () => {
+    const out = {};
+    // The forms' own encodings, everything but the csrf field.
+    const enroll = new FormData();
+    enroll.append('full_name', 'Nobody');
+    enroll.append('date_of_birth', '1990-01-01');
+    for (const [p, body] of [
+      ['/console/sign-out', new URLSearchParams()],
+      ['/console/enroll', enroll],
+    ]) {
+      const r = await fetch(p, { method: 'POST', body, redirect: 'manual' });
+      out[p] = r.status;
+    }
+    return out;
+  });
+  expect(noCsrf['/console/sign-out'] === 403, `POST /console/sign-out without csrf → 403 (got ${noCsrf['/console/sign-out']})`);
+  expect(noCsrf['/console/enroll'] === 403, `POST /console/enroll without csrf → 403 (got ${noCsrf['/console/enroll']})`);
+  await ana.page.goto('/console/');
+  await expectSignedIn(ana); // the refused sign-out signed nobody out
+
+  step('refusals: a clerk opens the Policy studio');
+  await ana.page.goto('/console/');
+  expect(
+    (await ana.page.getByRole('navigation').getByRole('link', { name: 'Policy studio', exact: true }).count()) === 0,
+    'the clerk\'s nav has no Policy studio link',
+  );
+  const resp = await ana.page.goto('/console/policies');
+  expect(resp?.status() === 403, `GET /console/policies as clerk-ana → 403 (got ${resp?.status()})`);
+  await ana.page.getByRole('heading', { name: 'Not allowed' }).waitFor();
+  expect(!(await mainText(ana.page)).includes('facts.parks_and_culture'), 'no policy text on the refusal page');
+  await shot(ana.page, 'not-allowed.png');
+
+  step('refusals: a stale session (a second vault with session_idle = "2s")');
+  const idle = await startVault('idle', { sessionIdle: '2s' });
+  r = await api(idle, 'POST', '/v1/principals', idle.admin, { id: 'clerk-sam', kind: 'staff', roles: ['clerk'] });
+  expect(r.status === 201, `issued clerk-sam on the second vault (${r.status})`);
+  const sam = await person(idle, 'clerk-sam');
+  await register(sam, r.json.registration_url);
+  await sleep(3_000);
+  await sam.page.reload();
+  expect(
+    new URL(sam.page.url()).pathname === '/console/login',
+    `after 3 s idle, /console/ sends clerk-sam to /console/login (at ${sam.page.url()})`,
+  );
+  await (await field(sam.page, 'Staff ID')).waitFor();
+
+  step('no CSP violations or page errors');
+  expect(problems.length === 0, `no CSP violations or uncaught page errors${problems.length ? `:\n  ${problems.join('\n  ')}` : ''}`);
+}
+
+// ---------------------------------------------------------------- run
+
+let exitCode = 0;
+const timer = setTimeout(() => {
+  console.error(`\nFAILED: the suite did not finish within ${OVERALL_TIMEOUT_MS / 1000} s (at step ${currentStep})`);
+  cleanup(true).finally(() => process.exit(1));
+}, OVERALL_TIMEOUT_MS);
+
+let cleaned = false;
+async function cleanup(failed) {
+  if (cleaned) return;
+  cleaned = true;
+  if (failed) {
+    for (const me of pages) {
+      try {
+        const name = `failure-${me.vault.name}-${me.who}.png`;
+        const file = path.join(os.tmpdir(), name);
+        await me.page.screenshot({ path: file, fullPage: true, timeout: 5_000 });
+        console.error(`  ${me.who} was at ${me.page.url()} (screenshot: ${file})`);
+      } catch {
+        // the page is gone
+      }
+    }
+    for (const v of vaults) console.error(`\n-- vault "${v.name}" log (last lines of ${v.logPath}):\n${tail(v.logPath)}`);
+  }
+  try {
+    await browser?.close();
+  } catch {
+    // already closed
+  }
+  await stopVaults();
+  if (!failed && !process.env.CONSOLE_KEEP_TMP) {
+    for (const d of tmpDirs) fs.rmSync(d, { recursive: true, force: true });
+  } else {
+    for (const d of tmpDirs) console.error(`kept ${d}`);
+  }
+}
+
+process.on('exit', () => {
+  for (const v of vaults) if (!v.exited) v.child.kill('SIGKILL');
+});
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, () => {
+    cleanup(true).finally(() => process.exit(1));
+  });
+}
+
+try {
+  await main();
+  console.log(`\nPASSED: the console suite (${((Date.now() - started) / 1000).toFixed(1)} s); screenshots in ${path.relative(REPO, SHOTS) || SHOTS}`);
+} catch (e) {
+  exitCode = 1;
+  console.error(`\nFAILED at step ${currentStep}: ${e instanceof Failure ? e.message : e.stack ?? e}`);
+}
+clearTimeout(timer);
+await cleanup(exitCode !== 0);
+process.exit(exitCode);
