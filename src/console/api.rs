@@ -59,7 +59,9 @@ pub async fn call(
     if body.is_some() {
         req = req.header(header::CONTENT_TYPE, "application/json");
     }
-    let bytes = body.map(|b| serde_json::to_vec(b).unwrap_or_default()).unwrap_or_default();
+    let bytes = body
+        .map(|b| serde_json::to_vec(b).unwrap_or_default())
+        .unwrap_or_default();
     let Ok(mut req) = req.body(Body::from(bytes)) else {
         return Answer {
             status: StatusCode::BAD_REQUEST,

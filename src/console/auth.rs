@@ -46,7 +46,11 @@ pub async fn register_page() -> Response {
 
 /// A ceremony's refusal, as JSON for the script.
 fn refused(status: StatusCode, message: &str) -> Response {
-    (status, Json(json!({"error": {"code": "passkey_refused", "message": message}}))).into_response()
+    (
+        status,
+        Json(json!({"error": {"code": "passkey_refused", "message": message}})),
+    )
+        .into_response()
 }
 
 /// Writes one audit entry for a sign-in event.
@@ -146,7 +150,10 @@ pub async fn register_finish(State(console): State<Arc<Console>>, Json(req): Jso
         state,
     }) = console.passkeys.take(&req.ceremony)
     else {
-        return refused(StatusCode::BAD_REQUEST, &passkeys::PasskeyError::UnknownCeremony.to_string());
+        return refused(
+            StatusCode::BAD_REQUEST,
+            &passkeys::PasskeyError::UnknownCeremony.to_string(),
+        );
     };
     let Some(owner) = staff(&console, &principal) else {
         return refused(StatusCode::BAD_REQUEST, "This principal cannot use the console.");
@@ -172,8 +179,19 @@ pub async fn register_finish(State(console): State<Arc<Console>>, Json(req): Jso
         id: owner.id.clone(),
         keys: Box::new(keys),
     };
-    if !audit(&console, Some(&owner.id), "console_register_passkey", true, vec![change]).await {
-        return refused(StatusCode::SERVICE_UNAVAILABLE, "The vault could not record the passkey; try again.");
+    if !audit(
+        &console,
+        Some(&owner.id),
+        "console_register_passkey",
+        true,
+        vec![change],
+    )
+    .await
+    {
+        return refused(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The vault could not record the passkey; try again.",
+        );
     }
     signed_in(&console, &owner)
 }
@@ -209,7 +227,13 @@ pub struct CheckFinish {
 }
 
 /// Verifies an assertion for `principal`, storing a changed counter.
-async fn verify(console: &Console, principal: &str, credential: &PublicKeyCredential, state: &webauthn_rs::prelude::PasskeyAuthentication, action: &str) -> bool {
+async fn verify(
+    console: &Console,
+    principal: &str,
+    credential: &PublicKeyCredential,
+    state: &webauthn_rs::prelude::PasskeyAuthentication,
+    action: &str,
+) -> bool {
     let mut keys = stored_keys(console, principal);
     let mut all = passkeys::decode(&keys.passkeys);
     match console.passkeys.finish_check(credential, state, &mut all) {
@@ -234,7 +258,10 @@ async fn verify(console: &Console, principal: &str, credential: &PublicKeyCreden
 
 pub async fn login_finish(State(console): State<Arc<Console>>, Json(req): Json<CheckFinish>) -> Response {
     let Ok(Pending::SignIn { principal, state }) = console.passkeys.take(&req.ceremony) else {
-        return refused(StatusCode::BAD_REQUEST, &passkeys::PasskeyError::UnknownCeremony.to_string());
+        return refused(
+            StatusCode::BAD_REQUEST,
+            &passkeys::PasskeyError::UnknownCeremony.to_string(),
+        );
     };
     let Some(owner) = staff(&console, &principal) else {
         return refused(StatusCode::BAD_REQUEST, "This principal cannot use the console.");
@@ -260,7 +287,10 @@ fn step_up_session(console: &Console, headers: &HeaderMap) -> Option<(String, Ar
 
 pub async fn step_up_begin(State(console): State<Arc<Console>>, headers: HeaderMap) -> Response {
     let Some((secret, principal)) = step_up_session(&console, &headers) else {
-        return refused(StatusCode::FORBIDDEN, "Sign in again (the session ended or the page is stale).");
+        return refused(
+            StatusCode::FORBIDDEN,
+            "Sign in again (the session ended or the page is stale).",
+        );
     };
     let passkeys = passkeys::decode(&stored_keys(&console, &principal.id).passkeys);
     match console.passkeys.begin_check(&principal.id, Some(secret), &passkeys) {
@@ -275,7 +305,10 @@ pub async fn step_up_finish(
     Json(req): Json<CheckFinish>,
 ) -> Response {
     let Some((secret, principal)) = step_up_session(&console, &headers) else {
-        return refused(StatusCode::FORBIDDEN, "Sign in again (the session ended or the page is stale).");
+        return refused(
+            StatusCode::FORBIDDEN,
+            "Sign in again (the session ended or the page is stale).",
+        );
     };
     let Ok(Pending::StepUp {
         principal: for_principal,
@@ -283,10 +316,16 @@ pub async fn step_up_finish(
         state,
     }) = console.passkeys.take(&req.ceremony)
     else {
-        return refused(StatusCode::BAD_REQUEST, &passkeys::PasskeyError::UnknownCeremony.to_string());
+        return refused(
+            StatusCode::BAD_REQUEST,
+            &passkeys::PasskeyError::UnknownCeremony.to_string(),
+        );
     };
     if session != secret || for_principal != principal.id {
-        return refused(StatusCode::BAD_REQUEST, &passkeys::PasskeyError::UnknownCeremony.to_string());
+        return refused(
+            StatusCode::BAD_REQUEST,
+            &passkeys::PasskeyError::UnknownCeremony.to_string(),
+        );
     }
     if !verify(&console, &principal.id, &req.credential, &state, "console_step_up").await {
         return refused(StatusCode::BAD_REQUEST, &passkeys::PasskeyError::Rejected.to_string());
@@ -305,7 +344,14 @@ pub async fn sign_out(staff: Staff, Form(form): Form<CsrfOnly>) -> Response {
         return r.into_response();
     }
     staff.console.sessions.end(&staff.secret);
-    audit(&staff.console, Some(&staff.principal.id), "console_sign_out", true, Vec::new()).await;
+    audit(
+        &staff.console,
+        Some(&staff.principal.id),
+        "console_sign_out",
+        true,
+        Vec::new(),
+    )
+    .await;
     (
         StatusCode::SEE_OTHER,
         [

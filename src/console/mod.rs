@@ -84,12 +84,18 @@ pub fn router<S: Clone + Send + Sync + 'static>(console: Arc<Console>) -> Router
         .route("/console/auth/step-up/begin", post(auth::step_up_begin))
         .route("/console/auth/step-up/finish", post(auth::step_up_finish))
         .route("/console/sign-out", post(auth::sign_out))
-        .route("/console/sessions", get(pages::sessions::page).post(pages::sessions::revoke))
+        .route(
+            "/console/sessions",
+            get(pages::sessions::page).post(pages::sessions::revoke),
+        )
         .route("/console/static/console.js", get(page::script))
         .route("/console/static/console.css", get(page::stylesheet))
         .merge(pages::routes())
         .route("/console/{*rest}", get(page::not_found).post(page::not_found))
-        .layer(axum::middleware::from_fn_with_state(Arc::clone(&console), page::same_origin))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&console),
+            page::same_origin,
+        ))
         .layer(SetResponseHeaderLayer::overriding(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(CSP),

@@ -54,7 +54,11 @@ impl IntoResponse for Refusal {
             Self::SignIn => return Redirect::to("/console/login").into_response(),
             Self::NotAllowed(m) => (StatusCode::FORBIDDEN, "Not allowed", m.as_str()),
             Self::Bad(m) => (StatusCode::BAD_REQUEST, "Cannot do that", m.as_str()),
-            Self::NotFound => (StatusCode::NOT_FOUND, "Not found", "There is no such page in the console."),
+            Self::NotFound => (
+                StatusCode::NOT_FOUND,
+                "Not found",
+                "There is no such page in the console.",
+            ),
         };
         let page = RefusalPage {
             nav: Nav::anonymous(),
@@ -97,11 +101,9 @@ pub fn cleared_cookie() -> String {
 
 /// The principal a session stands for, while it may still use the console.
 pub fn session_principal(console: &Console, session: &Session) -> Option<Arc<Principal>> {
-    console
-        .vault
-        .principals
-        .get(&session.principal)
-        .filter(|p| p.status == PrincipalStatus::Active && p.kind == PrincipalKind::Staff && p.token_hash == session.token_hash)
+    console.vault.principals.get(&session.principal).filter(|p| {
+        p.status == PrincipalStatus::Active && p.kind == PrincipalKind::Staff && p.token_hash == session.token_hash
+    })
 }
 
 impl FromRequestParts<Arc<Console>> for Staff {
@@ -139,7 +141,12 @@ impl Staff {
     ///
     /// # Errors
     /// The API's refusal, in its words.
-    pub async fn call_ok(&self, method: Method, uri: &str, body: Option<&serde_json::Value>) -> Result<Answer, Refusal> {
+    pub async fn call_ok(
+        &self,
+        method: Method,
+        uri: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<Answer, Refusal> {
         let answer = self.call(method, uri, body).await;
         refusal_of(&answer).map_or(Ok(answer), Err)
     }
@@ -190,7 +197,13 @@ impl Staff {
             .collect();
         Nav {
             who: Some(self.principal.id.clone()),
-            roles: self.principal.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", "),
+            roles: self
+                .principal
+                .roles
+                .iter()
+                .map(|r| r.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
             csrf: Some(self.session.csrf.clone()),
             links,
         }

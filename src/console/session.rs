@@ -116,9 +116,9 @@ impl Sessions {
         let now = Instant::now();
         self.with(|m| {
             let key = hash(secret);
-            let live = m
-                .get(&key)
-                .is_some_and(|s| now.duration_since(s.last_seen) < self.idle && now.duration_since(s.created) < self.absolute);
+            let live = m.get(&key).is_some_and(|s| {
+                now.duration_since(s.last_seen) < self.idle && now.duration_since(s.created) < self.absolute
+            });
             if !live {
                 m.remove(&key);
                 return None;
@@ -138,7 +138,10 @@ impl Sessions {
     /// Ends the session with this handle, if `allowed` says the asker may.
     pub fn revoke(&self, handle: &str, allowed: impl Fn(&Session) -> bool) -> Option<Session> {
         self.with(|m| {
-            let key = m.iter().find(|(_, s)| s.handle == handle && allowed(s)).map(|(k, _)| *k)?;
+            let key = m
+                .iter()
+                .find(|(_, s)| s.handle == handle && allowed(s))
+                .map(|(k, _)| *k)?;
             m.remove(&key)
         })
     }

@@ -53,7 +53,10 @@ pub async fn serve(
 /// The console's origin cannot carry passkeys.
 pub fn app(vault: &Arc<Vault>) -> Result<axum::Router, StartError> {
     let console = crate::console::Console::new(Arc::clone(vault)).map_err(StartError::Config)?;
-    Ok(crate::http::router_with(Arc::clone(vault), crate::console::router(console)))
+    Ok(crate::http::router_with(
+        Arc::clone(vault),
+        crate::console::router(console),
+    ))
 }
 
 /// Opens the vault with the system clock and serves it: what `civic-vault

@@ -16,5 +16,7 @@ pub async fn redirect() -> Redirect {
 }
 
 pub async fn page(staff: Staff) -> Response {
-    render(&Home { nav: staff.nav("/console/") })
+    render(&Home {
+        nav: staff.nav("/console/"),
+    })
 }

@@ -1,10 +1,17 @@
 //! The console's screens, one file each.
 
+pub mod audit;
+pub mod cards;
+pub mod enroll;
 pub mod home;
+pub mod legal;
+pub mod principals;
 pub mod sessions;
+pub mod studio;
 
 use std::sync::Arc;
 
+use axum::routing::{get, post};
 use axum::Router;
 
 use super::Console;
@@ -12,4 +19,16 @@ use super::Console;
 /// The screens' routes (beyond home, sign-in and sessions).
 pub fn routes() -> Router<Arc<Console>> {
     Router::new()
+        .route("/console/principals", get(principals::page).post(principals::issue))
+        .route("/console/principals/action", post(principals::action))
+        .route("/console/enroll", get(enroll::page).post(enroll::submit))
+        .route("/console/enroll/checklist", post(enroll::checklist))
+        .route("/console/cards", get(cards::page))
+        .route("/console/cards/action", post(cards::action))
+        .route("/console/policies", get(studio::page).post(studio::submit))
+        .route("/console/legal", get(legal::page))
+        .route("/console/legal/requests", post(legal::submit))
+        .route("/console/legal/requests/{id}", get(legal::answer))
+        .route("/console/legal/holds", post(legal::holds))
+        .route("/console/audit", get(audit::page))
 }

@@ -1,0 +1,7 @@
+//! (being written)
+
+use crate::console::page::{Refusal, Staff};
+
+pub async fn page(_staff: Staff) -> Refusal {
+    Refusal::NotFound
+}
