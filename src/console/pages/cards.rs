@@ -1,11 +1,197 @@
-//! (being written)
+//! The counter's card desk (clerk): look a card up with the holder present
+//! (`GET /v1/cardholders/{card}?purpose=card_administration`), revoke,
+//! replace, mark printed or picked up, request erasure, and the print
+//! queue. Card numbers travel in form bodies only, never in console URLs
+//! (browser history, proxies). Renewal and updates need the documents the
+//! rules ask for again; they are the API's `renew` and `update` for now.
 
-use crate::console::page::{Refusal, Staff};
+use askama::Template;
+use axum::http::Method;
+use axum::response::Response;
+use axum::Form;
+use serde::Deserialize;
+use serde_json::{json, Value};
 
-pub async fn page(_staff: Staff) -> Refusal {
-    Refusal::NotFound
+use crate::console::page::{render, Nav, Refusal, Staff};
+
+#[derive(Template)]
+#[template(path = "cards.html", config = "src/console/askama.toml")]
+struct Cards {
+    nav: Nav,
+    card: Option<Card>,
+    queue: Vec<Queued>,
+    message: Option<String>,
+    done: Option<String>,
 }
 
-pub async fn action(_staff: Staff) -> Refusal {
-    Refusal::NotFound
+struct Card {
+    number: String,
+    status: String,
+    full_name: String,
+    issued_on: String,
+    expires_on: String,
+    renewal: String,
+    delivery: String,
+    counter: String,
+    active: bool,
+}
+
+struct Queued {
+    number: String,
+    full_name: String,
+    delivery: String,
+    state: String,
+    flagged: bool,
+}
+
+fn text(v: &Value) -> String {
+    v.as_str().unwrap_or("—").to_owned()
+}
+
+/// Whether `card` could be a card number (it goes into an API path).
+fn plausible(card: &str) -> bool {
+    !card.is_empty() && card.len() <= 64 && card.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+async fn render_page(staff: &Staff, card: Option<Card>, message: Option<String>, done: Option<String>) -> Result<Response, Refusal> {
+    let listed = staff.call_ok(Method::GET, "/v1/print-queue", None).await?.json();
+    let queue = listed["cards"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|c| Queued {
+                    number: text(&c["card_number"]),
+                    full_name: text(&c["full_name"]),
+                    delivery: text(&c["delivery"]),
+                    state: text(&c["state"]).replace('_', " "),
+                    flagged: c["flagged"].as_bool().unwrap_or(false),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(render(&Cards {
+        nav: staff.nav("/console/cards"),
+        card,
+        queue,
+        message,
+        done,
+    }))
+}
+
+pub async fn page(staff: Staff) -> Result<Response, Refusal> {
+    render_page(&staff, None, None, None).await
+}
+
+async fn lookup(staff: &Staff, number: &str) -> Result<Result<Card, String>, Refusal> {
+    let answer = staff
+        .call(Method::GET, &format!("/v1/cardholders/{number}?purpose=card_administration"), None)
+        .await;
+    if let Some((_, message)) = answer.error() {
+        return match answer.status.as_u16() {
+            401 | 403 => Err(crate::console::page::refusal_of(&answer).unwrap_or(Refusal::SignIn)),
+            404 => Ok(Err("No card has that number. Check it against the card in the holder's hand.".into())),
+            _ => Ok(Err(message)),
+        };
+    }
+    let j = answer.json();
+    let renewal = match j["renewal"].as_object() {
+        Some(r) => {
+            let window = r
+                .get("window")
+                .and_then(Value::as_array)
+                .map(|w| w.iter().map(text).collect::<Vec<_>>().join(" to "))
+                .unwrap_or_default();
+            if r.get("eligible").and_then(Value::as_bool).unwrap_or(false) {
+                format!("eligible now (window {window})")
+            } else {
+                format!("not yet (window {window})")
+            }
+        }
+        None => "—".into(),
+    };
+    Ok(Ok(Card {
+        number: text(&j["card_number"]),
+        active: j["status"].as_str() == Some("active"),
+        status: text(&j["status"]).replace('_', " "),
+        full_name: text(&j["full_name"]),
+        issued_on: text(&j["issued_on"]),
+        expires_on: j["expires_on"].as_str().unwrap_or("does not expire").to_owned(),
+        renewal,
+        delivery: text(&j["delivery"]),
+        counter: text(&j["counter"]).replace('_', " "),
+    }))
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+pub struct CardForm {
+    csrf: Option<String>,
+    /// `lookup`, `revoke`, `replace`, `printed`, `picked_up` or `erase`.
+    intent: String,
+    card_number: String,
+    reason: String,
+    /// For erasure: the clerk typed the card number again.
+    confirm: String,
+}
+
+pub async fn action(staff: Staff, Form(form): Form<CardForm>) -> Result<Response, Refusal> {
+    staff.check_csrf(form.csrf.as_deref())?;
+    let number = form.card_number.trim();
+    if !plausible(number) {
+        return render_page(&staff, None, Some("That is not a card number.".into()), None).await;
+    }
+    let (method, uri, body, done) = match form.intent.as_str() {
+        "lookup" => {
+            return match lookup(&staff, number).await? {
+                Ok(card) => render_page(&staff, Some(card), None, None).await,
+                Err(m) => render_page(&staff, None, Some(m), None).await,
+            };
+        }
+        "revoke" => (
+            Method::POST,
+            format!("/v1/cardholders/{number}/revoke"),
+            Some(json!({"reason": form.reason})),
+            "Revoked: the card stops working everywhere at once.",
+        ),
+        "replace" => (
+            Method::POST,
+            format!("/v1/cardholders/{number}/replace"),
+            Some(json!({"reason": form.reason})),
+            "Replaced: the old number no longer works; the new card is on the print queue.",
+        ),
+        "printed" => (Method::POST, format!("/v1/cardholders/{number}/printed"), None, "Marked printed."),
+        "picked_up" => (Method::POST, format!("/v1/cardholders/{number}/picked-up"), None, "Marked picked up."),
+        "erase" => {
+            if form.confirm.trim() != number {
+                return render_page(&staff, None, Some("Not erased: type the card number again to confirm.".into()), None).await;
+            }
+            (
+                Method::DELETE,
+                format!("/v1/cardholders/{number}"),
+                None,
+                "Erasure requested: the record is destroyed, unrecoverably, unless a legal hold keeps it.",
+            )
+        }
+        _ => return Err(Refusal::Bad("Unknown card action.".into())),
+    };
+    let answer = staff.call(method, &uri, body.as_ref()).await;
+    if let Some((_, message)) = answer.error() {
+        if matches!(answer.status.as_u16(), 401 | 403) {
+            return Err(crate::console::page::refusal_of(&answer).unwrap_or(Refusal::SignIn));
+        }
+        return render_page(&staff, None, Some(format!("Not done: {message}")), None).await;
+    }
+    let mut done = done.to_owned();
+    let now_showing = answer.json()["card_number"].as_str().map(str::to_owned);
+    if form.intent == "replace" {
+        if let Some(new) = &now_showing {
+            done = format!("{done} New card number: {new}.");
+        }
+    }
+    let shown = match (form.intent.as_str(), now_showing) {
+        ("erase", _) => None,
+        (_, Some(n)) if plausible(&n) => lookup(&staff, &n).await?.ok(),
+        _ => lookup(&staff, number).await?.ok(),
+    };
+    render_page(&staff, shown, None, Some(done)).await
 }

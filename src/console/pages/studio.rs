@@ -1,11 +1,290 @@
-//! (being written)
+//! The policy studio (privacy officer; auditors read): the editable
+//! policies and their tests side by side with the floor, a check that
+//! changes nothing (`POST /v1/policies/check`: validation, canaries, tests,
+//! the symbolic proof and a replay of recent decisions), and publishing
+//! (`PUT /v1/policies`) after a fresh passkey check. The report is shown in
+//! words a privacy officer reads: what would be refused and why, which
+//! permits the floor makes inert, which recorded decisions would flip.
 
-use crate::console::page::{Refusal, Staff};
+use askama::Template;
+use axum::http::Method;
+use axum::response::Response;
+use axum::Form;
+use serde::Deserialize;
+use serde_json::{json, Value};
 
-pub async fn page(_staff: Staff) -> Refusal {
-    Refusal::NotFound
+use crate::console::page::{render, Nav, Refusal, Staff};
+
+#[derive(Template)]
+#[template(path = "studio.html", config = "src/console/askama.toml")]
+struct Studio {
+    nav: Nav,
+    version: u64,
+    digest: String,
+    policies: String,
+    tests: String,
+    comment: String,
+    floor: String,
+    history: Vec<Version>,
+    report: Option<Report>,
+    published: Option<u64>,
+    message: Option<String>,
 }
 
-pub async fn submit(_staff: Staff) -> Refusal {
-    Refusal::NotFound
+struct Version {
+    version: u64,
+    who: String,
+    when: String,
+    comment: String,
+}
+
+/// A check report, in words.
+#[derive(Default)]
+struct Report {
+    /// Whether the candidate could be published.
+    valid: bool,
+    heading: String,
+    errors: Vec<String>,
+    floor_violations: Vec<String>,
+    tests_passed: u64,
+    tests_failed: Vec<String>,
+    tests_changed: Vec<String>,
+    proof: String,
+    inert: Vec<String>,
+    redundant: Vec<String>,
+    impact: String,
+    flips: Vec<String>,
+}
+
+fn text(v: &Value) -> String {
+    v.as_str().unwrap_or_default().to_owned()
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| a.iter().map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_owned)).collect())
+        .unwrap_or_default()
+}
+
+impl Report {
+    fn of(r: &Value, heading: &str) -> Self {
+        let errors = r["errors"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|e| {
+                        let at = e["line"].as_u64().map(|l| format!(" (line {l})")).unwrap_or_default();
+                        format!("{}{at}: {}", text(&e["policy_id"]), text(&e["message"]))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let tests = &r["tests"];
+        let tests_failed = tests["failed"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|f| {
+                        format!(
+                            "{}: expected {}, got {} (policies: {})",
+                            text(&f["name"]),
+                            text(&f["expected"]),
+                            text(&f["got"]),
+                            strings(&f["policies"]).join(", ")
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut tests_changed = Vec::new();
+        for (key, label) in [("added", "added"), ("removed", "removed"), ("changed", "changed")] {
+            tests_changed.extend(strings(&tests[key]).into_iter().map(|n| format!("{label}: {n}")));
+        }
+        let proof = &r["proof"];
+        let proof_text = match proof["status"].as_str() {
+            Some("proved") => format!(
+                "Proved: the floor holds for every well-formed request ({} request types).",
+                proof["request_types"].as_u64().unwrap_or(0)
+            ),
+            Some("counterexample") => "Counterexample: the solver found requests the floor must deny that this text allows.".into(),
+            Some(_) => format!("The proof did not run: {}", text(&proof["reason"])),
+            None => "The proof did not run (the text does not compile).".into(),
+        };
+        let impact = &r["impact"];
+        let flips: Vec<String> = impact["changed"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .take(50)
+                    .map(|f| {
+                        format!(
+                            "#{} {} {} {}: {} → {}",
+                            f["seq"].as_u64().unwrap_or(0),
+                            text(&f["principal"]),
+                            text(&f["action"]),
+                            text(&f["resource"]),
+                            text(&f["from"]),
+                            text(&f["to"])
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let impact_text = if impact.is_null() {
+            "No replay (the text does not compile).".to_owned()
+        } else {
+            format!(
+                "{} recent decisions replayed: {} would change.",
+                impact["replayed"].as_u64().unwrap_or(0),
+                impact["changed"].as_array().map_or(0, Vec::len)
+            )
+        };
+        Self {
+            valid: r["valid"].as_bool().unwrap_or(false),
+            heading: heading.to_owned(),
+            errors,
+            floor_violations: strings(&r["floor_violations"]),
+            tests_passed: tests["passed"].as_u64().unwrap_or(0),
+            tests_failed,
+            tests_changed,
+            proof: proof_text,
+            inert: strings(&proof["lint"]["inert_permits"]),
+            redundant: strings(&proof["lint"]["redundant_forbids"]),
+            impact: impact_text,
+            flips,
+        }
+    }
+}
+
+/// The form: the texts as edited, kept when the page is shown again.
+#[derive(Default, Deserialize)]
+#[serde(default)]
+pub struct StudioForm {
+    csrf: Option<String>,
+    intent: String,
+    policies: String,
+    tests: String,
+    comment: String,
+    expected_version: u64,
+}
+
+/// What the page shows besides the active version.
+#[derive(Default)]
+struct Shown {
+    edited: Option<StudioForm>,
+    report: Option<Report>,
+    published: Option<u64>,
+    message: Option<String>,
+}
+
+async fn render_page(staff: &Staff, shown: Shown) -> Result<Response, Refusal> {
+    let active = staff.call_ok(Method::GET, "/v1/policies", None).await?.json();
+    let versions = staff.call_ok(Method::GET, "/v1/policies/versions", None).await?.json();
+    let history = versions["versions"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .rev()
+                .take(20)
+                .map(|v| Version {
+                    version: v["version"].as_u64().unwrap_or(0),
+                    who: text(&v["who"]),
+                    when: text(&v["when"]),
+                    comment: text(&v["comment"]),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let version = active["version"].as_u64().unwrap_or(0);
+    let (policies, tests, comment) = match shown.edited {
+        Some(f) => (f.policies, f.tests, f.comment),
+        None => (
+            text(&active["policies"]),
+            serde_json::to_string_pretty(&active["tests"]).unwrap_or_default(),
+            String::new(),
+        ),
+    };
+    Ok(render(&Studio {
+        nav: staff.nav("/console/policies"),
+        version,
+        digest: text(&active["digest"]),
+        policies,
+        tests,
+        comment,
+        floor: text(&active["floor"]),
+        history,
+        report: shown.report,
+        published: shown.published,
+        message: shown.message,
+    }))
+}
+
+pub async fn page(staff: Staff) -> Result<Response, Refusal> {
+    render_page(&staff, Shown::default()).await
+}
+
+/// The request body both actions send (tests omitted when the box is empty).
+fn body(form: &StudioForm) -> Result<Value, String> {
+    let mut body = json!({"policies": form.policies});
+    if !form.tests.trim().is_empty() {
+        let tests: Value = serde_json::from_str(&form.tests)
+            .map_err(|e| format!("\"Policy tests\" is not a JSON array of tests: {e}"))?;
+        if !tests.is_array() {
+            return Err("\"Policy tests\" must be a JSON array of tests.".into());
+        }
+        body["tests"] = tests;
+    }
+    Ok(body)
+}
+
+pub async fn submit(staff: Staff, Form(form): Form<StudioForm>) -> Result<Response, Refusal> {
+    staff.check_csrf(form.csrf.as_deref())?;
+    let mut body = match body(&form) {
+        Ok(b) => b,
+        Err(message) => {
+            let shown = Shown {
+                edited: Some(form),
+                message: Some(message),
+                ..Shown::default()
+            };
+            return render_page(&staff, shown).await;
+        }
+    };
+    if form.intent == "apply" {
+        staff.require_step_up()?;
+        body["comment"] = json!(form.comment);
+        body["expected_version"] = json!(form.expected_version);
+        let answer = staff.call(Method::PUT, "/v1/policies", Some(&body)).await;
+        if answer.ok() {
+            let shown = Shown {
+                published: answer.json()["version"].as_u64(),
+                ..Shown::default()
+            };
+            return render_page(&staff, shown).await;
+        }
+        let (code, message) = answer.error().unwrap_or_default();
+        if matches!(answer.status.as_u16(), 401 | 403) {
+            return Err(crate::console::page::refusal_of(&answer).unwrap_or(Refusal::SignIn));
+        }
+        let j = answer.json();
+        let report = Some(&j["error"]["report"]).filter(|r| r.is_object());
+        let shown = Shown {
+            report: report.map(|r| Report::of(r, "Not published: the check refused this text")),
+            message: Some(match code.as_str() {
+                "version_conflict" => "Not published: someone published a newer version meanwhile. Your text is kept below; check it against the new version and apply again.".to_owned(),
+                _ => format!("Not published: {message}"),
+            }),
+            edited: Some(form),
+            ..Shown::default()
+        };
+        return render_page(&staff, shown).await;
+    }
+    let answer = staff.call_ok(Method::POST, "/v1/policies/check", Some(&body)).await?;
+    let report = Report::of(&answer.json(), "Check report (nothing was changed)");
+    let shown = Shown {
+        edited: Some(form),
+        report: Some(report),
+        ..Shown::default()
+    };
+    render_page(&staff, shown).await
 }
