@@ -96,6 +96,13 @@ pub fn router<S: Clone + Send + Sync + 'static>(console: Arc<Console>) -> Router
             Arc::clone(&console),
             page::same_origin,
         ))
+        // Same-origin requests carry their Origin (a form POST under
+        // `no-referrer` says `Origin: null`, which the same-origin rule refuses);
+        // nothing leaves for another site.
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ))
         .layer(SetResponseHeaderLayer::overriding(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(CSP),

@@ -156,7 +156,7 @@ impl Sessions {
                 .cloned()
                 .collect()
         });
-        out.sort_by(|a, b| b.created.cmp(&a.created));
+        out.sort_by_key(|s| std::cmp::Reverse(s.created));
         out
     }
 

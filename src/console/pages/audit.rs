@@ -39,6 +39,8 @@ struct Row {
     action: String,
     purpose: String,
     decision: String,
+    /// Per item of a legal request: what each was decided.
+    items: String,
     channel: String,
     subject: String,
     outcome: String,
@@ -65,7 +67,11 @@ pub struct Filter {
 /// The address of another window with the same filters.
 fn link(after: u64, principal: &str, action: &str) -> String {
     let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-    format!("/console/audit?after={after}&principal={}&action={}", enc(principal), enc(action))
+    format!(
+        "/console/audit?after={after}&principal={}&action={}",
+        enc(principal),
+        enc(action)
+    )
 }
 
 fn text(v: &Value) -> String {
@@ -99,8 +105,19 @@ pub async fn page(staff: Staff, Query(filter): Query<Filter>) -> Result<Response
                     action: text(&e["action"]),
                     purpose: text(&e["purpose"]),
                     decision: text(&e["decision"]),
+                    items: e["items"]
+                        .as_object()
+                        .map(|o| {
+                            o.iter()
+                                .map(|(k, d)| format!("{k}: {}", text(d)))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        })
+                        .unwrap_or_default(),
                     channel: e["channel"].as_str().unwrap_or("api").to_owned(),
-                    subject: e["subject"].as_str().map_or_else(|| "—".to_owned(), |s| s.chars().take(16).collect()),
+                    subject: e["subject"]
+                        .as_str()
+                        .map_or_else(|| "—".to_owned(), |s| s.chars().take(16).collect()),
                     outcome: text(&e["outcome"]),
                 })
                 .collect()
@@ -117,7 +134,11 @@ pub async fn page(staff: Staff, Query(filter): Query<Filter>) -> Result<Response
             problem: r["checkpoint_problem"]
                 .as_str()
                 .map(str::to_owned)
-                .or_else(|| r["first_bad_seq"].as_u64().map(|s| format!("the chain breaks at entry {s}")))
+                .or_else(|| {
+                    r["first_bad_seq"]
+                        .as_u64()
+                        .map(|s| format!("the chain breaks at entry {s}"))
+                })
                 .unwrap_or_default(),
         })
     } else {

@@ -53,7 +53,12 @@ fn plausible(card: &str) -> bool {
     !card.is_empty() && card.len() <= 64 && card.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
-async fn render_page(staff: &Staff, card: Option<Card>, message: Option<String>, done: Option<String>) -> Result<Response, Refusal> {
+async fn render_page(
+    staff: &Staff,
+    card: Option<Card>,
+    message: Option<String>,
+    done: Option<String>,
+) -> Result<Response, Refusal> {
     let listed = staff.call_ok(Method::GET, "/v1/print-queue", None).await?.json();
     let queue = listed["cards"]
         .as_array()
@@ -84,12 +89,18 @@ pub async fn page(staff: Staff) -> Result<Response, Refusal> {
 
 async fn lookup(staff: &Staff, number: &str) -> Result<Result<Card, String>, Refusal> {
     let answer = staff
-        .call(Method::GET, &format!("/v1/cardholders/{number}?purpose=card_administration"), None)
+        .call(
+            Method::GET,
+            &format!("/v1/cardholders/{number}?purpose=card_administration"),
+            None,
+        )
         .await;
     if let Some((_, message)) = answer.error() {
         return match answer.status.as_u16() {
             401 | 403 => Err(crate::console::page::refusal_of(&answer).unwrap_or(Refusal::SignIn)),
-            404 => Ok(Err("No card has that number. Check it against the card in the holder's hand.".into())),
+            404 => Ok(Err(
+                "No card has that number. Check it against the card in the holder's hand.".into(),
+            )),
             _ => Ok(Err(message)),
         };
     }
@@ -159,11 +170,27 @@ pub async fn action(staff: Staff, Form(form): Form<CardForm>) -> Result<Response
             Some(json!({"reason": form.reason})),
             "Replaced: the old number no longer works; the new card is on the print queue.",
         ),
-        "printed" => (Method::POST, format!("/v1/cardholders/{number}/printed"), None, "Marked printed."),
-        "picked_up" => (Method::POST, format!("/v1/cardholders/{number}/picked-up"), None, "Marked picked up."),
+        "printed" => (
+            Method::POST,
+            format!("/v1/cardholders/{number}/printed"),
+            None,
+            "Marked printed.",
+        ),
+        "picked_up" => (
+            Method::POST,
+            format!("/v1/cardholders/{number}/picked-up"),
+            None,
+            "Marked picked up.",
+        ),
         "erase" => {
             if form.confirm.trim() != number {
-                return render_page(&staff, None, Some("Not erased: type the card number again to confirm.".into()), None).await;
+                return render_page(
+                    &staff,
+                    None,
+                    Some("Not erased: type the card number again to confirm.".into()),
+                    None,
+                )
+                .await;
             }
             (
                 Method::DELETE,

@@ -145,7 +145,11 @@ pub async fn submit(staff: Staff, Form(pairs): Form<Vec<(String, String)>>) -> R
     let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.trim().to_owned());
     staff.check_csrf(get("csrf").as_deref())?;
     staff.require_step_up()?;
-    let items: Vec<&str> = pairs.iter().filter(|(n, _)| n == "item").map(|(_, v)| v.as_str()).collect();
+    let items: Vec<&str> = pairs
+        .iter()
+        .filter(|(n, _)| n == "item")
+        .map(|(_, v)| v.as_str())
+        .collect();
     let card = get("card_number").unwrap_or_default();
     let aggregate = get("aggregate").unwrap_or_default();
     let subject = if !card.is_empty() {
@@ -186,7 +190,10 @@ pub async fn answer(staff: Staff, Path(id): Path<String>) -> Result<Response, Re
     if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
         return Err(Refusal::NotFound);
     }
-    let j = staff.call_ok(Method::GET, &format!("/v1/legal/requests/{id}"), None).await?.json();
+    let j = staff
+        .call_ok(Method::GET, &format!("/v1/legal/requests/{id}"), None)
+        .await?
+        .json();
     Ok(render(&AnswerPage {
         nav: staff.nav("/console/legal"),
         a: Answer::of(&j),
@@ -209,7 +216,8 @@ pub struct HoldForm {
 pub async fn holds(staff: Staff, Form(form): Form<HoldForm>) -> Result<Response, Refusal> {
     staff.check_csrf(form.csrf.as_deref())?;
     let id = form.id.trim();
-    let valid_id = !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    let valid_id =
+        !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     let (uri, body) = match form.intent.as_str() {
         "request" => (
             "/v1/legal/holds".to_owned(),

@@ -62,7 +62,11 @@ fn text(v: &Value) -> String {
 
 fn strings(v: &Value) -> Vec<String> {
     v.as_array()
-        .map(|a| a.iter().map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_owned)).collect())
+        .map(|a| {
+            a.iter()
+                .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_owned))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -106,7 +110,9 @@ impl Report {
                 "Proved: the floor holds for every well-formed request ({} request types).",
                 proof["request_types"].as_u64().unwrap_or(0)
             ),
-            Some("counterexample") => "Counterexample: the solver found requests the floor must deny that this text allows.".into(),
+            Some("counterexample") => {
+                "Counterexample: the solver found requests the floor must deny that this text allows.".into()
+            }
             Some(_) => format!("The proof did not run: {}", text(&proof["reason"])),
             None => "The proof did not run (the text does not compile).".into(),
         };
