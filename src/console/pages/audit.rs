@@ -30,6 +30,26 @@ struct Audit {
     older: Option<String>,
     newer: Option<String>,
     verified: Option<Verified>,
+    decision: String,
+    retention: Vec<(String, String)>,
+    chart: Option<Chart>,
+}
+
+/// Requests by action since the vault started, as horizontal bars drawn on
+/// the server (inline SVG: no script, no chart library).
+struct Chart {
+    height: usize,
+    bars: Vec<Bar>,
+    allowed: u64,
+    denied: u64,
+}
+
+struct Bar {
+    label: String,
+    count: u64,
+    y: usize,
+    text_y: usize,
+    width: u64,
 }
 
 struct Row {
@@ -59,6 +79,8 @@ struct Verified {
 pub struct Filter {
     principal: String,
     action: String,
+    /// `allow`, `deny` or empty.
+    decision: String,
     /// The window starts after this seq (default: the newest window).
     after: Option<u64>,
     verify: Option<String>,
@@ -92,12 +114,17 @@ pub async fn page(staff: Staff, Query(filter): Query<Filter>) -> Result<Response
         .json();
     let principal = filter.principal.trim().to_owned();
     let action = filter.action.trim().to_owned();
+    let decision = match filter.decision.as_str() {
+        d @ ("allow" | "deny") => d.to_owned(),
+        _ => String::new(),
+    };
     let mut rows: Vec<Row> = page["entries"]
         .as_array()
         .map(|a| {
             a.iter()
                 .filter(|e| principal.is_empty() || e["principal"].as_str() == Some(principal.as_str()))
                 .filter(|e| action.is_empty() || e["action"].as_str().is_some_and(|x| x.contains(action.as_str())))
+                .filter(|e| decision.is_empty() || e["decision"].as_str() == Some(decision.as_str()))
                 .map(|e| Row {
                     seq: e["seq"].as_u64().unwrap_or(0),
                     at: text(&e["at"]),
@@ -153,7 +180,107 @@ pub async fn page(staff: Staff, Query(filter): Query<Filter>) -> Result<Response
         older: (start > 0).then(|| link(start.saturating_sub(WINDOW), &principal, &action)),
         newer: (end < last).then(|| link(end, &principal, &action)),
         verified,
+        retention: retention(&staff).await,
+        chart: chart(&staff).await,
         principal,
         action,
+        decision,
     }))
+}
+
+/// The retention status, as label/value lines (empty when not permitted).
+async fn retention(staff: &Staff) -> Vec<(String, String)> {
+    let answer = staff.call(Method::GET, "/v1/retention", None).await;
+    if !answer.ok() {
+        return Vec::new();
+    }
+    let j = answer.json();
+    let docs = &j["classes"]["source_documents"];
+    let cards = &j["classes"]["inactive_cardholders"];
+    let num = |v: &Value| v.as_u64().unwrap_or(0).to_string();
+    let next = |v: &Value| v.as_str().unwrap_or("none due").to_owned();
+    vec![
+        (
+            "Scans held".into(),
+            format!(
+                "{} (kept {}; next destruction: {})",
+                num(&docs["held"]),
+                text(&docs["window"]),
+                next(&docs["next_destruction"])
+            ),
+        ),
+        (
+            "Cardholder records held".into(),
+            format!(
+                "{} (inactive ones destroyed after {}; next: {})",
+                num(&cards["held"]),
+                text(&cards["window"]),
+                next(&cards["next_destruction"])
+            ),
+        ),
+        (
+            "Erased, awaiting key rotation".into(),
+            format!(
+                "{} (key rotation every {})",
+                num(&cards["erased_awaiting_key_rotation"]),
+                text(&cards["key_rotation"])
+            ),
+        ),
+        ("Sweep".into(), format!("every {}", text(&j["sweep_interval"]))),
+    ]
+}
+
+/// The value of a Prometheus sample line's label.
+fn label<'a>(line: &'a str, name: &str) -> Option<&'a str> {
+    let start = line.find(&format!("{name}=\""))? + name.len() + 2;
+    let rest = &line[start..];
+    Some(&rest[..rest.find('"')?])
+}
+
+/// Requests by action from `/metrics` (None when not permitted).
+async fn chart(staff: &Staff) -> Option<Chart> {
+    let answer = staff.call(Method::GET, "/metrics", None).await;
+    if !answer.ok() {
+        return None;
+    }
+    let body = String::from_utf8_lossy(&answer.body).into_owned();
+    let mut by_action: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
+    let (mut allowed, mut denied) = (0, 0);
+    for line in body.lines().filter(|l| !l.starts_with('#')) {
+        let Some(n) = line.rsplit(' ').next().and_then(|n| n.parse::<u64>().ok()) else {
+            continue;
+        };
+        if line.starts_with("civic_vault_requests_total{") {
+            if let Some(a) = label(line, "action") {
+                *by_action.entry(a.to_owned()).or_default() += n;
+            }
+        } else if line.starts_with("civic_vault_decisions_total{") {
+            match label(line, "decision") {
+                Some("allow") => allowed = n,
+                Some("deny") => denied = n,
+                _ => {}
+            }
+        }
+    }
+    let mut counts: Vec<(String, u64)> = by_action.into_iter().collect();
+    counts.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
+    counts.truncate(15);
+    let max = counts.first().map_or(1, |(_, n)| (*n).max(1));
+    let bars = counts
+        .into_iter()
+        .enumerate()
+        .map(|(i, (label, count))| Bar {
+            y: i * 24,
+            text_y: i * 24 + 15,
+            width: (count * 400 / max).max(1),
+            label,
+            count,
+        })
+        .collect::<Vec<_>>();
+    Some(Chart {
+        height: bars.len() * 24,
+        bars,
+        allowed,
+        denied,
+    })
 }

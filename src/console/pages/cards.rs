@@ -20,6 +20,7 @@ struct Cards {
     nav: Nav,
     card: Option<Card>,
     queue: Vec<Queued>,
+    notices: Vec<Notice>,
     message: Option<String>,
     done: Option<String>,
 }
@@ -34,6 +35,14 @@ struct Card {
     delivery: String,
     counter: String,
     active: bool,
+}
+
+/// A cardholder notice a legal request queued, to send by mail.
+struct Notice {
+    id: String,
+    reference: String,
+    queued_at: String,
+    to: String,
 }
 
 struct Queued {
@@ -51,6 +60,11 @@ fn text(v: &Value) -> String {
 /// Whether `card` could be a card number (it goes into an API path).
 fn plausible(card: &str) -> bool {
     !card.is_empty() && card.len() <= 64 && card.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+/// Whether `id` could be a notice id (it goes into an API path).
+fn plausible_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 async fn render_page(
@@ -74,10 +88,44 @@ async fn render_page(
                 .collect()
         })
         .unwrap_or_default();
+    let listed = staff.call_ok(Method::GET, "/v1/legal/notices", None).await?.json();
+    let notices = listed["notices"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|n| Notice {
+                    id: text(&n["notice_id"]),
+                    reference: text(&n["reference"]),
+                    queued_at: text(&n["queued_at"]),
+                    to: match n["full_name"].as_str() {
+                        Some(name) => {
+                            let addr = n["address"]
+                                .as_object()
+                                .map(|o| {
+                                    ["organization", "line1", "city", "postal_code"]
+                                        .iter()
+                                        .filter_map(|k| o.get(*k).and_then(Value::as_str))
+                                        .collect::<Vec<_>>()
+                                        .join(", ")
+                                })
+                                .filter(|a| !a.is_empty())
+                                .unwrap_or_else(|| "no address held: give it at the counter".to_owned());
+                            format!(
+                                "{name} ({}) — {addr}",
+                                n["card_number"].as_str().unwrap_or("number not held")
+                            )
+                        }
+                        None => text(&n["status"]),
+                    },
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     Ok(render(&Cards {
         nav: staff.nav("/console/cards"),
         card,
         queue,
+        notices,
         message,
         done,
     }))
@@ -137,8 +185,11 @@ async fn lookup(staff: &Staff, number: &str) -> Result<Result<Card, String>, Ref
 #[serde(default)]
 pub struct CardForm {
     csrf: Option<String>,
-    /// `lookup`, `revoke`, `replace`, `printed`, `picked_up` or `erase`.
+    /// `lookup`, `revoke`, `replace`, `printed`, `picked_up`, `erase` or
+    /// `notice_sent`.
     intent: String,
+    /// For `notice_sent`.
+    notice_id: String,
     card_number: String,
     reason: String,
     /// For erasure: the clerk typed the card number again.
@@ -147,6 +198,23 @@ pub struct CardForm {
 
 pub async fn action(staff: Staff, Form(form): Form<CardForm>) -> Result<Response, Refusal> {
     staff.check_csrf(form.csrf.as_deref())?;
+    if form.intent == "notice_sent" {
+        let id = form.notice_id.trim();
+        if !plausible_id(id) {
+            return Err(Refusal::Bad("That is not a notice.".into()));
+        }
+        let answer = staff
+            .call(Method::POST, &format!("/v1/legal/notices/{id}/sent"), None)
+            .await;
+        let (message, done) = match answer.error() {
+            None => (None, Some("Notice marked sent.".to_owned())),
+            Some(_) if matches!(answer.status.as_u16(), 401 | 403) => {
+                return Err(crate::console::page::refusal_of(&answer).unwrap_or(Refusal::SignIn));
+            }
+            Some((_, m)) => (Some(format!("Not marked: {m}")), None),
+        };
+        return render_page(&staff, None, message, done).await;
+    }
     let number = form.card_number.trim();
     if !plausible(number) {
         return render_page(&staff, None, Some("That is not a card number.".into()), None).await;

@@ -14,6 +14,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::console::page::{render, Nav, Refusal, Staff};
+use crate::domain::policy_version::unified_diff;
 
 #[derive(Template)]
 #[template(path = "studio.html", config = "src/console/askama.toml")]
@@ -54,6 +55,10 @@ struct Report {
     redundant: Vec<String>,
     impact: String,
     flips: Vec<String>,
+    /// Flips per `principal action`.
+    counts: Vec<(String, u64)>,
+    /// The change against the published text (unified diff; empty: none).
+    diff: String,
 }
 
 fn text(v: &Value) -> String {
@@ -158,6 +163,11 @@ impl Report {
             redundant: strings(&proof["lint"]["redundant_forbids"]),
             impact: impact_text,
             flips,
+            counts: impact["counts"]
+                .as_object()
+                .map(|o| o.iter().map(|(k, n)| (k.clone(), n.as_u64().unwrap_or(0))).collect())
+                .unwrap_or_default(),
+            diff: String::new(),
         }
     }
 }
@@ -172,6 +182,8 @@ pub struct StudioForm {
     tests: String,
     comment: String,
     expected_version: u64,
+    /// For a rollback: the version whose text becomes the next version.
+    to_version: u64,
 }
 
 /// What the page shows besides the active version.
@@ -245,6 +257,9 @@ fn body(form: &StudioForm) -> Result<Value, String> {
 
 pub async fn submit(staff: Staff, Form(form): Form<StudioForm>) -> Result<Response, Refusal> {
     staff.check_csrf(form.csrf.as_deref())?;
+    if form.intent == "rollback" {
+        return rollback(&staff, &form).await;
+    }
     let mut body = match body(&form) {
         Ok(b) => b,
         Err(message) => {
@@ -286,11 +301,47 @@ pub async fn submit(staff: Staff, Form(form): Form<StudioForm>) -> Result<Respon
         return render_page(&staff, shown).await;
     }
     let answer = staff.call_ok(Method::POST, "/v1/policies/check", Some(&body)).await?;
-    let report = Report::of(&answer.json(), "Check report (nothing was changed)");
+    let mut report = Report::of(&answer.json(), "Check report (nothing was changed)");
+    let active = staff.call_ok(Method::GET, "/v1/policies", None).await?.json();
+    report.diff = unified_diff(
+        active["policies"].as_str().unwrap_or_default(),
+        &form.policies,
+        "published",
+        "edited",
+    );
     let shown = Shown {
         edited: Some(form),
         report: Some(report),
         ..Shown::default()
     };
     render_page(&staff, shown).await
+}
+
+/// Publishes an earlier version's text as the next version (after a passkey check).
+async fn rollback(staff: &Staff, form: &StudioForm) -> Result<Response, Refusal> {
+    staff.require_step_up()?;
+    let body = json!({
+        "to_version": form.to_version,
+        "expected_version": form.expected_version,
+        "comment": format!("rollback to version {}", form.to_version),
+    });
+    let answer = staff.call(Method::POST, "/v1/policies/rollback", Some(&body)).await;
+    let shown = match answer.error() {
+        None => Shown {
+            published: answer.json()["version"].as_u64(),
+            ..Shown::default()
+        },
+        Some(_) if matches!(answer.status.as_u16(), 401 | 403) => {
+            return Err(crate::console::page::refusal_of(&answer).unwrap_or(Refusal::SignIn));
+        }
+        Some((code, message)) => Shown {
+            message: Some(if code == "version_conflict" {
+                "Not rolled back: someone published a newer version meanwhile.".to_owned()
+            } else {
+                format!("Not rolled back: {message}")
+            }),
+            ..Shown::default()
+        },
+    };
+    render_page(staff, shown).await
 }
