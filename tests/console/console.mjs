@@ -668,6 +668,21 @@ async function main() {
   expect(!text.includes(APPLICANT.name) && !text.includes(APPLICANT.line1), 'the refusal discloses nothing');
   await shot(lp, 'legal-refused.png');
 
+  step('clerk-ana looks the card up at Cards and marks the court order\'s notice sent');
+  await nav(ana, 'Cards', '/console/cards');
+  const cp = ana.page;
+  await (await field(cp, 'Card number')).fill(card);
+  await Promise.all([cp.waitForNavigation(), cp.getByRole('button', { name: 'Look up', exact: true }).click()]);
+  text = await mainText(cp);
+  expect(text.includes(APPLICANT.name) && /\bactive\b/.test(text), `the lookup shows the holder and "active" (${short(text, 400)})`);
+  const noticeRows = cp.locator('tr').filter({ hasText: 'Index No. 451122/2026' });
+  expect((await noticeRows.count()) === 1, 'one notice to send, for the court order (the refused subpoena queues none)');
+  await shot(cp, 'cards.png');
+  await Promise.all([cp.waitForNavigation(), noticeRows.getByRole('button', { name: /Mark notice .* sent/ }).click()]);
+  text = await mainText(cp);
+  expect(/Notice marked sent/.test(text), 'the notice is marked sent');
+  expect((await cp.locator('tr').filter({ hasText: 'Index No. 451122/2026' }).count()) === 0, 'and leaves the list');
+
   step('auditor-ada sees both legal requests in the chain, and the chain verifies');
   const ada = await person(vault, 'auditor-ada');
   await register(ada, links['auditor-ada']);

@@ -255,8 +255,11 @@ fn body(form: &StudioForm) -> Result<Value, String> {
     Ok(body)
 }
 
-pub async fn submit(staff: Staff, Form(form): Form<StudioForm>) -> Result<Response, Refusal> {
+pub async fn submit(staff: Staff, Form(mut form): Form<StudioForm>) -> Result<Response, Refusal> {
     staff.check_csrf(form.csrf.as_deref())?;
+    // A browser sends a textarea's lines with CRLF: the policies keep LF.
+    form.policies = form.policies.replace("\r\n", "\n");
+    form.tests = form.tests.replace("\r\n", "\n");
     if form.intent == "rollback" {
         return rollback(&staff, &form).await;
     }
