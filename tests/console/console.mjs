@@ -682,6 +682,22 @@ async function main() {
   text = await mainText(cp);
   expect(/Notice marked sent/.test(text), 'the notice is marked sent');
   expect((await cp.locator('tr').filter({ hasText: 'Index No. 451122/2026' }).count()) === 0, 'and leaves the list');
+  // The holder moved: a new address, proved by a new utility bill.
+  await (await field(cp, 'Card number')).fill(card);
+  await Promise.all([cp.waitForNavigation(), cp.getByRole('button', { name: 'Look up', exact: true }).click()]);
+  await cp.getByText(/Renew, or change the name or address/).click();
+  await (await field(cp, 'New address')).selectOption('residential');
+  await (await field(cp, 'Address line 1')).fill('77 Larkspur St Apt 2');
+  await (await field(cp, 'City')).fill('New York');
+  await (await field(cp, 'Postal code')).fill('10031');
+  await (await field(cp, 'Document type (document 1)')).selectOption('utility_bill');
+  await (await field(cp, 'Issuer (document 1)')).fill('Con Edison');
+  await (await field(cp, 'Number (document 1)')).fill(`ACCT-NEW-${APPLICANT.passport.slice(1)}`);
+  await (await field(cp, 'Issued on (document 1)')).fill(isoDaysAgo(5));
+  await Promise.all([cp.waitForNavigation(), cp.getByRole('button', { name: 'Update details', exact: true }).click()]);
+  text = await mainText(cp);
+  expect(/\bUpdated\./.test(text), `the address is updated at the counter (${short(text, 300)})`);
+  expect(/to print/.test(text), 'and the card goes back to the print queue');
 
   step('auditor-ada sees both legal requests in the chain, and the chain verifies');
   const ada = await person(vault, 'auditor-ada');

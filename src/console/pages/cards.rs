@@ -13,6 +13,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::console::page::{render, Nav, Refusal, Staff};
+use crate::console::pages::enroll::{catalogue, DocOption};
 
 #[derive(Template)]
 #[template(path = "cards.html", config = "src/console/askama.toml")]
@@ -21,6 +22,7 @@ struct Cards {
     card: Option<Card>,
     queue: Vec<Queued>,
     notices: Vec<Notice>,
+    catalogue: Vec<DocOption>,
     message: Option<String>,
     done: Option<String>,
 }
@@ -35,6 +37,8 @@ struct Card {
     delivery: String,
     counter: String,
     active: bool,
+    /// Inside the renewal window today.
+    renewable: bool,
 }
 
 /// A cardholder notice a legal request queued, to send by mail.
@@ -126,6 +130,7 @@ async fn render_page(
         card,
         queue,
         notices,
+        catalogue: catalogue(staff),
         message,
         done,
     }))
@@ -171,6 +176,7 @@ async fn lookup(staff: &Staff, number: &str) -> Result<Result<Card, String>, Ref
     Ok(Ok(Card {
         number: text(&j["card_number"]),
         active: j["status"].as_str() == Some("active"),
+        renewable: j["renewal"]["eligible"].as_bool().unwrap_or(false),
         status: text(&j["status"]).replace('_', " "),
         full_name: text(&j["full_name"]),
         issued_on: text(&j["issued_on"]),
@@ -190,10 +196,70 @@ pub struct CardForm {
     intent: String,
     /// For `notice_sent`.
     notice_id: String,
+    /// For `update`: the fields that change (empty: unchanged).
+    full_name: String,
+    address_kind: String,
+    organization: String,
+    line1: String,
+    city: String,
+    postal_code: String,
+    /// For `renew` and `update`: up to two documents shown.
+    document_type_1: String,
+    issuer_1: String,
+    number_1: String,
+    issued_on_1: String,
+    expires_on_1: String,
+    document_type_2: String,
+    issuer_2: String,
+    number_2: String,
+    issued_on_2: String,
+    expires_on_2: String,
     card_number: String,
     reason: String,
     /// For erasure: the clerk typed the card number again.
     confirm: String,
+}
+
+impl CardForm {
+    /// The documents shown, as the API takes them (empty rows left out).
+    fn proofs(&self) -> Vec<Value> {
+        [
+            (&self.document_type_1, &self.issuer_1, &self.number_1, &self.issued_on_1, &self.expires_on_1),
+            (&self.document_type_2, &self.issuer_2, &self.number_2, &self.issued_on_2, &self.expires_on_2),
+        ]
+        .into_iter()
+        .filter(|(t, ..)| !t.trim().is_empty())
+        .map(|(t, issuer, number, issued, expires)| {
+            let mut p = json!({"document_type": t.trim(), "issuer": issuer.trim(), "number": number.trim()});
+            if !issued.trim().is_empty() {
+                p["issued_on"] = json!(issued.trim());
+            }
+            if !expires.trim().is_empty() {
+                p["expires_on"] = json!(expires.trim());
+            }
+            p
+        })
+        .collect()
+    }
+
+    /// The applicant fields that change.
+    fn changes(&self) -> Value {
+        let mut a = json!({});
+        if !self.full_name.trim().is_empty() {
+            a["full_name"] = json!(self.full_name.trim());
+        }
+        let (line1, city, postal_code) = (self.line1.trim(), self.city.trim(), self.postal_code.trim());
+        match self.address_kind.as_str() {
+            "residential" => a["address"] = json!({"kind": "residential", "line1": line1, "city": city, "postal_code": postal_code}),
+            "care_of" => {
+                a["address"] = json!({"kind": "care_of", "organization": self.organization.trim(), "line1": line1,
+                    "city": city, "postal_code": postal_code});
+            }
+            "none" => a["address"] = json!({"kind": "none"}),
+            _ => {}
+        }
+        a
+    }
 }
 
 pub async fn action(staff: Staff, Form(form): Form<CardForm>) -> Result<Response, Refusal> {
@@ -237,6 +303,18 @@ pub async fn action(staff: Staff, Form(form): Form<CardForm>) -> Result<Response
             format!("/v1/cardholders/{number}/replace"),
             Some(json!({"reason": form.reason})),
             "Replaced: the old number no longer works; the new card is on the print queue.",
+        ),
+        "renew" => (
+            Method::POST,
+            format!("/v1/cardholders/{number}/renew"),
+            Some(json!({"proofs": form.proofs()})),
+            "Renewed: the card is valid anew and goes back to the print queue.",
+        ),
+        "update" => (
+            Method::POST,
+            format!("/v1/cardholders/{number}/update"),
+            Some(json!({"applicant": form.changes(), "proofs": form.proofs()})),
+            "Updated.",
         ),
         "printed" => (
             Method::POST,

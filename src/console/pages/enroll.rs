@@ -41,9 +41,10 @@ struct Checklist {
     checklist: Vec<Check>,
 }
 
-struct DocOption {
-    value: String,
-    label: String,
+/// One document type of the program's catalogue, as the picker shows it.
+pub struct DocOption {
+    pub value: String,
+    pub label: String,
 }
 
 struct Enrolled {
@@ -217,7 +218,8 @@ fn checks_for(staff: &Staff, form: &Fields) -> Vec<Check> {
     v.program.checklist(&facts, today, &[])
 }
 
-fn catalogue(staff: &Staff) -> Vec<DocOption> {
+/// The program's document types that prove something, each saying what.
+pub fn catalogue(staff: &Staff) -> Vec<DocOption> {
     staff
         .console
         .vault
