@@ -10,6 +10,7 @@ pub mod error;
 pub mod facts;
 pub mod holds;
 pub mod legal;
+pub mod notice_text;
 pub mod policy_version;
 pub mod principal;
 pub mod program;

@@ -480,6 +480,7 @@ async function main() {
     await (await field(p, 'Address line 1')).fill(APPLICANT.line1);
     await (await field(p, 'City')).fill(APPLICANT.city);
     await (await field(p, 'Postal code')).fill(APPLICANT.postal);
+    await (await field(p, 'Languages (optional)')).fill('es');
     await (await field(p, 'Document type (proof 1)')).selectOption('foreign_passport');
     await (await field(p, 'Issuer (proof 1)')).fill('MEX');
     await (await field(p, 'Number (proof 1)')).fill(APPLICANT.passport);
@@ -678,6 +679,15 @@ async function main() {
   const noticeRows = cp.locator('tr').filter({ hasText: 'Index No. 451122/2026' });
   expect((await noticeRows.count()) === 1, 'one notice to send, for the court order (the refused subpoena queues none)');
   await shot(cp, 'cards.png');
+  // The holder reads Spanish: the notice is printed in Spanish.
+  await Promise.all([cp.waitForNavigation(), noticeRows.getByRole('button', { name: /Print notice/ }).click()]);
+  text = await mainText(cp);
+  expect(
+    /Aviso: una solicitud legal/.test(text) && text.includes('Index No. 451122/2026') && text.includes(APPLICANT.name),
+    `the notice is in Spanish, names the reference and the holder (${short(text, 300)})`,
+  );
+  await shot(cp, 'notice.png');
+  await cp.goto('/console/cards');
   await Promise.all([cp.waitForNavigation(), noticeRows.getByRole('button', { name: /Mark notice .* sent/ }).click()]);
   text = await mainText(cp);
   expect(/Notice marked sent/.test(text), 'the notice is marked sent');

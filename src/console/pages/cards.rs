@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 
 use crate::console::page::{render, Nav, Refusal, Staff};
 use crate::console::pages::enroll::{catalogue, DocOption};
+use crate::domain::notice_text::{cardholder_notice, NoticeLanguage, NoticeText};
 
 #[derive(Template)]
 #[template(path = "cards.html", config = "src/console/askama.toml")]
@@ -47,6 +48,16 @@ struct Notice {
     reference: String,
     queued_at: String,
     to: String,
+    language: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "notice.html", config = "src/console/askama.toml")]
+struct NoticePage {
+    nav: Nav,
+    notice: NoticeText,
+    lang: &'static str,
+    to: String,
 }
 
 struct Queued {
@@ -64,6 +75,52 @@ fn text(v: &Value) -> String {
 /// Whether `card` could be a card number (it goes into an API path).
 fn plausible(card: &str) -> bool {
     !card.is_empty() && card.len() <= 64 && card.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+/// The language a listed notice is written in.
+fn language_of(n: &Value) -> NoticeLanguage {
+    let langs: Vec<String> = n["languages"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|l| l.as_str().map(str::to_owned)).collect())
+        .unwrap_or_default();
+    NoticeLanguage::for_holder(&langs)
+}
+
+/// The notice `id` as a printable page, in the holder's language.
+async fn print_notice(staff: &Staff, id: &str) -> Result<Response, Refusal> {
+    let listed = staff.call_ok(Method::GET, "/v1/legal/notices", None).await?.json();
+    let n = listed["notices"]
+        .as_array()
+        .and_then(|a| a.iter().find(|n| n["notice_id"].as_str() == Some(id)))
+        .ok_or(Refusal::NotFound)?;
+    let name = n["full_name"]
+        .as_str()
+        .ok_or_else(|| Refusal::Bad("The cardholder record has been destroyed: nobody to notify.".into()))?;
+    let language = language_of(n);
+    let day: String = n["queued_at"].as_str().unwrap_or_default().chars().take(10).collect();
+    let notice = cardholder_notice(
+        language,
+        name,
+        &staff.console.vault.program.title,
+        n["reference"].as_str().unwrap_or_default(),
+        &day,
+    );
+    let to = n["address"]
+        .as_object()
+        .map(|o| {
+            ["organization", "line1", "city", "postal_code"]
+                .iter()
+                .filter_map(|k| o.get(*k).and_then(Value::as_str))
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .unwrap_or_default();
+    Ok(render(&NoticePage {
+        nav: staff.nav("/console/cards"),
+        lang: language.tag(),
+        to: format!("{name}\n{to}"),
+        notice,
+    }))
 }
 
 /// Whether `id` could be a notice id (it goes into an API path).
@@ -121,6 +178,7 @@ async fn render_page(
                         }
                         None => text(&n["status"]),
                     },
+                    language: language_of(n).tag(),
                 })
                 .collect()
         })
@@ -224,8 +282,20 @@ impl CardForm {
     /// The documents shown, as the API takes them (empty rows left out).
     fn proofs(&self) -> Vec<Value> {
         [
-            (&self.document_type_1, &self.issuer_1, &self.number_1, &self.issued_on_1, &self.expires_on_1),
-            (&self.document_type_2, &self.issuer_2, &self.number_2, &self.issued_on_2, &self.expires_on_2),
+            (
+                &self.document_type_1,
+                &self.issuer_1,
+                &self.number_1,
+                &self.issued_on_1,
+                &self.expires_on_1,
+            ),
+            (
+                &self.document_type_2,
+                &self.issuer_2,
+                &self.number_2,
+                &self.issued_on_2,
+                &self.expires_on_2,
+            ),
         ]
         .into_iter()
         .filter(|(t, ..)| !t.trim().is_empty())
@@ -250,7 +320,9 @@ impl CardForm {
         }
         let (line1, city, postal_code) = (self.line1.trim(), self.city.trim(), self.postal_code.trim());
         match self.address_kind.as_str() {
-            "residential" => a["address"] = json!({"kind": "residential", "line1": line1, "city": city, "postal_code": postal_code}),
+            "residential" => {
+                a["address"] = json!({"kind": "residential", "line1": line1, "city": city, "postal_code": postal_code})
+            }
             "care_of" => {
                 a["address"] = json!({"kind": "care_of", "organization": self.organization.trim(), "line1": line1,
                     "city": city, "postal_code": postal_code});
@@ -262,91 +334,87 @@ impl CardForm {
     }
 }
 
+/// Prints a notice, or marks it sent.
+async fn notice_action(staff: &Staff, form: &CardForm) -> Result<Response, Refusal> {
+    let id = form.notice_id.trim();
+    if !plausible_id(id) {
+        return Err(Refusal::Bad("That is not a notice.".into()));
+    }
+    if form.intent == "notice_print" {
+        return print_notice(staff, id).await;
+    }
+    let answer = staff
+        .call(Method::POST, &format!("/v1/legal/notices/{id}/sent"), None)
+        .await;
+    let (message, done) = match answer.error() {
+        None => (None, Some("Notice marked sent.".to_owned())),
+        Some(_) if matches!(answer.status.as_u16(), 401 | 403) => {
+            return Err(crate::console::page::refusal_of(&answer).unwrap_or(Refusal::SignIn));
+        }
+        Some((_, m)) => (Some(format!("Not marked: {m}")), None),
+    };
+    render_page(staff, None, message, done).await
+}
+
+/// The API request a card action stands for, and what to say once done.
+fn request_for(form: &CardForm, number: &str) -> Option<(Method, String, Option<Value>, &'static str)> {
+    let post = |path: &str, body: Option<Value>, done: &'static str| {
+        Some((Method::POST, format!("/v1/cardholders/{number}/{path}"), body, done))
+    };
+    match form.intent.as_str() {
+        "revoke" => post(
+            "revoke",
+            Some(json!({"reason": form.reason})),
+            "Revoked: the card stops working everywhere at once.",
+        ),
+        "replace" => post(
+            "replace",
+            Some(json!({"reason": form.reason})),
+            "Replaced: the old number no longer works; the new card is on the print queue.",
+        ),
+        "renew" => post(
+            "renew",
+            Some(json!({"proofs": form.proofs()})),
+            "Renewed: the card is valid anew and goes back to the print queue.",
+        ),
+        "update" => post(
+            "update",
+            Some(json!({"applicant": form.changes(), "proofs": form.proofs()})),
+            "Updated.",
+        ),
+        "printed" => post("printed", None, "Marked printed."),
+        "picked_up" => post("picked-up", None, "Marked picked up."),
+        "erase" => Some((
+            Method::DELETE,
+            format!("/v1/cardholders/{number}"),
+            None,
+            "Erasure requested: the record is destroyed, unrecoverably, unless a legal hold keeps it.",
+        )),
+        _ => None,
+    }
+}
+
 pub async fn action(staff: Staff, Form(form): Form<CardForm>) -> Result<Response, Refusal> {
     staff.check_csrf(form.csrf.as_deref())?;
-    if form.intent == "notice_sent" {
-        let id = form.notice_id.trim();
-        if !plausible_id(id) {
-            return Err(Refusal::Bad("That is not a notice.".into()));
-        }
-        let answer = staff
-            .call(Method::POST, &format!("/v1/legal/notices/{id}/sent"), None)
-            .await;
-        let (message, done) = match answer.error() {
-            None => (None, Some("Notice marked sent.".to_owned())),
-            Some(_) if matches!(answer.status.as_u16(), 401 | 403) => {
-                return Err(crate::console::page::refusal_of(&answer).unwrap_or(Refusal::SignIn));
-            }
-            Some((_, m)) => (Some(format!("Not marked: {m}")), None),
-        };
-        return render_page(&staff, None, message, done).await;
+    if form.intent == "notice_sent" || form.intent == "notice_print" {
+        return notice_action(&staff, &form).await;
     }
     let number = form.card_number.trim();
     if !plausible(number) {
         return render_page(&staff, None, Some("That is not a card number.".into()), None).await;
     }
-    let (method, uri, body, done) = match form.intent.as_str() {
-        "lookup" => {
-            return match lookup(&staff, number).await? {
-                Ok(card) => render_page(&staff, Some(card), None, None).await,
-                Err(m) => render_page(&staff, None, Some(m), None).await,
-            };
-        }
-        "revoke" => (
-            Method::POST,
-            format!("/v1/cardholders/{number}/revoke"),
-            Some(json!({"reason": form.reason})),
-            "Revoked: the card stops working everywhere at once.",
-        ),
-        "replace" => (
-            Method::POST,
-            format!("/v1/cardholders/{number}/replace"),
-            Some(json!({"reason": form.reason})),
-            "Replaced: the old number no longer works; the new card is on the print queue.",
-        ),
-        "renew" => (
-            Method::POST,
-            format!("/v1/cardholders/{number}/renew"),
-            Some(json!({"proofs": form.proofs()})),
-            "Renewed: the card is valid anew and goes back to the print queue.",
-        ),
-        "update" => (
-            Method::POST,
-            format!("/v1/cardholders/{number}/update"),
-            Some(json!({"applicant": form.changes(), "proofs": form.proofs()})),
-            "Updated.",
-        ),
-        "printed" => (
-            Method::POST,
-            format!("/v1/cardholders/{number}/printed"),
-            None,
-            "Marked printed.",
-        ),
-        "picked_up" => (
-            Method::POST,
-            format!("/v1/cardholders/{number}/picked-up"),
-            None,
-            "Marked picked up.",
-        ),
-        "erase" => {
-            if form.confirm.trim() != number {
-                return render_page(
-                    &staff,
-                    None,
-                    Some("Not erased: type the card number again to confirm.".into()),
-                    None,
-                )
-                .await;
-            }
-            (
-                Method::DELETE,
-                format!("/v1/cardholders/{number}"),
-                None,
-                "Erasure requested: the record is destroyed, unrecoverably, unless a legal hold keeps it.",
-            )
-        }
-        _ => return Err(Refusal::Bad("Unknown card action.".into())),
-    };
+    if form.intent == "lookup" {
+        return match lookup(&staff, number).await? {
+            Ok(card) => render_page(&staff, Some(card), None, None).await,
+            Err(m) => render_page(&staff, None, Some(m), None).await,
+        };
+    }
+    if form.intent == "erase" && form.confirm.trim() != number {
+        let message = "Not erased: type the card number again to confirm.";
+        return render_page(&staff, None, Some(message.into()), None).await;
+    }
+    let (method, uri, body, done) =
+        request_for(&form, number).ok_or_else(|| Refusal::Bad("Unknown card action.".into()))?;
     let answer = staff.call(method, &uri, body.as_ref()).await;
     if let Some((_, message)) = answer.error() {
         if matches!(answer.status.as_u16(), 401 | 403) {

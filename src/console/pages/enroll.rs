@@ -78,6 +78,10 @@ pub struct Fields {
     city: String,
     postal_code: String,
     gender: String,
+    /// Comma-separated BCP 47 tags (at most two).
+    languages: String,
+    fee_waiver: String,
+    delivery: String,
     document_type_1: String,
     issuer_1: String,
     number_1: String,
@@ -155,6 +159,9 @@ impl Fields {
             "city" => &mut self.city,
             "postal_code" => &mut self.postal_code,
             "gender" => &mut self.gender,
+            "languages" => &mut self.languages,
+            "fee_waiver" => &mut self.fee_waiver,
+            "delivery" => &mut self.delivery,
             "document_type_1" => &mut self.document_type_1,
             "issuer_1" => &mut self.issuer_1,
             "number_1" => &mut self.number_1,
@@ -366,6 +373,15 @@ fn enrollment(form: &Fields, photo: Option<&Upload>, scans: &[Option<Upload>; PR
     if let Some(g) = blank_none(&form.gender) {
         applicant["gender"] = json!(g);
     }
+    let languages: Vec<&str> = form
+        .languages
+        .split([',', ' '])
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    if !languages.is_empty() {
+        applicant["languages"] = json!(languages);
+    }
     let proofs: Vec<Value> = form
         .rows()
         .iter()
@@ -386,6 +402,12 @@ fn enrollment(form: &Fields, photo: Option<&Upload>, scans: &[Option<Upload>; PR
         })
         .collect();
     let mut body = json!({"applicant": applicant, "proofs": proofs});
+    if let Some(w) = blank_none(&form.fee_waiver) {
+        body["fee_waiver"] = json!(w);
+    }
+    if let Some(d) = blank_none(&form.delivery) {
+        body["delivery"] = json!(d);
+    }
     if let Some(p) = photo {
         body["photo"] = p.json();
     }

@@ -121,6 +121,8 @@ pub enum NoticeCardholder {
         full_name: String,
         /// Null when the record holds none.
         address: Option<Address>,
+        /// The holder's languages (BCP 47), to write the notice in.
+        languages: Vec<String>,
     },
     /// The cardholder record is gone.
     Destroyed {

@@ -133,15 +133,18 @@ pub async fn notices(gate: Gate) -> Result<Json<NoticeList>, ApiError> {
     let pending = v.read(|v| v.store.notices()).await?;
     let mut rows = Vec::with_capacity(pending.len());
     for n in pending {
-        let fields = match v.card(n.card_id).await? {
-            Some(card) => access::open_fields(&permit, &v.keys, &n.card_id, &card.record).ok(),
+        let opened = match v.card(n.card_id).await? {
+            Some(card) => access::open_fields(&permit, &v.keys, &n.card_id, &card.record)
+                .ok()
+                .map(|f| (f, card.languages.clone())),
             None => None,
         };
-        let cardholder = match fields {
-            Some(f) => NoticeCardholder::Known {
+        let cardholder = match opened {
+            Some((f, languages)) => NoticeCardholder::Known {
                 card_number: f.card_number.clone(),
                 full_name: f.full_name.clone(),
                 address: f.address.clone(),
+                languages,
             },
             None => NoticeCardholder::Destroyed {
                 status: "the cardholder record has been destroyed; nobody to notify".into(),
