@@ -369,6 +369,7 @@ async fn digests_notices_audit_and_past_answers() {
     assert_eq!(notices[0]["request_id"], first["request_id"]);
     assert_eq!(notices[0]["card_number"], card.as_str());
     assert_eq!(notices[0]["full_name"], "Test Holder");
+    assert_eq!(notices[0]["languages"], json!([]), "{n}");
     let (s, _) = v.get("/v1/legal/notices", &legal).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
     let id = notices[0]["notice_id"].as_str().unwrap().to_owned();
@@ -411,6 +412,24 @@ async fn digests_notices_audit_and_past_answers() {
     assert_eq!(s, StatusCode::FORBIDDEN);
     let (s, _) = v.get("/v1/legal/requests/lr_0000000000000000", &legal).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
+
+    // The list: the three answers, newest first, with nothing about the cardholder.
+    let (s, list) = v.get("/v1/legal/requests", &legal).await;
+    assert_eq!(s, StatusCode::OK, "{list}");
+    let listed = list["requests"].as_array().unwrap();
+    assert_eq!(listed.len(), 3, "{list}");
+    assert_eq!(listed[0]["request_id"], third["request_id"]);
+    assert_eq!(listed[2]["request_id"], first["request_id"]);
+    assert_eq!(listed[2]["outcome"], "disclose");
+    assert!(listed.iter().all(|r| r.get("package").is_none()));
+    let text = list.to_string();
+    for secret in [card.as_str(), "Test Holder", "1985-01-30", "P-NOTICE-1"] {
+        assert!(!text.contains(secret), "the list holds {secret:?}");
+    }
+    let (s, _) = v.get("/v1/legal/requests", &auditor).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _) = v.get("/v1/legal/requests", &clerk).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
 
     // Erased and swept: the stored package goes with the record.
     let (s, _) = v.request_erasure(&clerk, &card).await;

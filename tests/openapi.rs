@@ -37,6 +37,7 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("post", "/v1/legal/holds/{id}/approve"),
     ("post", "/v1/legal/holds/{id}/release"),
     ("post", "/v1/legal/requests"),
+    ("get", "/v1/legal/requests"),
     ("get", "/v1/legal/requests/{id}"),
     ("get", "/v1/legal/notices"),
     ("post", "/v1/legal/notices/{id}/sent"),

@@ -161,7 +161,10 @@ fn office_routes(router: Router<Arc<Vault>>) -> Router<Arc<Vault>> {
         )
         .route("/v1/legal/holds/{id}/approve", post(handlers::holds::approve))
         .route("/v1/legal/holds/{id}/release", post(handlers::holds::release))
-        .route("/v1/legal/requests", post(handlers::legal::create))
+        .route(
+            "/v1/legal/requests",
+            post(handlers::legal::create).get(handlers::legal::list),
+        )
         .route("/v1/legal/requests/{id}", get(handlers::legal::read))
         .route("/v1/legal/notices", get(handlers::legal::notices))
         .route("/v1/legal/notices/{id}/sent", post(handlers::legal::sent))

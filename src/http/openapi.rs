@@ -185,6 +185,7 @@ impl Modify for Bearer {
         handlers::holds::approve,
         handlers::holds::release,
         handlers::legal::create,
+        handlers::legal::list,
         handlers::legal::read,
         handlers::legal::notices,
         handlers::legal::sent,

@@ -668,6 +668,12 @@ async function main() {
   expect(/refus/i.test(text), 'the administrative subpoena is refused');
   expect(!text.includes(APPLICANT.name) && !text.includes(APPLICANT.line1), 'the refusal discloses nothing');
   await shot(lp, 'legal-refused.png');
+  await lp.goto('/console/legal');
+  const pastRows = lp.locator('tr').filter({ hasText: /Index No\. 451122\/2026|Administrative subpoena 26-0419/ });
+  expect((await pastRows.count()) === 2, `the desk lists both past requests (got ${await pastRows.count()})`);
+  await Promise.all([lp.waitForNavigation(), lp.getByRole('link', { name: 'Index No. 451122/2026 (Sup. Ct. N.Y. County)' }).click()]);
+  text = await mainText(lp);
+  expect(text.includes(APPLICANT.name) && /Response letter/.test(text), 'a past answer opens with its package and letter');
 
   step('clerk-ana looks the card up at Cards and marks the court order\'s notice sent');
   await nav(ana, 'Cards', '/console/cards');
@@ -722,8 +728,8 @@ async function main() {
   else await filter.press('Enter');
   await ap.waitForLoadState('load');
   await ap.waitForFunction(() => /legal-lee/.test(document.body.innerText));
-  let rows = ap.locator('tr, li').filter({ hasText: 'legal_request' });
-  if ((await rows.count()) === 0) rows = ap.locator('article, [data-entry], .entry').filter({ hasText: 'legal_request' });
+  // Rows whose action cell is legal_request (not read_legal_request, the desk's reads).
+  const rows = ap.locator('tr').filter({ has: ap.locator('td', { hasText: /^\s*legal_request\s*$/ }) });
   const rowTexts = await rows.allInnerTexts();
   log(`legal_request rows: ${rowTexts.map((t) => short(t, 200)).join(' | ')}`);
   expect(rowTexts.length === 2, `two legal_request entries for legal-lee (got ${rowTexts.length})`);

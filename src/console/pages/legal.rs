@@ -27,7 +27,18 @@ struct Desk {
     items: Vec<&'static str>,
     aggregates: Vec<&'static str>,
     holds: Vec<Hold>,
+    past: Vec<Past>,
     message: Option<String>,
+}
+
+/// A past answer, as the desk lists it.
+struct Past {
+    id: String,
+    reference: String,
+    requester: String,
+    process: String,
+    outcome: String,
+    answered_at: String,
 }
 
 #[derive(Template)]
@@ -123,8 +134,34 @@ async fn render_desk(staff: &Staff, message: Option<String>) -> Result<Response,
                 .collect()
         })
         .unwrap_or_default();
+    let answer = staff.call(Method::GET, "/v1/legal/requests", None).await;
+    let past = if answer.ok() {
+        answer.json()["requests"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .take(100)
+                    .map(|r| Past {
+                        id: text(&r["request_id"]),
+                        reference: text(&r["reference"]),
+                        requester: format!(
+                            "{} ({})",
+                            text(&r["requester"]["name"]),
+                            text(&r["requester"]["agency_kind"])
+                        ),
+                        process: text(&r["process"]).replace('_', " "),
+                        outcome: text(&r["outcome"]),
+                        answered_at: text(&r["answered_at"]),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
     Ok(render(&Desk {
         nav: staff.nav("/console/legal"),
+        past,
         can_ask: staff.has(Role::Legal),
         agency_kinds: AgencyKind::ALL.iter().map(|a| a.as_str()).collect(),
         processes: Process::ALL.iter().map(|p| p.as_str()).collect(),

@@ -59,6 +59,13 @@ pub struct HoldList {
     pub holds: Vec<HoldView>,
 }
 
+/// `GET /v1/legal/requests`: past answers' summaries, newest first (no
+/// package, nothing about a cardholder).
+#[derive(Serialize, ToSchema)]
+pub struct LegalRequestList {
+    pub requests: Vec<crate::domain::legal::AnswerSummary>,
+}
+
 /// `POST /v1/legal/requests` and `GET /v1/legal/requests/{id}`: the
 /// answer's summary, the package disclosed and the response letter.
 #[derive(Serialize, ToSchema)]

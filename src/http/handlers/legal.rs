@@ -9,7 +9,7 @@ use crate::domain::access;
 use crate::domain::legal::{AnswerSummary, LegalRequest, StoredPackage};
 use crate::domain::store::{Change, Store};
 use crate::domain::vocab::Purpose;
-use crate::http::dto::{rfc3339, LegalAnswer, Notice, NoticeCardholder, NoticeList, NoticeSent};
+use crate::http::dto::{rfc3339, LegalAnswer, LegalRequestList, Notice, NoticeCardholder, NoticeList, NoticeSent};
 use crate::http::error::{ApiError, Error};
 use crate::http::extract::DEFAULT_LIMIT;
 use crate::http::gate::Gate;
@@ -60,6 +60,36 @@ pub async fn create(gate: Gate, body: Body) -> Result<Json<LegalAnswer>, ApiErro
     gate.slot.digest("package", answered.package_digest);
     gate.commit(vec![answered.change]).await?;
     Ok(Json(LegalAnswer::new(answered.summary, Some(answered.package))))
+}
+
+/// How many past answers the list gives.
+const LISTED: usize = 500;
+
+/// `GET /v1/legal/requests`: the past answers' summaries, newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/legal/requests",
+    tag = "legal",
+    description = "The last 500 answers' summaries, newest first: id, reference, requester, process,         items, outcome, what was disclosed and withheld, notice, digest, time. No package and nothing         about a cardholder; read one answer for its package.\n\n\
+        Permissions: legal or privacy officer (Cedar action `read_legal_request`, purpose `legal_process`).",
+    responses(
+        (status = 200, description = "past answers, newest first", body = LegalRequestList),
+        BadRequest,
+        Refused,
+    ),
+    security(("bearer" = []))
+)]
+pub async fn list(gate: Gate) -> Result<Json<LegalRequestList>, ApiError> {
+    gate.admit(Action::ReadLegalRequest, Purpose::LegalProcess)?;
+    let summaries = gate.vault.read(|v| v.store.legal_summaries()).await?;
+    let requests = summaries
+        .iter()
+        .rev()
+        .take(LISTED)
+        .map(|(_, bytes)| serde_json::from_slice::<AnswerSummary>(bytes))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| Error::internal("a stored legal answer does not decode"))?;
+    Ok(Json(LegalRequestList { requests }))
 }
 
 /// `GET /v1/legal/requests/{id}`: a past answer. The package of an answer
