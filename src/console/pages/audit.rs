@@ -31,6 +31,8 @@ struct Audit {
     newer: Option<String>,
     verified: Option<Verified>,
     decision: String,
+    from: String,
+    to: String,
     retention: Vec<(String, String)>,
     chart: Option<Chart>,
 }
@@ -81,19 +83,24 @@ pub struct Filter {
     action: String,
     /// `allow`, `deny` or empty.
     decision: String,
+    /// Days (YYYY-MM-DD), inclusive; empty: open.
+    from: String,
+    to: String,
     /// The window starts after this seq (default: the newest window).
     after: Option<u64>,
     verify: Option<String>,
 }
 
 /// The address of another window with the same filters.
-fn link(after: u64, principal: &str, action: &str) -> String {
-    let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-    format!(
-        "/console/audit?after={after}&principal={}&action={}",
-        enc(principal),
-        enc(action)
-    )
+fn link(after: u64, filters: &[(&str, &str)]) -> String {
+    let mut out = format!("/console/audit?after={after}");
+    for (k, v) in filters.iter().filter(|(_, v)| !v.is_empty()) {
+        out.push('&');
+        out.push_str(k);
+        out.push('=');
+        out.extend(url::form_urlencoded::byte_serialize(v.as_bytes()));
+    }
+    out
 }
 
 fn text(v: &Value) -> String {
@@ -114,6 +121,15 @@ pub async fn page(staff: Staff, Query(filter): Query<Filter>) -> Result<Response
         .json();
     let principal = filter.principal.trim().to_owned();
     let action = filter.action.trim().to_owned();
+    let day = |d: &str| {
+        let d = d.trim();
+        if d.len() == 10 && d.bytes().all(|b| b.is_ascii_digit() || b == b'-') {
+            d.to_owned()
+        } else {
+            String::new()
+        }
+    };
+    let (from, to) = (day(&filter.from), day(&filter.to));
     let decision = match filter.decision.as_str() {
         d @ ("allow" | "deny") => d.to_owned(),
         _ => String::new(),
@@ -125,6 +141,10 @@ pub async fn page(staff: Staff, Query(filter): Query<Filter>) -> Result<Response
                 .filter(|e| principal.is_empty() || e["principal"].as_str() == Some(principal.as_str()))
                 .filter(|e| action.is_empty() || e["action"].as_str().is_some_and(|x| x.contains(action.as_str())))
                 .filter(|e| decision.is_empty() || e["decision"].as_str() == Some(decision.as_str()))
+                .filter(|e| {
+                    let day: String = e["at"].as_str().unwrap_or_default().chars().take(10).collect();
+                    (from.is_empty() || day.as_str() >= from.as_str()) && (to.is_empty() || day.as_str() <= to.as_str())
+                })
                 .map(|e| Row {
                     seq: e["seq"].as_u64().unwrap_or(0),
                     at: text(&e["at"]),
@@ -172,19 +192,28 @@ pub async fn page(staff: Staff, Query(filter): Query<Filter>) -> Result<Response
         None
     };
     let end = (start + WINDOW).min(last);
+    let filters = [
+        ("principal", principal.as_str()),
+        ("action", action.as_str()),
+        ("decision", decision.as_str()),
+        ("from", from.as_str()),
+        ("to", to.as_str()),
+    ];
     Ok(render(&Audit {
         nav: staff.nav("/console/audit"),
         rows,
         first: start + 1,
         last: end,
-        older: (start > 0).then(|| link(start.saturating_sub(WINDOW), &principal, &action)),
-        newer: (end < last).then(|| link(end, &principal, &action)),
+        older: (start > 0).then(|| link(start.saturating_sub(WINDOW), &filters)),
+        newer: (end < last).then(|| link(end, &filters)),
         verified,
         retention: retention(&staff).await,
         chart: chart(&staff).await,
         principal,
         action,
         decision,
+        from,
+        to,
     }))
 }
 
