@@ -107,6 +107,53 @@ fn text(v: &Value) -> String {
     v.as_str().unwrap_or("—").to_owned()
 }
 
+impl Row {
+    fn of(e: &Value) -> Self {
+        Self {
+            seq: e["seq"].as_u64().unwrap_or(0),
+            at: text(&e["at"]),
+            principal: text(&e["principal"]),
+            action: text(&e["action"]),
+            purpose: text(&e["purpose"]),
+            decision: text(&e["decision"]),
+            items: e["items"]
+                .as_object()
+                .map(|o| {
+                    o.iter()
+                        .map(|(k, d)| format!("{k}: {}", text(d)))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                })
+                .unwrap_or_default(),
+            channel: e["channel"].as_str().unwrap_or("api").to_owned(),
+            subject: e["subject"]
+                .as_str()
+                .map_or_else(|| "—".to_owned(), |s| s.chars().take(16).collect()),
+            outcome: text(&e["outcome"]),
+        }
+    }
+}
+
+/// The chain's verification against its signed checkpoints.
+async fn verify(staff: &Staff) -> Result<Verified, Refusal> {
+    let r = staff.call_ok(Method::GET, "/v1/audit/verify", None).await?.json();
+    Ok(Verified {
+        ok: r["ok"].as_bool().unwrap_or(false),
+        entries: r["entries"].as_u64().unwrap_or(0),
+        head: text(&r["head"]),
+        checkpoints: r["checkpoints"].as_u64().unwrap_or(0),
+        problem: r["checkpoint_problem"]
+            .as_str()
+            .map(str::to_owned)
+            .or_else(|| {
+                r["first_bad_seq"]
+                    .as_u64()
+                    .map(|s| format!("the chain breaks at entry {s}"))
+            })
+            .unwrap_or_default(),
+    })
+}
+
 pub async fn page(staff: Staff, Query(filter): Query<Filter>) -> Result<Response, Refusal> {
     let last = staff
         .console
@@ -145,49 +192,13 @@ pub async fn page(staff: Staff, Query(filter): Query<Filter>) -> Result<Response
                     let day: String = e["at"].as_str().unwrap_or_default().chars().take(10).collect();
                     (from.is_empty() || day.as_str() >= from.as_str()) && (to.is_empty() || day.as_str() <= to.as_str())
                 })
-                .map(|e| Row {
-                    seq: e["seq"].as_u64().unwrap_or(0),
-                    at: text(&e["at"]),
-                    principal: text(&e["principal"]),
-                    action: text(&e["action"]),
-                    purpose: text(&e["purpose"]),
-                    decision: text(&e["decision"]),
-                    items: e["items"]
-                        .as_object()
-                        .map(|o| {
-                            o.iter()
-                                .map(|(k, d)| format!("{k}: {}", text(d)))
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        })
-                        .unwrap_or_default(),
-                    channel: e["channel"].as_str().unwrap_or("api").to_owned(),
-                    subject: e["subject"]
-                        .as_str()
-                        .map_or_else(|| "—".to_owned(), |s| s.chars().take(16).collect()),
-                    outcome: text(&e["outcome"]),
-                })
+                .map(Row::of)
                 .collect()
         })
         .unwrap_or_default();
     rows.reverse();
     let verified = if filter.verify.is_some() {
-        let r = staff.call_ok(Method::GET, "/v1/audit/verify", None).await?.json();
-        Some(Verified {
-            ok: r["ok"].as_bool().unwrap_or(false),
-            entries: r["entries"].as_u64().unwrap_or(0),
-            head: text(&r["head"]),
-            checkpoints: r["checkpoints"].as_u64().unwrap_or(0),
-            problem: r["checkpoint_problem"]
-                .as_str()
-                .map(str::to_owned)
-                .or_else(|| {
-                    r["first_bad_seq"]
-                        .as_u64()
-                        .map(|s| format!("the chain breaks at entry {s}"))
-                })
-                .unwrap_or_default(),
-        })
+        Some(verify(&staff).await?)
     } else {
         None
     };
