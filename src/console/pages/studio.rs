@@ -57,6 +57,9 @@ struct Report {
     flips: Vec<String>,
     /// Flips per `principal action`.
     counts: Vec<(String, u64)>,
+    /// The proof's counterexamples as requests: principal (with its
+    /// attributes), action, resource, context.
+    counterexamples: Vec<[String; 4]>,
     /// The change against the published text (unified diff; empty: none).
     diff: String,
 }
@@ -168,6 +171,22 @@ impl Report {
                 .map(|o| o.iter().map(|(k, n)| (k.clone(), n.as_u64().unwrap_or(0))).collect())
                 .unwrap_or_default(),
             diff: String::new(),
+            counterexamples: proof["counterexamples"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|c| {
+                            let who = match c["principal_entity"]["attrs"].as_object() {
+                                Some(attrs) if !attrs.is_empty() => {
+                                    format!("{} {}", text(&c["principal"]), Value::Object(attrs.clone()))
+                                }
+                                _ => text(&c["principal"]),
+                            };
+                            [who, text(&c["action"]), text(&c["resource"]), text(&c["context"])]
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
         }
     }
 }
