@@ -4,10 +4,13 @@
 //! `civic-vault serve` runs: plain or passphrase-opened keys serve at once,
 //! sealed keys behind the unseal gate.
 
+pub mod app;
 pub(crate) mod background;
 pub mod listener;
 pub mod tls;
 pub mod unseal;
+
+pub use app::app;
 
 use background::Background;
 
@@ -45,18 +48,6 @@ pub async fn serve(
         .into_make_service_with_connect_info::<crate::server::listener::PeerAddr>();
     let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
     background.finish(vault, served).await
-}
-
-/// The vault's whole router: the API and the staff console.
-///
-/// # Errors
-/// The console's origin cannot carry passkeys.
-pub fn app(vault: &Arc<Vault>) -> Result<axum::Router, StartError> {
-    let console = crate::console::Console::new(Arc::clone(vault)).map_err(StartError::Config)?;
-    Ok(crate::http::router_with(
-        Arc::clone(vault),
-        crate::console::router(console),
-    ))
 }
 
 /// Opens the vault with the system clock and serves it: what `civic-vault

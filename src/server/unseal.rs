@@ -244,24 +244,7 @@ pub(crate) async fn unseal(
             .take(),
     );
     match Vault::open_with(gate.config.clone(), Arc::clone(&gate.clock), files).await {
-        Ok(vault) => {
-            record_unseal(&vault, &gate.info).await;
-            let router = match crate::server::app(&vault) {
-                Ok(r) => r,
-                Err(e) => {
-                    tracing::error!(error = %e, "the console cannot start; serving the API alone");
-                    crate::http::router(Arc::clone(&vault))
-                }
-            };
-            let background = Background::start(&vault);
-            let _ = gate.opened.set(Opened {
-                vault,
-                router,
-                background: std::sync::Mutex::new(Some(background)),
-            });
-            tracing::info!(seal = %gate.info.id, "unsealed; serving");
-            Json(gate.progress(0)).into_response()
-        }
+        Ok(vault) => serve_opened(&gate, vault).await,
         Err(e) => {
             tracing::error!(error = %e, "the seal opened but the vault cannot start; stopping");
             let _ = gate.fatal.send(Some(e.to_string()));
@@ -271,6 +254,27 @@ pub(crate) async fn unseal(
             .into_response()
         }
     }
+}
+
+/// The vault opened: records the unsealing and starts serving it (the API
+/// alone if the console cannot start).
+async fn serve_opened(gate: &Gate, vault: Arc<Vault>) -> Response {
+    record_unseal(&vault, &gate.info).await;
+    let router = match crate::server::app::app(&vault) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "the console cannot start; serving the API alone");
+            crate::http::router(Arc::clone(&vault))
+        }
+    };
+    let background = Background::start(&vault);
+    let _ = gate.opened.set(Opened {
+        vault,
+        router,
+        background: std::sync::Mutex::new(Some(background)),
+    });
+    tracing::info!(seal = %gate.info.id, "unsealed; serving");
+    Json(gate.progress(0)).into_response()
 }
 
 /// One audit entry for the unsealing: which seal and how, never with what.

@@ -78,6 +78,49 @@ fn strings(v: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// The replayed decisions that would flip (the first 50), one line each.
+fn flips(impact: &Value) -> Vec<String> {
+    impact["changed"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .take(50)
+                .map(|f| {
+                    format!(
+                        "#{} {} {} {}: {} → {}",
+                        f["seq"].as_u64().unwrap_or(0),
+                        text(&f["principal"]),
+                        text(&f["action"]),
+                        text(&f["resource"]),
+                        text(&f["from"]),
+                        text(&f["to"])
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The proof's counterexamples as requests (principal with its attributes).
+fn counterexamples(proof: &Value) -> Vec<[String; 4]> {
+    proof["counterexamples"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|c| {
+                    let who = match c["principal_entity"]["attrs"].as_object() {
+                        Some(attrs) if !attrs.is_empty() => {
+                            format!("{} {}", text(&c["principal"]), Value::Object(attrs.clone()))
+                        }
+                        _ => text(&c["principal"]),
+                    };
+                    [who, text(&c["action"]), text(&c["resource"]), text(&c["context"])]
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 impl Report {
     fn of(r: &Value, heading: &str) -> Self {
         let errors = r["errors"]
@@ -125,25 +168,7 @@ impl Report {
             None => "The proof did not run (the text does not compile).".into(),
         };
         let impact = &r["impact"];
-        let flips: Vec<String> = impact["changed"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .take(50)
-                    .map(|f| {
-                        format!(
-                            "#{} {} {} {}: {} → {}",
-                            f["seq"].as_u64().unwrap_or(0),
-                            text(&f["principal"]),
-                            text(&f["action"]),
-                            text(&f["resource"]),
-                            text(&f["from"]),
-                            text(&f["to"])
-                        )
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+        let flips = flips(impact);
         let impact_text = if impact.is_null() {
             "No replay (the text does not compile).".to_owned()
         } else {
@@ -171,22 +196,7 @@ impl Report {
                 .map(|o| o.iter().map(|(k, n)| (k.clone(), n.as_u64().unwrap_or(0))).collect())
                 .unwrap_or_default(),
             diff: String::new(),
-            counterexamples: proof["counterexamples"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .map(|c| {
-                            let who = match c["principal_entity"]["attrs"].as_object() {
-                                Some(attrs) if !attrs.is_empty() => {
-                                    format!("{} {}", text(&c["principal"]), Value::Object(attrs.clone()))
-                                }
-                                _ => text(&c["principal"]),
-                            };
-                            [who, text(&c["action"]), text(&c["resource"]), text(&c["context"])]
-                        })
-                        .collect()
-                })
-                .unwrap_or_default(),
+            counterexamples: counterexamples(proof),
         }
     }
 }

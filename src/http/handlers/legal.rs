@@ -82,13 +82,17 @@ const LISTED: usize = 500;
 pub async fn list(gate: Gate) -> Result<Json<LegalRequestList>, ApiError> {
     gate.admit(Action::ReadLegalRequest, Purpose::LegalProcess)?;
     let summaries = gate.vault.read(|v| v.store.legal_summaries()).await?;
-    let requests = summaries
+    let mut requests = summaries
         .iter()
-        .rev()
-        .take(LISTED)
         .map(|(_, bytes)| serde_json::from_slice::<AnswerSummary>(bytes))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|_| Error::internal("a stored legal answer does not decode"))?;
+    // Newest first, to the nanosecond the answer records.
+    let when = |a: &AnswerSummary| {
+        time::OffsetDateTime::parse(&a.answered_at, &time::format_description::well_known::Rfc3339).ok()
+    };
+    requests.sort_by_cached_key(|a| std::cmp::Reverse(when(a)));
+    requests.truncate(LISTED);
     Ok(Json(LegalRequestList { requests }))
 }
 
