@@ -33,6 +33,9 @@ struct Enroll {
     checklist: Vec<Check>,
     message: Option<String>,
     enrolled: Option<Enrolled>,
+    /// How long scans are kept (`retention.source_documents`); None: they
+    /// are checked and discarded, so the form asks for none.
+    scans_kept: Option<String>,
 }
 
 #[derive(Template)]
@@ -273,6 +276,10 @@ fn page_of(staff: &Staff, form: Fields, message: Option<String>, enrolled: Optio
         checklist,
         message,
         enrolled,
+        scans_kept: {
+            let kept = staff.console.vault.config.retention.source_documents;
+            (!kept.is_zero()).then(|| kept.to_string())
+        },
     })
 }
 

@@ -128,7 +128,11 @@ impl Report {
             .map(|a| {
                 a.iter()
                     .map(|e| {
-                        let at = e["line"].as_u64().map(|l| format!(" (line {l})")).unwrap_or_default();
+                        let at = match (e["line"].as_u64(), e["column"].as_u64()) {
+                            (Some(l), Some(c)) => format!(" (line {l}, column {c})"),
+                            (Some(l), None) => format!(" (line {l})"),
+                            _ => String::new(),
+                        };
                         format!("{}{at}: {}", text(&e["policy_id"]), text(&e["message"]))
                     })
                     .collect()
