@@ -276,6 +276,27 @@ pub fn decode(stored: &[u8]) -> Result<([u8; 32], AuditEntry), UnreadableEntry> 
     Ok((hash, entry))
 }
 
+/// What the chain holds about one subject (oldest first), and every entry
+/// carrying a destruction certificate.
+#[derive(Debug, Default)]
+pub struct AuditAbout {
+    pub entries: Vec<AuditEntry>,
+    pub certificates: Vec<AuditEntry>,
+}
+
+/// The audit index by subject, checked against a walk of the chain.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct IndexStatus {
+    /// The index held exactly the keys the chain implies.
+    pub consistent: bool,
+    /// It did not, and was rebuilt from the chain.
+    pub rebuilt: bool,
+    /// The last entry the check covered.
+    pub indexed_through: u64,
+    /// Index keys (subject and certificate references).
+    pub keys: u64,
+}
+
 /// The result of walking the chain.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ChainReport {
@@ -290,6 +311,10 @@ pub struct ChainReport {
     /// How the chain disagrees with a signed checkpoint (truncated, rewritten).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub checkpoint_problem: Option<String>,
+    /// The index by subject, checked against the chain (and rebuilt if it
+    /// disagreed); absent for a store without one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<IndexStatus>,
 }
 
 /// Incremental verifier: feed it stored entries in key order.
@@ -371,6 +396,7 @@ impl ChainVerifier {
             first_bad_seq: self.first_bad,
             checkpoints: self.checkpoints.len() as u64,
             checkpoint_problem: self.checkpoint_problem,
+            index: None,
         }
     }
 }

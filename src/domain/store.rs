@@ -196,6 +196,25 @@ pub trait Store: Send + Sync + 'static {
         }
     }
 
+    /// What the chain holds about `subject` (oldest first) and every entry
+    /// with a destruction certificate. Stores with an index answer from it;
+    /// this default walks the chain.
+    ///
+    /// # Errors
+    /// Storage failure or an unreadable entry.
+    fn audit_about(&self, subject: Option<&str>) -> Result<super::audit::AuditAbout, StoreError> {
+        let mut about = super::audit::AuditAbout::default();
+        self.audit_each(0, &mut |e| {
+            if subject.is_some() && e.subject.as_deref() == subject {
+                about.entries.push(e.clone());
+            }
+            if e.certificate.is_some() {
+                about.certificates.push(e);
+            }
+        })?;
+        Ok(about)
+    }
+
     /// The sequence number of the newest audit entry (0 when empty).
     ///
     /// # Errors

@@ -11,6 +11,7 @@
 //! in the group. That is group commit: an fsync per group, not per request,
 //! and no acknowledgement before the data and its audit entry are durable.
 
+mod audit_index;
 mod audit_reads;
 mod changes;
 mod keys;
@@ -69,6 +70,8 @@ pub(crate) struct Inner {
     /// closed rather than risk acknowledging something that is not on disk.
     pub failed: AtomicBool,
     pub stats: WriterStats,
+    /// The audit chain's index by subject (derived; see `audit_index`).
+    pub audit_index: audit_index::AuditIndex,
 }
 
 /// What the writer has done, for `/metrics`.
@@ -167,11 +170,13 @@ impl SledStore {
             staff_keys: db.open_tree("staff_keys").map_err(failed)?,
             meta: meta.clone(),
         };
+        let audit_index = audit_index::AuditIndex::new(db.open_tree("audit_index").map_err(failed)?);
         let inner = Arc::new(Inner {
             db,
             trees,
             failed: AtomicBool::new(false),
             stats: WriterStats::default(),
+            audit_index,
         });
         let head = writer::chain_head(&inner.trees.audit)?;
         let (tx, rx) = mpsc::channel();

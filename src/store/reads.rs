@@ -60,7 +60,13 @@ impl Store for SledStore {
     }
 
     fn audit_verify(&self, checkpoints: std::collections::BTreeMap<u64, String>) -> Result<ChainReport, StoreError> {
-        audit_reads::verify(&self.inner.trees.audit, checkpoints)
+        let mut report = audit_reads::verify(&self.inner.trees.audit, checkpoints)?;
+        report.index = Some(self.inner.audit_index.check(&self.inner.trees.audit)?);
+        Ok(report)
+    }
+
+    fn audit_about(&self, subject: Option<&str>) -> Result<crate::domain::audit::AuditAbout, StoreError> {
+        self.inner.audit_index.about(&self.inner.trees.audit, subject)
     }
 
     fn audit_head(&self) -> Result<(u64, String), StoreError> {
