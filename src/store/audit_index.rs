@@ -111,6 +111,12 @@ impl AuditIndex {
             batch.insert(UPTO, &last.to_be_bytes()[..]);
             self.tree.apply_batch(batch).map_err(failed)?;
             done = last;
+            // A long catch-up (a first index over a long chain) writes to disk
+            // as it goes: the store's writer flushes only its own groups, and
+            // unflushed batches would otherwise pile up in memory.
+            if page.len() == BATCH {
+                self.tree.flush().map_err(failed)?;
+            }
         }
     }
 
