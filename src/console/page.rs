@@ -210,6 +210,19 @@ impl Staff {
     }
 }
 
+/// The refusal page when the API refused the person (401, 403); any other
+/// failure is the screen's to explain in its own words.
+///
+/// # Errors
+/// That refusal.
+pub fn check_allowed(answer: &Answer) -> Result<(), Refusal> {
+    if matches!(answer.status.as_u16(), 401 | 403) {
+        Err(refusal_of(answer).unwrap_or(Refusal::SignIn))
+    } else {
+        Ok(())
+    }
+}
+
 /// The refusal page for an API answer that was not a success.
 #[must_use]
 pub fn refusal_of(answer: &Answer) -> Option<Refusal> {

@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 
 use crate::console::page::{render, Nav, Refusal, Staff};
 use crate::console::pages::enroll::{catalogue, DocOption};
+use crate::console::pages::enroll_form::{address_json, proof_json};
 use crate::domain::notice_text::{cardholder_notice, NoticeLanguage, NoticeText};
 
 #[derive(Template)]
@@ -77,6 +78,16 @@ fn plausible(card: &str) -> bool {
     !card.is_empty() && card.len() <= 64 && card.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
+/// A listed notice's address, line by line (empty when none is held).
+fn address_lines(n: &Value) -> Vec<&str> {
+    n["address"].as_object().map_or_else(Vec::new, |o| {
+        ["organization", "line1", "city", "postal_code"]
+            .iter()
+            .filter_map(|k| o.get(*k).and_then(Value::as_str))
+            .collect()
+    })
+}
+
 /// The language a listed notice is written in.
 fn language_of(n: &Value) -> NoticeLanguage {
     let langs: Vec<String> = n["languages"]
@@ -105,16 +116,7 @@ async fn print_notice(staff: &Staff, id: &str) -> Result<Response, Refusal> {
         n["reference"].as_str().unwrap_or_default(),
         &day,
     );
-    let to = n["address"]
-        .as_object()
-        .map(|o| {
-            ["organization", "line1", "city", "postal_code"]
-                .iter()
-                .filter_map(|k| o.get(*k).and_then(Value::as_str))
-                .collect::<Vec<_>>()
-                .join("\n")
-        })
-        .unwrap_or_default();
+    let to = address_lines(n).join("\n");
     Ok(render(&NoticePage {
         nav: staff.nav("/console/cards"),
         lang: language.tag(),
@@ -160,15 +162,7 @@ async fn render_page(
                     queued_at: text(&n["queued_at"]),
                     to: match n["full_name"].as_str() {
                         Some(name) => {
-                            let addr = n["address"]
-                                .as_object()
-                                .map(|o| {
-                                    ["organization", "line1", "city", "postal_code"]
-                                        .iter()
-                                        .filter_map(|k| o.get(*k).and_then(Value::as_str))
-                                        .collect::<Vec<_>>()
-                                        .join(", ")
-                                })
+                            let addr = Some(address_lines(n).join(", "))
                                 .filter(|a| !a.is_empty())
                                 .unwrap_or_else(|| "no address held: give it at the counter".to_owned());
                             format!(
@@ -299,16 +293,7 @@ impl CardForm {
         ]
         .into_iter()
         .filter(|(t, ..)| !t.trim().is_empty())
-        .map(|(t, issuer, number, issued, expires)| {
-            let mut p = json!({"document_type": t.trim(), "issuer": issuer.trim(), "number": number.trim()});
-            if !issued.trim().is_empty() {
-                p["issued_on"] = json!(issued.trim());
-            }
-            if !expires.trim().is_empty() {
-                p["expires_on"] = json!(expires.trim());
-            }
-            p
-        })
+        .map(|(t, issuer, number, issued, expires)| proof_json(t, issuer, number, issued, expires))
         .collect()
     }
 
@@ -318,17 +303,14 @@ impl CardForm {
         if !self.full_name.trim().is_empty() {
             a["full_name"] = json!(self.full_name.trim());
         }
-        let (line1, city, postal_code) = (self.line1.trim(), self.city.trim(), self.postal_code.trim());
-        match self.address_kind.as_str() {
-            "residential" => {
-                a["address"] = json!({"kind": "residential", "line1": line1, "city": city, "postal_code": postal_code})
-            }
-            "care_of" => {
-                a["address"] = json!({"kind": "care_of", "organization": self.organization.trim(), "line1": line1,
-                    "city": city, "postal_code": postal_code});
-            }
-            "none" => a["address"] = json!({"kind": "none"}),
-            _ => {}
+        if let Some(address) = address_json(
+            &self.address_kind,
+            &self.organization,
+            &self.line1,
+            &self.city,
+            &self.postal_code,
+        ) {
+            a["address"] = address;
         }
         a
     }
@@ -346,11 +328,9 @@ async fn notice_action(staff: &Staff, form: &CardForm) -> Result<Response, Refus
     let answer = staff
         .call(Method::POST, &format!("/v1/legal/notices/{id}/sent"), None)
         .await;
+    crate::console::page::check_allowed(&answer)?;
     let (message, done) = match answer.error() {
         None => (None, Some("Notice marked sent.".to_owned())),
-        Some(_) if matches!(answer.status.as_u16(), 401 | 403) => {
-            return Err(crate::console::page::refusal_of(&answer).unwrap_or(Refusal::SignIn));
-        }
         Some((_, m)) => (Some(format!("Not marked: {m}")), None),
     };
     render_page(staff, None, message, done).await
@@ -417,9 +397,7 @@ pub async fn action(staff: Staff, Form(form): Form<CardForm>) -> Result<Response
         request_for(&form, number).ok_or_else(|| Refusal::Bad("Unknown card action.".into()))?;
     let answer = staff.call(method, &uri, body.as_ref()).await;
     if let Some((_, message)) = answer.error() {
-        if matches!(answer.status.as_u16(), 401 | 403) {
-            return Err(crate::console::page::refusal_of(&answer).unwrap_or(Refusal::SignIn));
-        }
+        crate::console::page::check_allowed(&answer)?;
         return render_page(&staff, None, Some(format!("Not done: {message}")), None).await;
     }
     let mut done = done.to_owned();

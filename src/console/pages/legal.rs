@@ -211,9 +211,7 @@ pub async fn submit(staff: Staff, Form(pairs): Form<Vec<(String, String)>>) -> R
     });
     let answer = staff.call(Method::POST, "/v1/legal/requests", Some(&body)).await;
     if let Some((_, message)) = answer.error() {
-        if matches!(answer.status.as_u16(), 401 | 403) {
-            return Err(crate::console::page::refusal_of(&answer).unwrap_or(Refusal::SignIn));
-        }
+        crate::console::page::check_allowed(&answer)?;
         return render_desk(&staff, Some(format!("Not answered: {message}"))).await;
     }
     Ok(render(&AnswerPage {
@@ -266,9 +264,7 @@ pub async fn holds(staff: Staff, Form(form): Form<HoldForm>) -> Result<Response,
     };
     let answer = staff.call(Method::POST, &uri, body.as_ref()).await;
     if let Some((_, message)) = answer.error() {
-        if matches!(answer.status.as_u16(), 401 | 403) {
-            return Err(crate::console::page::refusal_of(&answer).unwrap_or(Refusal::SignIn));
-        }
+        crate::console::page::check_allowed(&answer)?;
         return render_desk(&staff, Some(format!("Hold not changed: {message}"))).await;
     }
     Ok(Redirect::to("/console/legal").into_response())

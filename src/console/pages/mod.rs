@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod cards;
 pub mod enroll;
+pub mod enroll_form;
 pub mod home;
 pub mod legal;
 pub mod principals;

@@ -320,9 +320,7 @@ pub async fn submit(staff: Staff, Form(mut form): Form<StudioForm>) -> Result<Re
             return render_page(&staff, shown).await;
         }
         let (code, message) = answer.error().unwrap_or_default();
-        if matches!(answer.status.as_u16(), 401 | 403) {
-            return Err(crate::console::page::refusal_of(&answer).unwrap_or(Refusal::SignIn));
-        }
+        crate::console::page::check_allowed(&answer)?;
         let j = answer.json();
         let report = Some(&j["error"]["report"]).filter(|r| r.is_object());
         let shown = Shown {
@@ -362,14 +360,12 @@ async fn rollback(staff: &Staff, form: &StudioForm) -> Result<Response, Refusal>
         "comment": format!("rollback to version {}", form.to_version),
     });
     let answer = staff.call(Method::POST, "/v1/policies/rollback", Some(&body)).await;
+    crate::console::page::check_allowed(&answer)?;
     let shown = match answer.error() {
         None => Shown {
             published: answer.json()["version"].as_u64(),
             ..Shown::default()
         },
-        Some(_) if matches!(answer.status.as_u16(), 401 | 403) => {
-            return Err(crate::console::page::refusal_of(&answer).unwrap_or(Refusal::SignIn));
-        }
         Some((code, message)) => Shown {
             message: Some(if code == "version_conflict" {
                 "Not rolled back: someone published a newer version meanwhile.".to_owned()
