@@ -58,6 +58,7 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("post", "/v1/cardholders/{card}/update"),
     ("post", "/v1/cardholders/{card}/printed"),
     ("post", "/v1/cardholders/{card}/picked-up"),
+    ("post", "/v1/cardholders/{card}/access-report"),
     ("get", "/v1/print-queue"),
     ("get", "/v1/reports/quarterly"),
 ];

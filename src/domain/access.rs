@@ -196,6 +196,7 @@ pub fn open_fields(
     record: &CardRecord,
 ) -> Result<super::enrollment::SealedFields, Error> {
     if ![
+        Action::AccessReport,
         Action::Disclose,
         Action::ListNotices,
         Action::LookupCard,

@@ -40,10 +40,11 @@ pub enum Action {
     MarkPrinted,
     MarkPickedUp,
     ReadReports,
+    AccessReport,
 }
 
 impl Action {
-    pub const ALL: [Self; 34] = [
+    pub const ALL: [Self; 35] = [
         Self::Enroll,
         Self::ReadPhoto,
         Self::RevokeCard,
@@ -78,6 +79,7 @@ impl Action {
         Self::MarkPrinted,
         Self::MarkPickedUp,
         Self::ReadReports,
+        Self::AccessReport,
     ];
 
     /// The schema's resource type for this action.
@@ -95,7 +97,8 @@ impl Action {
             | Self::ReplaceCard
             | Self::UpdateCard
             | Self::MarkPrinted
-            | Self::MarkPickedUp => "Card",
+            | Self::MarkPickedUp
+            | Self::AccessReport => "Card",
             Self::QueryFact => "Fact",
             Self::Disclose => "LegalItem",
             _ => "Vault",
@@ -139,6 +142,7 @@ impl Action {
             Self::MarkPrinted => "mark_printed",
             Self::MarkPickedUp => "mark_picked_up",
             Self::ReadReports => "read_reports",
+            Self::AccessReport => "access_report",
         }
     }
 }

@@ -103,6 +103,11 @@ pub struct LegalRequest {
     pub items: Vec<Item>,
     #[serde(default)]
     pub notice_prohibited_by_court: bool,
+    /// The day the court's prohibition of notice ends (YYYY-MM-DD), when
+    /// the order gives one; with none the request stays out of the
+    /// cardholder's access report. Only with `notice_prohibited_by_court`.
+    #[serde(default)]
+    pub notice_prohibited_until: Option<String>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, utoipa::ToSchema)]
@@ -249,6 +254,14 @@ pub fn digest(package: &Value) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(canonical(package))))
 }
 
+/// The audit entry's reference to one answer: a digest of its request id,
+/// so the cardholder's access report finds the answer an entry stands for
+/// even when two answers disclosed the same package.
+#[must_use]
+pub fn answer_ref(request_id: &str) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(request_id.as_bytes())))
+}
+
 /// What the answer states, besides the package: enough to write the letter.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AnswerSummary {
@@ -264,6 +277,9 @@ pub struct AnswerSummary {
     pub withheld: BTreeMap<String, String>,
     pub not_held: Vec<String>,
     pub cardholder_notice: String,
+    /// When the court's prohibition of notice ends, if its order says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notice_prohibited_until: Option<String>,
     pub digest: String,
     pub answered_at: String,
 }
@@ -313,14 +329,20 @@ pub fn letter(a: &AnswerSummary) -> String {
     for n in &a.not_held {
         out.push_str(&format!("- {n}\n"));
     }
-    out.push_str(&format!(
-        "\n## Notice to the cardholder\n\n{}\n",
-        match a.cardholder_notice.as_str() {
-            "required" => "The cardholder will be notified of this request.",
-            "prohibited_by_court" => "The court has prohibited notice to the cardholder; none will be sent.",
-            _ => "No individual cardholder is the subject of this answer.",
+    let notice = match (a.cardholder_notice.as_str(), a.notice_prohibited_until.as_deref()) {
+        ("required", _) => "The cardholder will be notified of this request.".to_owned(),
+        ("prohibited_by_court", None) => {
+            "The court has prohibited notice to the cardholder; none will be sent, and the request is \
+             left out of the cardholder's access report."
+                .to_owned()
         }
-    ));
+        ("prohibited_by_court", Some(until)) => format!(
+            "The court has prohibited notice to the cardholder until {until}; until then the request is \
+             left out of the cardholder's access report, and from then on it appears there."
+        ),
+        _ => "No individual cardholder is the subject of this answer.".to_owned(),
+    };
+    out.push_str(&format!("\n## Notice to the cardholder\n\n{notice}\n"));
     out
 }
 

@@ -1,6 +1,7 @@
 //! The vault's own types and rules. Nothing here knows HTTP, sled or Cedar.
 
 pub mod access;
+pub mod access_report;
 pub mod action;
 pub mod audit;
 pub mod card;

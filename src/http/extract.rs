@@ -59,6 +59,25 @@ pub async fn read_json<T: DeserializeOwned>(headers: &HeaderMap, body: Body, lim
     parse_json(&bytes.to_bytes())
 }
 
+/// A body sent without a content type must be empty (an optional JSON
+/// body was left out).
+///
+/// # Errors
+/// 400 when it is not empty.
+pub async fn empty_body(body: Body) -> Result<(), ApiError> {
+    let bytes = Limited::new(body, 1024)
+        .collect()
+        .await
+        .map_err(|_| ApiError::from(Error::InvalidRequest("content-type must be application/json".into())))?;
+    if bytes.to_bytes().is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::from(Error::InvalidRequest(
+            "content-type must be application/json".into(),
+        )))
+    }
+}
+
 /// Parses JSON into `T`; errors name the path of the offending field.
 ///
 /// # Errors

@@ -140,6 +140,10 @@ fn card_routes(router: Router<Arc<Vault>>) -> Router<Arc<Vault>> {
         .route("/v1/cardholders/{card}/update", post(handlers::counter::update))
         .route("/v1/cardholders/{card}/printed", post(handlers::counter::printed))
         .route("/v1/cardholders/{card}/picked-up", post(handlers::counter::picked_up))
+        .route(
+            "/v1/cardholders/{card}/access-report",
+            post(handlers::access_report::access_report),
+        )
         .route("/v1/print-queue", get(handlers::counter::print_queue))
         .route("/v1/facts", post(handlers::facts::query))
 }

@@ -178,6 +178,7 @@ impl Modify for Bearer {
         handlers::counter::print_queue,
         handlers::counter::printed,
         handlers::counter::picked_up,
+        handlers::access_report::access_report,
         handlers::reports::quarterly,
         handlers::facts::query,
         handlers::holds::request,

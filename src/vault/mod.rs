@@ -4,6 +4,7 @@
 //! services that act on it (retention, legal answers, audit checkpoints).
 //! Serving it is the `server` module's; answering HTTP is the `http` module's.
 
+pub mod access_report;
 pub mod audit_tally;
 pub mod card_cache;
 pub mod cards;

@@ -591,7 +591,12 @@ async function main() {
     purpose: 'parks_recreation',
     expect: 'deny',
   });
-  await testsBox.fill(JSON.stringify(tests, null, 2));
+  // Set at once: typing ~40 KB through fill() can outlast its timeout on a
+  // loaded two-core machine, and the form sends the same value either way.
+  await testsBox.evaluate((el, value) => {
+    el.value = value;
+    el.dispatchEvent(new Event('input', { bubbles: true }));
+  }, JSON.stringify(tests, null, 2));
   await (await field(sp, 'Comment')).fill('Pause nyc-parks while its data-sharing agreement is renewed');
   await submitStepUp(sp, 'Apply');
   await sp
@@ -698,6 +703,18 @@ async function main() {
   text = await mainText(cp);
   expect(/Notice marked sent/.test(text), 'the notice is marked sent');
   expect((await cp.locator('tr').filter({ hasText: 'Index No. 451122/2026' }).count()) === 0, 'and leaves the list');
+  // The holder asks who has asked about the card: the court order's
+  // disclosure is listed, in Spanish.
+  await (await field(cp, 'Card number')).fill(card);
+  await Promise.all([cp.waitForNavigation(), cp.getByRole('button', { name: 'Look up', exact: true }).click()]);
+  await Promise.all([cp.waitForNavigation(), cp.getByRole('button', { name: 'Who asked about this card' }).click()]);
+  text = await mainText(cp);
+  expect(
+    /Quién consultó su tarjeta/.test(text) && /orden judicial/.test(text) && /Algunas entradas pueden omitirse/.test(text),
+    `the access report is in Spanish and lists the court order (${short(text, 400)})`,
+  );
+  await shot(cp, 'access-report.png');
+  await cp.goto('/console/cards');
   // The holder moved: a new address, proved by a new utility bill.
   await (await field(cp, 'Card number')).fill(card);
   await Promise.all([cp.waitForNavigation(), cp.getByRole('button', { name: 'Look up', exact: true }).click()]);

@@ -92,3 +92,18 @@ pub struct QueuedCard {
     /// Waiting at the counter longer than the program's pickup window.
     pub flagged: bool,
 }
+
+/// `POST /v1/cardholders/{card}/access-report` → 200.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccessReportAnswer {
+    pub card_number: String,
+    /// The letter's language (`en` or `es`).
+    pub language: String,
+    /// Oldest first.
+    pub entries: Vec<crate::domain::access_report::ReportEntry>,
+    /// Always `null`: the letter says that some entries may be withheld for
+    /// now; a date here would tell the holder a prohibited request exists.
+    pub withheld_until: Option<String>,
+    /// Markdown, in the holder's language.
+    pub letter: String,
+}

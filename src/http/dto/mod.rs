@@ -17,7 +17,9 @@ mod policies;
 mod principals;
 
 pub use cards::{Enrolled, ErasureRequested, FactsAnswer, Revoked, SourceDocuments};
-pub use counter::{CardLookup, CounterStep, PrintQueue, QueuedCard, Renewal, Renewed, Replaced, Updated};
+pub use counter::{
+    AccessReportAnswer, CardLookup, CounterStep, PrintQueue, QueuedCard, Renewal, Renewed, Replaced, Updated,
+};
 pub use legal::{HoldList, HoldView, LegalAnswer, LegalRequestList, Notice, NoticeCardholder, NoticeList, NoticeSent};
 pub use ops::{Health, Jwk, Jwks, OpenApiDocument, UnsealStatus};
 pub use oversight::{AuditEntryView, AuditPage};

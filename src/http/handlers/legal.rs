@@ -58,6 +58,8 @@ pub async fn create(gate: Gate, body: Body) -> Result<Json<LegalAnswer>, ApiErro
     }
     gate.slot.subject(answered.subject);
     gate.slot.digest("package", answered.package_digest);
+    gate.slot
+        .digest("answer", crate::domain::legal::answer_ref(&answered.summary.request_id));
     gate.commit(vec![answered.change]).await?;
     Ok(Json(LegalAnswer::new(answered.summary, Some(answered.package))))
 }

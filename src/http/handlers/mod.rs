@@ -1,3 +1,4 @@
+pub mod access_report;
 pub mod audit;
 pub mod cards;
 pub mod counter;

@@ -81,6 +81,7 @@ struct Checked {
     reference: String,
     requester_name: String,
     items: Vec<Item>,
+    prohibited_until: Option<String>,
 }
 
 fn check(req: &LegalRequest) -> Result<Checked, Error> {
@@ -96,6 +97,7 @@ fn check(req: &LegalRequest) -> Result<Checked, Error> {
         }
         items.push(*i);
     }
+    let prohibited_until = prohibited_until(req)?;
     match (&req.subject, items.is_empty()) {
         (Subject::Aggregate(_), false) => Err(Error::invalid("items", "an aggregate request names no items")),
         (Subject::CardNumber(_), true) => Err(Error::invalid("items", "name at least one item")),
@@ -103,8 +105,26 @@ fn check(req: &LegalRequest) -> Result<Checked, Error> {
             reference,
             requester_name,
             items,
+            prohibited_until,
         }),
     }
+}
+
+/// The end of a court's prohibition of notice: a day (YYYY-MM-DD), given
+/// only with the prohibition itself.
+fn prohibited_until(req: &LegalRequest) -> Result<Option<String>, Error> {
+    let Some(text) = req.notice_prohibited_until.as_deref() else {
+        return Ok(None);
+    };
+    if !req.notice_prohibited_by_court {
+        return Err(Error::invalid(
+            "notice_prohibited_until",
+            "only with notice_prohibited_by_court",
+        ));
+    }
+    let day = time::Date::parse(text, &time::macros::format_description!("[year]-[month]-[day]"))
+        .map_err(|_| Error::invalid("notice_prohibited_until", "must be a day, YYYY-MM-DD"))?;
+    Ok(Some(day.to_string()))
 }
 
 /// Decides each item of one request under one decision id, and keeps what
@@ -363,6 +383,10 @@ async fn assemble(
         withheld,
         not_held: records::not_held(&v.config, &facts.certificates),
         cardholder_notice: cardholder_notice.to_owned(),
+        notice_prohibited_until: checked
+            .prohibited_until
+            .clone()
+            .filter(|_| cardholder_notice == "prohibited_by_court"),
         digest: digest.clone(),
         answered_at: now
             .format(&time::format_description::well_known::Rfc3339)

@@ -1,0 +1,71 @@
+//! The cardholder's access report, assembled: the card's audit entries
+//! through the audit index, the legal answers' summaries, and the letter in
+//! the holder's language. The HTTP skin decides (Cedar action
+//! `access_report`, purpose `card_administration`) and audits it.
+
+use std::sync::Arc;
+
+use crate::domain::access::{self, Permit};
+use crate::domain::access_report::{entries, letter, text, ReportEntry};
+use crate::domain::card::CardId;
+use crate::domain::error::Error;
+use crate::domain::legal::AnswerSummary;
+use crate::domain::notice_text::NoticeLanguage;
+use crate::domain::store::Store;
+use crate::vault::Vault;
+
+/// The report as the clerk prints it.
+pub struct AccessReport {
+    pub card_number: String,
+    pub entries: Vec<ReportEntry>,
+    pub language: NoticeLanguage,
+    pub letter: String,
+}
+
+/// The report for the card `id` (audit subject `subject`), in `language`
+/// (`en` or `es`) or else the first of the holder's languages that has one.
+///
+/// # Errors
+/// No such card (404), a language the letter is not written in (400), or
+/// the store failed.
+pub async fn access_report(
+    v: &Arc<Vault>,
+    id: CardId,
+    subject: String,
+    permit: &Permit,
+    language: Option<&str>,
+) -> Result<AccessReport, Error> {
+    let card = v.card(id).await?.ok_or(Error::NotFound)?;
+    let fields = access::open_fields(permit, &v.keys, &id, &card.record)?;
+    let language = match language {
+        None => NoticeLanguage::for_holder(&card.languages),
+        Some("en") => NoticeLanguage::English,
+        Some("es") => NoticeLanguage::Spanish,
+        Some(_) => return Err(Error::invalid("language", "must be en or es")),
+    };
+    let (audit, summaries) = v
+        .read(move |v| {
+            let about = v.store.audit_about(Some(&subject))?;
+            Ok((about.entries, v.store.legal_summaries()?))
+        })
+        .await?;
+    let legal: Vec<AnswerSummary> = summaries
+        .iter()
+        .filter_map(|(_, bytes)| serde_json::from_slice(bytes).ok())
+        .collect();
+    let today = v.clock.now().date().to_string();
+    let agency_of = |principal: &str| {
+        v.principals
+            .get(principal)
+            .and_then(|p| p.agency_kind.map(|a| a.as_str().to_owned()))
+    };
+    let entries = entries(&audit, &legal, &agency_of, &today);
+    let card_number = fields.card_number.clone().unwrap_or_default();
+    let letter = letter(&text(language, &v.program.title, &card_number, &today, &entries));
+    Ok(AccessReport {
+        card_number,
+        entries,
+        language,
+        letter,
+    })
+}
