@@ -8,7 +8,8 @@
 //! is). Times the index's first catch-up over the whole chain, then
 //! `BENCH_REQUESTS` legal requests with `access_log` (default 2,000, 8 at a
 //! time) over random cards, each answered through the index, and checks
-//! that every answer holds the card's own entries.
+//! that every answer holds the card's own entries; then as many cardholder
+//! access reports (`POST /v1/cardholders/{card}/access-report`).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -164,6 +165,33 @@ fn main() {
         let secs = t.elapsed().as_secs_f64();
         println!(
             "legal requests with access_log: {requests} in {secs:.1} s = {:.0}/s over a chain of {chain} entries",
+            requests as f64 / secs
+        );
+
+        // Access reports at the counter, 8 at a time, over the same cards.
+        let t = Instant::now();
+        let mut tasks = Vec::new();
+        for w in 0..8usize {
+            let http = http.clone();
+            let clerk = clerk.clone();
+            let numbers = Arc::clone(&numbers);
+            let url = url("");
+            tasks.push(tokio::spawn(async move {
+                for k in (w..requests).step_by(8) {
+                    let card = &numbers[(k * 7919) % numbers.len()];
+                    let u = format!("{url}/v1/cardholders/{card}/access-report");
+                    let b = call(&http, reqwest::Method::POST, u, &clerk, None).await;
+                    let entries = b["entries"].as_array().unwrap();
+                    assert!(!entries.is_empty(), "the card's fact queries: {b}");
+                }
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+        let secs = t.elapsed().as_secs_f64();
+        println!(
+            "access reports: {requests} in {secs:.1} s = {:.0}/s over a chain of {chain} entries",
             requests as f64 / secs
         );
         let _ = stop.send(());

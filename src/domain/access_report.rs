@@ -89,7 +89,18 @@ pub fn entries(
                 ));
             }
             "legal_request" if e.decision == Decision::Allow && e.outcome == "ok" => {
-                let summary = e.digests.get("answer").and_then(|d| by_ref.get(d.as_str()));
+                let summary = match e.digests.get("answer") {
+                    Some(d) => by_ref.get(d.as_str()).copied(),
+                    // An entry written before answers were referenced: the
+                    // answer with its package digest, unless any answer
+                    // with that digest is still under a prohibition.
+                    None => e.digests.get("package").and_then(|d| {
+                        let same: Vec<&AnswerSummary> = legal.iter().filter(|s| &s.digest == d).collect();
+                        (!same.iter().any(|s| withheld(s, today)))
+                            .then(|| same.first().copied())
+                            .flatten()
+                    }),
+                };
                 if let Some(s) = summary.filter(|s| s.outcome == "disclose" && !withheld(s, today)) {
                     out.push((
                         e.seq,
