@@ -232,7 +232,7 @@ async fn a_copy_rolled_back_after_a_witnessed_checkpoint_is_refused() {
     );
     assert!(!ok, "{report}");
     assert!(report["witness_problem"].is_string(), "{report}");
-    let err = civic_vault::Vault::open(config, Arc::new(civic_vault::clock::SystemClock))
+    let err = civic_vault::Vault::open(config.clone(), Arc::new(civic_vault::clock::SystemClock))
         .await
         .err()
         .expect("a rolled-back copy without its files must not start");
