@@ -215,7 +215,7 @@ mod tests {
         let h2 = chain_hash(&h1, e2.as_bytes());
         let g = genesis_head();
         assert!(extends(&g, 0, &[e1.clone(), e2.clone()], 2, &format_hash(&h2)).is_ok());
-        assert!(extends(&format_hash(&h1), 1, &[e2.clone()], 2, &format_hash(&h2)).is_ok());
+        assert!(extends(&format_hash(&h1), 1, std::slice::from_ref(&e2), 2, &format_hash(&h2)).is_ok());
         assert!(extends(&g, 0, &[e2.clone(), e1], 2, &format_hash(&h2)).is_err());
         assert!(extends(&g, 0, &[e2], 2, &format_hash(&h2)).is_err());
     }

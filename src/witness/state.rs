@@ -28,7 +28,7 @@ pub enum Refused {
     /// Not from the pinned vault (403).
     Forbidden(String),
     /// Does not extend the last cosigned checkpoint (409).
-    Conflict(Refusal),
+    Conflict(Box<Refusal>),
     /// The witness could not record its state (500).
     Failed(String),
 }
@@ -128,11 +128,11 @@ impl WitnessState {
                 reason = %reason,
                 "checkpoint refused"
             );
-            Refused::Conflict(Refusal {
+            Refused::Conflict(Box::new(Refusal {
                 error: "does_not_extend".into(),
                 reason,
                 latest: latest.clone(),
-            })
+            }))
         };
         if cp.seq == last_seq {
             return match &*latest {

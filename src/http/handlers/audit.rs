@@ -75,8 +75,9 @@ pub async fn list(gate: Gate, Query(q): Query<HashMap<String, String>>) -> Resul
     get,
     path = "/v1/audit/verify",
     tag = "oversight",
-    description = "Walks the whole chain and checks it against the signed checkpoints: `ok`, the \
-        head, and where and how it breaks if it does.\n\n\
+    description = "Walks the whole chain and checks it against the signed checkpoints and, with \
+        an off-box witness configured, its cosignatures: `ok`, the head, and where and how it \
+        breaks if it does (`checkpoint_problem`, `witness_problem`).\n\n\
         Permissions: auditor or privacy officer (Cedar action `verify_audit`, purpose `oversight`).",
     responses(
         (status = 200, description = "the chain verification", body = ChainReport),
