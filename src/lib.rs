@@ -22,6 +22,8 @@
 //!   group-committing writer thread.
 //! - [`authz`] — Cedar: schema, floor, editable policies, decisions that hand
 //!   out permits, policy checks, the symbolic proof, replay.
+//! - [`witness`] — the off-box witness that cosigns audit checkpoints (its
+//!   protocol and its server); it knows the chain's hash, not the store.
 //! - [`vault`] — the running vault's state and its services: opening at
 //!   start, the card cache, the token index, rate limits, metrics, counted
 //!   unauthenticated requests, audit checkpoints, retention sweeps, legal answers.
@@ -60,6 +62,7 @@ pub mod ops;
 pub mod server;
 pub mod store;
 pub mod vault;
+pub mod witness;
 
 pub use config::Config;
 pub use server::{run, serve};

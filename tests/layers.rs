@@ -2,8 +2,10 @@
 //! below it, and the domain knows no HTTP, sled, tokio or Cedar. A new
 //! import that breaks a layer fails here, naming the file and the line.
 //!
-//! basics (config, duration, clock) < crypto < domain < store, authz <
-//! vault < http < console < server < ops; the binary's `cli` may use everything.
+//! basics (config, duration, clock) < crypto < domain < store, authz,
+//! witness < vault < http < console < server < ops; the binary's `cli` may
+//! use everything. The witness (its protocol and its server) knows the
+//! audit chain's hash and nothing of the store or the vault.
 
 #![allow(
     clippy::unwrap_used,
@@ -19,12 +21,12 @@ use std::path::{Path, PathBuf};
 const RULES: &[(&str, &[&str], &[&str])] = &[
     (
         "crypto",
-        &["domain", "store", "authz", "vault", "http", "server", "ops"],
+        &["domain", "store", "authz", "vault", "http", "server", "ops", "witness"],
         &[],
     ),
     (
         "domain",
-        &["store", "authz", "vault", "http", "server", "ops"],
+        &["store", "authz", "vault", "http", "server", "ops", "witness"],
         &[
             "axum",
             "tokio",
@@ -36,8 +38,13 @@ const RULES: &[(&str, &[&str], &[&str])] = &[
             "reqwest",
         ],
     ),
-    ("store", &["authz", "vault", "http", "server", "ops"], &[]),
-    ("authz", &["store", "vault", "http", "server", "ops"], &[]),
+    ("store", &["authz", "vault", "http", "server", "ops", "witness"], &[]),
+    (
+        "witness",
+        &["store", "authz", "vault", "http", "console", "server", "ops"],
+        &[],
+    ),
+    ("authz", &["store", "vault", "http", "server", "ops", "witness"], &[]),
     ("vault", &["http", "console", "server", "ops"], &[]),
     ("http", &["console", "server", "ops"], &[]),
     ("console", &["server", "ops"], &[]),

@@ -24,7 +24,23 @@ pub(super) enum AuditCommand {
         /// reason is stated in the output.
         #[arg(long)]
         allow_unanchored: bool,
+        /// The off-box witness's public key (base64url, its `witness.pub`):
+        /// every cosignature in audit-cosignatures.jsonl must verify with it
+        /// and lie on the chain.
+        #[arg(long)]
+        witness_key: Option<String>,
+        /// The witness's URL: its newest cosigned checkpoint must lie on
+        /// the chain, and the data directory must hold its cosignature (a
+        /// copy rolled back, or with its files deleted, fails).
+        #[arg(long, requires = "witness_key")]
+        witness: Option<String>,
     },
+}
+
+/// What `audit verify` checks cosignatures against.
+pub(super) struct WitnessPin {
+    pub key: Option<String>,
+    pub url: Option<String>,
 }
 
 /// Offline verification. A chain that checks out is only evidence when
@@ -36,6 +52,7 @@ pub(super) fn verify(
     data: &std::path::Path,
     keys: Option<&std::path::Path>,
     allow_unanchored: bool,
+    witness: &WitnessPin,
 ) -> Result<ExitCode, String> {
     if !data.join("db").exists() {
         return Err(format!("{} is not a civic-vault data directory", data.display()));
@@ -55,6 +72,16 @@ pub(super) fn verify(
             r
         }
     };
+    let mut report = report;
+    if let Some(key) = &witness.key {
+        let key = civic_vault::witness::parse_key(key).map_err(|e| format!("--witness-key: {e}"))?;
+        let latest = match &witness.url {
+            Some(url) => witness_latest(url, &key, pinned.as_ref())?,
+            None => None,
+        };
+        let cosigned = civic_vault::vault::witness::read_verified(data, &key, pinned.as_ref());
+        civic_vault::vault::witness::check_report(&mut report, &store, cosigned, latest.as_ref(), None);
+    }
     let gap = unanchored(&report, data, keys, pinned.is_some());
     let mut out = serde_json::to_value(&report).map_err(|e| e.to_string())?;
     let ok = match &gap {
@@ -72,6 +99,27 @@ pub(super) fn verify(
     };
     println!("{}", serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?);
     Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// The witness's newest cosignature, checked against its pinned key.
+fn witness_latest(
+    url: &str,
+    key: &ed25519_dalek::VerifyingKey,
+    vault: Option<&ed25519_dalek::VerifyingKey>,
+) -> Result<Option<civic_vault::witness::Cosignature>, String> {
+    let w = civic_vault::vault::witness::Witness::new(&civic_vault::config::AuditWitness {
+        url: url.to_owned(),
+        public_key: civic_vault::witness::key_text(key),
+        timeout: civic_vault::duration::HumanDuration {
+            value: 10,
+            unit: civic_vault::duration::Unit::Seconds,
+        },
+    })?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    runtime.block_on(w.latest(vault))
 }
 
 /// Why nothing anchors the chain, if nothing does.

@@ -6,6 +6,7 @@ mod backup;
 mod keys;
 mod policy;
 mod serve;
+mod witness;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -18,6 +19,7 @@ use backup::BackupCommand;
 use keys::KeysCommand;
 use policy::PolicyCommand;
 use serve::ServeArgs;
+use witness::WitnessCommand;
 
 #[derive(Parser)]
 #[command(name = "civic-vault", version, about = "A records vault for municipal ID programs")]
@@ -83,6 +85,11 @@ enum Command {
     /// proofs readable without keys) to v2, once; the vault refuses a v1
     /// store until then. Takes the same configuration as `serve`.
     Migrate(ServeArgs),
+    /// The off-box witness that cosigns a vault's audit checkpoints.
+    Witness {
+        #[command(subcommand)]
+        command: WitnessCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -132,8 +139,19 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
                     data,
                     keys,
                     allow_unanchored,
+                    witness_key,
+                    witness,
                 },
-        } => audit::verify(&data, keys.as_deref(), allow_unanchored),
+        } => audit::verify(
+            &data,
+            keys.as_deref(),
+            allow_unanchored,
+            &audit::WitnessPin {
+                key: witness_key,
+                url: witness,
+            },
+        ),
+        Command::Witness { command } => witness::witness(command),
         Command::Policy { command } => policy::policy(command),
         Command::Backup { command } => backup::backup(command),
         Command::Restore {

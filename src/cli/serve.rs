@@ -73,7 +73,7 @@ pub(super) fn serve(args: ServeArgs) -> Result<ExitCode, String> {
 /// Registers SIGTERM and SIGINT handlers now (before the port opens, so a
 /// signal that arrives during startup is not fatal) and returns the future
 /// that resolves on either.
-fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, String> {
+pub(super) fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, String> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
     let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;

@@ -102,6 +102,25 @@ pub struct Audit {
     pub checkpoint_every: u64,
     /// ...or this long after the last one, when the chain grew.
     pub checkpoint_interval: HumanDuration,
+    /// The off-box witness that cosigns checkpoints (`[audit.witness]`); none by default.
+    pub witness: Option<AuditWitness>,
+}
+
+/// The off-box witness (`civic-vault witness serve`, see `vault/witness.rs`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditWitness {
+    /// Its base URL (`http://witness.example.gov:8710`).
+    pub url: String,
+    /// Its Ed25519 public key, base64url (its `witness.pub`), pinned.
+    pub public_key: String,
+    /// How long one call to it may take.
+    #[serde(default = "witness_timeout")]
+    pub timeout: HumanDuration,
+}
+
+const fn witness_timeout() -> HumanDuration {
+    dur(5, crate::duration::Unit::Seconds)
 }
 
 impl Default for Audit {
@@ -109,6 +128,7 @@ impl Default for Audit {
         Self {
             checkpoint_every: 1000,
             checkpoint_interval: dur(60, crate::duration::Unit::Seconds),
+            witness: None,
         }
     }
 }

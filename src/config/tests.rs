@@ -68,3 +68,34 @@ fn errors_name_the_key() {
         "retention.sweep_interval"
     );
 }
+
+#[test]
+fn the_witness_section_is_checked() {
+    let key = base64::Engine::encode(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        ed25519_dalek::SigningKey::from_bytes(&[1; 32])
+            .verifying_key()
+            .as_bytes(),
+    );
+    let c = Config::from_toml(&format!(
+        "[audit.witness]\nurl = \"http://witness.example.gov:8710\"\npublic_key = \"{key}\"\n"
+    ))
+    .unwrap();
+    let w = c.audit.witness.unwrap();
+    assert_eq!(w.timeout.as_secs(), 5);
+    assert_eq!(
+        key_of(&format!("[audit.witness]\nurl = \"ftp://w\"\npublic_key = \"{key}\"\n")),
+        "audit.witness.url"
+    );
+    assert_eq!(
+        key_of("[audit.witness]\nurl = \"http://w\"\npublic_key = \"not a key\"\n"),
+        "audit.witness.public_key"
+    );
+    assert_eq!(
+        key_of(&format!(
+            "[audit.witness]\nurl = \"http://w\"\npublic_key = \"{key}\"\ntimeout = \"0s\"\n"
+        )),
+        "audit.witness.timeout"
+    );
+    assert_eq!(key_of("[audit.witness]\nurl = \"http://w\"\n"), "audit.witness");
+}

@@ -311,6 +311,14 @@ pub struct ChainReport {
     /// How the chain disagrees with a signed checkpoint (truncated, rewritten).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub checkpoint_problem: Option<String>,
+    /// Cosignatures by the off-box witness the chain was checked against
+    /// (absent when no witness is configured or pinned).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cosignatures: Option<u64>,
+    /// How the chain disagrees with the witness's cosignatures (rolled
+    /// back, rewritten, a cosignature deleted or forged).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub witness_problem: Option<String>,
     /// The index by subject, checked against the chain (and rebuilt if it
     /// disagreed); absent for a store without one.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -396,6 +404,8 @@ impl ChainVerifier {
             first_bad_seq: self.first_bad,
             checkpoints: self.checkpoints.len() as u64,
             checkpoint_problem: self.checkpoint_problem,
+            cosignatures: None,
+            witness_problem: None,
             index: None,
         }
     }

@@ -1,7 +1,7 @@
 //! The tasks a serving vault runs beside its requests: the scheduled
 //! retention sweep, audit checkpoints (every `checkpoint_every` entries or
-//! `checkpoint_interval`), and writing the counts of unauthenticated
-//! requests; and the orderly stop that finishes them, signs the final head
+//! `checkpoint_interval`), sending them to the off-box witness, and writing
+//! the counts of unauthenticated requests; and the orderly stop that finishes them, signs the final head
 //! and closes the store.
 
 use std::sync::Arc;
@@ -26,6 +26,7 @@ impl Background {
             tokio::spawn(sweeps(Arc::clone(vault), stop.subscribe())),
             tokio::spawn(checkpoints(Arc::clone(vault), stop.subscribe())),
             tokio::spawn(tallies(Arc::clone(vault), stop.subscribe())),
+            tokio::spawn(witnessing(Arc::clone(vault), stop.subscribe())),
         ];
         Self { stop, tasks }
     }
@@ -47,8 +48,9 @@ impl Background {
             tracing::error!(error = %e, "counted unauthenticated requests could not be written at shutdown");
         }
         served?;
-        // ... and the final head is signed.
+        // ... and the final head is signed (and sent to the witness, if it answers).
         let _ = sign_checkpoint(&vault).await;
+        crate::vault::witness::sync(&vault).await;
         let v = Arc::clone(&vault);
         drop(vault);
         tokio::task::spawn_blocking(move || v.store.close())
@@ -110,6 +112,35 @@ async fn checkpoints(vault: Arc<Vault>, mut stopped: watch::Receiver<bool>) {
                         last = s;
                         since = tokio::time::Instant::now();
                     }
+                }
+            }
+            _ = stopped.changed() => break,
+        }
+    }
+}
+
+/// Sends new checkpoints to the witness (when one is configured): after
+/// each checkpoint, every `RETRY` while it does not answer, and at least
+/// every `HEARTBEAT` so `/metrics` knows whether it is up.
+async fn witnessing(vault: Arc<Vault>, mut stopped: watch::Receiver<bool>) {
+    const RETRY: Duration = Duration::from_secs(2);
+    const HEARTBEAT: Duration = Duration::from_secs(30);
+    let Some(witness) = &vault.witness else { return };
+    let file = vault.config.data_dir.join(crate::vault::checkpoints::FILE);
+    let size = || std::fs::metadata(&file).map_or(0, |m| m.len());
+    let mut seen = u64::MAX;
+    let mut last = tokio::time::Instant::now();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                let now = size();
+                let wait = if witness.status.is_up() { HEARTBEAT } else { RETRY };
+                if now != seen || last.elapsed() >= wait {
+                    crate::vault::witness::sync(&vault).await;
+                    seen = now;
+                    last = tokio::time::Instant::now();
                 }
             }
             _ = stopped.changed() => break,

@@ -39,7 +39,7 @@ pub struct Checkpoint {
 /// What is signed: a domain-separated statement of the head.
 #[must_use]
 pub fn message(seq: u64, head: &str, at: &str) -> Vec<u8> {
-    format!("civic-vault audit checkpoint v1\n{seq}\n{head}\n{at}\n").into_bytes()
+    crate::witness::checkpoint_message(seq, head, at)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -203,13 +203,24 @@ pub fn pinned_key(keys_dir: &Path) -> Result<Option<VerifyingKey>, CheckpointErr
 /// # Errors
 /// A line does not parse, a signature does not verify, or a key is not the pinned one.
 pub fn read_verified(data_dir: &Path, pinned: Option<&VerifyingKey>) -> Result<BTreeMap<u64, String>, CheckpointError> {
+    Ok(read_all(data_dir, pinned)?
+        .into_iter()
+        .map(|cp| (cp.seq, cp.head))
+        .collect())
+}
+
+/// Every checkpoint of `data_dir`, checked as by [`read_verified`], in file order.
+///
+/// # Errors
+/// As [`read_verified`].
+pub fn read_all(data_dir: &Path, pinned: Option<&VerifyingKey>) -> Result<Vec<Checkpoint>, CheckpointError> {
     let path = data_dir.join(FILE);
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(io(&path, &e)),
     };
-    let mut out = BTreeMap::new();
+    let mut out = Vec::new();
     for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
         let bad = |reason: &str| CheckpointError::Bad {
             line: i + 1,
@@ -232,7 +243,7 @@ pub fn read_verified(data_dir: &Path, pinned: Option<&VerifyingKey>) -> Result<B
             .ok_or_else(|| bad("bad signature"))?;
         key.verify(&message(cp.seq, &cp.head, &cp.at), &Signature::from_bytes(&sig))
             .map_err(|_| bad("the signature does not verify"))?;
-        out.insert(cp.seq, cp.head);
+        out.push(cp);
     }
     Ok(out)
 }

@@ -17,6 +17,7 @@ pub mod rate_limits;
 pub mod reports;
 pub mod retention;
 pub mod token_index;
+pub mod witness;
 
 pub use open::{owner_only_umask, KeyAccess};
 
@@ -90,6 +91,8 @@ pub struct Vault {
     pub checkpointer: crate::vault::checkpoints::Checkpointer,
     /// The newest signed checkpoint found at start (0: none).
     pub signed_at_start: u64,
+    /// The off-box witness that cosigns checkpoints, when configured.
+    pub witness: Option<crate::vault::witness::Witness>,
     /// The last card record read, opened in vain for numbers not held.
     decoy: std::sync::Mutex<Option<(CardId, CardRecord)>>,
     /// What a document commitment costs in this store.

@@ -119,6 +119,7 @@ impl Vault {
             .await
             .map_err(|e| StartError::Store(e.to_string()))??;
         let vault = Arc::new(vault);
+        crate::vault::witness::at_start(&vault).await?;
         crate::authz::proof::at_start(&vault.policy(), &vault.proof_settings())
             .await
             .map_err(StartError::Policies)?;
@@ -168,6 +169,13 @@ impl Vault {
         }
         let commitment_cost = commitment_cost(&config, &store)?;
         let (checkpointer, signed_at_start) = checkpoints(&config, &keys, &store)?;
+        let witness = config
+            .audit
+            .witness
+            .as_ref()
+            .map(crate::vault::witness::Witness::new)
+            .transpose()
+            .map_err(StartError::Config)?;
         let tests = active_tests(&store, &sources)?;
         let policy = active_policy(&store, &sources, &tests)?;
         let principals = TokenIndex::default();
@@ -181,6 +189,7 @@ impl Vault {
             duplicate_outcomes: crate::domain::duplicates::DuplicateOutcomes::default(),
             checkpointer,
             signed_at_start,
+            witness,
             _keys_lock: keys_lock,
             decoy: std::sync::Mutex::new(None),
             commitment_cost,

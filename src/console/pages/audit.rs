@@ -144,6 +144,7 @@ async fn verify(staff: &Staff) -> Result<Verified, Refusal> {
         checkpoints: r["checkpoints"].as_u64().unwrap_or(0),
         problem: r["checkpoint_problem"]
             .as_str()
+            .or_else(|| r["witness_problem"].as_str())
             .map(str::to_owned)
             .or_else(|| {
                 r["first_bad_seq"]

@@ -75,8 +75,9 @@ pub async fn list(gate: Gate, Query(q): Query<HashMap<String, String>>) -> Resul
     get,
     path = "/v1/audit/verify",
     tag = "oversight",
-    description = "Walks the whole chain and checks it against the signed checkpoints: `ok`, the \
-        head, and where and how it breaks if it does.\n\n\
+    description = "Walks the whole chain and checks it against the signed checkpoints and, with \
+        an off-box witness configured, its cosignatures: `ok`, the head, and where and how it \
+        breaks if it does (`checkpoint_problem`, `witness_problem`).\n\n\
         Permissions: auditor or privacy officer (Cedar action `verify_audit`, purpose `oversight`).",
     responses(
         (status = 200, description = "the chain verification", body = ChainReport),
@@ -89,17 +90,36 @@ pub async fn verify(gate: Gate) -> Result<Json<ChainReport>, ApiError> {
     gate.admit(Action::VerifyAudit, PURPOSE)?;
     let report = gate
         .vault
-        .read(|v| {
+        .read(move |v| {
             let signed =
                 crate::vault::checkpoints::read_verified(&v.config.data_dir, Some(&v.checkpointer.public_key()));
-            match signed {
-                Ok(heads) => v.store.audit_verify(heads),
+            let mut report = match signed {
+                Ok(heads) => v.store.audit_verify(heads)?,
                 Err(e) => v.store.audit_verify(std::collections::BTreeMap::new()).map(|mut r| {
                     r.ok = false;
                     r.checkpoint_problem = Some(e.to_string());
                     r
-                }),
+                })?,
+            };
+            if let Some(w) = &v.witness {
+                let cosigned = crate::vault::witness::read_verified(
+                    &v.config.data_dir,
+                    w.key(),
+                    Some(&v.checkpointer.public_key()),
+                );
+                // The witness's newest cosignature as the vault last saw it:
+                // recorded in the file before it is seen, so a sync in
+                // progress never looks like a missing cosignature.
+                let latest = w.status.latest();
+                crate::vault::witness::check_report(
+                    &mut report,
+                    &v.store,
+                    cosigned,
+                    latest.as_ref(),
+                    w.status.conflict(),
+                );
             }
+            Ok(report)
         })
         .await?;
     Ok(Json(report))

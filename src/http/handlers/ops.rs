@@ -27,6 +27,9 @@ pub async fn metrics(gate: Gate) -> Result<impl IntoResponse, ApiError> {
     gate.admit(Action::ReadMetrics, Purpose::Oversight)?;
     let mut text = gate.vault.metrics.render();
     text.push_str(&gate.vault.store.render_stats());
+    if let Some(w) = &gate.vault.witness {
+        text.push_str(&w.status.render());
+    }
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text))
 }
 
