@@ -112,7 +112,10 @@ fn wrk(url: &str, lua: &Path, pid: u32, connections: usize, seconds: u64) -> Mea
     let text = String::from_utf8_lossy(&out.stdout);
     let get = |key: &str| -> f64 {
         text.lines()
-            .find_map(|l| l.strip_prefix(&format!("BENCH {key} ")).and_then(|v| v.trim().parse().ok()))
+            .find_map(|l| {
+                l.strip_prefix(&format!("BENCH {key} "))
+                    .and_then(|v| v.trim().parse().ok())
+            })
             .unwrap_or_else(|| panic!("wrk printed no {key}: {text}"))
     };
     let requests = get("requests");
@@ -164,7 +167,11 @@ fn wait_healthy(port: u16) {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// The bare handler: parse the same JSON, answer a fixed one.
@@ -175,7 +182,9 @@ fn bare(port: u16) {
             axum::routing::post(|body: axum::body::Bytes| async move {
                 let req: civic_vault::domain::facts::FactRequest = serde_json::from_slice(&body).unwrap();
                 std::hint::black_box(&req);
-                axum::Json(json!({"decision_id": "x", "facts": {"card_valid": true}, "withheld": {}, "attestation": ""}))
+                axum::Json(
+                    json!({"decision_id": "x", "facts": {"card_valid": true}, "withheld": {}, "attestation": ""}),
+                )
             }),
         );
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
@@ -217,15 +226,22 @@ async fn setup(base: &str, admin: &str, cards: usize) -> Setup {
     let http = reqwest::Client::new();
     let issue = |body: Value| {
         let (http, admin, u) = (http.clone(), admin.to_owned(), format!("{base}/v1/principals"));
-        async move { call(&http, reqwest::Method::POST, u, &admin, Some(&body)).await["token"].as_str().unwrap().to_owned() }
+        async move {
+            call(&http, reqwest::Method::POST, u, &admin, Some(&body)).await["token"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
     };
     let clerk = issue(json!({"id": "clerk", "kind": "staff", "roles": ["clerk"]})).await;
     let auditor = issue(json!({"id": "auditor", "kind": "staff", "roles": ["auditor"]})).await;
     let mut systems = Vec::new();
     for s in 0..cards.div_ceil(1000) {
         systems.push(
-            issue(json!({"id": format!("library-{s}"), "kind": "system", "agency_kind": "city_agency",
-                "purposes": ["library_services"]}))
+            issue(
+                json!({"id": format!("library-{s}"), "kind": "system", "agency_kind": "city_agency",
+                "purposes": ["library_services"]}),
+            )
             .await,
         );
     }
@@ -243,7 +259,10 @@ async fn setup(base: &str, admin: &str, cards: usize) -> Setup {
                            {"document_type": "lease", "issuer": "L", "number": "L-1"}]});
             let (http, clerk, u) = (http.clone(), clerk.clone(), format!("{base}/v1/enrollments"));
             tasks.push(tokio::spawn(async move {
-                call(&http, reqwest::Method::POST, u, &clerk, Some(&app)).await["card_number"].as_str().unwrap().to_owned()
+                call(&http, reqwest::Method::POST, u, &clerk, Some(&app)).await["card_number"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
             }));
         }
         for task in tasks {
@@ -267,7 +286,14 @@ async fn setup(base: &str, admin: &str, cards: usize) -> Setup {
 }
 
 async fn chain(base: &str, auditor: &str) -> (bool, u64) {
-    let v = call(&reqwest::Client::new(), reqwest::Method::GET, format!("{base}/v1/audit/verify"), auditor, None).await;
+    let v = call(
+        &reqwest::Client::new(),
+        reqwest::Method::GET,
+        format!("{base}/v1/audit/verify"),
+        auditor,
+        None,
+    )
+    .await;
     (v["ok"].as_bool().unwrap_or(false), v["entries"].as_u64().unwrap_or(0))
 }
 
@@ -282,16 +308,30 @@ fn ensure_wrk() {
     if Command::new("wrk").arg("--version").output().is_ok() {
         return;
     }
-    let root = String::from_utf8(Command::new("id").arg("-u").output().unwrap().stdout).unwrap().trim() == "0";
+    let root = String::from_utf8(Command::new("id").arg("-u").output().unwrap().stdout)
+        .unwrap()
+        .trim()
+        == "0";
     let apt = |args: &[&str]| {
-        let mut c = if root { Command::new("apt-get") } else { Command::new("sudo") };
+        let mut c = if root {
+            Command::new("apt-get")
+        } else {
+            Command::new("sudo")
+        };
         if !root {
             c.arg("apt-get");
         }
-        c.args(args).env("DEBIAN_FRONTEND", "noninteractive").status().unwrap().success()
+        c.args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+            .unwrap()
+            .success()
     };
     if !apt(&["install", "-y", "-q", "wrk"]) {
-        assert!(apt(&["update", "-q"]) && apt(&["install", "-y", "-q", "wrk"]), "wrk could not be installed");
+        assert!(
+            apt(&["update", "-q"]) && apt(&["install", "-y", "-q", "wrk"]),
+            "wrk could not be installed"
+        );
     }
 }
 
@@ -308,7 +348,11 @@ fn main() {
     let exe = std::env::current_exe().unwrap();
     // target/<profile>/examples/bench_external → target/<profile>/civic-vault
     let binary = exe.parent().unwrap().parent().unwrap().join("civic-vault");
-    assert!(binary.exists(), "build the binary first: cargo build --release ({})", binary.display());
+    assert!(
+        binary.exists(),
+        "build the binary first: cargo build --release ({})",
+        binary.display()
+    );
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let config = vault_config(dir.path(), port);
@@ -322,7 +366,10 @@ fn main() {
         .unwrap();
     wait_healthy(port);
     let base = format!("http://127.0.0.1:{port}");
-    let admin = std::fs::read_to_string(dir.path().join("keys/admin.token")).unwrap().trim().to_owned();
+    let admin = std::fs::read_to_string(dir.path().join("keys/admin.token"))
+        .unwrap()
+        .trim()
+        .to_owned();
     let rt = support::runtime();
     let s = rt.block_on(setup(&base, &admin, cards));
     let lua = request_script(dir.path(), &s.pairs);
@@ -332,9 +379,18 @@ fn main() {
     stop(vault);
 
     let bare_port = free_port();
-    let bare = Command::new(&exe).args(["bare", &bare_port.to_string()]).spawn().unwrap();
+    let bare = Command::new(&exe)
+        .args(["bare", &bare_port.to_string()])
+        .spawn()
+        .unwrap();
     wait_healthy(bare_port);
-    let bare_run = wrk(&format!("http://127.0.0.1:{bare_port}/v1/facts"), &lua, bare.id(), connections, seconds);
+    let bare_run = wrk(
+        &format!("http://127.0.0.1:{bare_port}/v1/facts"),
+        &lua,
+        bare.id(),
+        connections,
+        seconds,
+    );
     stop(bare);
 
     println!(
