@@ -60,6 +60,8 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("post", "/v1/cardholders/{card}/picked-up"),
     ("get", "/v1/print-queue"),
     ("get", "/v1/reports/quarterly"),
+    ("post", "/v1/honey-cards"),
+    ("get", "/v1/honey-cards/alerts"),
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

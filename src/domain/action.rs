@@ -40,10 +40,12 @@ pub enum Action {
     MarkPrinted,
     MarkPickedUp,
     ReadReports,
+    CreateHoneyCards,
+    ReadHoneyAlerts,
 }
 
 impl Action {
-    pub const ALL: [Self; 34] = [
+    pub const ALL: [Self; 36] = [
         Self::Enroll,
         Self::ReadPhoto,
         Self::RevokeCard,
@@ -78,6 +80,8 @@ impl Action {
         Self::MarkPrinted,
         Self::MarkPickedUp,
         Self::ReadReports,
+        Self::CreateHoneyCards,
+        Self::ReadHoneyAlerts,
     ];
 
     /// The schema's resource type for this action.
@@ -139,6 +143,8 @@ impl Action {
             Self::MarkPrinted => "mark_printed",
             Self::MarkPickedUp => "mark_picked_up",
             Self::ReadReports => "read_reports",
+            Self::CreateHoneyCards => "create_honey_cards",
+            Self::ReadHoneyAlerts => "read_honey_alerts",
         }
     }
 }

@@ -179,6 +179,8 @@ impl Modify for Bearer {
         handlers::counter::printed,
         handlers::counter::picked_up,
         handlers::reports::quarterly,
+        handlers::honey::create,
+        handlers::honey::alerts,
         handlers::facts::query,
         handlers::holds::request,
         handlers::holds::list,

@@ -9,6 +9,7 @@ pub mod card_cache;
 pub mod cards;
 pub mod checkpoints;
 pub mod counter;
+pub mod honey;
 pub mod legal;
 pub mod metrics;
 mod open;
@@ -89,6 +90,8 @@ pub struct Vault {
     pub checkpointer: crate::vault::checkpoints::Checkpointer,
     /// The newest signed checkpoint found at start (0: none).
     pub signed_at_start: u64,
+    /// Which cards are honey cards (by keyed hashes), and where alerts go.
+    pub honey: crate::vault::honey::HoneyCards,
     /// The last card record read, opened in vain for numbers not held.
     decoy: std::sync::Mutex<Option<(CardId, CardRecord)>>,
     /// What a document commitment costs in this store.
