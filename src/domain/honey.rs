@@ -172,10 +172,8 @@ pub fn synthetic_application(program: &str, today: Date) -> EnrollmentRequest {
 fn png<R: Rng>(width: u32, height: u32, shade: u8, rng: &mut R) -> Vec<u8> {
     let mut raw = Vec::with_capacity(((width + 1) * height) as usize);
     for _ in 0..height {
-        raw.push(0); // filter: none
-        for _ in 0..width {
-            raw.push(shade.saturating_add(rng.gen_range(0..12)));
-        }
+        // Each row: filter type 0 (none), then its pixels.
+        raw.extend(std::iter::once(0).chain((0..width).map(|_| shade.saturating_add(rng.gen_range(0..12)))));
     }
     let mut zlib = vec![0x78, 0x01];
     let blocks: Vec<&[u8]> = raw.chunks(65_535).collect();
@@ -243,7 +241,7 @@ mod tests {
         assert_eq!(crc32(b"IEND"), 0xAE42_6082);
         let today = time::macros::date!(2026 - 12 - 02);
         let app = synthetic_application("idnyc", today);
-        assert!(app.applicant.date_of_birth < "2005-01-01".to_owned());
+        assert!(app.applicant.date_of_birth.as_str() < "2005-01-01");
         assert!(new_id().starts_with("hc_"));
     }
 }
