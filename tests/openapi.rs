@@ -61,6 +61,8 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("post", "/v1/cardholders/{card}/access-report"),
     ("get", "/v1/print-queue"),
     ("get", "/v1/reports/quarterly"),
+    ("post", "/v1/honey-cards"),
+    ("get", "/v1/honey-cards/alerts"),
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -50,6 +50,7 @@ pub struct Config {
     pub governance: Governance,
     pub commitments: Commitments,
     pub console: Console,
+    pub honey: Honey,
     /// Set when the policies directory was named by the operator (file or
     /// flag). When it was not, and `./policies` does not exist, the copy of
     /// the shipped policies compiled into the binary is used.
@@ -246,6 +247,16 @@ impl Default for Governance {
     }
 }
 
+/// Honey cards (`POST /v1/honey-cards`): where their alerts go besides
+/// the audit chain, the metrics and the log.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Honey {
+    /// An `http(s)://` URL that receives each alert as a JSON POST
+    /// (`principal`, `action`, `honey_card`, `at`), fire and forget.
+    pub webhook: Option<String>,
+}
+
 /// The staff console (`/console/`): passkey sign-in and its sessions.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -306,6 +317,7 @@ impl Default for Config {
             governance: Governance::default(),
             commitments: Commitments::default(),
             console: Console::default(),
+            honey: Honey::default(),
             policies_dir_explicit: false,
         }
     }

@@ -34,7 +34,22 @@ impl Config {
         self.validate_witness()?;
         self.validate_limits()?;
         self.validate_console()?;
+        self.validate_honey()?;
         self.validate_facts()
+    }
+
+    fn validate_honey(&self) -> Result<(), ConfigError> {
+        let Some(hook) = &self.honey.webhook else { return Ok(()) };
+        let ok = url::Url::parse(hook)
+            .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some() && u.username().is_empty());
+        if ok {
+            Ok(())
+        } else {
+            Err(ConfigError::key(
+                "honey.webhook",
+                "must be an http:// or https:// URL without credentials",
+            ))
+        }
     }
 
     fn validate_console(&self) -> Result<(), ConfigError> {

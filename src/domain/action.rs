@@ -41,10 +41,12 @@ pub enum Action {
     MarkPickedUp,
     ReadReports,
     AccessReport,
+    CreateHoneyCards,
+    ReadHoneyAlerts,
 }
 
 impl Action {
-    pub const ALL: [Self; 35] = [
+    pub const ALL: [Self; 37] = [
         Self::Enroll,
         Self::ReadPhoto,
         Self::RevokeCard,
@@ -80,6 +82,8 @@ impl Action {
         Self::MarkPickedUp,
         Self::ReadReports,
         Self::AccessReport,
+        Self::CreateHoneyCards,
+        Self::ReadHoneyAlerts,
     ];
 
     /// The schema's resource type for this action.
@@ -143,6 +147,8 @@ impl Action {
             Self::MarkPickedUp => "mark_picked_up",
             Self::ReadReports => "read_reports",
             Self::AccessReport => "access_report",
+            Self::CreateHoneyCards => "create_honey_cards",
+            Self::ReadHoneyAlerts => "read_honey_alerts",
         }
     }
 }

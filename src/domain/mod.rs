@@ -10,6 +10,7 @@ pub mod enrollment;
 pub mod error;
 pub mod facts;
 pub mod holds;
+pub mod honey;
 pub mod legal;
 pub mod notice_text;
 pub mod policy_version;

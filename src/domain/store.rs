@@ -128,6 +128,9 @@ pub enum Change {
     RemoveNotice {
         id: String,
     },
+    /// Remembers honey cards (enrolled in the same commit): which cards are
+    /// canaries, as keyed hashes, with their ids and labels.
+    PutHoneyCards(Vec<super::honey::HoneyCard>),
     /// Replaces a staff member's browser credentials (registration code,
     /// passkeys); the principal must exist.
     PutStaffKeys {
@@ -338,6 +341,12 @@ pub trait Store: Send + Sync + 'static {
     /// # Errors
     /// Storage failure.
     fn counter_queue(&self, limit: usize) -> Result<Vec<CardId>, StoreError>;
+
+    /// Every honey card, in id order.
+    ///
+    /// # Errors
+    /// Storage failure or an unreadable record.
+    fn honey_cards(&self) -> Result<Vec<super::honey::HoneyCard>, StoreError>;
 
     /// How many scans are stored.
     ///

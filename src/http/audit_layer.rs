@@ -213,12 +213,19 @@ pub async fn audit_requests(State(vault): State<Arc<Vault>>, mut req: Request, n
             return response;
         }
     }
+    // A request about a honey card writes its alert with its own entry.
+    let (alerts, hits) = crate::vault::honey::alerts_for(&vault, std::slice::from_ref(&draft));
+    let mut audit = vec![draft];
+    audit.extend(alerts);
     let written = vault.store.commit(Commit {
         changes: Vec::new(),
-        audit: vec![draft],
+        audit,
     });
     match written.await {
-        Ok(_) => response,
+        Ok(_) => {
+            crate::vault::honey::report(&vault, hits);
+            response
+        }
         Err(_) => {
             vault.metrics.audit_failure();
             ApiError::from(Error::unavailable("the audit entry could not be written")).into_response()

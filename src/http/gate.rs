@@ -230,10 +230,19 @@ impl Gate {
     ///
     /// # Errors
     /// As [`Gate::commit`].
-    pub async fn commit_entries(&self, commit: Commit) -> Result<Committed, ApiError> {
+    pub async fn commit_entries(&self, mut commit: Commit) -> Result<Committed, ApiError> {
+        // A request about a honey card writes its alert in the same commit.
+        let (alerts, hits) = crate::vault::honey::alerts_for(&self.vault, &commit.audit);
+        commit.audit.extend(alerts);
         match self.vault.store.commit(commit).await {
-            Ok(done) => Ok(done),
-            Err(e @ StoreError::Conflict(_)) => Err(e.into()),
+            Ok(done) => {
+                crate::vault::honey::report(&self.vault, hits);
+                Ok(done)
+            }
+            Err(e @ StoreError::Conflict(_)) => {
+                crate::vault::honey::report(&self.vault, hits);
+                Err(e.into())
+            }
             Err(e) => {
                 // The entry did not land: the middleware is told to try.
                 self.slot.uncommitted();

@@ -159,6 +159,8 @@ fn office_routes(router: Router<Arc<Vault>>) -> Router<Arc<Vault>> {
         .route("/v1/principals/{id}/rotate", post(handlers::principals::rotate))
         .route("/v1/principals/{id}", delete(handlers::principals::remove))
         .route("/v1/reports/quarterly", get(handlers::reports::quarterly))
+        .route("/v1/honey-cards", post(handlers::honey::create))
+        .route("/v1/honey-cards/alerts", get(handlers::honey::alerts))
         .route(
             "/v1/legal/holds",
             post(handlers::holds::request).get(handlers::holds::list),

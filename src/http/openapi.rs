@@ -180,6 +180,8 @@ impl Modify for Bearer {
         handlers::counter::picked_up,
         handlers::access_report::access_report,
         handlers::reports::quarterly,
+        handlers::honey::create,
+        handlers::honey::alerts,
         handlers::facts::query,
         handlers::holds::request,
         handlers::holds::list,

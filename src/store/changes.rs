@@ -52,11 +52,12 @@ struct Tx<'a> {
     counter: &'a TransactionalTree,
     policy_tests: &'a TransactionalTree,
     staff_keys: &'a TransactionalTree,
+    honey: &'a TransactionalTree,
 }
 
 impl<'a> Tx<'a> {
     fn of(t: &'a [TransactionalTree]) -> Option<Self> {
-        let [_, principals, cards, photos, commitments, scans, due, meta, holds, held_scans, policies, legal, notices, counter, policy_tests, staff_keys] =
+        let [_, principals, cards, photos, commitments, scans, due, meta, holds, held_scans, policies, legal, notices, counter, policy_tests, staff_keys, honey] =
             t
         else {
             return None;
@@ -77,6 +78,7 @@ impl<'a> Tx<'a> {
             counter,
             policy_tests,
             staff_keys,
+            honey,
         })
     }
 }
@@ -194,6 +196,12 @@ fn apply_record_change(tx: &Tx<'_>, change: &Change) -> TxResult<()> {
             if let Some(n) = notice {
                 tx.notices
                     .insert(n.id.as_bytes(), tx_encode::<crate::domain::legal::Notice>(n)?)?;
+            }
+        }
+        Change::PutHoneyCards(cards) => {
+            for card in cards {
+                tx.honey
+                    .insert(card.id.as_bytes(), tx_encode::<crate::domain::honey::HoneyCard>(card)?)?;
             }
         }
         Change::RemoveNotice { id } => {

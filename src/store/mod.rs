@@ -1,7 +1,7 @@
 //! The sled implementation of [`crate::domain::store::Store`].
 //!
 //! One tree per aggregate (`principals`, `cards`, `photos`, `commitments`,
-//! `audit`) and a `meta` tree holding the schema version and the keyring
+//! `audit`, `honey_cards`, ...) and a `meta` tree holding the schema version and the keyring
 //! fingerprint. Values are postcard; audit entries are their chain hash
 //! followed by canonical JSON.
 //!
@@ -58,6 +58,9 @@ pub(crate) struct Trees {
     pub policy_tests: sled::Tree,
     /// Staff members' registration codes and passkeys (principal id → record).
     pub staff_keys: sled::Tree,
+    /// Honey cards (honey id → record): keyed hashes of the canary cards,
+    /// never in the card records themselves.
+    pub honey: sled::Tree,
     pub meta: sled::Tree,
 }
 
@@ -168,6 +171,7 @@ impl SledStore {
             counter: db.open_tree("counter_queue").map_err(failed)?,
             policy_tests: db.open_tree("policy_tests").map_err(failed)?,
             staff_keys: db.open_tree("staff_keys").map_err(failed)?,
+            honey: db.open_tree("honey_cards").map_err(failed)?,
             meta: meta.clone(),
         };
         let audit_index = audit_index::AuditIndex::new(db.open_tree("audit_index").map_err(failed)?);

@@ -233,6 +233,16 @@ impl Store for SledStore {
             .collect()
     }
 
+    fn honey_cards(&self) -> Result<Vec<crate::domain::honey::HoneyCard>, StoreError> {
+        self.inner
+            .trees
+            .honey
+            .iter()
+            .values()
+            .map(|v| decode(&v.map_err(failed)?))
+            .collect()
+    }
+
     fn scan_count(&self) -> Result<u64, StoreError> {
         Ok(self.inner.trees.scans.len() as u64)
     }

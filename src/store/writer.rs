@@ -103,6 +103,7 @@ fn transact(inner: &Inner, head: Head, commit: &Commit) -> Result<(Head, CommitR
         &t.counter,
         &t.policy_tests,
         &t.staff_keys,
+        &t.honey,
     ];
     let outcome = trees[..].transaction(|tx| {
         for change in &commit.changes {

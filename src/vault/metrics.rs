@@ -17,6 +17,8 @@ pub struct Metrics {
     shed: AtomicU64,
     /// Duplicate-enrollment outcomes per clerk (principal ids only).
     duplicate_enrollments: Mutex<BTreeMap<String, u64>>,
+    /// Requests that touched a honey card, per principal (ids only).
+    honey_card_hits: Mutex<BTreeMap<String, u64>>,
 }
 
 impl Metrics {
@@ -52,6 +54,16 @@ impl Metrics {
     pub fn duplicate_enrollment(&self, principal: &str) {
         *self
             .duplicate_enrollments
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(principal.to_owned())
+            .or_default() += 1;
+    }
+
+    /// A request by `principal` touched a honey card.
+    pub fn honey_card_hit(&self, principal: &str) {
+        *self
+            .honey_card_hits
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .entry(principal.to_owned())
@@ -125,6 +137,23 @@ impl Metrics {
                 "civic_vault_duplicate_enrollments_total{{principal=\"{principal}\"}} {n}"
             );
         }
+        self.render_honey(&mut out);
         out
+    }
+
+    fn render_honey(&self, out: &mut String) {
+        out.push_str("# HELP civic_vault_honey_card_hits_total Requests about a honey card, per principal.\n");
+        out.push_str("# TYPE civic_vault_honey_card_hits_total counter\n");
+        for (principal, n) in self
+            .honey_card_hits
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+        {
+            let _ = writeln!(
+                out,
+                "civic_vault_honey_card_hits_total{{principal=\"{principal}\"}} {n}"
+            );
+        }
     }
 }

@@ -10,6 +10,7 @@ pub mod card_cache;
 pub mod cards;
 pub mod checkpoints;
 pub mod counter;
+pub mod honey;
 pub mod legal;
 pub mod metrics;
 mod open;
@@ -93,6 +94,8 @@ pub struct Vault {
     pub signed_at_start: u64,
     /// The off-box witness that cosigns checkpoints, when configured.
     pub witness: Option<crate::vault::witness::Witness>,
+    /// Which cards are honey cards (by keyed hashes), and where alerts go.
+    pub honey: crate::vault::honey::HoneyCards,
     /// The last card record read, opened in vain for numbers not held.
     decoy: std::sync::Mutex<Option<(CardId, CardRecord)>>,
     /// What a document commitment costs in this store.

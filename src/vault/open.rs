@@ -183,7 +183,12 @@ impl Vault {
             principals.insert(p);
         }
         let attestor = Attestor::new(keys.attestation_id.clone(), keys.attestation_seed());
+        let honey = crate::vault::honey::HoneyCards::new(
+            store.honey_cards().map_err(|e| StartError::Store(e.to_string()))?,
+            config.honey.webhook.clone(),
+        );
         Ok(Self {
+            honey,
             rate_limits: crate::vault::rate_limits::RateLimits::new(&config.limits),
             unauthenticated: crate::vault::audit_tally::UnauthenticatedTally::default(),
             duplicate_outcomes: crate::domain::duplicates::DuplicateOutcomes::default(),

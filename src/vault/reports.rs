@@ -10,6 +10,9 @@
 //! from the sealed meta of the cards issued in the quarter (opened here,
 //! counted, never returned); legal requests from the stored answers'
 //! summaries. Cards destroyed since are no longer counted in the last two.
+//! Honey cards are in no figure: they are created, not enrolled (no
+//! `enroll` entry), and their records are skipped; the report gives how
+//! many were created in the quarter on a line of its own.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -63,6 +66,10 @@ pub struct QuarterlyReport {
     pub languages: BTreeMap<String, Count>,
     /// Legal requests answered in the quarter: process → outcome → count.
     pub legal_requests: BTreeMap<String, BTreeMap<String, Count>>,
+    /// Honey cards (canaries, see SECURITY.md) created in the quarter: on a
+    /// line of their own, counted in no figure above, so a published report
+    /// can leave this line out.
+    pub honey_cards: u64,
     pub note: String,
 }
 
@@ -133,6 +140,7 @@ pub async fn quarterly(v: &Arc<Vault>, year: i32, quarter: u8) -> Result<Quarter
         fee_waivers: suppress(waivers),
         languages: suppress(tally.languages),
         legal_requests: tally.legal.into_iter().map(|(k, m)| (k, suppress(m))).collect(),
+        honey_cards: v.honey.created_between(from, to),
         note: "every count under 10 is shown as \"<10\"".into(),
     })
 }
@@ -176,12 +184,17 @@ fn count(v: &Vault, from: i64, to: i64, start: Date, end: Date) -> Result<Tally,
             _ => {}
         }
     })?;
+    // Honey cards are counted on their own line, never here.
+    let honey = v.honey.card_ids();
     let mut after = None;
     loop {
         let page = v.store.card_page(after, 1000)?;
         let Some((last, _)) = page.last() else { break };
         after = Some(*last);
         for (id, record) in page {
+            if honey.contains(&id) {
+                continue;
+            }
             let Ok(card) = access::open_card(&v.keys, &id, record) else {
                 continue;
             };

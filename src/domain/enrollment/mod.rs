@@ -191,6 +191,53 @@ pub fn prepare(req: &EnrollmentRequest, cx: &EnrollContext<'_>) -> Result<Prepar
     seal(req, cx, photo, proofs, counted, options)
 }
 
+/// A honey card from a synthetic application (see `domain::honey`): the
+/// applicant and options checked as for any enrollment, then sealed by the
+/// same [`seal`] as a real card, with `documents` random commitments for
+/// documents never shown (the first proving identity, so the record's
+/// index and meta have the shape of a real one). The card is marked
+/// printed and mailed, so it never reaches the print queue.
+///
+/// # Errors
+/// The synthetic application does not pass the checks (a bug), or sealing
+/// failed.
+pub fn prepare_honey(req: &EnrollmentRequest, documents: usize, cx: &EnrollContext<'_>) -> Result<Prepared, Error> {
+    use crate::domain::program::{Counted, Proves};
+    let today = cx.now.date();
+    let birth = check_applicant(&req.applicant, today)?;
+    let mut options = check_options(req, cx, age_on(birth, today), today)?;
+    options.handed_over_at = Some(cx.now.unix_timestamp());
+    let photo = decode_upload(&req.photo, "photo", &[MediaKind::Jpeg, MediaKind::Png], MAX_PHOTO_BYTES)?;
+    let commitments: Vec<Commitment> = (0..documents.clamp(1, MAX_PROOFS))
+        .map(|_| {
+            let mut c = [0u8; 32];
+            rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut c);
+            c
+        })
+        .collect();
+    let counted = (0..commitments.len())
+        .map(|i| {
+            Some(Counted {
+                proves: if i == 0 {
+                    vec![Proves::Identity, Proves::Photo, Proves::DateOfBirth]
+                } else {
+                    vec![Proves::Residency]
+                },
+                classes: Vec::new(),
+                identity_points: 0,
+                residency_points: 0,
+            })
+        })
+        .collect();
+    let proofs = CheckedProofs {
+        facts: Vec::new(),
+        commitments,
+        scan_files: Vec::new(),
+        scans_presented: 0,
+    };
+    seal(req, cx, photo, proofs, counted, options)
+}
+
 /// Turns a checked application into what is stored: a new card number,
 /// the meta and fields sealed (padded) under a fresh data key, the photo as
 /// an age file to a per-card identity, the identity documents' index keys
@@ -367,7 +414,10 @@ fn new_meta(
         proofs: proofs.to_vec(),
         identity,
         delivery: options.delivery,
-        counter: Counter::default(),
+        counter: Counter {
+            printed_at: options.handed_over_at,
+            picked_up_at: None,
+        },
         fee_waiver: options.fee_waiver,
         languages: options.languages,
         caretaker: options.caretaker,

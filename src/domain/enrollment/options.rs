@@ -19,6 +19,7 @@ pub(super) struct MetaOptions {
     pub delivery: Delivery,
     pub caretaker: bool,
     pub validity: Option<HumanDuration>,
+    pub handed_over_at: Option<i64>,
 }
 
 impl Options {
@@ -29,6 +30,7 @@ impl Options {
             delivery: self.delivery,
             caretaker: self.caretaker.is_some(),
             validity: self.validity,
+            handed_over_at: self.handed_over_at,
         }
     }
 }
@@ -44,6 +46,8 @@ pub(super) struct Options {
     pub waived: Vec<String>,
     /// How long the card is valid (`None`: it does not expire).
     pub validity: Option<HumanDuration>,
+    /// Already printed and sent (a honey card: never on the print queue).
+    pub handed_over_at: Option<i64>,
 }
 
 pub(super) fn check_options(
@@ -120,6 +124,7 @@ pub(super) fn check_options(
         delivery,
         waived,
         validity: cx.program.validity_for(age, cx.validity),
+        handed_over_at: None,
     })
 }
 

@@ -22,7 +22,7 @@ pub use counter::{
 };
 pub use legal::{HoldList, HoldView, LegalAnswer, LegalRequestList, Notice, NoticeCardholder, NoticeList, NoticeSent};
 pub use ops::{Health, Jwk, Jwks, OpenApiDocument, UnsealStatus};
-pub use oversight::{AuditEntryView, AuditPage};
+pub use oversight::{AuditEntryView, AuditPage, HoneyAlert, HoneyAlerts, HoneyCardMade, HoneyCardsCreated};
 pub use policies::{Activated, ActivePolicies, CheckAnswer, PolicyVersionList, PolicyVersionRow, PolicyVersionText};
 pub use principals::{
     IssuedPrincipal, ListedPrincipal, PrincipalApproved, PrincipalGrants, PrincipalList, TokenRotated,

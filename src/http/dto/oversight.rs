@@ -36,3 +36,44 @@ fn entry_fields() -> RefOr<Schema> {
     }
     schema
 }
+
+/// `POST /v1/honey-cards`: the cards made. Their numbers are shown here,
+/// once, to the privacy officer who made them; the vault keeps only keyed
+/// hashes of them.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HoneyCardsCreated {
+    pub cards: Vec<HoneyCardMade>,
+}
+
+/// One honey card made.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HoneyCardMade {
+    /// The card number, formatted as any card's.
+    pub card_number: String,
+    /// `hc_<hex>`: what alerts name.
+    pub honey_card: String,
+    pub label: String,
+}
+
+/// `GET /v1/honey-cards/alerts`: the newest alerts first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HoneyAlerts {
+    pub alerts: Vec<HoneyAlert>,
+}
+
+/// One request that touched a honey card.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HoneyAlert {
+    /// The alert's audit entry.
+    pub seq: u64,
+    /// When (RFC 3339).
+    pub at: String,
+    /// The principal whose request it was.
+    pub principal: Option<String>,
+    /// What the request was (`query_fact`, `lookup_card`, `legal_request`, ...).
+    pub action: String,
+    /// The honey card's id.
+    pub honey_card: String,
+    /// Its label, if the vault still holds the card.
+    pub label: Option<String>,
+}

@@ -5,6 +5,7 @@ pub mod counter;
 pub mod enrollments;
 pub mod facts;
 pub mod holds;
+pub mod honey;
 pub mod legal;
 pub mod ops;
 pub mod policies;

@@ -56,8 +56,10 @@ pub(super) fn scan(v: &Vault, subject: Option<&str>) -> Result<AuditFacts, Store
 }
 
 /// Program and issue date of every card on record (each record's sealed
-/// meta opened; a record whose keys are gone is not counted).
+/// meta opened; a record whose keys are gone is not counted, nor a honey card).
 pub(super) fn all_issued(v: &Vault) -> Result<Vec<(String, time::Date)>, StoreError> {
+    // Honey cards are canaries, not cards issued to anyone.
+    let honey = v.honey.card_ids();
     let mut out = Vec::new();
     let mut after = None;
     loop {
@@ -66,6 +68,7 @@ pub(super) fn all_issued(v: &Vault) -> Result<Vec<(String, time::Date)>, StoreEr
         after = Some(*last);
         out.extend(
             page.into_iter()
+                .filter(|(id, _)| !honey.contains(id))
                 .filter_map(|(id, r)| crate::domain::access::open_card(&v.keys, &id, r).ok())
                 .map(|c| (c.meta.program, c.meta.issued_on)),
         );
