@@ -50,7 +50,7 @@ impl Background {
         served?;
         // ... and the final head is signed (and sent to the witness, if it answers).
         let _ = sign_checkpoint(&vault).await;
-        crate::vault::witness::sync(&vault).await;
+        crate::vault::witness_sync::sync(&vault).await;
         let v = Arc::clone(&vault);
         drop(vault);
         tokio::task::spawn_blocking(move || v.store.close())
@@ -138,7 +138,7 @@ async fn witnessing(vault: Arc<Vault>, mut stopped: watch::Receiver<bool>) {
                 let now = size();
                 let wait = if witness.status.is_up() { HEARTBEAT } else { RETRY };
                 if now != seen || last.elapsed() >= wait {
-                    crate::vault::witness::sync(&vault).await;
+                    crate::vault::witness_sync::sync(&vault).await;
                     seen = now;
                     last = tokio::time::Instant::now();
                 }

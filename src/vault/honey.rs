@@ -1,113 +1,24 @@
-//! Honey cards in the running vault: which card subjects are canaries (an
-//! in-memory map loaded from the store's `honey_cards` tree, so a lookup on
-//! every request costs one hash probe), their creation through the same
+//! Honey cards in the running vault (which subjects are canaries is
+//! `honey_registry.rs`'s): their creation through the same
 //! enrollment code as real cards, and the alert a request about one raises:
 //! an extra audit entry in the request's own commit, a metric per
 //! principal, a log line and an optional webhook. The alert never touches
 //! the caller's answer: the entry rides along with the one the request
 //! writes anyway, and the webhook is sent from a background task.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, PoisonError, RwLock};
-use std::time::Duration;
+use std::collections::HashSet;
+use std::sync::Arc;
 
 use crate::domain::audit::{AuditDraft, Decision};
-use crate::domain::card::{CardId, CardNumber};
+use crate::domain::card::CardNumber;
 use crate::domain::enrollment::{prepare_honey, EnrollContext};
 use crate::domain::error::Error;
 use crate::domain::honey::{synthetic_application, HoneyCard, ALERT_SUBJECT, HIT_ACTION};
 use crate::domain::principal::{Principal, PrincipalStatus};
 use crate::domain::store::{Change, NewCard};
 use crate::domain::vocab::Role;
+use crate::vault::honey_registry::Hit;
 use crate::vault::Vault;
-
-/// How long a webhook may take before it is given up (logged, not retried).
-const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// The honey cards the vault knows, by the card's audit subject.
-#[derive(Default)]
-pub struct HoneyCards {
-    by_subject: RwLock<HashMap<String, HoneyCard>>,
-    webhook: Option<String>,
-    client: Option<reqwest::Client>,
-}
-
-/// One request that touched a honey card.
-#[derive(Clone, Debug)]
-pub struct Hit {
-    pub principal: String,
-    pub action: String,
-    pub honey_card: String,
-    pub at: i64,
-}
-
-impl HoneyCards {
-    /// The registry from what the store holds, with the webhook to call.
-    #[must_use]
-    pub fn new(cards: Vec<HoneyCard>, webhook: Option<String>) -> Self {
-        let client = webhook.as_ref().and_then(|_| {
-            reqwest::Client::builder()
-                .timeout(WEBHOOK_TIMEOUT)
-                .build()
-                .map_err(|e| tracing::warn!(error = %e, "honey card webhook client not built"))
-                .ok()
-        });
-        Self {
-            by_subject: RwLock::new(cards.into_iter().map(|c| (c.subject.clone(), c)).collect()),
-            webhook,
-            client,
-        }
-    }
-
-    /// The honey card whose audit subject this is, if any.
-    #[must_use]
-    pub fn about(&self, subject: &str) -> Option<HoneyCard> {
-        self.by_subject
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(subject)
-            .cloned()
-    }
-
-    /// Remembers cards just committed.
-    pub fn add(&self, cards: &[HoneyCard]) {
-        let mut map = self.by_subject.write().unwrap_or_else(PoisonError::into_inner);
-        for c in cards {
-            map.insert(c.subject.clone(), c.clone());
-        }
-    }
-
-    /// The storage ids of every honey card (what counts leave out).
-    #[must_use]
-    pub fn card_ids(&self) -> HashSet<CardId> {
-        self.by_subject
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .values()
-            .map(|c| c.card_id)
-            .collect()
-    }
-
-    /// Honey cards created in `[from, to)`.
-    #[must_use]
-    pub fn created_between(&self, from: i64, to: i64) -> u64 {
-        let map = self.by_subject.read().unwrap_or_else(PoisonError::into_inner);
-        map.values()
-            .filter(|c| c.created_at >= from && c.created_at < to)
-            .count() as u64
-    }
-
-    /// Each honey card's label, by id.
-    #[must_use]
-    pub fn labels(&self) -> HashMap<String, String> {
-        self.by_subject
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .values()
-            .map(|c| (c.id.clone(), c.label.clone()))
-            .collect()
-    }
-}
 
 /// The alert entries for the entries a request is about to write: one per
 /// honey card a principal's request names (however many entries the

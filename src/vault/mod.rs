@@ -11,6 +11,7 @@ pub mod cards;
 pub mod checkpoints;
 pub mod counter;
 pub mod honey;
+pub mod honey_registry;
 pub mod legal;
 pub mod metrics;
 mod open;
@@ -19,6 +20,7 @@ pub mod reports;
 pub mod retention;
 pub mod token_index;
 pub mod witness;
+pub mod witness_sync;
 
 pub use open::{owner_only_umask, KeyAccess};
 
@@ -95,7 +97,7 @@ pub struct Vault {
     /// The off-box witness that cosigns checkpoints, when configured.
     pub witness: Option<crate::vault::witness::Witness>,
     /// Which cards are honey cards (by keyed hashes), and where alerts go.
-    pub honey: crate::vault::honey::HoneyCards,
+    pub honey: crate::vault::honey_registry::HoneyCards,
     /// The last card record read, opened in vain for numbers not held.
     decoy: std::sync::Mutex<Option<(CardId, CardRecord)>>,
     /// What a document commitment costs in this store.

@@ -119,7 +119,7 @@ impl Vault {
             .await
             .map_err(|e| StartError::Store(e.to_string()))??;
         let vault = Arc::new(vault);
-        crate::vault::witness::at_start(&vault).await?;
+        crate::vault::witness_sync::at_start(&vault).await?;
         crate::authz::proof::at_start(&vault.policy(), &vault.proof_settings())
             .await
             .map_err(StartError::Policies)?;
@@ -183,7 +183,7 @@ impl Vault {
             principals.insert(p);
         }
         let attestor = Attestor::new(keys.attestation_id.clone(), keys.attestation_seed());
-        let honey = crate::vault::honey::HoneyCards::new(
+        let honey = crate::vault::honey_registry::HoneyCards::new(
             store.honey_cards().map_err(|e| StartError::Store(e.to_string()))?,
             config.honey.webhook.clone(),
         );

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 
 use ed25519_dalek::VerifyingKey;
 
@@ -21,38 +21,37 @@ use crate::config::AuditWitness;
 use crate::domain::audit::format_hash;
 use crate::domain::store::Store;
 use crate::store::SledStore;
-use crate::vault::{StartError, Vault};
-use crate::witness::{CosignRequest, Cosignature, Refusal, VaultCheckpoint, COSIGN_PATH, LATEST_PATH, MAX_ENTRIES};
+use crate::witness::{CosignRequest, Cosignature, Refusal, COSIGN_PATH, LATEST_PATH};
 
 /// The cosignatures, in the data directory.
 pub const FILE: &str = "audit-cosignatures.jsonl";
 
 /// The configured witness: where it is, its pinned key, and how it answers.
 pub struct Witness {
-    url: String,
-    key: VerifyingKey,
-    http: reqwest::Client,
+    pub(super) url: String,
+    pub(super) key: VerifyingKey,
+    pub(super) http: reqwest::Client,
     pub status: WitnessStatus,
 }
 
 /// What `/metrics` and the log say about the witness.
 #[derive(Default)]
 pub struct WitnessStatus {
-    up: AtomicBool,
+    pub(super) up: AtomicBool,
     /// Whether any call has been made yet (the first failure is logged).
-    tried: AtomicBool,
-    cosigned_seq: AtomicU64,
-    head_seq: AtomicU64,
+    pub(super) tried: AtomicBool,
+    pub(super) cosigned_seq: AtomicU64,
+    pub(super) head_seq: AtomicU64,
     /// The newest cosignature in the file (appended up to here).
-    recorded_seq: AtomicU64,
+    pub(super) recorded_seq: AtomicU64,
     /// Why the chain disagrees with the witness, once it does.
-    conflict: Mutex<Option<String>>,
+    pub(super) conflict: Mutex<Option<String>>,
     /// The witness's newest cosignature, as last seen.
-    latest: Mutex<Option<Cosignature>>,
+    pub(super) latest: Mutex<Option<Cosignature>>,
 }
 
 impl WitnessStatus {
-    fn down(&self, error: &str) {
+    pub(super) fn down(&self, error: &str) {
         let was_up = self.up.swap(false, Ordering::Relaxed);
         let first = !self.tried.swap(true, Ordering::Relaxed);
         if was_up || first {
@@ -63,7 +62,7 @@ impl WitnessStatus {
         }
     }
 
-    fn up(&self) {
+    pub(super) fn up(&self) {
         let was_up = self.up.swap(true, Ordering::Relaxed);
         let first = !self.tried.swap(true, Ordering::Relaxed);
         if !was_up && !first {
@@ -71,7 +70,7 @@ impl WitnessStatus {
         }
     }
 
-    fn seen(&self, latest: Option<&Cosignature>) {
+    pub(super) fn seen(&self, latest: Option<&Cosignature>) {
         self.cosigned_seq.store(latest.map_or(0, |l| l.seq), Ordering::Relaxed);
         *self.latest.lock().unwrap_or_else(PoisonError::into_inner) = latest.cloned();
     }
@@ -89,7 +88,7 @@ impl WitnessStatus {
         self.conflict.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
-    fn set_conflict(&self, reason: String) {
+    pub(super) fn set_conflict(&self, reason: String) {
         let mut c = self.conflict.lock().unwrap_or_else(PoisonError::into_inner);
         if c.is_none() {
             tracing::error!(
@@ -289,182 +288,6 @@ pub fn check_chain(store: &SledStore, seq: u64, head: &str) -> Result<(), String
             "the audit chain's entry {seq} differs from the one the witness cosigned: the history was rewritten"
         )),
     }
-}
-
-/// Checks the chain at start against the cosignatures in the data directory
-/// and the witness's newest one. A witness that does not answer is logged
-/// and the vault starts: the check runs again when it answers.
-///
-/// # Errors
-/// The chain does not reach, or differs from, a cosigned checkpoint.
-pub async fn at_start(vault: &Arc<Vault>) -> Result<(), StartError> {
-    let Some(w) = &vault.witness else { return Ok(()) };
-    let vault_key = vault.checkpointer.public_key();
-    let local = read_verified(&vault.config.data_dir, &w.key, Some(&vault_key))
-        .map_err(|e| StartError::Store(format!("audit cosignatures: {e}")))?;
-    let recorded = local.last_key_value().map_or(0, |(s, _)| *s);
-    w.status.recorded_seq.store(recorded, Ordering::Relaxed);
-    w.status.cosigned_seq.store(recorded, Ordering::Relaxed);
-    let mut heads: Vec<(u64, String)> = local
-        .last_key_value()
-        .map(|(s, h)| (*s, h.clone()))
-        .into_iter()
-        .collect();
-    let latest = match w.latest(Some(&vault_key)).await {
-        Ok(latest) => {
-            w.status.up();
-            heads.extend(latest.as_ref().map(|l| (l.seq, l.head.clone())));
-            latest
-        }
-        Err(e) => {
-            w.status.down(&e);
-            None
-        }
-    };
-    for (seq, head) in heads {
-        let checked = vault
-            .read(move |v| Ok(check_chain(&v.store, seq, &head)))
-            .await
-            .map_err(|e| StartError::Store(e.to_string()))?;
-        checked.map_err(|e| StartError::Store(format!("{e}; refusing to start")))?;
-    }
-    if let Some(l) = &latest {
-        record(vault, w, l);
-        w.status.seen(Some(l));
-    }
-    Ok(())
-}
-
-/// Brings the witness up to date: sends each signed checkpoint it has not
-/// cosigned (a few rounds at most per call). Never fails: an unreachable
-/// witness is logged and counted; a conflict stops requests.
-pub async fn sync(vault: &Arc<Vault>) {
-    let Some(w) = &vault.witness else { return };
-    if let Ok((seq, _)) = vault.read(|v| v.store.audit_head()).await {
-        w.status.head_seq.store(seq, Ordering::Relaxed);
-    }
-    if w.status.conflict().is_some() {
-        return;
-    }
-    for _ in 0..8 {
-        match step(vault, w).await {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => {
-                w.status.down(&e);
-                break;
-            }
-        }
-    }
-}
-
-/// One round: what the witness has, checked against the chain; then the
-/// next checkpoint it lacks. Whether there may be more to send.
-async fn step(vault: &Arc<Vault>, w: &Witness) -> Result<bool, String> {
-    let vault_key = vault.checkpointer.public_key();
-    let latest = w.latest(Some(&vault_key)).await?;
-    w.status.up();
-    let (from, head) = latest
-        .as_ref()
-        .map_or_else(|| (0, crate::witness::genesis_head()), |l| (l.seq, l.head.clone()));
-    let checked = vault
-        .read(move |v| Ok(check_chain(&v.store, from, &head)))
-        .await
-        .map_err(|e| e.to_string())?;
-    if let Err(conflict) = checked {
-        w.status.set_conflict(conflict);
-        return Ok(false);
-    }
-    if let Some(l) = &latest {
-        record(vault, w, l);
-    }
-    w.status.seen(latest.as_ref());
-    let v = Arc::clone(vault);
-    let next = tokio::task::spawn_blocking(move || next_request(&v, from))
-        .await
-        .map_err(|e| e.to_string())??;
-    let Some(req) = next else { return Ok(false) };
-    match w.cosign(&req, &vault_key).await? {
-        Ok(c) => {
-            record(vault, w, &c);
-            w.status.seen(Some(&c));
-            Ok(true)
-        }
-        // The witness moved on meanwhile (another answer was lost): again from its newest.
-        Err(refusal) if refusal.latest.as_ref().map_or(0, |l| l.seq) != from => Ok(true),
-        Err(refusal) => {
-            w.status.set_conflict(refusal.reason);
-            Ok(false)
-        }
-    }
-}
-
-/// Appends `c` to the file unless it already holds it or a newer one.
-fn record(vault: &Vault, w: &Witness, c: &Cosignature) {
-    if c.seq <= w.status.recorded_seq.load(Ordering::Relaxed) {
-        return;
-    }
-    match append(&vault.config.data_dir, c) {
-        Ok(()) => {
-            w.status.recorded_seq.store(c.seq, Ordering::Relaxed);
-            tracing::info!(seq = c.seq, head = %c.head, "audit checkpoint cosigned by the witness");
-        }
-        Err(e) => tracing::error!(error = %e, "audit cosignature could not be written"),
-    }
-}
-
-/// The next cosign request after entry `from` (blocking): the furthest
-/// signed checkpoint at most [`MAX_ENTRIES`] on, or — when the next one is
-/// further — a checkpoint signed now at `from + MAX_ENTRIES`, so a long
-/// absence or a first contact with a long chain catches up in bounded steps.
-fn next_request(vault: &Vault, from: u64) -> Result<Option<CosignRequest>, String> {
-    let signed = crate::vault::checkpoints::read_all(&vault.config.data_dir, Some(&vault.checkpointer.public_key()))
-        .map_err(|e| e.to_string())?;
-    let limit = from.saturating_add(MAX_ENTRIES as u64);
-    // Checkpoints signed here for catching up land between the
-    // checkpointer's own: the file is not in sequence order.
-    let mut later: Vec<_> = signed.into_iter().filter(|c| c.seq > from).collect();
-    later.sort_by_key(|c| c.seq);
-    let Some(first) = later.first() else { return Ok(None) };
-    let target = if first.seq > limit {
-        let page = vault.store.audit_page(limit - 1, 1).map_err(|e| e.to_string())?;
-        let (entry, hash) = page.first().ok_or("the chain ends before a signed checkpoint")?;
-        vault
-            .checkpointer
-            .write(entry.seq, &format_hash(hash), &entry.at)
-            .map_err(|e| e.to_string())?
-    } else {
-        later
-            .iter()
-            .rev()
-            .find(|c| c.seq <= limit)
-            .cloned()
-            .ok_or("no signed checkpoint in reach")?
-    };
-    let mut entries = Vec::with_capacity(usize::try_from(target.seq - from).unwrap_or(0));
-    let mut after = from;
-    while after < target.seq {
-        let want = usize::try_from((target.seq - after).min(1000)).unwrap_or(1000);
-        let page = vault.store.audit_page(after, want).map_err(|e| e.to_string())?;
-        let Some((last, _)) = page.last() else {
-            return Err("the chain ends before a signed checkpoint".into());
-        };
-        after = last.seq;
-        for (e, _) in page {
-            entries.push(String::from_utf8(e.canonical()).map_err(|e| e.to_string())?);
-        }
-    }
-    Ok(Some(CosignRequest {
-        checkpoint: VaultCheckpoint {
-            seq: target.seq,
-            head: target.head,
-            at: target.at,
-            key: target.key,
-            signature: target.signature,
-        },
-        from,
-        entries,
-    }))
 }
 
 /// What a verification adds for the witness: every cosignature in the file
