@@ -15,7 +15,6 @@ use serde_json::{json, Value};
 use crate::console::page::{render, Nav, Refusal, Staff};
 use crate::console::pages::enroll::{catalogue, DocOption};
 use crate::console::pages::enroll_form::{address_json, proof_json};
-use crate::domain::access_report::{text as report_text, ReportEntry, ReportText};
 use crate::domain::notice_text::{cardholder_notice, NoticeLanguage, NoticeText};
 
 #[derive(Template)]
@@ -60,13 +59,6 @@ struct NoticePage {
     notice: NoticeText,
     lang: &'static str,
     to: String,
-}
-
-#[derive(Template)]
-#[template(path = "access_report.html", config = "src/console/askama.toml")]
-struct AccessReportPage {
-    nav: Nav,
-    report: ReportText,
 }
 
 struct Queued {
@@ -130,36 +122,6 @@ async fn print_notice(staff: &Staff, id: &str) -> Result<Response, Refusal> {
         lang: language.tag(),
         to: format!("{name}\n{to}"),
         notice,
-    }))
-}
-
-/// The holder's access report as a printable page, in the holder's language.
-async fn access_report(staff: &Staff, number: &str) -> Result<Response, Refusal> {
-    let answer = staff
-        .call(Method::POST, &format!("/v1/cardholders/{number}/access-report"), None)
-        .await;
-    if let Some((_, message)) = answer.error() {
-        crate::console::page::check_allowed(&answer)?;
-        return render_page(staff, None, Some(format!("No report: {message}")), None).await;
-    }
-    let body = answer.json();
-    let entries: Vec<ReportEntry> = serde_json::from_value(body["entries"].clone()).unwrap_or_default();
-    let language = if body["language"] == "es" {
-        NoticeLanguage::Spanish
-    } else {
-        NoticeLanguage::English
-    };
-    let today = staff.console.vault.clock.now().date().to_string();
-    let report = report_text(
-        language,
-        &staff.console.vault.program.title,
-        body["card_number"].as_str().unwrap_or(number),
-        &today,
-        &entries,
-    );
-    Ok(render(&AccessReportPage {
-        nav: staff.nav("/console/cards"),
-        report,
     }))
 }
 
@@ -428,7 +390,10 @@ pub async fn action(staff: Staff, Form(form): Form<CardForm>) -> Result<Response
         };
     }
     if form.intent == "access_report" {
-        return access_report(&staff, number).await;
+        return match crate::console::pages::access_report::page(&staff, number).await? {
+            Ok(page) => Ok(page),
+            Err(message) => render_page(&staff, None, Some(message), None).await,
+        };
     }
     if form.intent == "erase" && form.confirm.trim() != number {
         let message = "Not erased: type the card number again to confirm.";

@@ -1,5 +1,6 @@
 //! The console's screens, one file each.
 
+pub mod access_report;
 pub mod audit;
 pub mod cards;
 pub mod enroll;
