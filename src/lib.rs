@@ -57,6 +57,7 @@ pub mod console;
 pub mod crypto;
 pub mod domain;
 pub mod duration;
+pub mod histogram;
 pub mod http;
 pub mod ops;
 pub mod server;

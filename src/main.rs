@@ -17,14 +17,25 @@ fn main() -> ExitCode {
     // Whatever this process writes (data, checkpoints, backups, restores,
     // keys) is its owner's only.
     civic_vault::vault::owner_only_umask();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    match cli::run(cli::Cli::parse()) {
+    let cli = cli::Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        cli::LogFormat::Text => logs.init(),
+        // One JSON object per line: time, level, target, the event's
+        // fields and the request span's (method, route) — the same fields
+        // as the text lines, never more.
+        cli::LogFormat::Json => logs
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+    }
+    match cli::run(cli) {
         Ok(code) => code,
         Err(message) => {
             eprintln!("civic-vault: {message}");

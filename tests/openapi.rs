@@ -18,6 +18,7 @@ use serde_json::Value;
 
 const OPERATIONS: &[(&str, &str)] = &[
     ("get", "/healthz"),
+    ("get", "/readyz"),
     ("get", "/v1/openapi.json"),
     ("get", "/v1/attestation-keys"),
     ("get", "/v1/unseal"),

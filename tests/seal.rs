@@ -68,6 +68,15 @@ async fn sealed_vault_opens_with_k_shares_and_its_stolen_disk_reveals_no_applica
     let v = TestVault::start_run(dir, config.clone(), &admin).await;
     let (s, b) = v.call(Method::GET, "/healthz", None, None).await;
     assert_eq!((s, &b), (StatusCode::OK, &json!({"status": "ok", "sealed": true})));
+    // Not ready: a load balancer sends nothing here until it is unsealed.
+    let (s, b) = v.call(Method::GET, "/readyz", None, None).await;
+    assert_eq!(
+        (s, &b),
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            &json!({"ready": false, "role": "sealed"})
+        )
+    );
     for (method, path) in [
         (Method::GET, "/v1/audit"),
         (Method::POST, "/v1/enrollments"),
@@ -151,6 +160,8 @@ async fn sealed_vault_opens_with_k_shares_and_its_stolen_disk_reveals_no_applica
     assert_eq!(b, json!({"sealed": false}));
     let (s, b) = v.call(Method::GET, "/healthz", None, None).await;
     assert_eq!((s, b), (StatusCode::OK, json!({"status": "ok"})));
+    let (s, b) = v.call(Method::GET, "/readyz", None, None).await;
+    assert_eq!((s, b), (StatusCode::OK, json!({"ready": true, "role": "active"})));
 
     // Unsealed, it works as always: enroll, read the photo, audit the unseal.
     let clerk = v.clerk().await;

@@ -253,6 +253,15 @@ async fn a_copy_rolled_back_after_a_witnessed_checkpoint_is_refused() {
     .await;
     let (s, r) = v.get("/v1/principals", &v.admin.clone()).await;
     assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{r}");
+    // The load balancer is told too.
+    let (s, r) = v.call(reqwest::Method::GET, "/readyz", None, None).await;
+    assert_eq!(
+        (s, r),
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            serde_json::json!({"ready": false, "role": "active", "reason": "witness_conflict"})
+        )
+    );
     let (s, r) = v.get("/v1/audit/verify", &auditor).await;
     assert_eq!(s, StatusCode::OK, "{r}");
     assert_eq!(r["ok"], false, "{r}");

@@ -24,8 +24,19 @@ use witness::WitnessCommand;
 #[derive(Parser)]
 #[command(name = "civic-vault", version, about = "A records vault for municipal ID programs")]
 pub struct Cli {
+    /// How log lines are written to standard error: `text` (for people) or
+    /// `json` (one object per line, for a log collector; the same fields).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "CIVIC_VAULT_LOG_FORMAT")]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+/// The log line format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]

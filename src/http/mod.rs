@@ -81,6 +81,7 @@ pub fn router_with(vault: Arc<Vault>, skin: Router<Arc<Vault>>) -> Router {
     let shed = Arc::clone(&vault);
     let public = Router::new()
         .route("/healthz", get(handlers::ops::healthz))
+        .route("/readyz", get(handlers::ops::readyz))
         .route("/v1/openapi.json", get(handlers::ops::openapi))
         // Not sealed (or unsealed already): the same answer the sealed gate
         // gives once it has opened.
@@ -93,7 +94,9 @@ pub fn router_with(vault: Arc<Vault>, skin: Router<Arc<Vault>>) -> Router {
         .route("/v1/attestation-keys", get(handlers::facts::keys))
         .merge(audited)
         .merge(skin)
-        .layer(DefaultBodyLimit::disable());
+        .layer(DefaultBodyLimit::disable())
+        // Inside the routes, so that the route template is known.
+        .layer(middleware::from_fn_with_state(Arc::clone(&vault), observe_latency));
     security_headers(public)
         // Beyond the concurrency cap a request is refused at once (503),
         // before the audit layer: overload must not add audit writes.
@@ -221,6 +224,21 @@ pub(crate) fn security_headers<S: Clone + Send + Sync + 'static>(router: Router<
 }
 
 /// The per-address rate limit, checked before anything else.
+/// Records how long each request took, by method and route template.
+async fn observe_latency(
+    axum::extract::State(v): axum::extract::State<Arc<Vault>>,
+    req: Request,
+    next: middleware::Next,
+) -> Response {
+    let started = std::time::Instant::now();
+    let method = req.method().clone();
+    let route = req.extensions().get::<MatchedPath>().cloned();
+    let response = next.run(req).await;
+    let route = route.as_ref().map_or("(unmatched)", MatchedPath::as_str);
+    v.metrics.latency.observe(&method, route, started.elapsed());
+    response
+}
+
 async fn limit_addresses(
     axum::extract::State(v): axum::extract::State<Arc<Vault>>,
     req: Request,

@@ -160,6 +160,7 @@ impl Modify for Bearer {
     ),
     paths(
         handlers::ops::healthz,
+        handlers::ops::readyz,
         handlers::ops::openapi,
         handlers::facts::keys,
         handlers::principals::create,

@@ -94,6 +94,7 @@ pub async fn serve_sealed(
     let router = crate::http::security_headers(
         Router::new()
             .route("/healthz", get(healthz))
+            .route("/readyz", get(readyz))
             .route("/v1/unseal", get(status).post(unseal))
             .route("/v1/openapi.json", get(crate::http::handlers::ops::openapi))
             .fallback(forward)
@@ -109,6 +110,9 @@ pub async fn serve_sealed(
             _ = failed.wait_for(Option::is_some) => {}
         }
     };
+    // Serving (sealed): systemd's start is over; /readyz says "sealed" until
+    // the operators unseal.
+    crate::server::notify_systemd(&[sd_notify::NotifyState::Ready]);
     let served = axum::serve(listener, app).with_graceful_shutdown(stop).await;
     if let Some(reason) = gate.fatal.borrow().clone() {
         return Err(StartError::Store(reason));
@@ -133,6 +137,17 @@ async fn healthz(State(gate): State<Arc<Gate>>, req: Request) -> Response {
         return o.router.clone().oneshot(req).await.into_response();
     }
     Json(json!({"status": "ok", "sealed": true})).into_response()
+}
+
+async fn readyz(State(gate): State<Arc<Gate>>, req: Request) -> Response {
+    if let Some(o) = gate.opened.get() {
+        return o.router.clone().oneshot(req).await.into_response();
+    }
+    (
+        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        Json(json!({"ready": false, "role": "sealed"})),
+    )
+        .into_response()
 }
 
 async fn forward(State(gate): State<Arc<Gate>>, req: Request) -> Response {

@@ -84,6 +84,8 @@ pub struct WriterStats {
     pub commits: std::sync::atomic::AtomicU64,
     pub flush_micros: std::sync::atomic::AtomicU64,
     pub flush_max_micros: std::sync::atomic::AtomicU64,
+    /// Each group's flush, as a histogram.
+    pub flush: crate::histogram::Histogram,
 }
 
 /// The vault's sled database.
@@ -256,7 +258,7 @@ impl SledStore {
     pub fn render_stats(&self) -> String {
         let s = &self.inner.stats;
         let get = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
-        format!(
+        let mut out = format!(
             "# HELP civic_vault_commit_groups_total Commit groups made durable (one flush each).\n\
              # TYPE civic_vault_commit_groups_total counter\n\
              civic_vault_commit_groups_total {}\n\
@@ -268,12 +270,26 @@ impl SledStore {
              civic_vault_flush_seconds_total {:.6}\n\
              # HELP civic_vault_flush_max_seconds Longest single group flush since start.\n\
              # TYPE civic_vault_flush_max_seconds gauge\n\
-             civic_vault_flush_max_seconds {:.6}\n",
+             civic_vault_flush_max_seconds {:.6}\n\
+             # HELP civic_vault_store_failed 1 once a storage write failed (the vault then fails closed).\n\
+             # TYPE civic_vault_store_failed gauge\n\
+             civic_vault_store_failed {}\n\
+             # HELP civic_vault_commit_flush_seconds Each commit group's flush to disk.\n\
+             # TYPE civic_vault_commit_flush_seconds histogram\n",
             get(&s.groups),
             get(&s.commits),
             get(&s.flush_micros) as f64 / 1e6,
             get(&s.flush_max_micros) as f64 / 1e6,
-        )
+            u8::from(self.inner.failed.load(Ordering::Relaxed)),
+        );
+        s.flush.render(&mut out, "civic_vault_commit_flush_seconds", "");
+        out
+    }
+
+    /// False once a storage write failed: the store then refuses writes.
+    #[must_use]
+    pub fn writable(&self) -> bool {
+        !self.inner.failed.load(Ordering::SeqCst)
     }
 
     /// Inserts directly, outside the writer (first-start bootstrap only,

@@ -193,6 +193,7 @@ pub(crate) fn run(inner: &Inner, rx: &mpsc::Receiver<Job>, mut head: Head) {
             s.commits.fetch_add(jobs.len() as u64, Ordering::Relaxed);
             s.flush_micros.fetch_add(micros, Ordering::Relaxed);
             s.flush_max_micros.fetch_max(micros, Ordering::Relaxed);
+            s.flush.observe(started.elapsed());
         }
         if let Some(reason) = broken {
             tracing::error!(reason = %reason, "storage write failed; the vault now fails closed");

@@ -19,6 +19,8 @@ pub struct Metrics {
     duplicate_enrollments: Mutex<BTreeMap<String, u64>>,
     /// Requests that touched a honey card, per principal (ids only).
     honey_card_hits: Mutex<BTreeMap<String, u64>>,
+    /// Request latency by method and route template.
+    pub latency: Latencies,
 }
 
 impl Metrics {
@@ -138,6 +140,7 @@ impl Metrics {
             );
         }
         self.render_honey(&mut out);
+        self.latency.render(&mut out);
         out
     }
 
@@ -154,6 +157,43 @@ impl Metrics {
                 out,
                 "civic_vault_honey_card_hits_total{{principal=\"{principal}\"}} {n}"
             );
+        }
+    }
+}
+
+/// Request latency by method and route template (never a path: paths
+/// carry card numbers), from the first byte in to the answer's head out.
+#[derive(Default)]
+pub struct Latencies {
+    routes: std::sync::RwLock<BTreeMap<(axum::http::Method, String), std::sync::Arc<crate::histogram::Histogram>>>,
+}
+
+impl Latencies {
+    pub fn observe(&self, method: &axum::http::Method, route: &str, elapsed: std::time::Duration) {
+        let found = self
+            .routes
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&(method.clone(), route.to_owned()))
+            .cloned();
+        let h = found.unwrap_or_else(|| {
+            std::sync::Arc::clone(
+                self.routes
+                    .write()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .entry((method.clone(), route.to_owned()))
+                    .or_default(),
+            )
+        });
+        h.observe(elapsed);
+    }
+
+    pub fn render(&self, out: &mut String) {
+        out.push_str("# HELP civic_vault_request_duration_seconds Request latency by method and route template.\n");
+        out.push_str("# TYPE civic_vault_request_duration_seconds histogram\n");
+        for ((method, route), h) in self.routes.read().unwrap_or_else(PoisonError::into_inner).iter() {
+            let labels = format!("method=\"{method}\",route=\"{}\"", route.replace(['\\', '"'], "_"));
+            h.render(out, "civic_vault_request_duration_seconds", &labels);
         }
     }
 }

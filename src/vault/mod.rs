@@ -106,7 +106,35 @@ pub struct Vault {
     _keys_lock: crate::crypto::seal::KeysLock,
 }
 
+/// Whether this node should be sent requests (`GET /readyz`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Readiness {
+    pub ready: bool,
+    /// "active", "standby", "sealed" or "starting".
+    pub role: &'static str,
+    /// Why an active node is not ready.
+    pub reason: Option<&'static str>,
+}
+
 impl Vault {
+    /// Ready when the store takes writes and the audit chain agrees with
+    /// the witness (a vault object exists only once its keys are open).
+    #[must_use]
+    pub fn readiness(&self) -> Readiness {
+        let reason = if !self.store.writable() {
+            Some("store_failed")
+        } else if self.witness.as_ref().is_some_and(|w| w.status.conflict().is_some()) {
+            Some("witness_conflict")
+        } else {
+            None
+        };
+        Readiness {
+            ready: reason.is_none(),
+            role: "active",
+            reason,
+        }
+    }
+
     /// The active policy set. A request takes one snapshot and is decided
     /// wholly by it.
     #[must_use]

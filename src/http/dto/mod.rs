@@ -21,7 +21,7 @@ pub use counter::{
     AccessReportAnswer, CardLookup, CounterStep, PrintQueue, QueuedCard, Renewal, Renewed, Replaced, Updated,
 };
 pub use legal::{HoldList, HoldView, LegalAnswer, LegalRequestList, Notice, NoticeCardholder, NoticeList, NoticeSent};
-pub use ops::{Health, Jwk, Jwks, OpenApiDocument, UnsealStatus};
+pub use ops::{Health, Jwk, Jwks, OpenApiDocument, Readiness, UnsealStatus};
 pub use oversight::{AuditEntryView, AuditPage, HoneyAlert, HoneyAlerts, HoneyCardMade, HoneyCardsCreated};
 pub use policies::{Activated, ActivePolicies, CheckAnswer, PolicyVersionList, PolicyVersionRow, PolicyVersionText};
 pub use principals::{

@@ -27,6 +27,21 @@ impl Health {
     }
 }
 
+/// `GET /readyz`: whether a load balancer should send requests here.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Readiness {
+    pub ready: bool,
+    /// "active" (this node serves), "standby" (another node holds the
+    /// store), "sealed" (the keys are not open yet) or "starting".
+    #[schema(example = "active")]
+    pub role: String,
+    /// Why an active node is not ready: "store_failed" (a storage write
+    /// failed and the vault fails closed) or "witness_conflict" (the audit
+    /// chain disagrees with the off-box witness). Absent when ready.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
 /// `GET /v1/unseal` and the answers of `POST /v1/unseal`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UnsealStatus {

@@ -4,7 +4,7 @@ use axum::Json;
 
 use crate::authz::Action;
 use crate::domain::vocab::Purpose;
-use crate::http::dto::{Health, OpenApiDocument, UnsealStatus};
+use crate::http::dto::{Health, OpenApiDocument, Readiness, UnsealStatus};
 use crate::http::error::ApiError;
 use crate::http::gate::Gate;
 use crate::http::openapi::{BadRequest, Busy, Refused, Unprocessable, UnsealRequest};
@@ -47,6 +47,37 @@ pub async fn metrics(gate: Gate) -> Result<impl IntoResponse, ApiError> {
 )]
 pub async fn healthz() -> Json<Health> {
     Json(Health::ok())
+}
+
+/// `GET /readyz`: readiness for load balancers. No token, not audited.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "ops",
+    description = "Readiness: 200 `{\"ready\": true, \"role\": \"active\"}` only when this node's keys are \
+        open, its store writable and it is the active node; otherwise 503 with `ready: false` and the \
+        role (`standby`, `sealed`, `starting`) or, for an active node that fails closed, a `reason`. \
+        Load balancers route on it. Not audited.\n\nPermissions: none (public).",
+    responses(
+        (status = 200, description = "this node serves", body = Readiness),
+        (status = 503, description = "this node does not serve now", body = Readiness),
+    )
+)]
+pub async fn readyz(
+    axum::extract::State(vault): axum::extract::State<std::sync::Arc<crate::vault::Vault>>,
+) -> axum::response::Response {
+    let r = vault.readiness();
+    let answer = Readiness {
+        ready: r.ready,
+        role: r.role.to_owned(),
+        reason: r.reason.map(str::to_owned),
+    };
+    let status = if answer.ready {
+        axum::http::StatusCode::OK
+    } else {
+        axum::http::StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(answer)).into_response()
 }
 
 /// `GET /v1/openapi.json`: this API's OpenAPI 3.1 document. No token, not audited.
