@@ -32,6 +32,33 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use support::{call, PNG};
 
+/// This process's resident memory now and at its peak (Linux), for the figures.
+fn memory() -> String {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<u64>().ok())
+            .map_or_else(|| "?".to_owned(), |kb| format!("{:.2} GB", kb as f64 / 1_048_576.0))
+    };
+    format!("rss {}, peak {}", field("VmRSS:"), field("VmHWM:"))
+}
+
+/// Bytes under `dir`.
+fn size_of(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir).map_or(0, |entries| {
+        entries
+            .filter_map(Result::ok)
+            .map(|e| match e.file_type() {
+                Ok(t) if t.is_dir() => size_of(&e.path()),
+                _ => e.metadata().map_or(0, |m| m.len()),
+            })
+            .sum()
+    })
+}
+
 fn main() {
     let cards: usize = support::env_or("BENCH_CARDS", 1_000);
     let entries: u64 = support::env_or("BENCH_ENTRIES", 10_000_000);
@@ -94,7 +121,7 @@ fn main() {
 
         // The long chain: entries about other subjects, through the real writer.
         let t = Instant::now();
-        let per_commit = 2_000u64;
+        let per_commit: u64 = support::env_or("BENCH_PER_COMMIT", 2_000);
         let mut written = 0u64;
         let mut pending = Vec::new();
         while written < entries {
@@ -125,14 +152,20 @@ fn main() {
         }
         let append = t.elapsed().as_secs_f64();
         let chain = handle.store.audit_last_seq().unwrap();
-        println!("chain: {chain} entries ({entries} appended in {append:.1} s, {:.0}/s)", entries as f64 / append);
+        println!("chain: {chain} entries ({entries} appended in {append:.1} s, {:.0}/s); {}", entries as f64 / append, memory());
 
         // The index's first catch-up over the whole chain (once per store).
         let t = Instant::now();
         let v = Arc::clone(&handle);
         tokio::task::spawn_blocking(move || v.store.audit_about(None).unwrap()).await.unwrap();
         let catch_up = t.elapsed().as_secs_f64();
-        println!("index: first catch-up over {chain} entries in {catch_up:.1} s ({:.0} entries/s)", chain as f64 / catch_up);
+        println!(
+            "index: first catch-up over {chain} entries in {catch_up:.1} s ({:.0} entries/s); {}; on disk: sled {:.2} GB, index {:.0} MB",
+            chain as f64 / catch_up,
+            memory(),
+            size_of(&dir.path().join("data")) as f64 / 1e9 - size_of(&dir.path().join("data/audit-index")) as f64 / 1e9,
+            size_of(&dir.path().join("data/audit-index")) as f64 / 1e6,
+        );
 
         // Legal requests with access_log, 8 at a time.
         let numbers = Arc::new(numbers);
@@ -191,8 +224,9 @@ fn main() {
         }
         let secs = t.elapsed().as_secs_f64();
         println!(
-            "access reports: {requests} in {secs:.1} s = {:.0}/s over a chain of {chain} entries",
-            requests as f64 / secs
+            "access reports: {requests} in {secs:.1} s = {:.0}/s over a chain of {chain} entries; {}",
+            requests as f64 / secs,
+            memory()
         );
         let _ = stop.send(());
         drop(handle);
