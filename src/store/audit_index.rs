@@ -199,11 +199,6 @@ impl AuditIndex {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Indexes every entry after the watermark; returns the new watermark.
-    pub(crate) fn catch_up(&self, audit: &sled::Tree) -> Result<u64, StoreError> {
-        self.catch_up_locked(&mut self.lock(), audit)
-    }
-
     /// Writes what is indexed in memory as a run (at a clean shutdown, so
     /// the next start need not index it again).
     pub(crate) fn persist(&self, audit: &sled::Tree) -> Result<(), StoreError> {
@@ -240,7 +235,7 @@ impl AuditIndex {
     /// Reads the index from its directory, or starts it empty when there is
     /// none or what is there cannot be trusted.
     fn load(&self, st: &mut State, audit: &sled::Tree) -> Result<(), StoreError> {
-        std::fs::create_dir_all(&self.dir).map_err(failed)?;
+        index_runs::create_dir(&self.dir)?;
         *st = State {
             loaded: true,
             damaged: st.damaged.take(),
@@ -455,8 +450,8 @@ impl AuditIndex {
                 }
                 Ok(())
             })?;
-            if <[u8; 32]>::from(sha.finalize()) != run.meta.sha {
-                problem.get_or_insert_with(|| format!("run {:016x} changed on disk", run.meta.id));
+            if <[u8; 32]>::from(sha.finalize()) != run.meta.sha && problem.is_none() {
+                problem = Some(format!("run {:016x} changed on disk", run.meta.id));
             }
         }
         for r in &st.tail {

@@ -16,7 +16,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufWriter, Write};
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -88,6 +88,26 @@ fn u64_at(bytes: &[u8], at: usize) -> Option<u64> {
 
 fn record_offset(i: u64) -> u64 {
     HEADER as u64 + i * RECORD as u64
+}
+
+/// Creates (or empties) a file only the owner can read.
+fn create_private(path: &Path) -> Result<File, StoreError> {
+    OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(failed)
+}
+
+/// Creates the index's directory, owner-only, if it is not there.
+pub(crate) fn create_dir(dir: &Path) -> Result<(), StoreError> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(failed)
 }
 
 /// Makes renames and removals in `dir` durable.
@@ -198,7 +218,7 @@ pub(crate) struct RunWriter {
 impl RunWriter {
     pub(crate) fn create(dir: &Path, id: u64) -> Result<Self, StoreError> {
         let tmp = dir.join(format!("run-{id:016x}.tmp"));
-        let mut out = BufWriter::with_capacity(CHUNK, File::create(&tmp).map_err(failed)?);
+        let mut out = BufWriter::with_capacity(CHUNK, create_private(&tmp)?);
         out.write_all(&[0u8; HEADER]).map_err(failed)?;
         Ok(Self {
             dir: dir.to_path_buf(),
@@ -352,12 +372,7 @@ impl Manifest {
     /// Replaces the manifest in `dir` atomically and durably.
     pub(crate) fn write(&self, dir: &Path) -> Result<(), StoreError> {
         let tmp = dir.join("manifest.tmp");
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&tmp)
-            .map_err(failed)?;
+        let mut f = create_private(&tmp)?;
         f.write_all(&self.encode()).map_err(failed)?;
         f.sync_all().map_err(failed)?;
         drop(f);
