@@ -8,8 +8,11 @@
 //! is). Times the index's first catch-up over the whole chain, then
 //! `BENCH_REQUESTS` legal requests with `access_log` (default 2,000, 8 at a
 //! time) over random cards, each answered through the index, and checks
-//! that every answer holds the card's own entries; then as many cardholder
-//! access reports (`POST /v1/cardholders/{card}/access-report`).
+//! that every answer holds the card's own entries. Cardholder access reports
+//! (`POST /v1/cardholders/{card}/access-report`, as many) are timed twice:
+//! before the legal requests (no legal answers stored) and after them (each
+//! report also reads every stored legal answer's summary). Prints the
+//! process's resident memory after each phase.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -57,6 +60,32 @@ fn size_of(dir: &std::path::Path) -> u64 {
             })
             .sum()
     })
+}
+
+/// `requests` access reports at the counter, 8 at a time, over `numbers`;
+/// each answer must hold the card's own entries. Returns reports a second.
+async fn access_reports(http: &reqwest::Client, clerk: &str, numbers: &Arc<Vec<String>>, base: &str, requests: usize) -> f64 {
+    let t = Instant::now();
+    let mut tasks = Vec::new();
+    for w in 0..8usize {
+        let http = http.clone();
+        let clerk = clerk.to_owned();
+        let numbers = Arc::clone(numbers);
+        let base = base.to_owned();
+        tasks.push(tokio::spawn(async move {
+            for k in (w..requests).step_by(8) {
+                let card = &numbers[(k * 7919) % numbers.len()];
+                let u = format!("{base}/v1/cardholders/{card}/access-report");
+                let b = call(&http, reqwest::Method::POST, u, &clerk, None).await;
+                let entries = b["entries"].as_array().unwrap();
+                assert!(!entries.is_empty(), "the card's fact queries: {b}");
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    requests as f64 / t.elapsed().as_secs_f64()
 }
 
 fn main() {
@@ -167,8 +196,15 @@ fn main() {
             size_of(&dir.path().join("data/audit-index")) as f64 / 1e6,
         );
 
-        // Legal requests with access_log, 8 at a time.
+        // Access reports at the counter, 8 at a time, before any legal answer is stored.
         let numbers = Arc::new(numbers);
+        let rate = access_reports(&http, &clerk, &numbers, &url(""), requests).await;
+        println!(
+            "access reports, no legal answers stored: {requests} in {:.1} s = {rate:.0}/s over a chain of {chain} entries",
+            requests as f64 / rate
+        );
+
+        // Legal requests with access_log, 8 at a time.
         let t = Instant::now();
         let mut tasks = Vec::new();
         for w in 0..8usize {
@@ -201,31 +237,12 @@ fn main() {
             requests as f64 / secs
         );
 
-        // Access reports at the counter, 8 at a time, over the same cards.
-        let t = Instant::now();
-        let mut tasks = Vec::new();
-        for w in 0..8usize {
-            let http = http.clone();
-            let clerk = clerk.clone();
-            let numbers = Arc::clone(&numbers);
-            let url = url("");
-            tasks.push(tokio::spawn(async move {
-                for k in (w..requests).step_by(8) {
-                    let card = &numbers[(k * 7919) % numbers.len()];
-                    let u = format!("{url}/v1/cardholders/{card}/access-report");
-                    let b = call(&http, reqwest::Method::POST, u, &clerk, None).await;
-                    let entries = b["entries"].as_array().unwrap();
-                    assert!(!entries.is_empty(), "the card's fact queries: {b}");
-                }
-            }));
-        }
-        for task in tasks {
-            task.await.unwrap();
-        }
-        let secs = t.elapsed().as_secs_f64();
+        // Access reports again, now with the legal answers stored: each
+        // report reads every stored legal answer's summary.
+        let rate = access_reports(&http, &clerk, &numbers, &url(""), requests).await;
         println!(
-            "access reports: {requests} in {secs:.1} s = {:.0}/s over a chain of {chain} entries; {}",
-            requests as f64 / secs,
+            "access reports, {requests} legal answers stored: {requests} in {:.1} s = {rate:.0}/s over a chain of {chain} entries; {}",
+            requests as f64 / rate,
             memory()
         );
         let _ = stop.send(());

@@ -263,13 +263,14 @@ mod store_level {
         // named them; or in the middle of a catch-up, whose records were only
         // in memory) leaves the last manifest with its runs and leftovers: the
         // index is behind, catches up, and is never wrong.
-        let leftovers: Vec<_> = std::fs::read_dir(&index).unwrap().map(|e| e.unwrap().path()).collect();
+        let now = dir.path().join("index-now");
+        copy_dir(&index, &now);
         std::fs::remove_dir_all(&index).unwrap();
         copy_dir(&snapshot, &index);
-        for path in &leftovers {
+        for path in std::fs::read_dir(&now).unwrap().map(|e| e.unwrap().path()) {
             let name = path.file_name().unwrap();
             if !index.join(name).exists() {
-                std::fs::copy(path, index.join(name)).unwrap();
+                std::fs::copy(&path, index.join(name)).unwrap();
             }
         }
         std::fs::write(index.join("run-00000000000000ff.tmp"), b"torn").unwrap();
