@@ -64,7 +64,13 @@ fn size_of(dir: &std::path::Path) -> u64 {
 
 /// `requests` access reports at the counter, 8 at a time, over `numbers`;
 /// each answer must hold the card's own entries. Returns reports a second.
-async fn access_reports(http: &reqwest::Client, clerk: &str, numbers: &Arc<Vec<String>>, base: &str, requests: usize) -> f64 {
+async fn access_reports(
+    http: &reqwest::Client,
+    clerk: &str,
+    numbers: &Arc<Vec<String>>,
+    base: &str,
+    requests: usize,
+) -> f64 {
     let t = Instant::now();
     let mut tasks = Vec::new();
     for w in 0..8usize {

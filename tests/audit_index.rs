@@ -91,7 +91,10 @@ async fn the_access_log_comes_from_the_index_and_the_index_from_the_chain() {
     let dir = v.stop().await;
     let data = dir.path().join("data");
     let runs = run_files(&data);
-    assert!(!runs.is_empty(), "a clean stop writes the index's newest records as a run");
+    assert!(
+        !runs.is_empty(),
+        "a clean stop writes the index's newest records as a run"
+    );
     let mut bytes = std::fs::read(&runs[0]).unwrap();
     let last = bytes.len() - 1;
     bytes[last] ^= 0x01;
@@ -182,7 +185,13 @@ mod store_level {
                 })
                 .collect();
             written += u64::try_from(audit.len()).unwrap();
-            store.commit(Commit { changes: Vec::new(), audit }).await.unwrap();
+            store
+                .commit(Commit {
+                    changes: Vec::new(),
+                    audit,
+                })
+                .await
+                .unwrap();
         }
     }
 
@@ -278,7 +287,10 @@ mod store_level {
         answers_match_the_chain(&store);
         let status = verify_index(&store);
         assert!(status.consistent && !status.rebuilt, "behind is not wrong: {status:?}");
-        assert!(!index.join("run-00000000000000ff.tmp").exists(), "leftovers are removed");
+        assert!(
+            !index.join("run-00000000000000ff.tmp").exists(),
+            "leftovers are removed"
+        );
         drop(store);
 
         // An index made for another state of the chain — data/ restored from

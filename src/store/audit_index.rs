@@ -88,9 +88,7 @@ fn records_of(seq: u64, stored: &[u8], mut out: impl FnMut(Record)) -> Result<()
 }
 
 fn block_first(key: &[u8]) -> Result<u64, StoreError> {
-    Ok(u64::from_be_bytes(
-        key.try_into().map_err(|_| failed("bad audit key"))?,
-    ))
+    Ok(u64::from_be_bytes(key.try_into().map_err(|_| failed("bad audit key"))?))
 }
 
 /// Calls `f(seq, stored)` for each entry from `from` on, in order, while it
@@ -130,10 +128,7 @@ fn stored_at(audit: &sled::Tree, seq: u64) -> Result<Option<Vec<u8>>, StoreError
         return Ok(None);
     };
     let i = usize::try_from(seq - block_first(&k)?).map_err(failed)?;
-    Ok(audit::split_block(&block)
-        .map_err(failed)?
-        .get(i)
-        .map(|s| s.to_vec()))
+    Ok(audit::split_block(&block).map_err(failed)?.get(i).map(|s| s.to_vec()))
 }
 
 /// The chain's recorded hash of entry `seq`.
@@ -263,7 +258,9 @@ impl AuditIndex {
 
     /// The manifest and its runs, checked against each other and the chain.
     fn open_manifest(&self, audit: &sled::Tree) -> Result<Option<(Manifest, Vec<Run>)>, String> {
-        let Some(m) = Manifest::read(&self.dir)? else { return Ok(None) };
+        let Some(m) = Manifest::read(&self.dir)? else {
+            return Ok(None);
+        };
         let mut at = 0;
         for r in &m.runs {
             if r.from != at || r.to <= r.from || r.id >= m.next_id {
@@ -370,7 +367,10 @@ impl AuditIndex {
             if e.subject.as_deref() == subject {
                 about.entries.push(e);
             } else {
-                tracing::warn!(seq, "the audit index names an entry about another subject; run audit verify");
+                tracing::warn!(
+                    seq,
+                    "the audit index names an entry about another subject; run audit verify"
+                );
             }
         }
         for seq in certificates {
@@ -378,7 +378,10 @@ impl AuditIndex {
             if e.certificate.is_some() {
                 about.certificates.push(e);
             } else {
-                tracing::warn!(seq, "the audit index names an entry without a certificate; run audit verify");
+                tracing::warn!(
+                    seq,
+                    "the audit index names an entry without a certificate; run audit verify"
+                );
             }
         }
         Ok(about)

@@ -125,10 +125,12 @@ impl Run {
             return Err(format!("{name}: {len} bytes, expected {}", record_offset(meta.count)));
         }
         let mut header = [0u8; HEADER];
-        file.read_exact_at(&mut header, 0)
-            .map_err(|e| format!("{name}: {e}"))?;
+        file.read_exact_at(&mut header, 0).map_err(|e| format!("{name}: {e}"))?;
         let said = (u64_at(&header, 8), u64_at(&header, 16), u64_at(&header, 24));
-        if &header[..8] != RUN_MAGIC || said != (Some(meta.from), Some(meta.to), Some(meta.count)) || header[32..] != meta.sha {
+        if &header[..8] != RUN_MAGIC
+            || said != (Some(meta.from), Some(meta.to), Some(meta.count))
+            || header[32..] != meta.sha
+        {
             return Err(format!("{name}: its header disagrees with the manifest"));
         }
         let mut run = Self {
@@ -144,7 +146,7 @@ impl Run {
                 if prev.is_some_and(|p| p >= r) || r.seq <= meta.from || r.seq > meta.to {
                     return Err(StoreError::Failed("out of order".into()));
                 }
-                if i % FENCE == 0 {
+                if i.is_multiple_of(FENCE) {
                     fences.push(r.key);
                 }
                 prev = Some(r);
@@ -187,9 +189,7 @@ impl Run {
             }
             let n = usize::try_from((self.meta.count - first).min(FENCE as u64)).map_err(failed)?;
             let bytes = &mut buf[..n * RECORD];
-            self.file
-                .read_exact_at(bytes, record_offset(first))
-                .map_err(failed)?;
+            self.file.read_exact_at(bytes, record_offset(first)).map_err(failed)?;
             for r in bytes.chunks_exact(RECORD).filter_map(Record::decode) {
                 if &r.key > key {
                     return Ok(());
