@@ -8,8 +8,11 @@
 //! is). Times the index's first catch-up over the whole chain, then
 //! `BENCH_REQUESTS` legal requests with `access_log` (default 2,000, 8 at a
 //! time) over random cards, each answered through the index, and checks
-//! that every answer holds the card's own entries; then as many cardholder
-//! access reports (`POST /v1/cardholders/{card}/access-report`).
+//! that every answer holds the card's own entries. Cardholder access reports
+//! (`POST /v1/cardholders/{card}/access-report`, as many) are timed twice:
+//! before the legal requests (no legal answers stored) and after them (each
+//! report also reads every stored legal answer's summary). Prints the
+//! process's resident memory after each phase.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -31,6 +34,65 @@ mod support;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use support::{call, PNG};
+
+/// This process's resident memory now and at its peak (Linux), for the figures.
+fn memory() -> String {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<u64>().ok())
+            .map_or_else(|| "?".to_owned(), |kb| format!("{:.2} GB", kb as f64 / 1_048_576.0))
+    };
+    format!("rss {}, peak {}", field("VmRSS:"), field("VmHWM:"))
+}
+
+/// Bytes under `dir`.
+fn size_of(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir).map_or(0, |entries| {
+        entries
+            .filter_map(Result::ok)
+            .map(|e| match e.file_type() {
+                Ok(t) if t.is_dir() => size_of(&e.path()),
+                _ => e.metadata().map_or(0, |m| m.len()),
+            })
+            .sum()
+    })
+}
+
+/// `requests` access reports at the counter, 8 at a time, over `numbers`;
+/// each answer must hold the card's own entries. Returns reports a second.
+async fn access_reports(
+    http: &reqwest::Client,
+    clerk: &str,
+    numbers: &Arc<Vec<String>>,
+    base: &str,
+    requests: usize,
+) -> f64 {
+    let t = Instant::now();
+    let mut tasks = Vec::new();
+    for w in 0..8usize {
+        let http = http.clone();
+        let clerk = clerk.to_owned();
+        let numbers = Arc::clone(numbers);
+        let base = base.to_owned();
+        tasks.push(tokio::spawn(async move {
+            for k in (w..requests).step_by(8) {
+                let card = &numbers[(k * 7919) % numbers.len()];
+                let u = format!("{base}/v1/cardholders/{card}/access-report");
+                let b = call(&http, reqwest::Method::POST, u, &clerk, None).await;
+                let entries = b["entries"].as_array().unwrap();
+                assert!(!entries.is_empty(), "the card's fact queries: {b}");
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    requests as f64 / t.elapsed().as_secs_f64()
+}
 
 fn main() {
     let cards: usize = support::env_or("BENCH_CARDS", 1_000);
@@ -94,7 +156,7 @@ fn main() {
 
         // The long chain: entries about other subjects, through the real writer.
         let t = Instant::now();
-        let per_commit = 2_000u64;
+        let per_commit: u64 = support::env_or("BENCH_PER_COMMIT", 2_000);
         let mut written = 0u64;
         let mut pending = Vec::new();
         while written < entries {
@@ -125,17 +187,30 @@ fn main() {
         }
         let append = t.elapsed().as_secs_f64();
         let chain = handle.store.audit_last_seq().unwrap();
-        println!("chain: {chain} entries ({entries} appended in {append:.1} s, {:.0}/s)", entries as f64 / append);
+        println!("chain: {chain} entries ({entries} appended in {append:.1} s, {:.0}/s); {}", entries as f64 / append, memory());
 
         // The index's first catch-up over the whole chain (once per store).
         let t = Instant::now();
         let v = Arc::clone(&handle);
         tokio::task::spawn_blocking(move || v.store.audit_about(None).unwrap()).await.unwrap();
         let catch_up = t.elapsed().as_secs_f64();
-        println!("index: first catch-up over {chain} entries in {catch_up:.1} s ({:.0} entries/s)", chain as f64 / catch_up);
+        println!(
+            "index: first catch-up over {chain} entries in {catch_up:.1} s ({:.0} entries/s); {}; on disk: sled {:.2} GB, index {:.0} MB",
+            chain as f64 / catch_up,
+            memory(),
+            size_of(&dir.path().join("data")) as f64 / 1e9 - size_of(&dir.path().join("data/audit-index")) as f64 / 1e9,
+            size_of(&dir.path().join("data/audit-index")) as f64 / 1e6,
+        );
+
+        // Access reports at the counter, 8 at a time, before any legal answer is stored.
+        let numbers = Arc::new(numbers);
+        let rate = access_reports(&http, &clerk, &numbers, &url(""), requests).await;
+        println!(
+            "access reports, no legal answers stored: {requests} in {:.1} s = {rate:.0}/s over a chain of {chain} entries",
+            requests as f64 / rate
+        );
 
         // Legal requests with access_log, 8 at a time.
-        let numbers = Arc::new(numbers);
         let t = Instant::now();
         let mut tasks = Vec::new();
         for w in 0..8usize {
@@ -168,31 +243,13 @@ fn main() {
             requests as f64 / secs
         );
 
-        // Access reports at the counter, 8 at a time, over the same cards.
-        let t = Instant::now();
-        let mut tasks = Vec::new();
-        for w in 0..8usize {
-            let http = http.clone();
-            let clerk = clerk.clone();
-            let numbers = Arc::clone(&numbers);
-            let url = url("");
-            tasks.push(tokio::spawn(async move {
-                for k in (w..requests).step_by(8) {
-                    let card = &numbers[(k * 7919) % numbers.len()];
-                    let u = format!("{url}/v1/cardholders/{card}/access-report");
-                    let b = call(&http, reqwest::Method::POST, u, &clerk, None).await;
-                    let entries = b["entries"].as_array().unwrap();
-                    assert!(!entries.is_empty(), "the card's fact queries: {b}");
-                }
-            }));
-        }
-        for task in tasks {
-            task.await.unwrap();
-        }
-        let secs = t.elapsed().as_secs_f64();
+        // Access reports again, now with the legal answers stored: each
+        // report reads every stored legal answer's summary.
+        let rate = access_reports(&http, &clerk, &numbers, &url(""), requests).await;
         println!(
-            "access reports: {requests} in {secs:.1} s = {:.0}/s over a chain of {chain} entries",
-            requests as f64 / secs
+            "access reports, {requests} legal answers stored: {requests} in {:.1} s = {rate:.0}/s over a chain of {chain} entries; {}",
+            requests as f64 / rate,
+            memory()
         );
         let _ = stop.send(());
         drop(handle);

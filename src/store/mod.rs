@@ -14,6 +14,7 @@
 mod audit_index;
 mod audit_reads;
 mod changes;
+mod index_runs;
 mod keys;
 mod migrate;
 pub use migrate::{AttestationV1, CardRecordV1};
@@ -176,7 +177,12 @@ impl SledStore {
             honey: db.open_tree("honey_cards").map_err(failed)?,
             meta: meta.clone(),
         };
-        let audit_index = audit_index::AuditIndex::new(db.open_tree("audit_index").map_err(failed)?);
+        // The audit index lives in files beside sled's (see `audit_index`);
+        // earlier versions kept it in this tree.
+        if db.tree_names().iter().any(|n| n.as_ref() == b"audit_index") {
+            db.drop_tree("audit_index").map_err(failed)?;
+        }
+        let audit_index = audit_index::AuditIndex::new(path.join("audit-index"));
         let inner = Arc::new(Inner {
             db,
             trees,
@@ -243,7 +249,12 @@ impl SledStore {
         if let Some(t) = self.thread.lock().ok().and_then(|mut t| t.take()) {
             let _ = t.join();
         }
-        self.flush()
+        self.flush()?;
+        // What the index holds in memory, so the next start need not redo it.
+        if let Err(e) = self.inner.audit_index.persist(&self.inner.trees.audit) {
+            tracing::warn!(error = %e, "could not write the audit index's newest records; they are indexed again at next use");
+        }
+        Ok(())
     }
 
     /// Puts the store in the state a failed write or flush leaves it in:
