@@ -14,6 +14,7 @@
 mod audit_index;
 mod audit_reads;
 mod changes;
+mod credentials;
 mod keys;
 mod migrate;
 pub use migrate::{AttestationV1, CardRecordV1};
@@ -61,6 +62,10 @@ pub(crate) struct Trees {
     /// Honey cards (honey id → record): keyed hashes of the canary cards,
     /// never in the card records themselves.
     pub honey: sled::Tree,
+    /// Holder-held credentials: each card's status indices, the status
+    /// lists' bits, which indices are taken, and revoked cards (see
+    /// `keys::credential_*`).
+    pub credentials: sled::Tree,
     pub meta: sled::Tree,
 }
 
@@ -172,6 +177,7 @@ impl SledStore {
             policy_tests: db.open_tree("policy_tests").map_err(failed)?,
             staff_keys: db.open_tree("staff_keys").map_err(failed)?,
             honey: db.open_tree("honey_cards").map_err(failed)?,
+            credentials: db.open_tree("credentials").map_err(failed)?,
             meta: meta.clone(),
         };
         let audit_index = audit_index::AuditIndex::new(db.open_tree("audit_index").map_err(failed)?);
