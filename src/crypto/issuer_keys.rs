@@ -93,6 +93,16 @@ impl IssuerKeys {
             })
     }
 
+    /// When the active key was made.
+    #[must_use]
+    pub fn active_since(&self) -> Option<i64> {
+        self.keys
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .last()
+            .map(|k| k.created)
+    }
+
     /// Makes a new key (durably) and makes it the one that signs; returns its id.
     ///
     /// # Errors

@@ -412,6 +412,36 @@ pub async fn issue(v: &Arc<Vault>, access_token: &str, proofs: &[String]) -> Res
         .collect())
 }
 
+/// How long an issuer key signs before the sweep replaces it, in seconds.
+pub const ISSUER_KEY_AGE: i64 = 90 * 86_400;
+
+/// The sweep's care of the issuer keys: a new one once the active one has
+/// signed for [`ISSUER_KEY_AGE`]; an old one destroyed once everything it
+/// signed has expired ([`credential::LIFETIME_DAYS`] after its successor
+/// took over). Both show in the JWKS at once.
+///
+/// # Errors
+/// A key file could not be written or destroyed.
+pub async fn maintain_keys(v: &Arc<Vault>, now: i64) -> Result<(), crate::crypto::KeyError> {
+    let me = Arc::clone(v);
+    tokio::task::spawn_blocking(move || {
+        let keys = &me.credentials.issuer;
+        if keys.active_since().is_some_and(|created| created + ISSUER_KEY_AGE <= now) {
+            let kid = keys.rotate(now)?;
+            tracing::info!(%kid, "new credential issuer key");
+        }
+        for kid in keys.retire(now, credential::LIFETIME_DAYS * 86_400)? {
+            tracing::info!(%kid, "credential issuer key destroyed: everything it signed has expired");
+        }
+        Ok(())
+    })
+    .await
+    .map_err(|e| crate::crypto::KeyError::Io {
+        dir: "keys".into(),
+        reason: e.to_string(),
+    })?
+}
+
 /// Status list `n` as a signed `statuslist+jwt`, or `None` before its first credential.
 ///
 /// # Errors
