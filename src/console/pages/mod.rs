@@ -1,6 +1,7 @@
 //! The console's screens, one file each.
 
 pub mod access_report;
+pub mod credential_offer;
 pub mod audit;
 pub mod cards;
 pub mod enroll;
