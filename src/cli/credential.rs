@@ -51,7 +51,11 @@ pub(super) fn credential(command: CredentialCommand) -> Result<ExitCode, String>
         presentation,
     } = command;
     let jwks: Value = serde_json::from_str(&read(&jwks, "--jwks")?).map_err(|e| format!("--jwks: {e}"))?;
-    let jwks = if jwks.get("jwks").is_some() { jwks["jwks"].clone() } else { jwks };
+    let jwks = if jwks.get("jwks").is_some() {
+        jwks["jwks"].clone()
+    } else {
+        jwks
+    };
     let list = read(&status_list, "--status-list")?.trim().to_owned();
     let presented = match presentation {
         Some(p) => read(&p, "presentation")?,
@@ -74,7 +78,10 @@ pub(super) fn credential(command: CredentialCommand) -> Result<ExitCode, String>
     };
     match civic_vault::crypto::sdjwt::verify::verify(presented.trim(), &jwks, |_| Some(list), &expect) {
         Ok(v) => {
-            println!("{}", json!({"valid": true, "issuer": v.issuer, "kid": v.kid, "exp": v.exp, "claims": v.claims}));
+            println!(
+                "{}",
+                json!({"valid": true, "issuer": v.issuer, "kid": v.kid, "exp": v.exp, "claims": v.claims})
+            );
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {

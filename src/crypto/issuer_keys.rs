@@ -29,7 +29,9 @@ pub struct IssuerKeys {
 
 impl std::fmt::Debug for IssuerKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("IssuerKeys").field("kids", &self.kids()).finish_non_exhaustive()
+        f.debug_struct("IssuerKeys")
+            .field("kids", &self.kids())
+            .finish_non_exhaustive()
     }
 }
 

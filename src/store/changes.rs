@@ -114,7 +114,9 @@ pub(super) fn apply_change(t: &[TransactionalTree], change: &Change) -> TxResult
             due_at,
         } => update_meta(&tx, card_id, expect, meta, *due_at)?,
         Change::DeleteCard { card_id, due: entry } => delete_card(&tx, card_id, *entry)?,
-        Change::IssueCredentials { card_id, indices } => super::credentials::issue(tx.cards, tx.credentials, card_id, indices)?,
+        Change::IssueCredentials { card_id, indices } => {
+            super::credentials::issue(tx.cards, tx.credentials, card_id, indices)?
+        }
         Change::RevokeCredentials { card_id } => super::credentials::revoke(tx.credentials, card_id)?,
         Change::MoveDue { from, to } => move_due(&tx, *from, *to)?,
         Change::UpdateCard {

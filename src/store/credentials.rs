@@ -59,7 +59,9 @@ fn set_revoked(tree: &TransactionalTree, indices: &[u64]) -> TxResult<()> {
         let (list, byte, mask) = split(i)?;
         let k = list_key(b'l', list);
         let mut b = bits(tree, &k)?;
-        let Some(slot) = b.get_mut(byte) else { return corrupt("status list length") };
+        let Some(slot) = b.get_mut(byte) else {
+            return corrupt("status list length");
+        };
         *slot |= mask;
         tree.insert(k, b)?;
     }
@@ -67,7 +69,12 @@ fn set_revoked(tree: &TransactionalTree, indices: &[u64]) -> TxResult<()> {
 }
 
 /// Takes `new` for `card_id`'s credentials.
-pub(super) fn issue(cards: &TransactionalTree, tree: &TransactionalTree, card_id: &CardId, new: &[u64]) -> TxResult<()> {
+pub(super) fn issue(
+    cards: &TransactionalTree,
+    tree: &TransactionalTree,
+    card_id: &CardId,
+    new: &[u64],
+) -> TxResult<()> {
     if cards.get(card_id)?.is_none() || tree.get(key(b'r', card_id))?.is_some() {
         return Err(ConflictableTransactionError::Abort(Abort::Conflict(Conflict::NotFound)));
     }
@@ -75,9 +82,13 @@ pub(super) fn issue(cards: &TransactionalTree, tree: &TransactionalTree, card_id
         let (list, byte, mask) = split(i)?;
         let k = list_key(b'a', list);
         let mut taken = bits(tree, &k)?;
-        let Some(slot) = taken.get_mut(byte) else { return corrupt("status list length") };
+        let Some(slot) = taken.get_mut(byte) else {
+            return corrupt("status list length");
+        };
         if *slot & mask != 0 {
-            return Err(ConflictableTransactionError::Abort(Abort::Conflict(Conflict::CardIdTaken)));
+            return Err(ConflictableTransactionError::Abort(Abort::Conflict(
+                Conflict::CardIdTaken,
+            )));
         }
         *slot |= mask;
         tree.insert(k, taken)?;

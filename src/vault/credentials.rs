@@ -95,7 +95,9 @@ pub struct Credentials {
 
 impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Credentials").field("issuer", &self.issuer).finish_non_exhaustive()
+        f.debug_struct("Credentials")
+            .field("issuer", &self.issuer)
+            .finish_non_exhaustive()
     }
 }
 
@@ -158,7 +160,12 @@ pub fn issuer_url(v: &Vault) -> String {
 /// # Errors
 /// The card is not valid (404 as for any card not held), its record does
 /// not open, or too many offers are outstanding.
-pub async fn offer(v: &Arc<Vault>, permit: &Permit, card_id: CardId, subject: String) -> Result<(String, String), Error> {
+pub async fn offer(
+    v: &Arc<Vault>,
+    permit: &Permit,
+    card_id: CardId,
+    subject: String,
+) -> Result<(String, String), Error> {
     let now = v.clock.now();
     let today = now.date();
     let card = v.card(card_id).await?.ok_or(Error::NotFound)?;
@@ -216,7 +223,11 @@ pub async fn offer(v: &Arc<Vault>, permit: &Permit, card_id: CardId, subject: St
 /// transaction code.
 pub fn exchange(v: &Vault, code: &str, tx_code: Option<&str>) -> Result<(String, i64), WalletError> {
     let now = v.clock.now().unix_timestamp();
-    let invalid = refuse(400, "invalid_grant", "the code is unknown, used, expired, or the transaction code is wrong");
+    let invalid = refuse(
+        400,
+        "invalid_grant",
+        "the code is unknown, used, expired, or the transaction code is wrong",
+    );
     let key = hash(code);
     let pending = {
         let mut offers = lock(&v.credentials.offers);
@@ -353,7 +364,11 @@ pub async fn issue(v: &Arc<Vault>, access_token: &str, proofs: &[String]) -> Res
     }
     let grant = lock(&v.credentials.grants).remove(&hash(access_token));
     let Some(grant) = grant.filter(|g| g.expires_at > now) else {
-        return Err(refuse(401, "invalid_token", "the access token is unknown, used or expired"));
+        return Err(refuse(
+            401,
+            "invalid_token",
+            "the access token is unknown, used or expired",
+        ));
     };
     let mut holders = Vec::with_capacity(proofs.len());
     for p in proofs {
@@ -365,7 +380,11 @@ pub async fn issue(v: &Arc<Vault>, access_token: &str, proofs: &[String]) -> Res
     }
     let pending = grant.pending;
     let unavailable = |_| refuse(503, "temporarily_unavailable", "storage is unavailable");
-    let signer = v.credentials.issuer.active().map_err(|_| refuse(503, "temporarily_unavailable", "no issuer key"))?;
+    let signer = v
+        .credentials
+        .issuer
+        .active()
+        .map_err(|_| refuse(503, "temporarily_unavailable", "no issuer key"))?;
     let guard = v.credentials.draw.lock().await;
     let n = holders.len();
     let indices = v.read(move |v| draw(v, n)).await.map_err(unavailable)?;
@@ -426,7 +445,10 @@ pub async fn maintain_keys(v: &Arc<Vault>, now: i64) -> Result<(), crate::crypto
     let me = Arc::clone(v);
     tokio::task::spawn_blocking(move || {
         let keys = &me.credentials.issuer;
-        if keys.active_since().is_some_and(|created| created + ISSUER_KEY_AGE <= now) {
+        if keys
+            .active_since()
+            .is_some_and(|created| created + ISSUER_KEY_AGE <= now)
+        {
             let kid = keys.rotate(now)?;
             tracing::info!(%kid, "new credential issuer key");
         }

@@ -38,7 +38,11 @@ pub fn qr_svg(uri: &str) -> Option<String> {
 /// The console's refusal when Cedar denied the clerk.
 pub async fn page(staff: &Staff, number: &str) -> Result<Result<Response, String>, Refusal> {
     let answer = staff
-        .call(Method::POST, &format!("/v1/cardholders/{number}/credential-offer"), None)
+        .call(
+            Method::POST,
+            &format!("/v1/cardholders/{number}/credential-offer"),
+            None,
+        )
         .await;
     if let Some((_, message)) = answer.error() {
         crate::console::page::check_allowed(&answer)?;
@@ -50,7 +54,9 @@ pub async fn page(staff: &Staff, number: &str) -> Result<Result<Response, String
         return Ok(Err("No offer: the offer does not fit a QR code.".into()));
     };
     // The SVG's own XML declaration is dropped: it is inlined in the page.
-    let qr_svg = svg.split_once("?>").map_or(svg.clone(), |(_, rest)| rest.trim_start().to_owned());
+    let qr_svg = svg
+        .split_once("?>")
+        .map_or(svg.clone(), |(_, rest)| rest.trim_start().to_owned());
     Ok(Ok(render(&OfferPage {
         nav: staff.nav("/console/cards"),
         qr_svg,

@@ -1,9 +1,9 @@
 //! The console's screens, one file each.
 
 pub mod access_report;
-pub mod credential_offer;
 pub mod audit;
 pub mod cards;
+pub mod credential_offer;
 pub mod enroll;
 pub mod enroll_form;
 pub mod home;

@@ -129,7 +129,14 @@ pub fn status_list_token(signer: &Attestor, uri: &str, bits: &[u8], iat: i64, tt
 /// by a KB-JWT that `sign` signs (EdDSA over the holder's key). A wallet
 /// does this; the vault's tests and the command line's examples use it.
 #[must_use]
-pub fn present(sd_jwt: &str, reveal: &[&str], aud: &str, nonce: &str, iat: i64, sign: impl Fn(&[u8]) -> [u8; 64]) -> String {
+pub fn present(
+    sd_jwt: &str,
+    reveal: &[&str],
+    aud: &str,
+    nonce: &str,
+    iat: i64,
+    sign: impl Fn(&[u8]) -> [u8; 64],
+) -> String {
     let mut parts = sd_jwt.split('~');
     let mut out = parts.next().unwrap_or_default().to_owned();
     out.push('~');

@@ -14,7 +14,9 @@ fn fixture(revoked: bool) -> (Attestor, SigningKey, String, String) {
         "x": URL_SAFE_NO_PAD.encode(holder.verifying_key().to_bytes())});
     let payload = json!({"iss": "https://vault.example", "vct": "urn:t:1", "iat": 1000, "exp": 9000,
         "cnf": {"jwk": jwk}, "status": {"status_list": {"idx": 13, "uri": URI}}});
-    let Value::Object(payload) = payload else { unreachable!() };
+    let Value::Object(payload) = payload else {
+        unreachable!()
+    };
     let sd = issue(
         &issuer,
         payload,
@@ -29,7 +31,13 @@ fn fixture(revoked: bool) -> (Attestor, SigningKey, String, String) {
 }
 
 fn expect(now: i64) -> Expect<'static> {
-    Expect { audience: "venue", nonce: "n-1", vct: "urn:t:1", now, max_age: 300 }
+    Expect {
+        audience: "venue",
+        nonce: "n-1",
+        vct: "urn:t:1",
+        now,
+        max_age: 300,
+    }
 }
 
 fn jwks(a: &Attestor) -> Value {
@@ -39,7 +47,9 @@ fn jwks(a: &Attestor) -> Value {
 #[test]
 fn presentation_discloses_only_what_the_holder_chose() {
     let (issuer, holder, sd, list) = fixture(false);
-    let p = present(&sd, &["age_over_21"], "venue", "n-1", 1100, |m| holder.sign(m).to_bytes());
+    let p = present(&sd, &["age_over_21"], "venue", "n-1", 1100, |m| {
+        holder.sign(m).to_bytes()
+    });
     let v = verify(&p, &jwks(&issuer), |u| (u == URI).then(|| list.clone()), &expect(1100)).unwrap();
     assert_eq!(v.claims.len(), 1);
     assert_eq!(v.claims["age_over_21"], json!(false));
@@ -53,21 +63,42 @@ fn refusals_name_the_check() {
     let sign = |m: &[u8]| holder.sign(m).to_bytes();
     let fetch = |_: &str| Some(list.clone());
     let p = present(&sd, &["resident"], "venue", "n-1", 1100, sign);
-    let wrong_nonce = Expect { nonce: "n-2", ..expect(1100) };
-    assert_eq!(verify(&p, &keys, fetch, &wrong_nonce), Err(VerifyError::KeyBinding("nonce")));
-    let wrong_aud = Expect { audience: "other", ..expect(1100) };
-    assert_eq!(verify(&p, &keys, fetch, &wrong_aud), Err(VerifyError::KeyBinding("aud")));
-    assert_eq!(verify(&p, &keys, fetch, &expect(2000)), Err(VerifyError::KeyBinding("not fresh")));
+    let wrong_nonce = Expect {
+        nonce: "n-2",
+        ..expect(1100)
+    };
+    assert_eq!(
+        verify(&p, &keys, fetch, &wrong_nonce),
+        Err(VerifyError::KeyBinding("nonce"))
+    );
+    let wrong_aud = Expect {
+        audience: "other",
+        ..expect(1100)
+    };
+    assert_eq!(
+        verify(&p, &keys, fetch, &wrong_aud),
+        Err(VerifyError::KeyBinding("aud"))
+    );
+    assert_eq!(
+        verify(&p, &keys, fetch, &expect(2000)),
+        Err(VerifyError::KeyBinding("not fresh"))
+    );
     assert_eq!(verify(&p, &keys, fetch, &expect(9999)), Err(VerifyError::Expired));
     // Without the KB-JWT.
     let (bare, _) = p.rsplit_once('~').unwrap();
     let bare = format!("{bare}~");
-    assert_eq!(verify(&bare, &keys, fetch, &expect(1100)), Err(VerifyError::KeyBinding("no KB-JWT")));
+    assert_eq!(
+        verify(&bare, &keys, fetch, &expect(1100)),
+        Err(VerifyError::KeyBinding("no KB-JWT"))
+    );
     // A disclosure the issuer never signed.
     let forged = Disclosure::new("age_over_21", &json!(true)).encoded;
     let (head, kb) = p.rsplit_once('~').unwrap();
     let tampered = format!("{head}~{forged}~{kb}");
-    assert_eq!(verify(&tampered, &keys, fetch, &expect(1100)), Err(VerifyError::Disclosure));
+    assert_eq!(
+        verify(&tampered, &keys, fetch, &expect(1100)),
+        Err(VerifyError::Disclosure)
+    );
     // Another issuer's keys.
     let other = jwks(&Attestor::new("cred-1".into(), &Secret32::random()));
     assert_eq!(verify(&p, &other, fetch, &expect(1100)), Err(VerifyError::Signature));

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use ed25519_dalek::{Signature, Verifier, VerifyingKey};
+use ed25519_dalek::{Signature, VerifyingKey};
 use serde_json::{Map, Value};
 
 use super::{decode_list, digest, KB_TYP, SD_ALG, STATUS_LIST_TYP, VC_TYP};
@@ -96,7 +96,11 @@ pub fn ed25519_key(jwk: &Value) -> Result<VerifyingKey, VerifyError> {
 }
 
 /// A compact JWS, checked: `alg` EdDSA, `typ`, signature by `key`.
-fn check_jws(jws: &str, typ: &str, key: impl FnOnce(&Map<String, Value>) -> Result<VerifyingKey, VerifyError>) -> Result<(Map<String, Value>, Map<String, Value>), VerifyError> {
+fn check_jws(
+    jws: &str,
+    typ: &str,
+    key: impl FnOnce(&Map<String, Value>) -> Result<VerifyingKey, VerifyError>,
+) -> Result<(Map<String, Value>, Map<String, Value>), VerifyError> {
     let mut parts = jws.split('.');
     let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
         return Err(VerifyError::Malformed("not a compact JWS"));
@@ -115,13 +119,17 @@ fn check_jws(jws: &str, typ: &str, key: impl FnOnce(&Map<String, Value>) -> Resu
         .and_then(|b| Signature::from_slice(&b).ok())
         .ok_or(VerifyError::Signature)?;
     let signed = &jws[..h.len() + 1 + p.len()];
-    key.verify_strict(signed.as_bytes(), &sig).map_err(|_| VerifyError::Signature)?;
+    key.verify_strict(signed.as_bytes(), &sig)
+        .map_err(|_| VerifyError::Signature)?;
     Ok((header, b64_json(p)?))
 }
 
 fn issuer_key<'a>(jwks: &'a Value) -> impl FnOnce(&Map<String, Value>) -> Result<VerifyingKey, VerifyError> + 'a {
     move |header| {
-        let kid = header.get("kid").and_then(Value::as_str).ok_or(VerifyError::UnknownKey)?;
+        let kid = header
+            .get("kid")
+            .and_then(Value::as_str)
+            .ok_or(VerifyError::UnknownKey)?;
         let jwk = jwks["keys"]
             .as_array()
             .and_then(|keys| keys.iter().find(|k| k["kid"] == kid))
@@ -170,7 +178,12 @@ fn disclosures(payload: &Map<String, Value>, encoded: &[&str]) -> Result<BTreeMa
     Ok(claims)
 }
 
-fn key_binding(payload: &Map<String, Value>, kb: &str, presented: &str, expect: &Expect<'_>) -> Result<(), VerifyError> {
+fn key_binding(
+    payload: &Map<String, Value>,
+    kb: &str,
+    presented: &str,
+    expect: &Expect<'_>,
+) -> Result<(), VerifyError> {
     let holder = payload
         .get("cnf")
         .and_then(|c| c.get("jwk"))
@@ -187,7 +200,10 @@ fn key_binding(payload: &Map<String, Value>, kb: &str, presented: &str, expect: 
     if claims.get("nonce").and_then(Value::as_str) != Some(expect.nonce) {
         return Err(VerifyError::KeyBinding("nonce"));
     }
-    let iat = claims.get("iat").and_then(Value::as_i64).ok_or(VerifyError::KeyBinding("iat"))?;
+    let iat = claims
+        .get("iat")
+        .and_then(Value::as_i64)
+        .ok_or(VerifyError::KeyBinding("iat"))?;
     if iat > expect.now + SKEW || iat < expect.now - expect.max_age {
         return Err(VerifyError::KeyBinding("not fresh"));
     }
@@ -211,7 +227,11 @@ pub fn status_of(token: &str, jwks: &Value, uri: &str, idx: u64, now: i64) -> Re
     if claims.get("sub").and_then(Value::as_str) != Some(uri) {
         return Err(VerifyError::StatusList("sub is not the credential's list"));
     }
-    if claims.get("exp").and_then(Value::as_i64).is_some_and(|exp| exp + SKEW < now) {
+    if claims
+        .get("exp")
+        .and_then(Value::as_i64)
+        .is_some_and(|exp| exp + SKEW < now)
+    {
         return Err(VerifyError::StatusList("expired"));
     }
     let list = &claims["status_list"];
@@ -268,7 +288,11 @@ pub fn verify(
         return Err(VerifyError::Revoked);
     }
     Ok(Verified {
-        issuer: payload.get("iss").and_then(Value::as_str).unwrap_or_default().to_owned(),
+        issuer: payload
+            .get("iss")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
         kid: header.get("kid").and_then(Value::as_str).unwrap_or_default().to_owned(),
         claims,
         exp,

@@ -182,8 +182,17 @@ struct Proofs {
 }
 
 /// `POST /oid4vci/credential`: one credential per key proof.
-pub async fn credential(State(v): State<Arc<Vault>>, headers: HeaderMap, body: Body) -> Result<Json<Value>, WalletError> {
-    let Some(token) = crate::http::extract::bearer(&headers) else {
+pub async fn credential(
+    State(v): State<Arc<Vault>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Value>, WalletError> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .filter(|t| t.len() == 43 && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+    let Some(token) = token else {
         return Err(WalletError {
             status: 401,
             code: "invalid_token",
