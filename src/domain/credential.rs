@@ -28,6 +28,14 @@ pub const LIST_FILL: u64 = LIST_ENTRIES / 2;
 pub const LIFETIME_DAYS: i64 = 365;
 const DAY: i64 = 86_400;
 
+/// One status list as stored: its bits (set: revoked) and which entries
+/// are taken, each [`LIST_BYTES`] long, entry 0 in the low bit of byte 0.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListBits {
+    pub bits: Vec<u8>,
+    pub taken: Vec<u8>,
+}
+
 /// The disclosable claims of a valid card's credential: `resident` (every
 /// program requires proof of residency, as for the `resident` fact),
 /// `age_over_N` for each configured threshold, `program`.

@@ -378,5 +378,5 @@ pub trait Store: Send + Sync + 'static {
     ///
     /// # Errors
     /// The read failed.
-    fn status_list(&self, list: u32) -> Result<Option<(Vec<u8>, Vec<u8>)>, StoreError>;
+    fn status_list(&self, list: u32) -> Result<Option<super::credential::ListBits>, StoreError>;
 }

@@ -16,7 +16,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 use super::changes::{Abort, TxResult};
 use super::{decode, encode};
 use crate::domain::card::CardId;
-use crate::domain::credential::{LIST_BYTES, LIST_ENTRIES};
+use crate::domain::credential::{ListBits, LIST_BYTES, LIST_ENTRIES};
 use crate::domain::store::Conflict;
 
 fn key(tag: u8, rest: &[u8]) -> Vec<u8> {
@@ -121,12 +121,15 @@ pub(super) fn forget(tree: &TransactionalTree, card_id: &CardId) -> TxResult<()>
 }
 
 /// A list's bits and taken entries, outside a transaction.
-pub(super) fn read_list(tree: &sled::Tree, list: u32) -> Result<Option<(Vec<u8>, Vec<u8>)>, sled::Error> {
+pub(super) fn read_list(tree: &sled::Tree, list: u32) -> Result<Option<ListBits>, sled::Error> {
     let Some(bits) = tree.get(list_key(b'l', list))? else {
         return Ok(None);
     };
     let taken = tree
         .get(list_key(b'a', list))?
         .map_or_else(|| vec![0; LIST_BYTES], |v| v.to_vec());
-    Ok(Some((bits.to_vec(), taken)))
+    Ok(Some(ListBits {
+        bits: bits.to_vec(),
+        taken,
+    }))
 }

@@ -247,7 +247,7 @@ impl Store for SledStore {
         Ok(self.inner.trees.scans.len() as u64)
     }
 
-    fn status_list(&self, list: u32) -> Result<Option<(Vec<u8>, Vec<u8>)>, StoreError> {
+    fn status_list(&self, list: u32) -> Result<Option<crate::domain::credential::ListBits>, StoreError> {
         super::credentials::read_list(&self.inner.trees.credentials, list).map_err(failed)
     }
 

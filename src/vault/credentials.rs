@@ -294,7 +294,7 @@ fn key_proof(v: &Vault, proof: &str, now: i64) -> Result<Value, WalletError> {
         .ok()
         .and_then(|b| ed25519_dalek::Signature::from_slice(&b).ok())
         .ok_or(bad.clone())?;
-    key.verify_strict(proof[..h.len() + 1 + p.len()].as_bytes(), &sig)
+    key.verify_strict(&proof.as_bytes()[..h.len() + 1 + p.len()], &sig)
         .map_err(|_| bad.clone())?;
     if claims.get("aud").and_then(Value::as_str) != Some(issuer_url(v).as_str()) {
         return Err(bad);
@@ -316,7 +316,7 @@ fn draw(v: &Vault, n: usize) -> Result<Vec<u64>, StoreError> {
     let mut list = 0u32;
     let taken = loop {
         match v.store.status_list(list)? {
-            Some((_, taken)) => {
+            Some(crate::domain::credential::ListBits { taken, .. }) => {
                 let count: u64 = taken.iter().map(|b| u64::from(b.count_ones())).sum();
                 if count + (n as u64) < LIST_FILL {
                     break taken;
@@ -469,7 +469,7 @@ pub async fn maintain_keys(v: &Arc<Vault>, now: i64) -> Result<(), crate::crypto
 /// # Errors
 /// The read failed.
 pub async fn status_list(v: &Arc<Vault>, n: u32) -> Result<Option<String>, Error> {
-    let Some((bits, _)) = v.read(move |v| v.store.status_list(n)).await? else {
+    let Some(credential::ListBits { bits, .. }) = v.read(move |v| v.store.status_list(n)).await? else {
         return Ok(None);
     };
     let uri = format!("{}/v1/status-lists/{n}", issuer_url(v));

@@ -17,6 +17,9 @@ use serde_json::{Map, Value};
 
 use super::{decode_list, digest, KB_TYP, SD_ALG, STATUS_LIST_TYP, VC_TYP};
 
+/// A JOSE header or claims set.
+type Claims = Map<String, Value>;
+
 /// Clock skew tolerated on `iat` and `exp`, in seconds.
 const SKEW: i64 = 60;
 
@@ -100,7 +103,7 @@ fn check_jws(
     jws: &str,
     typ: &str,
     key: impl FnOnce(&Map<String, Value>) -> Result<VerifyingKey, VerifyError>,
-) -> Result<(Map<String, Value>, Map<String, Value>), VerifyError> {
+) -> Result<(Claims, Claims), VerifyError> {
     let mut parts = jws.split('.');
     let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
         return Err(VerifyError::Malformed("not a compact JWS"));
