@@ -259,6 +259,30 @@ async fn theirs(door: &Door, presentation: &str, nonce: &str) -> Option<Value> {
     Some(serde_json::from_slice(&out.stdout).unwrap())
 }
 
+/// `civic-vault credential verify`'s verdict (the binary, offline, with
+/// files), and its exit status.
+fn cli(door: &Door, presentation: &str, nonce: &str) -> (bool, Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let (uri, _) = status_uri(presentation);
+    std::fs::write(dir.path().join("jwks.json"), door.jwks.to_string()).unwrap();
+    std::fs::write(dir.path().join("list.jwt"), door.lists[&uri].as_str().unwrap()).unwrap();
+    std::fs::write(dir.path().join("presentation.txt"), presentation).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_civic-vault"))
+        .args([
+            "credential",
+            "verify",
+            "--jwks",
+            "jwks.json",
+            "--status-list",
+            "list.jwt",
+        ])
+        .args(["--audience", VENUE, "--nonce", nonce, "presentation.txt"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    (out.status.success(), serde_json::from_slice(&out.stdout).unwrap())
+}
+
 /// Both verifiers accept, with exactly `claims` disclosed.
 async fn both_accept(door: &Door, presentation: &str, nonce: &str, claims: &Value) {
     assert_eq!(ours(door, presentation, nonce).as_ref(), Ok(claims));
@@ -422,6 +446,15 @@ async fn a_wallet_redeems_presents_offline_and_is_refused_after_revocation() {
     let door_open = door(&v, &uris).await;
     let p = holders[0].present(&credentials[0], &["age_over_21"], VENUE, "n-1", now());
     both_accept(&door_open, &p, "n-1", &json!({"age_over_21": true})).await;
+    let (ok, verdict) = cli(&door_open, &p, "n-1");
+    assert!(ok, "{verdict}");
+    assert_eq!(verdict["claims"], json!({"age_over_21": true}));
+    let list = door_open.lists.values().next().unwrap().as_str().unwrap();
+    println!(
+        "measured: a presentation of one claim is {} bytes; a status list of 131072 entries is {} bytes signed",
+        p.len(),
+        list.len()
+    );
     let p2 = holders[1].present(&credentials[1], &["resident", "program"], VENUE, "n-2", now());
     both_accept(&door_open, &p2, "n-2", &json!({"resident": true, "program": "idnyc"})).await;
     // Replayed to another nonce, stale, for another audience, or presented
@@ -469,6 +502,9 @@ async fn a_wallet_redeems_presents_offline_and_is_refused_after_revocation() {
     let door_later = door(&v, &uris).await;
     let p = holders[3].present(&credentials[3], &["age_over_21"], VENUE, "n-6", now());
     both_refuse(&door_later, &p, "n-6", &VerifyError::Revoked).await;
+    let (ok, verdict) = cli(&door_later, &p, "n-6");
+    assert!(!ok);
+    assert_eq!(verdict, json!({"valid": false, "reason": "revoked"}));
     // And no new offer for a revoked card.
     let (s, _) = make_offer(&v, &clerk, &card).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
