@@ -401,12 +401,13 @@ pub async fn issue(v: &Arc<Vault>, access_token: &str, proofs: &[String]) -> Res
         card_id: pending.card_id,
         indices: indices.clone(),
     }];
-    let result = v.store.commit(Commit {
-        changes,
-        audit: vec![entry],
-    });
+    // A redemption for a honey card raises its alert like any request about it.
+    let mut audit = vec![entry];
+    let (alerts, hits) = crate::vault::honey::alerts_for(v, &audit);
+    audit.extend(alerts);
+    let result = v.store.commit(Commit { changes, audit });
     match result.await {
-        Ok(_) => {}
+        Ok(_) => crate::vault::honey::report(v, hits),
         Err(StoreError::Conflict(Conflict::NotFound)) => {
             return Err(refuse(400, "invalid_grant", "the card is no longer valid"));
         }
