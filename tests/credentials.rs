@@ -589,3 +589,90 @@ async fn replacement_erasure_and_the_sweep_revoke_and_codes_do_not_outlive_the_c
     assert!(check(&d, &c, 0, "t").is_ok());
     v.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sweep_rotates_the_issuer_key_and_keeps_old_keys_until_their_credentials_expire() {
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let config = common::test_config(dir.path(), "idnyc");
+    let clock = Arc::new(civic_vault::clock::ManualClock::new(time::OffsetDateTime::now_utc()));
+    let v = TestVault::start_with_clock(dir, config, clock.clone()).await;
+    let clerk = v.clerk().await;
+    let admin = v.staff("admin-2", &["admin"]).await;
+    let card = v.enroll_one(&clerk, "P5", "1990-01-01").await;
+    let issuer_meta: Value = v
+        .http
+        .get(v.url("/.well-known/openid-credential-issuer"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let issuer = issuer_meta["credential_issuer"].as_str().unwrap().to_owned();
+    let w = redeem(&v, &clerk, &card, &issuer).await;
+    let kid_of = |c: &str| {
+        b64_json(c.split('.').next().unwrap())["kid"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let first = kid_of(&w.credentials[0]);
+    let issuer_kids = |jwks: &Value| -> Vec<String> {
+        jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|k| {
+                k["kid"]
+                    .as_str()
+                    .filter(|k| k.starts_with("issuer-"))
+                    .map(str::to_owned)
+            })
+            .collect()
+    };
+    let uris: BTreeSet<String> = w.credentials.iter().map(|c| status_uri(c).0).collect();
+    let at = |clock: &civic_vault::clock::ManualClock| {
+        use civic_vault::clock::Clock;
+        clock.now().unix_timestamp()
+    };
+    let check = |d: &Door, i: usize, t: i64| {
+        let p = w.holders[i].present(&w.credentials[i], &["resident"], VENUE, "r", t);
+        let expect = Expect {
+            audience: VENUE,
+            nonce: "r",
+            vct: VCT,
+            now: t,
+            max_age: 300,
+        };
+        sdjwt::verify::verify(
+            &p,
+            &d.jwks,
+            |uri| d.lists.get(uri).and_then(Value::as_str).map(str::to_owned),
+            &expect,
+        )
+    };
+
+    // 91 days on: a new key signs, the old one still verifies what it signed.
+    clock.advance(std::time::Duration::from_secs(91 * 86_400));
+    let (s, r) = v.post("/v1/retention/sweep", &admin, &json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let d = door(&v, &uris).await;
+    let kids = issuer_kids(&d.jwks);
+    assert_eq!(kids.len(), 2, "{kids:?}");
+    assert_eq!(kids[0], first);
+    assert!(check(&d, 0, at(&clock)).is_ok());
+
+    // A year after the new key took over, everything the old one signed has
+    // expired: the old key is destroyed and gone from the JWKS.
+    clock.advance(std::time::Duration::from_secs(366 * 86_400));
+    let (s, r) = v.post("/v1/retention/sweep", &admin, &json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let d = door(&v, &uris).await;
+    let kids = issuer_kids(&d.jwks);
+    assert!(!kids.contains(&first), "{kids:?}");
+    assert!(!v.dir.path().join(format!("keys/{first}.key")).exists());
+    // (Its key is checked first: gone from the JWKS, it verifies nothing.)
+    assert_eq!(check(&d, 1, at(&clock)), Err(VerifyError::UnknownKey));
+    v.stop().await;
+}
