@@ -383,8 +383,13 @@ async fn a_wallet_redeems_presents_offline_and_is_refused_after_revocation() {
 
     // Ten holder keys, each proven with a nonce of its own.
     let holders: Vec<Holder> = (0..10).map(|_| Holder::new()).collect();
+    let started = std::time::Instant::now();
     let (s, answer) = request_credentials(&v, &token, &holders, &issuer).await;
     assert_eq!(s, StatusCode::OK, "{answer}");
+    println!(
+        "measured: ten nonces and a batch of ten credentials in {:.1} ms (debug build)",
+        started.elapsed().as_secs_f64() * 1e3
+    );
     let credentials: Vec<String> = answer["credentials"]
         .as_array()
         .unwrap()
