@@ -60,6 +60,7 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("post", "/v1/cardholders/{card}/printed"),
     ("post", "/v1/cardholders/{card}/picked-up"),
     ("post", "/v1/cardholders/{card}/access-report"),
+    ("post", "/v1/cardholders/{card}/credential-offer"),
     ("get", "/v1/print-queue"),
     ("get", "/v1/reports/quarterly"),
     ("post", "/v1/honey-cards"),

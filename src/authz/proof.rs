@@ -349,7 +349,7 @@ mod tests {
         let base = PolicySources::embedded();
         let report = prove(&engine(base.floor, base.editable), &settings()).await;
         assert_eq!(report.status, ProofStatus::Proved, "{report:?}");
-        assert_eq!(report.request_types, 74);
+        assert_eq!(report.request_types, 76);
     }
 
     #[tokio::test]

@@ -3,6 +3,7 @@
 
 mod audit;
 mod backup;
+mod credential;
 mod keys;
 mod policy;
 mod serve;
@@ -96,6 +97,11 @@ enum Command {
     /// proofs readable without keys) to v2, once; the vault refuses a v1
     /// store until then. Takes the same configuration as `serve`.
     Migrate(ServeArgs),
+    /// Holder-held credentials: verify a presentation offline.
+    Credential {
+        #[command(subcommand)]
+        command: credential::CredentialCommand,
+    },
     /// The off-box witness that cosigns a vault's audit checkpoints.
     Witness {
         #[command(subcommand)]
@@ -163,6 +169,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
             },
         ),
         Command::Witness { command } => witness::witness(command),
+        Command::Credential { command } => credential::credential(command),
         Command::Policy { command } => policy::policy(command),
         Command::Backup { command } => backup::backup(command),
         Command::Restore {

@@ -41,7 +41,14 @@ impl Attestor {
     /// Signs `claims` as a compact JWS.
     #[must_use]
     pub fn sign(&self, claims: &Value) -> String {
-        let header = json!({"alg": "EdDSA", "typ": "JWT", "kid": self.kid});
+        self.sign_typed("JWT", claims)
+    }
+
+    /// Signs `claims` as a compact JWS whose header says `typ` (`dc+sd-jwt`,
+    /// `statuslist+jwt`).
+    #[must_use]
+    pub fn sign_typed(&self, typ: &str, claims: &Value) -> String {
+        let header = json!({"alg": "EdDSA", "typ": typ, "kid": self.kid});
         let mut out = URL_SAFE_NO_PAD.encode(header.to_string());
         out.push('.');
         out.push_str(&URL_SAFE_NO_PAD.encode(claims.to_string()));

@@ -163,6 +163,7 @@ pub fn open_birth_date(
         Action::Disclose,
         Action::RenewCard,
         Action::UpdateCard,
+        Action::OfferCredential,
     ]
     .into_iter()
     .any(|a| permit.allows(a))
@@ -202,6 +203,7 @@ pub fn open_fields(
         Action::LookupCard,
         Action::ReadPrintQueue,
         Action::UpdateCard,
+        Action::OfferCredential,
     ]
     .into_iter()
     .any(|a| permit.allows(a))

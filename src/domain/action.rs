@@ -43,10 +43,11 @@ pub enum Action {
     AccessReport,
     CreateHoneyCards,
     ReadHoneyAlerts,
+    OfferCredential,
 }
 
 impl Action {
-    pub const ALL: [Self; 37] = [
+    pub const ALL: [Self; 38] = [
         Self::Enroll,
         Self::ReadPhoto,
         Self::RevokeCard,
@@ -84,6 +85,7 @@ impl Action {
         Self::AccessReport,
         Self::CreateHoneyCards,
         Self::ReadHoneyAlerts,
+        Self::OfferCredential,
     ];
 
     /// The schema's resource type for this action.
@@ -102,7 +104,8 @@ impl Action {
             | Self::UpdateCard
             | Self::MarkPrinted
             | Self::MarkPickedUp
-            | Self::AccessReport => "Card",
+            | Self::AccessReport
+            | Self::OfferCredential => "Card",
             Self::QueryFact => "Fact",
             Self::Disclose => "LegalItem",
             _ => "Vault",
@@ -149,6 +152,7 @@ impl Action {
             Self::AccessReport => "access_report",
             Self::CreateHoneyCards => "create_honey_cards",
             Self::ReadHoneyAlerts => "read_honey_alerts",
+            Self::OfferCredential => "offer_credential",
         }
     }
 }

@@ -6,6 +6,7 @@ pub mod action;
 pub mod audit;
 pub mod audit_verify;
 pub mod card;
+pub mod credential;
 pub mod duplicates;
 pub mod enrollment;
 pub mod error;

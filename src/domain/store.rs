@@ -78,6 +78,19 @@ pub enum Change {
         identity: Vec<Commitment>,
         superseded: Vec<CardId>,
     },
+    /// Records the status-list indices of credentials issued for a card;
+    /// aborts if the card is gone or its credentials revoked (not found), or
+    /// an index is taken already (unavailable: draw again).
+    IssueCredentials {
+        card_id: CardId,
+        indices: Vec<u64>,
+    },
+    /// Sets the status bit of every credential issued for a card, and of
+    /// every one issued for it from now on (revocation, replacement,
+    /// erasure request).
+    RevokeCredentials {
+        card_id: CardId,
+    },
     /// Puts a card on the counter's queue (to print, or to pick up) or takes it off.
     Counter {
         card_id: CardId,
@@ -359,4 +372,11 @@ pub trait Store: Send + Sync + 'static {
     /// # Errors
     /// Storage failure.
     fn flush(&self) -> Result<(), StoreError>;
+
+    /// Status list `list`'s bits (one per entry, set: revoked) and which of
+    /// its entries are taken; `None` before its first credential.
+    ///
+    /// # Errors
+    /// The read failed.
+    fn status_list(&self, list: u32) -> Result<Option<super::credential::ListBits>, StoreError>;
 }

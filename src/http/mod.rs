@@ -92,6 +92,19 @@ pub fn router_with(vault: Arc<Vault>, skin: Router<Arc<Vault>>) -> Router {
         // Public keys: no token, and not audited (anyone may fetch them, and
         // an unauthenticated route must not be a way to fill the audit log).
         .route("/v1/attestation-keys", get(handlers::facts::keys))
+        // Holder-held credentials: the wallet's side (authenticated by the
+        // pre-authorized code; the redemption writes its own audit entry)
+        // and the public documents a verifier needs, never told about a
+        // presentation.
+        .route(
+            "/.well-known/openid-credential-issuer",
+            get(handlers::credentials::metadata),
+        )
+        .route("/.well-known/jwt-vc-issuer", get(handlers::credentials::jwt_vc_issuer))
+        .route("/oid4vci/token", post(handlers::credentials::token))
+        .route("/oid4vci/nonce", post(handlers::credentials::nonce))
+        .route("/oid4vci/credential", post(handlers::credentials::credential))
+        .route("/v1/status-lists/{n}", get(handlers::credentials::status_list))
         .merge(audited)
         .merge(skin)
         .layer(DefaultBodyLimit::disable())
@@ -143,6 +156,10 @@ fn card_routes(router: Router<Arc<Vault>>) -> Router<Arc<Vault>> {
         .route("/v1/cardholders/{card}/update", post(handlers::counter::update))
         .route("/v1/cardholders/{card}/printed", post(handlers::counter::printed))
         .route("/v1/cardholders/{card}/picked-up", post(handlers::counter::picked_up))
+        .route(
+            "/v1/cardholders/{card}/credential-offer",
+            post(handlers::credentials::offer),
+        )
         .route(
             "/v1/cardholders/{card}/access-report",
             post(handlers::access_report::access_report),

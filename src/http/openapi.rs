@@ -180,6 +180,7 @@ impl Modify for Bearer {
         handlers::counter::printed,
         handlers::counter::picked_up,
         handlers::access_report::access_report,
+        handlers::credentials::offer,
         handlers::reports::quarterly,
         handlers::honey::create,
         handlers::honey::alerts,

@@ -53,11 +53,12 @@ struct Tx<'a> {
     policy_tests: &'a TransactionalTree,
     staff_keys: &'a TransactionalTree,
     honey: &'a TransactionalTree,
+    credentials: &'a TransactionalTree,
 }
 
 impl<'a> Tx<'a> {
     fn of(t: &'a [TransactionalTree]) -> Option<Self> {
-        let [_, principals, cards, photos, commitments, scans, due, meta, holds, held_scans, policies, legal, notices, counter, policy_tests, staff_keys, honey] =
+        let [_, principals, cards, photos, commitments, scans, due, meta, holds, held_scans, policies, legal, notices, counter, policy_tests, staff_keys, honey, credentials] =
             t
         else {
             return None;
@@ -79,6 +80,7 @@ impl<'a> Tx<'a> {
             policy_tests,
             staff_keys,
             honey,
+            credentials,
         })
     }
 }
@@ -112,6 +114,10 @@ pub(super) fn apply_change(t: &[TransactionalTree], change: &Change) -> TxResult
             due_at,
         } => update_meta(&tx, card_id, expect, meta, *due_at)?,
         Change::DeleteCard { card_id, due: entry } => delete_card(&tx, card_id, *entry)?,
+        Change::IssueCredentials { card_id, indices } => {
+            super::credentials::issue(tx.cards, tx.credentials, card_id, indices)?
+        }
+        Change::RevokeCredentials { card_id } => super::credentials::revoke(tx.credentials, card_id)?,
         Change::MoveDue { from, to } => move_due(&tx, *from, *to)?,
         Change::UpdateCard {
             card_id,
@@ -355,6 +361,9 @@ fn move_due(tx: &Tx<'_>, from: Due, to: Due) -> TxResult<()> {
 /// and counts it towards the next KEK destruction.
 fn delete_card(tx: &Tx<'_>, card_id: &CardId, entry: Due) -> TxResult<()> {
     tx.due.remove(keys::due(entry))?;
+    // Every credential issued for the card is revoked with it (an erasure,
+    // the end of the retention window after expiry or revocation).
+    super::credentials::forget(tx.credentials, card_id)?;
     if let Some(current) = tx.cards.remove(card_id)? {
         let record: CardRecord = tx_decode(&current)?;
         tx.photos.remove(card_id)?;

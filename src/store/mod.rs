@@ -14,6 +14,7 @@
 mod audit_index;
 mod audit_reads;
 mod changes;
+mod credentials;
 mod index_runs;
 mod keys;
 mod migrate;
@@ -62,6 +63,10 @@ pub(crate) struct Trees {
     /// Honey cards (honey id → record): keyed hashes of the canary cards,
     /// never in the card records themselves.
     pub honey: sled::Tree,
+    /// Holder-held credentials: each card's status indices, the status
+    /// lists' bits, which indices are taken, and revoked cards (see
+    /// `keys::credential_*`).
+    pub credentials: sled::Tree,
     pub meta: sled::Tree,
 }
 
@@ -175,6 +180,7 @@ impl SledStore {
             policy_tests: db.open_tree("policy_tests").map_err(failed)?,
             staff_keys: db.open_tree("staff_keys").map_err(failed)?,
             honey: db.open_tree("honey_cards").map_err(failed)?,
+            credentials: db.open_tree("credentials").map_err(failed)?,
             meta: meta.clone(),
         };
         // The audit index lives in files beside sled's (see `audit_index`);

@@ -247,6 +247,10 @@ impl Store for SledStore {
         Ok(self.inner.trees.scans.len() as u64)
     }
 
+    fn status_list(&self, list: u32) -> Result<Option<crate::domain::credential::ListBits>, StoreError> {
+        super::credentials::read_list(&self.inner.trees.credentials, list).map_err(failed)
+    }
+
     fn flush(&self) -> Result<(), StoreError> {
         if self.inner.failed.load(Ordering::SeqCst) {
             return Err(StoreError::Failed("an earlier write failed".into()));

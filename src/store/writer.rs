@@ -104,6 +104,7 @@ fn transact(inner: &Inner, head: Head, commit: &Commit) -> Result<(Head, CommitR
         &t.policy_tests,
         &t.staff_keys,
         &t.honey,
+        &t.credentials,
     ];
     let outcome = trees[..].transaction(|tx| {
         for change in &commit.changes {

@@ -232,6 +232,8 @@ pub async fn replace(
     };
     let changes = vec![
         meta_change(v, &id, &card, &old_meta)?,
+        // The old card's holder-held credentials stop with it.
+        Change::RevokeCredentials { card_id: id },
         Change::Counter {
             card_id: id,
             queued: false,

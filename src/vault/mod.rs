@@ -10,6 +10,7 @@ pub mod card_cache;
 pub mod cards;
 pub mod checkpoints;
 pub mod counter;
+pub mod credentials;
 pub mod honey;
 pub mod honey_registry;
 pub mod legal;
@@ -74,6 +75,8 @@ pub struct Vault {
     pub principals: TokenIndex,
     pub metrics: Metrics,
     pub attestor: Attestor,
+    /// Holder-held credentials: issuer keys, offers, tokens, nonces.
+    pub credentials: crate::vault::credentials::Credentials,
     pub cards: CardCache,
     /// Enrollments hold this shared while they wrap a data key and commit;
     /// a KEK rotation takes it exclusively once, after switching keys, so no

@@ -183,6 +183,8 @@ impl Vault {
             principals.insert(p);
         }
         let attestor = Attestor::new(keys.attestation_id.clone(), keys.attestation_seed());
+        let issuer =
+            crate::crypto::IssuerKeys::load(&keys.files, clock.now().unix_timestamp()).map_err(StartError::Keys)?;
         let honey = crate::vault::honey_registry::HoneyCards::new(
             store.honey_cards().map_err(|e| StartError::Store(e.to_string()))?,
             config.honey.webhook.clone(),
@@ -199,6 +201,7 @@ impl Vault {
             decoy: std::sync::Mutex::new(None),
             commitment_cost,
             attestor,
+            credentials: crate::vault::credentials::Credentials::new(issuer),
             fact_window: DistinctCards::default(),
             cards: CardCache::default(),
             sweep_lock: tokio::sync::Mutex::new(()),

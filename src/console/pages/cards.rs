@@ -244,7 +244,7 @@ async fn lookup(staff: &Staff, number: &str) -> Result<Result<Card, String>, Ref
 pub struct CardForm {
     csrf: Option<String>,
     /// `lookup`, `revoke`, `replace`, `printed`, `picked_up`, `erase`,
-    /// `access_report` or `notice_sent`.
+    /// `access_report`, `credential_offer` or `notice_sent`.
     intent: String,
     /// For `notice_sent`.
     notice_id: String,
@@ -391,6 +391,12 @@ pub async fn action(staff: Staff, Form(form): Form<CardForm>) -> Result<Response
     }
     if form.intent == "access_report" {
         return match crate::console::pages::access_report::page(&staff, number).await? {
+            Ok(page) => Ok(page),
+            Err(message) => render_page(&staff, None, Some(message), None).await,
+        };
+    }
+    if form.intent == "credential_offer" {
+        return match crate::console::pages::credential_offer::page(&staff, number).await? {
             Ok(page) => Ok(page),
             Err(message) => render_page(&staff, None, Some(message), None).await,
         };

@@ -3,6 +3,7 @@
 pub mod access_report;
 pub mod audit;
 pub mod cards;
+pub mod credential_offer;
 pub mod enroll;
 pub mod enroll_form;
 pub mod home;

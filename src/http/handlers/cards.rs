@@ -176,7 +176,10 @@ async fn set_status(gate: &Gate, card: &CardRef, status: CardStatus) -> Result<(
         .await??
         .ok_or(Error::NotFound)?;
     let change = crate::vault::cards::status_change(v, &card_id, &current, status)?;
-    let result = gate.commit(vec![change]).await;
+    // Every status this sets (revoked, erasure requested) ends the card's
+    // holder-held credentials in the same transaction.
+    let revoke = crate::domain::store::Change::RevokeCredentials { card_id };
+    let result = gate.commit(vec![change, revoke]).await;
     v.cards.invalidate(&card_id);
     result.map(drop)
 }

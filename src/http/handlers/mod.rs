@@ -2,6 +2,7 @@ pub mod access_report;
 pub mod audit;
 pub mod cards;
 pub mod counter;
+pub mod credentials;
 pub mod enrollments;
 pub mod facts;
 pub mod holds;

@@ -97,6 +97,10 @@ pub async fn sweep(v: &Arc<Vault>, trigger: &str, principal: Option<&str>) -> Re
     destroy_released_hold_keys(v).await?;
     sweep_cardholders(v, &mut report, started, principal).await?;
     rotate_kek_if_due(v, &mut report, started, principal).await?;
+    if let Err(e) = crate::vault::credentials::maintain_keys(v, started).await {
+        tracing::error!(error = %e, "credential issuer keys could not be rotated or retired; will retry");
+        report.errors.push("credential issuer keys: rotation failed".into());
+    }
     report.finished_at = rfc3339(v.clock.now().unix_timestamp());
     if !report.destroyed.is_empty() {
         tracing::info!(sweep = %report.sweep_id, destroyed = report.destroyed.len(), "retention sweep destroyed data");

@@ -1,0 +1,121 @@
+use ed25519_dalek::{Signer, SigningKey};
+use serde_json::json;
+
+use super::verify::{verify, Expect, VerifyError};
+use super::*;
+use crate::crypto::Secret32;
+
+const URI: &str = "https://vault.example/v1/status-lists/0";
+
+fn fixture(revoked: bool) -> (Attestor, SigningKey, String, String) {
+    let issuer = Attestor::new("cred-1".into(), &Secret32::random());
+    let holder = SigningKey::from_bytes(Secret32::random().expose());
+    let jwk = json!({"kty": "OKP", "crv": "Ed25519",
+        "x": URL_SAFE_NO_PAD.encode(holder.verifying_key().to_bytes())});
+    let payload = json!({"iss": "https://vault.example", "vct": "urn:t:1", "iat": 1000, "exp": 9000,
+        "cnf": {"jwk": jwk}, "status": {"status_list": {"idx": 13, "uri": URI}}});
+    let Value::Object(payload) = payload else {
+        unreachable!()
+    };
+    let sd = issue(
+        &issuer,
+        payload,
+        &[("resident".into(), json!(true)), ("age_over_21".into(), json!(false))],
+    );
+    let mut bits = vec![0u8; 4];
+    if revoked {
+        bits[1] = 0b0010_0000;
+    }
+    let list = status_list_token(&issuer, URI, &bits, 1000, 300).unwrap();
+    (issuer, holder, sd, list)
+}
+
+fn expect(now: i64) -> Expect<'static> {
+    Expect {
+        audience: "venue",
+        nonce: "n-1",
+        vct: "urn:t:1",
+        now,
+        max_age: 300,
+    }
+}
+
+fn jwks(a: &Attestor) -> Value {
+    json!({"keys": [a.jwk()]})
+}
+
+#[test]
+fn presentation_discloses_only_what_the_holder_chose() {
+    let (issuer, holder, sd, list) = fixture(false);
+    let p = present(&sd, &["age_over_21"], "venue", "n-1", 1100, |m| {
+        holder.sign(m).to_bytes()
+    });
+    let v = verify(&p, &jwks(&issuer), |u| (u == URI).then(|| list.clone()), &expect(1100)).unwrap();
+    assert_eq!(v.claims.len(), 1);
+    assert_eq!(v.claims["age_over_21"], json!(false));
+    assert_eq!(v.kid, "cred-1");
+}
+
+#[test]
+fn refusals_name_the_check() {
+    let (issuer, holder, sd, list) = fixture(false);
+    let keys = jwks(&issuer);
+    let sign = |m: &[u8]| holder.sign(m).to_bytes();
+    let fetch = |_: &str| Some(list.clone());
+    let p = present(&sd, &["resident"], "venue", "n-1", 1100, sign);
+    let wrong_nonce = Expect {
+        nonce: "n-2",
+        ..expect(1100)
+    };
+    assert_eq!(
+        verify(&p, &keys, fetch, &wrong_nonce),
+        Err(VerifyError::KeyBinding("nonce"))
+    );
+    let wrong_aud = Expect {
+        audience: "other",
+        ..expect(1100)
+    };
+    assert_eq!(
+        verify(&p, &keys, fetch, &wrong_aud),
+        Err(VerifyError::KeyBinding("aud"))
+    );
+    assert_eq!(
+        verify(&p, &keys, fetch, &expect(2000)),
+        Err(VerifyError::KeyBinding("not fresh"))
+    );
+    assert_eq!(verify(&p, &keys, fetch, &expect(9999)), Err(VerifyError::Expired));
+    // Without the KB-JWT.
+    let (bare, _) = p.rsplit_once('~').unwrap();
+    let bare = format!("{bare}~");
+    assert_eq!(
+        verify(&bare, &keys, fetch, &expect(1100)),
+        Err(VerifyError::KeyBinding("no KB-JWT"))
+    );
+    // A disclosure the issuer never signed.
+    let forged = Disclosure::new("age_over_21", &json!(true)).encoded;
+    let (head, kb) = p.rsplit_once('~').unwrap();
+    let tampered = format!("{head}~{forged}~{kb}");
+    assert_eq!(
+        verify(&tampered, &keys, fetch, &expect(1100)),
+        Err(VerifyError::Disclosure)
+    );
+    // Another issuer's keys.
+    let other = jwks(&Attestor::new("cred-1".into(), &Secret32::random()));
+    assert_eq!(verify(&p, &other, fetch, &expect(1100)), Err(VerifyError::Signature));
+}
+
+#[test]
+fn a_set_bit_is_revocation() {
+    let (issuer, holder, sd, list) = fixture(true);
+    let p = present(&sd, &["resident"], "venue", "n-1", 1100, |m| holder.sign(m).to_bytes());
+    let r = verify(&p, &jwks(&issuer), |_| Some(list.clone()), &expect(1100));
+    assert_eq!(r, Err(VerifyError::Revoked));
+}
+
+#[test]
+fn lists_round_trip_and_bombs_stop() {
+    let bits: Vec<u8> = (0..12_500u32).map(|i| u8::try_from(i % 7).unwrap()).collect();
+    assert_eq!(decode_list(&encode_list(&bits).unwrap()).unwrap(), bits);
+    let bomb = encode_list(&vec![0u8; 2 << 20]).unwrap();
+    assert_eq!(decode_list(&bomb), Err("lst is too large"));
+}

@@ -1,0 +1,481 @@
+//! Holder-held credentials (OpenID4VCI 1.0, pre-authorized code flow):
+//! the clerk's offer, the wallet's code exchange and nonce, and issuance
+//! of a batch of SD-JWT VCs bound to the wallet's keys; the status lists.
+//!
+//! Offers, access tokens and nonces live in memory only, single-use and
+//! short-lived (a restart forgets them: the clerk makes a new offer). The
+//! claims are computed when the clerk makes the offer (the Cedar-decided,
+//! audited step, with the birth date opened through its permit) and kept
+//! with the offer until it is redeemed or expires; the store keeps only
+//! each card's status indices.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use rand::{Rng, RngCore};
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::crypto::sdjwt;
+use crate::crypto::IssuerKeys;
+use crate::domain::access::{open_birth_date, Permit};
+use crate::domain::audit::{AuditDraft, Decision};
+use crate::domain::card::CardId;
+use crate::domain::credential::{self, BATCH, LIST_ENTRIES, LIST_FILL};
+use crate::domain::error::Error;
+use crate::domain::store::{Change, Commit, Conflict, Store, StoreError};
+use crate::vault::Vault;
+
+/// How long an offer may wait for the wallet, in seconds.
+pub const OFFER_TTL: i64 = 600;
+/// How long an access token and a nonce live, in seconds.
+pub const TOKEN_TTL: i64 = 300;
+/// Wrong transaction codes before an offer is burnt.
+const PIN_TRIES: u8 = 3;
+/// Offers and tokens held at most (a flood of offers cannot grow memory).
+const MAX_PENDING: usize = 10_000;
+/// How long a verifier may cache a status list, in seconds.
+pub const LIST_TTL: i64 = 300;
+/// The credential configuration the vault issues.
+pub const CONFIGURATION_ID: &str = "municipal_id";
+/// The pre-authorized code grant type.
+pub const PRE_AUTHORIZED: &str = "urn:ietf:params:oauth:grant-type:pre-authorized_code";
+
+/// What an offer will issue, decided when the clerk made it.
+#[derive(Clone)]
+struct Pending {
+    card_id: CardId,
+    /// The card's audit subject (keyed hash), for the redemption's entry.
+    subject: String,
+    claims: Vec<(String, Value)>,
+    iat: i64,
+    exp: i64,
+}
+
+struct Offer {
+    pending: Pending,
+    pin: String,
+    expires_at: i64,
+    tries: u8,
+}
+
+struct Grant {
+    pending: Pending,
+    expires_at: i64,
+}
+
+/// Why a wallet's request was refused: the OAuth / OpenID4VCI error code
+/// and a description with nothing about the holder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WalletError {
+    pub status: u16,
+    pub code: &'static str,
+    pub description: &'static str,
+}
+
+const fn refuse(status: u16, code: &'static str, description: &'static str) -> WalletError {
+    WalletError {
+        status,
+        code,
+        description,
+    }
+}
+
+/// The in-memory state of issuance, and the issuer keys.
+pub struct Credentials {
+    pub issuer: IssuerKeys,
+    offers: Mutex<HashMap<[u8; 32], Offer>>,
+    grants: Mutex<HashMap<[u8; 32], Grant>>,
+    nonces: Mutex<HashMap<[u8; 32], i64>>,
+    /// One issuance at a time draws status indices.
+    draw: tokio::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("issuer", &self.issuer)
+            .finish_non_exhaustive()
+    }
+}
+
+fn hash(secret: &str) -> [u8; 32] {
+    Sha256::digest(secret.as_bytes()).into()
+}
+
+fn random_secret() -> String {
+    let mut b = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    URL_SAFE_NO_PAD.encode(b)
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Credentials {
+    #[must_use]
+    pub fn new(issuer: IssuerKeys) -> Self {
+        Self {
+            issuer,
+            offers: Mutex::new(HashMap::new()),
+            grants: Mutex::new(HashMap::new()),
+            nonces: Mutex::new(HashMap::new()),
+            draw: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// A fresh nonce for a wallet's key proofs (`POST /oid4vci/nonce`).
+    ///
+    /// # Errors
+    /// Too many nonces outstanding.
+    pub fn nonce(&self, now: i64) -> Result<String, WalletError> {
+        let mut nonces = lock(&self.nonces);
+        nonces.retain(|_, exp| *exp > now);
+        if nonces.len() >= MAX_PENDING {
+            return Err(refuse(503, "temporarily_unavailable", "too many nonces outstanding"));
+        }
+        let n = random_secret();
+        nonces.insert(hash(&n), now + TOKEN_TTL);
+        Ok(n)
+    }
+
+    fn take_nonce(&self, nonce: &str, now: i64) -> bool {
+        lock(&self.nonces).remove(&hash(nonce)).is_some_and(|exp| exp > now)
+    }
+}
+
+/// The issuer identifier: the vault's public origin.
+#[must_use]
+pub fn issuer_url(v: &Vault) -> String {
+    v.config.console_origin()
+}
+
+/// The clerk's offer for a valid card: the claims are computed now, with
+/// the birth date opened through `permit`. Returns the offer URI and the
+/// transaction code the clerk reads to the holder.
+///
+/// # Errors
+/// The card is not valid (404 as for any card not held), its record does
+/// not open, or too many offers are outstanding.
+pub async fn offer(
+    v: &Arc<Vault>,
+    permit: &Permit,
+    card_id: CardId,
+    subject: String,
+) -> Result<(String, String), Error> {
+    let now = v.clock.now();
+    let today = now.date();
+    let card = v.card(card_id).await?.ok_or(Error::NotFound)?;
+    if !card.is_valid_on(today) {
+        return Err(Error::NotFound);
+    }
+    let (iat, exp) = credential::validity(now.unix_timestamp(), card.meta.expires_on).ok_or(Error::NotFound)?;
+    let birth = open_birth_date(permit, &v.keys, &card_id, &card.record)?;
+    let claims = credential::claims(&card.meta, birth, today, &v.config.facts.age_thresholds);
+    let code = random_secret();
+    let pin = format!("{:06}", rand::rngs::OsRng.gen_range(0..1_000_000u32));
+    let now = now.unix_timestamp();
+    {
+        let mut offers = lock(&v.credentials.offers);
+        offers.retain(|_, o| o.expires_at > now);
+        if offers.len() >= MAX_PENDING {
+            return Err(Error::unavailable("too many credential offers outstanding"));
+        }
+        offers.insert(
+            hash(&code),
+            Offer {
+                pending: Pending {
+                    card_id,
+                    subject,
+                    claims,
+                    iat,
+                    exp,
+                },
+                pin: pin.clone(),
+                expires_at: now + OFFER_TTL,
+                tries: 0,
+            },
+        );
+    }
+    let offer = json!({
+        "credential_issuer": issuer_url(v),
+        "credential_configuration_ids": [CONFIGURATION_ID],
+        "grants": {PRE_AUTHORIZED: {
+            "pre-authorized_code": code,
+            "tx_code": {"input_mode": "numeric", "length": 6, "description": "the code the clerk reads to you"},
+        }},
+    });
+    let uri = format!(
+        "openid-credential-offer://?credential_offer={}",
+        url::form_urlencoded::byte_serialize(offer.to_string().as_bytes()).collect::<String>()
+    );
+    Ok((uri, pin))
+}
+
+/// The token endpoint: a pre-authorized code (and its transaction code)
+/// for an access token, once. Three wrong transaction codes burn the offer.
+///
+/// # Errors
+/// `invalid_grant` for an unknown, used, expired or burnt code or a wrong
+/// transaction code.
+pub fn exchange(v: &Vault, code: &str, tx_code: Option<&str>) -> Result<(String, i64), WalletError> {
+    let now = v.clock.now().unix_timestamp();
+    let invalid = refuse(
+        400,
+        "invalid_grant",
+        "the code is unknown, used, expired, or the transaction code is wrong",
+    );
+    let key = hash(code);
+    let pending = {
+        let mut offers = lock(&v.credentials.offers);
+        let Some(offer) = offers.get_mut(&key) else {
+            return Err(invalid);
+        };
+        let right = tx_code.is_some_and(|t| subtle::ConstantTimeEq::ct_eq(t.as_bytes(), offer.pin.as_bytes()).into());
+        if offer.expires_at <= now {
+            offers.remove(&key);
+            return Err(invalid);
+        }
+        if !right {
+            offer.tries += 1;
+            if offer.tries >= PIN_TRIES {
+                offers.remove(&key);
+            }
+            return Err(invalid);
+        }
+        offers.remove(&key).map(|o| o.pending).ok_or(invalid)?
+    };
+    let token = random_secret();
+    let mut grants = lock(&v.credentials.grants);
+    grants.retain(|_, g| g.expires_at > now);
+    if grants.len() >= MAX_PENDING {
+        return Err(refuse(503, "temporarily_unavailable", "too many grants outstanding"));
+    }
+    grants.insert(
+        hash(&token),
+        Grant {
+            pending,
+            expires_at: now + TOKEN_TTL,
+        },
+    );
+    Ok((token, TOKEN_TTL))
+}
+
+/// Checks one key proof (`openid4vci-proof+jwt`, EdDSA, the holder's
+/// `jwk` in its header; `aud` the issuer, a fresh `iat`, a nonce from the
+/// nonce endpoint) and returns the holder's public JWK.
+fn key_proof(v: &Vault, proof: &str, now: i64) -> Result<Value, WalletError> {
+    let bad = refuse(400, "invalid_proof", "a key proof does not verify");
+    let mut parts = proof.split('.');
+    let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        return Err(bad);
+    };
+    let decode = |part: &str| -> Option<Map<String, Value>> {
+        match serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).ok()?) {
+            Ok(Value::Object(m)) => Some(m),
+            _ => None,
+        }
+    };
+    let (Some(header), Some(claims)) = (decode(h), decode(p)) else {
+        return Err(bad);
+    };
+    if header.get("typ").and_then(Value::as_str) != Some("openid4vci-proof+jwt")
+        || header.get("alg").and_then(Value::as_str) != Some("EdDSA")
+    {
+        return Err(bad);
+    }
+    let jwk = header.get("jwk").ok_or(bad.clone())?;
+    let key = sdjwt::verify::ed25519_key(jwk).map_err(|_| bad.clone())?;
+    let sig = URL_SAFE_NO_PAD
+        .decode(s)
+        .ok()
+        .and_then(|b| ed25519_dalek::Signature::from_slice(&b).ok())
+        .ok_or(bad.clone())?;
+    key.verify_strict(&proof.as_bytes()[..h.len() + 1 + p.len()], &sig)
+        .map_err(|_| bad.clone())?;
+    if claims.get("aud").and_then(Value::as_str) != Some(issuer_url(v).as_str()) {
+        return Err(bad);
+    }
+    let iat = claims.get("iat").and_then(Value::as_i64).ok_or(bad.clone())?;
+    if iat > now + 60 || iat < now - TOKEN_TTL {
+        return Err(bad);
+    }
+    let nonce = claims.get("nonce").and_then(Value::as_str).ok_or(bad.clone())?;
+    if !v.credentials.take_nonce(nonce, now) {
+        return Err(refuse(400, "invalid_nonce", "the nonce is unknown, used or expired"));
+    }
+    Ok(json!({"kty": "OKP", "crv": "Ed25519", "x": jwk["x"]}))
+}
+
+/// Draws `n` free status indices: random entries of the newest list with
+/// room (a new list once half of it is taken).
+fn draw(v: &Vault, n: usize) -> Result<Vec<u64>, StoreError> {
+    let mut list = 0u32;
+    let taken = loop {
+        match v.store.status_list(list)? {
+            Some(crate::domain::credential::ListBits { taken, .. }) => {
+                let count: u64 = taken.iter().map(|b| u64::from(b.count_ones())).sum();
+                if count + (n as u64) < LIST_FILL {
+                    break taken;
+                }
+                list += 1;
+            }
+            None => break Vec::new(),
+        }
+    };
+    let mut out: Vec<u64> = Vec::with_capacity(n);
+    let mut rng = rand::rngs::OsRng;
+    while out.len() < n {
+        let entry = rng.gen_range(0..LIST_ENTRIES);
+        let byte = usize::try_from(entry / 8).unwrap_or(usize::MAX);
+        let used = taken.get(byte).is_some_and(|b| b & (1 << (entry % 8)) != 0);
+        let index = u64::from(list) * LIST_ENTRIES + entry;
+        if !used && !out.contains(&index) {
+            out.push(index);
+        }
+    }
+    Ok(out)
+}
+
+/// The status list URI of a global index, and the entry in it.
+#[must_use]
+pub fn status_ref(v: &Vault, index: u64) -> (String, u64) {
+    (
+        format!("{}/v1/status-lists/{}", issuer_url(v), index / LIST_ENTRIES),
+        index % LIST_ENTRIES,
+    )
+}
+
+/// The credential endpoint: one SD-JWT VC per key proof (at most a batch),
+/// for the grant the access token names, once. The redemption is recorded
+/// in the audit chain (the card's subject, how many; no claim values) in
+/// the same commit that takes the status indices.
+///
+/// # Errors
+/// `invalid_token`, `invalid_proof`, `invalid_nonce`; `invalid_grant` when
+/// the card was revoked since the offer; 503 when storage fails.
+pub async fn issue(v: &Arc<Vault>, access_token: &str, proofs: &[String]) -> Result<Vec<String>, WalletError> {
+    let now = v.clock.now().unix_timestamp();
+    if proofs.is_empty() || proofs.len() > BATCH {
+        return Err(refuse(400, "invalid_credential_request", "between 1 and 10 key proofs"));
+    }
+    let grant = lock(&v.credentials.grants).remove(&hash(access_token));
+    let Some(grant) = grant.filter(|g| g.expires_at > now) else {
+        return Err(refuse(
+            401,
+            "invalid_token",
+            "the access token is unknown, used or expired",
+        ));
+    };
+    let mut holders = Vec::with_capacity(proofs.len());
+    for p in proofs {
+        let jwk = key_proof(v, p, now)?;
+        if holders.contains(&jwk) {
+            return Err(refuse(400, "invalid_proof", "each credential needs a key of its own"));
+        }
+        holders.push(jwk);
+    }
+    let pending = grant.pending;
+    let unavailable = |_| refuse(503, "temporarily_unavailable", "storage is unavailable");
+    let signer = v
+        .credentials
+        .issuer
+        .active()
+        .map_err(|_| refuse(503, "temporarily_unavailable", "no issuer key"))?;
+    let guard = v.credentials.draw.lock().await;
+    let n = holders.len();
+    let indices = v.read(move |v| draw(v, n)).await.map_err(unavailable)?;
+    let entry = AuditDraft {
+        at: now,
+        action: "redeem_credential_offer".into(),
+        resource: Some(format!("Credential::{n}")),
+        decision: Decision::Allow,
+        subject: Some(pending.subject.clone()),
+        outcome: "ok".into(),
+        ..AuditDraft::default()
+    };
+    let changes = vec![Change::IssueCredentials {
+        card_id: pending.card_id,
+        indices: indices.clone(),
+    }];
+    // A redemption for a honey card raises its alert like any request about it.
+    let mut audit = vec![entry];
+    let (alerts, hits) = crate::vault::honey::alerts_for(v, &audit);
+    audit.extend(alerts);
+    let result = v.store.commit(Commit { changes, audit });
+    match result.await {
+        Ok(_) => crate::vault::honey::report(v, hits),
+        Err(StoreError::Conflict(Conflict::NotFound)) => {
+            return Err(refuse(400, "invalid_grant", "the card is no longer valid"));
+        }
+        Err(_) => return Err(refuse(503, "temporarily_unavailable", "storage is unavailable")),
+    }
+    drop(guard);
+    let iss = issuer_url(v);
+    Ok(holders
+        .into_iter()
+        .zip(indices)
+        .map(|(jwk, index)| {
+            let (uri, idx) = status_ref(v, index);
+            let mut payload = Map::new();
+            payload.insert("iss".into(), json!(iss));
+            payload.insert("vct".into(), json!(credential::VCT));
+            payload.insert("iat".into(), json!(pending.iat));
+            payload.insert("exp".into(), json!(pending.exp));
+            payload.insert("cnf".into(), json!({"jwk": jwk}));
+            payload.insert("status".into(), json!({"status_list": {"idx": idx, "uri": uri}}));
+            sdjwt::issue(&signer, payload, &pending.claims)
+        })
+        .collect())
+}
+
+/// How long an issuer key signs before the sweep replaces it, in seconds.
+pub const ISSUER_KEY_AGE: i64 = 90 * 86_400;
+
+/// The sweep's care of the issuer keys: a new one once the active one has
+/// signed for [`ISSUER_KEY_AGE`]; an old one destroyed once everything it
+/// signed has expired ([`credential::LIFETIME_DAYS`] after its successor
+/// took over). Both show in the JWKS at once.
+///
+/// # Errors
+/// A key file could not be written or destroyed.
+pub async fn maintain_keys(v: &Arc<Vault>, now: i64) -> Result<(), crate::crypto::KeyError> {
+    let me = Arc::clone(v);
+    tokio::task::spawn_blocking(move || {
+        let keys = &me.credentials.issuer;
+        if keys
+            .active_since()
+            .is_some_and(|created| created + ISSUER_KEY_AGE <= now)
+        {
+            let kid = keys.rotate(now)?;
+            tracing::info!(%kid, "new credential issuer key");
+        }
+        for kid in keys.retire(now, credential::LIFETIME_DAYS * 86_400)? {
+            tracing::info!(%kid, "credential issuer key destroyed: everything it signed has expired");
+        }
+        Ok(())
+    })
+    .await
+    .map_err(|e| crate::crypto::KeyError::Io {
+        dir: "keys".into(),
+        reason: e.to_string(),
+    })?
+}
+
+/// Status list `n` as a signed `statuslist+jwt`, or `None` before its first credential.
+///
+/// # Errors
+/// The read failed.
+pub async fn status_list(v: &Arc<Vault>, n: u32) -> Result<Option<String>, Error> {
+    let Some(credential::ListBits { bits, .. }) = v.read(move |v| v.store.status_list(n)).await? else {
+        return Ok(None);
+    };
+    let uri = format!("{}/v1/status-lists/{n}", issuer_url(v));
+    let now = v.clock.now().unix_timestamp();
+    sdjwt::status_list_token(&v.attestor, &uri, &bits, now, LIST_TTL)
+        .map(Some)
+        .map_err(|e| Error::internal(e.to_string()))
+}
