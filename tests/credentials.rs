@@ -191,6 +191,9 @@ async fn door(v: &TestVault, uris: &BTreeSet<String>) -> Door {
         let resp = v.http.get(v.url(&path)).send().await.unwrap();
         assert_eq!(resp.status(), StatusCode::OK);
         assert_eq!(resp.headers()["content-type"], "application/statuslist+jwt");
+        // Cacheable by anyone for the token's ttl: verifiers need not ask
+        // again for every presentation (everything else is no-store).
+        assert_eq!(resp.headers()["cache-control"], "public, max-age=300");
         lists.insert(uri.clone(), json!(resp.text().await.unwrap()));
     }
     Door {

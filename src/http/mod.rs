@@ -212,7 +212,9 @@ fn office_routes(router: Router<Arc<Vault>>) -> Router<Arc<Vault>> {
 /// Headers on every answer, sealed or not.
 pub(crate) fn security_headers<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
     router
-        .layer(SetResponseHeaderLayer::overriding(
+        // Nothing is cached, but for the few public documents made to be
+        // cached (status lists), whose handlers say so themselves.
+        .layer(SetResponseHeaderLayer::if_not_present(
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),
         ))

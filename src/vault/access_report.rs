@@ -46,7 +46,19 @@ pub async fn access_report(
     let (audit, summaries) = v
         .read(move |v| {
             let about = v.store.audit_about(Some(&subject))?;
-            Ok((about.entries, v.store.legal_summaries()?))
+            // The summaries matter only for answered legal requests about
+            // this card (`entries` reads them for nothing else): most cards
+            // have none, and reading every stored answer is the slow part.
+            let answered_legal = about
+                .entries
+                .iter()
+                .any(|e| e.action == "legal_request" && e.decision == crate::domain::audit::Decision::Allow);
+            let summaries = if answered_legal {
+                v.store.legal_summaries()?
+            } else {
+                Vec::new()
+            };
+            Ok((about.entries, summaries))
         })
         .await?;
     let legal: Vec<AnswerSummary> = summaries

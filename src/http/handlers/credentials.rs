@@ -230,5 +230,10 @@ pub async fn status_list(State(v): State<Arc<Vault>>, Path(n): Path<String>) -> 
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/statuslist+jwt"),
     );
+    // Public and the same for every verifier: caches (and verifiers) may
+    // keep it as long as the token's `ttl` says, so that a presentation
+    // needs no request to the vault at all.
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
     Ok(resp)
 }
