@@ -34,6 +34,30 @@ fn day_of(at: &str) -> String {
     at.get(..10).unwrap_or(at).to_owned()
 }
 
+/// The stored legal answers' summaries, found by the reference a legal
+/// request's audit entry carries (`digests.answer`).
+#[derive(Debug, Default)]
+pub struct LegalAnswers {
+    all: Vec<AnswerSummary>,
+    by_ref: HashMap<String, usize>,
+}
+
+impl LegalAnswers {
+    #[must_use]
+    pub fn new(all: Vec<AnswerSummary>) -> Self {
+        let by_ref = all
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (super::legal::answer_ref(&s.request_id), i))
+            .collect();
+        Self { all, by_ref }
+    }
+
+    fn by_ref(&self, answer: &str) -> Option<&AnswerSummary> {
+        self.by_ref.get(answer).and_then(|i| self.all.get(*i))
+    }
+}
+
 /// The report's entries, oldest first, from the card's audit entries.
 /// `agency_of` names a principal's kind of agency. Fact entries of one request (one decision id) become one line; a legal
 /// request appears once something was disclosed, and not while a court's
@@ -41,14 +65,10 @@ fn day_of(at: &str) -> String {
 #[must_use]
 pub fn entries(
     audit: &[AuditEntry],
-    legal: &[AnswerSummary],
+    legal: &LegalAnswers,
     agency_of: &dyn Fn(&str) -> Option<String>,
     today: &str,
 ) -> Vec<ReportEntry> {
-    let by_ref: HashMap<String, &AnswerSummary> = legal
-        .iter()
-        .map(|s| (super::legal::answer_ref(&s.request_id), s))
-        .collect();
     let mut facts: BTreeMap<(u64, String), ReportEntry> = BTreeMap::new();
     let mut first_seq: HashMap<String, u64> = HashMap::new();
     let mut out: Vec<(u64, ReportEntry)> = Vec::new();
@@ -90,12 +110,12 @@ pub fn entries(
             }
             "legal_request" if e.decision == Decision::Allow && e.outcome == "ok" => {
                 let summary = match e.digests.get("answer") {
-                    Some(d) => by_ref.get(d.as_str()).copied(),
+                    Some(d) => legal.by_ref(d),
                     // An entry written before answers were referenced: the
                     // answer with its package digest, unless any answer
                     // with that digest is still under a prohibition.
                     None => e.digests.get("package").and_then(|d| {
-                        let same: Vec<&AnswerSummary> = legal.iter().filter(|s| &s.digest == d).collect();
+                        let same: Vec<&AnswerSummary> = legal.all.iter().filter(|s| &s.digest == d).collect();
                         (!same.iter().any(|s| withheld(s, today)))
                             .then(|| same.first().copied())
                             .flatten()

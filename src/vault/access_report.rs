@@ -6,10 +6,9 @@
 use std::sync::Arc;
 
 use crate::domain::access::{self, Permit};
-use crate::domain::access_report::{entries, letter, text, ReportEntry};
+use crate::domain::access_report::{entries, letter, text, LegalAnswers, ReportEntry};
 use crate::domain::card::CardId;
 use crate::domain::error::Error;
-use crate::domain::legal::AnswerSummary;
 use crate::domain::notice_text::NoticeLanguage;
 use crate::domain::store::Store;
 use crate::vault::Vault;
@@ -43,28 +42,23 @@ pub async fn access_report(
         Some("es") => NoticeLanguage::Spanish,
         Some(_) => return Err(Error::invalid("language", "must be en or es")),
     };
-    let (audit, summaries) = v
+    let (audit, legal) = v
         .read(move |v| {
             let about = v.store.audit_about(Some(&subject))?;
             // The summaries matter only for answered legal requests about
-            // this card (`entries` reads them for nothing else): most cards
-            // have none, and reading every stored answer is the slow part.
+            // this card (`entries` reads them for nothing else).
             let answered_legal = about
                 .entries
                 .iter()
                 .any(|e| e.action == "legal_request" && e.decision == crate::domain::audit::Decision::Allow);
-            let summaries = if answered_legal {
-                v.store.legal_summaries()?
+            let legal = if answered_legal {
+                v.legal_answers.get(&v.store)?
             } else {
-                Vec::new()
+                Arc::new(LegalAnswers::default())
             };
-            Ok((about.entries, summaries))
+            Ok((about.entries, legal))
         })
         .await?;
-    let legal: Vec<AnswerSummary> = summaries
-        .iter()
-        .filter_map(|(_, bytes)| serde_json::from_slice(bytes).ok())
-        .collect();
     let today = v.clock.now().date().to_string();
     let agency_of = |principal: &str| {
         v.principals

@@ -14,6 +14,7 @@ pub mod credentials;
 pub mod honey;
 pub mod honey_registry;
 pub mod legal;
+pub mod legal_answers;
 pub mod metrics;
 mod open;
 pub mod rate_limits;
@@ -78,6 +79,8 @@ pub struct Vault {
     /// Holder-held credentials: issuer keys, offers, tokens, nonces.
     pub credentials: crate::vault::credentials::Credentials,
     pub cards: CardCache,
+    /// The legal answers' summaries, for access reports.
+    pub legal_answers: legal_answers::LegalAnswerCache,
     /// Enrollments hold this shared while they wrap a data key and commit;
     /// a KEK rotation takes it exclusively once, after switching keys, so no
     /// enrollment wrapped under the old KEK can land after the rewrap pass.

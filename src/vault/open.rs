@@ -204,6 +204,7 @@ impl Vault {
             credentials: crate::vault::credentials::Credentials::new(issuer),
             fact_window: DistinctCards::default(),
             cards: CardCache::default(),
+            legal_answers: crate::vault::legal_answers::LegalAnswerCache::default(),
             sweep_lock: tokio::sync::Mutex::new(()),
             kek_gate: tokio::sync::RwLock::new(()),
             last_sweep: tokio::sync::Mutex::new(None),

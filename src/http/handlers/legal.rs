@@ -60,7 +60,11 @@ pub async fn create(gate: Gate, body: Body) -> Result<Json<LegalAnswer>, ApiErro
     gate.slot.digest("package", answered.package_digest);
     gate.slot
         .digest("answer", crate::domain::legal::answer_ref(&answered.summary.request_id));
-    gate.commit(vec![answered.change]).await?;
+    let committed = gate.commit(vec![answered.change]).await;
+    // After the commit returns, whatever it did: access reports read the
+    // answers again.
+    gate.vault.legal_answers.changed();
+    committed?;
     Ok(Json(LegalAnswer::new(answered.summary, Some(answered.package))))
 }
 
