@@ -1,4 +1,5 @@
-//! The sled implementation of [`crate::domain::store::Store`].
+//! The sled implementation of [`crate::domain::store::Store`], the
+//! PostgreSQL one ([`postgres`]) beside it, and [`AnyStore`], either.
 //!
 //! One tree per aggregate (`principals`, `cards`, `photos`, `commitments`,
 //! `audit`, `honey_cards`, ...) and a `meta` tree holding the schema version and the keyring
@@ -11,9 +12,12 @@
 //! in the group. That is group commit: an fsync per group, not per request,
 //! and no acknowledgement before the data and its audit entry are durable.
 
+mod any;
+pub use any::AnyStore;
 mod audit_index;
 mod audit_reads;
 mod changes;
+pub mod postgres;
 mod keys;
 mod migrate;
 pub use migrate::{AttestationV1, CardRecordV1};
@@ -36,7 +40,7 @@ use crate::domain::store::{Store, StoreError};
 pub const SCHEMA_VERSION: u32 = 2;
 const META_COMMITMENT_COST: &[u8] = b"commitment_cost";
 pub(crate) const META_SCHEMA: &[u8] = b"schema_version";
-const META_KEYRING: &[u8] = b"keyring_fingerprint";
+pub(crate) const META_KEYRING: &[u8] = b"keyring_fingerprint";
 
 pub(crate) struct Trees {
     pub audit: sled::Tree,
@@ -254,26 +258,7 @@ impl SledStore {
     /// Writer statistics as Prometheus text.
     #[must_use]
     pub fn render_stats(&self) -> String {
-        let s = &self.inner.stats;
-        let get = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
-        format!(
-            "# HELP civic_vault_commit_groups_total Commit groups made durable (one flush each).\n\
-             # TYPE civic_vault_commit_groups_total counter\n\
-             civic_vault_commit_groups_total {}\n\
-             # HELP civic_vault_commits_total Commits written (each with its audit entries).\n\
-             # TYPE civic_vault_commits_total counter\n\
-             civic_vault_commits_total {}\n\
-             # HELP civic_vault_flush_seconds_total Time spent making groups durable.\n\
-             # TYPE civic_vault_flush_seconds_total counter\n\
-             civic_vault_flush_seconds_total {:.6}\n\
-             # HELP civic_vault_flush_max_seconds Longest single group flush since start.\n\
-             # TYPE civic_vault_flush_max_seconds gauge\n\
-             civic_vault_flush_max_seconds {:.6}\n",
-            get(&s.groups),
-            get(&s.commits),
-            get(&s.flush_micros) as f64 / 1e6,
-            get(&s.flush_max_micros) as f64 / 1e6,
-        )
+        render_stats(&self.inner.stats)
     }
 
     /// Inserts directly, outside the writer (first-start bootstrap only,
@@ -293,4 +278,27 @@ impl Drop for SledStore {
     fn drop(&mut self) {
         let _ = self.close();
     }
+}
+
+/// Writer statistics as Prometheus text (either engine's writer).
+pub(crate) fn render_stats(s: &WriterStats) -> String {
+    let get = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+    format!(
+        "# HELP civic_vault_commit_groups_total Commit groups made durable (one flush each).\n\
+         # TYPE civic_vault_commit_groups_total counter\n\
+         civic_vault_commit_groups_total {}\n\
+         # HELP civic_vault_commits_total Commits written (each with its audit entries).\n\
+         # TYPE civic_vault_commits_total counter\n\
+         civic_vault_commits_total {}\n\
+         # HELP civic_vault_flush_seconds_total Time spent making groups durable.\n\
+         # TYPE civic_vault_flush_seconds_total counter\n\
+         civic_vault_flush_seconds_total {:.6}\n\
+         # HELP civic_vault_flush_max_seconds Longest single group flush since start.\n\
+         # TYPE civic_vault_flush_max_seconds gauge\n\
+         civic_vault_flush_max_seconds {:.6}\n",
+        get(&s.groups),
+        get(&s.commits),
+        get(&s.flush_micros) as f64 / 1e6,
+        get(&s.flush_max_micros) as f64 / 1e6,
+    )
 }
