@@ -328,3 +328,75 @@ async fn sigkill_the_active_node_and_the_standby_serves_within_ten_seconds() {
     let _ = b.kill();
     let _ = b.wait();
 }
+
+/// The lock's key as the store derives it from the schema's name.
+fn lock_key(schema: &str) -> i64 {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(format!("civic-vault:{schema}").as_bytes());
+    i64::from_be_bytes(digest[..8].try_into().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_active_node_whose_session_is_terminated_stops_writing_and_exits() {
+    let Ok(base) = std::env::var("CIVIC_VAULT_TEST_PG") else {
+        eprintln!("skipped: CIVIC_VAULT_TEST_PG is not set (.ci/postgres-setup starts a server and prints one)");
+        return;
+    };
+    let url = fresh_schema(&base);
+    let schema = url.rsplit("%3D").next().unwrap().to_owned();
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("a");
+    let port = free_port();
+    let http = reqwest::Client::new();
+    let config = node(&dir, port, &url);
+    let mut a = spawn(&dir, &config);
+    wait_active(&http, port, &mut a, &dir, Duration::from_secs(120)).await;
+    let admin = std::fs::read_to_string(dir.join("keys/admin.token")).unwrap().trim().to_owned();
+    let body = json!({"id": "clerk-1", "kind": "staff", "roles": ["clerk"]});
+    let (s, _) = call(&http, port, "/v1/principals", &admin, Some(&body)).await.unwrap();
+    assert_eq!(s, StatusCode::CREATED);
+
+    // An operator (or a network partition the database notices) ends the
+    // session that holds the lock.
+    let key = lock_key(&schema);
+    let (classid, objid) = (u32::try_from(key >> 32 & 0xFFFF_FFFF).unwrap(), u32::try_from(key & 0xFFFF_FFFF).unwrap());
+    let admin_url = url.clone();
+    let (terminated, head_before) = std::thread::spawn(move || {
+        let mut c = postgres::Client::connect(&admin_url, postgres::NoTls).unwrap();
+        let n = c
+            .query(
+                "SELECT pg_terminate_backend(pid) FROM pg_locks
+                 WHERE locktype = 'advisory' AND granted AND classid::bigint = $1 AND objid::bigint = $2",
+                &[&i64::from(classid), &i64::from(objid)],
+            )
+            .unwrap()
+            .len();
+        // Nothing can land after this through the ended session.
+        let head: i64 = c.query_one("SELECT seq FROM audit_head", &[]).unwrap().get(0);
+        (n, head)
+    })
+    .join()
+    .unwrap();
+    assert_eq!(terminated, 1, "exactly one session holds the vault's lock");
+
+    // The node stops writing at once and exits (for its supervisor to
+    // restart it as a standby); nothing more of it lands in the chain.
+    let started = Instant::now();
+    let status = loop {
+        let _ = call(&http, port, "/v1/principals", &admin, Some(&json!({"id": "clerk-2", "kind": "staff", "roles": ["clerk"]}))).await;
+        if let Some(status) = a.try_wait().unwrap() {
+            break status;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "still running: {}", log(&dir));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(!status.success(), "it must stop with an error");
+    assert!(log(&dir).contains("lost its database session"), "{}", log(&dir));
+    let head_after: i64 = std::thread::spawn(move || {
+        let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        c.query_one("SELECT seq FROM audit_head", &[]).unwrap().get(0)
+    })
+    .join()
+    .unwrap();
+    assert_eq!(head_after, head_before, "a write landed after the session ended");
+}

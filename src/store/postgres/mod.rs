@@ -79,7 +79,7 @@ pub(crate) struct Shared {
 /// The vault's PostgreSQL database, as its active node.
 pub struct PgStore {
     shared: Arc<Shared>,
-    queue: Mutex<Option<mpsc::Sender<writer::Job>>>,
+    queue: Mutex<Option<mpsc::Sender<super::writer::Job>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
