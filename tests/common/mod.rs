@@ -87,20 +87,29 @@ pub fn test_config(dir: &Path, program: &str) -> Config {
             memory_kib: 8,
             iterations: 1,
         },
-        store: test_store(),
+        store: test_store(dir),
         ..Config::default()
     }
 }
 
-/// The store a test vault runs on: sled under its directory, or, when
+/// The store a test vault in `dir` runs on: sled under it, or, when
 /// `CIVIC_VAULT_TEST_PG` names a PostgreSQL server (`.ci/postgres-setup`
-/// prints one), a fresh schema of its own in that server's database.
-pub fn test_store() -> civic_vault::config::Store {
+/// prints one), a fresh schema of its own in that server's database — the
+/// same one for every vault started on `dir` (a restart "on the same data").
+pub fn test_store(dir: &Path) -> civic_vault::config::Store {
     match std::env::var("CIVIC_VAULT_TEST_PG") {
-        Ok(url) if !url.is_empty() => civic_vault::config::Store {
-            kind: civic_vault::config::StoreKind::Postgres,
-            url: fresh_schema(&url),
-        },
+        Ok(url) if !url.is_empty() => {
+            let remembered = dir.join("postgres-url");
+            let url = std::fs::read_to_string(&remembered).unwrap_or_else(|_| {
+                let fresh = fresh_schema(&url);
+                std::fs::write(&remembered, &fresh).unwrap();
+                fresh
+            });
+            civic_vault::config::Store {
+                kind: civic_vault::config::StoreKind::Postgres,
+                url,
+            }
+        }
         _ => civic_vault::config::Store::default(),
     }
 }
