@@ -34,7 +34,11 @@ fn free_port() -> u16 {
 
 fn owner_only_dir(dir: &Path) {
     use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).unwrap();
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .unwrap();
 }
 
 /// A node's configuration: its own data and keys directories, the shared database.
@@ -102,13 +106,24 @@ async fn wait_active(http: &reqwest::Client, port: u16, child: &mut Child, dir: 
     panic!("not active after {limit:?}: {}", log(dir));
 }
 
-async fn call(http: &reqwest::Client, port: u16, path: &str, token: &str, body: Option<&Value>) -> Option<(StatusCode, Value)> {
+async fn call(
+    http: &reqwest::Client,
+    port: u16,
+    path: &str,
+    token: &str,
+    body: Option<&Value>,
+) -> Option<(StatusCode, Value)> {
     let url = format!("http://127.0.0.1:{port}{path}");
     let req = match body {
         Some(b) => http.post(url).json(b),
         None => http.get(url),
     };
-    let resp = req.bearer_auth(token).timeout(Duration::from_secs(20)).send().await.ok()?;
+    let resp = req
+        .bearer_auth(token)
+        .timeout(Duration::from_secs(20))
+        .send()
+        .await
+        .ok()?;
     let s = resp.status();
     Some((s, resp.json().await.unwrap_or(Value::Null)))
 }
@@ -135,26 +150,36 @@ async fn worker(id: usize, ports: [u16; 2], clerk: String, system: String, seen:
         let result = match (id % 3, known) {
             (0, Some(card)) => {
                 let body = json!({"card_number": card, "purpose": "library_services", "facts": ["card_valid"]});
-                call(&http, port, "/v1/facts", &system, Some(&body)).await.map(|(s, b)| {
-                    if s == StatusCode::OK {
-                        assert_eq!(b["facts"]["card_valid"], json!(true), "{b}");
-                        seen.facts_ok.fetch_add(1, Ordering::SeqCst);
-                    }
-                    s
-                })
+                call(&http, port, "/v1/facts", &system, Some(&body))
+                    .await
+                    .map(|(s, b)| {
+                        if s == StatusCode::OK {
+                            assert_eq!(b["facts"]["card_valid"], json!(true), "{b}");
+                            seen.facts_ok.fetch_add(1, Ordering::SeqCst);
+                        }
+                        s
+                    })
             }
             _ => {
                 let mut app = application(
                     "Failover Holder",
-                    vec![proof("foreign_passport", "MEX", &format!("FO-{id}-{n}")), proof("lease", "L", "L-1")],
+                    vec![
+                        proof("foreign_passport", "MEX", &format!("FO-{id}-{n}")),
+                        proof("lease", "L", "L-1"),
+                    ],
                 );
                 app["applicant"]["date_of_birth"] = json!("1980-02-02");
-                call(&http, port, "/v1/enrollments", &clerk, Some(&app)).await.map(|(s, b)| {
-                    if s == StatusCode::CREATED {
-                        seen.enrolled.lock().unwrap().push(b["card_number"].as_str().unwrap().to_owned());
-                    }
-                    s
-                })
+                call(&http, port, "/v1/enrollments", &clerk, Some(&app))
+                    .await
+                    .map(|(s, b)| {
+                        if s == StatusCode::CREATED {
+                            seen.enrolled
+                                .lock()
+                                .unwrap()
+                                .push(b["card_number"].as_str().unwrap().to_owned());
+                        }
+                        s
+                    })
             }
         };
         match result {
@@ -219,7 +244,10 @@ async fn sigkill_the_active_node_and_the_standby_serves_within_ten_seconds() {
         assert!(started.elapsed() < Duration::from_secs(60), "{}", log(&b_dir));
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let admin = std::fs::read_to_string(a_dir.join("keys/admin.token")).unwrap().trim().to_owned();
+    let admin = std::fs::read_to_string(a_dir.join("keys/admin.token"))
+        .unwrap()
+        .trim()
+        .to_owned();
     let issue = |body: Value| {
         let http = http.clone();
         let admin = admin.clone();
@@ -230,7 +258,10 @@ async fn sigkill_the_active_node_and_the_standby_serves_within_ten_seconds() {
         }
     };
     let clerk = issue(json!({"id": "clerk-fo", "kind": "staff", "roles": ["clerk"]})).await;
-    let system = issue(json!({"id": "library-fo", "kind": "system", "agency_kind": "city_partner", "purposes": ["library_services"]})).await;
+    let system = issue(
+        json!({"id": "library-fo", "kind": "system", "agency_kind": "city_partner", "purposes": ["library_services"]}),
+    )
+    .await;
     let auditor = issue(json!({"id": "auditor-fo", "kind": "staff", "roles": ["auditor"]})).await;
     // The standby refuses, saying what it is.
     let (s, body) = call(&http, pb, "/v1/principals", &admin, None).await.unwrap();
@@ -242,7 +273,14 @@ async fn sigkill_the_active_node_and_the_standby_serves_within_ten_seconds() {
     let stop = Arc::new(AtomicBool::new(false));
     let workers: Vec<_> = (0..6)
         .map(|id| {
-            tokio::spawn(worker(id, [pa, pb], clerk.clone(), system.clone(), Arc::clone(&seen), Arc::clone(&stop)))
+            tokio::spawn(worker(
+                id,
+                [pa, pb],
+                clerk.clone(),
+                system.clone(),
+                Arc::clone(&seen),
+                Arc::clone(&stop),
+            ))
         })
         .collect();
     let started = Instant::now();
@@ -257,10 +295,18 @@ async fn sigkill_the_active_node_and_the_standby_serves_within_ten_seconds() {
     wait_active(&http, pb, &mut b, &b_dir, Duration::from_secs(30)).await;
     let takeover = killed.elapsed();
     eprintln!("takeover: {takeover:?} after SIGKILL; {before} enrollments acknowledged before it");
-    assert!(takeover < Duration::from_secs(10), "the standby took {takeover:?}: {}", log(&b_dir));
+    assert!(
+        takeover < Duration::from_secs(10),
+        "the standby took {takeover:?}: {}",
+        log(&b_dir)
+    );
     let started = Instant::now();
     while seen.enrolled.lock().unwrap().len() < before + 30 {
-        assert!(started.elapsed() < Duration::from_secs(120), "no load after takeover: {}", log(&b_dir));
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "no load after takeover: {}",
+            log(&b_dir)
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     stop.store(true, Ordering::SeqCst);
@@ -284,7 +330,11 @@ async fn sigkill_the_active_node_and_the_standby_serves_within_ten_seconds() {
         let body = json!({"card_number": card, "purpose": "library_services", "facts": ["card_valid"]});
         let (s, b) = call(&http, pb, "/v1/facts", &system, Some(&body)).await.unwrap();
         assert_eq!(s, StatusCode::OK, "{b}");
-        assert_eq!(b["facts"]["card_valid"], json!(true), "an acknowledged enrollment was lost");
+        assert_eq!(
+            b["facts"]["card_valid"],
+            json!(true),
+            "an acknowledged enrollment was lost"
+        );
     }
     // The chain verifies across both nodes' writes, and every seq is there once.
     let (s, report) = call(&http, pb, "/v1/audit/verify", &auditor, None).await.unwrap();
@@ -293,9 +343,15 @@ async fn sigkill_the_active_node_and_the_standby_serves_within_ten_seconds() {
     let mut seqs = Vec::new();
     let mut after = 0u64;
     loop {
-        let (s, v) = call(&http, pb, &format!("/v1/audit?after={after}&limit=1000"), &auditor, None)
-            .await
-            .unwrap();
+        let (s, v) = call(
+            &http,
+            pb,
+            &format!("/v1/audit?after={after}&limit=1000"),
+            &auditor,
+            None,
+        )
+        .await
+        .unwrap();
         assert_eq!(s, StatusCode::OK, "{v}");
         let page = v["entries"].as_array().unwrap().clone();
         let Some(last) = page.last() else { break };
@@ -312,10 +368,7 @@ async fn sigkill_the_active_node_and_the_standby_serves_within_ten_seconds() {
         std::thread::spawn(move || {
             let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
             let row = c
-                .query_one(
-                    "SELECT count(*), count(DISTINCT key) FROM kv WHERE tree = 'cards'",
-                    &[],
-                )
+                .query_one("SELECT count(*), count(DISTINCT key) FROM kv WHERE tree = 'cards'", &[])
                 .unwrap();
             (row.get(0), row.get(1))
         })
@@ -351,7 +404,10 @@ async fn an_active_node_whose_session_is_terminated_stops_writing_and_exits() {
     let config = node(&dir, port, &url);
     let mut a = spawn(&dir, &config);
     wait_active(&http, port, &mut a, &dir, Duration::from_secs(120)).await;
-    let admin = std::fs::read_to_string(dir.join("keys/admin.token")).unwrap().trim().to_owned();
+    let admin = std::fs::read_to_string(dir.join("keys/admin.token"))
+        .unwrap()
+        .trim()
+        .to_owned();
     let body = json!({"id": "clerk-1", "kind": "staff", "roles": ["clerk"]});
     let (s, _) = call(&http, port, "/v1/principals", &admin, Some(&body)).await.unwrap();
     assert_eq!(s, StatusCode::CREATED);
@@ -359,7 +415,10 @@ async fn an_active_node_whose_session_is_terminated_stops_writing_and_exits() {
     // An operator (or a network partition the database notices) ends the
     // session that holds the lock.
     let key = lock_key(&schema);
-    let (classid, objid) = (u32::try_from(key >> 32 & 0xFFFF_FFFF).unwrap(), u32::try_from(key & 0xFFFF_FFFF).unwrap());
+    let (classid, objid) = (
+        u32::try_from(key >> 32 & 0xFFFF_FFFF).unwrap(),
+        u32::try_from(key & 0xFFFF_FFFF).unwrap(),
+    );
     let admin_url = url.clone();
     let (terminated, head_before) = std::thread::spawn(move || {
         let mut c = postgres::Client::connect(&admin_url, postgres::NoTls).unwrap();
@@ -383,11 +442,22 @@ async fn an_active_node_whose_session_is_terminated_stops_writing_and_exits() {
     // restart it as a standby); nothing more of it lands in the chain.
     let started = Instant::now();
     let status = loop {
-        let _ = call(&http, port, "/v1/principals", &admin, Some(&json!({"id": "clerk-2", "kind": "staff", "roles": ["clerk"]}))).await;
+        let _ = call(
+            &http,
+            port,
+            "/v1/principals",
+            &admin,
+            Some(&json!({"id": "clerk-2", "kind": "staff", "roles": ["clerk"]})),
+        )
+        .await;
         if let Some(status) = a.try_wait().unwrap() {
             break status;
         }
-        assert!(started.elapsed() < Duration::from_secs(10), "still running: {}", log(&dir));
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "still running: {}",
+            log(&dir)
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert!(!status.success(), "it must stop with an error");

@@ -47,7 +47,8 @@ impl Config {
             )),
             super::StoreKind::Sled => Ok(()),
             super::StoreKind::Postgres => {
-                let scheme_ok = self.store.url.starts_with("postgres://") || self.store.url.starts_with("postgresql://");
+                let scheme_ok =
+                    self.store.url.starts_with("postgres://") || self.store.url.starts_with("postgresql://");
                 if scheme_ok && self.store.url.parse::<postgres::Config>().is_ok() {
                     Ok(())
                 } else {

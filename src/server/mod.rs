@@ -7,8 +7,8 @@
 pub mod app;
 pub(crate) mod background;
 pub mod listener;
-pub mod tls;
 pub mod standby;
+pub mod tls;
 pub mod unseal;
 
 pub use app::app;

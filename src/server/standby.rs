@@ -70,7 +70,9 @@ pub async fn serve_node(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
     let tls = crate::server::tls::acceptor(&config.tls).map_err(StartError::Config)?;
-    let gate = Arc::new(Gate { active: OnceLock::new() });
+    let gate = Arc::new(Gate {
+        active: OnceLock::new(),
+    });
     let (fatal, mut failed) = tokio::sync::watch::channel(None::<String>);
     let stop_waiting = Arc::new(AtomicBool::new(false));
     let router = crate::http::security_headers(
@@ -84,7 +86,14 @@ pub async fn serve_node(
     let app = router
         .layer(axum::middleware::from_fn(crate::server::listener::track_requests))
         .into_make_service_with_connect_info::<PeerAddr>();
-    let opener = tokio::spawn(take_over(Arc::clone(&gate), config, clock, files, Arc::clone(&stop_waiting), fatal));
+    let opener = tokio::spawn(take_over(
+        Arc::clone(&gate),
+        config,
+        clock,
+        files,
+        Arc::clone(&stop_waiting),
+        fatal,
+    ));
     let stop = async move {
         tokio::select! {
             () = shutdown => {}
@@ -133,7 +142,12 @@ async fn take_over(
     };
     let vault = match Vault::open_on(config, clock, files, Some(session)).await {
         Ok(v) => v,
-        Err(e) => return stop_node(&fatal, format!("holding the database lock, but the vault cannot open: {e}")),
+        Err(e) => {
+            return stop_node(
+                &fatal,
+                format!("holding the database lock, but the vault cannot open: {e}"),
+            )
+        }
     };
     let router = match crate::server::app::app(&vault) {
         Ok(r) => r,
@@ -181,7 +195,11 @@ async fn readyz(State(gate): State<Arc<Gate>>) -> Response {
     match gate.active() {
         Some(a) if a.vault.store.flush().is_ok() => Json(json!({"ready": true, "role": "active"})).into_response(),
         // A node whose store failed, or that lost the lock, is active no more.
-        _ => (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"ready": false, "role": "standby"}))).into_response(),
+        _ => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"ready": false, "role": "standby"})),
+        )
+            .into_response(),
     }
 }
 

@@ -259,7 +259,7 @@ pub(crate) fn apply_change(kv: &dyn Kv, change: &Change) -> TxResult<()> {
             }
         }
         Change::ResetErasedCount => {
-            tx.meta.insert(META_ERASED, &0u64.to_be_bytes())?;
+            tx.meta.insert(META_ERASED, 0u64.to_be_bytes())?;
         }
         other => apply_record_change(&tx, other)?,
     }
@@ -275,10 +275,10 @@ fn apply_record_change(tx: &Tx<'_>, change: &Change) -> TxResult<()> {
                 return abort(Conflict::VersionConflict);
             }
             tx.policies
-                .insert(&key, tx_encode::<crate::domain::policy_version::PolicyVersion>(v)?)?;
+                .insert(key, tx_encode::<crate::domain::policy_version::PolicyVersion>(v)?)?;
         }
         Change::PutPolicyTests { version, tests } => {
-            tx.policy_tests.insert(&version.to_be_bytes(), tests.as_slice())?;
+            tx.policy_tests.insert(version.to_be_bytes(), tests.as_slice())?;
         }
         Change::PutStaffKeys { id, keys: staff } => {
             if tx.principals.get(id.as_bytes())?.is_none() {
@@ -341,12 +341,12 @@ fn enroll(tx: &Tx<'_>, new: &NewCard) -> TxResult<()> {
         return abort(Conflict::CardIdTaken);
     }
     check_identity(tx, &new.card_id, &new.identity_commitments, &new.superseded)?;
-    tx.cards.insert(&new.card_id, tx_encode(&new.record)?)?;
-    tx.photos.insert(&new.card_id, tx_encode(&new.photo)?)?;
+    tx.cards.insert(new.card_id, tx_encode(&new.record)?)?;
+    tx.photos.insert(new.card_id, tx_encode(&new.photo)?)?;
     for c in &new.record.index {
-        tx.commitments.insert(c, &new.card_id)?;
+        tx.commitments.insert(c, new.card_id)?;
     }
-    tx.counter.insert(&new.card_id, b"")?;
+    tx.counter.insert(new.card_id, b"")?;
     tx.due.insert(
         keys::due(Due {
             at: new.due_at,
@@ -430,7 +430,11 @@ fn update_card(
     }
     check_identity(tx, card_id, identity, superseded)?;
     for c in &old.index {
-        if tx.commitments.get(c)?.is_some_and(|owner| owner.as_slice() == card_id.as_slice()) {
+        if tx
+            .commitments
+            .get(c)?
+            .is_some_and(|owner| owner.as_slice() == card_id.as_slice())
+        {
             tx.commitments.remove(c.as_slice())?;
         }
     }
@@ -462,7 +466,7 @@ fn move_due(tx: &Tx<'_>, from: Due, to: Due) -> TxResult<()> {
         // 0: a record migrated from v1, whose entry is adopted here.
         if record.due == from.at || record.due == 0 {
             record.due = to.at;
-            tx.cards.insert(&from.card_id, tx_encode(&record)?)?;
+            tx.cards.insert(from.card_id, tx_encode(&record)?)?;
             tx.due.insert(keys::due(to), b"")?;
         }
     }
@@ -478,7 +482,11 @@ fn delete_card(tx: &Tx<'_>, card_id: &CardId, entry: Due) -> TxResult<()> {
         tx.photos.remove(card_id)?;
         tx.counter.remove(card_id)?;
         for c in &record.index {
-            if tx.commitments.get(c)?.is_some_and(|owner| owner.as_slice() == card_id.as_slice()) {
+            if tx
+                .commitments
+                .get(c)?
+                .is_some_and(|owner| owner.as_slice() == card_id.as_slice())
+            {
                 tx.commitments.remove(c)?;
             }
         }
@@ -487,7 +495,7 @@ fn delete_card(tx: &Tx<'_>, card_id: &CardId, entry: Due) -> TxResult<()> {
             .get(META_ERASED)?
             .and_then(|v| v.as_slice().try_into().ok())
             .map_or(0, u64::from_be_bytes);
-        tx.meta.insert(META_ERASED, &(n + 1).to_be_bytes())?;
+        tx.meta.insert(META_ERASED, (n + 1).to_be_bytes())?;
     }
     Ok(())
 }

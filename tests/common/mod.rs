@@ -127,7 +127,10 @@ pub fn dump_database(url: &str, data: &Path) {
     let bytes = std::thread::spawn(move || {
         let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
         let mut out = Vec::new();
-        for row in c.query("SELECT tree, key, value FROM kv ORDER BY tree, key", &[]).unwrap() {
+        for row in c
+            .query("SELECT tree, key, value FROM kv ORDER BY tree, key", &[])
+            .unwrap()
+        {
             out.extend_from_slice(row.get::<_, &str>(0).as_bytes());
             out.extend_from_slice(row.get::<_, &[u8]>(1));
             out.extend_from_slice(row.get::<_, &[u8]>(2));

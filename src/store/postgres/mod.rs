@@ -112,9 +112,7 @@ fn lock_key(client: &mut Client) -> Result<i64, StoreError> {
 fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> Result<T, StoreError> {
     match tokio::runtime::Handle::try_current() {
         Err(_) => Ok(f()),
-        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
-            Ok(tokio::task::block_in_place(f))
-        }
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => Ok(tokio::task::block_in_place(f)),
         Ok(_) => std::thread::scope(|s| s.spawn(f).join()).map_err(|_| failed("a read thread failed")),
     }
 }

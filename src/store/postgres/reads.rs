@@ -33,6 +33,9 @@ fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
     None
 }
 
+/// Keys and values, in key order.
+type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// Which keys of a tree a scan reads.
 struct Range<'a> {
     tree: TreeName,
@@ -67,12 +70,14 @@ impl<'a> Range<'a> {
 }
 
 /// Keys and values in key order (bytea compares bytewise, as sled does).
-fn scan(c: &mut Client, r: &Range<'_>) -> Result<Vec<(Vec<u8>, Vec<u8>)>, postgres::Error> {
+fn scan(c: &mut Client, r: &Range<'_>) -> Result<Pairs, postgres::Error> {
     let op = if r.after { ">" } else { ">=" };
-    let upper = if r.to.is_some() { "AND key < $3" } else { "AND $3::bytea IS NULL" };
-    let sql = format!(
-        "SELECT key, value FROM kv WHERE tree = $1 AND key {op} $2 {upper} ORDER BY key LIMIT $4"
-    );
+    let upper = if r.to.is_some() {
+        "AND key < $3"
+    } else {
+        "AND $3::bytea IS NULL"
+    };
+    let sql = format!("SELECT key, value FROM kv WHERE tree = $1 AND key {op} $2 {upper} ORDER BY key LIMIT $4");
     let params: [&(dyn ToSql + Sync); 4] = [&r.tree.name(), &r.from, &r.to, &r.limit];
     Ok(c.query(&sql, &params)?
         .into_iter()
@@ -107,15 +112,12 @@ impl PgStore {
         self.read(|c| get(c, tree, key))
     }
 
-    fn scan(&self, range: &Range<'_>) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    fn scan(&self, range: &Range<'_>) -> Result<Pairs, StoreError> {
         self.read(|c| scan(c, range))
     }
 
     fn values<T: serde::de::DeserializeOwned>(&self, tree: TreeName) -> Result<Vec<T>, StoreError> {
-        self.scan(&Range::all(tree))?
-            .iter()
-            .map(|(_, v)| decode(v))
-            .collect()
+        self.scan(&Range::all(tree))?.iter().map(|(_, v)| decode(v)).collect()
     }
 
     fn count(&self, tree: TreeName) -> Result<u64, StoreError> {
@@ -306,7 +308,8 @@ impl Store for PgStore {
 
     fn erased_count(&self) -> Result<u64, StoreError> {
         let v = self.get(TreeName::Meta, META_ERASED)?;
-        Ok(v.and_then(|v| v.as_slice().try_into().ok()).map_or(0, u64::from_be_bytes))
+        Ok(v.and_then(|v| v.as_slice().try_into().ok())
+            .map_or(0, u64::from_be_bytes))
     }
 
     fn card_count(&self) -> Result<u64, StoreError> {

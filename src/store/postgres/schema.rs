@@ -56,7 +56,11 @@ pub(super) fn migrate(client: &mut Client) -> Result<(), StoreError> {
             "postgres: the database schema is at version {current}; this build knows versions up to {known}"
         )));
     }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(current).unwrap_or(0)) {
+    for (i, sql) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(usize::try_from(current).unwrap_or(0))
+    {
         let version = i32::try_from(i + 1).unwrap_or(i32::MAX);
         let mut tx = client.transaction().map_err(failed)?;
         tx.batch_execute(sql).map_err(failed)?;

@@ -220,7 +220,11 @@ pub(super) fn run(shared: &Shared, client: Client, rx: &mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        let (Some(c), Some(statements), false) = (client.as_mut(), statements.as_ref(), shared.failed.load(Ordering::SeqCst)) else {
+        let (Some(c), Some(statements), false) = (
+            client.as_mut(),
+            statements.as_ref(),
+            shared.failed.load(Ordering::SeqCst),
+        ) else {
             for job in jobs {
                 let _ = job.reply.send(Err(StoreError::Failed("store failed earlier".into())));
             }
