@@ -51,6 +51,8 @@ pub struct Config {
     pub commitments: Commitments,
     pub console: Console,
     pub honey: Honey,
+    /// Where the records live: sled (embedded) or PostgreSQL.
+    pub store: Store,
     /// Set when the policies directory was named by the operator (file or
     /// flag). When it was not, and `./policies` does not exist, the copy of
     /// the shipped policies compiled into the binary is used.
@@ -257,6 +259,35 @@ pub struct Honey {
     pub webhook: Option<String>,
 }
 
+/// `[store]`: sled under `data_dir` (the default), or a PostgreSQL
+/// database that any number of vault nodes share, one of them active.
+#[derive(Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Store {
+    pub kind: StoreKind,
+    /// `postgres://user@host:port/database` (with `kind = "postgres"`); a
+    /// password in it is never shown.
+    pub url: String,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("kind", &self.kind)
+            .field("url", &if self.url.is_empty() { "" } else { "(set)" })
+            .finish()
+    }
+}
+
+/// Which engine holds the records.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreKind {
+    #[default]
+    Sled,
+    Postgres,
+}
+
 /// The staff console (`/console/`): passkey sign-in and its sessions.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -318,6 +349,7 @@ impl Default for Config {
             commitments: Commitments::default(),
             console: Console::default(),
             honey: Honey::default(),
+            store: Store::default(),
             policies_dir_explicit: false,
         }
     }

@@ -35,7 +35,30 @@ impl Config {
         self.validate_limits()?;
         self.validate_console()?;
         self.validate_honey()?;
+        self.validate_store()?;
         self.validate_facts()
+    }
+
+    fn validate_store(&self) -> Result<(), ConfigError> {
+        match self.store.kind {
+            super::StoreKind::Sled if !self.store.url.is_empty() => Err(ConfigError::key(
+                "store.url",
+                "is for `kind = \"postgres\"`; sled keeps its records under data_dir",
+            )),
+            super::StoreKind::Sled => Ok(()),
+            super::StoreKind::Postgres => {
+                let scheme_ok =
+                    self.store.url.starts_with("postgres://") || self.store.url.starts_with("postgresql://");
+                if scheme_ok && self.store.url.parse::<postgres::Config>().is_ok() {
+                    Ok(())
+                } else {
+                    Err(ConfigError::key(
+                        "store.url",
+                        "must be a PostgreSQL URL such as postgres://vault@db.city.internal:5432/vault",
+                    ))
+                }
+            }
+        }
     }
 
     fn validate_honey(&self) -> Result<(), ConfigError> {

@@ -22,6 +22,9 @@ pub enum ApiError {
     Sealed,
     #[error("{0}")]
     UnsealFailed(String),
+    /// This node is a standby: another node holds the database lock.
+    #[error("this node is a standby: another node of this vault is active")]
+    Standby,
     #[error("this method is not allowed here")]
     MethodNotAllowed,
     #[error("too many requests; retry later")]
@@ -65,7 +68,7 @@ impl ApiError {
                 Error::Internal { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             },
             Self::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
-            Self::Sealed => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            Self::Sealed | Self::Standby => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             Self::UnsealFailed(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unseal_failed"),
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
@@ -93,7 +96,11 @@ impl IntoResponse for ApiError {
             }
             _ => {}
         }
-        let mut response = (status, axum::Json(json!({ "error": error }))).into_response();
+        let body = match &self {
+            Self::Standby => json!({ "error": error, "role": "standby" }),
+            _ => json!({ "error": error }),
+        };
+        let mut response = (status, axum::Json(body)).into_response();
         if let Self::RateLimited { retry_after_secs } = &self {
             response.headers_mut().insert(
                 axum::http::header::RETRY_AFTER,

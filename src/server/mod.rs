@@ -7,6 +7,7 @@
 pub mod app;
 pub(crate) mod background;
 pub mod listener;
+pub mod standby;
 pub mod tls;
 pub mod unseal;
 
@@ -74,6 +75,9 @@ pub async fn run(
 ) -> Result<(), StartError> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     match KeyAccess::at_start(&config)? {
+        KeyAccess::Open(files) if config.store.kind == crate::config::StoreKind::Postgres => {
+            crate::server::standby::serve_node(config, clock, files, listener, shutdown).await
+        }
         KeyAccess::Open(files) => {
             let vault = Vault::open_with(config, clock, files).await?;
             serve(vault, listener, shutdown).await

@@ -12,12 +12,12 @@ use crate::domain::card::{CardId, CardRecord};
 use crate::domain::principal::Principal;
 use crate::domain::store::{Change, Conflict, Due, NewCard, ScanRef};
 
-pub(super) enum Abort {
+pub(crate) enum Abort {
     Conflict(Conflict),
     Corrupt(String),
 }
 
-pub(super) type TxResult<T> = Result<T, ConflictableTransactionError<Abort>>;
+pub(crate) type TxResult<T> = Result<T, ConflictableTransactionError<Abort>>;
 
 fn abort<T>(c: Conflict) -> TxResult<T> {
     Err(ConflictableTransactionError::Abort(Abort::Conflict(c)))
@@ -35,58 +35,179 @@ fn tx_principal(p: &Principal) -> TxResult<Vec<u8>> {
     super::encode_principal(p).map_err(|e| ConflictableTransactionError::Abort(Abort::Corrupt(e.to_string())))
 }
 
-/// The trees of one transaction, by name (the order of [`transact`]'s list).
-struct Tx<'a> {
-    principals: &'a TransactionalTree,
-    cards: &'a TransactionalTree,
-    photos: &'a TransactionalTree,
-    commitments: &'a TransactionalTree,
-    scans: &'a TransactionalTree,
-    due: &'a TransactionalTree,
-    meta: &'a TransactionalTree,
-    holds: &'a TransactionalTree,
-    held_scans: &'a TransactionalTree,
-    policies: &'a TransactionalTree,
-    legal: &'a TransactionalTree,
-    notices: &'a TransactionalTree,
-    counter: &'a TransactionalTree,
-    policy_tests: &'a TransactionalTree,
-    staff_keys: &'a TransactionalTree,
-    honey: &'a TransactionalTree,
-    credentials: &'a TransactionalTree,
+/// The trees a change touches, by name (the sled tree names; the
+/// PostgreSQL store keeps the same trees as rows of one table).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TreeName {
+    Principals,
+    Cards,
+    Photos,
+    Commitments,
+    Scans,
+    Due,
+    Meta,
+    Holds,
+    HeldScans,
+    Policies,
+    Legal,
+    Notices,
+    Counter,
+    PolicyTests,
+    StaffKeys,
+    Honey,
+    Credentials,
 }
 
-impl<'a> Tx<'a> {
-    fn of(t: &'a [TransactionalTree]) -> Option<Self> {
-        let [_, principals, cards, photos, commitments, scans, due, meta, holds, held_scans, policies, legal, notices, counter, policy_tests, staff_keys, honey, credentials] =
-            t
-        else {
-            return None;
-        };
-        Some(Self {
-            principals,
-            cards,
-            photos,
-            commitments,
-            scans,
-            due,
-            meta,
-            holds,
-            held_scans,
-            policies,
-            legal,
-            notices,
-            counter,
-            policy_tests,
-            staff_keys,
-            honey,
-            credentials,
-        })
+impl TreeName {
+    /// Every tree, in the order of the writer's transaction after `audit`.
+    pub(crate) const ALL: [Self; 17] = [
+        Self::Principals,
+        Self::Cards,
+        Self::Photos,
+        Self::Commitments,
+        Self::Scans,
+        Self::Due,
+        Self::Meta,
+        Self::Holds,
+        Self::HeldScans,
+        Self::Policies,
+        Self::Legal,
+        Self::Notices,
+        Self::Counter,
+        Self::PolicyTests,
+        Self::StaffKeys,
+        Self::Honey,
+        Self::Credentials,
+    ];
+
+    /// The tree's name (sled's tree, PostgreSQL's `tree` column).
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Principals => "principals",
+            Self::Cards => "cards",
+            Self::Photos => "photos",
+            Self::Commitments => "commitments",
+            Self::Scans => "scans",
+            Self::Due => "due",
+            Self::Meta => "meta",
+            Self::Holds => "holds",
+            Self::HeldScans => "held_scans",
+            Self::Policies => "policy_versions",
+            Self::Legal => "legal_requests",
+            Self::Notices => "notices",
+            Self::Counter => "counter_queue",
+            Self::PolicyTests => "policy_tests",
+            Self::StaffKeys => "staff_keys",
+            Self::Honey => "honey_cards",
+            Self::Credentials => "credentials",
+        }
     }
 }
 
-pub(super) fn apply_change(t: &[TransactionalTree], change: &Change) -> TxResult<()> {
-    let tx = Tx::of(t).ok_or_else(|| ConflictableTransactionError::Abort(Abort::Corrupt("tree list".into())))?;
+/// Keys and values inside one transaction: sled's transactional trees, or
+/// a PostgreSQL transaction's rows.
+pub(crate) trait Kv {
+    fn get(&self, tree: TreeName, key: &[u8]) -> TxResult<Option<Vec<u8>>>;
+    fn insert(&self, tree: TreeName, key: &[u8], value: &[u8]) -> TxResult<()>;
+    fn remove(&self, tree: TreeName, key: &[u8]) -> TxResult<Option<Vec<u8>>>;
+}
+
+/// One tree of a transaction.
+#[derive(Clone, Copy)]
+pub(super) struct Tree<'a> {
+    kv: &'a dyn Kv,
+    name: TreeName,
+}
+
+impl Tree<'_> {
+    pub(super) fn get(&self, key: impl AsRef<[u8]>) -> TxResult<Option<Vec<u8>>> {
+        self.kv.get(self.name, key.as_ref())
+    }
+
+    pub(super) fn insert(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> TxResult<()> {
+        self.kv.insert(self.name, key.as_ref(), value.as_ref())
+    }
+
+    pub(super) fn remove(&self, key: impl AsRef<[u8]>) -> TxResult<Option<Vec<u8>>> {
+        self.kv.remove(self.name, key.as_ref())
+    }
+}
+
+/// sled's transactional trees, in [`writer`](super::writer)'s order: `audit` first, then [`TreeName::ALL`].
+pub(super) struct SledKv<'a>(pub &'a [TransactionalTree]);
+
+impl SledKv<'_> {
+    fn tree(&self, tree: TreeName) -> TxResult<&TransactionalTree> {
+        let i = TreeName::ALL.iter().position(|t| *t == tree).unwrap_or(usize::MAX);
+        self.0
+            .get(i.wrapping_add(1))
+            .ok_or_else(|| ConflictableTransactionError::Abort(Abort::Corrupt("tree list".into())))
+    }
+}
+
+impl Kv for SledKv<'_> {
+    fn get(&self, tree: TreeName, key: &[u8]) -> TxResult<Option<Vec<u8>>> {
+        Ok(self.tree(tree)?.get(key)?.map(|v| v.to_vec()))
+    }
+
+    fn insert(&self, tree: TreeName, key: &[u8], value: &[u8]) -> TxResult<()> {
+        self.tree(tree)?.insert(key, value)?;
+        Ok(())
+    }
+
+    fn remove(&self, tree: TreeName, key: &[u8]) -> TxResult<Option<Vec<u8>>> {
+        Ok(self.tree(tree)?.remove(key)?.map(|v| v.to_vec()))
+    }
+}
+
+/// The trees of one transaction, by name.
+struct Tx<'a> {
+    principals: Tree<'a>,
+    cards: Tree<'a>,
+    photos: Tree<'a>,
+    commitments: Tree<'a>,
+    scans: Tree<'a>,
+    due: Tree<'a>,
+    meta: Tree<'a>,
+    holds: Tree<'a>,
+    held_scans: Tree<'a>,
+    policies: Tree<'a>,
+    legal: Tree<'a>,
+    notices: Tree<'a>,
+    counter: Tree<'a>,
+    policy_tests: Tree<'a>,
+    staff_keys: Tree<'a>,
+    honey: Tree<'a>,
+    credentials: Tree<'a>,
+}
+
+impl<'a> Tx<'a> {
+    fn of(kv: &'a dyn Kv) -> Self {
+        let tree = |name| Tree { kv, name };
+        Self {
+            principals: tree(TreeName::Principals),
+            cards: tree(TreeName::Cards),
+            photos: tree(TreeName::Photos),
+            commitments: tree(TreeName::Commitments),
+            scans: tree(TreeName::Scans),
+            due: tree(TreeName::Due),
+            meta: tree(TreeName::Meta),
+            holds: tree(TreeName::Holds),
+            held_scans: tree(TreeName::HeldScans),
+            policies: tree(TreeName::Policies),
+            legal: tree(TreeName::Legal),
+            notices: tree(TreeName::Notices),
+            counter: tree(TreeName::Counter),
+            policy_tests: tree(TreeName::PolicyTests),
+            staff_keys: tree(TreeName::StaffKeys),
+            honey: tree(TreeName::Honey),
+            credentials: tree(TreeName::Credentials),
+        }
+    }
+}
+
+pub(crate) fn apply_change(kv: &dyn Kv, change: &Change) -> TxResult<()> {
+    let tx = Tx::of(kv);
     match change {
         Change::PutPrincipal(p) => {
             if tx.principals.get(p.id.as_bytes())?.is_some() {
@@ -128,7 +249,7 @@ pub(super) fn apply_change(t: &[TransactionalTree], change: &Change) -> TxResult
         } => update_card(&tx, card_id, expect, record, identity, superseded)?,
         Change::Counter { card_id, queued } => {
             if *queued {
-                tx.counter.insert(card_id, &[])?;
+                tx.counter.insert(card_id, b"")?;
             } else {
                 tx.counter.remove(card_id)?;
             }
@@ -147,7 +268,7 @@ pub(super) fn apply_change(t: &[TransactionalTree], change: &Change) -> TxResult
             }
         }
         Change::ResetErasedCount => {
-            tx.meta.insert(META_ERASED, &0u64.to_be_bytes())?;
+            tx.meta.insert(META_ERASED, 0u64.to_be_bytes())?;
         }
         other => apply_record_change(&tx, other)?,
     }
@@ -163,10 +284,10 @@ fn apply_record_change(tx: &Tx<'_>, change: &Change) -> TxResult<()> {
                 return abort(Conflict::VersionConflict);
             }
             tx.policies
-                .insert(&key, tx_encode::<crate::domain::policy_version::PolicyVersion>(v)?)?;
+                .insert(key, tx_encode::<crate::domain::policy_version::PolicyVersion>(v)?)?;
         }
         Change::PutPolicyTests { version, tests } => {
-            tx.policy_tests.insert(&version.to_be_bytes(), tests.as_slice())?;
+            tx.policy_tests.insert(version.to_be_bytes(), tests.as_slice())?;
         }
         Change::PutStaffKeys { id, keys: staff } => {
             if tx.principals.get(id.as_bytes())?.is_none() {
@@ -229,18 +350,18 @@ fn enroll(tx: &Tx<'_>, new: &NewCard) -> TxResult<()> {
         return abort(Conflict::CardIdTaken);
     }
     check_identity(tx, &new.card_id, &new.identity_commitments, &new.superseded)?;
-    tx.cards.insert(&new.card_id, tx_encode(&new.record)?)?;
-    tx.photos.insert(&new.card_id, tx_encode(&new.photo)?)?;
+    tx.cards.insert(new.card_id, tx_encode(&new.record)?)?;
+    tx.photos.insert(new.card_id, tx_encode(&new.photo)?)?;
     for c in &new.record.index {
-        tx.commitments.insert(c, &new.card_id)?;
+        tx.commitments.insert(c, new.card_id)?;
     }
-    tx.counter.insert(&new.card_id, &[])?;
+    tx.counter.insert(new.card_id, b"")?;
     tx.due.insert(
         keys::due(Due {
             at: new.due_at,
             card_id: new.card_id,
         }),
-        &[],
+        b"",
     )?;
     for (i, (epoch, file)) in new.scans.iter().enumerate() {
         let scan = ScanRef {
@@ -278,7 +399,7 @@ fn update_meta(tx: &Tx<'_>, card_id: &CardId, expect: &[u8], meta: &[u8], due_at
             at: due_at,
             card_id: *card_id,
         }),
-        &[],
+        b"",
     )?;
     Ok(())
 }
@@ -289,8 +410,8 @@ fn update_meta(tx: &Tx<'_>, card_id: &CardId, expect: &[u8], meta: &[u8], due_at
 fn check_identity(tx: &Tx<'_>, card_id: &CardId, identity: &[Commitment], superseded: &[CardId]) -> TxResult<()> {
     for c in identity {
         if let Some(owner) = tx.commitments.get(c)? {
-            let own = owner.as_ref() == card_id.as_slice();
-            if !own && !superseded.iter().any(|s| s.as_slice() == owner.as_ref()) {
+            let own = owner.as_slice() == card_id.as_slice();
+            if !own && !superseded.iter().any(|s| s.as_slice() == owner.as_slice()) {
                 return abort(Conflict::DuplicateEnrollment);
             }
         }
@@ -318,7 +439,11 @@ fn update_card(
     }
     check_identity(tx, card_id, identity, superseded)?;
     for c in &old.index {
-        if tx.commitments.get(c)?.is_some_and(|owner| owner.as_ref() == card_id) {
+        if tx
+            .commitments
+            .get(c)?
+            .is_some_and(|owner| owner.as_slice() == card_id.as_slice())
+        {
             tx.commitments.remove(c.as_slice())?;
         }
     }
@@ -334,7 +459,7 @@ fn update_card(
             at: record.due,
             card_id: *card_id,
         }),
-        &[],
+        b"",
     )?;
     tx.cards.insert(card_id, tx_encode(record)?)?;
     Ok(())
@@ -350,8 +475,8 @@ fn move_due(tx: &Tx<'_>, from: Due, to: Due) -> TxResult<()> {
         // 0: a record migrated from v1, whose entry is adopted here.
         if record.due == from.at || record.due == 0 {
             record.due = to.at;
-            tx.cards.insert(&from.card_id, tx_encode(&record)?)?;
-            tx.due.insert(keys::due(to), &[])?;
+            tx.cards.insert(from.card_id, tx_encode(&record)?)?;
+            tx.due.insert(keys::due(to), b"")?;
         }
     }
     Ok(())
@@ -369,16 +494,20 @@ fn delete_card(tx: &Tx<'_>, card_id: &CardId, entry: Due) -> TxResult<()> {
         tx.photos.remove(card_id)?;
         tx.counter.remove(card_id)?;
         for c in &record.index {
-            if tx.commitments.get(c)?.is_some_and(|owner| owner.as_ref() == card_id) {
+            if tx
+                .commitments
+                .get(c)?
+                .is_some_and(|owner| owner.as_slice() == card_id.as_slice())
+            {
                 tx.commitments.remove(c)?;
             }
         }
         let n = tx
             .meta
             .get(META_ERASED)?
-            .and_then(|v| v.as_ref().try_into().ok())
+            .and_then(|v| v.as_slice().try_into().ok())
             .map_or(0, u64::from_be_bytes);
-        tx.meta.insert(META_ERASED, &(n + 1).to_be_bytes())?;
+        tx.meta.insert(META_ERASED, (n + 1).to_be_bytes())?;
     }
     Ok(())
 }

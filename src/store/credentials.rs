@@ -11,9 +11,9 @@
 //! A global index is `list * LIST_ENTRIES + entry`. The bits hold no card
 //! id: a list says which entries are revoked, never whose.
 
-use sled::transaction::{ConflictableTransactionError, TransactionalTree};
+use sled::transaction::ConflictableTransactionError;
 
-use super::changes::{Abort, TxResult};
+use super::changes::{Abort, Tree, TxResult};
 use super::{decode, encode};
 use crate::domain::card::CardId;
 use crate::domain::credential::{ListBits, LIST_BYTES, LIST_ENTRIES};
@@ -43,18 +43,18 @@ fn split(index: u64) -> TxResult<(u32, usize, u8)> {
     Ok((list, byte, 1 << (entry % 8)))
 }
 
-fn bits(tree: &TransactionalTree, k: &[u8]) -> TxResult<Vec<u8>> {
+fn bits(tree: Tree<'_>, k: &[u8]) -> TxResult<Vec<u8>> {
     Ok(tree.get(k)?.map_or_else(|| vec![0; LIST_BYTES], |v| v.to_vec()))
 }
 
-fn indices(tree: &TransactionalTree, card_id: &CardId) -> TxResult<Vec<u64>> {
+fn indices(tree: Tree<'_>, card_id: &CardId) -> TxResult<Vec<u64>> {
     match tree.get(key(b'c', card_id))? {
         Some(v) => decode(&v).map_err(|e| ConflictableTransactionError::Abort(Abort::Corrupt(e.to_string()))),
         None => Ok(Vec::new()),
     }
 }
 
-fn set_revoked(tree: &TransactionalTree, indices: &[u64]) -> TxResult<()> {
+fn set_revoked(tree: Tree<'_>, indices: &[u64]) -> TxResult<()> {
     for &i in indices {
         let (list, byte, mask) = split(i)?;
         let k = list_key(b'l', list);
@@ -69,12 +69,7 @@ fn set_revoked(tree: &TransactionalTree, indices: &[u64]) -> TxResult<()> {
 }
 
 /// Takes `new` for `card_id`'s credentials.
-pub(super) fn issue(
-    cards: &TransactionalTree,
-    tree: &TransactionalTree,
-    card_id: &CardId,
-    new: &[u64],
-) -> TxResult<()> {
+pub(super) fn issue(cards: Tree<'_>, tree: Tree<'_>, card_id: &CardId, new: &[u64]) -> TxResult<()> {
     if cards.get(card_id)?.is_none() || tree.get(key(b'r', card_id))?.is_some() {
         return Err(ConflictableTransactionError::Abort(Abort::Conflict(Conflict::NotFound)));
     }
@@ -105,7 +100,7 @@ pub(super) fn issue(
 }
 
 /// Revokes every credential of `card_id`, now and later.
-pub(super) fn revoke(tree: &TransactionalTree, card_id: &CardId) -> TxResult<()> {
+pub(super) fn revoke(tree: Tree<'_>, card_id: &CardId) -> TxResult<()> {
     set_revoked(tree, &indices(tree, card_id)?)?;
     tree.insert(key(b'r', card_id), &[])?;
     Ok(())
@@ -113,7 +108,7 @@ pub(super) fn revoke(tree: &TransactionalTree, card_id: &CardId) -> TxResult<()>
 
 /// The card's record is destroyed: its credentials' bits are set, and
 /// nothing about the card stays in the tree (its entries stay taken).
-pub(super) fn forget(tree: &TransactionalTree, card_id: &CardId) -> TxResult<()> {
+pub(super) fn forget(tree: Tree<'_>, card_id: &CardId) -> TxResult<()> {
     set_revoked(tree, &indices(tree, card_id)?)?;
     tree.remove(key(b'c', card_id))?;
     tree.remove(key(b'r', card_id))?;
@@ -121,15 +116,13 @@ pub(super) fn forget(tree: &TransactionalTree, card_id: &CardId) -> TxResult<()>
 }
 
 /// A list's bits and taken entries, outside a transaction.
-pub(super) fn read_list(tree: &sled::Tree, list: u32) -> Result<Option<ListBits>, sled::Error> {
-    let Some(bits) = tree.get(list_key(b'l', list))? else {
+pub(crate) fn read_list<E>(
+    get: impl Fn(&[u8]) -> Result<Option<Vec<u8>>, E>,
+    list: u32,
+) -> Result<Option<ListBits>, E> {
+    let Some(bits) = get(&list_key(b'l', list))? else {
         return Ok(None);
     };
-    let taken = tree
-        .get(list_key(b'a', list))?
-        .map_or_else(|| vec![0; LIST_BYTES], |v| v.to_vec());
-    Ok(Some(ListBits {
-        bits: bits.to_vec(),
-        taken,
-    }))
+    let taken = get(&list_key(b'a', list))?.unwrap_or_else(|| vec![0; LIST_BYTES]);
+    Ok(Some(ListBits { bits, taken }))
 }

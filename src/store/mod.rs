@@ -1,4 +1,5 @@
-//! The sled implementation of [`crate::domain::store::Store`].
+//! The sled implementation of [`crate::domain::store::Store`], the
+//! PostgreSQL one ([`postgres`]) beside it, and [`AnyStore`], either.
 //!
 //! One tree per aggregate (`principals`, `cards`, `photos`, `commitments`,
 //! `audit`, `honey_cards`, ...) and a `meta` tree holding the schema version and the keyring
@@ -11,6 +12,8 @@
 //! in the group. That is group commit: an fsync per group, not per request,
 //! and no acknowledgement before the data and its audit entry are durable.
 
+mod any;
+pub use any::AnyStore;
 mod audit_index;
 mod audit_reads;
 mod changes;
@@ -18,6 +21,7 @@ mod credentials;
 mod index_runs;
 mod keys;
 mod migrate;
+pub mod postgres;
 pub use migrate::{AttestationV1, CardRecordV1};
 mod reads;
 mod records;
@@ -38,7 +42,7 @@ use crate::domain::store::{Store, StoreError};
 pub const SCHEMA_VERSION: u32 = 2;
 const META_COMMITMENT_COST: &[u8] = b"commitment_cost";
 pub(crate) const META_SCHEMA: &[u8] = b"schema_version";
-const META_KEYRING: &[u8] = b"keyring_fingerprint";
+pub(crate) const META_KEYRING: &[u8] = b"keyring_fingerprint";
 
 pub(crate) struct Trees {
     pub audit: sled::Tree,
@@ -273,34 +277,7 @@ impl SledStore {
     /// Writer statistics as Prometheus text.
     #[must_use]
     pub fn render_stats(&self) -> String {
-        let s = &self.inner.stats;
-        let get = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
-        let mut out = format!(
-            "# HELP civic_vault_commit_groups_total Commit groups made durable (one flush each).\n\
-             # TYPE civic_vault_commit_groups_total counter\n\
-             civic_vault_commit_groups_total {}\n\
-             # HELP civic_vault_commits_total Commits written (each with its audit entries).\n\
-             # TYPE civic_vault_commits_total counter\n\
-             civic_vault_commits_total {}\n\
-             # HELP civic_vault_flush_seconds_total Time spent making groups durable.\n\
-             # TYPE civic_vault_flush_seconds_total counter\n\
-             civic_vault_flush_seconds_total {:.6}\n\
-             # HELP civic_vault_flush_max_seconds Longest single group flush since start.\n\
-             # TYPE civic_vault_flush_max_seconds gauge\n\
-             civic_vault_flush_max_seconds {:.6}\n\
-             # HELP civic_vault_store_failed 1 once a storage write failed (the vault then fails closed).\n\
-             # TYPE civic_vault_store_failed gauge\n\
-             civic_vault_store_failed {}\n\
-             # HELP civic_vault_commit_flush_seconds Each commit group's flush to disk.\n\
-             # TYPE civic_vault_commit_flush_seconds histogram\n",
-            get(&s.groups),
-            get(&s.commits),
-            get(&s.flush_micros) as f64 / 1e6,
-            get(&s.flush_max_micros) as f64 / 1e6,
-            u8::from(self.inner.failed.load(Ordering::Relaxed)),
-        );
-        s.flush.render(&mut out, "civic_vault_commit_flush_seconds", "");
-        out
+        render_stats(&self.inner.stats, !self.writable())
     }
 
     /// False once a storage write failed: the store then refuses writes.
@@ -326,4 +303,36 @@ impl Drop for SledStore {
     fn drop(&mut self) {
         let _ = self.close();
     }
+}
+
+/// Writer statistics as Prometheus text (either engine's writer); `failed`
+/// once a storage write failed.
+pub(crate) fn render_stats(s: &WriterStats, failed: bool) -> String {
+    let get = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+    let mut out = format!(
+        "# HELP civic_vault_commit_groups_total Commit groups made durable (one flush each).\n\
+         # TYPE civic_vault_commit_groups_total counter\n\
+         civic_vault_commit_groups_total {}\n\
+         # HELP civic_vault_commits_total Commits written (each with its audit entries).\n\
+         # TYPE civic_vault_commits_total counter\n\
+         civic_vault_commits_total {}\n\
+         # HELP civic_vault_flush_seconds_total Time spent making groups durable.\n\
+         # TYPE civic_vault_flush_seconds_total counter\n\
+         civic_vault_flush_seconds_total {:.6}\n\
+         # HELP civic_vault_flush_max_seconds Longest single group flush since start.\n\
+         # TYPE civic_vault_flush_max_seconds gauge\n\
+         civic_vault_flush_max_seconds {:.6}\n\
+         # HELP civic_vault_store_failed 1 once a storage write failed (the vault then fails closed).\n\
+         # TYPE civic_vault_store_failed gauge\n\
+         civic_vault_store_failed {}\n\
+         # HELP civic_vault_commit_flush_seconds Each commit group's flush to disk (sled) or COMMIT (PostgreSQL).\n\
+         # TYPE civic_vault_commit_flush_seconds histogram\n",
+        get(&s.groups),
+        get(&s.commits),
+        get(&s.flush_micros) as f64 / 1e6,
+        get(&s.flush_max_micros) as f64 / 1e6,
+        u8::from(failed),
+    );
+    s.flush.render(&mut out, "civic_vault_commit_flush_seconds", "");
+    out
 }

@@ -248,7 +248,8 @@ impl Store for SledStore {
     }
 
     fn status_list(&self, list: u32) -> Result<Option<crate::domain::credential::ListBits>, StoreError> {
-        super::credentials::read_list(&self.inner.trees.credentials, list).map_err(failed)
+        let tree = &self.inner.trees.credentials;
+        super::credentials::read_list(|k| tree.get(k).map(|v| v.map(|v| v.to_vec())), list).map_err(failed)
     }
 
     fn flush(&self) -> Result<(), StoreError> {

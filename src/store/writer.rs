@@ -7,7 +7,7 @@ use sled::transaction::TransactionError;
 use sled::Transactional;
 use tokio::sync::oneshot;
 
-use super::changes::{apply_change, Abort};
+use super::changes::{apply_change, Abort, SledKv};
 use super::{failed, Inner};
 use crate::domain::audit::{push_to_block, split_block, AuditDraft, AuditEntry, GENESIS};
 use crate::domain::store::{Commit, CommitResult, Committed, StoreError};
@@ -108,7 +108,7 @@ fn transact(inner: &Inner, head: Head, commit: &Commit) -> Result<(Head, CommitR
     ];
     let outcome = trees[..].transaction(|tx| {
         for change in &commit.changes {
-            apply_change(tx, change)?;
+            apply_change(&SledKv(tx), change)?;
         }
         let mut block = Block::default();
         let (seqs, new_head) = seal_all(head, &commit.audit, None, &mut block);

@@ -120,7 +120,7 @@ impl UnauthenticatedTally {
     /// The entries could not be written.
     pub async fn write(
         &self,
-        store: &crate::store::SledStore,
+        store: &crate::store::AnyStore,
         subjects: &crate::crypto::SubjectHasher,
         drain: bool,
     ) -> Result<(), crate::domain::store::StoreError> {

@@ -113,7 +113,7 @@ impl Checkpointer {
     /// returns its sequence number. Blocking: it flushes the store first,
     /// because only what is durable may be signed — a checkpoint ahead of
     /// the disk would make a crash look like removed entries.
-    pub fn sign_head(&self, store: &crate::store::SledStore, at: &str) -> Option<u64> {
+    pub fn sign_head(&self, store: &crate::store::AnyStore, at: &str) -> Option<u64> {
         use crate::domain::store::Store;
         let (seq, head) = store.audit_head().ok()?;
         if seq == 0 {

@@ -39,7 +39,7 @@ use crate::domain::facts::DistinctCards;
 use crate::domain::policy_version::PolicyTests;
 use crate::domain::program::Program;
 use crate::domain::store::Store;
-use crate::store::SledStore;
+use crate::store::AnyStore;
 use crate::vault::card_cache::CardCache;
 use crate::vault::metrics::Metrics;
 use crate::vault::token_index::TokenIndex;
@@ -62,7 +62,7 @@ pub enum StartError {
 pub struct Vault {
     pub config: Config,
     pub keys: Keyring,
-    pub store: SledStore,
+    pub store: AnyStore,
     /// The active version's policy tests; replaced with the policy set.
     policy_tests: std::sync::RwLock<Arc<PolicyTests>>,
     /// The active policy set; replaced whole on activation.

@@ -19,7 +19,7 @@ use crate::domain::principal::Principal;
 use crate::domain::program::Program;
 use crate::domain::store::{Change, Commit, Store};
 use crate::domain::vocab::{PrincipalKind, Purpose, Role};
-use crate::store::SledStore;
+use crate::store::AnyStore;
 use crate::vault::card_cache::CardCache;
 use crate::vault::checkpoints::Checkpointer;
 use crate::vault::metrics::Metrics;
@@ -115,7 +115,22 @@ impl Vault {
     /// # Errors
     /// As [`Vault::open`].
     pub async fn open_with(config: Config, clock: Arc<dyn Clock>, files: KeyFiles) -> Result<Arc<Self>, StartError> {
-        let vault = tokio::task::spawn_blocking(move || Self::open_blocking(config, clock, files))
+        Self::open_on(config, clock, files, None).await
+    }
+
+    /// Opens the vault with keys reachable through `files` and, for a
+    /// PostgreSQL store, through `session`, a database session that already
+    /// holds the vault's lock (without one, opening waits for the lock).
+    ///
+    /// # Errors
+    /// As [`Vault::open`].
+    pub async fn open_on(
+        config: Config,
+        clock: Arc<dyn Clock>,
+        files: KeyFiles,
+        session: Option<crate::store::postgres::PgSession>,
+    ) -> Result<Arc<Self>, StartError> {
+        let vault = tokio::task::spawn_blocking(move || Self::open_blocking(config, clock, files, session))
             .await
             .map_err(|e| StartError::Store(e.to_string()))??;
         let vault = Arc::new(vault);
@@ -128,7 +143,12 @@ impl Vault {
         Ok(vault)
     }
 
-    fn open_blocking(config: Config, clock: Arc<dyn Clock>, files: KeyFiles) -> Result<Self, StartError> {
+    fn open_blocking(
+        config: Config,
+        clock: Arc<dyn Clock>,
+        files: KeyFiles,
+        session: Option<crate::store::postgres::PgSession>,
+    ) -> Result<Self, StartError> {
         if !config.governance.second_approval {
             tracing::warn!(
                 "[governance] second_approval = false: privileged staff principals are active without a second admin"
@@ -153,7 +173,7 @@ impl Vault {
                  data directory can read every record; seal them (`civic-vault keys seal`, SECURITY.md)"
             );
         }
-        let (store, opened) = SledStore::open(&config.data_dir, Some(&keys.fingerprint()))
+        let (store, opened) = AnyStore::open(&config, Some(&keys.fingerprint()), session)
             .map_err(|e| StartError::Store(e.to_string()))?;
         if opened.schema != crate::store::SCHEMA_VERSION {
             return Err(StartError::Store(format!(
@@ -347,7 +367,7 @@ fn policy_sources(config: &Config) -> Result<PolicySources, StartError> {
 
 /// The store's commitment cost, which the configured one must be: a store's
 /// commitments are all made at one cost, or duplicates go unseen.
-fn commitment_cost(config: &Config, store: &SledStore) -> Result<CommitmentCost, StartError> {
+fn commitment_cost(config: &Config, store: &AnyStore) -> Result<CommitmentCost, StartError> {
     let configured = CommitmentCost {
         memory_kib: config.commitments.memory_kib,
         iterations: config.commitments.iterations,
@@ -379,7 +399,7 @@ fn program(config: &Config, sources: &PolicySources) -> Result<Program, StartErr
 /// The checkpoint signer, and the newest signed checkpoint — which the
 /// chain must still reach: a store whose newest entries were removed does
 /// not start.
-fn checkpoints(config: &Config, keys: &Keyring, store: &SledStore) -> Result<(Checkpointer, u64), StartError> {
+fn checkpoints(config: &Config, keys: &Keyring, store: &AnyStore) -> Result<(Checkpointer, u64), StartError> {
     let checkpointer =
         Checkpointer::open(&keys.files, &config.data_dir).map_err(|e| StartError::Store(e.to_string()))?;
     let signed = crate::vault::checkpoints::read_verified(&config.data_dir, Some(&checkpointer.public_key()))
@@ -400,7 +420,7 @@ fn checkpoints(config: &Config, keys: &Keyring, store: &SledStore) -> Result<(Ch
 /// The active version's policy tests: those stored with the newest version
 /// that has them, or (versions made before tests travelled with them, or a
 /// first start) the ones in policies/tests.
-fn active_tests(store: &SledStore, sources: &PolicySources) -> Result<PolicyTests, StartError> {
+fn active_tests(store: &AnyStore, sources: &PolicySources) -> Result<PolicyTests, StartError> {
     let stored = store.policy_tests().map_err(|e| StartError::Store(e.to_string()))?;
     match stored.values().next_back() {
         Some(json) => serde_json::from_slice(json).map_err(|e| StartError::Store(format!("policy tests: {e}"))),
@@ -408,7 +428,7 @@ fn active_tests(store: &SledStore, sources: &PolicySources) -> Result<PolicyTest
     }
 }
 
-fn active_policy(store: &SledStore, sources: &PolicySources, tests: &PolicyTests) -> Result<PolicyEngine, StartError> {
+fn active_policy(store: &AnyStore, sources: &PolicySources, tests: &PolicyTests) -> Result<PolicyEngine, StartError> {
     let versions = store.policy_versions().map_err(|e| StartError::Store(e.to_string()))?;
     let (editable, version) = versions
         .last()

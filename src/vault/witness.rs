@@ -20,7 +20,6 @@ use ed25519_dalek::VerifyingKey;
 use crate::config::AuditWitness;
 use crate::domain::audit::format_hash;
 use crate::domain::store::Store;
-use crate::store::SledStore;
 use crate::witness::{CosignRequest, Cosignature, Refusal, COSIGN_PATH, LATEST_PATH};
 
 /// The cosignatures, in the data directory.
@@ -270,7 +269,7 @@ pub fn read_verified(
 ///
 /// # Errors
 /// Why not, for the log and the refusal.
-pub fn check_chain(store: &SledStore, seq: u64, head: &str) -> Result<(), String> {
+pub fn check_chain(store: &impl Store, seq: u64, head: &str) -> Result<(), String> {
     if seq == 0 {
         return Ok(());
     }
@@ -297,7 +296,7 @@ pub fn check_chain(store: &SledStore, seq: u64, head: &str) -> Result<(), String
 /// `report.witness_problem` and `ok = false`.
 pub fn check_report(
     report: &mut crate::domain::audit::ChainReport,
-    store: &SledStore,
+    store: &impl Store,
     cosigned: Result<BTreeMap<u64, String>, String>,
     latest: Option<&Cosignature>,
     conflict: Option<String>,

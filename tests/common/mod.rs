@@ -38,6 +38,8 @@ pub struct TestVault {
     pub vault: Option<Arc<Vault>>,
     /// Whether shutdown must report a clean flush (not after a simulated disk failure).
     pub clean_stop: bool,
+    /// The database URL (with its schema) when the vault runs on PostgreSQL.
+    pub pg_url: Option<String>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<Result<(), civic_vault::StartError>>>,
 }
@@ -85,8 +87,86 @@ pub fn test_config(dir: &Path, program: &str) -> Config {
             memory_kib: 8,
             iterations: 1,
         },
+        store: test_store(dir),
         ..Config::default()
     }
+}
+
+/// The store a test vault in `dir` runs on: sled under it, or, when
+/// `CIVIC_VAULT_TEST_PG` names a PostgreSQL server (`.ci/postgres-setup`
+/// prints one), a fresh schema of its own in that server's database — the
+/// same one for every vault started on `dir` (a restart "on the same data").
+pub fn test_store(dir: &Path) -> civic_vault::config::Store {
+    match std::env::var("CIVIC_VAULT_TEST_PG") {
+        Ok(url) if !url.is_empty() => {
+            let remembered = dir.join("postgres-url");
+            let url = std::fs::read_to_string(&remembered).unwrap_or_else(|_| {
+                let fresh = fresh_schema(&url);
+                std::fs::write(&remembered, &fresh).unwrap();
+                fresh
+            });
+            civic_vault::config::Store {
+                kind: civic_vault::config::StoreKind::Postgres,
+                url,
+            }
+        }
+        _ => civic_vault::config::Store::default(),
+    }
+}
+
+fn pg_url_of(config: &Config) -> Option<String> {
+    (config.store.kind == civic_vault::config::StoreKind::Postgres).then(|| config.store.url.clone())
+}
+
+/// Writes every byte the vault's schema holds (each tree's keys and values,
+/// every audit row) to `data/postgres-dump.bin`, so the tests that search
+/// the raw data directory for what must not be there search the database
+/// too.
+pub fn dump_database(url: &str, data: &Path) {
+    let url = url.to_owned();
+    let bytes = std::thread::spawn(move || {
+        let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        let mut out = Vec::new();
+        for row in c
+            .query("SELECT tree, key, value FROM kv ORDER BY tree, key", &[])
+            .unwrap()
+        {
+            out.extend_from_slice(row.get::<_, &str>(0).as_bytes());
+            out.extend_from_slice(row.get::<_, &[u8]>(1));
+            out.extend_from_slice(row.get::<_, &[u8]>(2));
+        }
+        for row in c.query("SELECT subject, stored FROM audit ORDER BY seq", &[]).unwrap() {
+            out.extend_from_slice(row.get::<_, Option<&str>>(0).unwrap_or("").as_bytes());
+            out.extend_from_slice(row.get::<_, &[u8]>(1));
+        }
+        out
+    })
+    .join()
+    .unwrap();
+    std::fs::create_dir_all(data).unwrap();
+    std::fs::write(data.join("postgres-dump.bin"), bytes).unwrap();
+}
+
+/// Whether the tests run on PostgreSQL.
+pub fn on_postgres() -> bool {
+    std::env::var("CIVIC_VAULT_TEST_PG").is_ok_and(|u| !u.is_empty())
+}
+
+/// Creates an empty schema in the database at `url` and returns a URL whose
+/// sessions work in it (search_path). On a thread of its own: the
+/// synchronous client cannot run on an async worker.
+pub fn fresh_schema(url: &str) -> String {
+    let name = format!("t{}", uuid::Uuid::new_v4().simple());
+    let base = url.to_owned();
+    let schema = name.clone();
+    std::thread::spawn(move || {
+        let mut c = postgres::Client::connect(&base, postgres::NoTls).expect("CIVIC_VAULT_TEST_PG: cannot connect");
+        c.batch_execute(&format!("CREATE SCHEMA {schema}")).unwrap();
+    })
+    .join()
+    .unwrap();
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}options=-csearch_path%3D{name}")
 }
 
 impl TestVault {
@@ -104,6 +184,7 @@ impl TestVault {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let keys = config.keys_dir.clone();
+        let pg_url = pg_url_of(&config);
         let vault = Vault::open(config, clock).await.unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
         let handle = Arc::clone(&vault);
@@ -121,6 +202,7 @@ impl TestVault {
             http: reqwest::Client::new(),
             vault: Some(handle),
             clean_stop: true,
+            pg_url,
             stop: Some(stop),
             task: Some(task),
         }
@@ -133,6 +215,7 @@ impl TestVault {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
+        let pg_url = pg_url_of(&config);
         let task = tokio::spawn(civic_vault::server::run(listener, config, async {
             let _ = stopped.await;
         }));
@@ -143,6 +226,7 @@ impl TestVault {
             http: reqwest::Client::new(),
             vault: None,
             clean_stop: true,
+            pg_url,
             stop: Some(stop),
             task: Some(task),
         };
@@ -168,6 +252,9 @@ impl TestVault {
             if self.clean_stop {
                 result.unwrap();
             }
+        }
+        if let Some(url) = self.pg_url.take() {
+            dump_database(&url, &self.dir.path().join("data"));
         }
         let dir = tempfile::tempdir().unwrap();
         std::mem::replace(&mut self.dir, dir)
