@@ -102,7 +102,7 @@ pub(super) fn issue(cards: Tree<'_>, tree: Tree<'_>, card_id: &CardId, new: &[u6
 /// Revokes every credential of `card_id`, now and later.
 pub(super) fn revoke(tree: Tree<'_>, card_id: &CardId) -> TxResult<()> {
     set_revoked(tree, &indices(tree, card_id)?)?;
-    tree.insert(key(b'r', card_id), &[])?;
+    tree.insert(key(b'r', card_id), b"")?;
     Ok(())
 }
 
