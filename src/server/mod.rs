@@ -8,6 +8,7 @@ pub mod app;
 pub(crate) mod background;
 pub mod listener;
 pub mod standby;
+mod systemd;
 pub mod tls;
 pub mod unseal;
 
@@ -47,20 +48,10 @@ pub async fn serve(
     let app = app
         .layer(axum::middleware::from_fn(crate::server::listener::track_requests))
         .into_make_service_with_connect_info::<crate::server::listener::PeerAddr>();
-    notify_systemd(&[sd_notify::NotifyState::Ready]);
+    crate::server::systemd::notify(&[sd_notify::NotifyState::Ready]);
     let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
-    notify_systemd(&[sd_notify::NotifyState::Stopping]);
+    crate::server::systemd::notify(&[sd_notify::NotifyState::Stopping]);
     background.finish(vault, served).await
-}
-
-/// Tells systemd (a `Type=notify` unit) that the vault serves or stops;
-/// nothing when it was not started by systemd (no `NOTIFY_SOCKET`).
-pub(crate) fn notify_systemd(state: &[sd_notify::NotifyState<'_>]) {
-    if std::env::var_os("NOTIFY_SOCKET").is_some() {
-        if let Err(e) = sd_notify::notify(false, state) {
-            tracing::warn!(error = %e, "could not notify systemd");
-        }
-    }
 }
 
 /// Opens the vault with the system clock and serves it: what `civic-vault

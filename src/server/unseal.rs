@@ -112,7 +112,7 @@ pub async fn serve_sealed(
     };
     // Serving (sealed): systemd's start is over; /readyz says "sealed" until
     // the operators unseal.
-    crate::server::notify_systemd(&[sd_notify::NotifyState::Ready]);
+    crate::server::systemd::notify(&[sd_notify::NotifyState::Ready]);
     let served = axum::serve(listener, app).with_graceful_shutdown(stop).await;
     if let Some(reason) = gate.fatal.borrow().clone() {
         return Err(StartError::Store(reason));

@@ -10,6 +10,7 @@ pub mod card_cache;
 pub mod cards;
 pub mod checkpoints;
 pub mod counter;
+pub mod credential_state;
 pub mod credentials;
 pub mod honey;
 pub mod honey_registry;
@@ -77,7 +78,7 @@ pub struct Vault {
     pub metrics: Metrics,
     pub attestor: Attestor,
     /// Holder-held credentials: issuer keys, offers, tokens, nonces.
-    pub credentials: crate::vault::credentials::Credentials,
+    pub credentials: crate::vault::credential_state::Credentials,
     pub cards: CardCache,
     /// The legal answers' summaries, for access reports.
     pub legal_answers: legal_answers::LegalAnswerCache,

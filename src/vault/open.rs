@@ -221,7 +221,7 @@ impl Vault {
             decoy: std::sync::Mutex::new(None),
             commitment_cost,
             attestor,
-            credentials: crate::vault::credentials::Credentials::new(issuer),
+            credentials: crate::vault::credential_state::Credentials::new(issuer),
             fact_window: DistinctCards::default(),
             cards: CardCache::default(),
             legal_answers: crate::vault::legal_answers::LegalAnswerCache::default(),
