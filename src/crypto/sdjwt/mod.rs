@@ -7,6 +7,10 @@
 //!
 //! Only what the vault issues is supported: flat claims, each disclosable
 //! on its own, `sha-256`, EdDSA (Ed25519) for the issuer and the holder.
+//! A general SD-JWT crate (`sd-jwt-payload`) was considered; what the vault
+//! needs is this small subset over a signer it already has, so it is written
+//! here behind this seam, and what it issues is checked by an independent
+//! implementation (sd-jwt-js, `tests/sdjwt/`) in CI.
 
 pub mod verify;
 
