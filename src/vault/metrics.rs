@@ -165,35 +165,41 @@ impl Metrics {
 /// carry card numbers), from the first byte in to the answer's head out.
 #[derive(Default)]
 pub struct Latencies {
-    routes: std::sync::RwLock<BTreeMap<(axum::http::Method, String), std::sync::Arc<crate::histogram::Histogram>>>,
+    /// Route template → its histograms by method. Looked up by `&str`
+    /// under a read lock: a request allocates nothing here once its route
+    /// and method have been seen.
+    routes: std::sync::RwLock<BTreeMap<String, Vec<(axum::http::Method, crate::histogram::Histogram)>>>,
 }
 
 impl Latencies {
     pub fn observe(&self, method: &axum::http::Method, route: &str, elapsed: std::time::Duration) {
-        let found = self
-            .routes
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&(method.clone(), route.to_owned()))
-            .cloned();
-        let h = found.unwrap_or_else(|| {
-            std::sync::Arc::clone(
-                self.routes
-                    .write()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .entry((method.clone(), route.to_owned()))
-                    .or_default(),
-            )
-        });
-        h.observe(elapsed);
+        {
+            let routes = self.routes.read().unwrap_or_else(PoisonError::into_inner);
+            if let Some((_, h)) = routes.get(route).and_then(|ms| ms.iter().find(|(m, _)| m == method)) {
+                h.observe(elapsed);
+                return;
+            }
+        }
+        let mut routes = self.routes.write().unwrap_or_else(PoisonError::into_inner);
+        let methods = routes.entry(route.to_owned()).or_default();
+        if let Some((_, h)) = methods.iter().find(|(m, _)| m == method) {
+            h.observe(elapsed);
+        } else {
+            let h = crate::histogram::Histogram::default();
+            h.observe(elapsed);
+            methods.push((method.clone(), h));
+        }
     }
 
     pub fn render(&self, out: &mut String) {
         out.push_str("# HELP civic_vault_request_duration_seconds Request latency by method and route template.\n");
         out.push_str("# TYPE civic_vault_request_duration_seconds histogram\n");
-        for ((method, route), h) in self.routes.read().unwrap_or_else(PoisonError::into_inner).iter() {
-            let labels = format!("method=\"{method}\",route=\"{}\"", route.replace(['\\', '"'], "_"));
-            h.render(out, "civic_vault_request_duration_seconds", &labels);
+        for (route, methods) in self.routes.read().unwrap_or_else(PoisonError::into_inner).iter() {
+            let route = route.replace(['\\', '"'], "_");
+            for (method, h) in methods {
+                let labels = format!("method=\"{method}\",route=\"{route}\"");
+                h.render(out, "civic_vault_request_duration_seconds", &labels);
+            }
         }
     }
 }
