@@ -20,6 +20,7 @@ mod changes;
 mod credentials;
 mod index_runs;
 mod keys;
+mod kv;
 mod migrate;
 pub mod postgres;
 pub use migrate::{AttestationV1, CardRecordV1};
