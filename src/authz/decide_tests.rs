@@ -9,7 +9,6 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use super::super::{LegalContext, PolicySources, RequestContext, Resource};
-use super::*;
 use crate::domain::legal::{Aggregate, Item, Process};
 use crate::domain::principal::{Principal, PrincipalStatus};
 use crate::domain::vocab::{AgencyKind, PrincipalKind, Purpose, Role};
