@@ -3,12 +3,14 @@ use std::str::FromStr;
 use std::sync::{Arc, RwLock};
 
 use cedar_policy::{
-    ActionConstraint, Authorizer, Decision as CedarDecision, Effect, Entities, EntityId, EntityTypeName, EntityUid,
-    Policy, PolicyId, PolicySet, Request, Schema, ValidationMode, Validator,
+    Authorizer, Effect, EntityId, EntityTypeName, Policy, PolicyId, PolicySet, Request, Schema, ValidationMode,
+    Validator,
 };
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
+use super::decide::{authorize, combine, ActionPolicies, Found};
+use super::request::CachedPrincipal;
 use super::{Action, Permit, PolicySources, RequestContext, Resource};
 use crate::domain::principal::Principal;
 
@@ -41,13 +43,14 @@ pub struct PolicyEngine {
     pub(super) schema: Schema,
     set: PolicySet,
     /// For each action, the policies whose scope can apply to it (the floor
-    /// is unconstrained, so it is in every one). Deciding against the subset
-    /// gives the same answer as the whole set, with less to evaluate.
-    by_action: HashMap<&'static str, PolicySet>,
+    /// is unconstrained, so it is in every one), and those split by whether
+    /// they can depend on the resource (`decide.rs`). Deciding against the
+    /// subset gives the same answer as the whole set, with less to evaluate.
+    pub(super) by_action: HashMap<&'static str, ActionPolicies>,
     /// Each principal's Cedar entities, built once. Keyed by the whole
     /// principal (kind, roles, agency kind, purposes, token hash), so an
     /// entry can only ever be used for exactly the principal it was built from.
-    pub(super) entities: RwLock<HashMap<Principal, Arc<(EntityUid, Entities)>>>,
+    pub(super) entities: RwLock<HashMap<Principal, Arc<CachedPrincipal>>>,
     authorizer: Authorizer,
     pub version: u64,
     pub digest: String,
@@ -196,20 +199,11 @@ impl PolicyEngine {
         digest.update(sources.editable.as_bytes());
         let mut by_action = HashMap::new();
         for action in Action::ALL {
-            let uid = EntityUid::from_type_name_and_id(type_name("CivicVault::Action"), EntityId::new(action.as_str()));
-            let mut subset = PolicySet::new();
-            for p in set.policies() {
-                let applies = match p.action_constraint() {
-                    ActionConstraint::Any => true,
-                    ActionConstraint::Eq(a) => a == uid,
-                    ActionConstraint::In(list) => list.contains(&uid),
-                };
-                if applies {
-                    // Ids are unique in `set`, so adding to a fresh set cannot clash.
-                    let _ = subset.add(p.clone());
-                }
-            }
-            by_action.insert(action.as_str(), subset);
+            let uid = cedar_policy::EntityUid::from_type_name_and_id(
+                type_name("CivicVault::Action"),
+                EntityId::new(action.as_str()),
+            );
+            by_action.insert(action.as_str(), ActionPolicies::of(&set, &uid));
         }
         Ok(Self {
             schema,
@@ -268,7 +262,9 @@ impl PolicyEngine {
     }
 
     /// One Cedar decision per resource, sharing the principal's entities,
-    /// the context and one decision id (the request's).
+    /// the context and one decision id (the request's). With more than one
+    /// resource, the policies that never name the resource are evaluated
+    /// once for all of them (`decide.rs` says why that is the same decision).
     #[must_use]
     pub fn decide_each(
         &self,
@@ -288,8 +284,6 @@ impl PolicyEngine {
         let Some(cached) = self.cached_entities(p) else {
             return resources.iter().map(|_| deny(Vec::new())).collect();
         };
-        let (principal, entities) = (&cached.0, &cached.1);
-        let policy_set = self.by_action.get(action.as_str()).unwrap_or(&self.set);
         let context = match Self::context(p, cx) {
             Ok(c) => c,
             Err(e) => {
@@ -297,48 +291,60 @@ impl PolicyEngine {
                 return resources.iter().map(|_| deny(Vec::new())).collect();
             }
         };
+        let Some(policies) = self.by_action.get(action.as_str()) else {
+            // Every action has its subset (built from Action::ALL at compile).
+            return resources.iter().map(|_| deny(Vec::new())).collect();
+        };
         let action_uid = Self::uid(&self.types.action, action.as_str());
+        // Not re-validated against the schema per request: the context is
+        // built from typed values above, the policies were strictly validated
+        // at load, and `schema_checks_requests` in the tests checks every
+        // action's request shape against the schema.
+        let request = |uid: &cedar_policy::EntityUid| {
+            Request::new(cached.uid.clone(), action_uid.clone(), uid.clone(), context.clone(), None).inspect_err(|e| {
+                tracing::error!(action = action.as_str(), error = %e, "cedar request does not fit the schema; denying");
+            })
+        };
+        let entities = &cached.entities;
+        let split = resources.len() > 1;
+        // The shared part, once: evaluated with the first resource, which
+        // none of its policies names.
+        let shared = match resources.first() {
+            Some(first) if split => match request(&self.resource_uid(first)) {
+                Ok(r) => Some(authorize(&self.authorizer, &r, &policies.shared, entities)),
+                Err(_) => return resources.iter().map(|_| deny(Vec::new())).collect(),
+            },
+            _ => None,
+        };
         resources
             .iter()
             .map(|resource| {
-                let resource_uid = match resource {
-                    Resource::Vault => Self::uid(&self.types.vault, "civic-vault"),
-                    Resource::Card(id) => Self::uid(&self.types.card, id),
-                    Resource::Fact(name) => Self::uid(&self.types.fact, name),
-                    Resource::LegalItem(name) => Self::uid(&self.types.legal_item, name),
+                let uid = self.resource_uid(resource);
+                let Ok(r) = request(&uid) else {
+                    return deny(Vec::new());
                 };
-                // Not re-validated against the schema per request: the context
-                // is built from typed values above, the policies were strictly
-                // validated at load, and `schema_checks_requests` in the tests
-                // checks every action's request shape against the schema.
-                let request = match Request::new(principal.clone(), action_uid.clone(), resource_uid, context.clone(), None) {
-                    Ok(r) => r,
-                    Err(e) => {
-                        tracing::error!(action = action.as_str(), error = %e, "cedar request does not fit the schema; denying");
-                        return deny(Vec::new());
+                let (allowed, reasons, floor_error) = match &shared {
+                    Some(shared) => {
+                        let closed = !matches!(resource, Resource::Card(_));
+                        let set = policies.for_resource(&uid, closed);
+                        combine(shared, &authorize(&self.authorizer, &r, &set, entities))
                     }
+                    None => combine(&Found::default(), &authorize(&self.authorizer, &r, &policies.all, entities)),
                 };
-                let response = self.authorizer.is_authorized(&request, policy_set, entities);
-                let policies: Vec<String> = response.diagnostics().reason().map(ToString::to_string).collect();
-                let floor_error = response.diagnostics().errors().any(|e| match e {
-                    cedar_policy::AuthorizationError::PolicyEvaluationError(e) => {
-                        e.policy_id().to_string().starts_with("floor.")
-                    }
-                });
                 if floor_error {
                     tracing::error!(action = action.as_str(), "a floor policy failed to evaluate; denying");
-                    return deny(policies);
+                    return deny(reasons);
                 }
-                if response.decision() == CedarDecision::Allow {
+                if allowed {
                     Decision {
                         allowed: true,
                         decision_id: decision_id.to_owned(),
-                        policies,
+                        policies: reasons,
                         version: self.version,
                         permit: Some(Permit::new(action, p.id.clone(), cx.purpose, decision_id.to_owned())),
                     }
                 } else {
-                    deny(policies)
+                    deny(reasons)
                 }
             })
             .collect()

@@ -5,6 +5,7 @@
 //! data — or the denial with the policies that determined it.
 
 mod canaries;
+mod decide;
 pub mod check;
 mod engine;
 pub mod nesting;

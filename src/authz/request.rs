@@ -12,12 +12,29 @@ use super::{Action, RequestContext};
 use crate::domain::principal::Principal;
 use crate::domain::vocab::PrincipalKind;
 
+/// A principal as Cedar sees it: its uid and its entities (itself, its roles).
+pub(super) struct CachedPrincipal {
+    pub(super) uid: EntityUid,
+    pub(super) entities: Entities,
+}
+
 impl PolicyEngine {
     pub(super) fn uid(t: &EntityTypeName, id: &str) -> EntityUid {
         EntityUid::from_type_name_and_id(t.clone(), EntityId::new(id))
     }
 
-    pub(super) fn cached_entities(&self, p: &Principal) -> Option<Arc<(EntityUid, Entities)>> {
+    /// The Cedar uid of a resource.
+    pub(super) fn resource_uid(&self, resource: &super::Resource) -> EntityUid {
+        use super::Resource;
+        match resource {
+            Resource::Vault => Self::uid(&self.types.vault, "civic-vault"),
+            Resource::Card(id) => Self::uid(&self.types.card, id),
+            Resource::Fact(name) => Self::uid(&self.types.fact, name),
+            Resource::LegalItem(name) => Self::uid(&self.types.legal_item, name),
+        }
+    }
+
+    pub(super) fn cached_entities(&self, p: &Principal) -> Option<Arc<CachedPrincipal>> {
         if let Some(e) = self.entities.read().unwrap_or_else(PoisonError::into_inner).get(p) {
             return Some(Arc::clone(e));
         }
@@ -29,7 +46,7 @@ impl PolicyEngine {
                 return None;
             }
         };
-        let built = Arc::new((uid, entities));
+        let built = Arc::new(CachedPrincipal { uid, entities });
         let mut map = self.entities.write().unwrap_or_else(PoisonError::into_inner);
         if map.len() > 10_000 {
             map.clear();
