@@ -55,14 +55,19 @@ pub async fn setup(vault: &Vault, cards: usize) -> FactSetup {
     for s in 0..cards.div_ceil(1000) {
         systems.push(
             vault
-                .issue(json!({"id": format!("library-{s}"), "kind": "system", "agency_kind": "city_agency",
-                "purposes": ["library_services"]}))
+                .issue(
+                    json!({"id": format!("library-{s}"), "kind": "system", "agency_kind": "city_agency",
+                "purposes": ["library_services"]}),
+                )
                 .await,
         );
     }
     let t = Instant::now();
     let numbers = super::enroll_cards(&vault.base, &clerk, cards).await;
-    println!("  enrolled {cards} cardholders in {:.1} s (least commitment cost)", t.elapsed().as_secs_f64());
+    println!(
+        "  enrolled {cards} cardholders in {:.1} s (least commitment cost)",
+        t.elapsed().as_secs_f64()
+    );
     let pairs: Vec<(String, String)> = numbers
         .iter()
         .enumerate()
@@ -140,7 +145,13 @@ pub fn run() {
     let scripts = tempfile::tempdir().unwrap();
     let lua = script(scripts.path(), &s.pairs);
     let ledger = rt.block_on(Ledger::open(&vault, &s.auditor));
-    let run = wrk(&format!("{}/v1/facts", vault.base), &lua, vault.pid(), connections, seconds);
+    let run = wrk(
+        &format!("{}/v1/facts", vault.base),
+        &lua,
+        vault.pid(),
+        connections,
+        seconds,
+    );
     println!("{}", run.line("vault POST /v1/facts (3 facts)"));
     rt.block_on(ledger.close(&vault, &s.auditor, &run));
     vault.stop();

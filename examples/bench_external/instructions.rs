@@ -94,7 +94,9 @@ pub fn run() {
     // A fixed sequence of cards (an LCG), the same on every run.
     let mut x: u64 = 12_345;
     let mut next = || {
-        x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        x = x
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
         usize::try_from(x >> 33).unwrap() % s.pairs.len()
     };
     // A few requests on this connection before counting.

@@ -154,7 +154,11 @@ pub fn print_threads(
     let mut line = String::from("  by thread (µs/req user+system, context switches/req):");
     for (name, a) in after {
         let b = before.get(name).copied().unwrap_or([0.0; 3]);
-        let (u, s, c) = ((a[0] - b[0]) / requests, (a[1] - b[1]) / requests, (a[2] - b[2]) / requests);
+        let (u, s, c) = (
+            (a[0] - b[0]) / requests,
+            (a[1] - b[1]) / requests,
+            (a[2] - b[2]) / requests,
+        );
         if u + s + c > 0.05 {
             write!(line, "  {name} {u:.0}+{s:.0} µs, {c:.2} cs;").unwrap();
         }

@@ -92,7 +92,12 @@ impl ActionPolicies {
         if !closed {
             return Arc::clone(&self.per_resource);
         }
-        if let Some(set) = self.narrowed.read().unwrap_or_else(PoisonError::into_inner).get(resource) {
+        if let Some(set) = self
+            .narrowed
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(resource)
+        {
             return Arc::clone(set);
         }
         let mut set = PolicySet::new();
@@ -185,7 +190,12 @@ pub(super) fn combine(a: &Found, b: &Found) -> (bool, Vec<String>, bool) {
 }
 
 /// One authorization of `request` against `set`.
-pub(super) fn authorize(authorizer: &Authorizer, request: &Request, set: &PolicySet, entities: &cedar_policy::Entities) -> Found {
+pub(super) fn authorize(
+    authorizer: &Authorizer,
+    request: &Request,
+    set: &PolicySet,
+    entities: &cedar_policy::Entities,
+) -> Found {
     Found::of(&authorizer.is_authorized(request, set, entities))
 }
 

@@ -9,10 +9,10 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use super::super::{LegalContext, PolicySources, RequestContext, Resource};
+use crate::authz::{Action, PolicyEngine};
 use crate::domain::legal::{Aggregate, Item, Process};
 use crate::domain::principal::{Principal, PrincipalStatus};
 use crate::domain::vocab::{AgencyKind, PrincipalKind, Purpose, Role};
-use crate::authz::{Action, PolicyEngine};
 
 fn pick<T: Copy>(rng: &mut StdRng, items: &[T]) -> T {
     items[rng.gen_range(0..items.len())]
@@ -26,7 +26,11 @@ fn principal(rng: &mut StdRng) -> Principal {
     let staff = rng.gen_bool(0.5);
     Principal {
         id: format!("p{}", rng.gen_range(0..4)),
-        kind: if staff { PrincipalKind::Staff } else { PrincipalKind::System },
+        kind: if staff {
+            PrincipalKind::Staff
+        } else {
+            PrincipalKind::System
+        },
         roles: if staff {
             Role::ALL.iter().copied().filter(|_| rng.gen_bool(0.3)).collect()
         } else {
@@ -47,7 +51,15 @@ fn principal(rng: &mut StdRng) -> Principal {
 }
 
 fn resources(rng: &mut StdRng, action: Action) -> Vec<Resource> {
-    let facts = ["card_valid", "resident", "age_over_13", "age_over_18", "age_over_21", "age_over_62", "age_over_65"];
+    let facts = [
+        "card_valid",
+        "resident",
+        "age_over_13",
+        "age_over_18",
+        "age_over_21",
+        "age_over_62",
+        "age_over_65",
+    ];
     let items: Vec<&str> = Item::ALL
         .iter()
         .map(|i| i.as_str())
@@ -65,7 +77,11 @@ fn resources(rng: &mut StdRng, action: Action) -> Vec<Resource> {
 
 fn context(rng: &mut StdRng) -> RequestContext {
     let counts = [0, 1, 499, 500, 501, 4_999, 5_000, 5_001, 9_000];
-    let roles: Vec<&'static str> = Role::ALL.iter().map(|r| r.as_str()).filter(|_| rng.gen_bool(0.3)).collect();
+    let roles: Vec<&'static str> = Role::ALL
+        .iter()
+        .map(|r| r.as_str())
+        .filter(|_| rng.gen_bool(0.3))
+        .collect();
     let legal = LegalContext {
         process: pick(rng, Process::ALL).as_str(),
         signed_by_judge: rng.gen_bool(0.5),
@@ -74,9 +90,7 @@ fn context(rng: &mut StdRng) -> RequestContext {
         subject_kind: pick(rng, &["card", "aggregate"]),
     };
     RequestContext {
-        card_status: rng
-            .gen_bool(0.5)
-            .then(|| pick(rng, &["active", "revoked", "expired"])),
+        card_status: rng.gen_bool(0.5).then(|| pick(rng, &["active", "revoked", "expired"])),
         distinct_cards_last_hour: rng.gen_bool(0.6).then(|| pick(rng, &counts)),
         requested_by_self: rng.gen_bool(0.5).then(|| rng.gen_bool(0.5)),
         requested_roles: some(rng, roles),
@@ -88,7 +102,13 @@ fn context(rng: &mut StdRng) -> RequestContext {
 }
 
 /// Plain Cedar: one resource, the whole policy set, the stock authorizer.
-fn reference(e: &PolicyEngine, p: &Principal, action: Action, r: &Resource, cx: &RequestContext) -> (bool, Vec<String>) {
+fn reference(
+    e: &PolicyEngine,
+    p: &Principal,
+    action: Action,
+    r: &Resource,
+    cx: &RequestContext,
+) -> (bool, Vec<String>) {
     let cached = e.cached_entities(p).unwrap();
     let context = PolicyEngine::context(p, cx).unwrap();
     let request = Request::new(
@@ -142,7 +162,10 @@ fn split_decisions_equal_whole_set_decisions() {
     // The comparison means something: split decisions both ways.
     assert!(compared > 40_000, "{compared}");
     assert!(shared_allowed > 200, "allowed split decisions: {shared_allowed}");
-    assert!(shared_denied_by_policy > 200, "forbidden split decisions: {shared_denied_by_policy}");
+    assert!(
+        shared_denied_by_policy > 200,
+        "forbidden split decisions: {shared_denied_by_policy}"
+    );
 }
 
 #[test]
@@ -153,8 +176,17 @@ fn the_floor_and_bulk_guards_are_shared_and_fact_permits_are_not() {
     let shared = ids(&facts.shared);
     let per_resource = ids(&facts.per_resource);
     assert!(shared.iter().any(|id| id == "floor.bulk_ceiling"), "{shared:?}");
-    assert!(shared.iter().any(|id| id == "facts.bulk_guard_any_system"), "{shared:?}");
-    assert!(per_resource.iter().any(|id| id == "facts.library_services"), "{per_resource:?}");
-    assert!(per_resource.iter().any(|id| id == "facts.identity_check"), "{per_resource:?}");
+    assert!(
+        shared.iter().any(|id| id == "facts.bulk_guard_any_system"),
+        "{shared:?}"
+    );
+    assert!(
+        per_resource.iter().any(|id| id == "facts.library_services"),
+        "{per_resource:?}"
+    );
+    assert!(
+        per_resource.iter().any(|id| id == "facts.identity_check"),
+        "{per_resource:?}"
+    );
     assert_eq!(shared.len() + per_resource.len(), ids(&facts.all).len());
 }

@@ -301,9 +301,17 @@ impl PolicyEngine {
         // at load, and `schema_checks_requests` in the tests checks every
         // action's request shape against the schema.
         let request = |uid: &cedar_policy::EntityUid| {
-            Request::new(cached.uid.clone(), action_uid.clone(), uid.clone(), context.clone(), None).inspect_err(|e| {
+            Request::new(
+                cached.uid.clone(),
+                action_uid.clone(),
+                uid.clone(),
+                context.clone(),
+                None,
+            )
+            .map_err(|e| {
                 tracing::error!(action = action.as_str(), error = %e, "cedar request does not fit the schema; denying");
             })
+            .ok()
         };
         let entities = &cached.entities;
         let split = resources.len() > 1;
@@ -311,8 +319,8 @@ impl PolicyEngine {
         // none of its policies names.
         let shared = match resources.first() {
             Some(first) if split => match request(&self.resource_uid(first)) {
-                Ok(r) => Some(authorize(&self.authorizer, &r, &policies.shared, entities)),
-                Err(_) => return resources.iter().map(|_| deny(Vec::new())).collect(),
+                Some(r) => Some(authorize(&self.authorizer, &r, &policies.shared, entities)),
+                None => return resources.iter().map(|_| deny(Vec::new())).collect(),
             },
             _ => None,
         };
@@ -320,7 +328,7 @@ impl PolicyEngine {
             .iter()
             .map(|resource| {
                 let uid = self.resource_uid(resource);
-                let Ok(r) = request(&uid) else {
+                let Some(r) = request(&uid) else {
                     return deny(Vec::new());
                 };
                 let (allowed, reasons, floor_error) = match &shared {
@@ -329,7 +337,10 @@ impl PolicyEngine {
                         let set = policies.for_resource(&uid, closed);
                         combine(shared, &authorize(&self.authorizer, &r, &set, entities))
                     }
-                    None => combine(&Found::default(), &authorize(&self.authorizer, &r, &policies.all, entities)),
+                    None => combine(
+                        &Found::default(),
+                        &authorize(&self.authorizer, &r, &policies.all, entities),
+                    ),
                 };
                 if floor_error {
                     tracing::error!(action = action.as_str(), "a floor policy failed to evaluate; denying");

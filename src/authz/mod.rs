@@ -5,8 +5,8 @@
 //! data — or the denial with the policies that determined it.
 
 mod canaries;
-mod decide;
 pub mod check;
+mod decide;
 mod engine;
 pub mod nesting;
 pub mod proof;
