@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::{header, lua_script, support, wrk, Ledger, Vault, VaultSettings};
 
-pub fn run() {
+pub fn run() -> super::Measured {
     let seconds: u64 = support::env_or("BENCH_SECONDS", 10);
     let connections: usize = support::env_or("BENCH_CONNECTIONS", 8);
     header(
@@ -66,4 +66,5 @@ end
     println!("{}", run.line("vault POST /v1/enrollments"));
     rt.block_on(ledger.close(&vault, &auditor, &run));
     vault.stop();
+    run
 }

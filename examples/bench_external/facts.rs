@@ -127,7 +127,9 @@ end
     lua_script(dir, "facts.lua", &lua)
 }
 
-pub fn run() {
+/// The fact mode; with `bare`, the bare handler after the vault. The
+/// vault's figures.
+pub fn run(bare: bool) -> super::Measured {
     let cards: usize = support::env_or("BENCH_CARDS", 10_000);
     let seconds: u64 = support::env_or("BENCH_SECONDS", 10);
     let connections: usize = support::env_or("BENCH_CONNECTIONS", 32);
@@ -155,6 +157,9 @@ pub fn run() {
     println!("{}", run.line("vault POST /v1/facts (3 facts)"));
     rt.block_on(ledger.close(&vault, &s.auditor, &run));
     vault.stop();
+    if !bare {
+        return run;
+    }
 
     let bare_port = super::free_port();
     let bare = super::Reaped(
@@ -174,4 +179,5 @@ pub fn run() {
     drop(bare);
     println!("{}", bare_run.line("bare axum JSON handler"));
     println!("  ratio vault/bare: {:.3}", run.rate() / bare_run.rate());
+    run
 }

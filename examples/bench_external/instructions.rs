@@ -9,6 +9,8 @@
 //! instructions per request (every thread: tokio workers, the blocking pool,
 //! the writer). The kernel's share (system calls, context switches, fsync)
 //! is not counted: `facts` mode's CPU µs per request is the figure for that.
+//! `BENCH_CALLGRIND_OUT=path` keeps the counts (`path.0`) for
+//! `callgrind_annotate --inclusive=yes`.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -122,6 +124,12 @@ pub fn run() {
             .collect();
         instructions = dumps.iter().map(|p| total(p)).sum();
         if instructions > 0 {
+            // BENCH_CALLGRIND_OUT keeps the counts for callgrind_annotate.
+            if let Ok(keep) = std::env::var("BENCH_CALLGRIND_OUT") {
+                for (n, p) in dumps.iter().filter(|p| total(p) > 0).enumerate() {
+                    std::fs::copy(p, format!("{keep}.{n}")).unwrap();
+                }
+            }
             break;
         }
     }

@@ -10,6 +10,8 @@
 //! - `legal`: `POST /v1/legal/requests` with `access_log`, answered from the
 //!   audit index (`legal.rs`);
 //! - `all`: the three in turn;
+//! - `stores`: fact queries and enrollments on sled, then the same on
+//!   PostgreSQL (`stores.rs`), one table at the end;
 //! - `instructions`: the vault under `valgrind --tool=callgrind`, a fixed
 //!   number of sequential fact queries, instructions per request — the
 //!   figure that does not move with whatever else the machine runs
@@ -22,6 +24,9 @@
 //! prints req/s, p50/p99/p99.9, the CPU per request of the server process
 //! (user + system, from /proc), audit entries per request, the writer's
 //! commits per flush and whether the chain verifies afterwards.
+//! `BENCH_STORE=postgres` runs any mode's vault on PostgreSQL (a fresh
+//! schema per vault in the server `BENCH_PG_URL` names, else one that
+//! `.ci/postgres-setup` starts).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -43,6 +48,7 @@ mod enroll;
 mod facts;
 mod instructions;
 mod legal;
+mod stores;
 #[path = "../support/mod.rs"]
 mod support;
 
@@ -69,6 +75,8 @@ pub struct Measured {
     pub p99_us: f64,
     pub p999_us: f64,
     pub cpu_us_per_request: f64,
+    /// PostgreSQL's processes' CPU per request (0 on sled).
+    pub db_cpu_us_per_request: f64,
 }
 
 impl Measured {
@@ -78,12 +86,17 @@ impl Measured {
 
     pub fn line(&self, name: &str) -> String {
         format!(
-            "{name:38} {:>8.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  p99.9 {:>7.2} ms  CPU {:>8.1} µs/req  ({:.0} requests, {:.0} errors)",
+            "{name:38} {:>8.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  p99.9 {:>7.2} ms  CPU {:>8.1} µs/req{}  ({:.0} requests, {:.0} errors)",
             self.rate(),
             self.p50_us / 1000.0,
             self.p99_us / 1000.0,
             self.p999_us / 1000.0,
             self.cpu_us_per_request,
+            if self.db_cpu_us_per_request > 0.0 {
+                format!(" + PostgreSQL {:.1} µs/req", self.db_cpu_us_per_request)
+            } else {
+                String::new()
+            },
             self.requests,
             self.errors
         )
@@ -100,6 +113,28 @@ pub fn cpu_us(pid: u32) -> f64 {
     // utime and stime are fields 14 and 15 of the line, 12 and 13 of the rest.
     let ticks: f64 = f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap();
     ticks * 1_000_000.0 / clk_tck()
+}
+
+/// User plus system CPU time so far of every process named `postgres` (the
+/// server and its backends; a backend that ended in between is not counted),
+/// in microseconds.
+pub fn postgres_cpu_us() -> f64 {
+    let hz = clk_tck();
+    let mut total = 0.0;
+    for entry in std::fs::read_dir("/proc").unwrap().filter_map(Result::ok) {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        if &stat[open + 1..close] != "postgres" {
+            continue;
+        }
+        let f: Vec<&str> = stat[close + 2..].split_whitespace().collect();
+        total += (f[11].parse::<f64>().unwrap_or(0.0) + f[12].parse::<f64>().unwrap_or(0.0)) * 1_000_000.0 / hz;
+    }
+    total
 }
 
 /// The kernel's clock ticks per second (the unit of /proc's CPU times).
@@ -170,6 +205,8 @@ pub fn print_threads(
 /// of `pid` over the run.
 pub fn wrk(url: &str, lua: &Path, pid: u32, connections: usize, seconds: u64) -> Measured {
     let threads_before = threads(pid);
+    let db = postgres_store().is_some();
+    let db_before = if db { postgres_cpu_us() } else { 0.0 };
     let before = cpu_us(pid);
     let out = Command::new("wrk")
         .args(["-t", "2", "-c", &connections.to_string(), "-d", &format!("{seconds}s")])
@@ -179,6 +216,7 @@ pub fn wrk(url: &str, lua: &Path, pid: u32, connections: usize, seconds: u64) ->
         .output()
         .expect("wrk did not run");
     let after = cpu_us(pid);
+    let db_after = if db { postgres_cpu_us() } else { 0.0 };
     let threads_after = threads(pid);
     let text = String::from_utf8_lossy(&out.stdout);
     let get = |key: &str| -> f64 {
@@ -199,6 +237,7 @@ pub fn wrk(url: &str, lua: &Path, pid: u32, connections: usize, seconds: u64) ->
         p99_us: get("p99"),
         p999_us: get("p99.9"),
         cpu_us_per_request: (after - before) / requests.max(1.0),
+        db_cpu_us_per_request: (db_after - db_before) / requests.max(1.0),
     }
 }
 
@@ -261,6 +300,46 @@ pub struct VaultSettings {
     pub one_admin: bool,
 }
 
+/// The PostgreSQL server the next vaults store in (`None`: sled, the
+/// embedded default). `BENCH_STORE=postgres` with `BENCH_PG_URL` sets it for
+/// every mode; the `stores` mode sets it itself.
+static POSTGRES: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+fn postgres_store() -> Option<String> {
+    POSTGRES.lock().unwrap().clone()
+}
+
+pub fn set_postgres_store(url: Option<String>) {
+    *POSTGRES.lock().unwrap() = url;
+}
+
+/// The PostgreSQL server to benchmark on: `BENCH_PG_URL`, else
+/// `CIVIC_VAULT_TEST_PG`, else one started by `.ci/postgres-setup` (Debian's
+/// postgresql in a scratch directory, loopback only).
+pub fn postgres_url() -> String {
+    for var in ["BENCH_PG_URL", "CIVIC_VAULT_TEST_PG"] {
+        if let Ok(url) = std::env::var(var) {
+            if !url.is_empty() {
+                return url;
+            }
+        }
+    }
+    let setup = Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/postgres-setup");
+    let out = Command::new(setup).stderr(Stdio::inherit()).output().expect(".ci/postgres-setup did not run");
+    assert!(out.status.success(), ".ci/postgres-setup failed");
+    String::from_utf8(out.stdout).unwrap().lines().last().unwrap().trim().to_owned()
+}
+
+/// A fresh schema in the database at `url`, as the tests make one: the URL
+/// whose sessions work in it.
+fn fresh_schema(url: &str) -> String {
+    let name = format!("bench{}", uuid::Uuid::new_v4().simple());
+    let mut c = postgres::Client::connect(url, postgres::NoTls).expect("cannot connect to PostgreSQL");
+    c.batch_execute(&format!("CREATE SCHEMA {name}")).unwrap();
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}options=-csearch_path%3D{name}")
+}
+
 /// A running vault process on a fresh directory.
 pub struct Vault {
     pub child: Child,
@@ -295,6 +374,9 @@ max_concurrent_requests = 100000
         }
         if settings.one_admin {
             toml.push_str("[governance]\nsecond_approval = false\n");
+        }
+        if let Some(url) = postgres_store() {
+            writeln!(toml, "[store]\nkind = \"postgres\"\nurl = {:?}", fresh_schema(&url)).unwrap();
         }
         let config = dir.path().join("bench.toml");
         std::fs::write(&config, toml).unwrap();
@@ -548,15 +630,23 @@ fn main() {
         return;
     }
     ensure_wrk();
+    if std::env::var("BENCH_STORE").is_ok_and(|s| s == "postgres") {
+        set_postgres_store(Some(postgres_url()));
+    }
     match mode.as_str() {
-        "facts" => facts::run(),
-        "enroll" => enroll::run(),
+        "stores" => stores::run(),
+        "facts" => {
+            facts::run(true);
+        }
+        "enroll" => {
+            enroll::run();
+        }
         "legal" => legal::run(),
         "all" => {
-            facts::run();
+            facts::run(true);
             legal::run();
             enroll::run();
         }
-        other => panic!("unknown mode {other}: facts, enroll, legal, all or instructions"),
+        other => panic!("unknown mode {other}: facts, enroll, legal, all, stores or instructions"),
     }
 }

@@ -14,6 +14,9 @@ use super::Secret32;
 pub struct Attestor {
     kid: String,
     key: SigningKey,
+    /// The JWS header, base64url, with the dot after it: the same for every
+    /// attestation under this key, so encoded once.
+    header: String,
 }
 
 impl std::fmt::Debug for Attestor {
@@ -27,9 +30,13 @@ impl std::fmt::Debug for Attestor {
 impl Attestor {
     #[must_use]
     pub fn new(kid: String, seed: &Secret32) -> Self {
+        let header = json!({"alg": "EdDSA", "typ": "JWT", "kid": kid});
+        let mut encoded = URL_SAFE_NO_PAD.encode(header.to_string());
+        encoded.push('.');
         Self {
             kid,
             key: SigningKey::from_bytes(seed.expose()),
+            header: encoded,
         }
     }
 
@@ -41,7 +48,10 @@ impl Attestor {
     /// Signs `claims` as a compact JWS.
     #[must_use]
     pub fn sign(&self, claims: &Value) -> String {
-        self.sign_typed("JWT", claims)
+        let mut out = String::with_capacity(512);
+        out.push_str(&self.header);
+        URL_SAFE_NO_PAD.encode_string(claims.to_string(), &mut out);
+        self.finish(out)
     }
 
     /// Signs `claims` as a compact JWS whose header says `typ` (`dc+sd-jwt`,
@@ -51,7 +61,12 @@ impl Attestor {
         let header = json!({"alg": "EdDSA", "typ": typ, "kid": self.kid});
         let mut out = URL_SAFE_NO_PAD.encode(header.to_string());
         out.push('.');
-        out.push_str(&URL_SAFE_NO_PAD.encode(claims.to_string()));
+        URL_SAFE_NO_PAD.encode_string(claims.to_string(), &mut out);
+        self.finish(out)
+    }
+
+    /// Appends the signature over `out` (header and payload).
+    fn finish(&self, mut out: String) -> String {
         let signature = self.key.sign(out.as_bytes());
         out.push('.');
         out.push_str(&URL_SAFE_NO_PAD.encode(signature.to_bytes()));

@@ -4,6 +4,7 @@ pub mod access;
 pub mod access_report;
 pub mod action;
 pub mod audit;
+pub mod audit_seal;
 pub mod audit_verify;
 pub mod card;
 pub mod credential;
