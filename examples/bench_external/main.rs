@@ -325,9 +325,18 @@ pub fn postgres_url() -> String {
         }
     }
     let setup = Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/postgres-setup");
-    let out = Command::new(setup).stderr(Stdio::inherit()).output().expect(".ci/postgres-setup did not run");
+    let out = Command::new(setup)
+        .stderr(Stdio::inherit())
+        .output()
+        .expect(".ci/postgres-setup did not run");
     assert!(out.status.success(), ".ci/postgres-setup failed");
-    String::from_utf8(out.stdout).unwrap().lines().last().unwrap().trim().to_owned()
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .trim()
+        .to_owned()
 }
 
 /// A fresh schema in the database at `url`, as the tests make one: the URL
