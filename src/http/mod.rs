@@ -18,6 +18,7 @@ use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{middleware, Router};
+use tower::layer::util::Stack;
 use tower::ServiceBuilder;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
@@ -57,21 +58,26 @@ pub fn api_routes(vault: Arc<Vault>) -> Router {
     audited_routes(&vault).with_state(vault)
 }
 
+// Each `Router::layer` wraps every route in a box of its own, and each
+// request clones its route's boxes, nested: the layers of a router are
+// grouped into one `ServiceBuilder` per router (the same order, outermost
+// first), so a request clones three boxes, not a hundred.
+
 fn audited_routes(vault: &Arc<Vault>) -> Router<Arc<Vault>> {
     card_routes(office_routes(Router::new()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(
             ServiceBuilder::new()
+                .layer(middleware::from_fn_with_state(
+                    Arc::clone(vault),
+                    audit_layer::audit_requests,
+                ))
                 .layer(HandleErrorLayer::new(|_: tower::BoxError| async {
                     ApiError::from(Error::unavailable("request timed out"))
                 }))
                 .timeout(vault.config.limits.request_timeout.as_std()),
         )
-        .layer(middleware::from_fn_with_state(
-            Arc::clone(vault),
-            audit_layer::audit_requests,
-        ))
 }
 
 /// The router with a further skin (the staff console) merged in, under the
@@ -106,30 +112,8 @@ pub fn router_with(vault: Arc<Vault>, skin: Router<Arc<Vault>>) -> Router {
         .route("/oid4vci/credential", post(handlers::credentials::credential))
         .route("/v1/status-lists/{n}", get(handlers::credentials::status_list))
         .merge(audited)
-        .merge(skin)
-        .layer(DefaultBodyLimit::disable())
-        // Inside the routes, so that the route template is known.
-        .layer(middleware::from_fn_with_state(Arc::clone(&vault), observe_latency));
-    security_headers(public)
-        // Beyond the concurrency cap a request is refused at once (503),
-        // before the audit layer: overload must not add audit writes.
-        .layer(
-            ServiceBuilder::new()
-                .layer(HandleErrorLayer::new(move |_: tower::BoxError| {
-                    let v = Arc::clone(&shed);
-                    async move {
-                        v.metrics.shed();
-                        ApiError::from(Error::unavailable("too many requests in progress"))
-                    }
-                }))
-                .load_shed()
-                // Global: `Router::layer` wraps each route on its own, and
-                // the cap is on the whole vault.
-                .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
-                    vault.config.limits.max_concurrent_requests,
-                )),
-        )
-        .layer(middleware::from_fn_with_state(Arc::clone(&vault), limit_addresses))
+        .merge(skin);
+    let outer = ServiceBuilder::new()
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             // The route template only: paths carry card numbers.
             let route = req
@@ -138,6 +122,29 @@ pub fn router_with(vault: Arc<Vault>, skin: Router<Arc<Vault>>) -> Router {
                 .map_or("(unmatched)", MatchedPath::as_str);
             tracing::info_span!("request", method = %req.method(), route)
         }))
+        .layer(middleware::from_fn_with_state(Arc::clone(&vault), limit_addresses))
+        // Beyond the concurrency cap a request is refused at once (503),
+        // before the audit layer: overload must not add audit writes.
+        .layer(HandleErrorLayer::new(move |_: tower::BoxError| {
+            let v = Arc::clone(&shed);
+            async move {
+                v.metrics.shed();
+                ApiError::from(Error::unavailable("too many requests in progress"))
+            }
+        }))
+        .load_shed()
+        // Global: `Router::layer` wraps each route on its own, and the cap
+        // is on the whole vault.
+        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+            vault.config.limits.max_concurrent_requests,
+        ));
+    public
+        .layer(
+            security_headers(outer)
+                // Inside the routes, so that the route template is known.
+                .layer(middleware::from_fn_with_state(Arc::clone(&vault), observe_latency))
+                .layer(DefaultBodyLimit::disable()),
+        )
         .with_state(vault)
 }
 
@@ -209,9 +216,17 @@ fn office_routes(router: Router<Arc<Vault>>) -> Router<Arc<Vault>> {
         .route("/metrics", get(handlers::ops::metrics))
 }
 
-/// Headers on every answer, sealed or not.
-pub(crate) fn security_headers<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
-    router
+type HeaderLayer = SetResponseHeaderLayer<HeaderValue>;
+/// The layers [`security_headers`] adds inside `L`.
+pub(crate) type WithHeaders<L> = Stack<
+    HeaderLayer,
+    Stack<HeaderLayer, Stack<HeaderLayer, Stack<HeaderLayer, Stack<HeaderLayer, Stack<HeaderLayer, L>>>>>,
+>;
+
+/// Headers on every answer, sealed or not: added inside the layers of
+/// `builder`.
+pub(crate) fn security_headers<L>(builder: ServiceBuilder<L>) -> ServiceBuilder<WithHeaders<L>> {
+    builder
         // Nothing is cached, but for the few public documents made to be
         // cached (status lists), whose handlers say so themselves.
         .layer(SetResponseHeaderLayer::if_not_present(

@@ -75,13 +75,12 @@ pub async fn serve_node(
     });
     let (fatal, mut failed) = tokio::sync::watch::channel(None::<String>);
     let stop_waiting = Arc::new(AtomicBool::new(false));
-    let router = crate::http::security_headers(
-        Router::new()
-            .route("/healthz", get(healthz))
-            .route("/readyz", get(readyz))
-            .fallback(forward)
-            .with_state(Arc::clone(&gate)),
-    );
+    let router = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .fallback(forward)
+        .with_state(Arc::clone(&gate))
+        .layer(crate::http::security_headers(tower::ServiceBuilder::new()));
     let listener = crate::server::listener::LimitedListener::new(listener, &config.limits, tls)?;
     let app = router
         .layer(axum::middleware::from_fn(crate::server::listener::track_requests))

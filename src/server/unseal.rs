@@ -91,15 +91,14 @@ pub async fn serve_sealed(
         fatal,
         lock: std::sync::Mutex::new(Some(lock)),
     });
-    let router = crate::http::security_headers(
-        Router::new()
-            .route("/healthz", get(healthz))
-            .route("/readyz", get(readyz))
-            .route("/v1/unseal", get(status).post(unseal))
-            .route("/v1/openapi.json", get(crate::http::handlers::ops::openapi))
-            .fallback(forward)
-            .with_state(Arc::clone(&gate)),
-    );
+    let router = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/v1/unseal", get(status).post(unseal))
+        .route("/v1/openapi.json", get(crate::http::handlers::ops::openapi))
+        .fallback(forward)
+        .with_state(Arc::clone(&gate))
+        .layer(crate::http::security_headers(tower::ServiceBuilder::new()));
     let listener = crate::server::listener::LimitedListener::new(listener, &gate.config.limits, tls)?;
     let app = router
         .layer(axum::middleware::from_fn(crate::server::listener::track_requests))
