@@ -23,11 +23,13 @@ use std::time::Duration;
 use civic_vault::clock::ManualClock;
 use civic_vault::cluster::client::PeerClient;
 use civic_vault::cluster::tls::Identity;
+use civic_vault::crypto::seal::{self, NewSeal};
 use civic_vault::Config;
 use common::*;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use zeroize::Zeroizing;
 
 struct Ca {
     cert: rcgen::Certificate,
@@ -167,9 +169,23 @@ async fn two_nodes(ca: &Ca) -> (TestVault, Config, Arc<ManualClock>, TestVault, 
         }
         std::fs::copy(e.path(), config_b.keys_dir.join(&name)).unwrap();
     }
+    // B's keys are sealed (A's are not): what B receives is sealed under B's seal.
+    seal::seal(
+        &config_b.keys_dir,
+        &NewSeal::Passphrase(Zeroizing::new(PASSPHRASE.into())),
+    )
+    .unwrap();
+    let pass_file = config_b.data_dir.with_file_name("passphrase");
+    std::fs::write(&pass_file, format!("{PASSPHRASE}\n")).unwrap();
+    std::fs::set_permissions(&pass_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let mut config_b = config_b;
+    config_b.seal.passphrase_file = Some(pass_file);
     let b = TestVault::start_in(dir_b, config_b.clone()).await;
     (a, config_a, clock, b, config_b)
 }
+
+const PASSPHRASE: &str = "correct horse battery staple";
+const SEALED: &[u8] = b"civic-vault sealed key v1\n";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keys_travel_node_to_node_and_destruction_waits_for_every_node() {
@@ -188,10 +204,16 @@ async fn keys_travel_node_to_node_and_destruction_waits_for_every_node() {
     let on_b = config_b.keys_dir.join(&name);
     let cluster_a = Arc::clone(a.vault.as_ref().unwrap().cluster.get().unwrap());
     eventually("B acknowledged the epoch key", || cluster_a.pending() == 0).await;
-    assert_eq!(
-        std::fs::read(&on_b).unwrap(),
-        std::fs::read(config_a.keys_dir.join(&name)).unwrap()
+    let plain_on_a = std::fs::read(config_a.keys_dir.join(&name)).unwrap();
+    let sealed_on_b = std::fs::read(&on_b).unwrap();
+    assert!(!plain_on_a.starts_with(SEALED));
+    assert!(
+        sealed_on_b.starts_with(SEALED),
+        "sealed under B's seal, like B's own keys"
     );
+    assert!(!sealed_on_b
+        .windows(plain_on_a.trim_ascii().len())
+        .any(|w| w == plain_on_a.trim_ascii()));
     assert_eq!(std::fs::metadata(&on_b).unwrap().permissions().mode() & 0o777, 0o600);
     let epochs = b.vault.as_ref().unwrap().keys.scans.epochs();
     assert_eq!(epochs.len(), 1, "B's running vault holds the received key");
@@ -311,6 +333,49 @@ async fn the_cluster_listener_answers_only_the_clusters_nodes() {
         .await
         .is_err());
     let _ = config_a;
+    b.stop().await;
+    a.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kek_rotation_reaches_every_node_before_the_old_kek_is_certified() {
+    let ca = Ca::new("civic-vault cluster CA");
+    let (a, config_a, _clock, b, config_b) = two_nodes(&ca).await;
+    let clerk = a.clerk().await;
+    let auditor = a.auditor().await;
+    let old = a.vault.as_ref().unwrap().keys.active_kek().0;
+    let erased = a.enroll_one(&clerk, "E-1", "1990-04-12").await;
+    let (s, _) = a.request_erasure(&clerk, &erased).await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+
+    // The sweep erases the record, rotates the KEK and destroys the old one.
+    let (s, report) = a.post("/v1/retention/sweep", &a.admin, &json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{report}");
+    let destroyed = report["destroyed"].as_array().unwrap();
+    assert!(
+        destroyed
+            .iter()
+            .any(|c| c["data_class"] == "key_encryption_key" && c["key_id"] == old.as_str()),
+        "{report}"
+    );
+    let new = a.vault.as_ref().unwrap().keys.active_kek().0;
+    assert_ne!(new, old);
+    // B took the new KEK (sealed), made it active, and shredded the old one.
+    let new_on_b = std::fs::read(config_b.keys_dir.join(format!("{new}.key"))).unwrap();
+    assert!(new_on_b.starts_with(SEALED));
+    assert_eq!(
+        std::fs::read(config_b.keys_dir.join("keyring.toml")).unwrap(),
+        std::fs::read(config_a.keys_dir.join("keyring.toml")).unwrap()
+    );
+    assert!(!config_b.keys_dir.join(format!("{old}.key")).exists());
+    let keys_b = &b.vault.as_ref().unwrap().keys;
+    assert_eq!(keys_b.active_kek().0, new);
+    assert!(keys_b.kek(&old).is_none());
+    assert!(certificate_for(&a, &auditor, &old).await.is_some());
+    // B restarts on what it received: its keyring opens with the new KEK.
+    let dir_b = b.stop().await;
+    let b = TestVault::start_in(dir_b, config_b).await;
+    assert_eq!(b.vault.as_ref().unwrap().keys.kek_ids(), vec![new.clone()]);
     b.stop().await;
     a.stop().await;
 }

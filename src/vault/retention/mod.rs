@@ -373,39 +373,8 @@ fn rewrap_page(v: &Vault, after: Option<CardId>) -> Result<(Vec<Change>, Option<
     Ok((changes, last))
 }
 
-/// The certificate for scans a released hold had preserved.
-#[must_use]
-pub fn hold_release_certificate(v: &Vault, principal: &str, hold_id: &str, records: u64) -> AuditDraft {
-    let certificate = Certificate {
-        data_class: SOURCE_DOCUMENTS.into(),
-        records,
-        key_id: hold_id.to_owned(),
-        method: "cryptographic_erase".into(),
-        destroyed_at: rfc3339(v.clock.now().unix_timestamp()),
-        sweep_id: format!("release:{hold_id}"),
-    };
-    certificate_entry(v, Some(principal), SOURCE_DOCUMENTS, &certificate)
-}
-
-/// Destroys the keys of holds already released (left by a crash between the
-/// release and the key's destruction).
-async fn destroy_released_hold_keys(v: &Arc<Vault>) -> Result<(), Error> {
-    let on_disk = v.keys.holds.held();
-    if on_disk.is_empty() {
-        return Ok(());
-    }
-    let holds = v.read(|v| v.store.holds()).await?;
-    for id in on_disk {
-        if holds.iter().any(|h| h.id == id && h.status == HoldStatus::Released) {
-            let vault = Arc::clone(v);
-            let key_file = format!("{id}.key");
-            if let Ok(Ok(())) = tokio::task::spawn_blocking(move || vault.keys.holds.destroy(&id)).await {
-                crate::vault::keyrep::replicate_destruction(v, &key_file);
-            }
-        }
-    }
-    Ok(())
-}
-
+mod hold_keys;
 mod status;
+use hold_keys::destroy_released_hold_keys;
+pub use hold_keys::hold_release_certificate;
 pub use status::{status, CardholdersHeld, RetentionClasses, RetentionStatus, SourceDocumentsHeld};
