@@ -16,176 +16,15 @@
 mod common;
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use civic_vault::clock::ManualClock;
 use civic_vault::cluster::client::PeerClient;
 use civic_vault::cluster::tls::Identity;
-use civic_vault::crypto::seal::{self, NewSeal};
-use civic_vault::Config;
+use common::cluster::*;
 use common::*;
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
 use reqwest::StatusCode;
-use serde_json::{json, Value};
-use zeroize::Zeroizing;
-
-struct Ca {
-    cert: rcgen::Certificate,
-    key: KeyPair,
-}
-
-impl Ca {
-    fn new(name: &str) -> Self {
-        let key = KeyPair::generate().unwrap();
-        let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
-        p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        p.distinguished_name.push(DnType::CommonName, name);
-        let cert = p.self_signed(&key).unwrap();
-        Self { cert, key }
-    }
-
-    /// Writes `<node>.crt`, `<node>.pem` and `ca.crt` (this CA) into `dir`;
-    /// returns (cert, key, ca) paths.
-    fn issue(&self, node: &str, dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
-        std::fs::create_dir_all(dir).unwrap();
-        let key = KeyPair::generate().unwrap();
-        let mut p = CertificateParams::new(vec![node.to_owned()]).unwrap();
-        p.distinguished_name.push(DnType::CommonName, node);
-        let cert = p.signed_by(&key, &self.cert, &self.key).unwrap();
-        let paths = (
-            dir.join(format!("{node}.crt")),
-            dir.join(format!("{node}.pem")),
-            dir.join("ca.crt"),
-        );
-        std::fs::write(&paths.0, cert.pem()).unwrap();
-        std::fs::write(&paths.1, key.serialize_pem()).unwrap();
-        std::fs::set_permissions(&paths.1, std::fs::Permissions::from_mode(0o600)).unwrap();
-        std::fs::write(&paths.2, self.cert.pem()).unwrap();
-        paths
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A node's configuration: sled in `dir`, its cluster listener at `port`,
-/// the other node at `peer_port`.
-fn node_config(dir: &Path, ca: &Ca, me: &str, port: u16, peer: &str, peer_port: u16) -> Config {
-    let mut config = test_config(dir, "idnyc");
-    config.retention.source_documents = "1d".parse().unwrap();
-    let (cert, key, ca_path) = ca.issue(me, &dir.join("tls"));
-    let text = format!(
-        "[cluster]\nnode_id = \"{me}\"\nlisten = \"127.0.0.1:{port}\"\ncert = \"{}\"\nkey = \"{}\"\nca = \"{}\"\n\
-         retry_interval = \"1s\"\npeers = [{{ id = \"{peer}\", url = \"https://127.0.0.1:{peer_port}\" }}]\n",
-        cert.display(),
-        key.display(),
-        ca_path.display()
-    );
-    config.cluster = Config::from_toml(&text).unwrap().cluster;
-    config
-}
-
-fn application_with_scan(number: &str) -> Value {
-    let mut pdf = b"%PDF-1.7\n".to_vec();
-    pdf.extend_from_slice(b"a scan of a passport");
-    application(
-        "Scan Holder",
-        vec![
-            json!({"document_type": "foreign_passport", "issuer": "MEX", "number": number,
-                   "scan": {"content_type": "application/pdf", "data": b64(&pdf)}}),
-            proof("lease", "L", &format!("L-{number}")),
-        ],
-    )
-}
-
-fn scan_keys(keys: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(keys)
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with("scan-") && n.ends_with(".key"))
-        .collect();
-    names.sort();
-    names
-}
-
-async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
-    for _ in 0..300 {
-        if done() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("timed out waiting until {what}");
-}
-
-async fn certificate_for(v: &TestVault, auditor: &str, key_id: &str) -> Option<Value> {
-    v.audit(auditor)
-        .await
-        .into_iter()
-        .find(|e| e["certificate"]["key_id"] == key_id)
-}
-
-async fn metric(v: &TestVault, name: &str) -> String {
-    let text = v
-        .http
-        .get(v.url("/metrics"))
-        .bearer_auth(&v.admin)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find(|l| l.starts_with(&format!("{name} ")))
-        .unwrap_or_default()
-        .to_owned()
-}
-
-/// Node A up (it made the keyring), its keys copied once to B, B up.
-async fn two_nodes(ca: &Ca) -> (TestVault, Config, Arc<ManualClock>, TestVault, Config) {
-    let (port_a, port_b) = (free_port(), free_port());
-    let dir_a = tempfile::tempdir().unwrap();
-    let dir_b = tempfile::tempdir().unwrap();
-    let config_a = node_config(dir_a.path(), ca, "node-a", port_a, "node-b", port_b);
-    let config_b = node_config(dir_b.path(), ca, "node-b", port_b, "node-a", port_a);
-    let clock = Arc::new(ManualClock::new(time::OffsetDateTime::now_utc()));
-    let a = TestVault::start_with_clock(dir_a, config_a.clone(), clock.clone()).await;
-    // The bootstrap copy, once, before B's first start (not the ledger).
-    std::fs::create_dir_all(&config_b.keys_dir).unwrap();
-    std::fs::set_permissions(&config_b.keys_dir, std::fs::Permissions::from_mode(0o700)).unwrap();
-    for e in std::fs::read_dir(&config_a.keys_dir).unwrap().flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        if name == "cluster-ledger.json" || name == ".lock" {
-            continue;
-        }
-        std::fs::copy(e.path(), config_b.keys_dir.join(&name)).unwrap();
-    }
-    // B's keys are sealed (A's are not): what B receives is sealed under B's seal.
-    seal::seal(
-        &config_b.keys_dir,
-        &NewSeal::Passphrase(Zeroizing::new(PASSPHRASE.into())),
-    )
-    .unwrap();
-    let pass_file = config_b.data_dir.with_file_name("passphrase");
-    std::fs::write(&pass_file, format!("{PASSPHRASE}\n")).unwrap();
-    std::fs::set_permissions(&pass_file, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let mut config_b = config_b;
-    config_b.seal.passphrase_file = Some(pass_file);
-    let b = TestVault::start_in(dir_b, config_b.clone()).await;
-    (a, config_a, clock, b, config_b)
-}
-
-const PASSPHRASE: &str = "correct horse battery staple";
-const SEALED: &[u8] = b"civic-vault sealed key v1\n";
+use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keys_travel_node_to_node_and_destruction_waits_for_every_node() {
@@ -376,6 +215,63 @@ async fn a_kek_rotation_reaches_every_node_before_the_old_kek_is_certified() {
     let dir_b = b.stop().await;
     let b = TestVault::start_in(dir_b, config_b).await;
     assert_eq!(b.vault.as_ref().unwrap().keys.kek_ids(), vec![new.clone()]);
+    b.stop().await;
+    a.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_released_holds_key_is_certified_only_once_every_node_destroyed_it() {
+    let ca = Ca::new("civic-vault cluster CA");
+    let (a, config_a, _clock, b, config_b) = two_nodes(&ca).await;
+    let cluster_a = Arc::clone(a.vault.as_ref().unwrap().cluster.get().unwrap());
+    let clerk = a.clerk().await;
+    let legal = a.staff("legal-1", &["legal"]).await;
+    let officer = a.staff("privacy-1", &["privacy_officer"]).await;
+    let auditor = a.auditor().await;
+    let (_, card) = a.post("/v1/enrollments", &clerk, &application_with_scan("H-1")).await;
+    let card = card["card_number"].as_str().unwrap().to_owned();
+    let (_, hold) = a
+        .post(
+            "/v1/legal/holds",
+            &legal,
+            &json!({"reference": "Case 24-CV-121", "card_number": card}),
+        )
+        .await;
+    let id = hold["id"].as_str().unwrap().to_owned();
+    let (s, approved) = a
+        .post(&format!("/v1/legal/holds/{id}/approve"), &officer, &json!({}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{approved}");
+    assert_eq!(approved["scans_held"], 1);
+    // The hold's key reaches B, sealed there.
+    eventually("B acknowledged the hold key", || cluster_a.pending() == 0).await;
+    let on_b = config_b.keys_dir.join(format!("{id}.key"));
+    assert!(std::fs::read(&on_b).unwrap().starts_with(SEALED));
+
+    // B down: the release destroys A's copy, but certifies nothing yet.
+    let dir_b = b.stop().await;
+    let (s, released) = a
+        .post(&format!("/v1/legal/holds/{id}/release"), &legal, &json!({}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{released}");
+    assert!(!config_a.keys_dir.join(format!("{id}.key")).exists());
+    assert!(on_b.exists());
+    assert!(certificate_for(&a, &auditor, &id).await.is_none());
+    assert_eq!(cluster_a.pending(), 1);
+
+    // B back: it shreds its copy, then the certificate is written.
+    let b = TestVault::start_in(dir_b, config_b).await;
+    let mut certificate = None;
+    for _ in 0..100 {
+        certificate = certificate_for(&a, &auditor, &id).await;
+        if certificate.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let certificate = certificate.expect("certified once B destroyed the hold's key");
+    assert_eq!(certificate["certificate"]["records"], 1);
+    assert!(!on_b.exists());
     b.stop().await;
     a.stop().await;
 }
