@@ -51,12 +51,19 @@ impl Ca {
     }
 }
 
+/// A port for a cluster listener, below the ephemeral range: a port
+/// handed out by `bind(0)` and dropped could be taken by another test's
+/// `127.0.0.1:0` listener before the node binds it.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+    let offset = u16::try_from(std::process::id() % 1_000).unwrap() * 12;
+    loop {
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let port = 20_000 + offset.wrapping_add(n) % 12_000;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// A node's configuration: sled in `dir`, its cluster listener at `port`,
