@@ -172,6 +172,15 @@ pub async fn two_nodes(ca: &Ca) -> (TestVault, Config, Arc<ManualClock>, TestVau
     let mut config_b = config_b;
     config_b.seal.passphrase_file = Some(pass_file);
     let b = TestVault::start_in(dir_b, config_b.clone()).await;
+    // `serve` opens the cluster listener after the test has its handle.
+    for port in [port_a, port_b] {
+        let mut tries = 0;
+        while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+            tries += 1;
+            assert!(tries < 200, "the cluster listener on {port} did not open");
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
     (a, config_a, clock, b, config_b)
 }
 
