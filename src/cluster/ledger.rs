@@ -112,9 +112,31 @@ impl Ledger {
         if let Some(e) = self.entries.iter_mut().find(|e| e.id == id) {
             e.acked.insert(node.to_owned());
         }
+        self.drop_done(nodes);
+        self.save()
+    }
+
+    /// Drops the entries every node acknowledged that wait for nothing
+    /// else; whether there were any.
+    fn drop_done(&mut self, nodes: &[String]) -> bool {
+        let before = self.entries.len();
         self.entries
             .retain(|e| e.then.is_some() || !nodes.iter().all(|n| e.acked.contains(n)));
-        self.save()
+        self.entries.len() != before
+    }
+
+    /// Drops what every node of `nodes` acknowledged and waits for nothing
+    /// else (at start: a node removed from the configuration is no longer
+    /// waited for).
+    ///
+    /// # Errors
+    /// The ledger cannot be written.
+    pub fn prune(&mut self, nodes: &[String]) -> Result<(), String> {
+        if self.drop_done(nodes) {
+            self.save()
+        } else {
+            Ok(())
+        }
     }
 
     /// Destructions every node acknowledged whose certificate is not yet
@@ -179,6 +201,12 @@ mod tests {
         );
         assert_eq!(again.complete(&nodes), vec![(gone, serde_json::json!({"c": 1}))]);
         again.remove(gone).unwrap();
+        assert_eq!(Ledger::load(dir.path()).unwrap().pending(), 0);
+        // A node taken out of the cluster is no longer waited for.
+        let key = again.push(Op::Key, "kek-2.key", None).unwrap();
+        again.ack(key, "b", &nodes).unwrap();
+        assert_eq!(again.pending(), 1);
+        again.prune(&["b".to_owned()]).unwrap();
         assert_eq!(Ledger::load(dir.path()).unwrap().pending(), 0);
     }
 }

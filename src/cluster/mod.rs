@@ -90,14 +90,16 @@ impl Cluster {
         let identity = tls::Identity::load(&config.cert, &config.key, &config.ca)?;
         let acceptor = identity.acceptor()?;
         let client = client::PeerClient::new(identity.connector()?);
-        let ledger = ledger::Ledger::load(files.dir())?;
+        let mut ledger = ledger::Ledger::load(files.dir())?;
+        let peer_ids: Vec<String> = config.peers.iter().map(|p| p.id.clone()).collect();
+        ledger.prune(&peer_ids)?;
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(|e| format!("cluster.listen {}: {e}", config.listen))?;
         let (stop, _) = watch::channel(false);
         let cluster = Arc::new(Self {
             node_id: config.node_id.clone(),
-            peer_ids: config.peers.iter().map(|p| p.id.clone()).collect(),
+            peer_ids,
             peers: config.peers.clone(),
             files: files.clone(),
             ledger: Mutex::new(ledger),
