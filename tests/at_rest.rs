@@ -4,6 +4,8 @@
 //! erased: from the raw records, every card looks the same — same lengths,
 //! same KEK, same number of index keys, one due entry each within a window —
 //! and no document type, status, reason, clerk, program or date is there to read.
+//!
+//! On sled whatever `CIVIC_VAULT_TEST_PG` says (`sled_config`): it parses sled's records out of the data directory.
 
 #![allow(
     clippy::unwrap_used,
@@ -28,7 +30,7 @@ fn applicant(name: &str, address: Value, proofs: Vec<Value>) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stolen_data_directory_cannot_tell_cardholders_apart() {
-    let v = TestVault::start("idnyc").await;
+    let v = TestVault::start_sled("idnyc").await;
     let ana = v.staff("clerk-ana", &["clerk"]).await;
     let bo = v.staff("clerk-bo", &["clerk"]).await;
     let residential = json!({"kind": "residential", "line1": "12 Main St", "city": "New York", "postal_code": "10001"});

@@ -2,6 +2,8 @@
 //! from it (no walk of the chain) and holds exactly the card's entries; the
 //! index catches up after a restart, is checked against the chain by
 //! `audit verify`, and is rebuilt when it was tampered with or lost.
+//!
+//! On sled whatever `CIVIC_VAULT_TEST_PG` says (`sled_config`): its index is sled's run files under data/ (PostgreSQL indexes the audit table).
 
 #![allow(
     clippy::unwrap_used,
@@ -49,7 +51,7 @@ fn actions(log: &[Value]) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_access_log_comes_from_the_index_and_the_index_from_the_chain() {
-    let v = TestVault::start("idnyc").await;
+    let v = TestVault::start_sled("idnyc").await;
     let clerk = v.clerk().await;
     let legal = v.staff("legal-1", &["legal"]).await;
     let library = v.system("nypl", "city_partner", &["library_services"]).await;
@@ -130,7 +132,7 @@ async fn the_access_log_comes_from_the_index_and_the_index_from_the_chain() {
 
     // Lose the index altogether: the restarted vault rebuilds it on first use.
     std::fs::remove_dir_all(data.join("audit-index")).unwrap();
-    let config = test_config(dir.path(), "idnyc");
+    let config = sled_config(dir.path(), "idnyc");
     let v = TestVault::start_in(dir, config).await;
     let log = access_log(&v, &legal, &a).await;
     assert_eq!(actions(&log), ["enroll", "query_fact", "query_fact"], "{log:?}");

@@ -1,6 +1,8 @@
 //! Backup and restore: an age-encrypted archive of a stopped vault's data,
 //! verified without restoring, restored into an empty directory only; and
 //! destroyed data stays destroyed in a restored backup.
+//!
+//! On sled whatever `CIVIC_VAULT_TEST_PG` says (`sled_config`): `backup`/`restore` are sled's (PostgreSQL has its own backups).
 
 #![allow(
     clippy::unwrap_used,
@@ -59,7 +61,7 @@ fn restore_beside(archive: &Path, identity: &Path, keys: &Path) -> tempfile::Tem
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backups_round_trip_verify_and_keep_destroyed_data_destroyed() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = test_config(dir.path(), "idnyc");
+    let mut config = sled_config(dir.path(), "idnyc");
     config.retention.key_rotation = "1s".parse().unwrap();
     let v = TestVault::start_in(dir, config.clone()).await;
     let clerk = v.clerk().await;
@@ -138,7 +140,7 @@ async fn backups_round_trip_verify_and_keep_destroyed_data_destroyed() {
 
     // Restored beside the keys, the vault serves both cardholders.
     let restored = restore_beside(&before, &identity, &keys);
-    let restored_config = test_config(restored.path(), "idnyc");
+    let restored_config = sled_config(restored.path(), "idnyc");
     let r = TestVault::start_in(restored, restored_config).await;
     for card in [&erased, &kept] {
         let photo = r.photo(&clerk, card).await;
@@ -165,7 +167,7 @@ async fn backups_round_trip_verify_and_keep_destroyed_data_destroyed() {
     // The backup made before the erasure, restored now: the erased
     // cardholder's record is in it, and cannot be opened.
     let restored = restore_beside(&before, &identity, &dir.path().join("keys"));
-    let config = test_config(restored.path(), "idnyc");
+    let config = sled_config(restored.path(), "idnyc");
     let r = TestVault::start_in(restored, config).await;
     let photo = r.photo(&clerk, &erased).await;
     assert_eq!(photo.status(), StatusCode::NOT_FOUND, "destroyed stays destroyed");
@@ -178,7 +180,7 @@ async fn backups_round_trip_verify_and_keep_destroyed_data_destroyed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sealed_keys_travel_in_the_backup_still_sealed_and_plain_keys_never_do() {
-    let v = TestVault::start("idnyc").await;
+    let v = TestVault::start_sled("idnyc").await;
     let clerk = v.clerk().await;
     let card = v.enroll_one(&clerk, "BK-SEALED-1", "1991-02-03").await;
     let admin = v.admin.clone();
@@ -245,7 +247,7 @@ async fn sealed_keys_travel_in_the_backup_still_sealed_and_plain_keys_never_do()
         serde_json::from_slice(&cli(&["keys", "status", "--keys", p(&new_keys)]).stdout).unwrap();
     assert_eq!(status["sealed"], true);
     assert_eq!(status["plain_files"], serde_json::json!([]));
-    let mut config = test_config(target.path(), "idnyc");
+    let mut config = sled_config(target.path(), "idnyc");
     config.seal.passphrase_file = Some(passphrase);
     let r = TestVault::start_run(target, config, &admin).await;
     let photo = r.photo(&clerk, &card).await;

@@ -1,6 +1,8 @@
 //! Signed audit checkpoints outside sled: written every N entries and at
 //! shutdown, verified by the API and offline; removing the newest entries
 //! from the store, or editing a checkpoint, no longer verifies.
+//!
+//! On sled whatever `CIVIC_VAULT_TEST_PG` says (`sled_config`): it verifies the data directory offline.
 
 #![allow(
     clippy::unwrap_used,
@@ -53,7 +55,7 @@ fn verify_with(dir: &std::path::Path, args: &[&str]) -> (bool, Value, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offline_verify_fails_when_nothing_anchors_the_chain() {
-    let v = TestVault::start("idnyc").await;
+    let v = TestVault::start_sled("idnyc").await;
     let clerk = v.clerk().await;
     v.enroll_one(&clerk, "P-ANCHOR-1", "1990-04-12").await;
     let dir = v.stop().await;
@@ -118,7 +120,7 @@ async fn offline_verify_fails_when_nothing_anchors_the_chain() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn checkpoints_are_signed_and_catch_truncation_and_edits() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = test_config(dir.path(), "idnyc");
+    let mut config = sled_config(dir.path(), "idnyc");
     config.audit.checkpoint_every = 5;
     let v = TestVault::start_in(dir, config).await;
     let clerk = v.clerk().await;
@@ -189,7 +191,7 @@ async fn checkpoints_are_signed_and_catch_truncation_and_edits() {
         "{report}"
     );
     // The vault refuses to start on it.
-    let config = test_config(dir.path(), "idnyc");
+    let config = sled_config(dir.path(), "idnyc");
     let err = civic_vault::Vault::open(config, std::sync::Arc::new(civic_vault::clock::SystemClock))
         .await
         .err()

@@ -4,6 +4,8 @@
 //! command, `civic-vault migrate` converts it once (again: nothing to do),
 //! and afterwards every card answers as before, its documents are still
 //! recognised, and the records look like any v2 record.
+//!
+//! On sled whatever `CIVIC_VAULT_TEST_PG` says (`sled_config`): record format v1 was sled's alone.
 
 #![allow(
     clippy::unwrap_used,
@@ -66,7 +68,7 @@ async fn a_v1_store_is_refused_then_migrated_and_serves_as_before() {
     let dir = tempfile::tempdir().unwrap();
     copy_dir(&fixture.join("data"), &dir.path().join("data"));
     copy_dir(&fixture.join("keys"), &dir.path().join("keys"));
-    let config = test_config(dir.path(), "idnyc");
+    let config = sled_config(dir.path(), "idnyc");
 
     // Refused, naming what to run.
     let refused = civic_vault::Vault::open(config.clone(), Arc::new(SystemClock)).await;

@@ -2,6 +2,8 @@
 //! until k operators post their shares; a stolen copy of its disk (data and
 //! sealed keys) reveals no applicant data and no key; a passphrase seal
 //! opens at start from the configured file.
+//!
+//! On sled whatever `CIVIC_VAULT_TEST_PG` says (`sled_config`): it searches a stolen copy of sled's data directory.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -14,7 +16,7 @@ mod common;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use civic_vault::crypto::seal::{self, NewSeal, Unlock};
-use common::{application, dir_contains, proof, test_config, walk, TestVault, PNG};
+use common::{application, dir_contains, proof, sled_config, walk, TestVault, PNG};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use zeroize::Zeroizing;
@@ -42,7 +44,7 @@ fn secret_files(keys: &std::path::Path) -> Vec<std::path::PathBuf> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sealed_vault_opens_with_k_shares_and_its_stolen_disk_reveals_no_applicant_data() {
     // First start on plain keys (the README's first command), then seal 2 of 3.
-    let first = TestVault::start("hartford").await;
+    let first = TestVault::start_sled("hartford").await;
     let admin = first.admin.clone();
     let dir = first.stop().await;
     let keys = dir.path().join("keys");
@@ -64,7 +66,7 @@ async fn sealed_vault_opens_with_k_shares_and_its_stolen_disk_reveals_no_applica
     let shares: Vec<String> = sealed.shares.iter().map(|s| s.to_string()).collect();
 
     // Sealed: alive, but nothing under /v1 but /v1/unseal.
-    let config = test_config(dir.path(), "hartford");
+    let config = sled_config(dir.path(), "hartford");
     let v = TestVault::start_run(dir, config.clone(), &admin).await;
     let (s, b) = v.call(Method::GET, "/healthz", None, None).await;
     assert_eq!((s, &b), (StatusCode::OK, &json!({"status": "ok", "sealed": true})));

@@ -73,7 +73,9 @@ async fn raw_data_directory_holds_no_personal_data() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stored_photo_is_an_age_file_that_opens_with_keys_rooted_in_keys_dir() {
-    let v = TestVault::start("idnyc").await;
+    // Opens sled's records from the data directory; on PostgreSQL the same
+    // values are rows of `kv`, searched by the test above.
+    let v = TestVault::start_sled("idnyc").await;
     let clerk = v.clerk().await;
     let mut photo = PNG.to_vec();
     photo.extend_from_slice(b"distinct-trailer-0xC0FFEE");

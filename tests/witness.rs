@@ -3,6 +3,8 @@
 //! data older than the witness's last cosignature refuses to start;
 //! `audit verify` checks cosignatures; a witness that is down does not stop
 //! the vault, which says so in /metrics and catches up when it returns.
+//!
+//! On sled whatever `CIVIC_VAULT_TEST_PG` says (`sled_config`): it verifies the data directory offline against the witness.
 
 #![allow(
     clippy::unwrap_used,
@@ -79,14 +81,14 @@ impl TestWitness {
 /// exists, for the witness to pin (as an operator would copy
 /// `keys/checkpoint.pub` to the witness).
 async fn vault_with_key() -> (tempfile::TempDir, VerifyingKey) {
-    let v = TestVault::start("idnyc").await;
+    let v = TestVault::start_sled("idnyc").await;
     let dir = v.stop().await;
     let text = std::fs::read_to_string(dir.path().join("keys").join("checkpoint.pub")).unwrap();
     (dir, civic_vault::witness::parse_key(&text).unwrap())
 }
 
 fn witnessed(dir: &Path, url: &str, witness_key: &str) -> civic_vault::Config {
-    let mut config = test_config(dir, "idnyc");
+    let mut config = sled_config(dir, "idnyc");
     config.audit.checkpoint_every = 3;
     config.audit.checkpoint_interval = HumanDuration {
         value: 1,

@@ -157,13 +157,8 @@ impl Vault {
         let sources = policy_sources(&config)?;
         let program = program(&config, &sources)?;
         owner_only_data_dir(&config.data_dir, config.allow_shared_data_dir)?;
-        if config.data_dir.join("db").exists() && !config.keys_dir.join("keyring.toml").exists() {
-            return Err(StartError::Store(format!(
-                "{} holds data but {} holds no keyring; refusing to create new keys for old data",
-                config.data_dir.display(),
-                config.keys_dir.display()
-            )));
-        }
+        let mut session = database_session(&config, session)?;
+        no_new_keys_for_old_records(&config, session.as_mut())?;
         let keys_lock = crate::crypto::seal::KeysLock::acquire(files.dir())?;
         let keys = Keyring::open_files(files)?;
         if !keys.files.is_sealed() {
@@ -352,6 +347,50 @@ impl Vault {
 /// Schema, floor, program profiles and the editable set on disk: from
 /// `policies_dir`, or the copies built into the binary when there is no
 /// ./policies and none was configured.
+/// On PostgreSQL, a session holding the vault's lock (waiting for it when
+/// the caller brought none), taken before the keys are opened so the
+/// database can be asked whether it already holds records.
+fn database_session(
+    config: &Config,
+    session: Option<crate::store::postgres::PgSession>,
+) -> Result<Option<crate::store::postgres::PgSession>, StartError> {
+    if session.is_some() || config.store.kind != crate::config::StoreKind::Postgres {
+        return Ok(session);
+    }
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    crate::store::postgres::PgStore::lock(&config.store.url, &stop)
+        .map_err(|e| StartError::Store(e.to_string()))?
+        .ok_or_else(|| StartError::Store("stopped while waiting for the database lock".into()))
+        .map(Some)
+}
+
+/// Refuses to generate a keyring where records already are (sled's data
+/// directory, or a database holding a keyring's fingerprint) and the keys
+/// directory holds none: those records need their own keys, and a new
+/// keyring would only be an orphan next to them.
+fn no_new_keys_for_old_records(
+    config: &Config,
+    session: Option<&mut crate::store::postgres::PgSession>,
+) -> Result<(), StartError> {
+    if config.keys_dir.join("keyring.toml").exists() {
+        return Ok(());
+    }
+    let where_ = if config.data_dir.join("db").exists() {
+        config.data_dir.display().to_string()
+    } else if let Some(session) = session {
+        if !session.holds_records().map_err(|e| StartError::Store(e.to_string()))? {
+            return Ok(());
+        }
+        "the database".to_owned()
+    } else {
+        return Ok(());
+    };
+    Err(StartError::Store(format!(
+        "{where_} holds data but {} holds no keyring; refusing to create new keys for old data",
+        config.keys_dir.display()
+    )))
+}
+
 fn policy_sources(config: &Config) -> Result<PolicySources, StartError> {
     if config.policies_dir.is_dir() {
         PolicySources::load(&config.policies_dir).map_err(StartError::Policies)

@@ -11,6 +11,7 @@
 pub mod cluster;
 
 use std::net::SocketAddr;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -62,6 +63,18 @@ pub fn solver() -> PathBuf {
 }
 
 pub fn test_config(dir: &Path, program: &str) -> Config {
+    config_on(dir, program, test_store(dir))
+}
+
+/// A test vault's configuration on sled whatever `CIVIC_VAULT_TEST_PG`
+/// says: for the tests about sled's own data directory (its raw bytes, its
+/// backups, its offline verification, its migrations), which PostgreSQL
+/// stores do not have.
+pub fn sled_config(dir: &Path, program: &str) -> Config {
+    config_on(dir, program, civic_vault::config::Store::default())
+}
+
+fn config_on(dir: &Path, program: &str, store: civic_vault::config::Store) -> Config {
     Config {
         data_dir: dir.join("data"),
         keys_dir: dir.join("keys"),
@@ -89,7 +102,7 @@ pub fn test_config(dir: &Path, program: &str) -> Config {
             memory_kib: 8,
             iterations: 1,
         },
-        store: test_store(dir),
+        store,
         ..Config::default()
     }
 }
@@ -146,7 +159,14 @@ pub fn dump_database(url: &str, data: &Path) {
     .join()
     .unwrap();
     std::fs::create_dir_all(data).unwrap();
-    std::fs::write(data.join("postgres-dump.bin"), bytes).unwrap();
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(data.join("postgres-dump.bin"))
+        .unwrap();
+    std::io::Write::write_all(&mut file, &bytes).unwrap();
 }
 
 /// Whether the tests run on PostgreSQL.
@@ -175,6 +195,13 @@ impl TestVault {
     pub async fn start(program: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let config = test_config(dir.path(), program);
+        Self::start_in(dir, config).await
+    }
+
+    /// A vault on sled whatever `CIVIC_VAULT_TEST_PG` says ([`sled_config`]).
+    pub async fn start_sled(program: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let config = sled_config(dir.path(), program);
         Self::start_in(dir, config).await
     }
 

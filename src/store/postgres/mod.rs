@@ -59,6 +59,18 @@ pub struct PgSession {
     url: String,
 }
 
+impl PgSession {
+    /// Whether the database already holds a vault's records (a keyring's
+    /// fingerprint in its meta rows): asked before any key is generated, so
+    /// an empty keys directory never gets a new keyring for old records.
+    ///
+    /// # Errors
+    /// The database fails.
+    pub fn holds_records(&mut self) -> Result<bool, StoreError> {
+        schema::holds_keyring(&mut self.client)
+    }
+}
+
 impl std::fmt::Debug for PgSession {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("PgSession")

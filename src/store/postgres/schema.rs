@@ -100,6 +100,18 @@ fn put_meta(client: &mut Client, key: &[u8], value: &[u8]) -> Result<(), StoreEr
         .map_err(failed)
 }
 
+/// Whether the schema holds the meta row naming a keyring (no table yet:
+/// a fresh database, no).
+pub(super) fn holds_keyring(client: &mut Client) -> Result<bool, StoreError> {
+    let row = client
+        .query_one("SELECT to_regclass('kv') IS NOT NULL", &[])
+        .map_err(failed)?;
+    if !row.get::<_, bool>(0) {
+        return Ok(false);
+    }
+    Ok(meta(client, META_KEYRING)?.is_some())
+}
+
 /// The record format (as sled's `meta` holds it) and the keyring check.
 pub(super) fn check_meta(client: &mut Client, fingerprint: Option<&str>) -> Result<Opened, StoreError> {
     let stored = meta(client, META_SCHEMA)?;
