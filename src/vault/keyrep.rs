@@ -45,6 +45,10 @@ impl LiveKeys for Vault {
     }
 }
 
+/// How long a destruction waits for the other nodes before its caller
+/// goes on (the certificate then follows from the background task).
+const PROMPT: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// A certificate waiting in the cluster ledger for every node.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -91,7 +95,9 @@ pub async fn certify(
     let id = cluster
         .destroyed(key_file, Some(then))
         .map_err(|e| Error::unavailable(format!("cluster ledger: {e}")))?;
-    cluster.deliver().await;
+    // One prompt attempt, bounded: a node that does not answer must not
+    // hold a sweep or a hold's release (the background task carries on).
+    let _ = tokio::time::timeout(PROMPT, cluster.deliver()).await;
     certify_acked(v).await?;
     Ok(if cluster.is_pending(id) {
         Certification::Waiting
