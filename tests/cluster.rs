@@ -159,6 +159,13 @@ async fn the_cluster_listener_answers_only_the_clusters_nodes() {
         let (status, _) = client.post(&url_b, "node-b", "/cluster/v1/keys", bad).await.unwrap();
         assert_eq!(status, 400, "{name}");
     }
+    // Nor destroy the KEK B's keyring names active.
+    let (status, _) = client
+        .post(&url_b, "node-b", "/cluster/v1/destroyed", body.clone())
+        .await
+        .unwrap();
+    assert_eq!(status, 409);
+    assert!(config_b.keys_dir.join(&kek_file).exists());
     // Destroying a key B does not hold is acknowledged (idempotent).
     let gone = serde_json::to_vec(&json!({"name": "kek-00000000.key"})).unwrap();
     let (status, ack) = client

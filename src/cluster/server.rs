@@ -168,6 +168,12 @@ async fn receive_destroyed(cluster: &Arc<Cluster>, body: &[u8]) -> Result<String
         .ok_or_else(|| bad("not a replicated key file name"))?;
     let files = cluster.files.clone();
     let name = message.name.clone();
+    if kind == Kind::Kek && names_active_kek(&files, &name) {
+        return Err((
+            StatusCode::CONFLICT,
+            "the KEK this node's keyring.toml names active is not destroyed".into(),
+        ));
+    }
     tokio::task::spawn_blocking(move || files.shred(&name))
         .await
         .map_err(failed)?
@@ -176,4 +182,22 @@ async fn receive_destroyed(cluster: &Arc<Cluster>, body: &[u8]) -> Result<String
         live.forget(&message.name, kind);
     }
     Ok(message.name)
+}
+
+/// Whether `name` is the file of the KEK this node's `keyring.toml` names
+/// active. A rotation sends the new manifest before the old KEK's
+/// destruction, so a destruction of the active KEK is never legitimate: it
+/// would leave this node unable to start.
+fn names_active_kek(files: &crate::crypto::KeyFiles, name: &str) -> bool {
+    let Ok(Some(text)) = files.read_for_peer(crate::crypto::MANIFEST) else {
+        return false;
+    };
+    toml::from_str::<toml::Table>(&String::from_utf8_lossy(&text))
+        .ok()
+        .and_then(|t| {
+            t.get("kek")
+                .and_then(|k| k.as_str())
+                .map(|kek| format!("{kek}.key") == name)
+        })
+        .unwrap_or(false)
 }
