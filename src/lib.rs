@@ -24,6 +24,9 @@
 //!   out permits, policy checks, the symbolic proof, replay.
 //! - [`witness`] — the off-box witness that cosigns audit checkpoints (its
 //!   protocol and its server); it knows the chain's hash, not the store.
+//! - [`cluster`] — keys replicated node to node over mutual TLS (never
+//!   through the database): the cluster listener, the ledger of what each
+//!   node has yet to acknowledge, the messages.
 //! - [`vault`] — the running vault's state and its services: opening at
 //!   start, the card cache, the token index, rate limits, metrics, counted
 //!   unauthenticated requests, audit checkpoints, retention sweeps, legal answers.
@@ -52,6 +55,7 @@
 
 pub mod authz;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod console;
 pub mod crypto;

@@ -3,7 +3,7 @@
 //! import that breaks a layer fails here, naming the file and the line.
 //!
 //! basics (config, duration, clock) < crypto < domain < store, authz,
-//! witness < vault < http < console < server < ops; the binary's `cli` may
+//! witness, cluster < vault < http < console < server < ops; the binary's `cli` may
 //! use everything. The witness (its protocol and its server) knows the
 //! audit chain's hash and nothing of the store or the vault.
 
@@ -45,6 +45,13 @@ const RULES: &[(&str, &[&str], &[&str])] = &[
         &[],
     ),
     ("authz", &["store", "vault", "http", "server", "ops", "witness"], &[]),
+    (
+        "cluster",
+        &[
+            "domain", "store", "authz", "vault", "http", "console", "server", "ops", "witness",
+        ],
+        &[],
+    ),
     ("vault", &["http", "console", "server", "ops"], &[]),
     ("http", &["console", "server", "ops"], &[]),
     ("console", &["server", "ops"], &[]),

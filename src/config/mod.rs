@@ -53,6 +53,8 @@ pub struct Config {
     pub honey: Honey,
     /// Where the records live: sled (embedded) or PostgreSQL.
     pub store: Store,
+    /// The other vault nodes keys are replicated with (`[cluster]`); none by default.
+    pub cluster: Option<Cluster>,
     /// Set when the policies directory was named by the operator (file or
     /// flag). When it was not, and `./policies` does not exist, the copy of
     /// the shipped policies compiled into the binary is used.
@@ -350,6 +352,7 @@ impl Default for Config {
             console: Console::default(),
             honey: Honey::default(),
             store: Store::default(),
+            cluster: None,
             policies_dir_explicit: false,
         }
     }
@@ -442,7 +445,10 @@ fn text_sets_policies_dir(text: &str) -> bool {
         .unwrap_or(false)
 }
 
+mod cluster;
 mod validate;
+
+pub use cluster::{Cluster, Peer};
 
 #[cfg(test)]
 mod tests;

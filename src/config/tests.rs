@@ -99,3 +99,50 @@ fn the_witness_section_is_checked() {
     );
     assert_eq!(key_of("[audit.witness]\nurl = \"http://w\"\n"), "audit.witness");
 }
+
+#[test]
+fn the_cluster_section_is_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    for f in ["a.crt", "a.key", "ca.crt"] {
+        std::fs::write(dir.path().join(f), "pem").unwrap();
+    }
+    let d = dir.path().display();
+    let section = |extra: &str, peers: &str| {
+        format!(
+            "[cluster]\nnode_id = \"vault-a\"\nlisten = \"127.0.0.1:8701\"\ncert = \"{d}/a.crt\"\nkey = \"{d}/a.key\"\n\
+             ca = \"{d}/ca.crt\"\n{extra}peers = [{peers}]\n"
+        )
+    };
+    let b = "{ id = \"vault-b\", url = \"https://10.0.0.2:8701\" }";
+    let c = Config::from_toml(&section("", b)).unwrap().cluster.unwrap();
+    assert_eq!(c.peers[0].id, "vault-b");
+    assert_eq!(c.retry_interval.as_secs(), 5);
+    assert!(Config::from_toml("").unwrap().cluster.is_none(), "absent: one node");
+    assert_eq!(key_of(&section("color = \"red\"\n", b)), "cluster.color");
+    assert_eq!(
+        key_of(&section("", "{ id = \"vault-a\", url = \"https://10.0.0.2:8701\" }")),
+        "cluster.peers[0].id"
+    );
+    assert_eq!(key_of(&section("", &format!("{b}, {b}"))), "cluster.peers[1].id");
+    assert_eq!(
+        key_of(&section("", "{ id = \"Vault B\", url = \"https://10.0.0.2:8701\" }")),
+        "cluster.peers[0].id"
+    );
+    assert_eq!(
+        key_of(&section("", "{ id = \"vault-b\", url = \"http://10.0.0.2:8701\" }")),
+        "cluster.peers[0].url"
+    );
+    assert_eq!(
+        key_of(&section(
+            "",
+            "{ id = \"vault-b\", url = \"https://10.0.0.2:8701\", x = 1 }"
+        )),
+        "cluster.peers[0].x"
+    );
+    assert_eq!(
+        key_of(&section("retry_interval = \"0s\"\n", b)),
+        "cluster.retry_interval"
+    );
+    std::fs::remove_file(dir.path().join("ca.crt")).unwrap();
+    assert_eq!(key_of(&section("", b)), "cluster.ca");
+}

@@ -36,6 +36,7 @@ impl Config {
         self.validate_console()?;
         self.validate_honey()?;
         self.validate_store()?;
+        self.validate_cluster()?;
         self.validate_facts()
     }
 

@@ -55,17 +55,7 @@ impl IssuerKeys {
                 let name = e.file_name().to_string_lossy().into_owned();
                 let Some(kid) = name.strip_suffix(".key") else { continue };
                 let Some(created) = parse_created(kid) else { continue };
-                let raw = files.read(&name)?;
-                let text = Zeroizing::new(String::from_utf8_lossy(&raw).into_owned());
-                let bytes = Zeroizing::new(STANDARD.decode(text.trim()).unwrap_or_default());
-                let seed: [u8; 32] = bytes.as_slice().try_into().map_err(|_| KeyError::BadKey {
-                    file: name.clone(),
-                    reason: "not 32 base64 bytes".into(),
-                })?;
-                keys.push(IssuerKey {
-                    created,
-                    signer: Arc::new(Attestor::new(kid.to_owned(), &Secret32::from_bytes(seed))),
-                });
+                keys.push(read_key(files, kid, created)?);
             }
         }
         keys.sort_by(|a, b| (a.created, a.signer.kid()).cmp(&(b.created, b.signer.kid())));
@@ -144,6 +134,36 @@ impl IssuerKeys {
         Ok(gone)
     }
 
+    /// Loads an issuer key another node of the cluster made (its file
+    /// already written here); it signs here too when it is the newest.
+    ///
+    /// # Errors
+    /// The name is not an issuer key's, or the file does not read.
+    pub fn adopt(&self, name: &str) -> Result<(), KeyError> {
+        let kid = name.strip_suffix(".key").unwrap_or(name);
+        let created = parse_created(kid).ok_or_else(|| KeyError::BadKey {
+            file: name.to_owned(),
+            reason: "not an issuer key".into(),
+        })?;
+        let key = read_key(&self.files, kid, created)?;
+        let mut keys = self.keys.write().unwrap_or_else(PoisonError::into_inner);
+        if keys.iter().all(|k| k.signer.kid() != kid) {
+            keys.push(key);
+            keys.sort_by(|a, b| (a.created, a.signer.kid()).cmp(&(b.created, b.signer.kid())));
+        }
+        Ok(())
+    }
+
+    /// Drops an issuer key another node destroyed (its file shredded here);
+    /// the last key held stays, so signing never finds none.
+    pub fn forget(&self, name: &str) {
+        let kid = name.strip_suffix(".key").unwrap_or(name);
+        let mut keys = self.keys.write().unwrap_or_else(PoisonError::into_inner);
+        if keys.len() > 1 {
+            keys.retain(|k| k.signer.kid() != kid);
+        }
+    }
+
     /// The ids held, oldest first.
     #[must_use]
     pub fn kids(&self) -> Vec<String> {
@@ -165,6 +185,21 @@ impl IssuerKeys {
             .map(|k| k.signer.jwk())
             .collect()
     }
+}
+
+fn read_key(files: &KeyFiles, kid: &str, created: i64) -> Result<IssuerKey, KeyError> {
+    let name = format!("{kid}.key");
+    let raw = files.read(&name)?;
+    let text = Zeroizing::new(String::from_utf8_lossy(&raw).into_owned());
+    let bytes = Zeroizing::new(STANDARD.decode(text.trim()).unwrap_or_default());
+    let seed: [u8; 32] = bytes.as_slice().try_into().map_err(|_| KeyError::BadKey {
+        file: name.clone(),
+        reason: "not 32 base64 bytes".into(),
+    })?;
+    Ok(IssuerKey {
+        created,
+        signer: Arc::new(Attestor::new(kid.to_owned(), &Secret32::from_bytes(seed))),
+    })
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -19,12 +19,19 @@ use super::{KeyError, Secret32};
 /// What a sealed file starts with.
 pub(crate) const HEADER: &str = "civic-vault sealed key v1\n";
 
+/// Told the name of every key file written while the vault runs (never its
+/// bytes): how new keys reach the other nodes of a cluster.
+pub type KeyObserver = Arc<dyn Fn(&str) + Send + Sync>;
+
 /// Reads and writes the secret files of a keys directory: as plain files,
 /// or sealed under the seal key.
 #[derive(Clone)]
 pub struct KeyFiles {
     dir: PathBuf,
     seal: Option<Arc<Secret32>>,
+    /// Shared by every clone, so the keyring, the scan keys and the issuer
+    /// keys all report to the observer set once.
+    observer: Arc<OnceLock<KeyObserver>>,
 }
 
 impl std::fmt::Debug for KeyFiles {
@@ -43,6 +50,7 @@ impl KeyFiles {
         Self {
             dir: dir.to_owned(),
             seal: None,
+            observer: Arc::default(),
         }
     }
 
@@ -50,6 +58,7 @@ impl KeyFiles {
         Self {
             dir: dir.to_owned(),
             seal: Some(Arc::new(key)),
+            observer: Arc::default(),
         }
     }
 
@@ -69,7 +78,56 @@ impl KeyFiles {
     /// # Errors
     /// The file cannot be written.
     pub fn write(&self, name: &str, plaintext: &[u8]) -> Result<(), KeyError> {
-        write_secret_file(&self.dir.join(name), &self.encode(name, plaintext))
+        write_secret_file(&self.dir.join(name), &self.encode(name, plaintext))?;
+        self.notify(name);
+        Ok(())
+    }
+
+    /// Sets who is told of each key file written from now on (once; a
+    /// second observer is refused and `false` returned).
+    pub fn observe(&self, observer: KeyObserver) -> bool {
+        self.observer.set(observer).is_ok()
+    }
+
+    /// Tells the observer, if any, that `name` was written.
+    pub(crate) fn notify(&self, name: &str) {
+        if let Some(observer) = self.observer.get() {
+            observer(name);
+        }
+    }
+
+    /// Writes a key file received from another node of the cluster exactly
+    /// as a local key is written (sealed when this keyring is; the keyring
+    /// manifest, which holds no secret, plain), synced, without telling the
+    /// observer: a received key is not sent on again.
+    ///
+    /// # Errors
+    /// The file cannot be written.
+    pub fn write_received(&self, name: &str, plaintext: &[u8]) -> Result<(), KeyError> {
+        let path = self.dir.join(name);
+        if name == super::keyring::MANIFEST {
+            write_secret_file(&path, plaintext)?;
+        } else {
+            write_secret_file(&path, &self.encode(name, plaintext))?;
+        }
+        sync_dir(&self.dir)
+    }
+
+    /// What a key file holds, opened, for sending to another node (the
+    /// keyring manifest as it is); `None` when it is gone.
+    ///
+    /// # Errors
+    /// See [`KeyFiles::read_if_exists`].
+    pub fn read_for_peer(&self, name: &str) -> Result<Option<Zeroizing<Vec<u8>>>, KeyError> {
+        if name == super::keyring::MANIFEST {
+            let path = self.dir.join(name);
+            return if path.exists() {
+                read_secret_bytes(&path).map(Some)
+            } else {
+                Ok(None)
+            };
+        }
+        self.read_if_exists(name)
     }
 
     /// Writes a file that is not secret (a public key), never sealed, but

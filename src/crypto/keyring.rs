@@ -31,7 +31,8 @@ use zeroize::Zeroizing;
 use super::key_files::{finish_shredding, read_secret_file, sync_dir, write_secret_file, KeyFiles};
 use super::{new_token, token_hash, BlindIndex, Secret32, SubjectHasher, TokenHash};
 
-const MANIFEST: &str = "keyring.toml";
+/// The keyring manifest: the active id of each kind, no secret.
+pub const MANIFEST: &str = "keyring.toml";
 pub const ADMIN_TOKEN_FILE: &str = "admin.token";
 /// Files that may sit in an otherwise empty keys directory.
 const HARMLESS: &[&str] = &["README.md", ".gitignore", ".lock"];
@@ -250,6 +251,7 @@ impl Keyring {
         let mut next = manifest.clone();
         next.kek.clone_from(&id);
         write_manifest(&self.dir, &next)?;
+        self.files.notify(MANIFEST);
         *manifest = next;
         let mut keks = self.keks.write().unwrap_or_else(PoisonError::into_inner);
         keks.keys.insert(id.clone(), Arc::new(key));
@@ -373,6 +375,8 @@ fn read_key32(files: &KeyFiles, name: &str) -> Result<Secret32, KeyError> {
     zeroize::Zeroize::zeroize(&mut *bytes);
     Ok(Secret32::from_bytes(arr))
 }
+
+mod adopt;
 
 #[cfg(test)]
 #[path = "keyring_tests.rs"]

@@ -106,19 +106,41 @@ impl ScanKeys {
                 let Some(epoch) = name.strip_suffix(".key").and_then(EpochId::parse) else {
                     continue;
                 };
-                let raw = files.read(&name)?;
-                let text = Zeroizing::new(String::from_utf8_lossy(&raw).into_owned());
-                let identity: age::x25519::Identity = text.trim().parse().map_err(|_| KeyError::BadKey {
-                    file: name.clone(),
-                    reason: "not an age X25519 identity".into(),
-                })?;
-                keys.insert(epoch, Arc::new(identity));
+                keys.insert(epoch, Arc::new(read_identity(files, &name)?));
             }
         }
         Ok(Self {
             files: files.clone(),
             keys: Mutex::new(keys),
         })
+    }
+
+    /// Loads an epoch key another node of the cluster made (its file
+    /// already written here).
+    ///
+    /// # Errors
+    /// The name is not an epoch key's, or the file is not an age identity.
+    pub fn adopt(&self, name: &str) -> Result<(), KeyError> {
+        let epoch = name
+            .strip_suffix(".key")
+            .and_then(EpochId::parse)
+            .ok_or_else(|| KeyError::BadKey {
+                file: name.to_owned(),
+                reason: "not a scan epoch key".into(),
+            })?;
+        let identity = read_identity(&self.files, name)?;
+        self.keys
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(epoch, Arc::new(identity));
+        Ok(())
+    }
+
+    /// Drops an epoch key another node destroyed (its file shredded here).
+    pub fn forget(&self, name: &str) {
+        if let Some(epoch) = name.strip_suffix(".key").and_then(EpochId::parse) {
+            self.keys.lock().unwrap_or_else(PoisonError::into_inner).remove(&epoch);
+        }
     }
 
     /// The recipient for `epoch`, creating its key (durably) on first use.
@@ -174,6 +196,15 @@ impl ScanKeys {
             .is_some();
         Ok(had)
     }
+}
+
+fn read_identity(files: &KeyFiles, name: &str) -> Result<age::x25519::Identity, KeyError> {
+    let raw = files.read(name)?;
+    let text = Zeroizing::new(String::from_utf8_lossy(&raw).into_owned());
+    text.trim().parse().map_err(|_| KeyError::BadKey {
+        file: name.to_owned(),
+        reason: "not an age X25519 identity".into(),
+    })
 }
 
 #[cfg(test)]

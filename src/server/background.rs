@@ -22,12 +22,15 @@ pub(crate) struct Background {
 impl Background {
     pub(crate) fn start(vault: &Arc<Vault>) -> Self {
         let (stop, _) = watch::channel(false);
-        let tasks = vec![
+        let mut tasks = vec![
             tokio::spawn(sweeps(Arc::clone(vault), stop.subscribe())),
             tokio::spawn(checkpoints(Arc::clone(vault), stop.subscribe())),
             tokio::spawn(tallies(Arc::clone(vault), stop.subscribe())),
             tokio::spawn(witnessing(Arc::clone(vault), stop.subscribe())),
         ];
+        if vault.cluster.get().is_some() {
+            tasks.push(tokio::spawn(cluster_certificates(Arc::clone(vault), stop.subscribe())));
+        }
         Self { stop, tasks }
     }
 
@@ -38,6 +41,11 @@ impl Background {
         let _ = self.stop.send(true);
         for task in self.tasks {
             let _ = task.await;
+        }
+        // The cluster listener closes; what is still pending stays in the
+        // ledger for the next start.
+        if let Some(cluster) = vault.cluster.get() {
+            cluster.stop().await;
         }
         // Every request has been answered: the counts still open are written.
         if let Err(e) = vault
@@ -59,6 +67,24 @@ impl Background {
             .map_err(|e| StartError::Store(e.to_string()))?;
         tracing::info!("stopped; storage flushed");
         Ok(())
+    }
+}
+
+/// Writes the certificates of destructions every cluster node has
+/// acknowledged since (see `vault::keyrep`).
+async fn cluster_certificates(vault: Arc<Vault>, mut stopped: watch::Receiver<bool>) {
+    let Some(cluster) = vault.cluster.get().cloned() else {
+        return;
+    };
+    loop {
+        tokio::select! {
+            () = cluster.completion() => {
+                if let Err(e) = crate::vault::keyrep::certify_acked(&vault).await {
+                    tracing::error!(error = %e, "destruction certificates could not be written; will retry");
+                }
+            }
+            _ = stopped.changed() => break,
+        }
     }
 }
 

@@ -85,11 +85,14 @@ pub async fn serve_node(
     let app = router
         .layer(axum::middleware::from_fn(crate::server::listener::track_requests))
         .into_make_service_with_connect_info::<PeerAddr>();
+    // A standby receives keys too: its keys directory must be complete
+    // before it takes over.
+    let cluster = crate::server::start_cluster(&config, &files).await?;
     let opener = tokio::spawn(take_over(
         Arc::clone(&gate),
         config,
         clock,
-        files,
+        (files, cluster.clone()),
         Arc::clone(&stop_waiting),
         fatal,
     ));
@@ -103,6 +106,9 @@ pub async fn serve_node(
     stop_waiting.store(true, Ordering::SeqCst);
     let reason = opener.await.ok().flatten();
     let Some(active) = gate.active.get() else {
+        if let Some(c) = &cluster {
+            c.stop().await;
+        }
         served?;
         return reason.map_or(Ok(()), |r| Err(StartError::Store(r)));
     };
@@ -127,7 +133,7 @@ async fn take_over(
     gate: Arc<Gate>,
     config: Config,
     clock: Arc<dyn Clock>,
-    files: KeyFiles,
+    (files, cluster): (KeyFiles, Option<Arc<crate::cluster::Cluster>>),
     stop: Arc<AtomicBool>,
     fatal: tokio::sync::watch::Sender<Option<String>>,
 ) -> Option<String> {
@@ -155,6 +161,7 @@ async fn take_over(
             crate::http::router(Arc::clone(&vault))
         }
     };
+    crate::server::join_cluster(&vault, cluster.as_ref());
     let background = Background::start(&vault);
     let store = Arc::clone(&vault);
     let _ = gate.active.set(Active {

@@ -281,6 +281,10 @@ async fn serve_opened(gate: &Gate, vault: Arc<Vault>) -> Response {
             crate::http::router(Arc::clone(&vault))
         }
     };
+    match crate::server::start_cluster(&vault.config, &vault.keys.files).await {
+        Ok(cluster) => crate::server::join_cluster(&vault, cluster.as_ref()),
+        Err(e) => tracing::error!(error = %e, "the cluster listener cannot start; keys made here are not replicated"),
+    }
     let background = Background::start(&vault);
     let _ = gate.opened.set(Opened {
         vault,

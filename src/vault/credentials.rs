@@ -337,6 +337,7 @@ pub async fn maintain_keys(v: &Arc<Vault>, now: i64) -> Result<(), crate::crypto
         }
         for kid in keys.retire(now, credential::LIFETIME_DAYS * 86_400)? {
             tracing::info!(%kid, "credential issuer key destroyed: everything it signed has expired");
+            crate::vault::keyrep::replicate_destruction(&me, &format!("{kid}.key"));
         }
         Ok(())
     })

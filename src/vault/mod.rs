@@ -14,6 +14,7 @@ pub mod credential_state;
 pub mod credentials;
 pub mod honey;
 pub mod honey_registry;
+pub mod keyrep;
 pub mod legal;
 pub mod legal_answers;
 pub mod metrics;
@@ -107,6 +108,8 @@ pub struct Vault {
     pub honey: crate::vault::honey_registry::HoneyCards,
     /// The last card record read, opened in vain for numbers not held.
     decoy: std::sync::Mutex<Option<(CardId, CardRecord)>>,
+    /// The other nodes keys are replicated with (`[cluster]`), once serving.
+    pub cluster: std::sync::OnceLock<Arc<crate::cluster::Cluster>>,
     /// What a document commitment costs in this store.
     pub commitment_cost: crate::crypto::CommitmentCost,
     /// Held while the vault runs: no seal change under it.

@@ -215,6 +215,7 @@ impl Vault {
             _keys_lock: keys_lock,
             decoy: std::sync::Mutex::new(None),
             commitment_cost,
+            cluster: std::sync::OnceLock::new(),
             attestor,
             credentials: crate::vault::credential_state::Credentials::new(issuer),
             fact_window: DistinctCards::default(),

@@ -8,6 +8,8 @@
     reason = "shared by test files that each use part of it; tests fail loudly"
 )]
 
+pub mod cluster;
+
 use std::net::SocketAddr;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};

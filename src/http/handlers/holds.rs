@@ -150,6 +150,7 @@ async fn change(gate: &Gate, id: &str, action: Action) -> Result<Json<HoldView>,
     let mut changes = Vec::new();
     let mut audit = Vec::new();
     let mut scans_held = 0;
+    let mut scans_released = 0;
     match (action, hold.status) {
         (Action::ApproveHold, HoldStatus::Pending) => {
             hold.status = HoldStatus::Active;
@@ -168,7 +169,10 @@ async fn change(gate: &Gate, id: &str, action: Action) -> Result<Json<HoldView>,
             hold.released_at = Some(now);
             let hold_id = hold.id.clone();
             let count = v.read(move |v| v.store.held_scans(&hold_id)).await?.len();
-            if count > 0 {
+            // With a cluster, the certificate waits until every node has
+            // destroyed the hold's key (below).
+            scans_released = count;
+            if count > 0 && v.cluster.get().is_none() {
                 audit.push(crate::vault::retention::hold_release_certificate(
                     v,
                     &who.id,
@@ -192,12 +196,35 @@ async fn change(gate: &Gate, id: &str, action: Action) -> Result<Json<HoldView>,
     changes.insert(0, Change::PutHold(Box::new(hold)));
     gate.commit_with(changes, audit).await?;
     if released {
-        // The preserved scans' key goes last: a crash before this leaves a key
-        // whose hold is released, which the next sweep destroys.
-        let vault = Arc::clone(v);
-        let _ = tokio::task::spawn_blocking(move || vault.keys.holds.destroy(&hold_id)).await;
+        release_key(v, &who.id, &hold_id, scans_released).await?;
     }
     Ok(Json(view))
+}
+
+/// Destroys a released hold's key. The preserved scans' key goes last: a
+/// crash before this leaves a key whose hold is released, which the next
+/// sweep destroys. With a cluster, the certificate of the scans it kept is
+/// written once every node has destroyed the key too.
+async fn release_key(v: &Arc<Vault>, principal: &str, hold_id: &str, count: usize) -> Result<(), ApiError> {
+    let vault = Arc::clone(v);
+    let id = hold_id.to_owned();
+    let destroyed = tokio::task::spawn_blocking(move || vault.keys.holds.destroy(&id)).await;
+    let Some(cluster) = v.cluster.get() else { return Ok(()) };
+    if !matches!(destroyed, Ok(Ok(()))) {
+        return Ok(());
+    }
+    let key_file = format!("{hold_id}.key");
+    if count == 0 {
+        if let Err(e) = cluster.destroyed(&key_file, None) {
+            tracing::error!(error = %e, "hold key destruction could not be queued for the cluster");
+        }
+        return Ok(());
+    }
+    let draft = crate::vault::retention::hold_release_certificate(v, principal, hold_id, count as u64);
+    if let Some(certificate) = &draft.certificate {
+        crate::vault::keyrep::certify(v, &key_file, Some(principal), &certificate.data_class, certificate).await?;
+    }
+    Ok(())
 }
 
 /// Re-encrypts the card's scans that are still inside their window from

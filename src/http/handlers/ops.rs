@@ -30,6 +30,9 @@ pub async fn metrics(gate: Gate) -> Result<impl IntoResponse, ApiError> {
     if let Some(w) = &gate.vault.witness {
         text.push_str(&w.status.render());
     }
+    if let Some(c) = gate.vault.cluster.get() {
+        text.push_str(&c.render_metrics());
+    }
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text))
 }
 

@@ -26,9 +26,23 @@ use crate::domain::card::CardId;
 use crate::domain::error::Error;
 use crate::domain::holds::HoldStatus;
 use crate::domain::store::{Change, Commit, Due, Store};
+use crate::vault::keyrep::{certify, Certification};
 use crate::vault::Vault;
 
 pub use crate::domain::retention::{SweepReport, INACTIVE_CARDHOLDERS, KEY_ENCRYPTION_KEY, SOURCE_DOCUMENTS};
+
+/// A destruction in the sweep's report: certified, or destroyed here and
+/// waiting for the other cluster nodes before it is.
+fn report_destruction(report: &mut SweepReport, certificate: Certificate, certified: &Certification) {
+    if matches!(certified, Certification::Waiting) {
+        report.skipped.push(format!(
+            "{}: destroyed on this node; certified once every cluster node has destroyed it",
+            certificate.key_id
+        ));
+    } else {
+        report.destroyed.push(certificate);
+    }
+}
 
 fn rfc3339(unix: i64) -> String {
     OffsetDateTime::from_unix_timestamp(unix)
@@ -90,9 +104,14 @@ pub async fn sweep(v: &Arc<Vault>, trigger: &str, principal: Option<&str>) -> Re
             destroyed_at: rfc3339(v.clock.now().unix_timestamp()),
             sweep_id: report.sweep_id.clone(),
         };
-        let draft = certificate_entry(v, principal, SOURCE_DOCUMENTS, &certificate);
-        commit(v, vec![Change::RemoveScans { scans: records }], vec![draft]).await?;
-        report.destroyed.push(certificate);
+        let key_file = format!("{}.key", epoch.key_id());
+        let certified = certify(v, &key_file, principal, SOURCE_DOCUMENTS, &certificate).await?;
+        let audit = match &certified {
+            Certification::Now(draft) => vec![(**draft).clone()],
+            Certification::Written | Certification::Waiting => Vec::new(),
+        };
+        commit(v, vec![Change::RemoveScans { scans: records }], audit).await?;
+        report_destruction(&mut report, certificate, &certified);
     }
     destroy_released_hold_keys(v).await?;
     sweep_cardholders(v, &mut report, started, principal).await?;
@@ -109,7 +128,12 @@ pub async fn sweep(v: &Arc<Vault>, trigger: &str, principal: Option<&str>) -> Re
     Ok(report)
 }
 
-fn certificate_entry(v: &Vault, principal: Option<&str>, class: &str, certificate: &Certificate) -> AuditDraft {
+pub(crate) fn certificate_entry(
+    v: &Vault,
+    principal: Option<&str>,
+    class: &str,
+    certificate: &Certificate,
+) -> AuditDraft {
     AuditDraft {
         at: v.clock.now().unix_timestamp(),
         principal: principal.map(str::to_owned),
@@ -303,8 +327,18 @@ async fn rotate_kek_if_due(
             destroyed_at: rfc3339(v.clock.now().unix_timestamp()),
             sweep_id: report.sweep_id.clone(),
         };
-        entries.push(certificate_entry(v, principal, KEY_ENCRYPTION_KEY, &certificate));
-        report.destroyed.push(certificate);
+        let certified = certify(
+            v,
+            &format!("{}.key", certificate.key_id),
+            principal,
+            KEY_ENCRYPTION_KEY,
+            &certificate,
+        )
+        .await?;
+        if let Certification::Now(draft) = &certified {
+            entries.push((**draft).clone());
+        }
+        report_destruction(report, certificate, &certified);
     }
     v.cards.clear();
     commit(v, vec![Change::ResetErasedCount], entries).await?;
@@ -339,36 +373,8 @@ fn rewrap_page(v: &Vault, after: Option<CardId>) -> Result<(Vec<Change>, Option<
     Ok((changes, last))
 }
 
-/// The certificate for scans a released hold had preserved.
-#[must_use]
-pub fn hold_release_certificate(v: &Vault, principal: &str, hold_id: &str, records: u64) -> AuditDraft {
-    let certificate = Certificate {
-        data_class: SOURCE_DOCUMENTS.into(),
-        records,
-        key_id: hold_id.to_owned(),
-        method: "cryptographic_erase".into(),
-        destroyed_at: rfc3339(v.clock.now().unix_timestamp()),
-        sweep_id: format!("release:{hold_id}"),
-    };
-    certificate_entry(v, Some(principal), SOURCE_DOCUMENTS, &certificate)
-}
-
-/// Destroys the keys of holds already released (left by a crash between the
-/// release and the key's destruction).
-async fn destroy_released_hold_keys(v: &Arc<Vault>) -> Result<(), Error> {
-    let on_disk = v.keys.holds.held();
-    if on_disk.is_empty() {
-        return Ok(());
-    }
-    let holds = v.read(|v| v.store.holds()).await?;
-    for id in on_disk {
-        if holds.iter().any(|h| h.id == id && h.status == HoldStatus::Released) {
-            let vault = Arc::clone(v);
-            let _ = tokio::task::spawn_blocking(move || vault.keys.holds.destroy(&id)).await;
-        }
-    }
-    Ok(())
-}
-
+mod hold_keys;
 mod status;
+use hold_keys::destroy_released_hold_keys;
+pub use hold_keys::hold_release_certificate;
 pub use status::{status, CardholdersHeld, RetentionClasses, RetentionStatus, SourceDocumentsHeld};

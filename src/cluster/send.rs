@@ -1,0 +1,170 @@
+//! The sending side: a key made or destroyed here becomes a ledger entry
+//! (durably, before anything is sent), and a task delivers the entries to
+//! each node in order, retrying every `retry_interval` until it
+//! acknowledges. A node that does not answer holds back only its own queue.
+
+use std::sync::{Arc, PoisonError};
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use tokio::sync::watch;
+use zeroize::Zeroizing;
+
+use super::ledger::{Entry, Op};
+use super::wire::{self, Ack, Destroyed, KeyFile};
+use super::Cluster;
+
+impl Cluster {
+    /// A key file was written here (the keys directory's observer): every
+    /// node is to receive it. Files that do not travel are ignored.
+    pub fn created(&self, name: &str) {
+        if wire::kind_of(name).is_none() {
+            return;
+        }
+        if let Err(e) = self.push(Op::Key, name, None).map(drop) {
+            tracing::error!(file = %name, error = %e, "cluster ledger could not be written; the key is not sent");
+        }
+    }
+
+    /// A key was destroyed here: every node is to destroy it. `then`, when
+    /// given, is the certificate to write once every node has (see
+    /// [`Cluster::completed`]).
+    /// Returns the entry's ledger id.
+    ///
+    /// # Errors
+    /// The name does not travel, or the ledger cannot be written.
+    pub fn destroyed(&self, name: &str, then: Option<serde_json::Value>) -> Result<u64, String> {
+        if wire::kind_of(name).is_none_or(|k| k == wire::Kind::Manifest) {
+            return Err(format!("{name} is not a replicated key"));
+        }
+        self.push(Op::Destroyed, name, then)
+    }
+
+    fn push(&self, op: Op, name: &str, then: Option<serde_json::Value>) -> Result<u64, String> {
+        let mut ledger = self.ledger.lock().unwrap_or_else(PoisonError::into_inner);
+        let id = ledger.push(op, name, then)?;
+        drop(ledger);
+        // With no peers an entry is complete at once.
+        if self.peer_ids.is_empty() {
+            self.completed.notify_one();
+        }
+        self.wake.notify_one();
+        Ok(id)
+    }
+
+    /// Whether ledger entry `id` still waits (for a node, or for its certificate).
+    #[must_use]
+    pub fn is_pending(&self, id: u64) -> bool {
+        self.ledger.lock().unwrap_or_else(PoisonError::into_inner).contains(id)
+    }
+
+    /// Destructions every node acknowledged whose certificate is still to
+    /// be written: `(ledger id, certificate)`.
+    #[must_use]
+    pub fn completed(&self) -> Vec<(u64, serde_json::Value)> {
+        self.ledger
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .complete(&self.peer_ids)
+    }
+
+    /// The certificate of ledger entry `id` is written: it is done.
+    ///
+    /// # Errors
+    /// The ledger cannot be written.
+    pub fn certified(&self, id: u64) -> Result<(), String> {
+        self.ledger.lock().unwrap_or_else(PoisonError::into_inner).remove(id)
+    }
+
+    /// Distributions and destructions not yet done everywhere (a metric).
+    #[must_use]
+    pub fn pending(&self) -> usize {
+        self.ledger.lock().unwrap_or_else(PoisonError::into_inner).pending()
+    }
+
+    /// `civic_vault_cluster_pending` in Prometheus text.
+    #[must_use]
+    pub fn render_metrics(&self) -> String {
+        format!(
+            "# HELP civic_vault_cluster_pending Keys made or destroyed here that some cluster node has not yet acknowledged, or whose destruction certificate is not yet written.\n\
+             # TYPE civic_vault_cluster_pending gauge\n\
+             civic_vault_cluster_pending {}\n",
+            self.pending()
+        )
+    }
+
+    /// One pass: each node is sent what it has not acknowledged, in order,
+    /// until it fails to answer.
+    pub async fn deliver(&self) {
+        let _one_pass = self.delivering.lock().await;
+        for peer in &self.peers {
+            let entries = self
+                .ledger
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .unacked_by(&peer.id);
+            for entry in entries {
+                if let Err(e) = self.send(peer, &entry).await {
+                    tracing::warn!(peer = %peer.id, file = %entry.name, error = %e, "cluster node did not acknowledge; will retry");
+                    break;
+                }
+                let mut ledger = self.ledger.lock().unwrap_or_else(PoisonError::into_inner);
+                if let Err(e) = ledger.ack(entry.id, &peer.id, &self.peer_ids) {
+                    tracing::error!(error = %e, "cluster ledger could not be written");
+                    break;
+                }
+                if entry.then.is_some() && self.peer_ids.iter().all(|n| *n == peer.id || entry.acked.contains(n)) {
+                    self.completed.notify_one();
+                }
+            }
+        }
+    }
+
+    async fn send(&self, peer: &crate::config::Peer, entry: &Entry) -> Result<(), String> {
+        let (path, body) = match entry.op {
+            Op::Key => {
+                let files = self.files.clone();
+                let name = entry.name.clone();
+                let read = tokio::task::spawn_blocking(move || files.read_for_peer(&name))
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .map_err(|e| e.to_string())?;
+                // Destroyed here before it was sent: nothing to send (its
+                // destruction follows in the ledger).
+                let Some(bytes) = read else { return Ok(()) };
+                let message = KeyFile {
+                    name: entry.name.clone(),
+                    bytes: Zeroizing::new(STANDARD.encode(&*bytes)),
+                };
+                let body = Zeroizing::new(serde_json::to_vec(&message).map_err(|e| e.to_string())?);
+                (wire::KEYS_PATH, body)
+            }
+            Op::Destroyed => {
+                let message = Destroyed {
+                    name: entry.name.clone(),
+                };
+                let body = Zeroizing::new(serde_json::to_vec(&message).map_err(|e| e.to_string())?);
+                (wire::DESTROYED_PATH, body)
+            }
+        };
+        let (status, answer) = self.client.post(&peer.url, &peer.id, path, body.to_vec()).await?;
+        let ack: Ack =
+            serde_json::from_slice(&answer).map_err(|_| format!("answered {status} without an acknowledgement"))?;
+        if status != 200 || ack.name != entry.name || ack.node != peer.id {
+            return Err(format!("answered {status}, not an acknowledgement of this file"));
+        }
+        Ok(())
+    }
+}
+
+/// Delivers whenever something new is pending, and every retry interval.
+pub(super) async fn deliver_forever(cluster: Arc<Cluster>, mut stop: watch::Receiver<bool>) {
+    loop {
+        cluster.deliver().await;
+        tokio::select! {
+            () = cluster.wake.notified() => {}
+            () = tokio::time::sleep(cluster.retry) => {}
+            _ = stop.changed() => break,
+        }
+    }
+}
