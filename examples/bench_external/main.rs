@@ -269,10 +269,13 @@ pub fn wait_healthy(port: u16) {
     while Instant::now() < deadline {
         if let Ok(mut c) = std::net::TcpStream::connect(("127.0.0.1", port)) {
             let _ = c.set_read_timeout(Some(Duration::from_secs(5)));
-            let mut head = [0u8; 5];
+            // Any answer but 503: a PostgreSQL node answers 503 ("standby")
+            // until it holds the database's lock.
+            let mut head = [0u8; 12];
             if c.write_all(b"GET /v1/attestation-keys HTTP/1.0\r\n\r\n").is_ok()
                 && c.read_exact(&mut head).is_ok()
-                && &head == b"HTTP/"
+                && head.starts_with(b"HTTP/")
+                && &head[9..12] != b"503"
             {
                 return;
             }
