@@ -19,6 +19,7 @@ pub mod legal;
 pub mod legal_answers;
 pub mod metrics;
 mod open;
+mod open_checks;
 pub mod rate_limits;
 pub mod reports;
 pub mod retention;
@@ -26,7 +27,8 @@ pub mod token_index;
 pub mod witness;
 pub mod witness_sync;
 
-pub use open::{owner_only_umask, KeyAccess};
+pub use open::KeyAccess;
+pub use open_checks::owner_only_umask;
 
 use std::sync::Arc;
 
