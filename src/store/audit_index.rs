@@ -28,9 +28,10 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use sha2::{Digest, Sha256};
 
+use super::audit_blocks::{each_stored, entry_at, hash_at};
 use super::failed;
 use super::index_runs::{self, Key, Manifest, Record, Run, RunWriter, KEY, RECORD};
-use crate::domain::audit::{self, AuditAbout, AuditEntry, IndexStatus};
+use crate::domain::audit::{self, AuditAbout, IndexStatus};
 use crate::domain::store::StoreError;
 
 /// Entries the in-memory records may cover before they are written as a run
@@ -85,64 +86,6 @@ fn records_of(seq: u64, stored: &[u8], mut out: impl FnMut(Record)) -> Result<()
         });
     }
     Ok(())
-}
-
-fn block_first(key: &[u8]) -> Result<u64, StoreError> {
-    Ok(u64::from_be_bytes(key.try_into().map_err(|_| failed("bad audit key"))?))
-}
-
-/// Calls `f(seq, stored)` for each entry from `from` on, in order, while it
-/// returns `true`. (The audit tree holds blocks keyed by their first seq.)
-fn each_stored(
-    audit: &sled::Tree,
-    from: u64,
-    mut f: impl FnMut(u64, &[u8]) -> Result<bool, StoreError>,
-) -> Result<(), StoreError> {
-    let start = audit
-        .range(..=from.to_be_bytes())
-        .next_back()
-        .transpose()
-        .map_err(failed)?
-        .map_or_else(|| from.to_be_bytes().to_vec(), |(k, _)| k.to_vec());
-    for kv in audit.range(start..) {
-        let (k, block) = kv.map_err(failed)?;
-        let first = block_first(&k)?;
-        for (i, stored) in audit::split_block(&block).map_err(failed)?.into_iter().enumerate() {
-            let seq = first + i as u64;
-            if seq >= from && !f(seq, stored)? {
-                return Ok(());
-            }
-        }
-    }
-    Ok(())
-}
-
-/// The stored form of entry `seq`, if the chain has it.
-fn stored_at(audit: &sled::Tree, seq: u64) -> Result<Option<Vec<u8>>, StoreError> {
-    let Some((k, block)) = audit
-        .range(..=seq.to_be_bytes())
-        .next_back()
-        .transpose()
-        .map_err(failed)?
-    else {
-        return Ok(None);
-    };
-    let i = usize::try_from(seq - block_first(&k)?).map_err(failed)?;
-    Ok(audit::split_block(&block).map_err(failed)?.get(i).map(|s| s.to_vec()))
-}
-
-/// The chain's recorded hash of entry `seq`.
-fn hash_at(audit: &sled::Tree, seq: u64) -> Result<Option<[u8; 32]>, StoreError> {
-    Ok(stored_at(audit, seq)?.and_then(|s| s.get(..32).and_then(|h| h.try_into().ok())))
-}
-
-/// The entry with sequence number `seq`.
-fn entry_at(audit: &sled::Tree, seq: u64) -> Result<AuditEntry, StoreError> {
-    stored_at(audit, seq)?
-        .and_then(|s| audit::decode(&s).ok())
-        .map(|(_, e)| e)
-        .filter(|e| e.seq == seq)
-        .ok_or_else(|| StoreError::Failed(format!("the audit index names entry {seq}, which the chain lacks")))
 }
 
 /// The index as this process holds it.

@@ -14,6 +14,7 @@
 
 mod any;
 pub use any::AnyStore;
+mod audit_blocks;
 mod audit_index;
 mod audit_reads;
 mod changes;
