@@ -19,6 +19,10 @@ use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use age::secrecy::ExposeSecret;
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use civic_vault::clock::Clock;
 use civic_vault::cluster::client::PeerClient;
 use civic_vault::cluster::tls::Identity;
 use common::cluster::*;
@@ -279,6 +283,60 @@ async fn a_released_holds_key_is_certified_only_once_every_node_destroyed_it() {
     let certificate = certificate.expect("certified once B destroyed the hold's key");
     assert_eq!(certificate["certificate"]["records"], 1);
     assert!(!on_b.exists());
+    b.stop().await;
+    a.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_never_replaces_a_held_key_nor_sends_one_from_the_future() {
+    let ca = Ca::new("civic-vault cluster CA");
+    let (a, config_a, clock, b, config_b) = two_nodes(&ca).await;
+    let url_b = format!("https://{}", config_b.cluster.clone().unwrap().listen);
+    let tmp = tempfile::tempdir().unwrap();
+    let (cert, key, ca_path) = ca.issue("node-a", tmp.path());
+    let client = PeerClient::new(Identity::load(&cert, &key, &ca_path).unwrap().connector().unwrap());
+    let send = |name: String, bytes: Vec<u8>| {
+        let body = serde_json::to_vec(&json!({"name": name, "bytes": B64.encode(bytes)})).unwrap();
+        let client = &client;
+        let url_b = &url_b;
+        async move { client.post(url_b, "node-b", "/cluster/v1/keys", body).await.unwrap().0 }
+    };
+    let keys_b = &b.vault.as_ref().unwrap().keys;
+    let (kek, before) = keys_b.active_kek();
+    let kek_file = format!("{kek}.key");
+    let on_disk = std::fs::read(config_b.keys_dir.join(&kek_file)).unwrap();
+    let ours = std::fs::read(config_a.keys_dir.join(&kek_file)).unwrap();
+
+    // Other bytes under the active KEK's name: 409, nothing replaced.
+    assert_eq!(send(kek_file.clone(), B64.encode([7u8; 32]).into_bytes()).await, 409);
+    assert_eq!(std::fs::read(config_b.keys_dir.join(&kek_file)).unwrap(), on_disk);
+    let (still, after) = keys_b.active_kek();
+    assert_eq!(still, kek);
+    assert!(Arc::ptr_eq(&before, &after), "the KEK in memory is the same");
+    // The same bytes again: acknowledged.
+    assert_eq!(send(kek_file.clone(), ours).await, 200);
+
+    // A scan epoch key: refused for an epoch not started, taken for this one.
+    let identity = age::x25519::Identity::generate();
+    let text = identity.to_string().expose_secret().to_owned();
+    let now = clock.now().unix_timestamp();
+    let len = 86_400_i64;
+    let future = format!("scan-{len}s-{}.key", now / len + 2);
+    assert_eq!(send(future.clone(), text.clone().into_bytes()).await, 409);
+    assert!(!config_b.keys_dir.join(&future).exists());
+    let current = format!("scan-{len}s-{}.key", now / len);
+    assert_eq!(send(current.clone(), text.clone().into_bytes()).await, 200);
+    // Then another key for that epoch (a failover's new active made its
+    // own): refused, the first kept.
+    let other = age::x25519::Identity::generate();
+    let other = other.to_string().expose_secret().to_owned();
+    assert_eq!(send(current.clone(), other.into_bytes()).await, 409);
+    assert_eq!(b.vault.as_ref().unwrap().keys.scans.epochs().len(), 1);
+
+    // An issuer key dated far ahead would become the signing key: refused.
+    let issuer = format!("issuer-{}-0a1b2c3d.key", now + 10 * 365 * 86_400);
+    assert_eq!(send(issuer.clone(), B64.encode([9u8; 32]).into_bytes()).await, 409);
+    assert!(!config_b.keys_dir.join(&issuer).exists());
     b.stop().await;
     a.stop().await;
 }

@@ -18,6 +18,7 @@
 //! key material never goes to the store: the database, its WAL archive and
 //! its backups hold none (SECURITY.md, "Keys never in the database").
 
+mod accept;
 pub mod client;
 pub mod ledger;
 mod send;
@@ -44,6 +45,8 @@ pub trait LiveKeys: Send + Sync {
     fn adopt(&self, name: &str, kind: Kind) -> Result<(), String>;
     /// Drops `name`, a key file just shredded here.
     fn forget(&self, name: &str, kind: Kind);
+    /// The vault's clock (unix seconds): whether a received key's time has come.
+    fn now(&self) -> i64;
 }
 
 /// This node's part of the cluster: the listener, the pending work, the

@@ -145,13 +145,23 @@ async fn receive_key(cluster: &Arc<Cluster>, body: &[u8]) -> Result<String, Refu
             .decode(message.bytes.as_bytes())
             .map_err(|_| bad("bytes: not base64"))?,
     );
+    let live = cluster.live();
+    let now = live.as_ref().map_or_else(system_now, |l| l.now());
     let files = cluster.files.clone();
     let name = message.name.clone();
-    tokio::task::spawn_blocking(move || files.write_received(&name, &bytes))
-        .await
-        .map_err(failed)?
-        .map_err(failed)?;
-    if let Some(live) = cluster.live() {
+    let verdict = tokio::task::spawn_blocking(move || {
+        let verdict = super::accept::check(&files, &name, kind, &bytes, now)?;
+        if verdict == super::accept::Verdict::Write {
+            files.write_received(&name, &bytes).map_err(failed)?;
+        }
+        Ok::<_, Refusal>(verdict)
+    })
+    .await
+    .map_err(failed)??;
+    if verdict == super::accept::Verdict::Held {
+        return Ok(message.name.clone());
+    }
+    if let Some(live) = live {
         let name = message.name.clone();
         tokio::task::spawn_blocking(move || live.adopt(&name, kind))
             .await
@@ -159,6 +169,10 @@ async fn receive_key(cluster: &Arc<Cluster>, body: &[u8]) -> Result<String, Refu
             .map_err(failed)?;
     }
     Ok(message.name.clone())
+}
+
+fn system_now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
 async fn receive_destroyed(cluster: &Arc<Cluster>, body: &[u8]) -> Result<String, Refusal> {

@@ -19,7 +19,7 @@ mod token;
 pub use aead::{open, seal, AeadError, DataKey, WrappedKey};
 pub use attest::Attestor;
 pub use blind::{BlindIndex, Commitment, CommitmentCost, SubjectHasher};
-pub use issuer_keys::IssuerKeys;
+pub use issuer_keys::{created_of_file as issuer_created_of_file, IssuerKeys};
 pub use key_files::{write_secret_file, KeyObserver};
 pub use keyring::{KeyError, Keyring, MANIFEST};
 pub use scan_keys::{EpochId, HoldKeys, ScanKeys};

@@ -43,6 +43,10 @@ impl LiveKeys for Vault {
             Kind::Hold | Kind::Manifest => {}
         }
     }
+
+    fn now(&self) -> i64 {
+        self.clock.now().unix_timestamp()
+    }
 }
 
 /// How long a destruction waits for the other nodes before its caller
