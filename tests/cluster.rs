@@ -340,3 +340,54 @@ async fn a_peer_never_replaces_a_held_key_nor_sends_one_from_the_future() {
     b.stop().await;
     a.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_received_manifest_or_key_is_checked_before_it_is_written() {
+    let ca = Ca::new("civic-vault cluster CA");
+    let (a, _config_a, _clock, b, config_b) = two_nodes(&ca).await;
+    let url_b = format!("https://{}", config_b.cluster.clone().unwrap().listen);
+    let tmp = tempfile::tempdir().unwrap();
+    let (cert, key, ca_path) = ca.issue("node-a", tmp.path());
+    let client = PeerClient::new(Identity::load(&cert, &key, &ca_path).unwrap().connector().unwrap());
+    let send = |name: &str, bytes: Vec<u8>| {
+        let body = serde_json::to_vec(&json!({"name": name, "bytes": B64.encode(bytes)})).unwrap();
+        let client = &client;
+        let url_b = &url_b;
+        async move { client.post(url_b, "node-b", "/cluster/v1/keys", body).await.unwrap().0 }
+    };
+    let manifest_path = config_b.keys_dir.join("keyring.toml");
+    let manifest = std::fs::read_to_string(&manifest_path).unwrap();
+    let kek = b.vault.as_ref().unwrap().keys.active_kek().0;
+
+    // Garbage would brick B at its next start: refused, nothing written.
+    assert_eq!(send("keyring.toml", b"not toml [".to_vec()).await, 409);
+    // Another attestation key swapped in: refused.
+    let table: toml::Table = toml::from_str(&manifest).unwrap();
+    let mut swapped = table.clone();
+    swapped.insert("attestation".into(), "attest-00000000".into());
+    let swapped = toml::to_string(&swapped).unwrap();
+    assert_eq!(send("keyring.toml", swapped.into_bytes()).await, 409);
+    // A KEK not held here yet: acknowledged, not applied.
+    let mut ahead = table.clone();
+    ahead.insert("kek".into(), "kek-0badc0de".into());
+    let ahead = toml::to_string(&ahead).unwrap();
+    assert_eq!(send("keyring.toml", ahead.into_bytes()).await, 200);
+    assert_eq!(std::fs::read_to_string(&manifest_path).unwrap(), manifest);
+    assert_eq!(b.vault.as_ref().unwrap().keys.active_kek().0, kek);
+
+    // A key file that is not a key of its kind: 400, never written.
+    for (name, bytes) in [
+        ("kek-0badc0de.key", B64.encode([1u8; 16]).into_bytes()),
+        ("issuer-1000-0a1b2c3d.key", b"not base64".to_vec()),
+        ("hold_ab12.key", b"AGE-SECRET-KEY-NOPE".to_vec()),
+    ] {
+        assert_eq!(send(name, bytes).await, 400, "{name}");
+        assert!(!config_b.keys_dir.join(name).exists(), "{name}");
+    }
+    let dir_b = b.stop().await;
+    // B still starts on what it holds.
+    let b = TestVault::start_in(dir_b, config_b).await;
+    assert_eq!(b.vault.as_ref().unwrap().keys.active_kek().0, kek);
+    b.stop().await;
+    a.stop().await;
+}

@@ -24,6 +24,9 @@ pub enum Verdict {
     Write,
     /// Held here already with exactly this content: acknowledge.
     Held,
+    /// A manifest naming a KEK not held here yet: acknowledge, not applied
+    /// (a rotation sends the KEK first; it is sent again with it).
+    NotYet,
 }
 
 pub type Refusal = (StatusCode, String);
@@ -48,8 +51,19 @@ pub fn check(files: &KeyFiles, name: &str, kind: Kind, bytes: &[u8], now: i64) -
         ));
     }
     if kind == Kind::Manifest {
-        // It names which KEK is active: it changes with every rotation.
-        return Ok(Verdict::Write);
+        // It names which KEK is active: it changes with every rotation, and
+        // nothing else in it may.
+        return match crate::crypto::check_received_manifest(files, bytes) {
+            Ok(true) => Ok(Verdict::Write),
+            Ok(false) => Ok(Verdict::NotYet),
+            Err(e) => {
+                tracing::error!(file = %name, error = %e, "a peer sent a keyring.toml that is refused");
+                Err((StatusCode::CONFLICT, e.to_string()))
+            }
+        };
+    }
+    if !well_formed(kind, bytes) {
+        return Err((StatusCode::BAD_REQUEST, format!("{name}: not a key of its kind")));
     }
     let held = files
         .read_for_peer(name)
@@ -64,6 +78,24 @@ pub fn check(files: &KeyFiles, name: &str, kind: Kind, bytes: &[u8], now: i64) -
                 "a key file held here is never replaced by a peer's".into(),
             ))
         }
+    }
+}
+
+/// Whether `bytes` read as a key of `kind`, as the keyring will load it: a
+/// KEK or an issuer key is 32 bytes in base64, a scan or hold key an age
+/// X25519 identity.
+fn well_formed(kind: Kind, bytes: &[u8]) -> bool {
+    use base64::Engine;
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return false;
+    };
+    match kind {
+        Kind::Kek | Kind::Issuer => base64::engine::general_purpose::STANDARD
+            .decode(text.trim())
+            .map(zeroize::Zeroizing::new)
+            .is_ok_and(|b| b.len() == 32),
+        Kind::Scan | Kind::Hold => text.trim().parse::<age::x25519::Identity>().is_ok(),
+        Kind::Manifest => false,
     }
 }
 

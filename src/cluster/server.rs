@@ -158,7 +158,7 @@ async fn receive_key(cluster: &Arc<Cluster>, body: &[u8]) -> Result<String, Refu
     })
     .await
     .map_err(failed)??;
-    if verdict == super::accept::Verdict::Held {
+    if verdict != super::accept::Verdict::Write {
         return Ok(message.name.clone());
     }
     if let Some(live) = live {

@@ -21,7 +21,7 @@ pub use attest::Attestor;
 pub use blind::{BlindIndex, Commitment, CommitmentCost, SubjectHasher};
 pub use issuer_keys::{created_of_file as issuer_created_of_file, IssuerKeys};
 pub use key_files::{write_secret_file, KeyObserver};
-pub use keyring::{KeyError, Keyring, MANIFEST};
+pub use keyring::{check_received_manifest, KeyError, Keyring, MANIFEST};
 pub use scan_keys::{EpochId, HoldKeys, ScanKeys};
 pub use seal::KeyFiles;
 pub use secret::Secret32;
