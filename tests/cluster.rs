@@ -170,6 +170,18 @@ async fn the_cluster_listener_answers_only_the_clusters_nodes() {
         .unwrap();
     assert_eq!(status, 409);
     assert!(config_b.keys_dir.join(&kek_file).exists());
+    // Nor the KEK active in B's memory, even when keyring.toml on disk
+    // names another (a stale node's manifest, say).
+    let manifest_b = config_b.keys_dir.join("keyring.toml");
+    let manifest = std::fs::read_to_string(&manifest_b).unwrap();
+    std::fs::write(&manifest_b, manifest.replace(kek.as_str(), "kek-00000001")).unwrap();
+    let (status, _) = client
+        .post(&url_b, "node-b", "/cluster/v1/destroyed", body.clone())
+        .await
+        .unwrap();
+    assert_eq!(status, 409);
+    assert!(config_b.keys_dir.join(&kek_file).exists());
+    std::fs::write(&manifest_b, manifest).unwrap();
     // Destroying a key B does not hold is acknowledged (idempotent).
     let gone = serde_json::to_vec(&json!({"name": "kek-00000000.key"})).unwrap();
     let (status, ack) = client

@@ -45,6 +45,8 @@ pub trait LiveKeys: Send + Sync {
     fn adopt(&self, name: &str, kind: Kind) -> Result<(), String>;
     /// Drops `name`, a key file just shredded here.
     fn forget(&self, name: &str, kind: Kind);
+    /// The id of the KEK active in memory (`kek-…`).
+    fn active_kek(&self) -> String;
     /// The vault's clock (unix seconds): whether a received key's time has come.
     fn now(&self) -> i64;
 }

@@ -188,11 +188,18 @@ async fn receive_destroyed(cluster: &Arc<Cluster>, body: &[u8]) -> Result<String
             "the KEK this node's keyring.toml names active is not destroyed".into(),
         ));
     }
+    let live = cluster.live();
+    if kind == Kind::Kek && live.as_ref().is_some_and(|l| format!("{}.key", l.active_kek()) == name) {
+        return Err((
+            StatusCode::CONFLICT,
+            "the KEK active in this node's memory is not destroyed".into(),
+        ));
+    }
     tokio::task::spawn_blocking(move || files.shred(&name))
         .await
         .map_err(failed)?
         .map_err(failed)?;
-    if let Some(live) = cluster.live() {
+    if let Some(live) = live {
         live.forget(&message.name, kind);
     }
     Ok(message.name)

@@ -44,6 +44,10 @@ impl LiveKeys for Vault {
         }
     }
 
+    fn active_kek(&self) -> String {
+        self.keys.active_kek().0
+    }
+
     fn now(&self) -> i64 {
         self.clock.now().unix_timestamp()
     }
