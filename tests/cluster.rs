@@ -403,3 +403,26 @@ async fn a_received_manifest_or_key_is_checked_before_it_is_written() {
     b.stop().await;
     a.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_configured_cluster_that_is_not_running_certifies_nothing() {
+    let ca = Ca::new("civic-vault cluster CA");
+    let dir = tempfile::tempdir().unwrap();
+    let config = node_config(dir.path(), &ca, "node-a", free_port(), "node-b", free_port());
+    // Opened, not served: no cluster joined.
+    let vault = civic_vault::vault::Vault::open(config, Arc::new(civic_vault::clock::SystemClock))
+        .await
+        .unwrap();
+    assert!(vault.cluster.get().is_none());
+    let certificate = civic_vault::domain::audit::Certificate {
+        data_class: "source_documents".into(),
+        records: 0,
+        key_id: "scan-86400s-1".into(),
+        method: "shred".into(),
+        destroyed_at: "2026-01-01T00:00:00Z".into(),
+        sweep_id: "sweep-1".into(),
+    };
+    let certified =
+        civic_vault::vault::keyrep::certify(&vault, "scan-86400s-1.key", None, "source_documents", &certificate).await;
+    assert!(certified.is_err(), "{certified:?}");
+}

@@ -79,9 +79,11 @@ pub enum Certification {
 
 /// Certifies the destruction of `key_file`, already destroyed here: at once
 /// without a cluster; with one, after every node has destroyed it too.
+/// Never at once when `[cluster]` is configured but no cluster runs here.
 ///
 /// # Errors
-/// 503 when the cluster ledger or the audit chain cannot be written.
+/// 503 when the cluster ledger or the audit chain cannot be written, or a
+/// cluster is configured but not running.
 pub async fn certify(
     v: &Arc<Vault>,
     key_file: &str,
@@ -90,6 +92,14 @@ pub async fn certify(
     certificate: &Certificate,
 ) -> Result<Certification, Error> {
     let Some(cluster) = v.cluster.get() else {
+        if v.config.cluster.is_some() {
+            // Configured, but not running: peers may hold the key, and no
+            // certificate is written while one might.
+            tracing::error!(file = %key_file, "a cluster is configured but not running: the destruction is not certified");
+            return Err(Error::unavailable(
+                "a cluster is configured but not running here: the destruction cannot be certified",
+            ));
+        }
         return Ok(Certification::Now(Box::new(
             crate::vault::retention::certificate_entry(v, principal, class, certificate),
         )));
