@@ -147,7 +147,7 @@ impl Cluster {
                 (wire::DESTROYED_PATH, body)
             }
         };
-        let (status, answer) = self.client.post(&peer.url, &peer.id, path, body.to_vec()).await?;
+        let (status, answer) = self.client.post(&peer.url, &peer.id, path, body).await?;
         let ack: Ack =
             serde_json::from_slice(&answer).map_err(|_| format!("answered {status} without an acknowledgement"))?;
         if status != 200 || ack.name != entry.name || ack.node != peer.id {

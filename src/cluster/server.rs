@@ -103,7 +103,7 @@ async fn answer(cluster: &Arc<Cluster>, peer: Option<&str>, req: Request<Incomin
     let Ok(body) = Limited::new(req.into_body(), MAX_BODY).collect().await else {
         return refuse(StatusCode::PAYLOAD_TOO_LARGE, "the body is too large or was cut off");
     };
-    let body = Zeroizing::new(body.to_bytes().to_vec());
+    let body = zeroed_copy(body.to_bytes());
     let done = if path == wire::KEYS_PATH {
         receive_key(cluster, &body).await
     } else {
@@ -125,6 +125,17 @@ async fn answer(cluster: &Arc<Cluster>, peer: Option<&str>, req: Request<Incomin
             refuse(status, &message)
         }
     }
+}
+
+/// The body, copied into memory zeroed when dropped, and the collected
+/// buffer zeroed when this is its only reference (hyper's own read buffers
+/// are beyond reach).
+fn zeroed_copy(bytes: Bytes) -> Zeroizing<Vec<u8>> {
+    let copy = Zeroizing::new(bytes.to_vec());
+    if let Ok(mut buffer) = bytes.try_into_mut() {
+        zeroize::Zeroize::zeroize(&mut buffer[..]);
+    }
+    copy
 }
 
 type Refusal = (StatusCode, String);
