@@ -426,3 +426,31 @@ async fn a_configured_cluster_that_is_not_running_certifies_nothing() {
         civic_vault::vault::keyrep::certify(&vault, "scan-86400s-1.key", None, "source_documents", &certificate).await;
     assert!(certified.is_err(), "{certified:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_message_stays_queued_and_is_counted() {
+    let ca = Ca::new("civic-vault cluster CA");
+    let (a, config_a, clock, b, config_b) = two_nodes(&ca).await;
+    let cluster_a = Arc::clone(a.vault.as_ref().unwrap().cluster.get().unwrap());
+    // A key B refuses (an epoch far ahead of its clock), queued on A.
+    let name = format!("scan-86400s-{}.key", clock.now().unix_timestamp() / 86_400 + 30);
+    let identity = age::x25519::Identity::generate();
+    let path = config_a.keys_dir.join(&name);
+    std::fs::write(&path, identity.to_string().expose_secret()).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    cluster_a.created(&name);
+    let mut refused = String::new();
+    for _ in 0..100 {
+        refused = metric(&a, "civic_vault_cluster_refused_total").await;
+        if refused != "civic_vault_cluster_refused_total 0" && !refused.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_ne!(refused, "civic_vault_cluster_refused_total 0");
+    assert!(refused.starts_with("civic_vault_cluster_refused_total "), "{refused}");
+    assert_eq!(cluster_a.pending(), 1, "kept, not dropped");
+    assert!(!config_b.keys_dir.join(&name).exists());
+    b.stop().await;
+    a.stop().await;
+}

@@ -66,6 +66,9 @@ pub struct Cluster {
     /// A destruction has been acknowledged by every node.
     completed: Notify,
     retry: Duration,
+    /// Messages a node refused (4xx): they stay queued, and block that
+    /// node's queue, until an operator looks.
+    refused: std::sync::atomic::AtomicU64,
     /// One delivery pass at a time, so each node receives in ledger order.
     delivering: tokio::sync::Mutex<()>,
     /// Held while completed destructions are certified, so none is
@@ -113,6 +116,7 @@ impl Cluster {
             wake: Notify::new(),
             completed: Notify::new(),
             retry: config.retry_interval.as_std(),
+            refused: std::sync::atomic::AtomicU64::new(0),
             delivering: tokio::sync::Mutex::new(()),
             certifying: tokio::sync::Mutex::new(()),
             stop,

@@ -88,8 +88,12 @@ impl Cluster {
         format!(
             "# HELP civic_vault_cluster_pending Keys made or destroyed here that some cluster node has not yet acknowledged, or whose destruction certificate is not yet written.\n\
              # TYPE civic_vault_cluster_pending gauge\n\
-             civic_vault_cluster_pending {}\n",
-            self.pending()
+             civic_vault_cluster_pending {}\n\
+             # HELP civic_vault_cluster_refused_total Messages a cluster node refused (4xx); each stays queued and blocks that node's queue until an operator resolves it.\n\
+             # TYPE civic_vault_cluster_refused_total counter\n\
+             civic_vault_cluster_refused_total {}\n",
+            self.pending(),
+            self.refused.load(std::sync::atomic::Ordering::Relaxed)
         )
     }
 
@@ -148,6 +152,13 @@ impl Cluster {
             }
         };
         let (status, answer) = self.client.post(&peer.url, &peer.id, path, body).await?;
+        if (400..500).contains(&status) {
+            // A refusal is permanent: retrying sends the same. Kept (a
+            // destruction is never dropped silently), logged, counted.
+            self.refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tracing::error!(peer = %peer.id, file = %entry.name, status, "a cluster node refused this message; its queue waits on an operator");
+            return Err(format!("refused ({status})"));
+        }
         let ack: Ack =
             serde_json::from_slice(&answer).map_err(|_| format!("answered {status} without an acknowledgement"))?;
         if status != 200 || ack.name != entry.name || ack.node != peer.id {
