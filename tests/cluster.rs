@@ -454,3 +454,26 @@ async fn a_refused_message_stays_queued_and_is_counted() {
     b.stop().await;
     a.stop().await;
 }
+
+#[test]
+fn a_cluster_key_readable_by_others_is_refused() {
+    let ca = Ca::new("civic-vault cluster CA");
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key, ca_path) = ca.issue("node-a", dir.path());
+    let text = format!(
+        "[cluster]\nnode_id = \"node-a\"\nlisten = \"127.0.0.1:{}\"\ncert = \"{}\"\nkey = \"{}\"\nca = \"{}\"\n\
+         peers = [{{ id = \"node-b\", url = \"https://127.0.0.1:{}\" }}]\n",
+        free_port(),
+        cert.display(),
+        key.display(),
+        ca_path.display(),
+        free_port()
+    );
+    assert!(civic_vault::config::Config::from_toml(&text).is_ok());
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let refused = civic_vault::config::Config::from_toml(&text).unwrap_err().to_string();
+    assert!(
+        refused.contains("cluster.key") && refused.contains("chmod 600"),
+        "{refused}"
+    );
+}

@@ -20,6 +20,7 @@ pub use aead::{open, seal, AeadError, DataKey, WrappedKey};
 pub use attest::Attestor;
 pub use blind::{BlindIndex, Commitment, CommitmentCost, SubjectHasher};
 pub use issuer_keys::{created_of_file as issuer_created_of_file, IssuerKeys};
+pub(crate) use key_files::read_secret_bytes;
 pub use key_files::{write_secret_file, KeyObserver};
 pub use keyring::{check_received_manifest, KeyError, Keyring, MANIFEST};
 pub use scan_keys::{EpochId, HoldKeys, ScanKeys};
