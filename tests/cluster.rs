@@ -502,3 +502,26 @@ fn a_cluster_key_readable_by_others_is_refused() {
         "{refused}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_that_never_finishes_its_headers_is_closed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let ca = Ca::new("civic-vault cluster CA");
+    let (a, _config_a, _clock, b, config_b) = two_nodes(&ca).await;
+    let listen = config_b.cluster.clone().unwrap().listen;
+    let tmp = tempfile::tempdir().unwrap();
+    let (cert, key, ca_path) = ca.issue("node-a", tmp.path());
+    let connector = Identity::load(&cert, &key, &ca_path).unwrap().connector().unwrap();
+    let tcp = tokio::net::TcpStream::connect(listen).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("node-b").unwrap();
+    let mut tls = connector.connect(name, tcp).await.unwrap();
+    tls.write_all(b"POST /cluster/v1/keys HTTP/1.1\r\nhost: node-b\r\n")
+        .await
+        .unwrap();
+    tls.flush().await.unwrap();
+    let mut buf = [0u8; 256];
+    let closed = tokio::time::timeout(Duration::from_secs(25), tls.read(&mut buf)).await;
+    assert!(closed.is_ok(), "the slow connection was left open");
+    b.stop().await;
+    a.stop().await;
+}

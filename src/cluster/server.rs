@@ -30,6 +30,12 @@ use super::Cluster;
 /// The largest message taken (a key file is well under a kilobyte).
 const MAX_BODY: usize = 64 * 1024;
 const HANDSHAKE: Duration = Duration::from_secs(10);
+/// How long a connection may take to send a request's headers.
+const HEADER_READ: Duration = Duration::from_secs(10);
+/// Connections open at once (a cluster has a handful of nodes).
+const MAX_CONNECTIONS: usize = 64;
+/// The pause after a failed accept.
+const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 
 pub(super) async fn listen(
     cluster: Arc<Cluster>,
@@ -37,11 +43,26 @@ pub(super) async fn listen(
     acceptor: tokio_rustls::TlsAcceptor,
     mut stop: watch::Receiver<bool>,
 ) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let Ok((tcp, _)) = accepted else { continue };
-                tokio::spawn(connection(Arc::clone(&cluster), acceptor.clone(), tcp));
+                let Ok((tcp, _)) = accepted else {
+                    // Out of file descriptors, say: do not spin.
+                    tokio::time::sleep(ACCEPT_PAUSE).await;
+                    continue;
+                };
+                // Past the cap a connection is closed at once.
+                let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+                    tracing::warn!("cluster connection refused: too many open");
+                    continue;
+                };
+                let cluster = Arc::clone(&cluster);
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    connection(cluster, acceptor, tcp).await;
+                    drop(slot);
+                });
             }
             _ = stop.changed() => break,
         }
@@ -69,6 +90,8 @@ async fn connection(cluster: Arc<Cluster>, acceptor: tokio_rustls::TlsAcceptor, 
         async move { Ok::<_, Infallible>(answer(&cluster, peer.as_deref(), req).await) }
     });
     let _ = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(HEADER_READ)
         .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
         .await;
 }
