@@ -230,3 +230,29 @@ async fn a_connection_that_never_finishes_its_headers_is_closed() {
     b.stop().await;
     a.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queued_manifest_is_sent_as_it_was_when_queued() {
+    let ca = Ca::new("civic-vault cluster CA");
+    let (a, config_a, clock, b, config_b) = two_nodes(&ca).await;
+    let cluster_a = Arc::clone(a.vault.as_ref().unwrap().cluster.get().unwrap());
+    // B down: A queues its keyring.toml as it is.
+    let dir_b = b.stop().await;
+    let path = config_a.keys_dir.join("keyring.toml");
+    let manifest = std::fs::read_to_string(&path).unwrap();
+    cluster_a.created("keyring.toml");
+    // Then the file changes (a field B refuses to take): what B receives
+    // is what was queued, which it takes.
+    let mut table: toml::Table = toml::from_str(&manifest).unwrap();
+    table.insert("attestation".into(), "attest-00000000".into());
+    std::fs::write(&path, toml::to_string(&table).unwrap()).unwrap();
+    let b = TestVault::start_with_clock(dir_b, config_b.clone(), clock.clone()).await;
+    eventually("B acknowledged the queued manifest", || cluster_a.pending() == 0).await;
+    assert_eq!(
+        std::fs::read_to_string(config_b.keys_dir.join("keyring.toml")).unwrap(),
+        manifest
+    );
+    std::fs::write(&path, manifest).unwrap();
+    b.stop().await;
+    a.stop().await;
+}

@@ -21,7 +21,12 @@ impl Cluster {
         if wire::kind_of(name).is_none() {
             return;
         }
-        if let Err(e) = self.push(Op::Key, name, None).map(drop) {
+        let queued = if name == crate::crypto::MANIFEST {
+            self.push_manifest(name)
+        } else {
+            self.push(Op::Key, name, None).map(drop)
+        };
+        if let Err(e) = queued {
             tracing::error!(file = %name, error = %e, "cluster ledger could not be written; the key is not sent");
         }
     }
@@ -38,6 +43,23 @@ impl Cluster {
             return Err(format!("{name} is not a replicated key"));
         }
         self.push(Op::Destroyed, name, then)
+    }
+
+    /// Queues `keyring.toml` with its content now: a node that sends it
+    /// later (after a failover, say) sends what it was, not what it became.
+    fn push_manifest(&self, name: &str) -> Result<(), String> {
+        let content = self
+            .files
+            .read_for_peer(name)
+            .map_err(|e| e.to_string())?
+            .ok_or("keyring.toml is gone")?;
+        let content = String::from_utf8(content.to_vec()).map_err(|_| "keyring.toml is not UTF-8")?;
+        self.ledger
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push_manifest(name, content)?;
+        self.wake.notify_one();
+        Ok(())
     }
 
     fn push(&self, op: Op, name: &str, then: Option<serde_json::Value>) -> Result<u64, String> {
@@ -126,6 +148,14 @@ impl Cluster {
 
     async fn send(&self, peer: &crate::config::Peer, entry: &Entry) -> Result<(), String> {
         let (path, body) = match entry.op {
+            Op::Key if entry.manifest.is_some() => {
+                let message = KeyFile {
+                    name: entry.name.clone(),
+                    bytes: Zeroizing::new(STANDARD.encode(entry.manifest.as_deref().unwrap_or_default())),
+                };
+                let body = Zeroizing::new(serde_json::to_vec(&message).map_err(|e| e.to_string())?);
+                (wire::KEYS_PATH, body)
+            }
             Op::Key => {
                 let files = self.files.clone();
                 let name = entry.name.clone();
