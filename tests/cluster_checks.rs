@@ -256,3 +256,32 @@ async fn a_queued_manifest_is_sent_as_it_was_when_queued() {
     b.stop().await;
     a.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotation_rewraps_nothing_before_every_node_holds_the_new_kek() {
+    let ca = Ca::new("civic-vault cluster CA");
+    let (a, config_a, clock, b, config_b) = two_nodes(&ca).await;
+    let clerk = a.clerk().await;
+    let old = a.vault.as_ref().unwrap().keys.active_kek().0;
+    let erased = a.enroll_one(&clerk, "E-1", "1990-04-12").await;
+    let (s, _) = a.request_erasure(&clerk, &erased).await;
+    assert_eq!(s, reqwest::StatusCode::ACCEPTED);
+    // B down: the sweep rotates the KEK, but neither rewraps nor destroys
+    // the old one while B does not hold the new one.
+    let dir_b = b.stop().await;
+    let (s, report) = a.post("/v1/retention/sweep", &a.admin, &json!({})).await;
+    assert_eq!(s, reqwest::StatusCode::OK, "{report}");
+    let new = a.vault.as_ref().unwrap().keys.active_kek().0;
+    assert_ne!(new, old);
+    assert!(config_a.keys_dir.join(format!("{old}.key")).exists(), "{report}");
+    assert!(report["skipped"].to_string().contains(&new), "{report}");
+    // B back: the next sweep carries on.
+    let b = TestVault::start_with_clock(dir_b, config_b.clone(), clock.clone()).await;
+    let cluster_a = Arc::clone(a.vault.as_ref().unwrap().cluster.get().unwrap());
+    eventually("B holds the new KEK", || cluster_a.delivered(&format!("{new}.key"))).await;
+    let (s, report) = a.post("/v1/retention/sweep", &a.admin, &json!({})).await;
+    assert_eq!(s, reqwest::StatusCode::OK, "{report}");
+    assert!(!config_a.keys_dir.join(format!("{old}.key")).exists(), "{report}");
+    b.stop().await;
+    a.stop().await;
+}

@@ -183,6 +183,15 @@ impl Ledger {
         self.save()
     }
 
+    /// The key-file entry for `name` some node has not acknowledged.
+    #[must_use]
+    pub fn unacked_key(&self, name: &str) -> Option<u64> {
+        self.entries
+            .iter()
+            .find(|e| e.op == Op::Key && e.name == name)
+            .map(|e| e.id)
+    }
+
     /// Whether entry `id` is still here.
     #[must_use]
     pub fn contains(&self, id: u64) -> bool {

@@ -74,6 +74,17 @@ impl Cluster {
         Ok(id)
     }
 
+    /// Whether every node acknowledged the key file `name` (nothing queued
+    /// for it).
+    #[must_use]
+    pub fn delivered(&self, name: &str) -> bool {
+        self.ledger
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .unacked_key(name)
+            .is_none()
+    }
+
     /// Whether ledger entry `id` still waits (for a node, or for its certificate).
     #[must_use]
     pub fn is_pending(&self, id: u64) -> bool {

@@ -175,3 +175,19 @@ pub async fn certify_acked(v: &Arc<Vault>) -> Result<Vec<Certificate>, Error> {
     }
     Ok(written)
 }
+
+/// Whether every node holds the KEK `active` and the `keyring.toml` naming
+/// it (always, without a cluster): a rotation rewraps records under the new
+/// KEK, and destroys the old one, only then, so that losing this node's
+/// disk never leaves records under a KEK no other node holds. One bounded
+/// delivery attempt first; the next sweep carries on.
+pub async fn kek_everywhere(v: &Vault, active: &str) -> bool {
+    let Some(cluster) = v.cluster.get() else { return true };
+    let kek_file = format!("{active}.key");
+    let done = || cluster.delivered(&kek_file) && cluster.delivered(crate::crypto::MANIFEST);
+    if done() {
+        return true;
+    }
+    let _ = tokio::time::timeout(PROMPT, cluster.deliver()).await;
+    done()
+}
