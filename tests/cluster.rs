@@ -19,6 +19,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use age::secrecy::ExposeSecret;
 use civic_vault::cluster::client::PeerClient;
 use civic_vault::cluster::tls::Identity;
 use common::cluster::*;
@@ -166,6 +167,18 @@ async fn the_cluster_listener_answers_only_the_clusters_nodes() {
         .unwrap();
     assert_eq!(status, 409);
     assert!(config_b.keys_dir.join(&kek_file).exists());
+    // Nor the KEK active in B's memory, even when keyring.toml on disk
+    // names another (a stale node's manifest, say).
+    let manifest_b = config_b.keys_dir.join("keyring.toml");
+    let manifest = std::fs::read_to_string(&manifest_b).unwrap();
+    std::fs::write(&manifest_b, manifest.replace(kek.as_str(), "kek-00000001")).unwrap();
+    let (status, _) = client
+        .post(&url_b, "node-b", "/cluster/v1/destroyed", body.clone())
+        .await
+        .unwrap();
+    assert_eq!(status, 409);
+    assert!(config_b.keys_dir.join(&kek_file).exists());
+    std::fs::write(&manifest_b, manifest).unwrap();
     // Destroying a key B does not hold is acknowledged (idempotent).
     let gone = serde_json::to_vec(&json!({"name": "kek-00000000.key"})).unwrap();
     let (status, ack) = client
@@ -279,6 +292,31 @@ async fn a_released_holds_key_is_certified_only_once_every_node_destroyed_it() {
     let certificate = certificate.expect("certified once B destroyed the hold's key");
     assert_eq!(certificate["certificate"]["records"], 1);
     assert!(!on_b.exists());
+
+    // A crash between a release and its key's destruction leaves the key
+    // on A: the next sweep destroys it and certifies it too.
+    let on_a = config_a.keys_dir.join(format!("{id}.key"));
+    std::fs::write(&on_a, age::x25519::Identity::generate().to_string().expose_secret()).unwrap();
+    std::fs::set_permissions(&on_a, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let count = |entries: Vec<serde_json::Value>| {
+        entries
+            .iter()
+            .filter(|e| e["certificate"]["key_id"] == id.as_str())
+            .count()
+    };
+    assert_eq!(count(a.audit(&auditor).await), 1);
+    let (s, report) = a.post("/v1/retention/sweep", &a.admin, &json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{report}");
+    assert!(!on_a.exists());
+    let mut certified = 0;
+    for _ in 0..100 {
+        certified = count(a.audit(&auditor).await);
+        if certified == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(certified, 2, "the sweep's destruction is certified");
     b.stop().await;
     a.stop().await;
 }

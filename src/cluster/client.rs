@@ -6,6 +6,7 @@ use std::time::Duration;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Bytes;
 use rustls::pki_types::ServerName;
+use zeroize::Zeroizing;
 
 /// How long connecting, the handshake and the answer may take together.
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -37,13 +38,25 @@ impl PeerClient {
     /// # Errors
     /// The node cannot be reached, is not who it should be, or does not
     /// answer in time.
-    pub async fn post(&self, url: &str, node: &str, path: &str, body: Vec<u8>) -> Result<(u16, Vec<u8>), String> {
-        tokio::time::timeout(TIMEOUT, self.post_inner(url, node, path, body))
+    pub async fn post(
+        &self,
+        url: &str,
+        node: &str,
+        path: &str,
+        body: impl Into<Zeroizing<Vec<u8>>>,
+    ) -> Result<(u16, Vec<u8>), String> {
+        tokio::time::timeout(TIMEOUT, self.post_inner(url, node, path, body.into()))
             .await
             .map_err(|_| "timed out".to_owned())?
     }
 
-    async fn post_inner(&self, url: &str, node: &str, path: &str, body: Vec<u8>) -> Result<(u16, Vec<u8>), String> {
+    async fn post_inner(
+        &self,
+        url: &str,
+        node: &str,
+        path: &str,
+        body: Zeroizing<Vec<u8>>,
+    ) -> Result<(u16, Vec<u8>), String> {
         let parsed = url::Url::parse(url).map_err(|e| e.to_string())?;
         let host = parsed.host_str().ok_or("no host")?.to_owned();
         let port = parsed.port_or_known_default().ok_or("no port")?;
@@ -61,7 +74,8 @@ impl PeerClient {
         let request = hyper::Request::post(path)
             .header(hyper::header::HOST, node)
             .header(hyper::header::CONTENT_TYPE, "application/json")
-            .body(Full::new(Bytes::from(body)))
+            // The body holds key bytes: zeroed when hyper drops it.
+            .body(Full::new(Bytes::from_owner(body)))
             .map_err(|e| e.to_string())?;
         let answer = sender.send_request(request).await.map_err(|e| e.to_string())?;
         let status = answer.status().as_u16();

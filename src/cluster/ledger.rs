@@ -35,6 +35,10 @@ pub struct Entry {
     /// key (opaque here; the vault writes it as a certificate).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub then: Option<serde_json::Value>,
+    /// For `keyring.toml` (no secret in it): its content when queued, sent
+    /// as it was then, not as the file is when sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest: Option<String>,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -87,6 +91,26 @@ impl Ledger {
             name: name.to_owned(),
             acked: BTreeSet::new(),
             then,
+            manifest: None,
+        });
+        self.save()?;
+        Ok(id)
+    }
+
+    /// Queues `keyring.toml` as it is now (`content`).
+    ///
+    /// # Errors
+    /// The ledger cannot be written.
+    pub fn push_manifest(&mut self, name: &str, content: String) -> Result<u64, String> {
+        let id = self.next;
+        self.next += 1;
+        self.entries.push(Entry {
+            id,
+            op: Op::Key,
+            name: name.to_owned(),
+            acked: BTreeSet::new(),
+            then: None,
+            manifest: Some(content),
         });
         self.save()?;
         Ok(id)
@@ -157,6 +181,15 @@ impl Ledger {
     pub fn remove(&mut self, id: u64) -> Result<(), String> {
         self.entries.retain(|e| e.id != id);
         self.save()
+    }
+
+    /// The key-file entry for `name` some node has not acknowledged.
+    #[must_use]
+    pub fn unacked_key(&self, name: &str) -> Option<u64> {
+        self.entries
+            .iter()
+            .find(|e| e.op == Op::Key && e.name == name)
+            .map(|e| e.id)
     }
 
     /// Whether entry `id` is still here.

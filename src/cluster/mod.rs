@@ -18,6 +18,7 @@
 //! key material never goes to the store: the database, its WAL archive and
 //! its backups hold none (SECURITY.md, "Keys never in the database").
 
+mod accept;
 pub mod client;
 pub mod ledger;
 mod send;
@@ -44,6 +45,10 @@ pub trait LiveKeys: Send + Sync {
     fn adopt(&self, name: &str, kind: Kind) -> Result<(), String>;
     /// Drops `name`, a key file just shredded here.
     fn forget(&self, name: &str, kind: Kind);
+    /// The id of the KEK active in memory (`kek-…`).
+    fn active_kek(&self) -> String;
+    /// The vault's clock (unix seconds): whether a received key's time has come.
+    fn now(&self) -> i64;
 }
 
 /// This node's part of the cluster: the listener, the pending work, the
@@ -61,6 +66,9 @@ pub struct Cluster {
     /// A destruction has been acknowledged by every node.
     completed: Notify,
     retry: Duration,
+    /// Messages a node refused (4xx): they stay queued, and block that
+    /// node's queue, until an operator looks.
+    refused: std::sync::atomic::AtomicU64,
     /// One delivery pass at a time, so each node receives in ledger order.
     delivering: tokio::sync::Mutex<()>,
     /// Held while completed destructions are certified, so none is
@@ -108,6 +116,7 @@ impl Cluster {
             wake: Notify::new(),
             completed: Notify::new(),
             retry: config.retry_interval.as_std(),
+            refused: std::sync::atomic::AtomicU64::new(0),
             delivering: tokio::sync::Mutex::new(()),
             certifying: tokio::sync::Mutex::new(()),
             stop,

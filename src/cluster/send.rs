@@ -21,7 +21,12 @@ impl Cluster {
         if wire::kind_of(name).is_none() {
             return;
         }
-        if let Err(e) = self.push(Op::Key, name, None).map(drop) {
+        let queued = if name == crate::crypto::MANIFEST {
+            self.push_manifest(name)
+        } else {
+            self.push(Op::Key, name, None).map(drop)
+        };
+        if let Err(e) = queued {
             tracing::error!(file = %name, error = %e, "cluster ledger could not be written; the key is not sent");
         }
     }
@@ -40,6 +45,23 @@ impl Cluster {
         self.push(Op::Destroyed, name, then)
     }
 
+    /// Queues `keyring.toml` with its content now: a node that sends it
+    /// later (after a failover, say) sends what it was, not what it became.
+    fn push_manifest(&self, name: &str) -> Result<(), String> {
+        let content = self
+            .files
+            .read_for_peer(name)
+            .map_err(|e| e.to_string())?
+            .ok_or("keyring.toml is gone")?;
+        let content = String::from_utf8(content.to_vec()).map_err(|_| "keyring.toml is not UTF-8")?;
+        self.ledger
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push_manifest(name, content)?;
+        self.wake.notify_one();
+        Ok(())
+    }
+
     fn push(&self, op: Op, name: &str, then: Option<serde_json::Value>) -> Result<u64, String> {
         let mut ledger = self.ledger.lock().unwrap_or_else(PoisonError::into_inner);
         let id = ledger.push(op, name, then)?;
@@ -50,6 +72,17 @@ impl Cluster {
         }
         self.wake.notify_one();
         Ok(id)
+    }
+
+    /// Whether every node acknowledged the key file `name` (nothing queued
+    /// for it).
+    #[must_use]
+    pub fn delivered(&self, name: &str) -> bool {
+        self.ledger
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .unacked_key(name)
+            .is_none()
     }
 
     /// Whether ledger entry `id` still waits (for a node, or for its certificate).
@@ -88,8 +121,12 @@ impl Cluster {
         format!(
             "# HELP civic_vault_cluster_pending Keys made or destroyed here that some cluster node has not yet acknowledged, or whose destruction certificate is not yet written.\n\
              # TYPE civic_vault_cluster_pending gauge\n\
-             civic_vault_cluster_pending {}\n",
-            self.pending()
+             civic_vault_cluster_pending {}\n\
+             # HELP civic_vault_cluster_refused_total Messages a cluster node refused (4xx); each stays queued and blocks that node's queue until an operator resolves it.\n\
+             # TYPE civic_vault_cluster_refused_total counter\n\
+             civic_vault_cluster_refused_total {}\n",
+            self.pending(),
+            self.refused.load(std::sync::atomic::Ordering::Relaxed)
         )
     }
 
@@ -122,6 +159,14 @@ impl Cluster {
 
     async fn send(&self, peer: &crate::config::Peer, entry: &Entry) -> Result<(), String> {
         let (path, body) = match entry.op {
+            Op::Key if entry.manifest.is_some() => {
+                let message = KeyFile {
+                    name: entry.name.clone(),
+                    bytes: Zeroizing::new(STANDARD.encode(entry.manifest.as_deref().unwrap_or_default())),
+                };
+                let body = Zeroizing::new(serde_json::to_vec(&message).map_err(|e| e.to_string())?);
+                (wire::KEYS_PATH, body)
+            }
             Op::Key => {
                 let files = self.files.clone();
                 let name = entry.name.clone();
@@ -147,7 +192,14 @@ impl Cluster {
                 (wire::DESTROYED_PATH, body)
             }
         };
-        let (status, answer) = self.client.post(&peer.url, &peer.id, path, body.to_vec()).await?;
+        let (status, answer) = self.client.post(&peer.url, &peer.id, path, body).await?;
+        if (400..500).contains(&status) {
+            // A refusal is permanent: retrying sends the same. Kept (a
+            // destruction is never dropped silently), logged, counted.
+            self.refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tracing::error!(peer = %peer.id, file = %entry.name, status, "a cluster node refused this message; its queue waits on an operator");
+            return Err(format!("refused ({status})"));
+        }
         let ack: Ack =
             serde_json::from_slice(&answer).map_err(|_| format!("answered {status} without an acknowledgement"))?;
         if status != 200 || ack.name != entry.name || ack.node != peer.id {

@@ -30,6 +30,12 @@ use super::Cluster;
 /// The largest message taken (a key file is well under a kilobyte).
 const MAX_BODY: usize = 64 * 1024;
 const HANDSHAKE: Duration = Duration::from_secs(10);
+/// How long a connection may take to send a request's headers.
+const HEADER_READ: Duration = Duration::from_secs(10);
+/// Connections open at once (a cluster has a handful of nodes).
+const MAX_CONNECTIONS: usize = 64;
+/// The pause after a failed accept.
+const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 
 pub(super) async fn listen(
     cluster: Arc<Cluster>,
@@ -37,11 +43,26 @@ pub(super) async fn listen(
     acceptor: tokio_rustls::TlsAcceptor,
     mut stop: watch::Receiver<bool>,
 ) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let Ok((tcp, _)) = accepted else { continue };
-                tokio::spawn(connection(Arc::clone(&cluster), acceptor.clone(), tcp));
+                let Ok((tcp, _)) = accepted else {
+                    // Out of file descriptors, say: do not spin.
+                    tokio::time::sleep(ACCEPT_PAUSE).await;
+                    continue;
+                };
+                // Past the cap a connection is closed at once.
+                let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+                    tracing::warn!("cluster connection refused: too many open");
+                    continue;
+                };
+                let cluster = Arc::clone(&cluster);
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    connection(cluster, acceptor, tcp).await;
+                    drop(slot);
+                });
             }
             _ = stop.changed() => break,
         }
@@ -69,6 +90,8 @@ async fn connection(cluster: Arc<Cluster>, acceptor: tokio_rustls::TlsAcceptor, 
         async move { Ok::<_, Infallible>(answer(&cluster, peer.as_deref(), req).await) }
     });
     let _ = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(HEADER_READ)
         .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
         .await;
 }
@@ -103,7 +126,7 @@ async fn answer(cluster: &Arc<Cluster>, peer: Option<&str>, req: Request<Incomin
     let Ok(body) = Limited::new(req.into_body(), MAX_BODY).collect().await else {
         return refuse(StatusCode::PAYLOAD_TOO_LARGE, "the body is too large or was cut off");
     };
-    let body = Zeroizing::new(body.to_bytes().to_vec());
+    let body = zeroed_copy(body.to_bytes());
     let done = if path == wire::KEYS_PATH {
         receive_key(cluster, &body).await
     } else {
@@ -127,6 +150,17 @@ async fn answer(cluster: &Arc<Cluster>, peer: Option<&str>, req: Request<Incomin
     }
 }
 
+/// The body, copied into memory zeroed when dropped, and the collected
+/// buffer zeroed when this is its only reference (hyper's own read buffers
+/// are beyond reach).
+fn zeroed_copy(bytes: Bytes) -> Zeroizing<Vec<u8>> {
+    let copy = Zeroizing::new(bytes.to_vec());
+    if let Ok(mut buffer) = bytes.try_into_mut() {
+        zeroize::Zeroize::zeroize(&mut buffer[..]);
+    }
+    copy
+}
+
 type Refusal = (StatusCode, String);
 
 fn bad(message: impl Into<String>) -> Refusal {
@@ -145,13 +179,23 @@ async fn receive_key(cluster: &Arc<Cluster>, body: &[u8]) -> Result<String, Refu
             .decode(message.bytes.as_bytes())
             .map_err(|_| bad("bytes: not base64"))?,
     );
+    let live = cluster.live();
+    let now = live.as_ref().map_or_else(system_now, |l| l.now());
     let files = cluster.files.clone();
     let name = message.name.clone();
-    tokio::task::spawn_blocking(move || files.write_received(&name, &bytes))
-        .await
-        .map_err(failed)?
-        .map_err(failed)?;
-    if let Some(live) = cluster.live() {
+    let verdict = tokio::task::spawn_blocking(move || {
+        let verdict = super::accept::check(&files, &name, kind, &bytes, now)?;
+        if verdict == super::accept::Verdict::Write {
+            files.write_received(&name, &bytes).map_err(failed)?;
+        }
+        Ok::<_, Refusal>(verdict)
+    })
+    .await
+    .map_err(failed)??;
+    if verdict != super::accept::Verdict::Write {
+        return Ok(message.name.clone());
+    }
+    if let Some(live) = live {
         let name = message.name.clone();
         tokio::task::spawn_blocking(move || live.adopt(&name, kind))
             .await
@@ -159,6 +203,10 @@ async fn receive_key(cluster: &Arc<Cluster>, body: &[u8]) -> Result<String, Refu
             .map_err(failed)?;
     }
     Ok(message.name.clone())
+}
+
+fn system_now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
 async fn receive_destroyed(cluster: &Arc<Cluster>, body: &[u8]) -> Result<String, Refusal> {
@@ -174,11 +222,18 @@ async fn receive_destroyed(cluster: &Arc<Cluster>, body: &[u8]) -> Result<String
             "the KEK this node's keyring.toml names active is not destroyed".into(),
         ));
     }
+    let live = cluster.live();
+    if kind == Kind::Kek && live.as_ref().is_some_and(|l| format!("{}.key", l.active_kek()) == name) {
+        return Err((
+            StatusCode::CONFLICT,
+            "the KEK active in this node's memory is not destroyed".into(),
+        ));
+    }
     tokio::task::spawn_blocking(move || files.shred(&name))
         .await
         .map_err(failed)?
         .map_err(failed)?;
-    if let Some(live) = cluster.live() {
+    if let Some(live) = live {
         live.forget(&message.name, kind);
     }
     Ok(message.name)

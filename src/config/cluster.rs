@@ -116,6 +116,11 @@ impl Config {
                 ));
             }
         }
+        // The private key is as sensitive as keys/: owner-only, like every
+        // secret file the vault reads.
+        if let Err(e) = crate::crypto::read_secret_bytes(&c.key) {
+            return Err(ConfigError::key("cluster.key", e.to_string()));
+        }
         if c.retry_interval.is_zero() {
             return Err(ConfigError::key("cluster.retry_interval", "must be longer than 0s"));
         }

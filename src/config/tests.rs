@@ -106,6 +106,12 @@ fn the_cluster_section_is_checked() {
     for f in ["a.crt", "a.key", "ca.crt"] {
         std::fs::write(dir.path().join(f), "pem").unwrap();
     }
+    // The private key is owner-only, as every secret file.
+    std::fs::set_permissions(
+        dir.path().join("a.key"),
+        <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o600),
+    )
+    .unwrap();
     let d = dir.path().display();
     let section = |extra: &str, peers: &str| {
         format!(

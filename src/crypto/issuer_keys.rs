@@ -43,6 +43,13 @@ fn parse_created(kid: &str) -> Option<i64> {
         .flatten()
 }
 
+/// When the issuer key of the file `name` was made (unix seconds); `None`
+/// when `name` is not an issuer key's.
+#[must_use]
+pub fn created_of_file(name: &str) -> Option<i64> {
+    name.strip_suffix(".key").and_then(parse_created)
+}
+
 impl IssuerKeys {
     /// Loads every `issuer-*.key`, creating the first one when there is none.
     ///

@@ -377,6 +377,7 @@ fn read_key32(files: &KeyFiles, name: &str) -> Result<Secret32, KeyError> {
 }
 
 mod adopt;
+pub use adopt::check_received_manifest;
 
 #[cfg(test)]
 #[path = "keyring_tests.rs"]

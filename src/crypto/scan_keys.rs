@@ -61,6 +61,14 @@ impl EpochId {
         })
     }
 
+    /// When the epoch named by the key file `name` starts (unix seconds);
+    /// `None` when `name` is not an epoch key's.
+    #[must_use]
+    pub fn start_of_file(name: &str) -> Option<i64> {
+        let e = name.strip_suffix(".key").and_then(Self::parse)?;
+        i64::try_from(e.index).ok()?.checked_mul(i64::from(e.len_secs))
+    }
+
     /// The 12-byte prefix of this epoch's records in the store.
     #[must_use]
     pub fn prefix(self) -> [u8; 12] {

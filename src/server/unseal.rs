@@ -283,7 +283,16 @@ async fn serve_opened(gate: &Gate, vault: Arc<Vault>) -> Response {
     };
     match crate::server::start_cluster(&vault.config, &vault.keys.files).await {
         Ok(cluster) => crate::server::join_cluster(&vault, cluster.as_ref()),
-        Err(e) => tracing::error!(error = %e, "the cluster listener cannot start; keys made here are not replicated"),
+        Err(e) => {
+            // Fail closed, as `serve` and a standby do: a node that cannot
+            // replicate must not make keys or certify destructions.
+            tracing::error!(error = %e, "the seal opened but the cluster listener cannot start; stopping");
+            let _ = gate.fatal.send(Some(e.to_string()));
+            return ApiError::from(Error::unavailable(
+                "the seal opened but the cluster listener cannot start; see its log",
+            ))
+            .into_response();
+        }
     }
     let background = Background::start(&vault);
     let _ = gate.opened.set(Opened {

@@ -43,6 +43,14 @@ impl LiveKeys for Vault {
             Kind::Hold | Kind::Manifest => {}
         }
     }
+
+    fn active_kek(&self) -> String {
+        self.keys.active_kek().0
+    }
+
+    fn now(&self) -> i64 {
+        self.clock.now().unix_timestamp()
+    }
 }
 
 /// How long a destruction waits for the other nodes before its caller
@@ -71,9 +79,11 @@ pub enum Certification {
 
 /// Certifies the destruction of `key_file`, already destroyed here: at once
 /// without a cluster; with one, after every node has destroyed it too.
+/// Never at once when `[cluster]` is configured but no cluster runs here.
 ///
 /// # Errors
-/// 503 when the cluster ledger or the audit chain cannot be written.
+/// 503 when the cluster ledger or the audit chain cannot be written, or a
+/// cluster is configured but not running.
 pub async fn certify(
     v: &Arc<Vault>,
     key_file: &str,
@@ -82,6 +92,14 @@ pub async fn certify(
     certificate: &Certificate,
 ) -> Result<Certification, Error> {
     let Some(cluster) = v.cluster.get() else {
+        if v.config.cluster.is_some() {
+            // Configured, but not running: peers may hold the key, and no
+            // certificate is written while one might.
+            tracing::error!(file = %key_file, "a cluster is configured but not running: the destruction is not certified");
+            return Err(Error::unavailable(
+                "a cluster is configured but not running here: the destruction cannot be certified",
+            ));
+        }
         return Ok(Certification::Now(Box::new(
             crate::vault::retention::certificate_entry(v, principal, class, certificate),
         )));
@@ -156,4 +174,20 @@ pub async fn certify_acked(v: &Arc<Vault>) -> Result<Vec<Certificate>, Error> {
         written.push(deferred.certificate);
     }
     Ok(written)
+}
+
+/// Whether every node holds the KEK `active` and the `keyring.toml` naming
+/// it (always, without a cluster): a rotation rewraps records under the new
+/// KEK, and destroys the old one, only then, so that losing this node's
+/// disk never leaves records under a KEK no other node holds. One bounded
+/// delivery attempt first; the next sweep carries on.
+pub async fn kek_everywhere(v: &Vault, active: &str) -> bool {
+    let Some(cluster) = v.cluster.get() else { return true };
+    let kek_file = format!("{active}.key");
+    let done = || cluster.delivered(&kek_file) && cluster.delivered(crate::crypto::MANIFEST);
+    if done() {
+        return true;
+    }
+    let _ = tokio::time::timeout(PROMPT, cluster.deliver()).await;
+    done()
 }

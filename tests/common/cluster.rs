@@ -171,7 +171,8 @@ pub async fn two_nodes(ca: &Ca) -> (TestVault, Config, Arc<ManualClock>, TestVau
     std::fs::set_permissions(&pass_file, std::fs::Permissions::from_mode(0o600)).unwrap();
     let mut config_b = config_b;
     config_b.seal.passphrase_file = Some(pass_file);
-    let b = TestVault::start_in(dir_b, config_b.clone()).await;
+    // B keeps A's time: a received epoch or issuer key must have started.
+    let b = TestVault::start_with_clock(dir_b, config_b.clone(), clock.clone()).await;
     // `serve` opens the cluster listener after the test has its handle.
     for port in [port_a, port_b] {
         let mut tries = 0;

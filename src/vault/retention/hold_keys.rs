@@ -35,12 +35,31 @@ pub(super) async fn destroy_released_hold_keys(v: &Arc<Vault>) -> Result<(), Err
     }
     let holds = v.read(|v| v.store.holds()).await?;
     for id in on_disk {
-        if holds.iter().any(|h| h.id == id && h.status == HoldStatus::Released) {
-            let vault = Arc::clone(v);
-            let key_file = format!("{id}.key");
-            if let Ok(Ok(())) = tokio::task::spawn_blocking(move || vault.keys.holds.destroy(&id)).await {
-                crate::vault::keyrep::replicate_destruction(v, &key_file);
-            }
+        let Some(hold) = holds.iter().find(|h| h.id == id && h.status == HoldStatus::Released) else {
+            continue;
+        };
+        let vault = Arc::clone(v);
+        let key_file = format!("{id}.key");
+        let doomed = id.clone();
+        if !matches!(
+            tokio::task::spawn_blocking(move || vault.keys.holds.destroy(&doomed)).await,
+            Ok(Ok(()))
+        ) {
+            continue;
+        }
+        if v.cluster.get().is_none() {
+            // One node: the release wrote its certificate with the release.
+            continue;
+        }
+        // With a cluster the release's certificate waits for every node,
+        // and the crash came before it was queued: certify now. The count
+        // of scans the hold kept went with the release (its held scans are
+        // removed then); what is still counted is certified.
+        let records = v.read(move |v| v.store.held_scans(&id)).await?.len() as u64;
+        let principal = hold.released_by.clone().unwrap_or_default();
+        let draft = hold_release_certificate(v, &principal, &hold.id, records);
+        if let Some(certificate) = &draft.certificate {
+            crate::vault::keyrep::certify(v, &key_file, Some(&principal), &certificate.data_class, certificate).await?;
         }
     }
     Ok(())

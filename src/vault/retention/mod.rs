@@ -285,6 +285,12 @@ async fn rotate_kek_if_due(
         drop(v.kek_gate.write().await);
     }
     let (active, _) = v.keys.active_kek();
+    if !crate::vault::keyrep::kek_everywhere(v, &active).await {
+        report.skipped.push(format!(
+            "{active}: records are rewrapped under it once every cluster node holds it"
+        ));
+        return Ok(());
+    }
     let old: Vec<String> = v.keys.kek_ids().into_iter().filter(|id| *id != active).collect();
     // Rewrap until a full pass finds nothing left under an old KEK.
     loop {
