@@ -7,6 +7,7 @@
 pub mod app;
 pub(crate) mod background;
 pub mod listener;
+mod nodes;
 pub mod standby;
 mod systemd;
 pub mod tls;
@@ -15,6 +16,7 @@ pub mod unseal;
 pub use app::app;
 
 use background::Background;
+use nodes::{join_cluster, start_cluster};
 
 use std::future::Future;
 use std::sync::Arc;
@@ -54,32 +56,6 @@ pub async fn serve(
     let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
     crate::server::systemd::notify(&[sd_notify::NotifyState::Stopping]);
     background.finish(vault, served).await
-}
-
-/// Opens the cluster listener and starts sending keys made through
-/// `files` to the other nodes, when `[cluster]` is configured.
-///
-/// # Errors
-/// A certificate or the ledger cannot be read, or the listener cannot open.
-pub(crate) async fn start_cluster(
-    config: &Config,
-    files: &crate::crypto::KeyFiles,
-) -> Result<Option<Arc<crate::cluster::Cluster>>, StartError> {
-    let Some(c) = &config.cluster else { return Ok(None) };
-    crate::cluster::Cluster::start(c, files.clone())
-        .await
-        .map(Some)
-        .map_err(StartError::Config)
-}
-
-/// Makes the running vault the one received keys are loaded into, and the
-/// one whose destructions wait for the cluster. Before `Background::start`,
-/// which then writes the certificates the cluster completes.
-pub(crate) fn join_cluster(vault: &Arc<Vault>, cluster: Option<&Arc<crate::cluster::Cluster>>) {
-    let Some(cluster) = cluster else { return };
-    let weak: std::sync::Weak<dyn crate::cluster::LiveKeys> = Arc::downgrade(vault) as _;
-    cluster.attach(weak);
-    let _ = vault.cluster.set(Arc::clone(cluster));
 }
 
 /// Opens the vault with the system clock and serves it: what `civic-vault

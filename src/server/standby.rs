@@ -87,7 +87,7 @@ pub async fn serve_node(
         .into_make_service_with_connect_info::<PeerAddr>();
     // A standby receives keys too: its keys directory must be complete
     // before it takes over.
-    let cluster = crate::server::start_cluster(&config, &files).await?;
+    let cluster = crate::server::nodes::start_cluster(&config, &files).await?;
     let opener = tokio::spawn(take_over(
         Arc::clone(&gate),
         config,
@@ -161,7 +161,7 @@ async fn take_over(
             crate::http::router(Arc::clone(&vault))
         }
     };
-    crate::server::join_cluster(&vault, cluster.as_ref());
+    crate::server::nodes::join_cluster(&vault, cluster.as_ref());
     let background = Background::start(&vault);
     let store = Arc::clone(&vault);
     let _ = gate.active.set(Active {

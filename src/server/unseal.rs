@@ -281,8 +281,8 @@ async fn serve_opened(gate: &Gate, vault: Arc<Vault>) -> Response {
             crate::http::router(Arc::clone(&vault))
         }
     };
-    match crate::server::start_cluster(&vault.config, &vault.keys.files).await {
-        Ok(cluster) => crate::server::join_cluster(&vault, cluster.as_ref()),
+    match crate::server::nodes::start_cluster(&vault.config, &vault.keys.files).await {
+        Ok(cluster) => crate::server::nodes::join_cluster(&vault, cluster.as_ref()),
         Err(e) => {
             // Fail closed, as `serve` and a standby do: a node that cannot
             // replicate must not make keys or certify destructions.

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::cluster::{Kind, LiveKeys};
-use crate::domain::audit::{AuditDraft, Certificate};
+use crate::domain::audit::{AuditDraft, Certificate, Decision};
 use crate::domain::error::Error;
 use crate::domain::store::{Commit, Store};
 use crate::vault::Vault;
@@ -100,9 +100,12 @@ pub async fn certify(
                 "a cluster is configured but not running here: the destruction cannot be certified",
             ));
         }
-        return Ok(Certification::Now(Box::new(
-            crate::vault::retention::certificate_entry(v, principal, class, certificate),
-        )));
+        return Ok(Certification::Now(Box::new(certificate_entry(
+            v,
+            principal,
+            class,
+            certificate,
+        ))));
     };
     let deferred = Deferred {
         principal: principal.map(str::to_owned),
@@ -154,12 +157,7 @@ pub async fn certify_acked(v: &Arc<Vault>) -> Result<Vec<Certificate>, Error> {
             let _ = cluster.certified(id);
             continue;
         };
-        let draft = crate::vault::retention::certificate_entry(
-            v,
-            deferred.principal.as_deref(),
-            &deferred.class,
-            &deferred.certificate,
-        );
+        let draft = certificate_entry(v, deferred.principal.as_deref(), &deferred.class, &deferred.certificate);
         v.store
             .commit(Commit {
                 changes: Vec::new(),
@@ -190,4 +188,23 @@ pub async fn kek_everywhere(v: &Vault, active: &str) -> bool {
     }
     let _ = tokio::time::timeout(PROMPT, cluster.deliver()).await;
     done()
+}
+
+/// The audit entry that certifies a destruction.
+pub(crate) fn certificate_entry(
+    v: &Vault,
+    principal: Option<&str>,
+    class: &str,
+    certificate: &Certificate,
+) -> AuditDraft {
+    AuditDraft {
+        at: v.clock.now().unix_timestamp(),
+        principal: principal.map(str::to_owned),
+        action: "destroy".into(),
+        resource: Some(format!("DataClass::{class}")),
+        decision: Decision::Allow,
+        outcome: "ok".into(),
+        certificate: Some(certificate.clone()),
+        ..AuditDraft::default()
+    }
 }

@@ -21,12 +21,12 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use crate::crypto::{DataKey, EpochId};
-use crate::domain::audit::{AuditDraft, Certificate, Decision};
+use crate::domain::audit::{AuditDraft, Certificate};
 use crate::domain::card::CardId;
 use crate::domain::error::Error;
 use crate::domain::holds::HoldStatus;
 use crate::domain::store::{Change, Commit, Due, Store};
-use crate::vault::keyrep::{certify, Certification};
+use crate::vault::keyrep::{certificate_entry, certify, Certification};
 use crate::vault::Vault;
 
 pub use crate::domain::retention::{SweepReport, INACTIVE_CARDHOLDERS, KEY_ENCRYPTION_KEY, SOURCE_DOCUMENTS};
@@ -126,24 +126,6 @@ pub async fn sweep(v: &Arc<Vault>, trigger: &str, principal: Option<&str>) -> Re
     }
     *v.last_sweep.lock().await = Some(report.clone());
     Ok(report)
-}
-
-pub(crate) fn certificate_entry(
-    v: &Vault,
-    principal: Option<&str>,
-    class: &str,
-    certificate: &Certificate,
-) -> AuditDraft {
-    AuditDraft {
-        at: v.clock.now().unix_timestamp(),
-        principal: principal.map(str::to_owned),
-        action: "destroy".into(),
-        resource: Some(format!("DataClass::{class}")),
-        decision: Decision::Allow,
-        outcome: "ok".into(),
-        certificate: Some(certificate.clone()),
-        ..AuditDraft::default()
-    }
 }
 
 async fn commit(v: &Vault, changes: Vec<Change>, audit: Vec<AuditDraft>) -> Result<(), Error> {
