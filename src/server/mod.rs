@@ -6,6 +6,7 @@
 
 pub mod app;
 pub(crate) mod background;
+mod gate;
 pub mod listener;
 mod nodes;
 pub mod standby;

@@ -25,33 +25,25 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
 use tokio::net::TcpListener;
-use tower::ServiceExt;
 
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::crypto::KeyFiles;
 use crate::http::error::ApiError;
-use crate::server::background::Background;
-use crate::server::listener::PeerAddr;
+use crate::server::gate::Opened;
 use crate::store::postgres::PgStore;
 use crate::vault::{StartError, Vault};
 
 /// How often the active node checks that it still holds the lock.
 const WATCH: Duration = Duration::from_millis(250);
 
-struct Active {
-    vault: Arc<Vault>,
-    router: Router,
-    background: std::sync::Mutex<Option<Background>>,
-}
-
 struct Gate {
-    active: OnceLock<Active>,
+    active: OnceLock<Opened>,
 }
 
 impl Gate {
     /// The active vault, unless this node is (or has become) a standby.
-    fn active(&self) -> Option<&Active> {
+    fn active(&self) -> Option<&Opened> {
         self.active.get().filter(|a| !a.vault.store.lost_lock())
     }
 }
@@ -73,18 +65,14 @@ pub async fn serve_node(
     let gate = Arc::new(Gate {
         active: OnceLock::new(),
     });
-    let (fatal, mut failed) = tokio::sync::watch::channel(None::<String>);
+    let (fatal, failed) = tokio::sync::watch::channel(None::<String>);
     let stop_waiting = Arc::new(AtomicBool::new(false));
     let router = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .fallback(forward)
-        .with_state(Arc::clone(&gate))
-        .layer(crate::http::security_headers(tower::ServiceBuilder::new()));
+        .with_state(Arc::clone(&gate));
     let listener = crate::server::listener::LimitedListener::new(listener, &config.limits, tls)?;
-    let app = router
-        .layer(axum::middleware::from_fn(crate::server::listener::track_requests))
-        .into_make_service_with_connect_info::<PeerAddr>();
     // A standby receives keys too: its keys directory must be complete
     // before it takes over.
     let cluster = crate::server::nodes::start_cluster(&config, &files).await?;
@@ -96,13 +84,7 @@ pub async fn serve_node(
         Arc::clone(&stop_waiting),
         fatal,
     ));
-    let stop = async move {
-        tokio::select! {
-            () = shutdown => {}
-            _ = failed.wait_for(Option::is_some) => {}
-        }
-    };
-    let served = axum::serve(listener, app).with_graceful_shutdown(stop).await;
+    let served = crate::server::gate::serve(router, listener, shutdown, failed, false).await;
     stop_waiting.store(true, Ordering::SeqCst);
     let reason = opener.await.ok().flatten();
     let Some(active) = gate.active.get() else {
@@ -112,15 +94,7 @@ pub async fn serve_node(
         served?;
         return reason.map_or(Ok(()), |r| Err(StartError::Store(r)));
     };
-    let background = active
-        .background
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .take();
-    let finished = match background {
-        Some(b) => b.finish(Arc::clone(&active.vault), served).await,
-        None => Ok(served?),
-    };
+    let finished = active.finish(served).await;
     match reason {
         Some(r) => Err(StartError::Store(r)),
         None => finished,
@@ -154,21 +128,9 @@ async fn take_over(
             )
         }
     };
-    let router = match crate::server::app::app(&vault) {
-        Ok(r) => r,
-        Err(e) => {
-            tracing::error!(error = %e, "the console cannot start; serving the API alone");
-            crate::http::router(Arc::clone(&vault))
-        }
-    };
     crate::server::nodes::join_cluster(&vault, cluster.as_ref());
-    let background = Background::start(&vault);
     let store = Arc::clone(&vault);
-    let _ = gate.active.set(Active {
-        vault,
-        router,
-        background: std::sync::Mutex::new(Some(background)),
-    });
+    let _ = gate.active.set(Opened::start(vault));
     tracing::info!("active: serving");
     while !stop.load(Ordering::SeqCst) {
         if store.store.lost_lock() {
@@ -190,7 +152,7 @@ fn stop_node(fatal: &tokio::sync::watch::Sender<Option<String>>, reason: String)
 
 async fn healthz(State(gate): State<Arc<Gate>>, req: Request) -> Response {
     if let Some(a) = gate.active() {
-        return a.router.clone().oneshot(req).await.into_response();
+        return a.forward(req).await;
     }
     Json(json!({"status": "ok"})).into_response()
 }
@@ -211,7 +173,7 @@ async fn readyz(State(gate): State<Arc<Gate>>) -> Response {
 
 async fn forward(State(gate): State<Arc<Gate>>, req: Request) -> Response {
     match gate.active() {
-        Some(a) => a.router.clone().oneshot(req).await.into_response(),
+        Some(a) => a.forward(req).await,
         None => ApiError::Standby.into_response(),
     }
 }

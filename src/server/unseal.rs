@@ -26,7 +26,6 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
-use tower::ServiceExt;
 use zeroize::Zeroizing;
 
 use crate::clock::Clock;
@@ -35,16 +34,9 @@ use crate::crypto::seal::{self, Mode, SealInfo, Unlock};
 use crate::domain::audit::{AuditDraft, Decision as AuditDecision};
 use crate::domain::store::{Commit, Store};
 use crate::http::error::{ApiError, Error};
-use crate::server::background::Background;
+use crate::server::gate::Opened;
 use crate::server::listener::PeerAddr;
 use crate::vault::{StartError, Vault};
-
-/// The vault once unsealed, with its router and background tasks.
-struct Opened {
-    vault: Arc<Vault>,
-    router: Router,
-    background: std::sync::Mutex<Option<Background>>,
-}
 
 pub(crate) struct Gate {
     config: Config,
@@ -80,7 +72,7 @@ pub async fn serve_sealed(
         threshold = info.threshold,
         "the keys are sealed: serving /healthz and /v1/unseal only until they are unsealed"
     );
-    let (fatal, mut failed) = tokio::sync::watch::channel(None);
+    let (fatal, failed) = tokio::sync::watch::channel(None);
     let gate = Arc::new(Gate {
         limits: crate::vault::rate_limits::RateLimits::new(&config.limits),
         config,
@@ -97,22 +89,11 @@ pub async fn serve_sealed(
         .route("/v1/unseal", get(status).post(unseal))
         .route("/v1/openapi.json", get(crate::http::handlers::ops::openapi))
         .fallback(forward)
-        .with_state(Arc::clone(&gate))
-        .layer(crate::http::security_headers(tower::ServiceBuilder::new()));
+        .with_state(Arc::clone(&gate));
     let listener = crate::server::listener::LimitedListener::new(listener, &gate.config.limits, tls)?;
-    let app = router
-        .layer(axum::middleware::from_fn(crate::server::listener::track_requests))
-        .into_make_service_with_connect_info::<PeerAddr>();
-    let stop = async move {
-        tokio::select! {
-            () = shutdown => {}
-            _ = failed.wait_for(Option::is_some) => {}
-        }
-    };
     // Serving (sealed): systemd's start is over; /readyz says "sealed" until
     // the operators unseal.
-    crate::server::systemd::notify(&[sd_notify::NotifyState::Ready]);
-    let served = axum::serve(listener, app).with_graceful_shutdown(stop).await;
+    let served = crate::server::gate::serve(router, listener, shutdown, failed, true).await;
     if let Some(reason) = gate.fatal.borrow().clone() {
         return Err(StartError::Store(reason));
     }
@@ -120,27 +101,19 @@ pub async fn serve_sealed(
         served?;
         return Ok(());
     };
-    let background = opened
-        .background
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .take();
-    match background {
-        Some(b) => b.finish(Arc::clone(&opened.vault), served).await,
-        None => Ok(served?),
-    }
+    opened.finish(served).await
 }
 
 async fn healthz(State(gate): State<Arc<Gate>>, req: Request) -> Response {
     if let Some(o) = gate.opened.get() {
-        return o.router.clone().oneshot(req).await.into_response();
+        return o.forward(req).await;
     }
     Json(json!({"status": "ok", "sealed": true})).into_response()
 }
 
 async fn readyz(State(gate): State<Arc<Gate>>, req: Request) -> Response {
     if let Some(o) = gate.opened.get() {
-        return o.router.clone().oneshot(req).await.into_response();
+        return o.forward(req).await;
     }
     (
         axum::http::StatusCode::SERVICE_UNAVAILABLE,
@@ -151,7 +124,7 @@ async fn readyz(State(gate): State<Arc<Gate>>, req: Request) -> Response {
 
 async fn forward(State(gate): State<Arc<Gate>>, req: Request) -> Response {
     match gate.opened.get() {
-        Some(o) => o.router.clone().oneshot(req).await.into_response(),
+        Some(o) => o.forward(req).await,
         None => ApiError::Sealed.into_response(),
     }
 }
@@ -274,13 +247,6 @@ pub(crate) async fn unseal(
 /// alone if the console cannot start).
 async fn serve_opened(gate: &Gate, vault: Arc<Vault>) -> Response {
     record_unseal(&vault, &gate.info).await;
-    let router = match crate::server::app::app(&vault) {
-        Ok(r) => r,
-        Err(e) => {
-            tracing::error!(error = %e, "the console cannot start; serving the API alone");
-            crate::http::router(Arc::clone(&vault))
-        }
-    };
     match crate::server::nodes::start_cluster(&vault.config, &vault.keys.files).await {
         Ok(cluster) => crate::server::nodes::join_cluster(&vault, cluster.as_ref()),
         Err(e) => {
@@ -294,12 +260,7 @@ async fn serve_opened(gate: &Gate, vault: Arc<Vault>) -> Response {
             .into_response();
         }
     }
-    let background = Background::start(&vault);
-    let _ = gate.opened.set(Opened {
-        vault,
-        router,
-        background: std::sync::Mutex::new(Some(background)),
-    });
+    let _ = gate.opened.set(Opened::start(vault));
     tracing::info!(seal = %gate.info.id, "unsealed; serving");
     Json(gate.progress(0)).into_response()
 }
