@@ -261,35 +261,6 @@ pub struct Honey {
     pub webhook: Option<String>,
 }
 
-/// `[store]`: sled under `data_dir` (the default), or a PostgreSQL
-/// database that any number of vault nodes share, one of them active.
-#[derive(Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Store {
-    pub kind: StoreKind,
-    /// `postgres://user@host:port/database` (with `kind = "postgres"`); a
-    /// password in it is never shown.
-    pub url: String,
-}
-
-impl std::fmt::Debug for Store {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store")
-            .field("kind", &self.kind)
-            .field("url", &if self.url.is_empty() { "" } else { "(set)" })
-            .finish()
-    }
-}
-
-/// Which engine holds the records.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum StoreKind {
-    #[default]
-    Sled,
-    Postgres,
-}
-
 /// The staff console (`/console/`): passkey sign-in and its sessions.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -446,9 +417,11 @@ fn text_sets_policies_dir(text: &str) -> bool {
 }
 
 mod cluster;
+mod store;
 mod validate;
 
 pub use cluster::{Cluster, Peer};
+pub use store::{Store, StoreKind};
 
 #[cfg(test)]
 mod tests;
