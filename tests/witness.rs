@@ -115,18 +115,6 @@ async fn eventually(what: &str, mut f: impl AsyncFnMut() -> bool) {
     panic!("timed out waiting: {what}");
 }
 
-async fn metrics(v: &TestVault) -> String {
-    v.http
-        .get(v.url("/metrics"))
-        .bearer_auth(&v.admin)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
 fn metric(text: &str, name: &str) -> u64 {
     text.lines()
         .find_map(|l| l.strip_prefix(&format!("{name} ")))
@@ -179,7 +167,7 @@ async fn a_copy_rolled_back_after_a_witnessed_checkpoint_is_refused() {
     let (_, r) = v.get("/v1/audit/verify", &auditor).await;
     assert_eq!(r["ok"], true, "{r}");
     assert!(r["cosignatures"].as_u64().unwrap() >= 1, "{r}");
-    let text = metrics(&v).await;
+    let text = v.metrics().await;
     assert_eq!(metric(&text, "civic_vault_witness_up"), 1);
     assert_eq!(metric(&text, "civic_vault_witness_conflict"), 0);
 
@@ -250,7 +238,7 @@ async fn a_copy_rolled_back_after_a_witnessed_checkpoint_is_refused() {
     // requests, but for oversight, and says why.
     let w = TestWitness::start(&state_dir, vault_key, Some(addr)).await;
     eventually("the vault sees the conflict", async || {
-        metric(&metrics(&v).await, "civic_vault_witness_conflict") == 1
+        metric(&v.metrics().await, "civic_vault_witness_conflict") == 1
     })
     .await;
     let (s, r) = v.get("/v1/principals", &v.admin.clone()).await;
@@ -342,14 +330,14 @@ async fn with_the_witness_down_the_vault_serves_and_catches_up() {
         v.enroll_one(&clerk, &format!("P-DOWN-{i}"), "1990-04-12").await;
     }
     eventually("metrics say the witness is down and behind", async || {
-        let text = metrics(&v).await;
+        let text = v.metrics().await;
         metric(&text, "civic_vault_witness_up") == 0 && metric(&text, "civic_vault_witness_lag_entries") > 0
     })
     .await;
 
     let w = TestWitness::start(wdir.path(), vault_key, Some(addr)).await;
     eventually("the vault catches up with the witness", async || {
-        let text = metrics(&v).await;
+        let text = v.metrics().await;
         metric(&text, "civic_vault_witness_up") == 1 && metric(&text, "civic_vault_witness_last_cosigned_seq") > 0
     })
     .await;

@@ -125,16 +125,7 @@ pub async fn certificate_for(v: &TestVault, auditor: &str, key_id: &str) -> Opti
 }
 
 pub async fn metric(v: &TestVault, name: &str) -> String {
-    let text = v
-        .http
-        .get(v.url("/metrics"))
-        .bearer_auth(&v.admin)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = v.metrics().await;
     text.lines()
         .find(|l| l.starts_with(&format!("{name} ")))
         .unwrap_or_default()

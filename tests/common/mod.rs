@@ -289,6 +289,19 @@ impl TestVault {
         std::mem::replace(&mut self.dir, dir)
     }
 
+    /// `GET /metrics` as the bootstrap admin: the exposition text.
+    pub async fn metrics(&self) -> String {
+        self.http
+            .get(self.url("/metrics"))
+            .bearer_auth(&self.admin)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }
