@@ -15,7 +15,9 @@
 //!   number sees),
 //!
 //! and prints the median, p90 and p99 per class and the median differences
-//! (target: within noise, < 5 µs between revoked and unknown). A second pool
+//! (target: within noise, < 5 µs between revoked and unknown). Honey cards
+//! are a fifth class: a query about one must take as long as one about a
+//! valid card, though it raises an alert (written later, off its path). A second pool
 //! of unknown numbers is asked too: its difference from the first is the
 //! noise of the measurement itself (every answer waits for its audit
 //! entry's fsync, which dominates the time).
@@ -45,8 +47,9 @@ use support::{call, PNG};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// The fourth class is a second pool of unknown numbers: its difference
-/// from the first is the measurement's own noise.
-const CLASSES: [&str; 4] = ["valid", "revoked", "unknown", "unknown'"];
+/// from the first is the measurement's own noise. The fifth is honey cards
+/// (valid cards whose every query raises an alert).
+const CLASSES: [&str; 5] = ["valid", "revoked", "unknown", "unknown'", "honey"];
 
 fn main() {
     let per_class: usize = support::env_or("TIMING_CARDS", 2000);
@@ -57,6 +60,8 @@ fn main() {
         // Three classes of cards are asked about by one system: keep the
         // floor's distinct-card ceiling out of the way of the measurement.
         config.facts.bulk_ceiling_per_hour = 1_000_000;
+        // Honey cards enrolled at once, not spread over days.
+        config.honey.spread = "0s".parse().unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let vault = civic_vault::Vault::open(config, Arc::new(SystemClock)).await.unwrap();
@@ -83,7 +88,7 @@ fn main() {
         // City agencies: the editable bulk guard stops a system past 5,000
         // distinct cards an hour, so each gets its share of the asking.
         let mut systems = Vec::new();
-        for i in 0..(4 * per_class).div_ceil(4000) {
+        for i in 0..(5 * per_class).div_ceil(4000) {
             systems.push(
                 issue(
                     json!({"id": format!("timing-{i}"), "kind": "system", "agency_kind": "city_agency",
@@ -139,7 +144,27 @@ fn main() {
             "civic-vault timing benchmark: {per_class} cards per class, enrolled and revoked in {:.1} s",
             t.elapsed().as_secs_f64()
         );
-        let pools = [issued, revoked, unknown(), unknown()];
+        let officer = issue(json!({"id": "privacy", "kind": "staff", "roles": ["privacy_officer"]})).await;
+        let mut honey = Vec::with_capacity(per_class);
+        while honey.len() < per_class {
+            let count = (per_class - honey.len()).min(100);
+            let made = call(
+                &http,
+                reqwest::Method::POST,
+                url("/v1/honey-cards"),
+                &officer,
+                Some(&json!({"count": count, "label": "timing"})),
+            )
+            .await;
+            honey.extend(
+                made["cards"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|c| c["card_number"].as_str().unwrap().to_owned()),
+            );
+        }
+        let pools = [issued, revoked, unknown(), unknown(), honey];
 
         let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
         stream.set_nodelay(true).unwrap();
@@ -149,8 +174,8 @@ fn main() {
         tokio::spawn(conn);
         let mut rng = rand::thread_rng();
         for pass in ["first ask", "asked again"] {
-            let mut samples: [Vec<u32>; 4] = Default::default();
-            let mut order = [0usize, 1, 2, 3];
+            let mut samples: [Vec<u32>; 5] = Default::default();
+            let mut order = [0usize, 1, 2, 3, 4];
             for i in 0..per_class {
                 order.shuffle(&mut rng);
                 let system = &systems[(i * systems.len()) / per_class];
@@ -190,7 +215,7 @@ async fn ask(
     took
 }
 
-fn report(pass: &str, samples: &mut [Vec<u32>; 4]) {
+fn report(pass: &str, samples: &mut [Vec<u32>; 5]) {
     let pct = |v: &[u32], p: f64| f64::from(v[((v.len() as f64 - 1.0) * p).round() as usize]) / 1000.0;
     println!("{pass}: {} interleaved samples per class", samples[0].len());
     for (class, v) in CLASSES.iter().zip(samples.iter_mut()) {
@@ -209,4 +234,5 @@ fn report(pass: &str, samples: &mut [Vec<u32>; 4]) {
         median(0) - median(2),
         median(3) - median(2)
     );
+    println!("  median difference honey - valid: {:+.1} µs", median(4) - median(0));
 }

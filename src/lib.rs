@@ -66,6 +66,7 @@ pub mod http;
 pub mod ops;
 pub mod server;
 pub mod store;
+pub mod texts;
 pub mod vault;
 pub mod witness;
 

@@ -168,10 +168,23 @@ async fn the_holder_sees_who_asked_and_what_was_released() {
     assert_eq!(s, StatusCode::OK);
     let (_, b) = report(&v, &clerk, &card, None).await;
     assert_eq!(b["language"], "es");
+    // Every Local Law 30 language, right to left for Arabic and Urdu (the
+    // letter is Markdown; the console sets the page's direction).
+    for tag in ["zh-Hant", "ru", "bn", "ht", "ko", "ar", "ur", "fr", "pl"] {
+        let (s, b) = report(&v, &clerk, &card, Some(&json!({"language": tag}))).await;
+        assert_eq!(s, StatusCode::OK, "{tag}: {b}");
+        assert_eq!(b["language"], tag);
+        let letter = b["letter"].as_str().unwrap();
+        assert!(
+            letter.contains(&card) && !letter.contains("Who asked"),
+            "{tag}: {letter}"
+        );
+    }
 
     // Bad input and the wrong callers.
-    let (s, b) = report(&v, &clerk, &card, Some(&json!({"language": "fr"}))).await;
+    let (s, b) = report(&v, &clerk, &card, Some(&json!({"language": "de"}))).await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
+    assert!(b["error"]["message"].as_str().unwrap().contains("zh-Hant"), "{b}");
     let (s, _) = report(&v, &clerk, &card, Some(&json!({"lang": "es"}))).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     let (s, _) = report(&v, &clerk, "0000-0000-0000-0000", None).await;

@@ -240,6 +240,57 @@ async fn a_kek_rotation_reaches_every_node_before_the_old_kek_is_certified() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_attestation_key_rotation_reaches_every_node() {
+    let ca = Ca::new("civic-vault cluster CA");
+    let (a, config_a, _clock, b, config_b) = two_nodes(&ca).await;
+    let old = a.vault.as_ref().unwrap().attestor().kid().to_owned();
+    assert_eq!(
+        b.vault.as_ref().unwrap().attestor().kid(),
+        old,
+        "one keys directory, copied"
+    );
+
+    let (s, rotation) = a.post("/v1/keys/attestation/rotate", &a.admin, &json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{rotation}");
+    let new = rotation["kid"].as_str().unwrap().to_owned();
+    let cluster_a = Arc::clone(a.vault.as_ref().unwrap().cluster.get().unwrap());
+    eventually("B acknowledged the new key and keyring.toml", || {
+        cluster_a.pending() == 0
+    })
+    .await;
+    // B signs with the new key (sealed on B like its own keys), publishes the
+    // old one beside it, and has destroyed its copy of the old seed.
+    assert_eq!(b.vault.as_ref().unwrap().attestor().kid(), new);
+    assert!(std::fs::read(config_b.keys_dir.join(format!("{new}.key")))
+        .unwrap()
+        .starts_with(SEALED));
+    assert!(!config_b.keys_dir.join(format!("{old}.key")).exists());
+    assert!(!config_a.keys_dir.join(format!("{old}.key")).exists());
+    let published: serde_json::Value = b
+        .http
+        .get(b.url("/v1/attestation-keys"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let kids: Vec<&str> = published["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
+    assert_eq!(kids, [new.as_str(), old.as_str()]);
+    // B restarts on what it received.
+    let dir_b = b.stop().await;
+    let b = TestVault::start_in(dir_b, config_b).await;
+    assert_eq!(b.vault.as_ref().unwrap().attestor().kid(), new);
+    b.stop().await;
+    a.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_released_holds_key_is_certified_only_once_every_node_destroyed_it() {
     let ca = Ca::new("civic-vault cluster CA");
     let (a, config_a, _clock, b, config_b) = two_nodes(&ca).await;

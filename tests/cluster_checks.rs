@@ -4,7 +4,8 @@
 //! changes more than the active KEK, a key that is not a key; a refused
 //! message stays queued and is counted; a configured cluster that is not
 //! running certifies nothing; the cluster key must be owner-only; a slow
-//! connection is closed.
+//! connection is closed; idle connections from other addresses never keep
+//! a peer out.
 
 #![allow(
     clippy::unwrap_used,
@@ -244,7 +245,7 @@ async fn a_queued_manifest_is_sent_as_it_was_when_queued() {
     // Then the file changes (a field B refuses to take): what B receives
     // is what was queued, which it takes.
     let mut table: toml::Table = toml::from_str(&manifest).unwrap();
-    table.insert("attestation".into(), "attest-00000000".into());
+    table.insert("audit_subject".into(), "subject-00000000".into());
     std::fs::write(&path, toml::to_string(&table).unwrap()).unwrap();
     let b = TestVault::start_with_clock(dir_b, config_b.clone(), clock.clone()).await;
     eventually("B acknowledged the queued manifest", || cluster_a.pending() == 0).await;
@@ -282,6 +283,84 @@ async fn a_rotation_rewraps_nothing_before_every_node_holds_the_new_kek() {
     let (s, report) = a.post("/v1/retention/sweep", &a.admin, &json!({})).await;
     assert_eq!(s, reqwest::StatusCode::OK, "{report}");
     assert!(!config_a.keys_dir.join(format!("{old}.key")).exists(), "{report}");
+    b.stop().await;
+    a.stop().await;
+}
+
+/// Opens `n` TCP connections to `to` from the loopback address `from`
+/// (Linux routes all of 127.0.0.0/8 to lo) and sends nothing on them.
+async fn idle_connections(from: std::net::Ipv4Addr, to: std::net::SocketAddr, n: usize) -> Vec<tokio::net::TcpStream> {
+    let mut out = Vec::new();
+    for _ in 0..n {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind((from, 0).into()).unwrap();
+        if let Ok(c) = socket.connect(to).await {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_from_other_addresses_never_keep_a_peer_out() {
+    let ca = Ca::new("civic-vault cluster CA");
+    let (a, config_a, _clock, b, config_b) = two_nodes(&ca).await;
+    let listen = config_b.cluster.clone().unwrap().listen;
+    let url_b = format!("https://{listen}");
+    let tmp = tempfile::tempdir().unwrap();
+    let (cert, key, ca_path) = ca.issue("node-a", tmp.path());
+    let client = PeerClient::new(Identity::load(&cert, &key, &ca_path).unwrap().connector().unwrap());
+    // The KEK both nodes hold, sent again: acknowledged, nothing changes.
+    let kek = format!("{}.key", b.vault.as_ref().unwrap().keys.active_kek().0);
+    let body = serde_json::to_vec(&json!({
+        "name": kek,
+        "bytes": B64.encode(std::fs::read(config_a.keys_dir.join(&kek)).unwrap()),
+    }))
+    .unwrap();
+    let peer_sends = async || {
+        client
+            .post(&url_b, "node-b", "/cluster/v1/keys", body.clone())
+            .await
+            .map(|(status, _)| status)
+    };
+    assert_eq!(peer_sends().await, Ok(200));
+
+    // 200 idle connections from one address that is not node A's (its URL
+    // names 127.0.0.1): at most a few are held, and node A gets through.
+    let one = idle_connections(std::net::Ipv4Addr::new(127, 0, 0, 2), listen, 200).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        peer_sends().await,
+        Ok(200),
+        "a peer gets through 200 idle connections from one address"
+    );
+
+    // As many from a hundred addresses, two each, fill every room but the
+    // peer's own.
+    let mut many = Vec::new();
+    for i in 1..=100 {
+        many.extend(idle_connections(std::net::Ipv4Addr::new(127, 0, 1, i), listen, 2).await);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        peer_sends().await,
+        Ok(200),
+        "a peer gets through idle connections from a hundred addresses"
+    );
+    // And an address of the flood gets no further connection.
+    let refused = idle_connections(std::net::Ipv4Addr::new(127, 0, 2, 1), listen, 1).await;
+    let mut buf = [0u8; 1];
+    let closed = tokio::time::timeout(Duration::from_secs(5), async {
+        use tokio::io::AsyncReadExt;
+        let mut c = refused.into_iter().next().unwrap();
+        c.read(&mut buf).await
+    })
+    .await;
+    assert!(
+        matches!(closed, Ok(Ok(0) | Err(_))),
+        "past the general cap a connection is closed at once"
+    );
+    drop((one, many));
     b.stop().await;
     a.stop().await;
 }

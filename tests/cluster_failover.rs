@@ -28,8 +28,7 @@ async fn ready(v: &TestVault) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_standby_receives_keys_and_takes_over_with_them() {
-    let Some(url) = std::env::var("CIVIC_VAULT_TEST_PG").ok().filter(|u| !u.is_empty()) else {
-        eprintln!("skipped: set CIVIC_VAULT_TEST_PG (.ci/postgres-setup prints one)");
+    let Some(url) = common::require_postgres() else {
         return;
     };
     let schema = fresh_schema(&url);

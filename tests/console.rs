@@ -5,10 +5,12 @@
 //! refusals — and saves a screenshot of each main screen in docs/screenshots/.
 //!
 //! Needs /usr/bin/chromium and `npm ci` in tests/console (`.ci/console-setup`
-//! installs both). Without them the test says it was skipped, except under CI
-//! (env `CI` set), where it fails naming what is missing.
+//! installs both; `.ci/test` runs it). Without them the test fails naming
+//! what is missing, unless `CIVIC_VAULT_SKIP` names `browser`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test")]
+
+mod common;
 
 use std::path::Path;
 use std::process::Command;
@@ -35,13 +37,12 @@ fn missing(root: &Path) -> Vec<String> {
 fn the_console_in_a_real_browser() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let lacking = missing(root);
-    if !lacking.is_empty() {
-        let what = lacking.join(", ");
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "the console's browser tests need {what}: run .ci/console-setup"
-        );
-        println!("skipped: the console's browser tests need {what} (run .ci/console-setup)");
+    let what = lacking.join(", ");
+    if !common::needs(
+        "browser",
+        lacking.is_empty(),
+        &format!("{what} for the console's browser tests (.ci/console-setup installs them)"),
+    ) {
         return;
     }
     let output = Command::new("node")

@@ -19,9 +19,10 @@ use std::process::Stdio;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use civic_vault::crypto::jose::{Alg, IssuerSigner};
 use civic_vault::crypto::sdjwt::{self, verify::Expect, verify::VerifyError};
+use civic_vault::crypto::Secret32;
 use common::TestVault;
-use ed25519_dalek::{Signer, SigningKey};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tokio::io::AsyncWriteExt;
@@ -47,16 +48,24 @@ fn offer_of(uri: &str) -> Value {
     serde_json::from_str(&offer).unwrap()
 }
 
-/// A wallet's holder key.
-struct Holder(SigningKey);
+/// A wallet's holder key: ES256 (a phone's secure hardware) or Ed25519.
+struct Holder(IssuerSigner);
 
 impl Holder {
     fn new() -> Self {
-        Self(SigningKey::generate(&mut rand::rngs::OsRng))
+        Self::of(Alg::Es256)
+    }
+
+    fn of(alg: Alg) -> Self {
+        loop {
+            if let Some(k) = IssuerSigner::new("holder".into(), alg, &Secret32::random()) {
+                return Self(k);
+            }
+        }
     }
 
     fn jwk(&self) -> Value {
-        json!({"kty": "OKP", "crv": "Ed25519", "x": URL_SAFE_NO_PAD.encode(self.0.verifying_key().to_bytes())})
+        self.0.public().jwk()
     }
 
     fn jws(&self, header: &Value, claims: &Value) -> String {
@@ -66,20 +75,31 @@ impl Holder {
             URL_SAFE_NO_PAD.encode(claims.to_string())
         );
         let sig = self.0.sign(signed.as_bytes());
-        format!("{signed}.{}", URL_SAFE_NO_PAD.encode(sig.to_bytes()))
+        format!("{signed}.{}", URL_SAFE_NO_PAD.encode(sig))
     }
 
-    /// An OpenID4VCI key proof.
-    fn proof(&self, issuer: &str, nonce: &str) -> String {
+    /// An OpenID4VCI key proof, under `alg` as the header names it.
+    fn proof_as(&self, alg: &str, issuer: &str, nonce: &str) -> String {
         self.jws(
-            &json!({"typ": "openid4vci-proof+jwt", "alg": "EdDSA", "jwk": self.jwk()}),
+            &json!({"typ": "openid4vci-proof+jwt", "alg": alg, "jwk": self.jwk()}),
             &json!({"aud": issuer, "iat": now(), "nonce": nonce}),
         )
     }
 
+    /// An OpenID4VCI key proof.
+    fn proof(&self, issuer: &str, nonce: &str) -> String {
+        self.proof_as(self.0.alg().name(), issuer, nonce)
+    }
+
     /// A presentation of `credential` disclosing `reveal` to `aud` with `nonce`.
     fn present(&self, credential: &str, reveal: &[&str], aud: &str, nonce: &str, iat: i64) -> String {
-        sdjwt::present(credential, reveal, aud, nonce, iat, |m| self.0.sign(m).to_bytes())
+        let binding = sdjwt::Binding {
+            aud,
+            nonce,
+            iat,
+            alg: self.0.alg().name(),
+        };
+        sdjwt::present(credential, reveal, binding, |m| self.0.sign(m))
     }
 }
 
@@ -157,14 +177,19 @@ async fn redeem(v: &TestVault, clerk: &str, card: &str, issuer: &str) -> Wallet 
     assert_eq!(s, StatusCode::OK, "{offer}");
     let token = access_token(v, &offer).await;
     let holders: Vec<Holder> = (0..10).map(|_| Holder::new()).collect();
+    let started = std::time::Instant::now();
     let (s, answer) = request_credentials(v, &token, &holders, issuer).await;
+    let elapsed = started.elapsed().as_secs_f64() * 1e3;
     assert_eq!(s, StatusCode::OK, "{answer}");
-    let credentials = answer["credentials"]
+    let credentials: Vec<String> = answer["credentials"]
         .as_array()
         .unwrap()
         .iter()
         .map(|c| c["credential"].as_str().unwrap().to_owned())
         .collect();
+    let header = b64_json(credentials[0].split('.').next().unwrap());
+    let alg = header["alg"].as_str().unwrap();
+    println!("measured: ten nonces and a batch of ten credentials signed {alg} (ES256 holder keys) in {elapsed:.1} ms (debug build)");
     Wallet { holders, credentials }
 }
 
@@ -230,12 +255,11 @@ fn ours(door: &Door, presentation: &str, nonce: &str) -> Result<Value, VerifyErr
 /// installed outside CI (under `CI`, their absence fails the test).
 async fn theirs(door: &Door, presentation: &str, nonce: &str) -> Option<Value> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/sdjwt");
-    if !root.join("node_modules/@sd-jwt/sd-jwt-vc").is_dir() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "tests/sdjwt/node_modules is missing under CI: run .ci/sdjwt-setup"
-        );
-        println!("SKIPPED the third-party verifier: tests/sdjwt/node_modules is absent (run .ci/sdjwt-setup)");
+    if !common::needs(
+        "sdjwt",
+        root.join("node_modules/@sd-jwt/sd-jwt-vc").is_dir(),
+        "sd-jwt-js in tests/sdjwt/node_modules, the third-party verifier (.ci/sdjwt-setup installs it)",
+    ) {
         return None;
     }
     let input = json!({
@@ -384,13 +408,16 @@ async fn a_wallet_redeems_presents_offline_and_is_refused_after_revocation() {
         "single use"
     );
 
-    // Ten holder keys, each proven with a nonce of its own.
-    let holders: Vec<Holder> = (0..10).map(|_| Holder::new()).collect();
+    // Ten holder keys, ES256 and Ed25519 alternately, each proven with a
+    // nonce of its own.
+    let holders: Vec<Holder> = (0..10)
+        .map(|i| Holder::of(if i % 2 == 0 { Alg::Es256 } else { Alg::Ed25519 }))
+        .collect();
     let started = std::time::Instant::now();
     let (s, answer) = request_credentials(&v, &token, &holders, &issuer).await;
     assert_eq!(s, StatusCode::OK, "{answer}");
     println!(
-        "measured: ten nonces and a batch of ten credentials in {:.1} ms (debug build)",
+        "measured: ten nonces and a batch of ten credentials signed ES256 (five ES256, five Ed25519 holder keys) in {:.1} ms (debug build)",
         started.elapsed().as_secs_f64() * 1e3
     );
     let credentials: Vec<String> = answer["credentials"]
@@ -415,7 +442,7 @@ async fn a_wallet_redeems_presents_offline_and_is_refused_after_revocation() {
         let jws = c.split('~').next().unwrap();
         let header = b64_json(jws.split('.').next().unwrap());
         assert_eq!(header["typ"], "dc+sd-jwt");
-        assert_eq!(header["alg"], "EdDSA");
+        assert_eq!(header["alg"], "ES256", "ES256 signs by default (HAIP 1.0)");
         let payload = b64_json(jws.split('.').nth(1).unwrap());
         assert_eq!(payload["vct"], VCT);
         assert_eq!(payload["cnf"]["jwk"], h.jwk());
@@ -602,7 +629,10 @@ async fn replacement_erasure_and_the_sweep_revoke_and_codes_do_not_outlive_the_c
 async fn the_sweep_rotates_the_issuer_key_and_keeps_old_keys_until_their_credentials_expire() {
     use std::sync::Arc;
     let dir = tempfile::tempdir().unwrap();
-    let config = common::test_config(dir.path(), "idnyc");
+    let mut config = common::test_config(dir.path(), "idnyc");
+    // Ed25519 configured to sign credentials: its keys rotate as the
+    // ES256 ones (which sign the status lists) do.
+    config.credentials.signing_alg = Alg::Ed25519;
     let clock = Arc::new(civic_vault::clock::ManualClock::new(time::OffsetDateTime::now_utc()));
     let v = TestVault::start_with_clock(dir, config, clock.clone()).await;
     let clerk = v.clerk().await;
@@ -626,17 +656,16 @@ async fn the_sweep_rotates_the_issuer_key_and_keeps_old_keys_until_their_credent
             .to_owned()
     };
     let first = kid_of(&w.credentials[0]);
+    let header = b64_json(w.credentials[0].split('.').next().unwrap());
+    assert_eq!(header["alg"], "Ed25519", "RFC 9864's name");
+    // The Ed25519 issuer keys (the ES256 ones are `issuer-es256-…`).
     let issuer_kids = |jwks: &Value| -> Vec<String> {
         jwks["keys"]
             .as_array()
             .unwrap()
             .iter()
-            .filter_map(|k| {
-                k["kid"]
-                    .as_str()
-                    .filter(|k| k.starts_with("issuer-"))
-                    .map(str::to_owned)
-            })
+            .filter(|k| k["alg"] == "Ed25519" && k["crv"] == "Ed25519")
+            .filter_map(|k| k["kid"].as_str().map(str::to_owned))
             .collect()
     };
     let uris: BTreeSet<String> = w.credentials.iter().map(|c| status_uri(c).0).collect();
@@ -682,5 +711,234 @@ async fn the_sweep_rotates_the_issuer_key_and_keeps_old_keys_until_their_credent
     assert!(!v.dir.path().join(format!("keys/{first}.key")).exists());
     // (Its key is checked first: gone from the JWKS, it verifies nothing.)
     assert_eq!(check(&d, 1, at(&clock)), Err(VerifyError::UnknownKey));
+    v.stop().await;
+}
+
+/// A credential request's raw body with `token`.
+async fn raw_credential_request(v: &TestVault, token: &str, body: &str) -> (StatusCode, Value) {
+    let resp = v
+        .http
+        .post(v.url("/oid4vci/credential"))
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap();
+    (resp.status(), resp.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_standard_wallet_finds_the_token_endpoint_and_gets_the_errors_openid4vci_names() {
+    let v = TestVault::start("idnyc").await;
+    let clerk = v.clerk().await;
+    let card = v.enroll_one(&clerk, "P6", "1990-04-12").await;
+    let get = |path: &'static str| {
+        let http = v.http.clone();
+        let url = v.url(path);
+        async move { http.get(url).send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+
+    // RFC 8414 metadata at the issuer (no authorization_servers): the
+    // token endpoint is there, not in the issuer metadata.
+    let meta = get("/.well-known/openid-credential-issuer").await;
+    let issuer = meta["credential_issuer"].as_str().unwrap().to_owned();
+    assert!(meta.get("authorization_servers").is_none());
+    assert!(meta.get("token_endpoint").is_none(), "{meta}");
+    let oauth = get("/.well-known/oauth-authorization-server").await;
+    assert_eq!(oauth["issuer"], issuer.as_str());
+    assert_eq!(oauth["token_endpoint"], format!("{issuer}/oid4vci/token"));
+    assert_eq!(oauth["pre-authorized_grant_anonymous_access_supported"], true);
+    assert_eq!(oauth["grant_types_supported"], json!([PRE_AUTHORIZED]));
+
+    // The token request: no tx_code is a malformed request (§6.3), and it
+    // costs the offer none of its three tries; a repeated parameter is
+    // malformed too; parameters the vault does not know are ignored.
+    let (s, offer) = make_offer(&v, &clerk, &card).await;
+    assert_eq!(s, StatusCode::OK, "{offer}");
+    let code = offer_of(offer["offer_uri"].as_str().unwrap())["grants"][PRE_AUTHORIZED]["pre-authorized_code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let pin = offer["user_pin"].as_str().unwrap();
+    for _ in 0..4 {
+        let (s, e) = form(
+            &v,
+            "/oid4vci/token",
+            &[("grant_type", PRE_AUTHORIZED), ("pre-authorized_code", &code)],
+        )
+        .await;
+        assert_eq!(
+            (s, e["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_request"))
+        );
+    }
+    let (s, e) = form(
+        &v,
+        "/oid4vci/token",
+        &[
+            ("grant_type", PRE_AUTHORIZED),
+            ("pre-authorized_code", &code),
+            ("tx_code", pin),
+            ("tx_code", pin),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (s, e["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_request"))
+    );
+    let (s, t) = form(
+        &v,
+        "/oid4vci/token",
+        &[
+            ("grant_type", PRE_AUTHORIZED),
+            ("pre-authorized_code", &code),
+            ("tx_code", pin),
+            ("client_id", "some-wallet"),
+            ("authorization_details", "[]"),
+            ("something_new", "1"),
+        ],
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{t}");
+    let token = t["access_token"].as_str().unwrap().to_owned();
+
+    // Malformed credential requests: §8.3.1.2's codes, the token kept.
+    let n = nonce(&v).await;
+    let holder = Holder::new();
+    let proof = holder.proof(&issuer, &n);
+    for (body, code) in [
+        ("not json".to_owned(), "invalid_credential_request"),
+        ("[]".to_owned(), "invalid_credential_request"),
+        (json!({"proofs": {"jwt": [proof]}}).to_string(), "invalid_credential_request"),
+        (
+            json!({"credential_configuration_id": "municipal_id", "credential_identifier": "x", "proofs": {"jwt": [proof]}}).to_string(),
+            "invalid_credential_request",
+        ),
+        (
+            format!(r#"{{"credential_configuration_id": "municipal_id", "credential_configuration_id": "municipal_id", "proofs": {{"jwt": ["{proof}"]}}}}"#),
+            "invalid_credential_request",
+        ),
+        (json!({"credential_configuration_id": 7, "proofs": {"jwt": [proof]}}).to_string(), "invalid_credential_request"),
+        (
+            json!({"credential_configuration_id": "municipal_id", "proofs": {"jwt": [proof], "attestation": ["x"]}}).to_string(),
+            "invalid_credential_request",
+        ),
+        (json!({"credential_configuration_id": "municipal_id", "proofs": {"jwt": []}}).to_string(), "invalid_credential_request"),
+        (json!({"credential_configuration_id": "municipal_id"}).to_string(), "invalid_proof"),
+        (json!({"credential_configuration_id": "municipal_id", "proofs": {"di_vp": [{}]}}).to_string(), "invalid_proof"),
+        (json!({"credential_configuration_id": "passport", "proofs": {"jwt": [proof]}}).to_string(), "unknown_credential_configuration"),
+        (json!({"credential_identifier": "x", "proofs": {"jwt": [proof]}}).to_string(), "unknown_credential_identifier"),
+        (
+            json!({"credential_configuration_id": "municipal_id", "proofs": {"jwt": [proof]},
+                   "credential_response_encryption": {"jwk": {}, "enc": "A256GCM"}}).to_string(),
+            "invalid_encryption_parameters",
+        ),
+    ] {
+        let (s, e) = raw_credential_request(&v, &token, &body).await;
+        assert_eq!((s, e["error"].as_str()), (StatusCode::BAD_REQUEST, Some(code)), "{body}: {e}");
+    }
+
+    // A proof whose `alg` is not its key's is refused.
+    let lying = Holder::of(Alg::Es256).proof_as("Ed25519", &issuer, &n);
+    let body = json!({"credential_configuration_id": "municipal_id", "proofs": {"jwt": [lying]}});
+    let (s, e) = raw_credential_request(&v, &token, &body.to_string()).await;
+    assert_eq!(
+        (s, e["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_proof")),
+        "{e}"
+    );
+
+    // Parameters the vault does not know are ignored (§8.2); an Ed25519
+    // proof under the older name `EdDSA` is taken beside an ES256 one.
+    let older = Holder::of(Alg::Ed25519).proof_as("EdDSA", &issuer, &n);
+    let body = json!({
+        "credential_configuration_id": "municipal_id",
+        "proofs": {"jwt": [proof, older]},
+        "wallet_extension": {"anything": true},
+        "format": "dc+sd-jwt",
+    });
+    let (s, a) = raw_credential_request(&v, &token, &body.to_string()).await;
+    assert_eq!(s, StatusCode::OK, "{a}");
+    assert_eq!(a["credentials"].as_array().unwrap().len(), 2);
+    v.stop().await;
+}
+
+/// A batch of ten redeemed by the wallet client library real wallets use
+/// (`tests/oid4vci/wallet.mjs`: @openid4vc/openid4vci 0.4.6 with
+/// @openid4vc/oauth2), with holder keys of `alg`; `None` when its packages
+/// are not installed outside CI (under `CI`, their absence fails the test).
+async fn library_wallet(offer: &Value, alg: &str) -> Option<Value> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/oid4vci");
+    if !common::needs(
+        "sdjwt",
+        root.join("node_modules/@openid4vc/openid4vci").is_dir(),
+        "oid4vc-ts in tests/oid4vci/node_modules, the wallet library (.ci/sdjwt-setup installs it)",
+    ) {
+        return None;
+    }
+    let input = json!({"offer_uri": offer["offer_uri"], "tx_code": offer["user_pin"], "alg": alg, "count": 10});
+    let mut child = tokio::process::Command::new("node")
+        .arg(root.join("wallet.mjs"))
+        .current_dir(&root)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("node must be installed for the wallet library");
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(input.to_string().as_bytes()).await.unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().await.unwrap();
+    assert!(out.status.success(), "wallet.mjs failed");
+    Some(serde_json::from_slice(&out.stdout).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_standard_wallet_library_redeems_a_batch_with_es256_and_with_ed25519_keys() {
+    let v = TestVault::start_reachable("idnyc").await;
+    let clerk = v.clerk().await;
+    let card = v.enroll_one(&clerk, "P7", "1990-04-12").await;
+    let jwks: Value = v
+        .http
+        .get(v.url("/.well-known/jwt-vc-issuer"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for alg in ["ES256", "Ed25519"] {
+        let (s, offer) = make_offer(&v, &clerk, &card).await;
+        assert_eq!(s, StatusCode::OK, "{offer}");
+        let Some(out) = library_wallet(&offer, alg).await else {
+            break;
+        };
+        assert_eq!(out["ok"], true, "{alg}: {out}");
+        assert_eq!(out["retried"], false, "one nonce served the whole batch");
+        let credentials = out["credentials"].as_array().unwrap();
+        assert_eq!(credentials.len(), 10);
+        println!(
+            "measured: {alg} holder keys, a batch of ten through @openid4vc/openid4vci (offer to credentials, ten proofs signed in node) in {:.1} ms (debug build)",
+            out["ms"].as_f64().unwrap()
+        );
+        // Each credential is bound to the key its proof proved, and signed
+        // ES256 by a key in the issuer's JWKS.
+        for (c, holder) in credentials.iter().zip(out["holder_jwks"].as_array().unwrap()) {
+            let jws = c.as_str().unwrap().split('~').next().unwrap();
+            let (signed, sig) = jws.rsplit_once('.').unwrap();
+            let header = b64_json(signed.split('.').next().unwrap());
+            assert_eq!(header["alg"], "ES256");
+            assert_eq!(b64_json(signed.split('.').nth(1).unwrap())["cnf"]["jwk"], *holder);
+            let key = jwks["jwks"]["keys"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|k| k["kid"] == header["kid"])
+                .unwrap();
+            let key = civic_vault::crypto::jose::PublicKey::from_jwk(key).unwrap();
+            assert!(key.verifies("ES256", signed.as_bytes(), &URL_SAFE_NO_PAD.decode(sig).unwrap()));
+        }
+    }
     v.stop().await;
 }

@@ -112,9 +112,16 @@ async fn each_purpose_family_gets_what_it_needs_and_nothing_more() {
     let (_, b) = ask(&v, &bank, &adult, "financial_services", &["card_valid", "resident"]).await;
     assert_eq!(b["facts"], json!({"card_valid": true}));
 
-    // An answer never carries a birth date, name or address.
+    // An answer never carries a birth date, name or address. (The whole
+    // date, in every spelling: a bare "1990" can turn up by chance inside
+    // a signature's base64 or a hash's hex, and did once in CI.)
     let text = b.to_string();
-    assert!(!text.contains("1990") && !text.contains("Test Holder"));
+    for leak in ["1990-04-12", "19900412", "04/12/1990", "Test Holder"] {
+        assert!(!text.contains(leak), "a fact answer carries {leak:?}");
+    }
+    for field in ["date_of_birth", "birth_date", "full_name", "address"] {
+        assert!(!text.contains(field), "a fact answer names {field:?}");
+    }
 
     // Police asking for anything but card_valid gets nothing: 403.
     let (s, b) = ask(&v, &police, &adult, "identity_check", &["age_over_18"]).await;

@@ -216,8 +216,7 @@ fn copy_keys(from: &Path, to: &Path) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_the_active_node_and_the_standby_serves_within_ten_seconds() {
-    let Ok(base) = std::env::var("CIVIC_VAULT_TEST_PG") else {
-        eprintln!("skipped: CIVIC_VAULT_TEST_PG is not set (.ci/postgres-setup starts a server and prints one)");
+    let Some(base) = common::require_postgres() else {
         return;
     };
     let url = fresh_schema(&base);
@@ -391,8 +390,7 @@ fn lock_key(schema: &str) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_active_node_whose_session_is_terminated_stops_writing_and_exits() {
-    let Ok(base) = std::env::var("CIVIC_VAULT_TEST_PG") else {
-        eprintln!("skipped: CIVIC_VAULT_TEST_PG is not set (.ci/postgres-setup starts a server and prints one)");
+    let Some(base) = common::require_postgres() else {
         return;
     };
     let url = fresh_schema(&base);

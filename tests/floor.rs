@@ -13,18 +13,6 @@ use common::*;
 use reqwest::StatusCode;
 use serde_json::json;
 
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap().flatten() {
-        let target = to.join(e.file_name());
-        if e.path().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), target).unwrap();
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn permit_all_does_not_open_a_single_floor_denied_request() {
     let dir = tempfile::tempdir().unwrap();

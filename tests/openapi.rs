@@ -50,9 +50,15 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("post", "/v1/policies/rollback"),
     ("get", "/v1/retention"),
     ("post", "/v1/retention/sweep"),
+    ("post", "/v1/keys/attestation/rotate"),
     ("get", "/v1/audit"),
     ("get", "/v1/audit/verify"),
+    ("get", "/v1/audit/checkpoint"),
+    ("get", "/v1/audit/tile/{path}"),
+    ("get", "/v1/audit/proof/inclusion"),
+    ("get", "/v1/audit/proof/consistency"),
     ("get", "/metrics"),
+    ("get", "/v1/status"),
     ("get", "/v1/cardholders/{card}"),
     ("post", "/v1/cardholders/{card}/renew"),
     ("post", "/v1/cardholders/{card}/replace"),
@@ -65,6 +71,13 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("get", "/v1/reports/quarterly"),
     ("post", "/v1/honey-cards"),
     ("get", "/v1/honey-cards/alerts"),
+    ("get", "/.well-known/openid-credential-issuer"),
+    ("get", "/.well-known/oauth-authorization-server"),
+    ("get", "/.well-known/jwt-vc-issuer"),
+    ("post", "/oid4vci/token"),
+    ("post", "/oid4vci/nonce"),
+    ("post", "/oid4vci/credential"),
+    ("get", "/v1/status-lists/{n}"),
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -99,7 +112,8 @@ async fn the_document_is_public_unaudited_and_names_every_operation() {
         let concrete = path
             .replace("{id}", "nope")
             .replace("{card}", "AAAA-AAAA-AAAA-AAAA")
-            .replace("{version}", "1");
+            .replace("{version}", "1")
+            .replace("{n}", "0");
         let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
         let (s, _) = v.call(m, &concrete, None, None).await;
         assert!(

@@ -514,3 +514,63 @@ async fn a_hold_preserves_the_cards_scans_past_their_epoch_until_release() {
     let dir = v.stop().await;
     no_scan_decrypts(&dir.path().join("data"), &dir.path().join("keys"));
 }
+
+fn kek_files(keys: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(keys)
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.starts_with("kek-"))
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_rotates_the_kek_on_demand_and_records_still_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys");
+    let config = test_config(dir.path(), "idnyc");
+    let v = TestVault::start_in(dir, config).await;
+    let clerk = v.clerk().await;
+    let auditor = v.auditor().await;
+    let card = v.enroll_one(&clerk, "KR-1", "1990-04-12").await;
+    let before = kek_files(&keys);
+    assert_eq!(before.len(), 1);
+
+    // No erasures, so no rotation is due: a plain sweep leaves the KEK.
+    let (s, r) = v.post("/v1/retention/sweep", &v.admin, &json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(kek_files(&keys), before);
+    // A clerk may not ask for one; an unknown field is named.
+    let (s, _) = v
+        .post("/v1/retention/sweep", &clerk, &json!({"rotate_kek": true}))
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, e) = v
+        .post("/v1/retention/sweep", &v.admin, &json!({"rotate_kek": true, "x": 1}))
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{e}");
+
+    // The operator's command, as the README gives it.
+    let out = v.operator(&["keys", "rotate-kek"]).await;
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let certificate = report["destroyed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["data_class"] == "key_encryption_key")
+        .unwrap_or_else(|| panic!("no KEK certificate: {report}"));
+    assert_eq!(certificate["key_id"], before[0].trim_end_matches(".key"));
+    let after = kek_files(&keys);
+    assert_eq!(after.len(), 1);
+    assert_ne!(after, before, "a new KEK, the old one gone");
+
+    // The record opens under the new KEK; the chain records the destruction.
+    let photo = v.photo(&clerk, &card).await;
+    assert_eq!(photo.status(), StatusCode::OK);
+    let entries = v.audit(&auditor).await;
+    assert!(entries
+        .iter()
+        .any(|e| e["certificate"]["data_class"] == "key_encryption_key"));
+}

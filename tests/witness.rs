@@ -124,18 +124,6 @@ fn metric(text: &str, name: &str) -> u64 {
         .unwrap()
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            copy_dir(&p, &to.join(e.file_name()));
-        } else {
-            std::fs::copy(&p, to.join(e.file_name())).unwrap();
-        }
-    }
-}
-
 /// `civic-vault audit verify` on `dir`'s data with the keys and `extra`.
 fn offline_verify(dir: &Path, extra: &[&str]) -> (bool, Value) {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_civic-vault"))
@@ -334,6 +322,26 @@ async fn with_the_witness_down_the_vault_serves_and_catches_up() {
         metric(&text, "civic_vault_witness_up") == 0 && metric(&text, "civic_vault_witness_lag_entries") > 0
     })
     .await;
+    // The operations dashboard's figures say so, among what needs action.
+    let auditor = v.auditor().await;
+    let (s, status) = v.get("/v1/status", &auditor).await;
+    assert_eq!(s, StatusCode::OK, "{status}");
+    assert_eq!(status["audit"]["witness"]["up"], false, "{status}");
+    let witness_item = status["attention"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["area"] == "audit")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(witness_item["what"], "Audit witness unreachable", "{status}");
+    assert!(
+        witness_item["detail"]
+            .as_str()
+            .unwrap()
+            .contains("entries not cosigned"),
+        "{status}"
+    );
 
     let w = TestWitness::start(wdir.path(), vault_key, Some(addr)).await;
     eventually("the vault catches up with the witness", async || {
@@ -341,8 +349,18 @@ async fn with_the_witness_down_the_vault_serves_and_catches_up() {
         metric(&text, "civic_vault_witness_up") == 1 && metric(&text, "civic_vault_witness_last_cosigned_seq") > 0
     })
     .await;
+    eventually(
+        "the dashboard's figures: the witness answers, nothing about it needs action",
+        async || {
+            let (_, status) = v.get("/v1/status", &auditor).await;
+            status["audit"]["witness"]["up"] == true
+                && status["attention"]
+                    .as_array()
+                    .is_some_and(|a| a.iter().all(|x| x["area"] != "audit"))
+        },
+    )
+    .await;
     assert!(w.cosigned() > 0);
-    let auditor = v.auditor().await;
     let (s, r) = v.get("/v1/audit/verify", &auditor).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(r["ok"], true, "{r}");

@@ -28,6 +28,9 @@ fn resources_for(action: Action) -> Vec<Resource> {
             "age_over_21",
             "age_over_62",
             "age_over_65",
+            "name_matches",
+            "birth_date_matches",
+            "address_matches",
         ]
         .into_iter()
         .map(|f| Resource::Fact(f.into()))

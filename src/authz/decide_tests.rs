@@ -59,6 +59,9 @@ fn resources(rng: &mut StdRng, action: Action) -> Vec<Resource> {
         "age_over_21",
         "age_over_62",
         "age_over_65",
+        "name_matches",
+        "birth_date_matches",
+        "address_matches",
     ];
     let items: Vec<&str> = Item::ALL
         .iter()

@@ -70,11 +70,18 @@ pub struct ProofSettings {
 }
 
 impl ProofSettings {
-    /// From the configured path, else `$CVC5`, else `cvc5` on the PATH.
+    /// From the configured path, else `$CVC5`, else `cvc5` on the PATH,
+    /// else the source tree's `.ci/cvc5` when the vault runs from one (what
+    /// `.ci/solver-setup` prepares; the tests use it too).
     #[must_use]
     pub fn new(solver: Option<PathBuf>, timeout: Duration, required: bool) -> Self {
         let solver = solver
             .or_else(|| std::env::var_os("CVC5").map(PathBuf::from))
+            .or_else(|| on_path("cvc5"))
+            .or_else(|| {
+                let tree = PathBuf::from(".ci/cvc5");
+                tree.is_file().then_some(tree)
+            })
             .unwrap_or_else(|| PathBuf::from("cvc5"));
         Self {
             solver,
@@ -82,6 +89,13 @@ impl ProofSettings {
             required,
         }
     }
+}
+
+/// `name` as a file in one of `$PATH`'s directories.
+fn on_path(name: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -281,7 +295,12 @@ pub async fn at_start(engine: &PolicyEngine, settings: &ProofSettings) -> Result
             proof.reason.unwrap_or_default()
         )),
         ProofStatus::NotRun => {
-            tracing::warn!(reason = %proof.reason.unwrap_or_default(), "floor proof did not run; the canary suite alone checked the policies");
+            tracing::warn!(
+                reason = %proof.reason.unwrap_or_default(),
+                "THE FLOOR PROOF CANNOT RUN: no working cvc5 solver (looked for [proof] solver, $CVC5, cvc5 on the PATH, ./.ci/cvc5). \
+                 Policy changes are checked by the canary suite alone, and the policy studio says the proof did not run. \
+                 From the source tree, run .ci/solver-setup; on Debian, apt-get install cvc5 (the package depends on it); elsewhere set [proof] solver"
+            );
             Ok(())
         }
     }
@@ -349,7 +368,7 @@ mod tests {
         let base = PolicySources::embedded();
         let report = prove(&engine(base.floor, base.editable), &settings()).await;
         assert_eq!(report.status, ProofStatus::Proved, "{report:?}");
-        assert_eq!(report.request_types, 76);
+        assert_eq!(report.request_types, 78);
     }
 
     #[tokio::test]

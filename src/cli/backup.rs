@@ -9,18 +9,22 @@ use clap::Subcommand;
 pub(super) enum BackupCommand {
     /// Writes an age identity for backups (mode 0600) and prints its recipient.
     Keygen {
-        #[arg(long)]
+        /// Where to write the identity (refused if it exists); keep it off
+        /// the vault's machine.
+        #[arg(long, value_name = "FILE")]
         out: PathBuf,
     },
     /// Backs up a stopped vault's data directory, encrypted to a recipient.
     Create {
-        #[arg(long)]
+        /// The stopped vault's data directory.
+        #[arg(long, visible_alias = "data-dir", value_name = "DIR")]
         data: PathBuf,
         /// Also the keys directory, which must be sealed (plain keys are
         /// never put into a backup).
-        #[arg(long)]
+        #[arg(long, visible_alias = "keys-dir", value_name = "DIR")]
         keys: Option<PathBuf>,
-        #[arg(long)]
+        /// The archive to write (an age file; refused if it exists).
+        #[arg(long, value_name = "FILE")]
         out: PathBuf,
         /// age recipient (age1...).
         #[arg(long)]
@@ -28,9 +32,11 @@ pub(super) enum BackupCommand {
     },
     /// Decrypts an archive and checks its digest and record count.
     Verify {
-        #[arg(long)]
+        /// The archive `backup create` wrote.
+        #[arg(long, value_name = "FILE")]
         archive: PathBuf,
-        #[arg(long)]
+        /// The age identity file (AGE-SECRET-KEY-1...) the backup was made for.
+        #[arg(long, value_name = "FILE")]
         identity: PathBuf,
     },
 }

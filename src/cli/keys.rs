@@ -1,4 +1,6 @@
-//! `civic-vault keys seal|status|rotate`: sealing the keys directory.
+//! `civic-vault keys seal|status|rotate`: sealing the keys directory;
+//! `keys rotate-kek` and `keys rotate-attestation`: replacing a running
+//! vault's KEK or attestation key now.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -8,26 +10,29 @@ use clap::Subcommand;
 
 #[derive(Subcommand)]
 pub(super) enum KeysCommand {
-    /// Seals the keys directory under a passphrase or k-of-n shares (stop
-    /// the vault first). An empty or missing directory gets a new keyring,
+    /// Seals the keys directory under a passphrase (--passphrase-file) or
+    /// k-of-n shares (--shares N --threshold K) (stop the vault first). An empty or missing directory gets a new keyring,
     /// sealed from its first byte. Shares are printed once, one per line,
     /// and stored nowhere.
     Seal {
-        #[arg(long, default_value = "keys")]
+        /// The keys directory.
+        #[arg(long, visible_alias = "keys-dir", value_name = "DIR", default_value = "keys")]
         keys: PathBuf,
         #[command(flatten)]
         new: NewSealArgs,
     },
     /// Whether the keys are sealed, how, and how many secret files there are.
     Status {
-        #[arg(long, default_value = "keys")]
+        /// The keys directory.
+        #[arg(long, visible_alias = "keys-dir", value_name = "DIR", default_value = "keys")]
         keys: PathBuf,
     },
     /// Replaces the seal (stop the vault first): opens it with the current
     /// passphrase or shares and seals every key under a new seal key. The
     /// old passphrase or shares open nothing afterwards.
     Rotate {
-        #[arg(long, default_value = "keys")]
+        /// The keys directory.
+        #[arg(long, visible_alias = "keys-dir", value_name = "DIR", default_value = "keys")]
         keys: PathBuf,
         /// The current passphrase (first line of the file).
         #[arg(long, conflicts_with = "unlock_shares_file")]
@@ -38,6 +43,25 @@ pub(super) enum KeysCommand {
         #[command(flatten)]
         new: NewSealArgs,
     },
+    /// Replaces the KEK of a running vault now (as an admin, through
+    /// `POST /v1/retention/sweep`): a new KEK, every live data key rewrapped
+    /// under it, the old KEK destroyed and certified in the audit chain; on
+    /// a cluster, once every node holds the new one. Every backup made before
+    /// stops opening any record: take a fresh one afterwards.
+    RotateKek(RotateKekArgs),
+    /// Replaces the key that signs fact attestations of a running vault
+    /// now (as an admin, through `POST /v1/keys/attestation/rotate`): the
+    /// old seed destroyed, its public key kept in the published JWKS until
+    /// every attestation it signed has expired; on a cluster, every node
+    /// takes the new key when it arrives.
+    RotateAttestation(RotateKekArgs),
+}
+
+/// Which running vault `keys rotate-kek` and `keys rotate-attestation` ask.
+#[derive(clap::Args)]
+pub(super) struct RotateKekArgs {
+    #[command(flatten)]
+    pub connection: civic_vault::ops::client::Connection,
 }
 
 #[derive(clap::Args)]
@@ -82,6 +106,16 @@ fn print_sealed(seal_id: &str, shares: &[zeroize::Zeroizing<String>], admin_toke
 
 pub(super) fn keys(command: KeysCommand) -> Result<ExitCode, String> {
     match command {
+        KeysCommand::RotateKek(args) => {
+            return super::remote(&args.connection, |c| async move {
+                civic_vault::ops::operator::rotate_kek(&c).await
+            });
+        }
+        KeysCommand::RotateAttestation(args) => {
+            return super::remote(&args.connection, |c| async move {
+                civic_vault::ops::operator::rotate_attestation(&c).await
+            });
+        }
         KeysCommand::Seal { keys, new } => {
             let sealed = seal::seal(&keys, &new_seal(&new)?).map_err(|e| e.to_string())?;
             eprintln!("civic-vault: {} is sealed", keys.display());

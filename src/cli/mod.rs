@@ -3,6 +3,7 @@
 
 mod audit;
 mod backup;
+mod console;
 mod credential;
 mod keys;
 mod policy;
@@ -19,7 +20,7 @@ use audit::AuditCommand;
 use backup::BackupCommand;
 use keys::KeysCommand;
 use policy::PolicyCommand;
-use serve::ServeArgs;
+use serve::{ServeArgs, VaultArgs};
 use witness::WitnessCommand;
 
 #[derive(Parser)]
@@ -61,16 +62,17 @@ enum Command {
     },
     /// Restores a backup into an empty data directory.
     Restore {
-        #[arg(long)]
+        /// The archive `backup create` wrote.
+        #[arg(long, value_name = "FILE")]
         archive: PathBuf,
         /// The age identity file (AGE-SECRET-KEY-1...) the backup was made for.
-        #[arg(long)]
+        #[arg(long, value_name = "FILE")]
         identity: PathBuf,
         /// The new, empty data directory.
-        #[arg(long)]
+        #[arg(long, visible_alias = "data-dir", value_name = "DIR")]
         data: PathBuf,
         /// A new, empty keys directory for the sealed keys the archive holds.
-        #[arg(long)]
+        #[arg(long, visible_alias = "keys-dir", value_name = "DIR")]
         keys: Option<PathBuf>,
     },
     /// Legal requests, answered by a running vault.
@@ -96,11 +98,16 @@ enum Command {
     /// Moves a stopped vault's records from format v1 (status, dates and
     /// proofs readable without keys) to v2, once; the vault refuses a v1
     /// store until then. Takes the same configuration as `serve`.
-    Migrate(ServeArgs),
+    Migrate(VaultArgs),
     /// Holder-held credentials: verify a presentation offline.
     Credential {
         #[command(subcommand)]
         command: credential::CredentialCommand,
+    },
+    /// The staff console: invite the first person in.
+    Console {
+        #[command(subcommand)]
+        command: console::ConsoleCommand,
     },
     /// The off-box witness that cosigns a vault's audit checkpoints.
     Witness {
@@ -114,9 +121,12 @@ enum LegalCommand {
     /// Posts a legal request (the JSON body of POST /v1/legal/requests) and
     /// prints the answer; --letter writes the response letter (Markdown).
     Respond {
-        #[arg(long)]
+        /// The request as JSON (the body of POST /v1/legal/requests).
+        #[arg(long, value_name = "FILE")]
         request: PathBuf,
-        #[arg(long)]
+        /// Where to write the response letter (Markdown); not written when
+        /// the answer has none.
+        #[arg(long, value_name = "FILE")]
         letter: Option<PathBuf>,
         #[command(flatten)]
         connection: Connection,
@@ -128,8 +138,10 @@ enum ReportCommand {
     /// The quarter's counts in the shape of NYC Local Law 35's IDNYC report
     /// (every count under 10 shown as "<10").
     Quarterly {
+        /// The calendar year, e.g. 2026.
         #[arg(long)]
         year: i32,
+        /// The quarter, 1 to 4.
         #[arg(long)]
         quarter: u8,
         #[command(flatten)]
@@ -168,7 +180,11 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
                 url: witness,
             },
         ),
+        Command::Audit {
+            command: AuditCommand::VerifierKey { keys, origin },
+        } => audit::verifier_key(&keys, origin.as_deref()),
         Command::Witness { command } => witness::witness(command),
+        Command::Console { command } => console::console(command),
         Command::Credential { command } => credential::credential(command),
         Command::Policy { command } => policy::policy(command),
         Command::Backup { command } => backup::backup(command),
@@ -205,7 +221,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
             civic_vault::ops::operator::print_queue(&c).await
         }),
         Command::Migrate(args) => {
-            let config = serve::config_of(args)?;
+            let config = serve::config_of(args, None)?;
             let started = std::time::Instant::now();
             let done = civic_vault::ops::migrate::migrate(&config)?;
             println!("{}", serde_json::to_string_pretty(&done).map_err(|e| e.to_string())?);

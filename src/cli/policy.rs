@@ -15,7 +15,7 @@ pub(super) enum PolicyCommand {
     /// suite and the policy tests, as `POST /v1/policies/check` does.
     Check {
         /// The policies directory (schema, floor, tests).
-        #[arg(long, default_value = "policies")]
+        #[arg(long, visible_alias = "policies-dir", default_value = "policies")]
         policies: PathBuf,
         /// The editable policies to check (default: <policies>/editable.cedar).
         #[arg(long)]
@@ -23,18 +23,23 @@ pub(super) enum PolicyCommand {
     },
     /// Runs the policy tests (<policies>/tests/*.json) against the editable policies.
     Test {
-        #[arg(long, default_value = "policies")]
+        /// The policies directory (schema, floor, tests).
+        #[arg(long, visible_alias = "policies-dir", default_value = "policies")]
         policies: PathBuf,
+        /// The editable policies to test (default: <policies>/editable.cedar).
         #[arg(long)]
         file: Option<PathBuf>,
     },
     /// Unified diff of a file (or version --to) against the running vault's
     /// active set (or version --from).
     Diff {
+        /// An editable policy file to compare (instead of --to).
         #[arg(long)]
         file: Option<PathBuf>,
+        /// The version compared against (default: the active one).
         #[arg(long)]
         from: Option<u64>,
+        /// A stored version to compare (instead of --file).
         #[arg(long)]
         to: Option<u64>,
         #[command(flatten)]
@@ -43,8 +48,10 @@ pub(super) enum PolicyCommand {
     /// Checks a file on the running vault and, if it passes, activates it as
     /// the next version (PUT /v1/policies).
     Apply {
+        /// The editable policies to apply.
         #[arg(long)]
         file: PathBuf,
+        /// Why: kept with the version in its history.
         #[arg(long, default_value = "")]
         comment: String,
         /// The version this change replaces (default: the active one).
@@ -60,10 +67,13 @@ pub(super) enum PolicyCommand {
     },
     /// Makes an earlier version's text active again, as a new version.
     Rollback {
+        /// The earlier version whose text becomes active again.
         #[arg(long)]
         to: u64,
+        /// Why: kept with the new version in its history.
         #[arg(long, default_value = "")]
         comment: String,
+        /// The version this rollback replaces (default: the active one).
         #[arg(long)]
         expected_version: Option<u64>,
         #[command(flatten)]
@@ -72,8 +82,10 @@ pub(super) enum PolicyCommand {
     /// Writes the active (or --version) set as files: editable.cedar,
     /// floor.cedar, schema.cedarschema.
     Export {
-        #[arg(long)]
+        /// The directory to write the files into.
+        #[arg(long, value_name = "DIR")]
         out: PathBuf,
+        /// The version to export (default: the active one).
         #[arg(long)]
         version: Option<u64>,
         #[command(flatten)]

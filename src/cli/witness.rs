@@ -28,6 +28,7 @@ pub(super) enum WitnessCommand {
     /// Print the witness's public key (creating its key on first use): the
     /// vault's `[audit.witness] public_key`.
     Key {
+        /// The witness's own directory, as for `serve`.
         #[arg(long)]
         state: PathBuf,
         /// As for `serve`.

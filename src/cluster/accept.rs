@@ -90,7 +90,7 @@ fn well_formed(kind: Kind, bytes: &[u8]) -> bool {
         return false;
     };
     match kind {
-        Kind::Kek | Kind::Issuer => base64::engine::general_purpose::STANDARD
+        Kind::Kek | Kind::Issuer | Kind::Attestation => base64::engine::general_purpose::STANDARD
             .decode(text.trim())
             .map(zeroize::Zeroizing::new)
             .is_ok_and(|b| b.len() == 32),

@@ -9,6 +9,8 @@
 //!
 //! - `tls.rs`: the cluster CA, this node's certificate, who a peer is;
 //! - `server.rs`: the listener and the two routes a node answers;
+//! - `admission.rs`: which connections the listener takes (per address,
+//!   with room kept for the peers' addresses);
 //! - `client.rs`: sending one message to one node;
 //! - `send.rs`: what is pending and the task that delivers it;
 //! - `ledger.rs`: `keys/cluster-ledger.json`, pending work across restarts;
@@ -19,6 +21,7 @@
 //! its backups hold none (SECURITY.md, "Keys never in the database").
 
 mod accept;
+mod admission;
 pub mod client;
 pub mod ledger;
 mod send;

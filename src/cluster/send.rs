@@ -115,6 +115,22 @@ impl Cluster {
         self.ledger.lock().unwrap_or_else(PoisonError::into_inner).pending()
     }
 
+    /// Each cluster node, with how many messages it has not acknowledged.
+    #[must_use]
+    pub fn backlog(&self) -> Vec<(String, usize)> {
+        let ledger = self.ledger.lock().unwrap_or_else(PoisonError::into_inner);
+        self.peer_ids
+            .iter()
+            .map(|id| (id.clone(), ledger.unacked_by(id).len()))
+            .collect()
+    }
+
+    /// Messages a cluster node refused since start.
+    #[must_use]
+    pub fn refused(&self) -> u64 {
+        self.refused.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// `civic_vault_cluster_pending` in Prometheus text.
     #[must_use]
     pub fn render_metrics(&self) -> String {

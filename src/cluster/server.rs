@@ -10,6 +10,9 @@
 //!
 //! Both are idempotent: a key received twice, or the destruction of a key
 //! not held, is acknowledged.
+//!
+//! Which connections are taken at all, before TLS, is `admission.rs`'s:
+//! a cap per source address, and room of their own for the peers' addresses.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -24,6 +27,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use zeroize::Zeroizing;
 
+use super::admission::{self, Admission};
 use super::wire::{self, Ack, Destroyed, KeyFile, Kind};
 use super::Cluster;
 
@@ -32,10 +36,11 @@ const MAX_BODY: usize = 64 * 1024;
 const HANDSHAKE: Duration = Duration::from_secs(10);
 /// How long a connection may take to send a request's headers.
 const HEADER_READ: Duration = Duration::from_secs(10);
-/// Connections open at once (a cluster has a handful of nodes).
-const MAX_CONNECTIONS: usize = 64;
 /// The pause after a failed accept.
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
+/// How often the peers' URLs are resolved again (a node's address may
+/// change under its name).
+const RESOLVE_EVERY: Duration = Duration::from_secs(60);
 
 pub(super) async fn listen(
     cluster: Arc<Cluster>,
@@ -43,30 +48,47 @@ pub(super) async fn listen(
     acceptor: tokio_rustls::TlsAcceptor,
     mut stop: watch::Receiver<bool>,
 ) {
-    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let admission = Arc::new(Admission::default());
+    admission.set_peers(admission::resolve(&cluster.peers).await);
+    // Resolved again off the accept loop: a slow resolver must not stall it.
+    let refresh = tokio::spawn({
+        let admission = Arc::clone(&admission);
+        let peers = cluster.peers.clone();
+        async move {
+            loop {
+                tokio::time::sleep(RESOLVE_EVERY).await;
+                admission.set_peers(admission::resolve(&peers).await);
+            }
+        }
+    });
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let Ok((tcp, _)) = accepted else {
+                let Ok((tcp, from)) = accepted else {
                     // Out of file descriptors, say: do not spin.
                     tokio::time::sleep(ACCEPT_PAUSE).await;
                     continue;
                 };
-                // Past the cap a connection is closed at once.
-                let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
-                    tracing::warn!("cluster connection refused: too many open");
-                    continue;
+                // Past a cap a connection is closed at once (never logged
+                // with its address: a flood would fill the log).
+                let ticket = match admission.admit(from.ip()) {
+                    Ok(t) => t,
+                    Err(full) => {
+                        tracing::debug!(cap = ?full, "cluster connection refused: too many open");
+                        continue;
+                    }
                 };
                 let cluster = Arc::clone(&cluster);
                 let acceptor = acceptor.clone();
                 tokio::spawn(async move {
                     connection(cluster, acceptor, tcp).await;
-                    drop(slot);
+                    drop(ticket);
                 });
             }
             _ = stop.changed() => break,
         }
     }
+    refresh.abort();
 }
 
 async fn connection(cluster: Arc<Cluster>, acceptor: tokio_rustls::TlsAcceptor, tcp: tokio::net::TcpStream) {

@@ -53,6 +53,8 @@ pub enum Kind {
     Scan,
     Hold,
     Issuer,
+    /// An attestation key made by a rotation (`keys rotate-attestation`).
+    Attestation,
 }
 
 /// Which kind a file name is, when it is one that travels. Anything else
@@ -76,6 +78,7 @@ pub fn kind_of(name: &str) -> Option<Kind> {
         ("scan-", Kind::Scan),
         ("hold_", Kind::Hold),
         ("issuer-", Kind::Issuer),
+        ("attest-", Kind::Attestation),
     ]
     .into_iter()
     .find_map(|(prefix, kind)| (stem.len() > prefix.len() && stem.starts_with(prefix)).then_some(kind))
@@ -91,7 +94,9 @@ mod tests {
         assert_eq!(kind_of("scan-86400s-20000.key"), Some(Kind::Scan));
         assert_eq!(kind_of("hold_ab12.key"), Some(Kind::Hold));
         assert_eq!(kind_of("issuer-1700000000-0a1b2c3d.key"), Some(Kind::Issuer));
+        assert_eq!(kind_of("issuer-es256-1700000000-0a1b2c3d.key"), Some(Kind::Issuer));
         assert_eq!(kind_of("keyring.toml"), Some(Kind::Manifest));
+        assert_eq!(kind_of("attest-0a1b2c3d.key"), Some(Kind::Attestation));
         for bad in [
             "admin.token",
             "seal.toml",

@@ -45,6 +45,22 @@ pub struct Peer {
     pub url: String,
 }
 
+impl Peer {
+    /// The host and port of its URL (checked when the configuration was
+    /// read): where messages go, and the address the cluster listener
+    /// keeps room for.
+    #[must_use]
+    pub fn host_port(&self) -> Option<(String, u16)> {
+        let u = url::Url::parse(&self.url).ok()?;
+        let host = match u.host()? {
+            // An IPv6 literal, without its brackets.
+            url::Host::Ipv6(a) => a.to_string(),
+            h => h.to_string(),
+        };
+        Some((host, u.port_or_known_default()?))
+    }
+}
+
 const fn retry_interval() -> HumanDuration {
     HumanDuration {
         value: 5,

@@ -51,6 +51,8 @@ pub struct Config {
     pub commitments: Commitments,
     pub console: Console,
     pub honey: Honey,
+    /// Holder-held credentials (`[credentials]`).
+    pub credentials: Credentials,
     /// Where the records live: sled (embedded) or PostgreSQL.
     pub store: Store,
     /// The other vault nodes keys are replicated with (`[cluster]`); none by default.
@@ -109,6 +111,12 @@ pub struct Audit {
     pub checkpoint_interval: HumanDuration,
     /// The off-box witness that cosigns checkpoints (`[audit.witness]`); none by default.
     pub witness: Option<AuditWitness>,
+    /// v1.2: the transparency log's name, its checkpoints' origin line and
+    /// their key's name (default `civic-vault.invalid/audit/<keyring fingerprint>`).
+    pub origin: Option<String>,
+    /// v1.2: `GET /v1/audit/checkpoint` without a token (it then reveals
+    /// the log's size over time to anyone).
+    pub publish_checkpoints: bool,
 }
 
 /// The off-box witness (`civic-vault witness serve`, see `vault/witness.rs`).
@@ -134,6 +142,8 @@ impl Default for Audit {
             checkpoint_every: 1000,
             checkpoint_interval: dur(60, crate::duration::Unit::Seconds),
             witness: None,
+            origin: None,
+            publish_checkpoints: false,
         }
     }
 }
@@ -251,14 +261,49 @@ impl Default for Governance {
     }
 }
 
-/// Honey cards (`POST /v1/honey-cards`): where their alerts go besides
-/// the audit chain, the metrics and the log.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// Honey cards (`POST /v1/honey-cards`): when they are enrolled, and
+/// where their alerts go besides the audit chain, the metrics and the log.
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Honey {
     /// An `http(s)://` URL that receives each alert as a JSON POST
     /// (`principal`, `action`, `honey_card`, `at`), fire and forget.
     pub webhook: Option<String>,
+    /// Each honey card is enrolled at its own second, spread at random over
+    /// this long after the request (so a batch does not share an
+    /// enrollment time); until then its number is unknown to the vault,
+    /// though asking about it already raises the alert. `0s`: all at once.
+    pub spread: HumanDuration,
+}
+
+impl Default for Honey {
+    fn default() -> Self {
+        Self {
+            webhook: None,
+            spread: HumanDuration {
+                value: 2,
+                unit: crate::duration::Unit::Days,
+            },
+        }
+    }
+}
+
+/// Holder-held credentials: which issuer key signs them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Credentials {
+    /// `"ES256"` (P-256; HAIP 1.0's, the default) or `"Ed25519"`. Both
+    /// kinds of issuer key are kept and published either way; status
+    /// lists are always signed ES256.
+    pub signing_alg: crate::crypto::jose::Alg,
+}
+
+impl Default for Credentials {
+    fn default() -> Self {
+        Self {
+            signing_alg: crate::crypto::jose::Alg::Es256,
+        }
+    }
 }
 
 /// The staff console (`/console/`): passkey sign-in and its sessions.
@@ -322,6 +367,7 @@ impl Default for Config {
             commitments: Commitments::default(),
             console: Console::default(),
             honey: Honey::default(),
+            credentials: Credentials::default(),
             store: Store::default(),
             cluster: None,
             policies_dir_explicit: false,

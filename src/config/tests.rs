@@ -67,6 +67,24 @@ fn errors_name_the_key() {
         key_of("[retention]\nsweep_interval = \"0s\""),
         "retention.sweep_interval"
     );
+    assert_eq!(
+        key_of("[credentials]\nsigning_alg = \"RS256\""),
+        "credentials.signing_alg"
+    );
+}
+
+#[test]
+fn credentials_are_signed_es256_unless_ed25519_is_asked_for() {
+    use crate::crypto::jose::Alg;
+    assert_eq!(Config::from_toml("").unwrap().credentials.signing_alg, Alg::Es256);
+    for (name, alg) in [
+        ("ES256", Alg::Es256),
+        ("Ed25519", Alg::Ed25519),
+        ("EdDSA", Alg::Ed25519),
+    ] {
+        let c = Config::from_toml(&format!("[credentials]\nsigning_alg = \"{name}\"")).unwrap();
+        assert_eq!(c.credentials.signing_alg, alg);
+    }
 }
 
 #[test]

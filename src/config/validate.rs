@@ -32,6 +32,14 @@ impl Config {
         }
         self.validate_tls()?;
         self.validate_witness()?;
+        if let Some(origin) = &self.audit.origin {
+            if !crate::crypto::note::valid_name(origin) {
+                return Err(ConfigError::key(
+                    "audit.origin",
+                    "must be one word naming the log, such as city.example.gov/audit (no spaces, no +)",
+                ));
+            }
+        }
         self.validate_limits()?;
         self.validate_console()?;
         self.validate_honey()?;

@@ -2,12 +2,17 @@
 //! Registration needs the one-time code from a principal's
 //! `registration_url`; sign-in needs a registered passkey; a step-up is a
 //! fresh passkey check inside a session. Each outcome is audited (never the
-//! code, the credential or the cookie).
+//! code, the credential or the cookie). A refusal to someone not signed in
+//! (a bad registration code, a sign-in that did not verify) is an
+//! unauthenticated refusal: tallied per source address and second like an
+//! unauthenticated `/v1` request (`vault::audit_tally`), so a flood cannot
+//! grow the audit log. A sign-in start answers alike whether or not the id
+//! names a staff member with a passkey (`passkeys`).
 
 use std::sync::Arc;
 
 use askama::Template;
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Form, Json};
@@ -23,6 +28,22 @@ use crate::domain::principal::{Principal, PrincipalStatus};
 use crate::domain::staff::{registration_hash, StaffKeys};
 use crate::domain::store::{Change, Commit, Store};
 use crate::domain::vocab::PrincipalKind;
+use crate::http::Peer;
+use crate::vault::shares::Source;
+
+/// The address a request came from, as the listener saw it (absent when
+/// the router is driven without a listener).
+type MaybePeer = Option<Extension<Peer>>;
+
+fn source(peer: Option<&Extension<Peer>>) -> (Source, Option<std::net::IpAddr>) {
+    peer.map_or((Source::UNKNOWN, None), |p| {
+        (Source::of(p.addr.ip()), Some(p.addr.ip()))
+    })
+}
+
+fn now(console: &Console) -> i64 {
+    console.vault.clock.now().unix_timestamp()
+}
 
 #[derive(Template)]
 #[template(path = "login.html", config = "src/console/askama.toml")]
@@ -53,10 +74,9 @@ fn refused(status: StatusCode, message: &str) -> Response {
         .into_response()
 }
 
-/// Writes one audit entry for a sign-in event.
-async fn audit(console: &Console, principal: Option<&str>, action: &str, ok: bool, changes: Vec<Change>) -> bool {
+fn draft(console: &Console, principal: Option<&str>, action: &str, ok: bool) -> AuditDraft {
     let v = &console.vault;
-    let draft = AuditDraft {
+    AuditDraft {
         at: v.clock.now().unix_timestamp(),
         principal: principal.map(str::to_owned),
         action: action.to_owned(),
@@ -65,7 +85,20 @@ async fn audit(console: &Console, principal: Option<&str>, action: &str, ok: boo
         channel: Some("console".to_owned()),
         subject: principal.map(|p| v.keys.subjects.subject("principal", p)),
         ..AuditDraft::default()
-    };
+    }
+}
+
+/// Records a refusal to someone who has not proven who they are: tallied
+/// per source address (see the module).
+async fn refusal(console: &Console, from: Option<std::net::IpAddr>, action: &str) {
+    let entry = draft(console, None, action, false);
+    console.vault.tally_refusal(from, entry).await;
+}
+
+/// Writes one audit entry for a sign-in event.
+async fn audit(console: &Console, principal: Option<&str>, action: &str, ok: bool, changes: Vec<Change>) -> bool {
+    let v = &console.vault;
+    let draft = draft(console, principal, action, ok);
     v.store
         .commit(Commit {
             changes,
@@ -105,9 +138,14 @@ pub struct RegisterBegin {
     code: String,
 }
 
-pub async fn register_begin(State(console): State<Arc<Console>>, Json(req): Json<RegisterBegin>) -> Response {
+pub async fn register_begin(
+    State(console): State<Arc<Console>>,
+    peer: MaybePeer,
+    Json(req): Json<RegisterBegin>,
+) -> Response {
+    let (share, from) = source(peer.as_ref());
     let hash = registration_hash(&req.code);
-    let now = console.vault.clock.now().unix_timestamp();
+    let now = now(&console);
     // Codes are random and kept only hashed: finding whose code this is
     // means looking at each staff member's record.
     let owner = console.vault.principals.all().into_iter().find(|p| {
@@ -117,7 +155,7 @@ pub async fn register_begin(State(console): State<Arc<Console>>, Json(req): Json
                 .is_some_and(|r| r.admits(&hash, now))
     });
     let Some(owner) = owner else {
-        audit(&console, None, "console_register_passkey", false, Vec::new()).await;
+        refusal(&console, from, "console_register_passkey").await;
         return refused(
             StatusCode::BAD_REQUEST,
             "This registration link is not valid: it was used already, it expired (links work for 24 hours), or the principal is not approved yet. Ask an admin for a new one.",
@@ -130,9 +168,9 @@ pub async fn register_begin(State(console): State<Arc<Console>>, Json(req): Json
         );
     }
     let existing = passkeys::decode(&stored_keys(&console, &owner.id).passkeys);
-    match console.passkeys.begin_register(&owner.id, hash, &existing) {
+    match console.passkeys.begin_register(share, now, &owner.id, hash, &existing) {
         Ok((ceremony, options)) => Json(json!({"ceremony": ceremony, "options": options})).into_response(),
-        Err(e) => refused(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
+        Err(e) => refused(StatusCode::BAD_REQUEST, &e.to_string()),
     }
 }
 
@@ -143,12 +181,17 @@ pub struct RegisterFinish {
     credential: RegisterPublicKeyCredential,
 }
 
-pub async fn register_finish(State(console): State<Arc<Console>>, Json(req): Json<RegisterFinish>) -> Response {
+pub async fn register_finish(
+    State(console): State<Arc<Console>>,
+    peer: MaybePeer,
+    Json(req): Json<RegisterFinish>,
+) -> Response {
+    let (_, from) = source(peer.as_ref());
     let Ok(Pending::Register {
         principal,
         code_hash,
         state,
-    }) = console.passkeys.take(&req.ceremony)
+    }) = console.passkeys.take(&req.ceremony, now(&console))
     else {
         return refused(
             StatusCode::BAD_REQUEST,
@@ -167,7 +210,7 @@ pub async fn register_finish(State(console): State<Arc<Console>>, Json(req): Jso
     let passkey = match console.passkeys.finish_register(&req.credential, &state) {
         Ok(p) => p,
         Err(e) => {
-            audit(&console, Some(&owner.id), "console_register_passkey", false, Vec::new()).await;
+            refusal(&console, from, "console_register_passkey").await;
             return refused(StatusCode::BAD_REQUEST, &e.to_string());
         }
     };
@@ -202,20 +245,24 @@ pub struct LoginBegin {
     id: String,
 }
 
-pub async fn login_begin(State(console): State<Arc<Console>>, Json(req): Json<LoginBegin>) -> Response {
+/// Starts a sign-in. An id without a passkey (unknown, not active, not yet
+/// registered) gets the same answer as one with: nothing is refused here,
+/// so nothing is audited until the sign-in finishes.
+pub async fn login_begin(
+    State(console): State<Arc<Console>>,
+    peer: MaybePeer,
+    Json(req): Json<LoginBegin>,
+) -> Response {
+    let (share, _) = source(peer.as_ref());
     let passkeys = staff(&console, &req.id)
         .map(|p| passkeys::decode(&stored_keys(&console, &p.id).passkeys))
         .unwrap_or_default();
-    if passkeys.is_empty() {
-        audit(&console, None, "console_sign_in", false, Vec::new()).await;
-        return refused(
-            StatusCode::BAD_REQUEST,
-            "No passkey is registered for this staff ID. Use the registration link an admin gave you.",
-        );
-    }
-    match console.passkeys.begin_check(&req.id, None, &passkeys) {
+    match console
+        .passkeys
+        .begin_check(share, now(&console), &req.id, None, &passkeys)
+    {
         Ok((ceremony, options)) => Json(json!({"ceremony": ceremony, "options": options})).into_response(),
-        Err(e) => refused(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
+        Err(e) => refused(StatusCode::BAD_REQUEST, &e.to_string()),
     }
 }
 
@@ -226,13 +273,16 @@ pub struct CheckFinish {
     credential: PublicKeyCredential,
 }
 
-/// Verifies an assertion for `principal`, storing a changed counter.
+/// Verifies an assertion for `principal`, storing a changed counter. A
+/// failed sign-in is an unauthenticated refusal from `from` (tallied); a
+/// failed step-up is the signed-in principal's, audited as such.
 async fn verify(
     console: &Console,
     principal: &str,
     credential: &PublicKeyCredential,
     state: &webauthn_rs::prelude::PasskeyAuthentication,
     action: &str,
+    from: Option<Option<std::net::IpAddr>>,
 ) -> bool {
     let mut keys = stored_keys(console, principal);
     let mut all = passkeys::decode(&keys.passkeys);
@@ -250,23 +300,52 @@ async fn verify(
             audit(console, Some(principal), action, true, changes).await
         }
         Err(_) => {
-            audit(console, Some(principal), action, false, Vec::new()).await;
+            match from {
+                Some(from) => refusal(console, from, action).await,
+                None => {
+                    audit(console, Some(principal), action, false, Vec::new()).await;
+                }
+            }
             false
         }
     }
 }
 
-pub async fn login_finish(State(console): State<Arc<Console>>, Json(req): Json<CheckFinish>) -> Response {
-    let Ok(Pending::SignIn { principal, state }) = console.passkeys.take(&req.ceremony) else {
-        return refused(
-            StatusCode::BAD_REQUEST,
-            &passkeys::PasskeyError::UnknownCeremony.to_string(),
-        );
+pub async fn login_finish(
+    State(console): State<Arc<Console>>,
+    peer: MaybePeer,
+    Json(req): Json<CheckFinish>,
+) -> Response {
+    let (_, from) = source(peer.as_ref());
+    let rejected = || refused(StatusCode::BAD_REQUEST, &passkeys::PasskeyError::Rejected.to_string());
+    let (principal, state) = match console.passkeys.take(&req.ceremony, now(&console)) {
+        Ok(Pending::SignIn { principal, state }) => (principal, state),
+        // A decoy's sign-in fails as a wrong passkey does.
+        Ok(Pending::Decoy) => {
+            refusal(&console, from, "console_sign_in").await;
+            return rejected();
+        }
+        _ => {
+            return refused(
+                StatusCode::BAD_REQUEST,
+                &passkeys::PasskeyError::UnknownCeremony.to_string(),
+            )
+        }
     };
     let Some(owner) = staff(&console, &principal) else {
-        return refused(StatusCode::BAD_REQUEST, "This principal cannot use the console.");
+        refusal(&console, from, "console_sign_in").await;
+        return rejected();
     };
-    if !verify(&console, &owner.id, &req.credential, &state, "console_sign_in").await {
+    if !verify(
+        &console,
+        &owner.id,
+        &req.credential,
+        &state,
+        "console_sign_in",
+        Some(from),
+    )
+    .await
+    {
         return refused(StatusCode::BAD_REQUEST, &passkeys::PasskeyError::Rejected.to_string());
     }
     signed_in(&console, &owner)
@@ -285,7 +364,7 @@ fn step_up_session(console: &Console, headers: &HeaderMap) -> Option<(String, Ar
     Some((secret, principal))
 }
 
-pub async fn step_up_begin(State(console): State<Arc<Console>>, headers: HeaderMap) -> Response {
+pub async fn step_up_begin(State(console): State<Arc<Console>>, peer: MaybePeer, headers: HeaderMap) -> Response {
     let Some((secret, principal)) = step_up_session(&console, &headers) else {
         return refused(
             StatusCode::FORBIDDEN,
@@ -293,7 +372,11 @@ pub async fn step_up_begin(State(console): State<Arc<Console>>, headers: HeaderM
         );
     };
     let passkeys = passkeys::decode(&stored_keys(&console, &principal.id).passkeys);
-    match console.passkeys.begin_check(&principal.id, Some(secret), &passkeys) {
+    let (share, _) = source(peer.as_ref());
+    match console
+        .passkeys
+        .begin_check(share, now(&console), &principal.id, Some(secret), &passkeys)
+    {
         Ok((ceremony, options)) => Json(json!({"ceremony": ceremony, "options": options})).into_response(),
         Err(e) => refused(StatusCode::BAD_REQUEST, &e.to_string()),
     }
@@ -314,7 +397,7 @@ pub async fn step_up_finish(
         principal: for_principal,
         session,
         state,
-    }) = console.passkeys.take(&req.ceremony)
+    }) = console.passkeys.take(&req.ceremony, now(&console))
     else {
         return refused(
             StatusCode::BAD_REQUEST,
@@ -327,7 +410,16 @@ pub async fn step_up_finish(
             &passkeys::PasskeyError::UnknownCeremony.to_string(),
         );
     }
-    if !verify(&console, &principal.id, &req.credential, &state, "console_step_up").await {
+    if !verify(
+        &console,
+        &principal.id,
+        &req.credential,
+        &state,
+        "console_step_up",
+        None,
+    )
+    .await
+    {
         return refused(StatusCode::BAD_REQUEST, &passkeys::PasskeyError::Rejected.to_string());
     }
     console.sessions.stepped_up(&secret);

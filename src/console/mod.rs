@@ -17,6 +17,7 @@
 
 pub mod api;
 mod auth;
+mod letter;
 mod page;
 mod pages;
 pub mod passkeys;
@@ -56,6 +57,10 @@ impl Console {
     pub fn new(vault: Arc<Vault>) -> Result<Arc<Self>, String> {
         let c = &vault.config.console;
         let origin = vault.config.console_origin();
+        // Keyed by the vault's subject key, so the made-up credential ids of
+        // a sign-in for an id without a passkey are the same at every start
+        // and nobody without keys/ can tell them from real ones.
+        let decoy_key = vault.keys.subjects.subject("console-decoy-credentials", "v1");
         Ok(Arc::new(Self {
             api: crate::http::api_routes(Arc::clone(&vault)),
             sessions: session::Sessions::new(
@@ -63,7 +68,7 @@ impl Console {
                 c.session_absolute.as_std(),
                 c.step_up_window.as_std(),
             ),
-            passkeys: passkeys::Passkeys::new(&origin)?,
+            passkeys: passkeys::Passkeys::new(&origin, decoy_key.as_bytes())?,
             origin,
             vault,
         }))

@@ -239,11 +239,23 @@ pub fn refusal_of(answer: &Answer) -> Option<Refusal> {
 
 /// The console's screens: path, label, and the roles that use them (empty: everyone).
 const SCREENS: &[(&str, &str, &[Role])] = &[
+    ("/console/operations", "Operations", &[Role::Admin, Role::Auditor]),
     ("/console/enroll", "Counter", &[Role::Clerk]),
     ("/console/cards", "Cards", &[Role::Clerk]),
     ("/console/policies", "Policy studio", &[Role::PrivacyOfficer]),
     ("/console/legal", "Legal desk", &[Role::Legal, Role::PrivacyOfficer]),
     ("/console/audit", "Audit", &[Role::Auditor, Role::PrivacyOfficer]),
+    ("/console/honey", "Honey cards", &[Role::PrivacyOfficer]),
+    (
+        "/console/reports",
+        "Quarterly report",
+        &[Role::PrivacyOfficer, Role::Auditor],
+    ),
+    (
+        "/console/retention",
+        "Retention",
+        &[Role::Admin, Role::PrivacyOfficer, Role::Auditor],
+    ),
     ("/console/principals", "Principals", &[Role::Admin, Role::Auditor]),
     ("/console/sessions", "Sessions", &[]),
 ];
@@ -277,7 +289,40 @@ impl Nav {
 /// State-changing requests must come from the console's own origin (the
 /// browser says so in `Origin`; SameSite=Strict and the CSRF token are the
 /// other two locks).
+/// The host a request was asked for (its `Host` header), when it is not
+/// the console origin's: passkeys are bound to the origin, so a console
+/// used at another address (`127.0.0.1` for `localhost`) cannot register
+/// or sign in.
+fn wrong_host(origin: &str, headers: &HeaderMap) -> Option<String> {
+    let asked = headers.get(header::HOST)?.to_str().ok()?.to_ascii_lowercase();
+    let url = url::Url::parse(origin).ok()?;
+    let host = url.host_str()?.to_ascii_lowercase();
+    let port = url.port_or_known_default()?;
+    let default_port = url.port().is_none();
+    let expected = [format!("{host}:{port}"), host.clone()];
+    let matches = asked == expected[0] || (default_port && asked == expected[1]);
+    (!matches).then_some(asked)
+}
+
+/// The console answers at its origin only: a page asked for under another
+/// host is redirected there (GET, HEAD); anything else is refused with the
+/// address to use. Then the same-origin rule for state changes.
 pub async fn same_origin(State(console): State<Arc<Console>>, req: Request, next: Next) -> Response {
+    if let Some(asked) = wrong_host(&console.origin, req.headers()) {
+        if req.method() == Method::GET || req.method() == Method::HEAD {
+            let path = req.uri().path_and_query().map_or("/console/", |p| p.as_str());
+            return Redirect::temporary(&format!("{}{path}", console.origin)).into_response();
+        }
+        let message = format!(
+            "The console works only at {origin}/console/ (passkeys are bound to that address); this request came to {asked}. Open {origin}/console/ and try again.",
+            origin = console.origin
+        );
+        return (
+            StatusCode::FORBIDDEN,
+            axum::Json(serde_json::json!({"error": {"code": "wrong_address", "message": message}})),
+        )
+            .into_response();
+    }
     if req.method() != Method::GET && req.method() != Method::HEAD {
         let origin = req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok());
         if origin.is_some_and(|o| o != console.origin) {

@@ -3,20 +3,33 @@
 //! publishing a policy, answering a legal request and approving a
 //! privileged principal. A ceremony's state lives here, in memory, for
 //! five minutes; the browser holds only its id.
+//!
+//! Ceremonies are held in a [`SharedTable`]: each source address has a share
+//! of them, so no address can crowd out another's sign-in. A sign-in started
+//! for a staff id that has no passkey (or does not exist) is answered like
+//! any other — options naming credential ids made up deterministically from
+//! a keyed hash of the id (webauthn-rs's fake credential generator) — and
+//! its ceremony can never finish, so the answer does not tell which staff
+//! ids exist.
 
-use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
-use std::time::{Duration, Instant};
-
+use webauthn_rs::fake::{FakePasskeyDistribution, WebauthnFakeCredentialGenerator};
 use webauthn_rs::prelude::{
     CreationChallengeResponse, Passkey, PasskeyAuthentication, PasskeyRegistration, PublicKeyCredential,
     RegisterPublicKeyCredential, RequestChallengeResponse, Url, Uuid, Webauthn, WebauthnBuilder,
 };
+use webauthn_rs_proto::{AllowCredentials, PublicKeyCredentialRequestOptions, UserVerificationPolicy};
 
-/// A ceremony must finish within this.
-const CEREMONY_TTL: Duration = Duration::from_secs(300);
-/// At most this many ceremonies in flight (a bound on memory).
-const MAX_CEREMONIES: usize = 4_096;
+use crate::vault::shares::{SharedTable, Source};
+
+/// A ceremony must finish within this, in seconds.
+const CEREMONY_TTL: i64 = 300;
+/// Ceremonies one source address may have in flight: a counter office
+/// behind one address signs its people in a few at a time.
+const SHARE: usize = 32;
+/// Ceremonies in flight in all (a bound on memory: ~1 KiB each), 512 shares.
+const MAX_CEREMONIES: usize = 16_384;
+/// The authenticator timeout webauthn-rs puts in its options, in ms.
+const TIMEOUT_MS: u32 = 300_000;
 
 /// What a ceremony was started for.
 pub enum Pending {
@@ -29,6 +42,9 @@ pub enum Pending {
         principal: String,
         state: PasskeyAuthentication,
     },
+    /// A sign-in for an id with no passkey: it answers like one, and no
+    /// assertion finishes it.
+    Decoy,
     StepUp {
         principal: String,
         session: String,
@@ -43,21 +59,23 @@ pub enum PasskeyError {
     UnknownCeremony,
     #[error("the passkey could not be verified")]
     Rejected,
-    #[error("too many passkey ceremonies in progress; try again in a minute")]
-    Busy,
 }
 
 pub struct Passkeys {
     webauthn: Webauthn,
-    pending: Mutex<HashMap<String, (Instant, Pending)>>,
+    rp_id: String,
+    decoys: WebauthnFakeCredentialGenerator<FakePasskeyDistribution>,
+    pending: SharedTable<String, Pending>,
 }
 
 impl Passkeys {
-    /// The relying party for `origin` (its host is the passkeys' RP id).
+    /// The relying party for `origin` (its host is the passkeys' RP id);
+    /// `decoy_key` (16 to 64 secret bytes, the same at every start) keys the
+    /// made-up credential ids of sign-ins for ids without a passkey.
     ///
     /// # Errors
     /// The origin is not one a browser can bind passkeys to.
-    pub fn new(origin: &str) -> Result<Self, String> {
+    pub fn new(origin: &str, decoy_key: &[u8]) -> Result<Self, String> {
         let url = Url::parse(origin).map_err(|e| format!("console.origin: {e}"))?;
         let rp_id = url
             .host_str()
@@ -66,34 +84,37 @@ impl Passkeys {
         let webauthn = WebauthnBuilder::new(&rp_id, &url)
             .and_then(|b| b.rp_name("civic-vault").build())
             .map_err(|e| format!("console.origin: {e}"))?;
+        let decoys = WebauthnFakeCredentialGenerator::new(decoy_key).map_err(|e| format!("console decoy key: {e}"))?;
         Ok(Self {
             webauthn,
-            pending: Mutex::new(HashMap::new()),
+            rp_id,
+            decoys,
+            pending: SharedTable::new(SHARE, MAX_CEREMONIES),
         })
     }
 
-    fn park(&self, pending: Pending) -> Result<String, PasskeyError> {
+    /// Parks a ceremony's state, charged to `source`; returns its id.
+    fn park(&self, source: Source, pending: Pending, now: i64) -> String {
         let id = crate::crypto::new_token().as_str().to_owned();
-        let now = Instant::now();
-        let mut m = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
-        m.retain(|_, (at, _)| now.duration_since(*at) < CEREMONY_TTL);
-        if m.len() >= MAX_CEREMONIES {
-            return Err(PasskeyError::Busy);
-        }
-        m.insert(id.clone(), (now, pending));
-        Ok(id)
+        self.pending
+            .insert(source, id.clone(), pending, now, now + CEREMONY_TTL);
+        id
     }
 
     /// Takes a ceremony's state (each can be finished once).
     ///
     /// # Errors
     /// Unknown or expired.
-    pub fn take(&self, id: &str) -> Result<Pending, PasskeyError> {
-        let mut m = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
-        match m.remove(id) {
-            Some((at, p)) if at.elapsed() < CEREMONY_TTL => Ok(p),
-            _ => Err(PasskeyError::UnknownCeremony),
-        }
+    pub fn take(&self, id: &str, now: i64) -> Result<Pending, PasskeyError> {
+        self.pending
+            .take(&id.to_owned(), now)
+            .ok_or(PasskeyError::UnknownCeremony)
+    }
+
+    /// Ceremonies in flight now.
+    #[must_use]
+    pub fn in_flight(&self) -> usize {
+        self.pending.len()
     }
 
     /// Starts registering a passkey for `principal`, whose code hashed to `code_hash`.
@@ -102,6 +123,8 @@ impl Passkeys {
     /// Too many ceremonies, or the library refused.
     pub fn begin_register(
         &self,
+        source: Source,
+        now: i64,
         principal: &str,
         code_hash: [u8; 32],
         existing: &[Passkey],
@@ -112,11 +135,15 @@ impl Passkeys {
             .webauthn
             .start_passkey_registration(Uuid::new_v4(), principal, principal, Some(exclude))
             .map_err(|_| PasskeyError::Rejected)?;
-        let id = self.park(Pending::Register {
-            principal: principal.to_owned(),
-            code_hash,
-            state,
-        })?;
+        let id = self.park(
+            source,
+            Pending::Register {
+                principal: principal.to_owned(),
+                code_hash,
+                state,
+            },
+            now,
+        );
         Ok((id, options))
     }
 
@@ -135,22 +162,35 @@ impl Passkeys {
     }
 
     /// Starts a sign-in (or, with `session`, a step-up) with `passkeys`.
+    /// A sign-in for an id with no passkeys gets a decoy ceremony (see the
+    /// module); a step-up without passkeys is refused (its caller is signed in).
     ///
     /// # Errors
-    /// No passkeys, too many ceremonies, or the library refused.
+    /// A step-up with no passkeys, or the library refused.
     pub fn begin_check(
         &self,
+        source: Source,
+        now: i64,
         principal: &str,
         session: Option<String>,
         passkeys: &[Passkey],
     ) -> Result<(String, RequestChallengeResponse), PasskeyError> {
         if passkeys.is_empty() {
-            return Err(PasskeyError::Rejected);
+            if session.is_some() {
+                return Err(PasskeyError::Rejected);
+            }
+            let options = self.decoy_options(principal)?;
+            return Ok((self.park(source, Pending::Decoy, now), options));
         }
-        let (options, state) = self
+        let (mut options, state) = self
             .webauthn
             .start_passkey_authentication(passkeys)
             .map_err(|_| PasskeyError::Rejected)?;
+        // Transports are a hint the browser can do without, and a decoy
+        // cannot know them: neither answer names any.
+        for c in &mut options.public_key.allow_credentials {
+            c.transports = None;
+        }
         let principal = principal.to_owned();
         let pending = match session {
             Some(session) => Pending::StepUp {
@@ -160,8 +200,49 @@ impl Passkeys {
             },
             None => Pending::SignIn { principal, state },
         };
-        let id = self.park(pending)?;
-        Ok((id, options))
+        Ok((self.park(source, pending, now), options))
+    }
+
+    /// The options a sign-in for `principal` would get if it had passkeys:
+    /// the same shape as webauthn-rs's, with a fresh challenge and the
+    /// principal's made-up credential ids (the same ids at every ask).
+    fn decoy_options(&self, principal: &str) -> Result<RequestChallengeResponse, PasskeyError> {
+        // The generator's distribution gives some ids no credential at all,
+        // which no staff member with a passkey has: such an id would be
+        // known made up. Asked again under a counter until it names one
+        // (still the same ids for the same principal at every ask).
+        let mut ids = Vec::new();
+        for round in 0u8..=u8::MAX {
+            let mut seed = principal.as_bytes().to_vec();
+            if round > 0 {
+                seed.extend_from_slice(&[0, round]);
+            }
+            ids = self.decoys.generate(&seed).map_err(|_| PasskeyError::Rejected)?;
+            if !ids.is_empty() {
+                break;
+            }
+        }
+        let mut challenge = vec![0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut challenge);
+        Ok(RequestChallengeResponse {
+            public_key: PublicKeyCredentialRequestOptions {
+                challenge,
+                timeout: Some(TIMEOUT_MS),
+                rp_id: self.rp_id.clone(),
+                allow_credentials: ids
+                    .into_iter()
+                    .map(|id| AllowCredentials {
+                        type_: "public-key".to_owned(),
+                        id,
+                        transports: None,
+                    })
+                    .collect(),
+                user_verification: UserVerificationPolicy::Required,
+                hints: None,
+                extensions: None,
+            },
+            mediation: None,
+        })
     }
 
     /// Verifies an assertion; updates the matching passkey's counter in

@@ -64,6 +64,12 @@ impl DataKey {
         Self(Secret32::random())
     }
 
+    /// A key derived from a long-lived key (see `BlindIndex::sealing_key`).
+    #[must_use]
+    pub(crate) fn derived(key: Secret32) -> Self {
+        Self(key)
+    }
+
     fn aad(owner: &[u8], kek_id: &str) -> Vec<u8> {
         let mut aad = b"civic-vault/dek/v1\0".to_vec();
         aad.extend_from_slice(kek_id.as_bytes());
@@ -123,6 +129,24 @@ impl DataKey {
         self.seal_field(owner, field, &padded)
     }
 
+    /// A key of its own for the list of the card's credentials' status
+    /// indices, derived from this data key (HMAC-SHA256 under a fixed
+    /// label, bound to `owner`): the writer is handed this one to read
+    /// and extend the list inside its transaction, never the data key,
+    /// and it is gone with the data key.
+    #[must_use]
+    pub fn index_key(&self, owner: &[u8]) -> IndexKey {
+        use hmac::{Hmac, Mac};
+        // HMAC takes a key of any length: a 32-byte key never fails.
+        let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(self.0.expose()).unwrap_or_else(|_| unreachable!());
+        mac.update(b"civic-vault/credential-indices/v1\0");
+        mac.update(owner);
+        let mut bytes: [u8; 32] = mac.finalize().into_bytes().into();
+        let key = Secret32::from_bytes(bytes);
+        zeroize::Zeroize::zeroize(&mut bytes);
+        IndexKey(DataKey(key))
+    }
+
     /// Opens what [`DataKey::seal_padded`] sealed.
     ///
     /// # Errors
@@ -138,6 +162,38 @@ impl DataKey {
         let len = usize::try_from(u32::from_be_bytes(len_bytes)).map_err(|_| AeadError)?;
         let body = padded.get(4..4 + len).ok_or(AeadError)?;
         Ok(zeroize::Zeroizing::new(body.to_vec()))
+    }
+}
+
+/// A key derived from a card's data key ([`DataKey::index_key`]) that seals
+/// only the card's list of credential status indices. Prints as `***`.
+#[derive(Debug)]
+pub struct IndexKey(DataKey);
+
+impl Clone for IndexKey {
+    fn clone(&self) -> Self {
+        Self(DataKey(self.0 .0.clone()))
+    }
+}
+
+impl IndexKey {
+    /// Seals `plaintext` padded to a size class, as [`DataKey::seal_padded`].
+    #[must_use]
+    pub fn seal_padded(&self, owner: &[u8], field: &str, plaintext: &[u8], classes: &[usize]) -> Vec<u8> {
+        self.0.seal_padded(owner, field, plaintext, classes)
+    }
+
+    /// Opens what [`IndexKey::seal_padded`] sealed.
+    ///
+    /// # Errors
+    /// As [`DataKey::open_padded`].
+    pub fn open_padded(
+        &self,
+        owner: &[u8],
+        field: &str,
+        sealed: &[u8],
+    ) -> Result<zeroize::Zeroizing<Vec<u8>>, AeadError> {
+        self.0.open_padded(owner, field, sealed)
     }
 }
 
@@ -171,6 +227,33 @@ mod tests {
         assert_eq!(&**dek.open_padded(b"o", "f", &short).unwrap(), b"Ana");
         assert_eq!(dek.open_padded(b"o", "f", &huge).unwrap().len(), 3000);
         assert!(dek.open_padded(b"other", "f", &short).is_err());
+    }
+
+    #[test]
+    fn an_index_key_is_its_own_key_bound_to_its_card() {
+        let dek = DataKey::generate();
+        let key = dek.index_key(b"card-a");
+        let sealed = key.seal_padded(b"card-a", "indices", b"1234", &[64]);
+        assert_eq!(
+            &**dek
+                .index_key(b"card-a")
+                .open_padded(b"card-a", "indices", &sealed)
+                .unwrap(),
+            b"1234"
+        );
+        assert!(
+            dek.open_padded(b"card-a", "indices", &sealed).is_err(),
+            "not the data key itself"
+        );
+        assert!(dek
+            .index_key(b"card-b")
+            .open_padded(b"card-a", "indices", &sealed)
+            .is_err());
+        assert!(DataKey::generate()
+            .index_key(b"card-a")
+            .open_padded(b"card-a", "indices", &sealed)
+            .is_err());
+        assert_eq!(format!("{key:?}"), "IndexKey(DataKey(Secret32(***)))");
     }
 
     #[test]

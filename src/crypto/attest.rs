@@ -54,17 +54,6 @@ impl Attestor {
         self.finish(out)
     }
 
-    /// Signs `claims` as a compact JWS whose header says `typ` (`dc+sd-jwt`,
-    /// `statuslist+jwt`).
-    #[must_use]
-    pub fn sign_typed(&self, typ: &str, claims: &Value) -> String {
-        let header = json!({"alg": "EdDSA", "typ": typ, "kid": self.kid});
-        let mut out = URL_SAFE_NO_PAD.encode(header.to_string());
-        out.push('.');
-        URL_SAFE_NO_PAD.encode_string(claims.to_string(), &mut out);
-        self.finish(out)
-    }
-
     /// Appends the signature over `out` (header and payload).
     fn finish(&self, mut out: String) -> String {
         let signature = self.key.sign(out.as_bytes());

@@ -122,6 +122,18 @@ impl BlindIndex {
         )
     }
 
+    /// A data key derived from this key for one kind of vault-wide record
+    /// (`label`), so such records are sealed under a key that lives as long
+    /// as the card ids they stand beside (honey cards, say).
+    #[must_use]
+    pub fn sealing_key(&self, label: &str) -> super::DataKey {
+        super::DataKey::derived(super::Secret32::from_bytes(keyed(
+            &self.key,
+            "civic-vault/sealing-key/v1",
+            &[label.as_bytes()],
+        )))
+    }
+
     /// The storage key of a card: the card number itself is never a key on disk.
     #[must_use]
     pub fn card_id(&self, card_number: &str) -> [u8; 32] {

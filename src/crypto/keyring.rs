@@ -60,6 +60,28 @@ struct Manifest {
     blind_index: String,
     audit_subject: String,
     attestation: String,
+    /// The attestation key this keyring was made with, once it has been
+    /// rotated: the keyring's fingerprint (stored with the data) keeps
+    /// naming it, so a rotation is not a change of keyring.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    attestation_first: Option<String>,
+    /// Attestation keys rotated out: their public keys stay published until
+    /// the last attestation they signed has expired (no secret here: the
+    /// seed is destroyed at rotation).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    attestation_retired: Vec<RetiredAttestation>,
+}
+
+/// A retired attestation key: its id, public key and until when verifiers
+/// may still meet an attestation it signed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetiredAttestation {
+    pub id: String,
+    /// The Ed25519 public key, base64url without padding (a JWK's `x`).
+    pub x: String,
+    /// Unix seconds after which no attestation it signed is still valid.
+    pub until: i64,
 }
 
 #[derive(Debug)]
@@ -80,8 +102,8 @@ pub struct Keyring {
     manifest: Mutex<Manifest>,
     pub blind: BlindIndex,
     pub subjects: SubjectHasher,
-    pub attestation_id: String,
-    attestation: Secret32,
+    /// The active attestation key (id and seed).
+    attestation: RwLock<(String, Arc<Secret32>)>,
     /// Destruction-epoch keys for document scans.
     pub scans: super::ScanKeys,
     /// Keys of scans preserved by legal holds.
@@ -189,8 +211,10 @@ impl Keyring {
                 manifest.audit_subject.clone(),
                 read_key32(&files, &format!("{}.key", manifest.audit_subject))?,
             ),
-            attestation_id: manifest.attestation.clone(),
-            attestation: read_key32(&files, &format!("{}.key", manifest.attestation))?,
+            attestation: RwLock::new((
+                manifest.attestation.clone(),
+                Arc::new(read_key32(&files, &format!("{}.key", manifest.attestation))?),
+            )),
             scans: super::ScanKeys::load(&files)?,
             holds: super::HoldKeys::new(files.clone()),
             files,
@@ -281,10 +305,10 @@ impl Keyring {
             .is_some())
     }
 
-    /// The Ed25519 seed that signs attestations.
+    /// The active attestation key: its id and the Ed25519 seed that signs.
     #[must_use]
-    pub fn attestation_seed(&self) -> &Secret32 {
-        &self.attestation
+    pub fn attestation(&self) -> (String, Arc<Secret32>) {
+        self.attestation.read().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
     /// Hash of the bootstrap admin token, if its file is still present.
@@ -303,7 +327,9 @@ impl Keyring {
     /// the data so that starting with the wrong keys directory is refused.
     #[must_use]
     pub fn fingerprint(&self) -> String {
-        format!("{}/{}/{}", self.blind.id, self.subjects.id, self.attestation_id)
+        let manifest = self.manifest.lock().unwrap_or_else(PoisonError::into_inner);
+        let attestation = manifest.attestation_first.as_ref().unwrap_or(&manifest.attestation);
+        format!("{}/{}/{}", self.blind.id, self.subjects.id, attestation)
     }
 }
 
@@ -332,6 +358,8 @@ fn generate(files: &KeyFiles) -> Result<(), KeyError> {
         blind_index: new_id("blind"),
         audit_subject: new_id("subject"),
         attestation: new_id("attest"),
+        attestation_first: None,
+        attestation_retired: Vec::new(),
     };
     for id in [
         &manifest.kek,
@@ -377,6 +405,7 @@ fn read_key32(files: &KeyFiles, name: &str) -> Result<Secret32, KeyError> {
 }
 
 mod adopt;
+mod attestation;
 pub use adopt::check_received_manifest;
 
 #[cfg(test)]

@@ -8,15 +8,17 @@ mod aead;
 mod attest;
 mod blind;
 mod issuer_keys;
+pub mod jose;
 mod key_files;
 mod keyring;
+pub mod note;
 mod scan_keys;
 pub mod sdjwt;
 pub mod seal;
 mod secret;
 mod token;
 
-pub use aead::{open, seal, AeadError, DataKey, WrappedKey};
+pub use aead::{open, seal, AeadError, DataKey, IndexKey, WrappedKey};
 pub use attest::Attestor;
 pub use blind::{BlindIndex, Commitment, CommitmentCost, SubjectHasher};
 pub use issuer_keys::{created_of_file as issuer_created_of_file, IssuerKeys};

@@ -125,6 +125,15 @@ pub fn state(dir: &Path) -> Result<Option<SealInfo>, KeyError> {
     Ok(info)
 }
 
+/// How `dir`'s keys are sealed at rest, if they are (reads `seal.toml`
+/// only; changes nothing).
+///
+/// # Errors
+/// `seal.toml` cannot be read or parsed.
+pub fn mode(dir: &Path) -> Result<Option<Mode>, KeyError> {
+    Ok(read_info(dir)?.map(|i| i.mode))
+}
+
 fn read_info(dir: &Path) -> Result<Option<SealInfo>, KeyError> {
     let path = dir.join(SEAL_FILE);
     if !path.exists() {

@@ -143,6 +143,16 @@ pub fn seal_meta_with(dek: &crate::crypto::DataKey, card_id: &CardId, meta: &Car
     dek.seal_padded(card_id, "meta", &plain, META_CLASSES)
 }
 
+/// The key that seals the card's list of credential status indices
+/// ([`crate::crypto::DataKey::index_key`]). No permit: it opens nothing of
+/// the holder's, and issuance, revocation and the sweep all need it.
+///
+/// # Errors
+/// The record's keys are gone (404).
+pub fn index_key(keys: &Keyring, card_id: &CardId, record: &CardRecord) -> Result<crate::crypto::IndexKey, Error> {
+    Ok(data_key(keys, card_id, record)?.index_key(card_id))
+}
+
 fn data_key(keys: &Keyring, card_id: &CardId, record: &CardRecord) -> Result<crate::crypto::DataKey, Error> {
     let kek = keys.kek(&record.dek.kek_id).ok_or(Error::NotFound)?;
     crate::crypto::DataKey::unwrap_with(&record.dek, &kek, card_id).map_err(|_| Error::NotFound)
@@ -186,7 +196,8 @@ pub fn open_birth_date(
 }
 
 /// Opens a holder's sealed fields (name, address, gender, card number) for
-/// a disclosure or for a clerk sending a cardholder notice.
+/// a disclosure, for a clerk at the counter, or for a released match fact
+/// to compare with (the fact query opens them only with such a permit).
 ///
 /// # Errors
 /// The permit is for another action, or the record's keys are gone (404).
@@ -201,6 +212,7 @@ pub fn open_fields(
         Action::Disclose,
         Action::ListNotices,
         Action::LookupCard,
+        Action::QueryFact,
         Action::ReadPrintQueue,
         Action::UpdateCard,
         Action::OfferCredential,

@@ -21,6 +21,7 @@ pub enum Action {
     QueryFact,
     ReadRetention,
     RunSweep,
+    RotateKeys,
     RequestHold,
     ApproveHold,
     ReleaseHold,
@@ -47,7 +48,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Self; 38] = [
+    pub const ALL: [Self; 39] = [
         Self::Enroll,
         Self::ReadPhoto,
         Self::RevokeCard,
@@ -63,6 +64,7 @@ impl Action {
         Self::QueryFact,
         Self::ReadRetention,
         Self::RunSweep,
+        Self::RotateKeys,
         Self::RequestHold,
         Self::ApproveHold,
         Self::ReleaseHold,
@@ -130,6 +132,7 @@ impl Action {
             Self::QueryFact => "query_fact",
             Self::ReadRetention => "read_retention",
             Self::RunSweep => "run_sweep",
+            Self::RotateKeys => "rotate_keys",
             Self::RequestHold => "request_hold",
             Self::ApproveHold => "approve_hold",
             Self::ReleaseHold => "release_hold",

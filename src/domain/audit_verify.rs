@@ -30,7 +30,7 @@ pub struct IndexStatus {
 }
 
 /// The result of walking the chain.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ChainReport {
     pub ok: bool,
     pub entries: u64,
@@ -55,6 +55,19 @@ pub struct ChainReport {
     /// disagreed); absent for a store without one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub index: Option<IndexStatus>,
+}
+
+impl ChainReport {
+    /// A log whose newest entries were removed after its Merkle tree
+    /// recorded them (`why` begins with "truncated").
+    #[must_use]
+    pub fn truncated(why: String) -> Self {
+        Self {
+            ok: false,
+            checkpoint_problem: Some(why),
+            ..Self::default()
+        }
+    }
 }
 
 /// Incremental verifier: feed it stored entries in key order.

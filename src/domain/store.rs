@@ -78,18 +78,34 @@ pub enum Change {
         identity: Vec<Commitment>,
         superseded: Vec<CardId>,
     },
-    /// Records the status-list indices of credentials issued for a card;
-    /// aborts if the card is gone or its credentials revoked (not found), or
-    /// an index is taken already (unavailable: draw again).
+    /// Records the status-list indices of credentials issued for a card,
+    /// sealed under `key` with those issued before, if the card's sealed
+    /// meta is still `expect` (read and found valid by the caller); aborts
+    /// if the card is gone (not found), its meta has changed (version
+    /// conflict: read it again), or an index is taken already
+    /// (unavailable: draw again).
     IssueCredentials {
         card_id: CardId,
+        expect: Vec<u8>,
         indices: Vec<u64>,
+        key: crate::crypto::IndexKey,
     },
-    /// Sets the status bit of every credential issued for a card, and of
-    /// every one issued for it from now on (revocation, replacement,
-    /// erasure request).
+    /// Sets the status bit of every credential issued for a card (its list
+    /// opened with `key`), in the commit that moves its sealed meta out of
+    /// valid (revocation, replacement, erasure request), after which no
+    /// credential is issued for it; or before the sweep deletes it.
     RevokeCredentials {
         card_id: CardId,
+        key: crate::crypto::IndexKey,
+    },
+    /// Rewrites a card's credential entries of an older version (its index
+    /// list in the clear, a revocation marker) in today's form: the list
+    /// sealed under `key`, no marker (the sealed meta says revoked); with
+    /// no key (the record is gone or does not open), the listed
+    /// credentials are revoked and the list dropped.
+    SealCredentials {
+        card_id: CardId,
+        key: Option<crate::crypto::IndexKey>,
     },
     /// Puts a card on the counter's queue (to print, or to pick up) or takes it off.
     Counter {
@@ -142,8 +158,12 @@ pub enum Change {
         id: String,
     },
     /// Remembers honey cards (enrolled in the same commit): which cards are
-    /// canaries, as keyed hashes, with their ids and labels.
-    PutHoneyCards(Vec<super::honey::HoneyCard>),
+    /// canaries, each sealed under a random storage key (`put`); `remove`
+    /// drops records by key (an older version's records, once resealed).
+    PutHoneyCards {
+        put: Vec<super::honey::StoredHoneyCard>,
+        remove: Vec<Vec<u8>>,
+    },
     /// Replaces a staff member's browser credentials (registration code,
     /// passkeys); the principal must exist.
     PutStaffKeys {
@@ -250,6 +270,20 @@ pub trait Store: Send + Sync + 'static {
     /// Storage failure.
     fn audit_head(&self) -> Result<(u64, String), StoreError>;
 
+    /// The transparency log's stored hashes (`domain::tlog`): level
+    /// `level`'s hashes `from..to`, written with their entries.
+    ///
+    /// # Errors
+    /// The tree does not hold them, or storage failure.
+    fn tlog_stored(&self, level: u8, from: u64, to: u64) -> Result<Vec<[u8; 32]>, super::tlog::TreeError>;
+
+    /// How many entries the transparency log's tree holds (the chain's
+    /// length, once the writer has caught it up at open).
+    ///
+    /// # Errors
+    /// Storage failure.
+    fn tlog_size(&self) -> Result<u64, StoreError>;
+
     /// The epochs that have scans stored, found by jumping from prefix to
     /// prefix (cost grows with the number of epochs, not of scans).
     ///
@@ -355,11 +389,11 @@ pub trait Store: Send + Sync + 'static {
     /// Storage failure.
     fn counter_queue(&self, limit: usize) -> Result<Vec<CardId>, StoreError>;
 
-    /// Every honey card, in id order.
+    /// Every honey card as stored (sealed; an older version's in the clear).
     ///
     /// # Errors
-    /// Storage failure or an unreadable record.
-    fn honey_cards(&self) -> Result<Vec<super::honey::HoneyCard>, StoreError>;
+    /// Storage failure.
+    fn honey_cards(&self) -> Result<Vec<super::honey::StoredHoneyCard>, StoreError>;
 
     /// How many scans are stored.
     ///
@@ -379,4 +413,19 @@ pub trait Store: Send + Sync + 'static {
     /// # Errors
     /// The read failed.
     fn status_list(&self, list: u32) -> Result<Option<super::credential::ListBits>, StoreError>;
+
+    /// The cards an older version left credential entries for in their
+    /// old form (the index list in the clear, a revocation marker): what
+    /// the vault seals at open.
+    ///
+    /// # Errors
+    /// Storage failure.
+    fn legacy_credentials(&self) -> Result<Vec<CardId>, StoreError>;
+}
+
+/// Any store's transparency-log hashes, as `domain::tlog` reads them.
+impl<T: Store> super::tlog::StoredHashes for T {
+    fn stored(&self, level: u8, from: u64, to: u64) -> Result<Vec<[u8; 32]>, super::tlog::TreeError> {
+        self.tlog_stored(level, from, to)
+    }
 }

@@ -202,21 +202,14 @@ pub async fn audit_requests(State(vault): State<Arc<Vault>>, mut req: Request, n
         return response;
     };
     if let (Some((source, _)), true) = (peer, draft.principal.is_none() && outcome == "unauthenticated") {
-        draft.subject = Some(crate::vault::audit_tally::source_subject(
-            &vault.keys.subjects,
-            Some(source),
-        ));
-        let arrival = vault
-            .unauthenticated
-            .arrive(source, &action, draft.at, std::time::Instant::now());
-        if arrival == crate::vault::audit_tally::Arrival::Counted {
+        if vault.tally_counted(source, &mut draft) {
             return response;
         }
     }
-    // A request about a honey card writes its alert with its own entry.
-    let (alerts, hits) = crate::vault::honey::alerts_for(&vault, std::slice::from_ref(&draft));
-    let mut audit = vec![draft];
-    audit.extend(alerts);
+    // A request about a honey card queues its alert, written later off
+    // this path; the probe is the same for every request.
+    let hits = crate::vault::honey::hits_for(&vault, std::slice::from_ref(&draft));
+    let audit = vec![draft];
     let written = vault.store.commit(Commit {
         changes: Vec::new(),
         audit,

@@ -3,7 +3,7 @@
 
 use axum::body::Body;
 use axum::http::{header, HeaderMap};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use http_body_util::{BodyExt, Limited};
 use serde::de::DeserializeOwned;
 
 use crate::http::error::{ApiError, Error};
@@ -47,15 +47,21 @@ pub async fn read_json<T: DeserializeOwned>(headers: &HeaderMap, body: Body, lim
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > limit) {
+        // Dropped as it comes, within a bound, so the client reads the 413.
+        crate::http::body_limit::discard(body).await;
         return Err(ApiError::from(Error::PayloadTooLarge));
     }
-    let bytes = Limited::new(body, limit).collect().await.map_err(|e| {
-        if e.downcast_ref::<LengthLimitError>().is_some() {
-            ApiError::from(Error::PayloadTooLarge)
-        } else {
-            ApiError::from(Error::InvalidRequest("the request body could not be read".into()))
-        }
-    })?;
+    let bytes = crate::http::body_limit::Bounded::new(body, limit)
+        .collect()
+        .await
+        .map_err(|e| {
+            // The limit reached here, or by the router's body-limit layer.
+            if crate::http::body_limit::is_over_limit(&*e) {
+                ApiError::from(Error::PayloadTooLarge)
+            } else {
+                ApiError::from(Error::InvalidRequest("the request body could not be read".into()))
+            }
+        })?;
     parse_json(&bytes.to_bytes())
 }
 

@@ -13,14 +13,15 @@ use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use serde::de::DeserializeOwned;
 
-use crate::authz::{Action, Decision, Permit, RequestContext, Resource};
+use crate::authz::{Action, Permit, RequestContext, Resource};
 use crate::domain::audit::AuditDraft;
-use crate::domain::card::{CardId, CardNumber};
+use crate::domain::card::CardNumber;
 use crate::domain::principal::Principal;
 use crate::domain::store::{Change, Commit, Committed, Store, StoreError};
 use crate::domain::vocab::Purpose;
 use crate::http::audit_layer::AuditSlot;
 use crate::http::error::{ApiError, Error};
+pub use crate::vault::cards::CardRef;
 use crate::vault::Vault;
 
 /// One request's passage through the vault.
@@ -29,6 +30,8 @@ pub struct Gate {
     pub slot: AuditSlot,
     headers: HeaderMap,
     console: Option<crate::http::ConsoleCaller>,
+    /// The source address, as the listener saw it (none without a listener).
+    peer: Option<std::net::IpAddr>,
 }
 
 impl FromRequestParts<Arc<Vault>> for Gate {
@@ -40,37 +43,19 @@ impl FromRequestParts<Arc<Vault>> for Gate {
             slot: parts.extensions.get::<AuditSlot>().cloned().unwrap_or_default(),
             headers: parts.headers.clone(),
             console: parts.extensions.get::<crate::http::ConsoleCaller>().cloned(),
+            peer: parts.extensions.get::<crate::http::Peer>().map(|p| p.addr.ip()),
         })
     }
 }
 
-/// A card as a request names it: the number if the text can be one, its
-/// audit subject and its storage id. Text that cannot be a card number still
-/// gets a subject and an id, so probing is audited and answered exactly as
-/// asking about an unknown card.
-pub struct CardRef {
-    pub number: Option<CardNumber>,
-    pub subject: String,
-    pub id: CardId,
-}
-
-impl CardRef {
-    /// The Cedar resource for an action on this card.
-    #[must_use]
-    pub fn resource(&self) -> Resource {
-        Resource::Card(self.subject.clone())
-    }
-
-    /// The card number, or 404 for text that cannot be one.
-    ///
-    /// # Errors
-    /// The text was not a card number.
-    pub fn number(&self) -> Result<&CardNumber, Error> {
-        self.number.as_ref().ok_or(Error::NotFound)
-    }
-}
-
 impl Gate {
+    /// The share of the in-memory tables this request's address is charged to.
+    #[must_use]
+    pub fn source(&self) -> crate::vault::shares::Source {
+        self.peer
+            .map_or(crate::vault::shares::Source::UNKNOWN, crate::vault::shares::Source::of)
+    }
+
     /// Names the request's action (and purpose, when fixed) in its audit
     /// entry, then authenticates the caller.
     ///
@@ -161,27 +146,6 @@ impl Gate {
         }
     }
 
-    /// One decision per resource under one decision id (facts), counted in
-    /// the metrics; the caller records each in its own audit entry.
-    #[must_use]
-    pub fn decide_each(
-        &self,
-        principal: &Principal,
-        action: Action,
-        resources: &[Resource],
-        context: &RequestContext,
-        decision_id: &str,
-    ) -> Vec<Decision> {
-        let decisions = self
-            .vault
-            .policy()
-            .decide_each(principal, action, resources, context, decision_id);
-        for d in &decisions {
-            self.vault.metrics.decision(d.allowed);
-        }
-        decisions
-    }
-
     /// The card that `text` names, with its subject recorded in the slot.
     #[must_use]
     pub fn card(&self, text: &str) -> CardRef {
@@ -200,6 +164,24 @@ impl Gate {
     ///
     /// # Errors
     /// 400 naming the field, 413 past the limit.
+    /// Whether the request carries a body (a content type, or a length
+    /// above zero).
+    #[must_use]
+    pub fn has_body(&self) -> bool {
+        let length = self
+            .headers
+            .get(axum::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        match length {
+            Some(n) => n > 0,
+            None => {
+                self.headers.contains_key(axum::http::header::CONTENT_TYPE)
+                    || self.headers.contains_key(axum::http::header::TRANSFER_ENCODING)
+            }
+        }
+    }
+
     pub async fn body<T: DeserializeOwned>(&self, body: Body, limit: usize) -> Result<T, ApiError> {
         crate::http::extract::read_json(&self.headers, body, limit).await
     }
@@ -230,10 +212,10 @@ impl Gate {
     ///
     /// # Errors
     /// As [`Gate::commit`].
-    pub async fn commit_entries(&self, mut commit: Commit) -> Result<Committed, ApiError> {
-        // A request about a honey card writes its alert in the same commit.
-        let (alerts, hits) = crate::vault::honey::alerts_for(&self.vault, &commit.audit);
-        commit.audit.extend(alerts);
+    pub async fn commit_entries(&self, commit: Commit) -> Result<Committed, ApiError> {
+        // A request about a honey card queues its alert, written later off
+        // this path; the probe is the same for every request.
+        let hits = crate::vault::honey::hits_for(&self.vault, &commit.audit);
         match self.vault.store.commit(commit).await {
             Ok(done) => {
                 crate::vault::honey::report(&self.vault, hits);

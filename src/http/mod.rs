@@ -3,6 +3,7 @@
 //! domain → shape the answer. The audit middleware wraps them all.
 
 pub mod audit_layer;
+pub mod body_limit;
 pub mod dto;
 pub mod error;
 pub mod extract;
@@ -64,7 +65,12 @@ pub fn api_routes(vault: Arc<Vault>) -> Router {
 // first), so a request clones three boxes, not a hundred.
 
 fn audited_routes(vault: &Arc<Vault>) -> Router<Arc<Vault>> {
-    card_routes(office_routes(Router::new()))
+    let mut office = office_routes(Router::new());
+    // Published checkpoints are a public route (`router_with`).
+    if !vault.config.audit.publish_checkpoints {
+        office = office.route("/v1/audit/checkpoint", get(handlers::tlog::checkpoint));
+    }
+    card_routes(office)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(
@@ -73,6 +79,9 @@ fn audited_routes(vault: &Arc<Vault>) -> Router<Arc<Vault>> {
                     Arc::clone(vault),
                     audit_layer::audit_requests,
                 ))
+                // Inside the audit layer: a body refused for its size is
+                // an audited request like any other refusal, of its action.
+                .layer(middleware::from_fn(body_limit::bound_bodies))
                 .layer(HandleErrorLayer::new(|_: tower::BoxError| async {
                     ApiError::from(Error::unavailable("request timed out"))
                 }))
@@ -85,7 +94,11 @@ fn audited_routes(vault: &Arc<Vault>) -> Router<Arc<Vault>> {
 pub fn router_with(vault: Arc<Vault>, skin: Router<Arc<Vault>>) -> Router {
     let audited = audited_routes(&vault);
     let shed = Arc::clone(&vault);
-    let public = Router::new()
+    let mut public = Router::new();
+    if vault.config.audit.publish_checkpoints {
+        public = public.route("/v1/audit/checkpoint", get(handlers::tlog::public_checkpoint));
+    }
+    let public = public
         .route("/healthz", get(handlers::ops::healthz))
         .route("/readyz", get(handlers::ops::readyz))
         .route("/v1/openapi.json", get(handlers::ops::openapi))
@@ -102,17 +115,21 @@ pub fn router_with(vault: Arc<Vault>, skin: Router<Arc<Vault>>) -> Router {
         // pre-authorized code; the redemption writes its own audit entry)
         // and the public documents a verifier needs, never told about a
         // presentation.
+        .route("/.well-known/openid-credential-issuer", get(handlers::wallet::metadata))
         .route(
-            "/.well-known/openid-credential-issuer",
-            get(handlers::credentials::metadata),
+            "/.well-known/oauth-authorization-server",
+            get(handlers::wallet::authorization_server),
         )
-        .route("/.well-known/jwt-vc-issuer", get(handlers::credentials::jwt_vc_issuer))
-        .route("/oid4vci/token", post(handlers::credentials::token))
-        .route("/oid4vci/nonce", post(handlers::credentials::nonce))
-        .route("/oid4vci/credential", post(handlers::credentials::credential))
-        .route("/v1/status-lists/{n}", get(handlers::credentials::status_list))
+        .route("/.well-known/jwt-vc-issuer", get(handlers::wallet::jwt_vc_issuer))
+        .route("/oid4vci/token", post(handlers::wallet::token))
+        .route("/oid4vci/nonce", post(handlers::wallet::nonce))
+        .route("/oid4vci/credential", post(handlers::wallet::credential))
+        .route("/v1/status-lists/{n}", get(handlers::wallet::status_list))
+        // The routes that write no audit entry of their own get the same
+        // body limit here (the audited ones inside their audit layer).
+        .layer(middleware::from_fn(body_limit::limit_bodies))
         .merge(audited)
-        .merge(skin);
+        .merge(skin.layer(middleware::from_fn(body_limit::limit_bodies)));
     let outer = ServiceBuilder::new()
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             // The route template only: paths carry card numbers.
@@ -211,9 +228,14 @@ fn office_routes(router: Router<Arc<Vault>>) -> Router<Arc<Vault>> {
         .route("/v1/policies/rollback", post(handlers::policies::rollback))
         .route("/v1/retention", get(handlers::retention::status))
         .route("/v1/retention/sweep", post(handlers::retention::sweep))
+        .route("/v1/keys/attestation/rotate", post(handlers::keys::rotate_attestation))
         .route("/v1/audit", get(handlers::audit::list))
         .route("/v1/audit/verify", get(handlers::audit::verify))
+        .route("/v1/audit/tile/{*path}", get(handlers::tlog::tile))
+        .route("/v1/audit/proof/inclusion", get(handlers::tlog::inclusion))
+        .route("/v1/audit/proof/consistency", get(handlers::tlog::consistency))
         .route("/metrics", get(handlers::ops::metrics))
+        .route("/v1/status", get(handlers::ops::status))
 }
 
 type HeaderLayer = SetResponseHeaderLayer<HeaderValue>;

@@ -126,6 +126,59 @@ impl IntoResponses for Refused {
     }
 }
 
+/// A wallet endpoint's 400 (OAuth's shape): the `error` code says why.
+#[derive(utoipa::IntoResponses)]
+#[response(status = 400)]
+pub struct WalletBadRequest(pub crate::http::dto::OAuthError);
+
+/// `invalid_token`: no, an unknown, a used or an expired access token.
+#[derive(utoipa::IntoResponses)]
+#[response(
+    status = 401,
+    headers(("WWW-Authenticate" = String, description = "Bearer"))
+)]
+pub struct WalletUnauthorized(pub crate::http::dto::OAuthError);
+
+/// A 503 from the credential endpoint: the vault's own shape when it is
+/// sealed or over its cap, OAuth's (`temporarily_unavailable`) when
+/// storage fails during issuance.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum AnyError {
+    Vault(Box<ErrorBody>),
+    Wallet(crate::http::dto::OAuthError),
+}
+
+#[derive(utoipa::IntoResponses)]
+#[response(status = 503)]
+pub struct WalletUnavailable(pub AnyError);
+
+/// What the token endpoint refuses with: 400 in OAuth's shape, and 429 /
+/// 503 as every route.
+pub struct WalletTokenRefused;
+
+impl IntoResponses for WalletTokenRefused {
+    fn responses() -> BTreeMap<String, RefOr<response::Response>> {
+        let mut all = WalletBadRequest::responses();
+        all.extend(Busy::responses());
+        all
+    }
+}
+
+/// What the credential endpoint refuses with: 400 and 401 in OAuth's
+/// shape, 429, and 503 in either shape.
+pub struct WalletRefused;
+
+impl IntoResponses for WalletRefused {
+    fn responses() -> BTreeMap<String, RefOr<response::Response>> {
+        let mut all = WalletBadRequest::responses();
+        all.extend(WalletUnauthorized::responses());
+        all.extend(RateLimited::responses());
+        all.extend(WalletUnavailable::responses());
+        all
+    }
+}
+
 /// `POST /v1/unseal`: exactly one of the two.
 #[derive(Serialize, ToSchema)]
 pub struct UnsealRequest {
@@ -146,6 +199,15 @@ impl Modify for Bearer {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .description(Some("A principal's token (POST /v1/principals)"))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "access_token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("A wallet's access token (POST /oid4vci/token)"))
                     .build(),
             ),
         );
@@ -181,6 +243,13 @@ impl Modify for Bearer {
         handlers::counter::picked_up,
         handlers::access_report::access_report,
         handlers::credentials::offer,
+        handlers::wallet::metadata,
+        handlers::wallet::authorization_server,
+        handlers::wallet::jwt_vc_issuer,
+        handlers::wallet::token,
+        handlers::wallet::nonce,
+        handlers::wallet::credential,
+        handlers::wallet::status_list,
         handlers::reports::quarterly,
         handlers::honey::create,
         handlers::honey::alerts,
@@ -202,15 +271,28 @@ impl Modify for Bearer {
         handlers::policies::rollback,
         handlers::retention::status,
         handlers::retention::sweep,
+        handlers::keys::rotate_attestation,
         handlers::audit::list,
         handlers::audit::verify,
+        handlers::tlog::checkpoint,
+        handlers::tlog::tile,
+        handlers::tlog::inclusion,
+        handlers::tlog::consistency,
         handlers::ops::metrics,
+        handlers::ops::status,
         handlers::ops::unseal_status,
         handlers::ops::unseal,
     ),
     // AuditEntry: the audit page inlines it (see `dto::AuditEntryView`);
-    // listed here so that the schemas it names are in the document.
-    components(schemas(ErrorBody, ErrorDetail, crate::domain::audit::AuditEntry)),
+    // listed here so that the schemas it names are in the document; the
+    // wallet endpoints' refusals name OAuthError and AnyError.
+    components(schemas(
+        ErrorBody,
+        ErrorDetail,
+        crate::domain::audit::AuditEntry,
+        crate::http::dto::OAuthError,
+        AnyError
+    )),
     modifiers(&Bearer),
     tags(
         (name = "facts", description = "minimal signed facts about one presented card"),
@@ -219,6 +301,7 @@ impl Modify for Bearer {
         (name = "policies", description = "policy administration (privacy officers)"),
         (name = "oversight", description = "audit, retention, metrics"),
         (name = "admin", description = "principals"),
+        (name = "wallets", description = "holder-held credentials: OpenID4VCI 1.0 for wallets, keys and status lists for verifiers"),
         (name = "ops", description = "health, keys, sealing, this document")
     )
 )]

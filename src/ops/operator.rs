@@ -228,3 +228,87 @@ pub async fn print_queue(client: &Client) -> Result<u8, String> {
     }
     Ok(OK)
 }
+
+/// `civic-vault console invite`: issues staff principal `id` with `roles`
+/// as the caller (the bootstrap admin, with keys/admin.token) and prints
+/// its one-time console registration link at `origin`. The issuance is the
+/// API's own: the same approval rules, audited.
+///
+/// # Errors
+/// The vault could not be reached.
+pub async fn console_invite(client: &Client, id: &str, roles: &[String], origin: &str) -> Result<u8, String> {
+    let body = json!({"id": id, "kind": "staff", "roles": roles});
+    let issued = match client.call(Method::POST, "/v1/principals", Some(&body)).await {
+        Ok(b) => b,
+        Err(e) if e.status == 401 => {
+            eprintln!(
+                "refused: the bootstrap admin token was not accepted (it is disabled once two other admins are active, and a sealed vault's token is the one `keys seal` printed); an admin issues new staff in the console (Principals)"
+            );
+            return Ok(REFUSED);
+        }
+        Err(e) => return refused(e),
+    };
+    let Some(link) = issued["registration_url"].as_str() else {
+        return Err("the vault answered without a registration link".into());
+    };
+    // The vault's own word for its console origin (the credential issuer
+    // is that origin), over the configuration's guess.
+    let origin = match client.get("/.well-known/openid-credential-issuer").await {
+        Ok(m) => m["credential_issuer"].as_str().unwrap_or(origin).to_owned(),
+        Err(_) => origin.to_owned(),
+    };
+    println!("{origin}{link}");
+    eprintln!(
+        "A one-time link for {id} ({}): open it in a browser at {origin} within 24 hours and register a passkey; it works once.",
+        roles.join(", ")
+    );
+    if issued["status"] == "pending_approval" {
+        eprintln!("{id} waits for a second admin's approval (console: Principals); the link works once approved.");
+    }
+    if let Some(notice) = issued["notice"].as_str() {
+        eprintln!("Note: {notice}.");
+    }
+    Ok(OK)
+}
+
+/// `civic-vault keys rotate-attestation`: a new attestation key signs from
+/// now on; prints the vault's answer (the new and the retired key ids, and
+/// until when the retired one stays published).
+///
+/// # Errors
+/// No answer from the vault.
+pub async fn rotate_attestation(client: &Client) -> Result<u8, String> {
+    match client.call(Method::POST, "/v1/keys/attestation/rotate", None).await {
+        Ok(answer) => {
+            println!("{}", serde_json::to_string_pretty(&answer).unwrap_or_default());
+            Ok(OK)
+        }
+        Err(e) => refused(e),
+    }
+}
+
+/// `civic-vault keys rotate-kek`: a sweep that replaces the KEK now (new
+/// KEK, live data keys rewrapped, the old KEK destroyed and certified).
+/// Prints the sweep report; exit 1 when the vault refused or the old KEK
+/// could not be destroyed yet (the report says why).
+///
+/// # Errors
+/// No answer from the vault.
+pub async fn rotate_kek(client: &Client) -> Result<u8, String> {
+    let body = json!({"rotate_kek": true});
+    let report = match client.call(Method::POST, "/v1/retention/sweep", Some(&body)).await {
+        Ok(r) => r,
+        Err(e) => return refused(e),
+    };
+    println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+    let kek_destroyed = report["destroyed"]
+        .as_array()
+        .is_some_and(|d| d.iter().any(|c| c["data_class"] == "key_encryption_key"));
+    if kek_destroyed {
+        eprintln!("the KEK is replaced and the old one destroyed: take a fresh backup (older ones open no record now)");
+        Ok(OK)
+    } else {
+        eprintln!("the old KEK is not destroyed yet: see the report's skipped and errors");
+        Ok(REFUSED)
+    }
+}

@@ -27,6 +27,7 @@ impl Background {
             tokio::spawn(checkpoints(Arc::clone(vault), stop.subscribe())),
             tokio::spawn(tallies(Arc::clone(vault), stop.subscribe())),
             tokio::spawn(witnessing(Arc::clone(vault), stop.subscribe())),
+            tokio::spawn(honey(Arc::clone(vault), stop.subscribe())),
         ];
         if vault.cluster.get().is_some() {
             tasks.push(tokio::spawn(cluster_certificates(Arc::clone(vault), stop.subscribe())));
@@ -46,6 +47,11 @@ impl Background {
         // ledger for the next start.
         if let Some(cluster) = vault.cluster.get() {
             cluster.stop().await;
+        }
+        // Every request has been answered: the honey card alerts still
+        // queued are written.
+        if crate::vault::honey::write_alerts(&vault, true).await.is_err() {
+            tracing::error!("honey card alerts could not be written at shutdown");
         }
         // Every request has been answered: the counts still open are written.
         if let Err(e) = vault
@@ -97,7 +103,7 @@ async fn sweeps(vault: Arc<Vault>, mut stopped: watch::Receiver<bool>) {
         tokio::select! {
             _ = tick.tick() => {
                 vault.rate_limits.forget_idle();
-                if let Err(e) = crate::vault::retention::sweep(&vault, "schedule", None).await {
+                if let Err(e) = crate::vault::retention::sweep(&vault, "schedule", None, false).await {
                     tracing::error!(error = %e, "scheduled retention sweep failed; will retry");
                 }
             }
@@ -114,10 +120,19 @@ async fn sign_checkpoint(vault: &Arc<Vault>) -> Option<u64> {
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default();
     let v = Arc::clone(vault);
-    tokio::task::spawn_blocking(move || v.checkpointer.sign_head(&v.store, &at))
-        .await
-        .ok()
-        .flatten()
+    tokio::task::spawn_blocking(move || {
+        let seq = v.checkpointer.sign_head(&v.store, &at);
+        // `sign_head` flushed the store: the tree it signs is durable.
+        if seq.is_some() {
+            if let Err(e) = v.tree_checkpoints.sign(&v.store) {
+                tracing::error!(error = %e, "audit tree checkpoint could not be written");
+            }
+        }
+        seq
+    })
+    .await
+    .ok()
+    .flatten()
 }
 
 /// A checkpoint every `checkpoint_every` entries or `checkpoint_interval`
@@ -167,6 +182,25 @@ async fn witnessing(vault: Arc<Vault>, mut stopped: watch::Receiver<bool>) {
                     crate::vault::witness_sync::sync(&vault).await;
                     seen = now;
                     last = tokio::time::Instant::now();
+                }
+            }
+            _ = stopped.changed() => break,
+        }
+    }
+}
+
+/// Honey cards: each planned card enrolled at its second, each queued
+/// alert written at its own (both checked every second).
+async fn honey(vault: Arc<Vault>, mut stopped: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                crate::vault::honey::enroll_due(&vault).await;
+                if crate::vault::honey::write_alerts(&vault, false).await.is_err() {
+                    vault.metrics.audit_failure();
+                    tracing::error!("honey card alerts could not be written to the audit log; will retry");
                 }
             }
             _ = stopped.changed() => break,

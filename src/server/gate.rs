@@ -36,6 +36,7 @@ impl Opened {
             }
         };
         let background = Background::start(&vault);
+        tokio::spawn(crate::server::hint::first_person_hint(Arc::clone(&vault)));
         Self {
             vault,
             router,
@@ -74,6 +75,8 @@ pub(super) async fn serve(
 ) -> std::io::Result<()> {
     let app = router
         .layer(crate::http::security_headers(tower::ServiceBuilder::new()))
+        // The gate's routes read small bodies only (an unseal share).
+        .layer(axum::middleware::from_fn(crate::http::body_limit::limit_bodies))
         .layer(axum::middleware::from_fn(crate::server::listener::track_requests))
         .into_make_service_with_connect_info::<PeerAddr>();
     let stop = async move {

@@ -7,6 +7,7 @@
 pub mod app;
 pub(crate) mod background;
 mod gate;
+mod hint;
 pub mod listener;
 mod nodes;
 pub mod standby;
@@ -44,6 +45,7 @@ pub async fn serve(
     let cluster = start_cluster(&vault.config, &vault.keys.files).await?;
     join_cluster(&vault, cluster.as_ref());
     let background = Background::start(&vault);
+    tokio::spawn(crate::server::hint::first_person_hint(Arc::clone(&vault)));
     if tls.is_none() {
         tracing::warn!(
             "TLS is off: serve behind a TLS-terminating proxy on a trusted network, or set [tls] cert and key"

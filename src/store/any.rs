@@ -145,6 +145,20 @@ impl Store for AnyStore {
         each!(self, s => s.audit_verify(checkpoints))
     }
 
+    fn tlog_stored(&self, level: u8, from: u64, to: u64) -> Result<Vec<[u8; 32]>, crate::domain::tlog::TreeError> {
+        match self {
+            Self::Sled(s) => s.tlog_stored(level, from, to),
+            Self::Postgres(s) => s.tlog_stored(level, from, to),
+        }
+    }
+
+    fn tlog_size(&self) -> Result<u64, StoreError> {
+        match self {
+            Self::Sled(s) => s.tlog_size(),
+            Self::Postgres(s) => s.tlog_size(),
+        }
+    }
+
     fn audit_head(&self) -> Result<(u64, String), StoreError> {
         each!(self, s => s.audit_head())
     }
@@ -217,7 +231,7 @@ impl Store for AnyStore {
         each!(self, s => s.counter_queue(limit))
     }
 
-    fn honey_cards(&self) -> Result<Vec<crate::domain::honey::HoneyCard>, StoreError> {
+    fn honey_cards(&self) -> Result<Vec<crate::domain::honey::StoredHoneyCard>, StoreError> {
         each!(self, s => s.honey_cards())
     }
 
@@ -227,6 +241,10 @@ impl Store for AnyStore {
 
     fn status_list(&self, list: u32) -> Result<Option<crate::domain::credential::ListBits>, StoreError> {
         each!(self, s => s.status_list(list))
+    }
+
+    fn legacy_credentials(&self) -> Result<Vec<CardId>, StoreError> {
+        each!(self, s => s.legacy_credentials())
     }
 
     fn flush(&self) -> Result<(), StoreError> {

@@ -106,10 +106,16 @@ pub(crate) fn apply_change(kv: &dyn Kv, change: &Change) -> TxResult<()> {
             due_at,
         } => update_meta(&tx, card_id, expect, meta, *due_at)?,
         Change::DeleteCard { card_id, due: entry } => delete_card(&tx, card_id, *entry)?,
-        Change::IssueCredentials { card_id, indices } => {
-            super::credentials::issue(tx.cards, tx.credentials, card_id, indices)?
+        Change::IssueCredentials {
+            card_id,
+            expect,
+            indices,
+            key,
+        } => super::credentials::issue(tx.cards, tx.credentials, card_id, expect, indices, key)?,
+        Change::RevokeCredentials { card_id, key } => super::credentials::revoke(tx.credentials, card_id, key)?,
+        Change::SealCredentials { card_id, key } => {
+            super::credentials::seal_legacy(tx.credentials, card_id, key.as_ref())?
         }
-        Change::RevokeCredentials { card_id } => super::credentials::revoke(tx.credentials, card_id)?,
         Change::MoveDue { from, to } => move_due(&tx, *from, *to)?,
         Change::UpdateCard {
             card_id,
@@ -196,10 +202,12 @@ fn apply_record_change(tx: &Tx<'_>, change: &Change) -> TxResult<()> {
                     .insert(n.id.as_bytes(), tx_encode::<crate::domain::legal::Notice>(n)?)?;
             }
         }
-        Change::PutHoneyCards(cards) => {
-            for card in cards {
-                tx.honey
-                    .insert(card.id.as_bytes(), tx_encode::<crate::domain::honey::HoneyCard>(card)?)?;
+        Change::PutHoneyCards { put, remove } => {
+            for key in remove {
+                tx.honey.remove(key.as_slice())?;
+            }
+            for card in put {
+                tx.honey.insert(card.key.as_slice(), card.sealed.as_slice())?;
             }
         }
         Change::RemoveNotice { id } => {

@@ -27,6 +27,7 @@ pub mod postgres;
 pub use migrate::{AttestationV1, CardRecordV1};
 mod reads;
 mod records;
+mod tlog;
 mod writer;
 
 use std::path::Path;
@@ -73,6 +74,8 @@ pub(crate) struct Trees {
     /// lists' bits, which indices are taken, and revoked cards (see
     /// `keys::credential_*`).
     pub credentials: sled::Tree,
+    /// The audit's Merkle tree: runs of stored hashes (`tlog.rs`).
+    pub tlog: sled::Tree,
     pub meta: sled::Tree,
 }
 
@@ -187,6 +190,7 @@ impl SledStore {
             staff_keys: db.open_tree("staff_keys").map_err(failed)?,
             honey: db.open_tree("honey_cards").map_err(failed)?,
             credentials: db.open_tree("credentials").map_err(failed)?,
+            tlog: db.open_tree("tlog").map_err(failed)?,
             meta: meta.clone(),
         };
         // The audit index lives in files beside sled's (see `audit_index`);
@@ -203,11 +207,12 @@ impl SledStore {
             audit_index,
         });
         let head = writer::chain_head(&inner.trees.audit)?;
+        let frontier = tlog::open(&inner.db, &inner.trees.tlog, &inner.trees.audit, head.seq)?;
         let (tx, rx) = mpsc::channel();
         let thread_inner = Arc::clone(&inner);
         let thread = std::thread::Builder::new()
             .name("vault-writer".into())
-            .spawn(move || writer::run(&thread_inner, &rx, head))
+            .spawn(move || writer::run(&thread_inner, &rx, head, frontier))
             .map_err(failed)?;
         Ok((
             Self {

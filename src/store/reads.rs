@@ -69,6 +69,14 @@ impl Store for SledStore {
         self.inner.audit_index.about(&self.inner.trees.audit, subject)
     }
 
+    fn tlog_stored(&self, level: u8, from: u64, to: u64) -> Result<Vec<[u8; 32]>, crate::domain::tlog::TreeError> {
+        super::tlog::stored(&self.inner.trees.tlog, level, from, to)
+    }
+
+    fn tlog_size(&self) -> Result<u64, StoreError> {
+        super::tlog::size(&self.inner.trees.tlog)
+    }
+
     fn audit_head(&self) -> Result<(u64, String), StoreError> {
         let h = writer::chain_head(&self.inner.trees.audit)?;
         Ok((h.seq, crate::domain::audit::format_hash(&h.hash)))
@@ -233,13 +241,18 @@ impl Store for SledStore {
             .collect()
     }
 
-    fn honey_cards(&self) -> Result<Vec<crate::domain::honey::HoneyCard>, StoreError> {
+    fn honey_cards(&self) -> Result<Vec<crate::domain::honey::StoredHoneyCard>, StoreError> {
         self.inner
             .trees
             .honey
             .iter()
-            .values()
-            .map(|v| decode(&v.map_err(failed)?))
+            .map(|kv| {
+                let (k, v) = kv.map_err(failed)?;
+                Ok(crate::domain::honey::StoredHoneyCard {
+                    key: k.to_vec(),
+                    sealed: v.to_vec(),
+                })
+            })
             .collect()
     }
 
@@ -250,6 +263,17 @@ impl Store for SledStore {
     fn status_list(&self, list: u32) -> Result<Option<crate::domain::credential::ListBits>, StoreError> {
         let tree = &self.inner.trees.credentials;
         super::credentials::read_list(|k| tree.get(k).map(|v| v.map(|v| v.to_vec())), list).map_err(failed)
+    }
+
+    fn legacy_credentials(&self) -> Result<Vec<CardId>, StoreError> {
+        let tree = &self.inner.trees.credentials;
+        let mut keys = Vec::new();
+        for prefix in [b"c", b"r"] {
+            for k in tree.scan_prefix(prefix).keys() {
+                keys.push(k.map_err(failed)?.to_vec());
+            }
+        }
+        Ok(super::credentials::legacy_cards(keys.into_iter()))
     }
 
     fn flush(&self) -> Result<(), StoreError> {

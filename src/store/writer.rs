@@ -3,7 +3,7 @@
 use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 
-use sled::transaction::TransactionError;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 use tokio::sync::oneshot;
 
@@ -12,6 +12,7 @@ use super::{failed, Inner};
 use crate::domain::audit::{split_block, AuditDraft, GENESIS};
 use crate::domain::audit_seal::seal_into_block;
 use crate::domain::store::{Commit, CommitResult, Committed, StoreError};
+use crate::domain::tlog::{leaf_hash, Frontier, Runs};
 
 /// How many queued commits one group takes at most.
 const MAX_GROUP: usize = 512;
@@ -73,6 +74,35 @@ impl Block {
     }
 }
 
+/// The tree's leaves of a block's entries (`block` from an entry boundary on).
+fn leaves(block: &[u8]) -> Result<Vec<[u8; 32]>, String> {
+    split_block(block)
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .map(|stored| {
+            stored
+                .get(32..)
+                .map(leaf_hash)
+                .ok_or_else(|| "bad audit entry".to_owned())
+        })
+        .collect()
+}
+
+/// The transparency log's side of a group: the right edge, and the stored
+/// hashes this group adds, written before the group's flush.
+pub(crate) struct Tree {
+    pub(crate) frontier: Frontier,
+    pub(crate) runs: Runs,
+}
+
+impl Tree {
+    fn add(&mut self, leaves: Vec<[u8; 32]>) {
+        for leaf in leaves {
+            self.frontier.push(leaf, &mut self.runs);
+        }
+    }
+}
+
 /// Seals drafts after `head` into `block`; returns their seqs and the new head.
 fn seal_all(head: Head, drafts: &[AuditDraft], outcome: Option<&str>, block: &mut Block) -> (Vec<u64>, Head) {
     let mut head = head;
@@ -89,7 +119,7 @@ fn seal_all(head: Head, drafts: &[AuditDraft], outcome: Option<&str>, block: &mu
 
 /// Applies one commit with changes as a transaction. Returns the new head
 /// and the result for the caller; `Err` means storage itself failed.
-fn transact(inner: &Inner, head: Head, commit: &Commit) -> Result<(Head, CommitResult), String> {
+fn transact(inner: &Inner, head: Head, commit: &Commit, tree: &mut Tree) -> Result<(Head, CommitResult), String> {
     let t = &inner.trees;
     let trees = [
         &t.audit,
@@ -117,17 +147,22 @@ fn transact(inner: &Inner, head: Head, commit: &Commit) -> Result<(Head, CommitR
         }
         let mut block = Block::default();
         let (seqs, new_head) = seal_all(head, &commit.audit, None, &mut block);
+        let leaves = leaves(&block.bytes).map_err(|e| ConflictableTransactionError::Abort(Abort::Corrupt(e)))?;
         if let Some((k, v)) = block.take() {
             tx[0].insert(&k, v)?;
         }
-        Ok((seqs, new_head))
+        Ok((seqs, new_head, leaves))
     });
     match outcome {
-        Ok((seqs, new_head)) => Ok((new_head, Ok(Committed { seqs }))),
+        Ok((seqs, new_head, leaves)) => {
+            tree.add(leaves);
+            Ok((new_head, Ok(Committed { seqs })))
+        }
         Err(TransactionError::Abort(Abort::Conflict(c))) => {
             // Nothing changed; the attempt is still recorded, with its outcome.
             let mut block = Block::default();
             let (_, new_head) = seal_all(head, &commit.audit, Some(c.code()), &mut block);
+            tree.add(leaves(&block.bytes)?);
             if let Some((k, v)) = block.take() {
                 t.audit.insert(k, v).map_err(|e| e.to_string())?;
             }
@@ -148,7 +183,11 @@ fn gather(rx: &mpsc::Receiver<Job>, jobs: &mut Vec<Job>) {
     }
 }
 
-pub(crate) fn run(inner: &Inner, rx: &mpsc::Receiver<Job>, mut head: Head) {
+pub(crate) fn run(inner: &Inner, rx: &mpsc::Receiver<Job>, mut head: Head, frontier: Frontier) {
+    let mut tree = Tree {
+        frontier,
+        runs: Runs::default(),
+    };
     let mut last_group = 0usize;
     while let Ok(first) = rx.recv() {
         let mut jobs = vec![first];
@@ -168,7 +207,12 @@ pub(crate) fn run(inner: &Inner, rx: &mpsc::Receiver<Job>, mut head: Head) {
                 continue;
             }
             if job.commit.changes.is_empty() {
+                let from = block.bytes.len();
                 let (seqs, new_head) = seal_all(head, &job.commit.audit, None, &mut block);
+                match leaves(&block.bytes[from..]) {
+                    Ok(l) => tree.add(l),
+                    Err(e) => broken = Some(e),
+                }
                 head = new_head;
                 results.push(Ok(Committed { seqs }));
                 continue;
@@ -181,7 +225,7 @@ pub(crate) fn run(inner: &Inner, rx: &mpsc::Receiver<Job>, mut head: Head) {
                     continue;
                 }
             }
-            match transact(inner, head, &job.commit) {
+            match transact(inner, head, &job.commit, &mut tree) {
                 Ok((new_head, result)) => {
                     head = new_head;
                     results.push(result);
@@ -197,6 +241,13 @@ pub(crate) fn run(inner: &Inner, rx: &mpsc::Receiver<Job>, mut head: Head) {
                 if let Err(e) = inner.trees.audit.insert(k, v) {
                     broken = Some(e.to_string());
                 }
+            }
+        }
+        // The group's tree hashes, in the same flush as its entries: no
+        // answer before an entry's leaf is as durable as the entry.
+        if broken.is_none() {
+            if let Err(e) = super::tlog::write(&inner.trees.tlog, &mut tree.runs) {
+                broken = Some(e);
             }
         }
         if broken.is_none() {

@@ -6,23 +6,24 @@
 use std::sync::Arc;
 
 use crate::domain::access::{self, Permit};
-use crate::domain::access_report::{entries, letter, text, LegalAnswers, ReportEntry};
+use crate::domain::access_report::{entries, LegalAnswers, ReportEntry};
 use crate::domain::card::CardId;
 use crate::domain::error::Error;
-use crate::domain::notice_text::NoticeLanguage;
 use crate::domain::store::Store;
+use crate::texts::{letter, report, Language};
 use crate::vault::Vault;
 
 /// The report as the clerk prints it.
 pub struct AccessReport {
     pub card_number: String,
     pub entries: Vec<ReportEntry>,
-    pub language: NoticeLanguage,
+    pub language: Language,
     pub letter: String,
 }
 
 /// The report for the card `id` (audit subject `subject`), in `language`
-/// (`en` or `es`) or else the first of the holder's languages that has one.
+/// (a tag of one of `crate::texts::Language`) or else the first of the
+/// holder's languages that has one.
 ///
 /// # Errors
 /// No such card (404), a language the letter is not written in (400), or
@@ -37,10 +38,9 @@ pub async fn access_report(
     let card = v.card(id).await?.ok_or(Error::NotFound)?;
     let fields = access::open_fields(permit, &v.keys, &id, &card.record)?;
     let language = match language {
-        None => NoticeLanguage::for_holder(&card.languages),
-        Some("en") => NoticeLanguage::English,
-        Some("es") => NoticeLanguage::Spanish,
-        Some(_) => return Err(Error::invalid("language", "must be en or es")),
+        None => Language::for_holder(&card.languages),
+        Some(tag) => Language::from_tag(tag)
+            .ok_or_else(|| Error::invalid("language", &format!("must be one of {}", Language::tags())))?,
     };
     let (audit, legal) = v
         .read(move |v| {
@@ -67,7 +67,7 @@ pub async fn access_report(
     };
     let entries = entries(&audit, &legal, &agency_of, &today);
     let card_number = fields.card_number.clone().unwrap_or_default();
-    let letter = letter(&text(language, &v.program.title, &card_number, &today, &entries));
+    let letter = letter(&report(language, &v.program.title, &card_number, &today, &entries));
     Ok(AccessReport {
         card_number,
         entries,

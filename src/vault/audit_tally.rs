@@ -10,6 +10,11 @@
 //! by at most one entry per address per second, and every request is still
 //! in the chain as a count. The source address appears only as a keyed hash.
 //!
+//! Every unauthenticated refusal goes through here, whatever door it came
+//! in by: a `/v1` request without a valid token (the audit layer), a
+//! console sign-in or registration that did not prove who it is
+//! (`console::auth`). [`refusal`] is that one entry point.
+//!
 //! What this gives up: the counted requests (never the first) are answered
 //! before their entry is durable; a crash loses at most one interval's count
 //! for each flooding address. Nothing is lost at a graceful stop (the
@@ -40,8 +45,9 @@ pub enum Arrival {
 struct Window {
     until: Instant,
     pending: u64,
-    /// The action and time of the newest counted request.
+    /// The action, outcome and time of the newest counted request.
     action: String,
+    outcome: String,
     at: i64,
 }
 
@@ -52,17 +58,23 @@ pub struct Aggregate {
     pub source: Option<IpAddr>,
     pub requests: u64,
     pub action: String,
+    pub outcome: String,
     pub at: i64,
 }
 
 #[derive(Default)]
 pub struct UnauthenticatedTally {
     windows: Mutex<HashMap<Option<IpAddr>, Window>>,
+    /// Every unauthenticated refusal since start, written or counted (the
+    /// operations dashboard's tally; a count, never an address).
+    total: std::sync::atomic::AtomicU64,
 }
 
 impl UnauthenticatedTally {
-    /// An unauthenticated request from `source` for `action` at `at` (unix seconds).
-    pub fn arrive(&self, source: IpAddr, action: &str, at: i64, now: Instant) -> Arrival {
+    /// An unauthenticated request from `source` for `action`, refused with
+    /// `outcome`, at `at` (unix seconds).
+    pub fn arrive(&self, source: IpAddr, action: &str, outcome: &str, at: i64, now: Instant) -> Arrival {
+        self.total.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut windows = self.windows.lock().unwrap_or_else(PoisonError::into_inner);
         let key = if windows.len() < MAX_SOURCES || windows.contains_key(&Some(source)) {
             Some(source)
@@ -72,6 +84,7 @@ impl UnauthenticatedTally {
         if let Some(w) = windows.get_mut(&key) {
             w.pending += 1;
             action.clone_into(&mut w.action);
+            outcome.clone_into(&mut w.outcome);
             w.at = at;
             return Arrival::Counted;
         }
@@ -81,10 +94,19 @@ impl UnauthenticatedTally {
                 until: now + INTERVAL,
                 pending: 0,
                 action: action.to_owned(),
+                outcome: outcome.to_owned(),
                 at,
             },
         );
         Arrival::Write
+    }
+
+    /// Unauthenticated refusals since start, and the source addresses
+    /// refused within the last window (counts only).
+    #[must_use]
+    pub fn totals(&self) -> (u64, usize) {
+        let open = self.windows.lock().unwrap_or_else(PoisonError::into_inner).len();
+        (self.total.load(std::sync::atomic::Ordering::Relaxed), open)
     }
 
     /// The windows that have ended by `now`: each with counted requests
@@ -105,6 +127,7 @@ impl UnauthenticatedTally {
                     source: *source,
                     requests: std::mem::take(&mut w.pending),
                     action: w.action.clone(),
+                    outcome: w.outcome.clone(),
                     at: w.at,
                 });
                 w.until = now + INTERVAL;
@@ -135,7 +158,7 @@ impl UnauthenticatedTally {
                 at: a.at,
                 action: a.action,
                 subject: Some(source_subject(subjects, a.source)),
-                outcome: "unauthenticated".into(),
+                outcome: a.outcome,
                 count: Some(a.requests),
                 ..Default::default()
             })
@@ -160,6 +183,7 @@ impl UnauthenticatedTally {
                 source,
                 requests: w.pending,
                 action: w.action,
+                outcome: w.outcome,
                 at: w.at,
             })
             .collect()
@@ -188,10 +212,13 @@ mod tests {
         let a: IpAddr = [127, 0, 0, 1].into();
         let b: IpAddr = [127, 0, 0, 2].into();
         let t0 = Instant::now();
-        assert_eq!(tally.arrive(a, "read_audit", 1, t0), Arrival::Write);
-        assert_eq!(tally.arrive(b, "read_audit", 1, t0), Arrival::Write);
+        assert_eq!(tally.arrive(a, "read_audit", "unauthenticated", 1, t0), Arrival::Write);
+        assert_eq!(tally.arrive(b, "read_audit", "unauthenticated", 1, t0), Arrival::Write);
         for _ in 0..99 {
-            assert_eq!(tally.arrive(a, "read_audit", 1, t0), Arrival::Counted);
+            assert_eq!(
+                tally.arrive(a, "read_audit", "unauthenticated", 1, t0),
+                Arrival::Counted
+            );
         }
         assert!(
             tally.due(t0 + INTERVAL / 2).is_empty(),
@@ -201,8 +228,14 @@ mod tests {
         assert_eq!(due.len(), 1, "b's window had nothing counted and closes");
         assert_eq!((due[0].source, due[0].requests), (Some(a), 99));
         // a's next window is open: the flood goes on being counted.
-        assert_eq!(tally.arrive(a, "enroll", 2, t0 + INTERVAL), Arrival::Counted);
-        assert_eq!(tally.arrive(b, "enroll", 2, t0 + INTERVAL), Arrival::Write);
+        assert_eq!(
+            tally.arrive(a, "enroll", "unauthenticated", 2, t0 + INTERVAL),
+            Arrival::Counted
+        );
+        assert_eq!(
+            tally.arrive(b, "enroll", "unauthenticated", 2, t0 + INTERVAL),
+            Arrival::Write
+        );
         let left = tally.drain();
         assert_eq!(left.len(), 1);
         assert_eq!((left[0].requests, left[0].action.as_str()), (1, "enroll"));
@@ -215,12 +248,12 @@ mod tests {
         let now = Instant::now();
         for i in 0..MAX_SOURCES {
             let ip = IpAddr::from(u32::try_from(i).unwrap_or(0).to_be_bytes());
-            assert_eq!(tally.arrive(ip, "x", 0, now), Arrival::Write);
+            assert_eq!(tally.arrive(ip, "x", "unauthenticated", 0, now), Arrival::Write);
         }
         let extra: IpAddr = [10, 255, 255, 1].into();
-        assert_eq!(tally.arrive(extra, "x", 0, now), Arrival::Write);
+        assert_eq!(tally.arrive(extra, "x", "unauthenticated", 0, now), Arrival::Write);
         let other: IpAddr = [10, 255, 255, 2].into();
-        assert_eq!(tally.arrive(other, "x", 0, now), Arrival::Counted);
+        assert_eq!(tally.arrive(other, "x", "unauthenticated", 0, now), Arrival::Counted);
         let due = tally.due(now + INTERVAL);
         assert_eq!(
             due,
@@ -228,6 +261,7 @@ mod tests {
                 source: None,
                 requests: 1,
                 action: "x".into(),
+                outcome: "unauthenticated".into(),
                 at: 0
             }]
         );

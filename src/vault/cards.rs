@@ -5,12 +5,39 @@
 
 use std::sync::Arc;
 
+use crate::authz::Resource;
 use crate::crypto::Commitment;
 use crate::domain::access;
-use crate::domain::card::{CardId, CardMeta, CardStatus, OpenCard};
+use crate::domain::card::{CardId, CardMeta, CardNumber, CardStatus, OpenCard};
 use crate::domain::error::Error;
 use crate::domain::store::{Change, Store};
 use crate::vault::Vault;
+
+/// A card as a request names it: the number if the text can be one, its
+/// audit subject and its storage id. Text that cannot be a card number still
+/// gets a subject and an id, so probing is audited and answered exactly as
+/// asking about an unknown card.
+pub struct CardRef {
+    pub number: Option<CardNumber>,
+    pub subject: String,
+    pub id: CardId,
+}
+
+impl CardRef {
+    /// The Cedar resource for an action on this card.
+    #[must_use]
+    pub fn resource(&self) -> Resource {
+        Resource::Card(self.subject.clone())
+    }
+
+    /// The card number, or 404 for text that cannot be one.
+    ///
+    /// # Errors
+    /// The text was not a card number.
+    pub fn number(&self) -> Result<&CardNumber, Error> {
+        self.number.as_ref().ok_or(Error::NotFound)
+    }
+}
 
 /// The cards whose identity documents a new card may take over: each
 /// document's current index owner that is no longer valid today (revoked,

@@ -61,6 +61,8 @@ fn io(path: &Path, e: &std::io::Error) -> CheckpointError {
 pub struct Checkpointer {
     key: SigningKey,
     path: PathBuf,
+    /// The newest checkpoint signed since start: its sequence number and time.
+    last: std::sync::Mutex<Option<(u64, String)>>,
 }
 
 impl Checkpointer {
@@ -101,7 +103,24 @@ impl Checkpointer {
         Ok(Self {
             key,
             path: data_dir.join(FILE),
+            last: std::sync::Mutex::new(None),
         })
+    }
+
+    /// The key itself, for the tree's signed-note checkpoints (the same
+    /// Ed25519 key, named after the log's origin).
+    #[must_use]
+    pub fn signing_key(&self) -> SigningKey {
+        self.key.clone()
+    }
+
+    /// The newest checkpoint signed since start (sequence number, RFC 3339 time).
+    #[must_use]
+    pub fn last_signed(&self) -> Option<(u64, String)> {
+        self.last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     #[must_use]
@@ -155,6 +174,7 @@ impl Checkpointer {
         f.write_all(&line).map_err(|e| io(&self.path, &e))?;
         f.sync_all().map_err(|e| io(&self.path, &e))?;
         tracing::info!(seq, head = %head, "audit checkpoint signed");
+        *self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some((seq, at.to_owned()));
         Ok(cp)
     }
 }

@@ -233,7 +233,7 @@ pub async fn replace(
     let changes = vec![
         meta_change(v, &id, &card, &old_meta)?,
         // The old card's holder-held credentials stop with it.
-        Change::RevokeCredentials { card_id: id },
+        crate::vault::credential_indices::revoke(v, &id, &card.record)?,
         Change::Counter {
             card_id: id,
             queued: false,

@@ -1,9 +1,11 @@
 //! Holder-held credentials' in-memory state, which the vault holds: the
 //! issuer keys, offers, access tokens and nonces (see `credentials` for the
 //! flow that uses them). Nothing here knows the vault.
-
-use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+//!
+//! Each table is a [`SharedTable`]: a source address (the clerk's for an
+//! offer, the wallet's for a nonce or an access token) holds a share of it,
+//! so ten thousand nonces asked from one address displace only that
+//! address's own, never a real wallet's.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -13,6 +15,7 @@ use sha2::{Digest, Sha256};
 
 use crate::crypto::IssuerKeys;
 use crate::domain::card::CardId;
+use crate::vault::shares::{SharedTable, Source};
 
 /// How long an offer may wait for the wallet, in seconds.
 pub const OFFER_TTL: i64 = 600;
@@ -20,8 +23,13 @@ pub const OFFER_TTL: i64 = 600;
 pub const TOKEN_TTL: i64 = 300;
 /// Wrong transaction codes before an offer is burnt.
 pub(super) const PIN_TRIES: u8 = 3;
-/// Offers and tokens held at most (a flood of offers cannot grow memory).
-pub(super) const MAX_PENDING: usize = 10_000;
+/// Offers, access tokens and nonces one source address holds at most: a
+/// counter office behind one address makes many offers an hour, a wallet
+/// asks a nonce or two per issuance.
+const SHARE: usize = 256;
+/// Offers, access tokens and nonces held at most, each kind (a flood cannot
+/// grow memory): 256 addresses' full shares.
+const MAX_PENDING: usize = 65_536;
 /// How long a verifier may cache a status list, in seconds.
 pub const LIST_TTL: i64 = 300;
 /// The credential configuration the vault issues.
@@ -43,13 +51,11 @@ pub(super) struct Pending {
 pub(super) struct Offer {
     pub(super) pending: Pending,
     pub(super) pin: String,
-    pub(super) expires_at: i64,
     pub(super) tries: u8,
 }
 
 pub(super) struct Grant {
     pub(super) pending: Pending,
-    pub(super) expires_at: i64,
 }
 
 /// Why a wallet's request was refused: the OAuth / OpenID4VCI error code
@@ -72,9 +78,9 @@ pub(super) const fn refuse(status: u16, code: &'static str, description: &'stati
 /// The in-memory state of issuance, and the issuer keys.
 pub struct Credentials {
     pub issuer: IssuerKeys,
-    pub(super) offers: Mutex<HashMap<[u8; 32], Offer>>,
-    pub(super) grants: Mutex<HashMap<[u8; 32], Grant>>,
-    pub(super) nonces: Mutex<HashMap<[u8; 32], i64>>,
+    pub(super) offers: SharedTable<[u8; 32], Offer>,
+    pub(super) grants: SharedTable<[u8; 32], Grant>,
+    pub(super) nonces: SharedTable<[u8; 32], ()>,
     /// One issuance at a time draws status indices.
     pub(super) draw: tokio::sync::Mutex<()>,
 }
@@ -97,38 +103,34 @@ pub(super) fn random_secret() -> String {
     URL_SAFE_NO_PAD.encode(b)
 }
 
-pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 impl Credentials {
     #[must_use]
     pub fn new(issuer: IssuerKeys) -> Self {
         Self {
             issuer,
-            offers: Mutex::new(HashMap::new()),
-            grants: Mutex::new(HashMap::new()),
-            nonces: Mutex::new(HashMap::new()),
+            offers: SharedTable::new(SHARE, MAX_PENDING),
+            grants: SharedTable::new(SHARE, MAX_PENDING),
+            nonces: SharedTable::new(SHARE, MAX_PENDING),
             draw: tokio::sync::Mutex::new(()),
         }
     }
 
-    /// A fresh nonce for a wallet's key proofs (`POST /oid4vci/nonce`).
-    ///
-    /// # Errors
-    /// Too many nonces outstanding.
-    pub fn nonce(&self, now: i64) -> Result<String, WalletError> {
-        let mut nonces = lock(&self.nonces);
-        nonces.retain(|_, exp| *exp > now);
-        if nonces.len() >= MAX_PENDING {
-            return Err(refuse(503, "temporarily_unavailable", "too many nonces outstanding"));
-        }
+    /// A fresh nonce for a wallet's key proofs (`POST /oid4vci/nonce`),
+    /// charged to `source`'s share.
+    #[must_use]
+    pub fn nonce(&self, source: Source, now: i64) -> String {
         let n = random_secret();
-        nonces.insert(hash(&n), now + TOKEN_TTL);
-        Ok(n)
+        self.nonces.insert(source, hash(&n), (), now, now + TOKEN_TTL);
+        n
     }
 
+    /// Whether `nonce` is live (not used, not expired).
+    pub(super) fn nonce_is_live(&self, nonce: &str, now: i64) -> bool {
+        self.nonces.contains(&hash(nonce), now)
+    }
+
+    /// Uses `nonce` up: whether it was live.
     pub(super) fn take_nonce(&self, nonce: &str, now: i64) -> bool {
-        lock(&self.nonces).remove(&hash(nonce)).is_some_and(|exp| exp > now)
+        self.nonces.take(&hash(nonce), now).is_some()
     }
 }

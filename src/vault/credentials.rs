@@ -7,7 +7,7 @@
 //! claims are computed when the clerk makes the offer (the Cedar-decided,
 //! audited step, with the birth date opened through its permit) and kept
 //! with the offer until it is redeemed or expires; the store keeps only
-//! each card's status indices.
+//! each card's status indices, sealed (`vault::credential_indices`).
 
 use std::sync::Arc;
 
@@ -16,17 +16,19 @@ use base64::Engine;
 use rand::Rng;
 use serde_json::{json, Map, Value};
 
-use super::credential_state::{hash, lock, random_secret, refuse, Grant, Offer, Pending, MAX_PENDING, PIN_TRIES};
+use super::credential_state::{hash, random_secret, refuse, Grant, Offer, Pending, PIN_TRIES};
 pub use super::credential_state::{
     Credentials, WalletError, CONFIGURATION_ID, LIST_TTL, OFFER_TTL, PRE_AUTHORIZED, TOKEN_TTL,
 };
+use crate::crypto::jose::{Alg, PublicKey};
 use crate::crypto::sdjwt;
 use crate::domain::access::{open_birth_date, Permit};
 use crate::domain::audit::{AuditDraft, Decision};
 use crate::domain::card::CardId;
 use crate::domain::credential::{self, BATCH, LIST_ENTRIES, LIST_FILL};
 use crate::domain::error::Error;
-use crate::domain::store::{Change, Commit, Conflict, Store, StoreError};
+use crate::domain::store::{Store, StoreError};
+use crate::vault::shares::Source;
 use crate::vault::Vault;
 
 /// The issuer identifier: the vault's public origin.
@@ -37,13 +39,15 @@ pub fn issuer_url(v: &Vault) -> String {
 
 /// The clerk's offer for a valid card: the claims are computed now, with
 /// the birth date opened through `permit`. Returns the offer URI and the
-/// transaction code the clerk reads to the holder.
+/// transaction code the clerk reads to the holder. The offer is charged to
+/// `source`'s share of the offers table.
 ///
 /// # Errors
-/// The card is not valid (404 as for any card not held), its record does
-/// not open, or too many offers are outstanding.
+/// The card is not valid (404 as for any card not held) or its record does
+/// not open.
 pub async fn offer(
     v: &Arc<Vault>,
+    source: Source,
     permit: &Permit,
     card_id: CardId,
     subject: String,
@@ -60,28 +64,23 @@ pub async fn offer(
     let code = random_secret();
     let pin = format!("{:06}", rand::rngs::OsRng.gen_range(0..1_000_000u32));
     let now = now.unix_timestamp();
-    {
-        let mut offers = lock(&v.credentials.offers);
-        offers.retain(|_, o| o.expires_at > now);
-        if offers.len() >= MAX_PENDING {
-            return Err(Error::unavailable("too many credential offers outstanding"));
-        }
-        offers.insert(
-            hash(&code),
-            Offer {
-                pending: Pending {
-                    card_id,
-                    subject,
-                    claims,
-                    iat,
-                    exp,
-                },
-                pin: pin.clone(),
-                expires_at: now + OFFER_TTL,
-                tries: 0,
+    v.credentials.offers.insert(
+        source,
+        hash(&code),
+        Offer {
+            pending: Pending {
+                card_id,
+                subject,
+                claims,
+                iat,
+                exp,
             },
-        );
-    }
+            pin: pin.clone(),
+            tries: 0,
+        },
+        now,
+        now + OFFER_TTL,
+    );
     let offer = json!({
         "credential_issuer": issuer_url(v),
         "credential_configuration_ids": [CONFIGURATION_ID],
@@ -98,62 +97,52 @@ pub async fn offer(
 }
 
 /// The token endpoint: a pre-authorized code (and its transaction code)
-/// for an access token, once. Three wrong transaction codes burn the offer.
+/// for an access token, once, charged to `source`'s share of the tokens
+/// table. Three wrong transaction codes burn the offer.
 ///
 /// # Errors
 /// `invalid_grant` for an unknown, used, expired or burnt code or a wrong
 /// transaction code.
-pub fn exchange(v: &Vault, code: &str, tx_code: Option<&str>) -> Result<(String, i64), WalletError> {
+pub fn exchange(v: &Vault, source: Source, code: &str, tx_code: &str) -> Result<(String, i64), WalletError> {
     let now = v.clock.now().unix_timestamp();
     let invalid = refuse(
         400,
         "invalid_grant",
         "the code is unknown, used, expired, or the transaction code is wrong",
     );
-    let key = hash(code);
-    let pending = {
-        let mut offers = lock(&v.credentials.offers);
-        let Some(offer) = offers.get_mut(&key) else {
-            return Err(invalid);
-        };
-        let right = tx_code.is_some_and(|t| subtle::ConstantTimeEq::ct_eq(t.as_bytes(), offer.pin.as_bytes()).into());
-        if offer.expires_at <= now {
-            offers.remove(&key);
-            return Err(invalid);
+    // Right: the offer is taken (kept: false). Wrong: a try is counted, and
+    // the third burns it.
+    let outcome = v.credentials.offers.update(&hash(code), now, |offer| {
+        let right: bool = subtle::ConstantTimeEq::ct_eq(tx_code.as_bytes(), offer.pin.as_bytes()).into();
+        if right {
+            return (false, Some(offer.pending.clone()));
         }
-        if !right {
-            offer.tries += 1;
-            if offer.tries >= PIN_TRIES {
-                offers.remove(&key);
-            }
-            return Err(invalid);
-        }
-        offers.remove(&key).map(|o| o.pending).ok_or(invalid)?
+        offer.tries += 1;
+        (offer.tries < PIN_TRIES, None)
+    });
+    let Some(Some(pending)) = outcome else {
+        return Err(invalid);
     };
     let token = random_secret();
-    let mut grants = lock(&v.credentials.grants);
-    grants.retain(|_, g| g.expires_at > now);
-    if grants.len() >= MAX_PENDING {
-        return Err(refuse(503, "temporarily_unavailable", "too many grants outstanding"));
-    }
-    grants.insert(
-        hash(&token),
-        Grant {
-            pending,
-            expires_at: now + TOKEN_TTL,
-        },
-    );
+    v.credentials
+        .grants
+        .insert(source, hash(&token), Grant { pending }, now, now + TOKEN_TTL);
     Ok((token, TOKEN_TTL))
 }
 
-/// Checks one key proof (`openid4vci-proof+jwt`, EdDSA, the holder's
-/// `jwk` in its header; `aud` the issuer, a fresh `iat`, a nonce from the
-/// nonce endpoint) and returns the holder's public JWK.
-fn key_proof(v: &Vault, proof: &str, now: i64) -> Result<Value, WalletError> {
-    let bad = refuse(400, "invalid_proof", "a key proof does not verify");
-    let mut parts = proof.split('.');
+/// A compact JWS taken apart: header and claims (decoded), how long the
+/// signed part is, and the signature.
+struct Jws {
+    header: Map<String, Value>,
+    claims: Map<String, Value>,
+    signed_len: usize,
+    signature: Vec<u8>,
+}
+
+fn jws_parts(jws: &str) -> Option<Jws> {
+    let mut parts = jws.split('.');
     let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
-        return Err(bad);
+        return None;
     };
     let decode = |part: &str| -> Option<Map<String, Value>> {
         match serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).ok()?) {
@@ -161,23 +150,44 @@ fn key_proof(v: &Vault, proof: &str, now: i64) -> Result<Value, WalletError> {
             _ => None,
         }
     };
-    let (Some(header), Some(claims)) = (decode(h), decode(p)) else {
-        return Err(bad);
-    };
+    Some(Jws {
+        header: decode(h)?,
+        claims: decode(p)?,
+        signed_len: h.len() + 1 + p.len(),
+        signature: URL_SAFE_NO_PAD.decode(s).ok()?,
+    })
+}
+
+/// Checks one key proof (`openid4vci-proof+jwt`, ES256 or Ed25519 —
+/// `EdDSA` accepted —, the holder's public `jwk` in its header and no
+/// `kid` or `x5c` beside it; `aud` the issuer, a fresh `iat`, a live nonce
+/// from the nonce endpoint) and returns the holder's public JWK and the
+/// nonce, which the caller uses up once the whole request is accepted.
+fn key_proof(v: &Vault, proof: &str, now: i64) -> Result<(Value, String), WalletError> {
+    let bad = refuse(400, "invalid_proof", "a key proof does not verify");
+    let Jws {
+        header,
+        claims,
+        signed_len,
+        signature,
+    } = jws_parts(proof).ok_or(bad.clone())?;
+    let alg = header.get("alg").and_then(Value::as_str).unwrap_or_default();
     if header.get("typ").and_then(Value::as_str) != Some("openid4vci-proof+jwt")
-        || header.get("alg").and_then(Value::as_str) != Some("EdDSA")
+        || header.contains_key("kid")
+        || header.contains_key("x5c")
     {
         return Err(bad);
     }
     let jwk = header.get("jwk").ok_or(bad.clone())?;
-    let key = sdjwt::verify::ed25519_key(jwk).map_err(|_| bad.clone())?;
-    let sig = URL_SAFE_NO_PAD
-        .decode(s)
-        .ok()
-        .and_then(|b| ed25519_dalek::Signature::from_slice(&b).ok())
-        .ok_or(bad.clone())?;
-    key.verify_strict(&proof.as_bytes()[..h.len() + 1 + p.len()], &sig)
-        .map_err(|_| bad.clone())?;
+    // A private key in a proof (OpenID4VCI 1.0 Appendix F.4): the wallet
+    // leaked it, and a credential bound to it binds nobody.
+    if jwk.get("d").is_some() {
+        return Err(refuse(400, "invalid_proof", "the proof's jwk holds a private key"));
+    }
+    let key = PublicKey::from_jwk(jwk).map_err(|_| bad.clone())?;
+    if !key.verifies(alg, &proof.as_bytes()[..signed_len], &signature) {
+        return Err(bad);
+    }
     if claims.get("aud").and_then(Value::as_str) != Some(issuer_url(v).as_str()) {
         return Err(bad);
     }
@@ -186,10 +196,10 @@ fn key_proof(v: &Vault, proof: &str, now: i64) -> Result<Value, WalletError> {
         return Err(bad);
     }
     let nonce = claims.get("nonce").and_then(Value::as_str).ok_or(bad.clone())?;
-    if !v.credentials.take_nonce(nonce, now) {
+    if !v.credentials.nonce_is_live(nonce, now) {
         return Err(refuse(400, "invalid_nonce", "the nonce is unknown, used or expired"));
     }
-    Ok(json!({"kty": "OKP", "crv": "Ed25519", "x": jwk["x"]}))
+    Ok((key.jwk(), nonce.to_owned()))
 }
 
 /// Draws `n` free status indices: random entries of the newest list with
@@ -236,36 +246,47 @@ pub fn status_ref(v: &Vault, index: u64) -> (String, u64) {
 /// in the audit chain (the card's subject, how many; no claim values) in
 /// the same commit that takes the status indices.
 ///
+/// A refused request leaves the access token usable (OpenID4VCI 1.0
+/// §8.3.1.2: the wallet retries with a fresh nonce); the token and the
+/// request's nonces are used up only once every proof is accepted. One
+/// nonce may serve every proof of a request (§13.8).
+///
 /// # Errors
 /// `invalid_token`, `invalid_proof`, `invalid_nonce`; `invalid_grant` when
 /// the card was revoked since the offer; 503 when storage fails.
 pub async fn issue(v: &Arc<Vault>, access_token: &str, proofs: &[String]) -> Result<Vec<String>, WalletError> {
     let now = v.clock.now().unix_timestamp();
+    let token = hash(access_token);
+    let expired = || refuse(401, "invalid_token", "the access token is unknown, used or expired");
+    if !v.credentials.grants.contains(&token, now) {
+        return Err(expired());
+    }
     if proofs.is_empty() || proofs.len() > BATCH {
         return Err(refuse(400, "invalid_credential_request", "between 1 and 10 key proofs"));
     }
-    let grant = lock(&v.credentials.grants).remove(&hash(access_token));
-    let Some(grant) = grant.filter(|g| g.expires_at > now) else {
-        return Err(refuse(
-            401,
-            "invalid_token",
-            "the access token is unknown, used or expired",
-        ));
-    };
     let mut holders = Vec::with_capacity(proofs.len());
+    let mut nonces: Vec<String> = Vec::new();
     for p in proofs {
-        let jwk = key_proof(v, p, now)?;
+        let (jwk, nonce) = key_proof(v, p, now)?;
         if holders.contains(&jwk) {
             return Err(refuse(400, "invalid_proof", "each credential needs a key of its own"));
         }
         holders.push(jwk);
+        if !nonces.contains(&nonce) {
+            nonces.push(nonce);
+        }
+    }
+    // Taken now, once: of two requests racing with one token, one issues.
+    let grant = v.credentials.grants.take(&token, now).ok_or_else(expired)?;
+    for n in &nonces {
+        v.credentials.take_nonce(n, now);
     }
     let pending = grant.pending;
     let unavailable = |_| refuse(503, "temporarily_unavailable", "storage is unavailable");
     let signer = v
         .credentials
         .issuer
-        .active()
+        .active(v.config.credentials.signing_alg)
         .map_err(|_| refuse(503, "temporarily_unavailable", "no issuer key"))?;
     let guard = v.credentials.draw.lock().await;
     let n = holders.len();
@@ -279,18 +300,13 @@ pub async fn issue(v: &Arc<Vault>, access_token: &str, proofs: &[String]) -> Res
         outcome: "ok".into(),
         ..AuditDraft::default()
     };
-    let changes = vec![Change::IssueCredentials {
-        card_id: pending.card_id,
-        indices: indices.clone(),
-    }];
     // A redemption for a honey card raises its alert like any request about it.
     let mut audit = vec![entry];
     let (alerts, hits) = crate::vault::honey::alerts_for(v, &audit);
     audit.extend(alerts);
-    let result = v.store.commit(Commit { changes, audit });
-    match result.await {
-        Ok(_) => crate::vault::honey::report(v, hits),
-        Err(StoreError::Conflict(Conflict::NotFound)) => {
+    match crate::vault::credential_indices::take(v, pending.card_id, &indices, &audit).await {
+        Ok(()) => crate::vault::honey::report(v, hits),
+        Err(Error::NotFound) => {
             return Err(refuse(400, "invalid_grant", "the card is no longer valid"));
         }
         Err(_) => return Err(refuse(503, "temporarily_unavailable", "storage is unavailable")),
@@ -317,10 +333,11 @@ pub async fn issue(v: &Arc<Vault>, access_token: &str, proofs: &[String]) -> Res
 /// How long an issuer key signs before the sweep replaces it, in seconds.
 pub const ISSUER_KEY_AGE: i64 = 90 * 86_400;
 
-/// The sweep's care of the issuer keys: a new one once the active one has
-/// signed for [`ISSUER_KEY_AGE`]; an old one destroyed once everything it
-/// signed has expired ([`credential::LIFETIME_DAYS`] after its successor
-/// took over). Both show in the JWKS at once.
+/// The sweep's care of the issuer keys, each algorithm's apart: a new one
+/// once the active one has signed for [`ISSUER_KEY_AGE`]; an old one
+/// destroyed once everything it signed has expired
+/// ([`credential::LIFETIME_DAYS`] after its successor took over). Both
+/// show in the JWKS at once.
 ///
 /// # Errors
 /// A key file could not be written or destroyed.
@@ -328,12 +345,14 @@ pub async fn maintain_keys(v: &Arc<Vault>, now: i64) -> Result<(), crate::crypto
     let me = Arc::clone(v);
     tokio::task::spawn_blocking(move || {
         let keys = &me.credentials.issuer;
-        if keys
-            .active_since()
-            .is_some_and(|created| created + ISSUER_KEY_AGE <= now)
-        {
-            let kid = keys.rotate(now)?;
-            tracing::info!(%kid, "new credential issuer key");
+        for alg in Alg::ALL {
+            if keys
+                .active_since(alg)
+                .is_some_and(|created| created + ISSUER_KEY_AGE <= now)
+            {
+                let kid = keys.rotate(alg, now)?;
+                tracing::info!(%kid, "new credential issuer key");
+            }
         }
         for kid in keys.retire(now, credential::LIFETIME_DAYS * 86_400)? {
             tracing::info!(%kid, "credential issuer key destroyed: everything it signed has expired");
@@ -348,7 +367,9 @@ pub async fn maintain_keys(v: &Arc<Vault>, now: i64) -> Result<(), crate::crypto
     })?
 }
 
-/// Status list `n` as a signed `statuslist+jwt`, or `None` before its first credential.
+/// Status list `n` as a `statuslist+jwt` signed with the active ES256
+/// issuer key (every HAIP verifier supports it), or `None` before its
+/// first credential.
 ///
 /// # Errors
 /// The read failed.
@@ -358,7 +379,12 @@ pub async fn status_list(v: &Arc<Vault>, n: u32) -> Result<Option<String>, Error
     };
     let uri = format!("{}/v1/status-lists/{n}", issuer_url(v));
     let now = v.clock.now().unix_timestamp();
-    sdjwt::status_list_token(&v.attestor, &uri, &bits, now, LIST_TTL)
+    let signer = v
+        .credentials
+        .issuer
+        .active(Alg::Es256)
+        .map_err(|e| Error::internal(e.to_string()))?;
+    sdjwt::status_list_token(&signer, &uri, &bits, now, LIST_TTL)
         .map(Some)
         .map_err(|e| Error::internal(e.to_string()))
 }

@@ -21,12 +21,13 @@ impl LiveKeys for Vault {
     fn adopt(&self, name: &str, kind: Kind) -> Result<(), String> {
         let id = name.strip_suffix(".key").unwrap_or(name);
         match kind {
-            Kind::Manifest => self.keys.reload_manifest(),
+            Kind::Manifest => self.keys.reload_manifest().map(|()| self.refresh_attestor()),
             Kind::Kek => self.keys.adopt_kek(id),
             Kind::Scan => self.keys.scans.adopt(name),
             Kind::Issuer => self.credentials.issuer.adopt(name),
-            // Hold keys are read from their file when a held scan is opened.
-            Kind::Hold => Ok(()),
+            // Hold keys are read from their file when a held scan is opened;
+            // an attestation key is taken when the manifest naming it comes.
+            Kind::Hold | Kind::Attestation => Ok(()),
         }
         .map_err(|e| e.to_string())
     }
@@ -40,7 +41,7 @@ impl LiveKeys for Vault {
             }
             Kind::Scan => self.keys.scans.forget(name),
             Kind::Issuer => self.credentials.issuer.forget(name),
-            Kind::Hold | Kind::Manifest => {}
+            Kind::Hold | Kind::Manifest | Kind::Attestation => {}
         }
     }
 

@@ -19,6 +19,8 @@ pub struct Metrics {
     duplicate_enrollments: Mutex<BTreeMap<String, u64>>,
     /// Requests that touched a honey card, per principal (ids only).
     honey_card_hits: Mutex<BTreeMap<String, u64>>,
+    /// Retention sweeps that failed in a row (0 after one that finished).
+    sweeps_failing: AtomicU64,
     /// Request latency by method and route template.
     pub latency: Latencies,
 }
@@ -70,6 +72,21 @@ impl Metrics {
             .unwrap_or_else(PoisonError::into_inner)
             .entry(principal.to_owned())
             .or_default() += 1;
+    }
+
+    /// A retention sweep finished (`true`) or failed before its end.
+    pub fn sweep_finished(&self, ok: bool) {
+        if ok {
+            self.sweeps_failing.store(0, Ordering::Relaxed);
+        } else {
+            self.sweeps_failing.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Retention sweeps that failed in a row.
+    #[must_use]
+    pub fn sweeps_failing(&self) -> u64 {
+        self.sweeps_failing.load(Ordering::Relaxed)
     }
 
     /// A request refused because too many were in progress.

@@ -5,13 +5,16 @@
 //! Serving it is the `server` module's; answering HTTP is the `http` module's.
 
 pub mod access_report;
+pub mod attestation_keys;
 pub mod audit_tally;
 pub mod card_cache;
 pub mod cards;
 pub mod checkpoints;
 pub mod counter;
+pub mod credential_indices;
 pub mod credential_state;
 pub mod credentials;
+pub mod facts;
 pub mod honey;
 pub mod honey_registry;
 pub mod keyrep;
@@ -20,9 +23,12 @@ pub mod legal_answers;
 pub mod metrics;
 mod open;
 mod open_checks;
+pub mod ops_status;
 pub mod rate_limits;
 pub mod reports;
 pub mod retention;
+pub mod shares;
+pub mod tlog_checkpoints;
 pub mod token_index;
 pub mod witness;
 pub mod witness_sync;
@@ -79,7 +85,9 @@ pub struct Vault {
     pub clock: Arc<dyn Clock>,
     pub principals: TokenIndex,
     pub metrics: Metrics,
-    pub attestor: Attestor,
+    /// Signs fact attestations; replaced when the attestation key rotates
+    /// (here or, on a cluster, on another node).
+    attestor: std::sync::RwLock<Arc<Attestor>>,
     /// Holder-held credentials: issuer keys, offers, tokens, nonces.
     pub credentials: crate::vault::credential_state::Credentials,
     pub cards: CardCache,
@@ -102,12 +110,17 @@ pub struct Vault {
     /// Each clerk's duplicate-enrollment outcomes today (an enrollment input to Cedar).
     pub duplicate_outcomes: crate::domain::duplicates::DuplicateOutcomes,
     pub checkpointer: crate::vault::checkpoints::Checkpointer,
+    /// The Merkle tree's signed checkpoints (C2SP signed notes).
+    pub tree_checkpoints: crate::vault::tlog_checkpoints::TreeCheckpointer,
     /// The newest signed checkpoint found at start (0: none).
     pub signed_at_start: u64,
     /// The off-box witness that cosigns checkpoints, when configured.
     pub witness: Option<crate::vault::witness::Witness>,
     /// Which cards are honey cards (by keyed hashes), and where alerts go.
     pub honey: crate::vault::honey_registry::HoneyCards,
+    /// Honey card records read in an older version's clear form, resealed
+    /// once the vault has opened.
+    honey_legacy: std::sync::Mutex<Vec<(Vec<u8>, crate::domain::honey::HoneyCard)>>,
     /// The last card record read, opened in vain for numbers not held.
     decoy: std::sync::Mutex<Option<(CardId, CardRecord)>>,
     /// The other nodes keys are replicated with (`[cluster]`), once serving.
@@ -129,6 +142,44 @@ pub struct Readiness {
 }
 
 impl Vault {
+    /// Prepares the audit entry of an unauthenticated refusal from `source`
+    /// (its subject becomes the source's keyed hash) and says whether it is
+    /// counted into its window (`true`: write nothing now) or is the
+    /// window's first, to be written before the answer leaves
+    /// (`audit_tally.rs`).
+    pub fn tally_counted(&self, source: std::net::IpAddr, draft: &mut crate::domain::audit::AuditDraft) -> bool {
+        draft.subject = Some(audit_tally::source_subject(&self.keys.subjects, Some(source)));
+        draft.principal = None;
+        self.unauthenticated.arrive(
+            source,
+            &draft.action,
+            &draft.outcome,
+            draft.at,
+            std::time::Instant::now(),
+        ) == audit_tally::Arrival::Counted
+    }
+
+    /// Records an unauthenticated refusal from `source` (`None`: no listener
+    /// saw the peer; written as it is): counted, or written now. `false`
+    /// when the entry could not be written (the caller fails closed).
+    pub async fn tally_refusal(
+        &self,
+        source: Option<std::net::IpAddr>,
+        mut draft: crate::domain::audit::AuditDraft,
+    ) -> bool {
+        if let Some(source) = source {
+            if self.tally_counted(source, &mut draft) {
+                return true;
+            }
+        }
+        self.store
+            .commit(crate::domain::store::Commit {
+                changes: Vec::new(),
+                audit: vec![draft],
+            })
+            .await
+            .is_ok()
+    }
     /// Ready when the store takes writes and the audit chain agrees with
     /// the witness (a vault object exists only once its keys are open).
     #[must_use]

@@ -100,12 +100,16 @@ impl Vault {
             .await
             .map_err(|e| StartError::Store(e.to_string()))??;
         let vault = Arc::new(vault);
+        crate::vault::credential_indices::seal_legacy(&vault)
+            .await
+            .map_err(|e| StartError::Store(e.to_string()))?;
         crate::vault::witness_sync::at_start(&vault).await?;
         crate::authz::proof::at_start(&vault.policy(), &vault.proof_settings())
             .await
             .map_err(StartError::Policies)?;
         vault.bootstrap_admin().await?;
         vault.seed_policies().await?;
+        vault.reseal_honey_cards().await?;
         Ok(vault)
     }
 
@@ -136,20 +140,10 @@ impl Vault {
         }
         let (store, opened) = AnyStore::open(&config, Some(&keys.fingerprint()), session)
             .map_err(|e| StartError::Store(e.to_string()))?;
-        if opened.schema != crate::store::SCHEMA_VERSION {
-            return Err(StartError::Store(format!(
-                "{} holds records in format v{} (status, dates and proofs readable without keys): stop the vault \
-                 and run `civic-vault migrate` once with the same configuration (or --data-dir {} --keys-dir {}) \
-                 to seal them (format v{})",
-                config.data_dir.display(),
-                opened.schema,
-                config.data_dir.display(),
-                config.keys_dir.display(),
-                crate::store::SCHEMA_VERSION
-            )));
-        }
+        current_format(&config, opened.schema)?;
         let commitment_cost = commitment_cost(&config, &store)?;
         let (checkpointer, signed_at_start) = checkpoints(&config, &keys, &store)?;
+        let tree_checkpoints = tree_checkpoints(&config, &keys, &checkpointer, &store)?;
         let witness = config
             .audit
             .witness
@@ -163,19 +157,21 @@ impl Vault {
         for p in store.principals().map_err(|e| StartError::Store(e.to_string()))? {
             principals.insert(p);
         }
-        let attestor = Attestor::new(keys.attestation_id.clone(), keys.attestation_seed());
+        let attestor = {
+            let (id, seed) = keys.attestation();
+            std::sync::RwLock::new(Arc::new(Attestor::new(id, &seed)))
+        };
         let issuer =
             crate::crypto::IssuerKeys::load(&keys.files, clock.now().unix_timestamp()).map_err(StartError::Keys)?;
-        let honey = crate::vault::honey_registry::HoneyCards::new(
-            store.honey_cards().map_err(|e| StartError::Store(e.to_string()))?,
-            config.honey.webhook.clone(),
-        );
+        let (honey, legacy_honey) = honey_cards(&config, &keys, &store)?;
         Ok(Self {
             honey,
+            honey_legacy: std::sync::Mutex::new(legacy_honey),
             rate_limits: crate::vault::rate_limits::RateLimits::new(&config.limits),
             unauthenticated: crate::vault::audit_tally::UnauthenticatedTally::default(),
             duplicate_outcomes: crate::domain::duplicates::DuplicateOutcomes::default(),
             checkpointer,
+            tree_checkpoints,
             signed_at_start,
             witness,
             _keys_lock: keys_lock,
@@ -216,6 +212,41 @@ impl Vault {
     }
 
     /// On first start, policies/editable.cedar becomes policy version 1.
+    /// Honey card records an older version wrote in the clear (honey id
+    /// beside label, subject and card id) are resealed under random keys
+    /// and removed, in one commit with no audit entry (nothing is decided).
+    async fn reseal_honey_cards(&self) -> Result<(), StartError> {
+        let legacy = std::mem::take(
+            &mut *self
+                .honey_legacy
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        if legacy.is_empty() {
+            return Ok(());
+        }
+        let mut put = Vec::with_capacity(legacy.len());
+        let mut remove = Vec::with_capacity(legacy.len());
+        for (key, card) in legacy {
+            let record = crate::domain::honey::HoneyRecord { card, pending: None };
+            put.push(
+                crate::vault::honey_registry::seal(&self.keys.blind, crate::vault::honey_registry::new_key(), &record)
+                    .map_err(|e| StartError::Store(e.to_string()))?,
+            );
+            remove.push(key);
+        }
+        let n = put.len();
+        self.store
+            .commit(Commit {
+                changes: vec![Change::PutHoneyCards { put, remove }],
+                audit: Vec::new(),
+            })
+            .await
+            .map_err(|e| StartError::Store(e.to_string()))?;
+        tracing::info!(records = n, "honey card records of an older version resealed");
+        Ok(())
+    }
+
     async fn seed_policies(&self) -> Result<(), StartError> {
         let stored = self.read_versions()?;
         if !stored.is_empty() {
@@ -376,6 +407,54 @@ fn checkpoints(config: &Config, keys: &Keyring, store: &AnyStore) -> Result<(Che
     Ok((checkpointer, signed_at_start))
 }
 
+/// The tree's checkpointer, and the check that the store still holds the
+/// newest signed tree: as large, with the same root (a store rolled back
+/// or rewritten under a signed checkpoint does not start).
+fn tree_checkpoints(
+    config: &Config,
+    keys: &Keyring,
+    checkpointer: &Checkpointer,
+    store: &AnyStore,
+) -> Result<crate::vault::tlog_checkpoints::TreeCheckpointer, StartError> {
+    use crate::vault::tlog_checkpoints::{default_origin, TreeCheckpointer};
+    let origin = config
+        .audit
+        .origin
+        .clone()
+        .unwrap_or_else(|| default_origin(&keys.fingerprint()));
+    let tree = TreeCheckpointer::open(&origin, checkpointer.signing_key(), &config.data_dir)
+        .map_err(|e| StartError::Store(format!("audit tree checkpoints: {e}")))?;
+    // The verifier key, public, beside checkpoint.pub: what
+    // `civic-vault audit verifier-key` prints without unsealing anything.
+    let vkey = format!("{}\n", tree.verifier_key().text());
+    let vkey_path = keys.files.dir().join(crate::vault::tlog_checkpoints::VKEY_FILE);
+    if std::fs::read_to_string(&vkey_path).ok().as_deref() != Some(vkey.as_str()) {
+        keys.files
+            .write_public(crate::vault::tlog_checkpoints::VKEY_FILE, vkey.as_bytes())
+            .map_err(|e| StartError::Store(format!("{}: {e}", vkey_path.display())))?;
+    }
+    if let Some(cp) = tree
+        .latest()
+        .and_then(|n| crate::crypto::note::Checkpoint::parse(&n).ok())
+    {
+        let size = store.tlog_size().map_err(|e| StartError::Store(e.to_string()))?;
+        if size < cp.size {
+            return Err(StartError::Store(format!(
+                "the audit tree holds {size} entries but a signed checkpoint covers {}: entries were removed; refusing to start",
+                cp.size
+            )));
+        }
+        let root = crate::domain::tlog::root_at(store, cp.size).map_err(|e| StartError::Store(e.to_string()))?;
+        if root != cp.root {
+            return Err(StartError::Store(format!(
+                "the audit tree's root at size {} differs from its signed checkpoint: history was rewritten; refusing to start",
+                cp.size
+            )));
+        }
+    }
+    Ok(tree)
+}
+
 /// The active editable set: the newest stored version, or policies/ on
 /// first start. Either way it must validate and pass every canary, so a
 /// floor weakened on disk stops startup; a failing policy test only warns.
@@ -425,4 +504,37 @@ fn active_policy(store: &AnyStore, sources: &PolicySources, tests: &PolicyTests)
         tracing::warn!(file = %f.file, test = %f.name, expected = %f.expected, got = %f.got, "policy test fails against the active policies");
     }
     Ok(policy)
+}
+
+/// Refuses a store whose records are in an older format than this build
+/// reads, naming the command that moves them.
+fn current_format(config: &Config, schema: u32) -> Result<(), StartError> {
+    if schema == crate::store::SCHEMA_VERSION {
+        return Ok(());
+    }
+    Err(StartError::Store(format!(
+        "{} holds records in format v{} (status, dates and proofs readable without keys): stop the vault \
+         and run `civic-vault migrate` once with the same configuration (or --data {} --keys {}) \
+         to seal them (format v{})",
+        config.data_dir.display(),
+        schema,
+        config.data_dir.display(),
+        config.keys_dir.display(),
+        crate::store::SCHEMA_VERSION
+    )))
+}
+
+/// The honey cards as stored, opened: the registry, and the records an
+/// older version left unsealed (resealed once the vault is open).
+type OpenedHoney = (
+    crate::vault::honey_registry::HoneyCards,
+    Vec<(Vec<u8>, crate::domain::honey::HoneyCard)>,
+);
+
+/// Opens the honey cards as stored (see [`OpenedHoney`]).
+fn honey_cards(config: &Config, keys: &Keyring, store: &AnyStore) -> Result<OpenedHoney, StartError> {
+    let stored = store.honey_cards().map_err(|e| StartError::Store(e.to_string()))?;
+    let opened = crate::vault::honey_registry::open(&keys.blind, &stored).map_err(StartError::Store)?;
+    let honey = crate::vault::honey_registry::HoneyCards::new(opened.cards, opened.plans, config.honey.webhook.clone());
+    Ok((honey, opened.legacy))
 }

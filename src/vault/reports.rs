@@ -10,9 +10,10 @@
 //! from the sealed meta of the cards issued in the quarter (opened here,
 //! counted, never returned); legal requests from the stored answers'
 //! summaries. Cards destroyed since are no longer counted in the last two.
-//! Honey cards are in no figure: they are created, not enrolled (no
-//! `enroll` entry), and their records are skipped; the report gives how
-//! many were created in the quarter on a line of its own.
+//! Honey cards are in no figure: their `enroll` entries (written as a
+//! real enrollment's, see `vault::honey`) and their records are skipped;
+//! the report gives how many were created in the quarter on a line of its
+//! own.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -164,6 +165,8 @@ fn count(v: &Vault, from: i64, to: i64, start: Date, end: Date) -> Result<Tally,
             return;
         }
         match (e.action.as_str(), e.outcome.as_str()) {
+            // A honey card's enrollment is no application.
+            ("enroll", _) if e.subject.as_deref().is_some_and(|s| v.honey.about(s).is_some()) => {}
             ("enroll", outcome @ ("ok" | "insufficient_proof" | "duplicate_enrollment")) => {
                 bump(&mut t.applications, "received");
                 let key = match outcome {

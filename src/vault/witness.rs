@@ -99,6 +99,20 @@ impl WitnessStatus {
         }
     }
 
+    /// Whether the witness has been called since start.
+    #[must_use]
+    pub fn tried(&self) -> bool {
+        self.tried.load(Ordering::Relaxed)
+    }
+
+    /// The newest entry the witness cosigned, and how many entries it lags.
+    #[must_use]
+    pub fn cosigned_and_lag(&self) -> (u64, u64) {
+        let cosigned = self.cosigned_seq.load(Ordering::Relaxed);
+        let head = self.head_seq.load(Ordering::Relaxed);
+        (cosigned, head.saturating_sub(cosigned))
+    }
+
     /// The witness's newest cosignature, as last seen.
     #[must_use]
     pub fn latest(&self) -> Option<Cosignature> {

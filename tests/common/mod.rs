@@ -62,6 +62,51 @@ pub fn solver() -> PathBuf {
     )
 }
 
+/// Whether a test may use `part` (`browser`, `postgres`, `sdjwt`,
+/// `promtool`, `walkthrough`): `have` says whether it is there. A test that
+/// cannot run fails, saying how to provide what it needs (`how`) — unless
+/// the person chose to skip that part with `CIVIC_VAULT_SKIP=part,…`; then
+/// it says it skipped and returns `false`. `.ci/test` sets up every part and
+/// prints what was skipped in its summary.
+pub fn needs(part: &str, have: bool, how: &str) -> bool {
+    if have {
+        return true;
+    }
+    let skipped = std::env::var("CIVIC_VAULT_SKIP")
+        .unwrap_or_default()
+        .split(',')
+        .any(|p| p.trim() == part);
+    assert!(
+        skipped,
+        "this test needs {how}. `.ci/test` sets it up; or skip this part by choice with CIVIC_VAULT_SKIP={part}"
+    );
+    println!("SKIPPED by CIVIC_VAULT_SKIP={part}: this test needs {how}");
+    false
+}
+
+/// A PostgreSQL server for the tests that need one whatever store the
+/// suite runs on (failover, the cluster's takeover): `CIVIC_VAULT_TEST_PG`
+/// (the whole suite on PostgreSQL), else `CIVIC_VAULT_PG` (a server is
+/// there; `.ci/test` sets it from `.ci/postgres-setup`).
+pub fn postgres_server() -> Option<String> {
+    ["CIVIC_VAULT_TEST_PG", "CIVIC_VAULT_PG"]
+        .iter()
+        .find_map(|k| std::env::var(k).ok().filter(|u| !u.is_empty()))
+}
+
+/// The PostgreSQL server for a test that cannot run without one, or `None`
+/// when the person skipped `postgres` (see [`needs`]).
+pub fn require_postgres() -> Option<String> {
+    let url = postgres_server();
+    needs(
+        "postgres",
+        url.is_some(),
+        "a PostgreSQL server: run .ci/postgres-setup and set CIVIC_VAULT_PG to the URL it prints",
+    )
+    .then_some(url)
+    .flatten()
+}
+
 pub fn test_config(dir: &Path, program: &str) -> Config {
     config_on(dir, program, test_store(dir))
 }
@@ -211,6 +256,27 @@ impl TestVault {
 
     pub async fn start_with_clock(dir: tempfile::TempDir, config: Config, clock: Arc<dyn Clock>) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::start_on(listener, dir, config, clock).await
+    }
+
+    /// A vault whose public origin (the console's, the credential
+    /// issuer's) is the address it listens on, for a client that follows
+    /// the URLs the vault publishes (a wallet library).
+    pub async fn start_reachable(program: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = test_config(dir.path(), program);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        config.console.origin = Some(format!("http://localhost:{port}"));
+        Self::start_on(listener, dir, config, Arc::new(SystemClock)).await
+    }
+
+    async fn start_on(
+        listener: tokio::net::TcpListener,
+        dir: tempfile::TempDir,
+        config: Config,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         let addr = listener.local_addr().unwrap();
         let keys = config.keys_dir.clone();
         let pg_url = pg_url_of(&config);
@@ -490,4 +556,41 @@ pub fn healthy(port: u16) -> bool {
     let mut buf = Vec::new();
     let _ = s.read_to_end(&mut buf);
     buf.starts_with(b"HTTP/1.0 200") || buf.starts_with(b"HTTP/1.1 200")
+}
+
+/// Copies a directory tree (a data or keys directory, for a test that
+/// rolls a store back or starts from a copy).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let target = to.join(e.file_name());
+        if e.path().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}
+
+impl TestVault {
+    /// Runs an operator command (`civic-vault <args>`) against this vault
+    /// as its bootstrap admin, the way the README gives it: `--url` and
+    /// `--token-file`.
+    pub async fn operator(&self, args: &[&str]) -> std::process::Output {
+        let token = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(token.path(), &self.admin).unwrap();
+        let url = self.url("").trim_end_matches('/').to_owned();
+        let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_civic-vault"))
+                .args(&args)
+                .args(["--url", &url])
+                .arg("--token-file")
+                .arg(token.path())
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap()
+    }
 }

@@ -27,6 +27,12 @@ import { fileURLToPath } from 'node:url';
 
 import { chromium } from 'playwright-core';
 
+// axe-core's own bundle, evaluated in each page (see a11y below).
+const AXE_SOURCE = fs.readFileSync(
+  path.join(path.dirname(fileURLToPath(import.meta.resolve('axe-core'))), 'axe.min.js'),
+  'utf8',
+);
+
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, '..', '..');
 const POLICIES = path.join(REPO, 'policies');
@@ -258,7 +264,39 @@ async function credentials(me) {
   return list;
 }
 
+// Accessibility: axe-core over the page as it stands, with every rule axe
+// enables by default (WCAG 2.0 to 2.2 A and AA, best practices). Serious and critical violations fail
+// the suite at its end (all of them listed); moderate and minor ones are
+// logged. The console's CSP (script-src 'self') refuses an inline
+// <script>, so addScriptTag({ content }) cannot inject axe (and its
+// refusal would count as a CSP violation); page.evaluate runs the bundle
+// through the DevTools protocol, which the page's CSP does not govern.
+const a11yFailures = [];
+const a11yChecked = [];
+async function a11y(page, name) {
+  const hasAxe = await page.evaluate(() => typeof window.axe !== 'undefined');
+  if (!hasAxe) await page.evaluate(AXE_SOURCE);
+  const result = await page.evaluate(async () => {
+    const r = await window.axe.run(document, { resultTypes: ['violations'] });
+    return r.violations.map((v) => ({
+      id: v.id,
+      impact: v.impact,
+      help: v.help,
+      targets: v.nodes.map((n) => n.target.join(' ')).slice(0, 5),
+    }));
+  });
+  const where = `${name} (${new URL(page.url()).pathname})`;
+  a11yChecked.push(where);
+  for (const v of result) {
+    const line = `${where}: ${v.id} [${v.impact}] ${v.help} — ${v.targets.join(', ')}`;
+    if (v.impact === 'serious' || v.impact === 'critical') a11yFailures.push(line);
+    else log(`  a11y (${v.impact}): ${line}`);
+  }
+  log(`axe: ${where}: ${result.length} violation(s)`);
+}
+
 async function shot(page, name) {
+  await a11y(page, name.replace(/\.png$/, ''));
   fs.mkdirSync(SHOTS, { recursive: true });
   const file = path.join(SHOTS, name);
   await page.screenshot({ path: file, fullPage: true });
@@ -279,7 +317,7 @@ async function register(me, url) {
   log(`${me.who} opens ${url}`);
   await page.goto(absolute(me.vault, url));
   await page.getByRole('button', { name: 'Register passkey' }).click();
-  await page.waitForURL((u) => u.pathname === '/console/', { timeout: 20_000 }).catch(async () => {
+  await page.waitForURL((u) => LANDING.includes(u.pathname), { timeout: 20_000 }).catch(async () => {
     fail(`${me.who}: registration did not land on /console/ (at ${page.url()}): ${short(await mainText(page))}`);
   });
   await expectSignedIn(me);
@@ -287,9 +325,42 @@ async function register(me, url) {
   expect(creds.length === 1, `${me.who} holds one passkey (resident: ${creds[0]?.isResidentCredential})`);
 }
 
+// A sign-in start for a staff id with a real passkey and for an id that does
+// not exist are answered alike: 200, the same fields, credential ids named in
+// both and no transports (SECURITY.md, "What a stranger can do").
+async function signInStartsAlike(page, realId) {
+  const ask = (id) => page.evaluate(async (id) => {
+    const r = await fetch('/console/auth/login/begin', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ id }),
+    });
+    return { status: r.status, body: await r.json() };
+  }, id);
+  const shape = (a) => {
+    const pk = a.body?.options?.publicKey ?? {};
+    return {
+      status: a.status,
+      keys: Object.keys(pk).sort().join(','),
+      named: (pk.allowCredentials ?? []).length > 0,
+      transports: (pk.allowCredentials ?? []).some((c) => 'transports' in c),
+      top: Object.keys(a.body ?? {}).sort().join(','),
+    };
+  };
+  const real = shape(await ask(realId));
+  const madeUp = shape(await ask('no-such-person-here'));
+  log(`sign-in start, real id: ${JSON.stringify(real)}; made-up id: ${JSON.stringify(madeUp)}`);
+  expect(real.status === 200 && real.named, `a sign-in start for ${realId} names credential ids`);
+  expect(!real.transports && !madeUp.transports, 'no transports named for either id');
+  expect(JSON.stringify(real) === JSON.stringify(madeUp), 'a made-up id is answered as a real one is');
+}
+
+// Where signing in lands: the list of screens, or (an admin) the operations dashboard.
+const LANDING = ['/console/', '/console/operations'];
+
 async function expectSignedIn(me) {
   const { page } = me;
-  await page.getByRole('heading', { name: 'civic-vault console' }).waitFor();
+  await page.getByRole('heading', { name: /^(civic-vault console|Operations)$/, level: 1 }).waitFor();
   const body = await mainText(page);
   expect(body.includes(`Signed in as ${me.who}`), `${me.who}: "Signed in as ${me.who}" on /console/`);
 }
@@ -299,7 +370,7 @@ async function signIn(me) {
   await page.goto('/console/login');
   await (await field(page, 'Staff ID')).fill(me.who);
   await page.getByRole('button', { name: 'Sign in with passkey' }).click();
-  await page.waitForURL((u) => u.pathname === '/console/', { timeout: 20_000 }).catch(async () => {
+  await page.waitForURL((u) => LANDING.includes(u.pathname), { timeout: 20_000 }).catch(async () => {
     const alert = await page.getByRole('alert').allInnerTexts().catch(() => []);
     fail(`${me.who}: sign-in did not land on /console/ (at ${page.url()}; alert: ${JSON.stringify(alert)})`);
   });
@@ -432,7 +503,19 @@ async function main() {
   await kim.page.getByRole('button', { name: 'Register passkey' }).waitFor();
   await shot(kim.page, 'register.png');
   await register(kim, kimUrl);
-  await shot(kim.page, 'home.png');
+
+  step('admin-kim lands on the Operations dashboard: what needs action, then the vault\'s figures');
+  expect(new URL(kim.page.url()).pathname === '/console/operations', `an admin lands on /console/operations (at ${kim.page.url()})`);
+  await kim.page.getByRole('heading', { name: 'Needs action', level: 2 }).waitFor();
+  let ops = await mainText(kim.page);
+  for (const figure of ['Ready for requests', 'Keys sealed at rest', 'Newest checkpoint', 'Runs every', 'Unauthenticated, since start', 'Version']) {
+    expect(ops.includes(figure), `the dashboard shows "${figure}"`);
+  }
+  expect(/Nothing needs action|Critical:|Warning:/.test(ops), 'the dashboard says what needs action (or that nothing does)');
+  const keyRows = kim.page.getByRole('table', { name: 'Keys' }).getByRole('row');
+  expect((await keyRows.count()) >= 3, `the Keys table lists the key-encryption and issuer keys (${await keyRows.count()} rows)`);
+  expect(!ops.includes(APPLICANT.name), 'no personal data on the dashboard');
+  await shot(kim.page, 'operations.png');
 
   step('admin-kim issues clerk-ana, po-pat, legal-lee and auditor-ada on the Principals screen');
   await nav(kim, 'Principals', '/console/principals');
@@ -466,7 +549,9 @@ async function main() {
   expect(new URL(ana.page.url()).pathname === '/console/login', 'signed out: /console/ sends clerk-ana to /console/login');
   await (await field(ana.page, 'Staff ID')).waitFor();
   await shot(ana.page, 'login.png');
+  await signInStartsAlike(ana.page, 'clerk-ana');
   await signIn(ana);
+  await shot(ana.page, 'home.png');
 
   step('clerk-ana enrolls an applicant at the Counter: residency missing first, then fixed');
   await nav(ana, 'Counter', '/console/enroll');
@@ -485,7 +570,9 @@ async function main() {
     await (await field(p, 'Issuer (proof 1)')).fill('MEX');
     await (await field(p, 'Number (proof 1)')).fill(APPLICANT.passport);
     const photo = p.getByLabel('Photo', { exact: true });
-    if ((await photo.evaluate((el) => el.files?.length ?? 0)) === 0) await photo.setInputFiles(photoPath);
+    // A photo chosen before "Check requirements" is kept (shown, not chosen again).
+    const kept = await p.getByRole('img', { name: /photo chosen before/ }).count();
+    if (kept === 0 && (await photo.evaluate((el) => el.files?.length ?? 0)) === 0) await photo.setInputFiles(photoPath);
   };
   await fillApplicant();
   // Without JavaScript the button posts the form and the page comes back
@@ -509,8 +596,31 @@ async function main() {
     expect(!/missing|not met/i.test(t), `the passport meets identity ("${short(t, 200)}")`);
   }
   await shot(p, 'counter-check.png');
+  expect(
+    (await p.getByRole('img', { name: /photo chosen before/ }).count()) === 1,
+    'the photo chosen before "Check requirements" is kept across the check',
+  );
+  const passportOption = await p.locator('#document_type_1 option[value="foreign_passport"]').innerText();
+  expect(
+    (await p.locator('#doc-desc-1').innerText()).trim() === passportOption.trim() && /proves/.test(passportOption),
+    `the chosen document's full description is shown under it ("${short(passportOption, 120)}")`,
+  );
   await fillApplicant(); // the page may have re-rendered
+  // A desk screen: the checklist stays in sight while the second document is chosen.
+  await p.setViewportSize({ width: 1280, height: 800 });
   await (await field(p, 'Document type (proof 2)')).selectOption('utility_bill');
+  await (await field(p, 'Issued on (proof 2)')).fill(isoDaysAgo(12));
+  const inView = async (loc) => {
+    const b = await loc.boundingBox();
+    return b !== null && b.y >= 0 && b.y + 40 <= 800 && b.x + b.width <= 1280;
+  };
+  expect(await inView(p.locator('#document_type_2')), 'proof 2\'s document type is on screen');
+  expect(await inView(p.getByRole('heading', { name: 'Requirements' })), 'the Requirements checklist is on screen beside it (1,280×800)');
+  await p.waitForFunction(() => /met\s*residency/i.test(document.querySelector('#checklist')?.innerText ?? ''), null, { timeout: 10_000 })
+    .catch(() => null);
+  log(`checklist beside proof 2: ${short(await checklist.innerText(), 300)}`);
+  await p.screenshot({ path: path.join(SHOTS, 'counter-desk.png') });
+  await p.setViewportSize({ width: 1280, height: 900 });
   await (await field(p, 'Issuer (proof 2)')).fill('Con Edison');
   await (await field(p, 'Number (proof 2)')).fill(`ACCT-${APPLICANT.passport.slice(1)}`);
   await (await field(p, 'Issued on (proof 2)')).fill(isoDaysAgo(12));
@@ -525,6 +635,11 @@ async function main() {
   });
   const card = (await cardEl.innerText()).trim();
   expect(/^[A-Za-z0-9-]{6,}$/.test(card), `enrolled: card number ${card}`);
+  const done = await p.getByRole('status').filter({ hasText: 'Enrolled' }).innerText();
+  expect(done.includes(APPLICANT.name), 'the success box names the holder');
+  expect(/The photo, sealed with the record/.test(done), 'the success box says the photo (kept across the check) was kept');
+  expect(!/scan\(s\) kept until —/.test(done) && /scans? kept|No scans kept/.test(done), `the success box says what was kept (${short(done, 300)})`);
+  expect((await p.getByRole('button', { name: `Open card ${card} at Cards` }).count()) === 1, 'the success box leads to the card');
   await shot(p, 'counter.png');
 
   // The parks system is answered about the new card before the pause.
@@ -620,6 +735,40 @@ async function main() {
   r = await api(vault, 'GET', '/v1/policies/versions', vault.admin);
   if (r.status === 200) log(`versions: ${short(r.text, 400)}`);
 
+  step('po-pat makes a honey card; clerk-ana looks it up; the alert names her. The quarterly report, and its CSV');
+  await nav(pat, 'Honey cards', '/console/honey');
+  await (await field(sp, 'Label')).fill('Bronx desk drawer');
+  await (await field(sp, 'Number of cards')).fill('1');
+  await Promise.all([sp.waitForNavigation(), sp.getByRole('button', { name: 'Make honey cards' }).click()]);
+  const honeyNumber = (await sp.locator('code.honey-number').first().innerText()).trim();
+  expect(/^[A-Za-z0-9-]{6,}$/.test(honeyNumber), 'one honey card made, its number shown once');
+  await shot(sp, 'honey-made.png');
+  await ana.page.goto('/console/cards');
+  await (await field(ana.page, 'Card number')).fill(honeyNumber);
+  await Promise.all([ana.page.waitForNavigation(), ana.page.getByRole('button', { name: 'Look up', exact: true }).click()]);
+  await sp.goto('/console/honey');
+  const alertRows = sp.getByRole('table', { name: 'Alerts' }).getByRole('row').filter({ hasText: 'clerk-ana' });
+  expect((await alertRows.count()) >= 1, 'the alert names clerk-ana, who looked the honey card up');
+  expect(/Bronx desk drawer/.test(await alertRows.first().innerText()), 'with the card\'s label');
+  expect(!(await mainText(sp)).includes(honeyNumber), 'the number is not shown again');
+  await shot(sp, 'honey.png');
+  await nav(pat, 'Quarterly report', '/console/reports');
+  const now = new Date();
+  await (await field(sp, 'Year')).fill(String(now.getUTCFullYear()));
+  await (await field(sp, 'Quarter')).selectOption(String(Math.floor(now.getUTCMonth() / 3) + 1));
+  await Promise.all([sp.waitForNavigation(), sp.getByRole('button', { name: 'Show report' }).click()]);
+  const applications = sp.getByRole('table', { name: 'Applications' });
+  const received = await applications.getByRole('row').filter({ hasText: 'received' }).innerText();
+  expect(/<10/.test(received), `one application this quarter is published as "<10" (${received.trim()})`);
+  const [download] = await Promise.all([
+    sp.waitForEvent('download'),
+    sp.getByRole('link', { name: 'Download as CSV' }).click(),
+  ]);
+  const csvText = fs.readFileSync(await download.path(), 'utf8');
+  expect(csvText.startsWith('section,item,count') && /Applications,received,<10/.test(csvText), `the CSV carries the same counts (${short(csvText, 200)})`);
+  expect(!csvText.includes(APPLICANT.name) && !csvText.includes(card), 'no personal data in the CSV');
+  await shot(sp, 'report.png');
+
   step('legal-lee answers a judge-signed court order, then refuses an administrative subpoena');
   const lee = await person(vault, 'legal-lee');
   await register(lee, links['legal-lee']);
@@ -649,6 +798,11 @@ async function main() {
   expect(text.includes(APPLICANT.name), 'the package discloses the holder\'s full name');
   expect(text.includes(APPLICANT.birth), 'the package discloses the date of birth');
   expect(text.includes(APPLICANT.line1), 'the package discloses the address');
+  const letterDoc = lp.locator('article.letter');
+  await letterDoc.getByRole('heading', { name: /^Response to Index No\. 451122\/2026/, level: 1 }).waitFor();
+  const letterText = await letterDoc.innerText();
+  expect(!/^\s*#/m.test(letterText), `the response letter is a document, not Markdown (${short(letterText, 200)})`);
+  expect((await letterDoc.getByRole('list').count()) >= 1, 'the letter\'s items are a list');
   await shot(lp, 'legal.png');
   const letter = lp.getByRole('link', { name: /letter|notice/i }).first();
   if ((await letter.count()) === 1) {
@@ -699,7 +853,7 @@ async function main() {
   );
   await shot(cp, 'notice.png');
   await cp.goto('/console/cards');
-  await Promise.all([cp.waitForNavigation(), noticeRows.getByRole('button', { name: /Mark notice .* sent/ }).click()]);
+  await Promise.all([cp.waitForNavigation(), noticeRows.getByRole('button', { name: /Mark sent: notice / }).click()]);
   text = await mainText(cp);
   expect(/Notice marked sent/.test(text), 'the notice is marked sent');
   expect((await cp.locator('tr').filter({ hasText: 'Index No. 451122/2026' }).count()) === 0, 'and leaves the list');
@@ -732,9 +886,59 @@ async function main() {
   expect(/\bUpdated\./.test(text), `the address is updated at the counter (${short(text, 300)})`);
   expect(/to print/.test(text), 'and the card goes back to the print queue');
 
+  step('clerk-ana offers a credential for the holder\'s wallet; her sessions; a page that does not exist');
+  await cp.goto('/console/cards');
+  await (await field(cp, 'Card number')).fill(card);
+  await Promise.all([cp.waitForNavigation(), cp.getByRole('button', { name: 'Look up', exact: true }).click()]);
+  await a11y(cp, 'cards-lookup');
+  await Promise.all([
+    cp.waitForNavigation(),
+    cp.getByRole('button', { name: /Offer a credential/ }).click(),
+  ]);
+  expect(/Transaction code/.test(await mainText(cp)), 'the credential offer page shows its transaction code');
+  await a11y(cp, 'credential-offer');
+  // Revoking is a dangerous action: styled as one, and not done without a
+  // ticked confirmation and the browser's confirm dialog.
+  await cp.goto('/console/cards');
+  await (await field(cp, 'Card number')).fill(card);
+  await Promise.all([cp.waitForNavigation(), cp.getByRole('button', { name: 'Look up', exact: true }).click()]);
+  const revoke = cp.getByRole('button', { name: 'Revoke card', exact: true });
+  const revokeColour = await revoke.evaluate((b) => getComputedStyle(b).backgroundColor);
+  const replaceColour = await cp.getByRole('button', { name: 'Replace card', exact: true }).evaluate((b) => getComputedStyle(b).backgroundColor);
+  expect(revokeColour !== replaceColour, `"Revoke card" does not look like "Replace card" (${revokeColour} vs ${replaceColour})`);
+  let dialogs = 0;
+  let acceptDialog = false;
+  const onDialog = (d) => {
+    dialogs += 1;
+    return acceptDialog ? d.accept() : d.dismiss();
+  };
+  cp.on('dialog', onDialog);
+  await revoke.click();
+  await sleep(300);
+  expect(dialogs === 0, 'without the box ticked the form does not even ask');
+  await cp.getByLabel(/Revoke this card:/).check();
+  await revoke.click();
+  await sleep(300);
+  expect(dialogs === 1 && /\bactive\b/.test(await mainText(cp)), 'dismissing the confirmation keeps the card active');
+  acceptDialog = true;
+  await Promise.all([cp.waitForNavigation(), revoke.click()]);
+  cp.off('dialog', onDialog);
+  text = await mainText(cp);
+  expect(dialogs === 2 && /Revoked: the card stops working/.test(text), `confirmed, the card is revoked (${short(text, 300)})`);
+  await cp.goto('/console/sessions');
+  await a11y(cp, 'sessions');
+  const missingPage = await cp.goto('/console/no-such-screen');
+  expect(missingPage?.status() === 404, `GET /console/no-such-screen → 404 (got ${missingPage?.status()})`);
+  await a11y(cp, 'not-found');
+
   step('auditor-ada sees both legal requests in the chain, and the chain verifies');
   const ada = await person(vault, 'auditor-ada');
   await register(ada, links['auditor-ada']);
+  await nav(ada, 'Operations', '/console/operations');
+  ops = await mainText(ada.page);
+  expect(/Newest entry\s*\d+/.test(ops), 'the auditor reads the operations figures (newest audit entry)');
+  expect(!ops.includes(APPLICANT.name) && !ops.includes(card), 'no card number or name on the dashboard');
+  await a11y(ada.page, 'operations-auditor');
   await nav(ada, 'Audit', '/console/audit');
   const ap = ada.page;
   const filter = ap.getByLabel(/^principal\b/i).first();
@@ -769,7 +973,21 @@ async function main() {
   );
   const otherPrincipals = ap.locator('tr, li').filter({ hasText: /clerk-ana|po-pat|admin-kim/ });
   expect((await otherPrincipals.count()) === 0, 'the filter shows legal-lee\'s entries only');
+  const auditRight = await ap.locator('table.audit').evaluate((t) => t.getBoundingClientRect().right);
+  const pageWidth = await ap.evaluate(() => document.documentElement.scrollWidth);
+  expect(auditRight <= 1280 && pageWidth <= 1280, `the audit table fits a 1,280 px window (right edge ${auditRight}, page ${pageWidth})`);
+  expect(/Page 1 of \d+/.test(await mainText(ap)), 'the audit is read a page at a time');
   await shot(ap, 'audit.png');
+
+  step('admin-kim runs a retention sweep; its report and the holds on the Retention screen');
+  await nav(kim, 'Retention', '/console/retention');
+  kim.page.once('dialog', (d) => d.accept());
+  await Promise.all([kim.page.waitForNavigation(), kim.page.getByRole('button', { name: 'Run a sweep now' }).click()]);
+  text = await mainText(kim.page);
+  expect(/Last sweep\s*sweep_[0-9a-f]+/.test(text) && /Started by\s*request/.test(text), `the sweep ran and is reported (${short(text, 300)})`);
+  await shot(kim.page, 'retention.png');
+  await nav(kim, 'Operations', '/console/operations');
+  expect(/Last finished\s*\d{4}-/.test(await mainText(kim.page)), 'the dashboard shows the sweep that just ran');
 
   step('refusals: a state-changing request without its CSRF token');
   await ana.page.goto('/console/');
@@ -804,6 +1022,12 @@ async function main() {
   await ana.page.getByRole('heading', { name: 'Not allowed' }).waitFor();
   expect(!(await mainText(ana.page)).includes('facts.parks_and_culture'), 'no policy text on the refusal page');
   await shot(ana.page, 'not-allowed.png');
+  expect(
+    (await ana.page.getByRole('navigation').getByRole('link', { name: 'Operations', exact: true }).count()) === 0,
+    'the clerk\'s nav has no Operations link',
+  );
+  const opsResp = await ana.page.goto('/console/operations');
+  expect(opsResp?.status() === 403, `GET /console/operations as clerk-ana → 403, Cedar's refusal (got ${opsResp?.status()})`);
 
   step('refusals: a stale session (a second vault with session_idle = "2s")');
   const idle = await startVault('idle', { sessionIdle: '2s' });
@@ -818,9 +1042,17 @@ async function main() {
     `after 3 s idle, /console/ sends clerk-sam to /console/login (at ${sam.page.url()})`,
   );
   await (await field(sam.page, 'Staff ID')).waitFor();
+  await a11y(sam.page, 'login-after-idle');
 
   step('no CSP violations or page errors');
   expect(problems.length === 0, `no CSP violations or uncaught page errors${problems.length ? `:\n  ${problems.join('\n  ')}` : ''}`);
+
+  step('accessibility: axe-core finds no serious or critical violation on any screen');
+  expect(a11yChecked.length >= 18, `axe-core checked ${a11yChecked.length} screens`);
+  expect(
+    a11yFailures.length === 0,
+    `no serious or critical axe-core violations${a11yFailures.length ? `:\n  ${a11yFailures.join('\n  ')}` : ''}`,
+  );
 }
 
 // ---------------------------------------------------------------- run

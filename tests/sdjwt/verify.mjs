@@ -1,8 +1,9 @@
 // The third party's verdict on what the vault issues: the OpenWallet
 // Foundation's sd-jwt-js (@sd-jwt/sd-jwt-vc with @sd-jwt/jwt-status-list
 // inside it, @sd-jwt/crypto-nodejs for SHA-256) verifies a presentation
-// offline — issuer signature (EdDSA, the key chosen by `kid` from the
-// JWKS), disclosures, key binding with the nonce, the status list — and
+// offline — issuer signature (ES256 or Ed25519 — `EdDSA` its older name —,
+// the key chosen by `kid` from the JWKS), disclosures, key binding with the
+// nonce, the status list — and
 // this script adds what the library leaves to its caller: the KB-JWT's
 // audience and freshness, and the header's `typ`.
 //
@@ -11,7 +12,7 @@
 // {verified: true, claims, vct, kid} or {verified: false, error}. Driven
 // by tests/credentials.rs.
 
-import { createPublicKey, verify as edVerify } from 'node:crypto';
+import { createPublicKey, verify as cryptoVerify } from 'node:crypto';
 import { SDJwtVcInstance } from '@sd-jwt/sd-jwt-vc';
 import { digest } from '@sd-jwt/crypto-nodejs';
 
@@ -23,17 +24,28 @@ const read = async () => {
 
 const header = (data) => JSON.parse(Buffer.from(data.split('.')[0], 'base64url').toString('utf8'));
 
-const ed25519 = (jwk, data, sig) =>
-  edVerify(null, Buffer.from(data), createPublicKey({ key: { kty: jwk.kty, crv: jwk.crv, x: jwk.x }, format: 'jwk' }),
-    Buffer.from(sig, 'base64url'));
+// A JWS signature by `jwk` under `alg`, which must be the key's algorithm
+// (node:crypto does the arithmetic: ECDSA P-256 with SHA-256 in JOSE's
+// r‖s encoding, or Ed25519).
+const signedBy = (alg, jwk, data, sig) => {
+  const signature = Buffer.from(sig, 'base64url');
+  if (alg === 'ES256' && jwk.kty === 'EC' && jwk.crv === 'P-256') {
+    const key = createPublicKey({ key: { kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y }, format: 'jwk' });
+    return cryptoVerify('sha256', Buffer.from(data), { key, dsaEncoding: 'ieee-p1363' }, signature);
+  }
+  if ((alg === 'Ed25519' || alg === 'EdDSA') && jwk.kty === 'OKP' && jwk.crv === 'Ed25519') {
+    const key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: jwk.x }, format: 'jwk' });
+    return cryptoVerify(null, Buffer.from(data), key, signature);
+  }
+  return false;
+};
 
 const main = async () => {
   const input = await read();
   const byKid = (data, sig) => {
     const h = header(data);
-    if (h.alg !== 'EdDSA') return false;
     const jwk = input.jwks.keys.find((k) => k.kid === h.kid);
-    return jwk !== undefined && ed25519(jwk, data, sig);
+    return jwk !== undefined && signedBy(h.alg, jwk, data, sig);
   };
   const sdjwt = new SDJwtVcInstance({
     hasher: digest,
@@ -41,7 +53,7 @@ const main = async () => {
     statusVerifier: byKid,
     kbVerifier: (data, sig, payload) => {
       const jwk = payload?.cnf?.jwk;
-      return header(data).alg === 'EdDSA' && jwk !== undefined && ed25519(jwk, data, sig);
+      return jwk !== undefined && signedBy(header(data).alg, jwk, data, sig);
     },
     statusListFetcher: async (uri) => {
       const token = input.status_lists[uri];

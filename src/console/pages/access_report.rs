@@ -7,8 +7,8 @@ use axum::http::Method;
 use axum::response::Response;
 
 use crate::console::page::{render, Nav, Refusal, Staff};
-use crate::domain::access_report::{text as report_text, ReportEntry, ReportText};
-use crate::domain::notice_text::NoticeLanguage;
+use crate::domain::access_report::ReportEntry;
+use crate::texts::{report as report_text, Language, ReportText};
 
 #[derive(Template)]
 #[template(path = "access_report.html", config = "src/console/askama.toml")]
@@ -29,11 +29,10 @@ pub async fn page(staff: &Staff, number: &str) -> Result<Result<Response, String
     }
     let body = answer.json();
     let entries: Vec<ReportEntry> = serde_json::from_value(body["entries"].clone()).unwrap_or_default();
-    let language = if body["language"] == "es" {
-        NoticeLanguage::Spanish
-    } else {
-        NoticeLanguage::English
-    };
+    let language = body["language"]
+        .as_str()
+        .and_then(Language::from_tag)
+        .unwrap_or(Language::English);
     let today = staff.console.vault.clock.now().date().to_string();
     let report = report_text(
         language,

@@ -17,6 +17,8 @@ use crate::domain::store::Store as _;
 
 /// Entries per window (the API's largest page).
 const WINDOW: u64 = 1000;
+/// Rows per page a person reads (a window holds up to ten).
+const PAGE: usize = 100;
 
 #[derive(Template)]
 #[template(path = "audit.html", config = "src/console/askama.toml")]
@@ -25,10 +27,17 @@ struct Audit {
     principal: String,
     action: String,
     rows: Vec<Row>,
+    /// Entries in the window that pass the filters.
+    matched: usize,
     first: u64,
     last: u64,
     older: Option<String>,
     newer: Option<String>,
+    /// Paging within the window: this page (1-based), how many, and links.
+    page: usize,
+    pages: usize,
+    previous_page: Option<String>,
+    next_page: Option<String>,
     verified: Option<Verified>,
     decision: String,
     from: String,
@@ -88,7 +97,19 @@ pub struct Filter {
     to: String,
     /// The window starts after this seq (default: the newest window).
     after: Option<u64>,
+    /// The page within the window (1-based; default the first, newest).
+    page: Option<usize>,
     verify: Option<String>,
+}
+
+/// Page `page` (1-based, clamped) of `rows`, and how many pages there are.
+fn paginate<T>(mut rows: Vec<T>, page: usize) -> (Vec<T>, usize, usize) {
+    let pages = rows.len().div_ceil(PAGE).max(1);
+    let page = page.clamp(1, pages);
+    let start = (page - 1) * PAGE;
+    rows.truncate(start + PAGE);
+    let shown = rows.split_off(start.min(rows.len()));
+    (shown, page, pages)
 }
 
 /// The address of another window with the same filters.
@@ -203,6 +224,8 @@ pub async fn page(staff: Staff, Query(filter): Query<Filter>) -> Result<Response
     } else {
         None
     };
+    let matched = rows.len();
+    let (rows, page_no, pages) = paginate(rows, filter.page.unwrap_or(1));
     let end = (start + WINDOW).min(last);
     let filters = [
         ("principal", principal.as_str()),
@@ -211,9 +234,15 @@ pub async fn page(staff: Staff, Query(filter): Query<Filter>) -> Result<Response
         ("from", from.as_str()),
         ("to", to.as_str()),
     ];
+    let page_link = |n: usize| format!("{}&page={n}", link(start, &filters));
     Ok(render(&Audit {
         nav: staff.nav("/console/audit"),
         rows,
+        matched,
+        page: page_no,
+        pages,
+        previous_page: (page_no > 1).then(|| page_link(page_no - 1)),
+        next_page: (page_no < pages).then(|| page_link(page_no + 1)),
         first: start + 1,
         last: end,
         older: (start > 0).then(|| link(start.saturating_sub(WINDOW), &filters)),
@@ -324,4 +353,23 @@ async fn chart(staff: &Staff) -> Option<Chart> {
         allowed,
         denied,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{paginate, PAGE};
+
+    #[test]
+    fn a_window_reads_a_hundred_rows_a_page() {
+        let rows: Vec<usize> = (0..250).collect();
+        let (first, page, pages) = paginate(rows.clone(), 1);
+        assert_eq!((first.len(), first[0], page, pages), (PAGE, 0, 1, 3));
+        let (last, page, _) = paginate(rows.clone(), 3);
+        assert_eq!((last.len(), last[0], page), (50, 200, 3));
+        // Past the end: the last page; before the start: the first.
+        assert_eq!(paginate(rows.clone(), 9).1, 3);
+        assert_eq!(paginate(rows, 0).1, 1);
+        let (none, page, pages) = paginate(Vec::<usize>::new(), 2);
+        assert_eq!((none.len(), page, pages), (0, 1, 1));
+    }
 }

@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use crate::console::page::{render, Nav, Refusal, Staff};
 use crate::console::pages::enroll::{catalogue, DocOption};
 use crate::console::pages::enroll_form::{address_json, proof_json};
-use crate::domain::notice_text::{cardholder_notice, NoticeLanguage, NoticeText};
+use crate::texts::{notice as cardholder_notice, Language, NoticeText};
 
 #[derive(Template)]
 #[template(path = "cards.html", config = "src/console/askama.toml")]
@@ -58,6 +58,7 @@ struct NoticePage {
     nav: Nav,
     notice: NoticeText,
     lang: &'static str,
+    dir: &'static str,
     to: String,
 }
 
@@ -89,12 +90,12 @@ fn address_lines(n: &Value) -> Vec<&str> {
 }
 
 /// The language a listed notice is written in.
-fn language_of(n: &Value) -> NoticeLanguage {
+fn language_of(n: &Value) -> Language {
     let langs: Vec<String> = n["languages"]
         .as_array()
         .map(|a| a.iter().filter_map(|l| l.as_str().map(str::to_owned)).collect())
         .unwrap_or_default();
-    NoticeLanguage::for_holder(&langs)
+    Language::for_holder(&langs)
 }
 
 /// The notice `id` as a printable page, in the holder's language.
@@ -120,6 +121,7 @@ async fn print_notice(staff: &Staff, id: &str) -> Result<Response, Refusal> {
     Ok(render(&NoticePage {
         nav: staff.nav("/console/cards"),
         lang: language.tag(),
+        dir: language.dir(),
         to: format!("{name}\n{to}"),
         notice,
     }))
@@ -268,7 +270,8 @@ pub struct CardForm {
     expires_on_2: String,
     card_number: String,
     reason: String,
-    /// For erasure: the clerk typed the card number again.
+    /// For erasure: the clerk typed the card number again; for revocation:
+    /// `revoke`, the ticked confirmation.
     confirm: String,
 }
 
@@ -400,6 +403,10 @@ pub async fn action(staff: Staff, Form(form): Form<CardForm>) -> Result<Response
             Ok(page) => Ok(page),
             Err(message) => render_page(&staff, None, Some(message), None).await,
         };
+    }
+    if form.intent == "revoke" && form.confirm != "revoke" {
+        let message = "Not revoked: tick the box to confirm that this card should stop working.";
+        return render_page(&staff, None, Some(message.into()), None).await;
     }
     if form.intent == "erase" && form.confirm.trim() != number {
         let message = "Not erased: type the card number again to confirm.";

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Form;
 use serde_json::Value;
 
-use super::enroll_form::{enrollment, read_form, Fields, ProofRow};
+use super::enroll_form::{enrollment, read_form, Fields, ProofRow, Upload};
 use crate::console::page::{render, Nav, Refusal, Staff};
 use crate::domain::program::{Check, ProofFacts};
 
@@ -43,11 +43,57 @@ pub struct DocOption {
     pub label: String,
 }
 
+/// The success box: who was enrolled, the card, and what the vault kept.
 struct Enrolled {
+    full_name: String,
     card_number: String,
     issued_on: String,
     expires_on: String,
-    scans: String,
+    /// What was kept, line by line.
+    kept: Vec<String>,
+}
+
+impl Enrolled {
+    fn of(j: &Value, form: &Fields, photo: bool) -> Self {
+        let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+        let documents: Vec<String> = form
+            .rows()
+            .iter()
+            .filter(|r| !r.document_type.is_empty())
+            .map(|r| r.document_type.replace('_', " "))
+            .collect();
+        Self {
+            full_name: form.full_name.trim().to_owned(),
+            card_number: text(&j["card_number"]),
+            issued_on: text(&j["issued_on"]),
+            expires_on: text(&j["expires_on"]),
+            kept: kept(
+                &documents,
+                j["source_documents"]["stored"].as_u64().unwrap_or(0),
+                j["source_documents"]["destroy_after"].as_str(),
+                photo,
+            ),
+        }
+    }
+}
+
+/// What the vault kept of an enrollment, in the clerk's words.
+fn kept(documents: &[String], scans: u64, destroy_after: Option<&str>, photo: bool) -> Vec<String> {
+    let mut out = vec![format!(
+        "Documents checked: {} (their numbers kept only as keyed hashes)",
+        documents.join(", ")
+    )];
+    out.push(match (scans, destroy_after) {
+        (0, _) => "No scans kept: the documents were checked and none was stored.".to_owned(),
+        (n, Some(until)) => format!("{n} scan(s) kept, sealed, until {until}; then destroyed."),
+        (n, None) => format!("{n} scan(s) kept, sealed."),
+    });
+    out.push(if photo {
+        "The photo, sealed with the record.".to_owned()
+    } else {
+        "No photo.".to_owned()
+    });
+    out
 }
 
 fn date(text: &str) -> Option<time::Date> {
@@ -144,8 +190,11 @@ pub async fn checklist(staff: Staff, headers: HeaderMap, Form(form): Form<Fields
 }
 
 pub async fn submit(staff: Staff, multipart: Multipart) -> Result<Response, Refusal> {
-    let (form, photo, scans) = read_form(multipart).await?;
+    let (mut form, photo, scans) = read_form(multipart).await?;
     staff.check_csrf(form.csrf.as_deref())?;
+    // A photo chosen before "Check requirements" comes back with the form.
+    let photo = photo.or_else(|| Upload::from_data_url(&form.photo_kept));
+    form.photo_kept = photo.as_ref().map(Upload::data_url).unwrap_or_default();
     if form.intent.as_deref() != Some("enroll") {
         return Ok(page_of(&staff, form, None, None));
     }
@@ -160,21 +209,31 @@ pub async fn submit(staff: Staff, multipart: Multipart) -> Result<Response, Refu
         };
         return Ok(page_of(&staff, form, Some(message), None));
     }
-    let j = answer.json();
-    let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
-    let enrolled = Enrolled {
-        card_number: text(&j["card_number"]),
-        issued_on: text(&j["issued_on"]),
-        expires_on: text(&j["expires_on"]),
-        scans: format!(
-            "{} scan(s) kept until {}",
-            j["source_documents"]["stored"].as_u64().unwrap_or(0),
-            j["source_documents"]["destroy_after"].as_str().unwrap_or("—")
-        ),
-    };
+    let enrolled = Enrolled::of(&answer.json(), &form, photo.is_some());
     let fresh = Fields {
         address_kind: "residential".into(),
         ..Fields::default()
     };
     Ok(page_of(&staff, fresh, None, Some(enrolled)).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::kept;
+
+    #[test]
+    fn the_success_box_says_what_was_kept_never_zero_scans_until_a_dash() {
+        let docs = ["foreign passport".to_owned(), "utility bill".to_owned()];
+        let none = kept(&docs, 0, None, true);
+        assert!(none[0].contains("foreign passport, utility bill"));
+        assert_eq!(
+            none[1],
+            "No scans kept: the documents were checked and none was stored."
+        );
+        assert!(none[2].starts_with("The photo"));
+        let two = kept(&docs, 2, Some("2027-01-05"), false);
+        assert_eq!(two[1], "2 scan(s) kept, sealed, until 2027-01-05; then destroyed.");
+        assert_eq!(two[2], "No photo.");
+        assert!(!two.iter().chain(none.iter()).any(|l| l.contains('—')));
+    }
 }

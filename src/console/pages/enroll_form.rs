@@ -93,6 +93,9 @@ pub struct Fields {
     pub number_4: String,
     pub issued_on_4: String,
     pub expires_on_4: String,
+    /// The photo chosen before "Check requirements", as a `data:` URL, so
+    /// the clerk need not choose it again.
+    pub photo_kept: String,
 }
 
 /// One proof row as typed.
@@ -173,6 +176,7 @@ impl Fields {
             "number_4" => &mut self.number_4,
             "issued_on_4" => &mut self.issued_on_4,
             "expires_on_4" => &mut self.expires_on_4,
+            "photo_kept" => &mut self.photo_kept,
             _ => return,
         };
         *slot = value;
@@ -201,7 +205,40 @@ pub struct Upload {
     bytes: Vec<u8>,
 }
 
+/// The photo types the counter takes.
+const PHOTO_TYPES: [&str; 2] = ["image/jpeg", "image/png"];
+
 impl Upload {
+    /// The photo as a `data:` URL (to carry it across a re-rendered form);
+    /// empty for a type the counter does not take.
+    #[must_use]
+    pub fn data_url(&self) -> String {
+        if !PHOTO_TYPES.contains(&self.content_type.as_str()) {
+            return String::new();
+        }
+        format!(
+            "data:{};base64,{}",
+            self.content_type,
+            base64::engine::general_purpose::STANDARD.encode(&self.bytes)
+        )
+    }
+
+    /// A photo carried as a `data:` URL, if it is one of the types taken and
+    /// within the limit.
+    #[must_use]
+    pub fn from_data_url(url: &str) -> Option<Self> {
+        let rest = url.strip_prefix("data:")?;
+        let (content_type, data) = rest.split_once(";base64,")?;
+        if !PHOTO_TYPES.contains(&content_type) || data.len() > FILE_LIMIT {
+            return None;
+        }
+        let bytes = base64::engine::general_purpose::STANDARD.decode(data).ok()?;
+        (!bytes.is_empty()).then(|| Self {
+            content_type: content_type.to_owned(),
+            bytes,
+        })
+    }
+
     fn json(&self) -> Value {
         json!({
             "content_type": self.content_type,
@@ -307,4 +344,32 @@ pub fn enrollment(form: &Fields, photo: Option<&Upload>, scans: &[Option<Upload>
         body["photo"] = p.json();
     }
     body
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Upload;
+
+    #[test]
+    fn a_photo_survives_the_round_trip_through_the_form_and_nothing_else_does() {
+        let photo = Upload {
+            content_type: "image/png".into(),
+            bytes: vec![0x89, b'P', b'N', b'G'],
+        };
+        let url = photo.data_url();
+        assert!(url.starts_with("data:image/png;base64,"));
+        let back = Upload::from_data_url(&url).expect("the photo comes back");
+        assert_eq!(
+            (back.content_type.as_str(), back.bytes.as_slice()),
+            ("image/png", photo.bytes.as_slice())
+        );
+        assert!(Upload::from_data_url("data:text/html;base64,PGI+").is_none());
+        assert!(Upload::from_data_url("data:image/png;base64,").is_none());
+        assert!(Upload::from_data_url("data:image/png;base64,@@@").is_none());
+        let script = Upload {
+            content_type: "text/html".into(),
+            bytes: b"<b>".to_vec(),
+        };
+        assert_eq!(script.data_url(), "");
+    }
 }

@@ -1,9 +1,11 @@
-//! The first page after signing in: who you are and where you can go.
+//! The first page after signing in: who you are and where you can go (an
+//! admin goes straight to the operations dashboard).
 
 use askama::Template;
-use axum::response::{Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 
 use crate::console::page::{render, Nav, Staff};
+use crate::domain::vocab::Role;
 
 #[derive(Template)]
 #[template(path = "home.html", config = "src/console/askama.toml")]
@@ -15,7 +17,12 @@ pub async fn redirect() -> Redirect {
     Redirect::permanent("/console/")
 }
 
+/// An admin lands on the operations dashboard; everyone else on the list
+/// of their screens.
 pub async fn page(staff: Staff) -> Response {
+    if staff.has(Role::Admin) {
+        return Redirect::to("/console/operations").into_response();
+    }
     render(&Home {
         nav: staff.nav("/console/"),
     })

@@ -65,6 +65,7 @@ struct Answer {
     not_held: Vec<String>,
     notice: String,
     digest: String,
+    /// The response letter as HTML (every character of its text escaped).
     letter: String,
 }
 
@@ -113,7 +114,7 @@ impl Answer {
             not_held,
             notice: text(&j["cardholder_notice"]).replace('_', " "),
             digest: text(&j["digest"]),
-            letter: j["letter"].as_str().unwrap_or_default().to_owned(),
+            letter: crate::console::letter::to_html(j["letter"].as_str().unwrap_or_default()),
         }
     }
 }

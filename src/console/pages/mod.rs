@@ -7,8 +7,12 @@ pub mod credential_offer;
 pub mod enroll;
 pub mod enroll_form;
 pub mod home;
+pub mod honey;
 pub mod legal;
+pub mod operations;
 pub mod principals;
+pub mod reports;
+pub mod retention;
 pub mod sessions;
 pub mod studio;
 
@@ -34,4 +38,9 @@ pub fn routes() -> Router<Arc<Console>> {
         .route("/console/legal/requests/{id}", get(legal::answer))
         .route("/console/legal/holds", post(legal::holds))
         .route("/console/audit", get(audit::page))
+        .route("/console/operations", get(operations::page))
+        .route("/console/honey", get(honey::page).post(honey::create))
+        .route("/console/reports", get(reports::page))
+        .route("/console/reports.csv", get(reports::download))
+        .route("/console/retention", get(retention::page).post(retention::action))
 }

@@ -35,6 +35,8 @@ struct Row {
     issued_by: String,
     approved_by: String,
     created_at: String,
+    /// Issued by the signed-in admin: a second admin must approve it.
+    mine: bool,
 }
 
 /// What an issue or rotation handed out: shown once.
@@ -43,6 +45,9 @@ struct Issued {
     status: String,
     token: String,
     registration_url: Option<String>,
+    /// What the answer says about the bootstrap token (it is about to be,
+    /// or has just been, retired).
+    notice: Option<String>,
 }
 
 fn text(v: &Value) -> String {
@@ -73,6 +78,7 @@ async fn render_page(staff: &Staff, issued: Option<Issued>, message: Option<Stri
                     issued_by: text(&p["issued_by"]),
                     approved_by: text(&p["approved_by"]),
                     created_at: text(&p["created_at"]),
+                    mine: p["issued_by"].as_str() == Some(staff.principal.id.as_str()),
                 })
                 .collect()
         })
@@ -156,8 +162,19 @@ pub async fn issue(staff: Staff, Form(form): Form<IssueForm>) -> Result<Response
         status: text(&j["status"]),
         token: text(&j["token"]),
         registration_url: j["registration_url"].as_str().map(str::to_owned),
+        notice: j["notice"].as_str().map(str::to_owned),
     };
     render_page(&staff, Some(issued), None).await
+}
+
+/// Who issued principal `id`, as the API lists it.
+async fn issued_by(staff: &Staff, id: &str) -> Result<Option<String>, Refusal> {
+    let listed = staff.call_ok(Method::GET, "/v1/principals", None).await?.json();
+    Ok(listed["principals"].as_array().and_then(|a| {
+        a.iter()
+            .find(|p| p["id"].as_str() == Some(id))
+            .and_then(|p| p["issued_by"].as_str().map(str::to_owned))
+    }))
 }
 
 #[derive(Deserialize)]
@@ -176,6 +193,13 @@ pub async fn action(staff: Staff, Form(form): Form<ActionForm>) -> Result<Respon
     }
     let (method, uri) = match form.action.as_str() {
         "approve" => {
+            // The two-person rule, said before any passkey is asked for.
+            if issued_by(&staff, id).await?.as_deref() == Some(staff.principal.id.as_str()) {
+                let message = format!(
+                    "Not approved: you issued {id}, so a second admin must approve it. Ask another admin to open Principals and press Approve."
+                );
+                return render_page(&staff, None, Some(message)).await;
+            }
             staff.require_step_up()?;
             (Method::POST, format!("/v1/principals/{id}/approve"))
         }
@@ -194,8 +218,13 @@ pub async fn action(staff: Staff, Form(form): Form<ActionForm>) -> Result<Respon
             status: "rotated".to_owned(),
             token: text(&j["token"]),
             registration_url: j["registration_url"].as_str().map(str::to_owned),
+            notice: None,
         };
         return render_page(&staff, Some(issued), None).await;
+    }
+    if let Some(notice) = answer.json()["notice"].as_str() {
+        // An approval that retires the bootstrap token says so on the page.
+        return render_page(&staff, None, Some(notice.to_owned())).await;
     }
     Ok(Redirect::to("/console/principals").into_response())
 }

@@ -44,6 +44,9 @@ struct Version {
 struct Report {
     /// Whether the candidate could be published.
     valid: bool,
+    /// Whether the solver proved the floor for it (a valid text whose
+    /// proof did not run is publishable, never shown as all clear).
+    proven: bool,
     heading: String,
     errors: Vec<String>,
     floor_violations: Vec<String>,
@@ -184,6 +187,7 @@ impl Report {
         };
         Self {
             valid: r["valid"].as_bool().unwrap_or(false),
+            proven: proof["status"].as_str() == Some("proved"),
             heading: heading.to_owned(),
             errors,
             floor_violations: strings(&r["floor_violations"]),
@@ -376,4 +380,43 @@ async fn rollback(staff: &Staff, form: &StudioForm) -> Result<Response, Refusal>
         },
     };
     render_page(staff, shown).await
+}
+
+#[cfg(test)]
+mod tests {
+    use askama::Template;
+    use serde_json::json;
+
+    use super::{Nav, Report, Studio};
+
+    fn page(proof: serde_json::Value) -> String {
+        let check = json!({"valid": true, "errors": [], "floor_violations": [],
+            "tests": {"passed": 3, "failed": []}, "proof": proof, "impact": null});
+        Studio {
+            nav: Nav::anonymous(),
+            version: 1,
+            digest: String::new(),
+            policies: String::new(),
+            tests: String::new(),
+            comment: String::new(),
+            floor: String::new(),
+            history: Vec::new(),
+            report: Some(Report::of(&check, "Check")),
+            published: None,
+            message: None,
+        }
+        .render()
+        .unwrap_or_default()
+    }
+
+    #[test]
+    fn a_valid_text_whose_proof_did_not_run_is_never_shown_all_clear() {
+        let unproven = page(json!({"status": "not_run", "reason": "no solver"}));
+        assert!(unproven.contains("floor not proven"), "{unproven}");
+        assert!(!unproven.contains("pill ok"));
+        assert!(unproven.contains("The proof did not run: no solver"));
+        let proven = page(json!({"status": "proved", "request_types": 76}));
+        assert!(proven.contains("<span class=\"pill ok\">can be applied</span>"));
+        assert!(!proven.contains("floor not proven"));
+    }
 }

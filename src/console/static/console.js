@@ -170,7 +170,7 @@
     if (err instanceof Shown) return err.message;
     switch (err && err.name) {
       case 'NotAllowedError':
-        return 'The passkey prompt was cancelled or timed out. Try again.';
+        return 'The passkey prompt was cancelled or timed out, or this device holds no passkey for this staff ID. Try again, or register a passkey with the link an admin gave you.';
       case 'AbortError':
         return 'The passkey prompt was cancelled. Try again.';
       case 'InvalidStateError':
@@ -551,7 +551,8 @@
       inflight = typeof AbortController === 'function' ? new AbortController() : null;
       const params = new URLSearchParams();
       for (const [name, value] of new FormData(form)) {
-        if (typeof value === 'string') params.append(name, value); // file fields stay out
+        // File fields stay out, and so does a photo kept from before (a data: URL).
+        if (typeof value === 'string' && name !== 'photo_kept') params.append(name, value);
       }
       try {
         const res = await fetch(url, {
@@ -609,6 +610,46 @@
     });
   }
 
+  // ------------------------------------------------- refreshed figures
+
+  /** Replaces `el` with the same element of a fresh copy of the page every
+   * `data-refresh` seconds (the operations dashboard), without a reload. */
+  function setupRefresh(el) {
+    const seconds = Number(el.dataset.refresh);
+    if (!el.id || !(seconds >= 5)) return;
+    let current = el;
+    setInterval(async () => {
+      if (document.hidden) return;
+      try {
+        const resp = await fetch(window.location.href, { credentials: 'same-origin' });
+        if (!resp.ok || resp.redirected) return;
+        const doc = new DOMParser().parseFromString(await resp.text(), 'text/html');
+        const fresh = doc.getElementById(current.id);
+        if (fresh) {
+          const adopted = document.importNode(fresh, true);
+          current.replaceWith(adopted);
+          current = adopted;
+        }
+      } catch (_) {
+        // Offline for a moment: the next tick tries again.
+      }
+    }, seconds * 1000);
+  }
+
+  // ------------------------------------------------------- confirmations
+
+  /** A form with `data-confirm` asks before it is sent (revoke, erase). The
+   * server needs a fresh passkey check or a typed confirmation as well; this
+   * only stops a slip of the mouse. */
+  function setupConfirm(form) {
+    form.addEventListener('submit', (ev) => {
+      if (!window.confirm(form.dataset.confirm)) {
+        ev.preventDefault();
+        ev.stopImmediatePropagation();
+      }
+    }, true);
+  }
+
   // ---------------------------------------------------------------- start
 
   function start() {
@@ -619,6 +660,21 @@
     document.querySelectorAll('[data-webcam]').forEach(setupWebcam);
     document.querySelectorAll('form[data-checklist]').forEach(setupChecklist);
     document.querySelectorAll('pre.gutter').forEach(setupGutter);
+    document.querySelectorAll('[data-refresh]').forEach(setupRefresh);
+    document.querySelectorAll('form[data-confirm]').forEach(setupConfirm);
+    // A document picker's full description under it, as the choice changes.
+    document.querySelectorAll('select[data-describe]').forEach((sel) => {
+      const out = document.getElementById(sel.dataset.describe);
+      if (!out) return;
+      sel.addEventListener('change', () => {
+        const opt = sel.selectedOptions[0];
+        out.textContent = opt && opt.value ? opt.dataset.desc || '' : '';
+      });
+    });
+    document.querySelectorAll('button[data-print]').forEach((b) => {
+      b.classList.remove('hidden');
+      b.addEventListener('click', () => window.print());
+    });
   }
 
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start);

@@ -5,6 +5,7 @@
 
 use std::sync::{Arc, PoisonError};
 
+use super::attestation::{plain_id, same_keyring};
 use super::{read_key32, read_secret_file, KeyError, KeyFiles, Keyring, Manifest, MANIFEST};
 
 impl Keyring {
@@ -32,8 +33,9 @@ impl Keyring {
         }
     }
 
-    /// Re-reads `keyring.toml` (another node rotated the KEK): its KEK
-    /// becomes active here when this keyring holds it.
+    /// Re-reads `keyring.toml` (another node rotated the KEK or the
+    /// attestation key): its KEK becomes active here when this keyring
+    /// holds it, and its attestation key (whose file came first).
     ///
     /// # Errors
     /// The manifest does not read.
@@ -44,9 +46,10 @@ impl Keyring {
             reason: e.message().to_owned(),
         })?;
         let mut manifest = self.manifest.lock().unwrap_or_else(PoisonError::into_inner);
-        if !same_but_kek(&manifest, &next) {
-            return Err(bad_manifest("it changes more than which KEK is active"));
+        if !same_keyring(&manifest, &next) {
+            return Err(bad_manifest(CHANGES_MORE));
         }
+        self.adopt_attestation(&next)?;
         let mut keks = self.keks.write().unwrap_or_else(PoisonError::into_inner);
         if keks.keys.contains_key(&next.kek) {
             keks.active.clone_from(&next.kek);
@@ -63,21 +66,15 @@ fn bad_manifest(reason: &str) -> KeyError {
     }
 }
 
-/// Whether two manifests differ at most in which KEK is active.
-fn same_but_kek(a: &Manifest, b: &Manifest) -> bool {
-    a.version == b.version
-        && a.photo == b.photo
-        && a.blind_index == b.blind_index
-        && a.audit_subject == b.audit_subject
-        && a.attestation == b.attestation
-}
+/// What a received manifest may not do.
+const CHANGES_MORE: &str = "it changes more than which KEK and attestation key are active";
 
 /// Checks a `keyring.toml` received from a peer, before anything is
-/// written: it must parse, change nothing but which KEK is active (the
-/// blind index, audit subject and attestation keys never travel), and name
-/// a `kek-*`. Returns whether that KEK is held here (a rotation sends the
-/// KEK first, then the manifest; one naming a KEK not yet here is not
-/// applied).
+/// written: it must parse, change nothing but which KEK and attestation key
+/// are active (and the retired attestation keys' public halves; the blind
+/// index and audit subject keys never travel), and name a `kek-*` and an
+/// `attest-*`. Returns whether both are held here (a rotation sends the key
+/// first, then the manifest; one naming a key not yet here is not applied).
 ///
 /// # Errors
 /// The manifest does not parse, or changes another field.
@@ -86,17 +83,15 @@ pub fn check_received_manifest(files: &KeyFiles, bytes: &[u8]) -> Result<bool, K
     let next: Manifest = toml::from_str(text).map_err(|_| bad_manifest("does not parse"))?;
     let here = read_secret_file(&files.dir().join(MANIFEST))?;
     let here: Manifest = toml::from_str(&here).map_err(|_| bad_manifest("this node's does not parse"))?;
-    if !same_but_kek(&here, &next) {
-        return Err(bad_manifest("it changes more than which KEK is active"));
+    if !same_keyring(&here, &next) {
+        return Err(bad_manifest(CHANGES_MORE));
     }
-    let plain = next.kek.len() > 4
-        && next.kek.starts_with("kek-")
-        && next
-            .kek
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if !plain {
+    if !plain_id(&next.kek, "kek") {
         return Err(bad_manifest("it does not name a KEK"));
     }
-    Ok(files.dir().join(format!("{}.key", next.kek)).exists())
+    if !plain_id(&next.attestation, "attest") {
+        return Err(bad_manifest("it does not name an attestation key"));
+    }
+    let held = |id: &str| files.dir().join(format!("{id}.key")).exists();
+    Ok(held(&next.kek) && held(&next.attestation))
 }

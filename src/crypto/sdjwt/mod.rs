@@ -1,12 +1,12 @@
 //! SD-JWT (RFC 9901) as SD-JWT VC uses it, and the IETF Token Status List,
-//! written by hand over the vault's own EdDSA signer: an SD-JWT is a JWS
+//! written by hand over the vault's own issuer keys (`crypto::jose`): an SD-JWT is a JWS
 //! whose payload holds the digests of salted disclosures, a disclosure is
 //! base64url JSON `[salt, name, value]`, and a status list is a zlib
 //! bitstring in a signed JWT. The seam: [`issue`] and [`status_list_token`]
 //! for the vault, [`verify`] for anyone who holds the JWKS and a status list.
 //!
 //! Only what the vault issues is supported: flat claims, each disclosable
-//! on its own, `sha-256`, EdDSA (Ed25519) for the issuer and the holder.
+//! on its own, `sha-256`, ES256 or Ed25519 for the issuer and the holder.
 //! A general SD-JWT crate (`sd-jwt-payload`) was considered; what the vault
 //! needs is this small subset over a signer it already has, so it is written
 //! here behind this seam, and what it issues is checked by an independent
@@ -22,7 +22,7 @@ use rand::RngCore;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
-use super::Attestor;
+use super::jose::IssuerSigner;
 
 /// The JOSE `typ` of an SD-JWT VC.
 pub const VC_TYP: &str = "dc+sd-jwt";
@@ -66,7 +66,7 @@ impl Disclosure {
 /// `_sd` (sorted, so their order says nothing). Returns
 /// `<jws>~<disclosure>~…~`.
 #[must_use]
-pub fn issue(signer: &Attestor, mut payload: Map<String, Value>, disclosable: &[(String, Value)]) -> String {
+pub fn issue(signer: &IssuerSigner, mut payload: Map<String, Value>, disclosable: &[(String, Value)]) -> String {
     let disclosures: Vec<Disclosure> = disclosable
         .iter()
         .map(|(name, value)| Disclosure::new(name, value))
@@ -117,7 +117,7 @@ pub fn decode_list(lst: &str) -> Result<Vec<u8>, &'static str> {
 ///
 /// # Errors
 /// Compression failed.
-pub fn status_list_token(signer: &Attestor, uri: &str, bits: &[u8], iat: i64, ttl: i64) -> std::io::Result<String> {
+pub fn status_list_token(signer: &IssuerSigner, uri: &str, bits: &[u8], iat: i64, ttl: i64) -> std::io::Result<String> {
     let claims = json!({
         "sub": uri,
         "iat": iat,
@@ -128,19 +128,23 @@ pub fn status_list_token(signer: &Attestor, uri: &str, bits: &[u8], iat: i64, tt
     Ok(signer.sign_typed(STATUS_LIST_TYP, &claims))
 }
 
+/// What a KB-JWT binds a presentation to.
+#[derive(Debug, Clone, Copy)]
+pub struct Binding<'a> {
+    pub aud: &'a str,
+    pub nonce: &'a str,
+    pub iat: i64,
+    /// The holder key's JOSE algorithm (`ES256`, `Ed25519`).
+    pub alg: &'a str,
+}
+
 /// The holder's side: a presentation of `sd_jwt` disclosing only the
-/// disclosures whose claim name is in `reveal`, bound to `aud` and `nonce`
-/// by a KB-JWT that `sign` signs (EdDSA over the holder's key). A wallet
-/// does this; the vault's tests and the command line's examples use it.
+/// disclosures whose claim name is in `reveal`, bound as `binding` says
+/// by a KB-JWT that `sign` signs with the holder's key. A wallet does
+/// this; the vault's tests and the command line's examples use it.
 #[must_use]
-pub fn present(
-    sd_jwt: &str,
-    reveal: &[&str],
-    aud: &str,
-    nonce: &str,
-    iat: i64,
-    sign: impl Fn(&[u8]) -> [u8; 64],
-) -> String {
+pub fn present(sd_jwt: &str, reveal: &[&str], binding: Binding<'_>, sign: impl Fn(&[u8]) -> Vec<u8>) -> String {
+    let Binding { aud, nonce, iat, alg } = binding;
     let mut parts = sd_jwt.split('~');
     let mut out = parts.next().unwrap_or_default().to_owned();
     out.push('~');
@@ -151,7 +155,7 @@ pub fn present(
             out.push('~');
         }
     }
-    let header = json!({"alg": "EdDSA", "typ": KB_TYP});
+    let header = json!({"alg": alg, "typ": KB_TYP});
     let payload = json!({"iat": iat, "aud": aud, "nonce": nonce, "sd_hash": digest(&out)});
     let mut kb = URL_SAFE_NO_PAD.encode(header.to_string());
     kb.push('.');

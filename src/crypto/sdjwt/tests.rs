@@ -1,19 +1,26 @@
-use ed25519_dalek::{Signer, SigningKey};
 use serde_json::json;
 
 use super::verify::{verify, Expect, VerifyError};
 use super::*;
+use crate::crypto::jose::{Alg, IssuerSigner};
 use crate::crypto::Secret32;
 
 const URI: &str = "https://vault.example/v1/status-lists/0";
 
-fn fixture(revoked: bool) -> (Attestor, SigningKey, String, String) {
-    let issuer = Attestor::new("cred-1".into(), &Secret32::random());
-    let holder = SigningKey::from_bytes(Secret32::random().expose());
-    let jwk = json!({"kty": "OKP", "crv": "Ed25519",
-        "x": URL_SAFE_NO_PAD.encode(holder.verifying_key().to_bytes())});
+fn signer(kid: &str, alg: Alg) -> IssuerSigner {
+    loop {
+        if let Some(s) = IssuerSigner::new(kid.into(), alg, &Secret32::random()) {
+            return s;
+        }
+    }
+}
+
+/// An issuer of `issuer_alg`, a holder of `holder_alg`, a credential and its status list.
+fn fixture(revoked: bool, issuer_alg: Alg, holder_alg: Alg) -> (IssuerSigner, IssuerSigner, String, String) {
+    let issuer = signer("cred-1", issuer_alg);
+    let holder = signer("holder", holder_alg);
     let payload = json!({"iss": "https://vault.example", "vct": "urn:t:1", "iat": 1000, "exp": 9000,
-        "cnf": {"jwk": jwk}, "status": {"status_list": {"idx": 13, "uri": URI}}});
+        "cnf": {"jwk": holder.public().jwk()}, "status": {"status_list": {"idx": 13, "uri": URI}}});
     let Value::Object(payload) = payload else {
         unreachable!()
     };
@@ -40,29 +47,47 @@ fn expect(now: i64) -> Expect<'static> {
     }
 }
 
-fn jwks(a: &Attestor) -> Value {
+fn jwks(a: &IssuerSigner) -> Value {
     json!({"keys": [a.jwk()]})
+}
+
+/// `holder`'s presentation of `sd` to "venue" with nonce "n-1" at 1100.
+fn present_as(holder: &IssuerSigner, sd: &str, reveal: &[&str]) -> String {
+    let binding = Binding {
+        aud: "venue",
+        nonce: "n-1",
+        iat: 1100,
+        alg: holder.alg().name(),
+    };
+    present(sd, reveal, binding, |m| holder.sign(m))
 }
 
 #[test]
 fn presentation_discloses_only_what_the_holder_chose() {
-    let (issuer, holder, sd, list) = fixture(false);
-    let p = present(&sd, &["age_over_21"], "venue", "n-1", 1100, |m| {
-        holder.sign(m).to_bytes()
-    });
-    let v = verify(&p, &jwks(&issuer), |u| (u == URI).then(|| list.clone()), &expect(1100)).unwrap();
-    assert_eq!(v.claims.len(), 1);
-    assert_eq!(v.claims["age_over_21"], json!(false));
-    assert_eq!(v.kid, "cred-1");
+    for (issuer_alg, holder_alg) in [
+        (Alg::Es256, Alg::Es256),
+        (Alg::Es256, Alg::Ed25519),
+        (Alg::Ed25519, Alg::Es256),
+        (Alg::Ed25519, Alg::Ed25519),
+    ] {
+        let (issuer, holder, sd, list) = fixture(false, issuer_alg, holder_alg);
+        let header: Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(sd.split('.').next().unwrap()).unwrap()).unwrap();
+        assert_eq!(header["alg"], issuer_alg.name());
+        let p = present_as(&holder, &sd, &["age_over_21"]);
+        let v = verify(&p, &jwks(&issuer), |u| (u == URI).then(|| list.clone()), &expect(1100)).unwrap();
+        assert_eq!(v.claims.len(), 1);
+        assert_eq!(v.claims["age_over_21"], json!(false));
+        assert_eq!(v.kid, "cred-1");
+    }
 }
 
 #[test]
 fn refusals_name_the_check() {
-    let (issuer, holder, sd, list) = fixture(false);
+    let (issuer, holder, sd, list) = fixture(false, Alg::Es256, Alg::Es256);
     let keys = jwks(&issuer);
-    let sign = |m: &[u8]| holder.sign(m).to_bytes();
     let fetch = |_: &str| Some(list.clone());
-    let p = present(&sd, &["resident"], "venue", "n-1", 1100, sign);
+    let p = present_as(&holder, &sd, &["resident"]);
     let wrong_nonce = Expect {
         nonce: "n-2",
         ..expect(1100)
@@ -100,14 +125,26 @@ fn refusals_name_the_check() {
         Err(VerifyError::Disclosure)
     );
     // Another issuer's keys.
-    let other = jwks(&Attestor::new("cred-1".into(), &Secret32::random()));
+    let other = jwks(&signer("cred-1", Alg::Es256));
     assert_eq!(verify(&p, &other, fetch, &expect(1100)), Err(VerifyError::Signature));
+    // A KB-JWT whose header names another algorithm than the holder key's.
+    let lying = Binding {
+        aud: "venue",
+        nonce: "n-1",
+        iat: 1100,
+        alg: "Ed25519",
+    };
+    let p = present(&sd, &["resident"], lying, |m| holder.sign(m));
+    assert_eq!(
+        verify(&p, &keys, fetch, &expect(1100)),
+        Err(VerifyError::KeyBinding("signature"))
+    );
 }
 
 #[test]
 fn a_set_bit_is_revocation() {
-    let (issuer, holder, sd, list) = fixture(true);
-    let p = present(&sd, &["resident"], "venue", "n-1", 1100, |m| holder.sign(m).to_bytes());
+    let (issuer, holder, sd, list) = fixture(true, Alg::Es256, Alg::Ed25519);
+    let p = present_as(&holder, &sd, &["resident"]);
     let r = verify(&p, &jwks(&issuer), |_| Some(list.clone()), &expect(1100));
     assert_eq!(r, Err(VerifyError::Revoked));
 }

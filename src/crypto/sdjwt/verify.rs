@@ -3,7 +3,8 @@
 //! list the credential names — fetched and cached however the system
 //! likes — and never calls the vault about the credential in hand.
 //!
-//! It checks, in order: the issuer's EdDSA signature (by `kid`) and `typ`,
+//! It checks, in order: the issuer's signature (ES256 or Ed25519, by
+//! `kid`; `EdDSA` accepted as Ed25519's older name) and `typ`,
 //! `vct`, `iat`/`exp`, every disclosure's digest (each at most once), the
 //! key binding (the KB-JWT signed by the key in `cnf.jwk`, its `typ`, `aud`,
 //! `nonce`, freshness and `sd_hash`), then the status bit.
@@ -12,10 +13,10 @@ use std::collections::BTreeMap;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use ed25519_dalek::{Signature, VerifyingKey};
 use serde_json::{Map, Value};
 
 use super::{decode_list, digest, KB_TYP, SD_ALG, STATUS_LIST_TYP, VC_TYP};
+use crate::crypto::jose::PublicKey;
 
 /// A JOSE header or claims set.
 type Claims = Map<String, Value>;
@@ -81,53 +82,45 @@ fn b64_json(part: &str) -> Result<Map<String, Value>, VerifyError> {
     }
 }
 
-/// The Ed25519 key of a JWK (`OKP`, `Ed25519`).
+/// The public key of a JWK (`EC` `P-256`, or `OKP` `Ed25519`).
 ///
 /// # Errors
-/// Not an Ed25519 public key.
-pub fn ed25519_key(jwk: &Value) -> Result<VerifyingKey, VerifyError> {
-    if jwk["kty"] != "OKP" || jwk["crv"] != "Ed25519" {
-        return Err(VerifyError::Malformed("not an Ed25519 JWK"));
-    }
-    let x = jwk["x"].as_str().ok_or(VerifyError::Malformed("JWK without x"))?;
-    let bytes: [u8; 32] = URL_SAFE_NO_PAD
-        .decode(x)
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .ok_or(VerifyError::Malformed("JWK x is not 32 bytes"))?;
-    VerifyingKey::from_bytes(&bytes).map_err(|_| VerifyError::Malformed("JWK x is not a point"))
+/// Not such a public key.
+pub fn public_key(jwk: &Value) -> Result<PublicKey, VerifyError> {
+    PublicKey::from_jwk(jwk).map_err(VerifyError::Malformed)
 }
 
-/// A compact JWS, checked: `alg` EdDSA, `typ`, signature by `key`.
+/// A compact JWS, checked: `typ`, and a signature by `key` under the
+/// header's `alg`, which must be the key's algorithm.
 fn check_jws(
     jws: &str,
     typ: &str,
-    key: impl FnOnce(&Map<String, Value>) -> Result<VerifyingKey, VerifyError>,
+    key: impl FnOnce(&Map<String, Value>) -> Result<PublicKey, VerifyError>,
 ) -> Result<(Claims, Claims), VerifyError> {
     let mut parts = jws.split('.');
     let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
         return Err(VerifyError::Malformed("not a compact JWS"));
     };
     let header = b64_json(h)?;
-    if header.get("alg").and_then(Value::as_str) != Some("EdDSA") {
-        return Err(VerifyError::Malformed("alg is not EdDSA"));
-    }
+    let alg = header
+        .get("alg")
+        .and_then(Value::as_str)
+        .filter(|a| crate::crypto::jose::Alg::from_name(a).is_some())
+        .ok_or(VerifyError::Malformed("alg is not ES256 or Ed25519"))?
+        .to_owned();
     if header.get("typ").and_then(Value::as_str) != Some(typ) {
         return Err(VerifyError::WrongType);
     }
     let key = key(&header)?;
-    let sig = URL_SAFE_NO_PAD
-        .decode(s)
-        .ok()
-        .and_then(|b| Signature::from_slice(&b).ok())
-        .ok_or(VerifyError::Signature)?;
+    let sig = URL_SAFE_NO_PAD.decode(s).map_err(|_| VerifyError::Signature)?;
     let signed = &jws[..h.len() + 1 + p.len()];
-    key.verify_strict(signed.as_bytes(), &sig)
-        .map_err(|_| VerifyError::Signature)?;
+    if !key.verifies(&alg, signed.as_bytes(), &sig) {
+        return Err(VerifyError::Signature);
+    }
     Ok((header, b64_json(p)?))
 }
 
-fn issuer_key<'a>(jwks: &'a Value) -> impl FnOnce(&Map<String, Value>) -> Result<VerifyingKey, VerifyError> + 'a {
+fn issuer_key<'a>(jwks: &'a Value) -> impl FnOnce(&Map<String, Value>) -> Result<PublicKey, VerifyError> + 'a {
     move |header| {
         let kid = header
             .get("kid")
@@ -137,7 +130,7 @@ fn issuer_key<'a>(jwks: &'a Value) -> impl FnOnce(&Map<String, Value>) -> Result
             .as_array()
             .and_then(|keys| keys.iter().find(|k| k["kid"] == kid))
             .ok_or(VerifyError::UnknownKey)?;
-        ed25519_key(jwk)
+        public_key(jwk)
     }
 }
 
@@ -191,7 +184,7 @@ fn key_binding(
         .get("cnf")
         .and_then(|c| c.get("jwk"))
         .ok_or(VerifyError::KeyBinding("no cnf.jwk in the credential"))?;
-    let holder = ed25519_key(holder)?;
+    let holder = public_key(holder)?;
     let (_, claims) = check_jws(kb, KB_TYP, |_| Ok(holder)).map_err(|e| match e {
         VerifyError::Signature => VerifyError::KeyBinding("signature"),
         VerifyError::WrongType => VerifyError::KeyBinding("typ is not kb+jwt"),

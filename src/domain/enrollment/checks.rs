@@ -89,17 +89,29 @@ pub fn check_text(value: &str, field: &str, max: usize) -> Result<(), Error> {
     Ok(())
 }
 
-pub(super) fn date(value: &str, field: &str) -> Result<Date, Error> {
+/// A date YYYY-MM-DD.
+///
+/// # Errors
+/// 400 naming `field`.
+pub fn date(value: &str, field: &str) -> Result<Date, Error> {
     let format = time::macros::format_description!("[year]-[month]-[day]");
     Date::parse(value, &format).map_err(|_| Error::invalid(field, "must be a date YYYY-MM-DD"))
 }
 
-/// An address's lines, each a text field.
+/// An applicant's address lines, each a text field.
 ///
 /// # Errors
 /// 400 naming the line.
 pub fn check_address(address: &Address) -> Result<(), Error> {
-    let check = |v: &str, f: &str| check_text(v, &format!("applicant.address.{f}"), MAX_TEXT);
+    check_address_at(address, "applicant.address")
+}
+
+/// An address's lines, each a text field, named under `at` in errors.
+///
+/// # Errors
+/// 400 naming the line.
+pub fn check_address_at(address: &Address, at: &str) -> Result<(), Error> {
+    let check = |v: &str, f: &str| check_text(v, &format!("{at}.{f}"), MAX_TEXT);
     let opt = |v: &Option<String>, f: &str| v.as_deref().map_or(Ok(()), |v| check(v, f));
     let (organization, line1, line2, city, state, postal_code) = match address {
         Address::None => return Ok(()),
@@ -126,7 +138,7 @@ pub fn check_address(address: &Address) -> Result<(), Error> {
     opt(line2, "line2")?;
     check(city, "city")?;
     opt(state, "state")?;
-    check_text(postal_code, "applicant.address.postal_code", 16)
+    check_text(postal_code, &format!("{at}.postal_code"), 16)
 }
 
 /// Whole years between `birth` and `today`.

@@ -19,7 +19,7 @@ use crate::duration::HumanDuration;
 
 mod checks;
 mod options;
-pub use checks::{age_on, check_address, check_text, sniff, MediaKind};
+pub use checks::{age_on, check_address, check_address_at, check_text, date as parse_date, sniff, MediaKind};
 use checks::{check_applicant, check_proofs, check_rules, decode_upload, CheckedProofs};
 pub use options::check_languages;
 use options::{check_options, Options};
@@ -188,10 +188,11 @@ pub fn prepare(req: &EnrollmentRequest, cx: &EnrollContext<'_>) -> Result<Prepar
     let photo = decode_upload(&req.photo, "photo", &[MediaKind::Jpeg, MediaKind::Png], MAX_PHOTO_BYTES)?;
     let proofs = check_proofs(&req.proofs, cx, today)?;
     let counted = check_rules(cx.program, birth, today, &proofs.facts, &options.waived)?;
-    seal(req, cx, photo, proofs, counted, options)
+    seal(req, cx, photo, proofs, counted, options, None)
 }
 
-/// A honey card from a synthetic application (see `domain::honey`): the
+/// A honey card from a synthetic application (see `domain::honey`), under
+/// the number given when it was planned: the
 /// applicant and options checked as for any enrollment, then sealed by the
 /// same [`seal`] as a real card, with `documents` random commitments for
 /// documents never shown (the first proving identity, so the record's
@@ -201,7 +202,12 @@ pub fn prepare(req: &EnrollmentRequest, cx: &EnrollContext<'_>) -> Result<Prepar
 /// # Errors
 /// The synthetic application does not pass the checks (a bug), or sealing
 /// failed.
-pub fn prepare_honey(req: &EnrollmentRequest, documents: usize, cx: &EnrollContext<'_>) -> Result<Prepared, Error> {
+pub fn prepare_honey(
+    req: &EnrollmentRequest,
+    documents: usize,
+    number: CardNumber,
+    cx: &EnrollContext<'_>,
+) -> Result<Prepared, Error> {
     use crate::domain::program::{Counted, Proves};
     let today = cx.now.date();
     let birth = check_applicant(&req.applicant, today)?;
@@ -235,7 +241,7 @@ pub fn prepare_honey(req: &EnrollmentRequest, documents: usize, cx: &EnrollConte
         scan_files: Vec::new(),
         scans_presented: 0,
     };
-    seal(req, cx, photo, proofs, counted, options)
+    seal(req, cx, photo, proofs, counted, options, Some(number))
 }
 
 /// Turns a checked application into what is stored: a new card number,
@@ -249,10 +255,11 @@ fn seal(
     proofs: CheckedProofs<'_>,
     counted: Vec<Option<crate::domain::program::Counted>>,
     options: Options,
+    number: Option<CardNumber>,
 ) -> Result<Prepared, Error> {
     let at = cx.now.unix_timestamp();
     let a = &req.applicant;
-    let card_number = CardNumber::generate();
+    let card_number = number.unwrap_or_else(CardNumber::generate);
     let card_id: CardId = cx.keys.blind.card_id(card_number.as_str());
     let dek = DataKey::generate();
     let (kek_id, kek) = cx.keys.active_kek();

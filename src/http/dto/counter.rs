@@ -97,7 +97,8 @@ pub struct QueuedCard {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AccessReportAnswer {
     pub card_number: String,
-    /// The letter's language (`en` or `es`).
+    /// The letter's language (its BCP 47 tag: `en`, `es`, `zh-Hant`, `ru`,
+    /// `bn`, `ht`, `ko`, `ar`, `ur`, `fr` or `pl`).
     pub language: String,
     /// Oldest first.
     pub entries: Vec<crate::domain::access_report::ReportEntry>,

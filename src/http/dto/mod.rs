@@ -15,6 +15,7 @@ mod ops;
 mod oversight;
 mod policies;
 mod principals;
+mod wallet;
 
 pub use cards::{Enrolled, ErasureRequested, FactsAnswer, Revoked, SourceDocuments};
 pub use counter::{
@@ -34,3 +35,8 @@ pub(crate) fn rfc3339(unix: i64) -> Option<String> {
         .ok()
         .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
 }
+pub use wallet::{
+    AuthorizationServerMetadata, BatchIssuance, Configurations, CredentialAnswer, CredentialConfiguration,
+    CredentialDisplay, CredentialMetadata, CredentialRequestBody, IssuedCredential, IssuerJwk, IssuerJwks,
+    IssuerMetadata, JwtVcIssuer, NonceAnswer, OAuthError, ProofType, ProofTypes, ProofsBody, TokenAnswer, TokenForm,
+};

@@ -38,8 +38,8 @@ fn entry_fields() -> RefOr<Schema> {
 }
 
 /// `POST /v1/honey-cards`: the cards made. Their numbers are shown here,
-/// once, to the privacy officer who made them; the vault keeps only keyed
-/// hashes of them.
+/// once, to the privacy officer who made them; the vault keeps them only
+/// sealed until each card is enrolled.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HoneyCardsCreated {
     pub cards: Vec<HoneyCardMade>,
@@ -53,6 +53,9 @@ pub struct HoneyCardMade {
     /// `hc_<hex>`: what alerts name.
     pub honey_card: String,
     pub label: String,
+    /// When the card is enrolled (RFC 3339): its own second, spread over
+    /// `honey.spread`. Asking about the number raises the alert before too.
+    pub enrolled_at: String,
 }
 
 /// `GET /v1/honey-cards/alerts`: the newest alerts first.

@@ -26,6 +26,10 @@ pub struct IssuedPrincipal {
     /// the console; it works once the principal is active.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub registration_url: Option<String>,
+    /// What this issuance did to the bootstrap admin token, when it did
+    /// something or will at the next admin (see `bootstrap_notice`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notice: Option<String>,
 }
 
 /// `POST /v1/principals/{id}/approve` → 200.
@@ -34,6 +38,10 @@ pub struct PrincipalApproved {
     pub id: String,
     /// `active`.
     pub status: PrincipalStatus,
+    /// What this approval did to the bootstrap admin token, when it did
+    /// something or will at the next admin.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notice: Option<String>,
 }
 
 /// `POST /v1/principals/{id}/rotate` → 200: the new token, shown this once.

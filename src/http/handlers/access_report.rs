@@ -21,7 +21,8 @@ const PURPOSE: Purpose = Purpose::CardAdministration;
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AccessReportRequest {
-    /// `en` or `es`; by default the first of the holder's languages the
+    /// A BCP 47 tag of one of the letter's languages (en, es, zh-Hant, ru,
+    /// bn, ht, ko, ar, ur, fr, pl); by default the first of the holder's languages the
     /// letter is written in, else English.
     #[serde(default)]
     language: Option<String>,

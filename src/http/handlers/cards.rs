@@ -178,7 +178,7 @@ async fn set_status(gate: &Gate, card: &CardRef, status: CardStatus) -> Result<(
     let change = crate::vault::cards::status_change(v, &card_id, &current, status)?;
     // Every status this sets (revoked, erasure requested) ends the card's
     // holder-held credentials in the same transaction.
-    let revoke = crate::domain::store::Change::RevokeCredentials { card_id };
+    let revoke = crate::vault::credential_indices::revoke(v, &card_id, &current.record)?;
     let result = gate.commit(vec![change, revoke]).await;
     v.cards.invalidate(&card_id);
     result.map(drop)

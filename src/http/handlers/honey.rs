@@ -42,7 +42,9 @@ pub struct CreateHoneyCards {
         synthetic applicants, so that every answer about one looks like an answer about a valid card. \
         Any fact query, legal request, hold or counter action about one raises an alert (audit entry, \
         metric `civic_vault_honey_card_hits_total`, log line, optional webhook) naming the principal. \
-        The numbers are shown once, here; the vault keeps only keyed hashes of which cards are honey. \
+        Each card is enrolled on its own, as a clerk's enrollment, at a second spread over `honey.spread` \
+        (`enrolled_at`); asking about its number raises the alert from the start. \
+        The numbers are shown once, here; the vault keeps which cards are honey sealed. \
         Audited as one entry with the count, never the numbers or the label.\n\n\
         Permissions: privacy officer (Cedar action `create_honey_cards`, purpose `oversight`).",
     request_body = CreateHoneyCards,
@@ -59,27 +61,27 @@ pub async fn create(gate: Gate, body: Body) -> Result<(StatusCode, Json<HoneyCar
     let req: CreateHoneyCards = gate.body(body, DEFAULT_LIMIT).await?;
     check_request(req.count, &req.label)?;
     let v = Arc::clone(&gate.vault);
-    // As an enrollment: no data key wrapped under a KEK being retired.
-    let _kek_in_use = v.kek_gate.read().await;
-    let made = crate::vault::honey::make(&v, &who, req.count, &req.label).await?;
-    gate.slot.digest("honey_cards", made.cards.len().to_string());
-    let ids: Vec<_> = made.cards.iter().map(|c| c.card_id).collect();
-    let committed = gate.commit(made.changes).await;
-    for id in &ids {
-        v.cards.invalidate(id);
-    }
-    committed?;
-    v.honey.add(&made.cards);
+    let made = crate::vault::honey::plan(&v, &who, req.count, &req.label)?;
+    gate.slot.digest("honey_cards", made.plans.len().to_string());
+    gate.commit(made.changes).await?;
+    v.honey
+        .add(&made.plans.iter().map(|p| p.card.clone()).collect::<Vec<_>>());
     let cards = made
         .numbers
         .iter()
-        .zip(&made.cards)
-        .map(|(n, c)| HoneyCardMade {
+        .zip(&made.plans)
+        .map(|(n, p)| HoneyCardMade {
             card_number: n.as_str().to_owned(),
-            honey_card: c.id.clone(),
-            label: c.label.clone(),
+            honey_card: p.card.id.clone(),
+            label: p.card.label.clone(),
+            enrolled_at: crate::vault::honey::rfc3339(p.pending.at),
         })
         .collect();
+    v.honey.plan(made.plans);
+    // Those planned for now (all of them with `honey.spread` = "0s") are
+    // enrolled before the answer, each on its own; the rest by the
+    // background task at their second.
+    crate::vault::honey::enroll_due(&v).await;
     Ok((StatusCode::CREATED, Json(HoneyCardsCreated { cards })))
 }
 
@@ -97,6 +99,8 @@ pub async fn create(gate: Gate, body: Body) -> Result<(StatusCode, Json<HoneyCar
 )]
 pub async fn alerts(gate: Gate) -> Result<Json<HoneyAlerts>, ApiError> {
     gate.admit(Action::ReadHoneyAlerts, Purpose::Oversight)?;
+    // Alerts still queued are written first: the answer is never behind.
+    crate::vault::honey::write_alerts(&gate.vault, true).await?;
     let about = gate.vault.read(|v| v.store.audit_about(Some(ALERT_SUBJECT))).await?;
     let labels = gate.vault.honey.labels();
     let alerts = about
@@ -105,21 +109,16 @@ pub async fn alerts(gate: Gate) -> Result<Json<HoneyAlerts>, ApiError> {
         .rev()
         .filter(|e| e.action == HIT_ACTION)
         .take(ALERT_LIMIT)
-        .map(|e| {
-            let honey_card = e
-                .resource
-                .as_deref()
-                .and_then(|r| r.strip_prefix("HoneyCard::"))
-                .unwrap_or_default()
-                .to_owned();
-            HoneyAlert {
+        .filter_map(|e| {
+            let hit = crate::vault::honey::open_alert(&gate.vault, e)?;
+            Some(HoneyAlert {
                 seq: e.seq,
-                at: e.at.clone(),
-                principal: e.principal.clone(),
-                action: e.digests.get("asked").cloned().unwrap_or_default(),
-                label: labels.get(&honey_card).cloned(),
-                honey_card,
-            }
+                at: crate::vault::honey::rfc3339(hit.at),
+                principal: Some(hit.principal),
+                action: hit.action,
+                label: labels.get(&hit.honey_card).cloned(),
+                honey_card: hit.honey_card,
+            })
         })
         .collect();
     Ok(Json(HoneyAlerts { alerts }))

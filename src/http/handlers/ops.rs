@@ -36,6 +36,28 @@ pub async fn metrics(gate: Gate) -> Result<impl IntoResponse, ApiError> {
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text))
 }
 
+/// `GET /v1/status`: the operations figures of this node, and what needs action.
+#[utoipa::path(
+    get,
+    path = "/v1/status",
+    tag = "oversight",
+    description = "This node's operations figures: readiness and role, store, seal, the audit chain's \
+        head, checkpoint and witness, the retention sweeps, key ages and rotations due, the cluster's \
+        backlog, unauthenticated-refusal tallies, disk use and version; and, derived from them, what \
+        needs action, most urgent first. Counts, times and key ids only, never personal data.\n\n\
+        Permissions: admin or auditor (Cedar action `read_metrics`, purpose `oversight`).",
+    responses(
+        (status = 200, description = "the figures and what needs action", body = crate::vault::ops_status::OpsStatus),
+        BadRequest,
+        Refused,
+    ),
+    security(("bearer" = []))
+)]
+pub async fn status(gate: Gate) -> Result<Json<crate::vault::ops_status::OpsStatus>, ApiError> {
+    gate.admit(Action::ReadMetrics, Purpose::Oversight)?;
+    Ok(Json(crate::vault::ops_status::status(&gate.vault).await?))
+}
+
 /// `GET /healthz`: liveness. No token, not audited.
 #[utoipa::path(
     get,

@@ -84,10 +84,11 @@ pub async fn create(gate: Gate, body: Body) -> Result<(StatusCode, Json<IssuedPr
         status: principal.status,
         token: token.as_str().to_owned(),
         registration_url: registration.as_deref().map(|c| registration_url(c)),
+        notice: None,
     };
     v.principals.insert(principal);
-    retire_bootstrap_if_due(v).await?;
-    Ok((StatusCode::CREATED, Json(body)))
+    let notice = retire_bootstrap_if_due(v).await?;
+    Ok((StatusCode::CREATED, Json(IssuedPrincipal { notice, ..body })))
 }
 
 /// `POST /v1/principals/{id}/approve`: an admin other than the issuer makes
@@ -134,10 +135,11 @@ pub async fn approve(gate: Gate, Path(id): Path<String>) -> Result<Json<Principa
     gate.commit(vec![Change::UpdatePrincipal(Box::new(principal.clone()))])
         .await?;
     v.principals.insert(principal);
-    retire_bootstrap_if_due(v).await?;
+    let notice = retire_bootstrap_if_due(v).await?;
     Ok(Json(PrincipalApproved {
         id,
         status: PrincipalStatus::Active,
+        notice,
     }))
 }
 
@@ -234,25 +236,36 @@ pub async fn list(gate: Gate) -> Result<Json<PrincipalList>, ApiError> {
 
 /// Once two admins other than the bootstrap admin are active, the bootstrap
 /// token (a one-time installation credential) is disabled, audited.
-async fn retire_bootstrap_if_due(v: &Vault) -> Result<(), ApiError> {
+/// Said in the answer that makes the first admin other than the bootstrap
+/// admin active: the next one retires the bootstrap token.
+pub const BOOTSTRAP_WARNING: &str = "one admin other than the bootstrap admin is active: when a second one \
+    is active, the bootstrap admin token (keys/admin.token) is disabled for good; sign in to the console \
+    as a staff admin before then";
+/// Said in the answer that retired the bootstrap token.
+pub const BOOTSTRAP_RETIRED: &str = "two admins other than the bootstrap admin are active: the bootstrap \
+    admin token (keys/admin.token) is disabled from now on; admins work as their own principals";
+
+/// Retires the bootstrap admin once two other admins are active, and says
+/// what happened to it (or will, at the next admin) for the answer.
+async fn retire_bootstrap_if_due(v: &Vault) -> Result<Option<String>, ApiError> {
     // With the approval rule off (single-operator installs) the bootstrap
     // admin is that operator and stays.
     if !v.config.governance.second_approval {
-        return Ok(());
+        return Ok(None);
     }
     let all = v.principals.all();
     let Some(bootstrap) = all
         .iter()
         .find(|p| p.id == BOOTSTRAP_ID && p.status == PrincipalStatus::Active)
     else {
-        return Ok(());
+        return Ok(None);
     };
     let others = all
         .iter()
         .filter(|p| p.id != BOOTSTRAP_ID && p.status == PrincipalStatus::Active && p.roles.contains(&Role::Admin))
         .count();
     if others < 2 {
-        return Ok(());
+        return Ok((others == 1).then(|| BOOTSTRAP_WARNING.to_owned()));
     }
     let mut retired = (**bootstrap).clone();
     retired.status = PrincipalStatus::Disabled;
@@ -273,7 +286,7 @@ async fn retire_bootstrap_if_due(v: &Vault) -> Result<(), ApiError> {
     v.store.commit(commit).await?;
     v.principals.insert(retired);
     tracing::info!("two other admins are active: the bootstrap admin token is disabled");
-    Ok(())
+    Ok(Some(BOOTSTRAP_RETIRED.to_owned()))
 }
 
 /// `DELETE /v1/principals/{id}`: the token stops working before this answers.

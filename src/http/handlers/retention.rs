@@ -1,8 +1,11 @@
+use axum::body::Body;
 use axum::Json;
+use serde::Deserialize;
 
 use crate::authz::Action;
 use crate::domain::retention::SweepReport;
 use crate::domain::vocab::Purpose;
+use crate::http::body_limit::DEFAULT as DEFAULT_LIMIT;
 use crate::http::error::ApiError;
 use crate::http::gate::Gate;
 use crate::http::openapi::{BadRequest, Refused};
@@ -35,8 +38,14 @@ pub async fn status(gate: Gate) -> Result<Json<RetentionStatus>, ApiError> {
     path = "/v1/retention/sweep",
     tag = "oversight",
     description = "Runs a retention sweep now. It only ever destroys what is already due (and not \
-        under a legal hold); each destruction is certified in the audit chain.\n\n\
+        under a legal hold); each destruction is certified in the audit chain. With the body \
+        `{\"rotate_kek\": true}` it also replaces the KEK now (`civic-vault keys rotate-kek`): a new \
+        KEK, every live data key rewrapped under it, the old KEK destroyed and certified; every \
+        backup made before stops opening any record. Without a body, or with \
+        `{\"rotate_kek\": false}`, the KEK rotates only after erasures, on `[retention] key_rotation`.\n\n\
         Permissions: admin (Cedar action `run_sweep`, purpose `system_administration`).",
+    request_body(content = Option<SweepRequest>, content_type = "application/json",
+        description = "optional: `{\"rotate_kek\": true}` to replace the KEK in this sweep"),
     responses(
         (status = 200, description = "the sweep report and its certificates", body = SweepReport),
         BadRequest,
@@ -44,8 +53,23 @@ pub async fn status(gate: Gate) -> Result<Json<RetentionStatus>, ApiError> {
     ),
     security(("bearer" = []))
 )]
-pub async fn sweep(gate: Gate) -> Result<Json<SweepReport>, ApiError> {
+pub async fn sweep(gate: Gate, body: Body) -> Result<Json<SweepReport>, ApiError> {
     let (who, _) = gate.admit(Action::RunSweep, Purpose::SystemAdministration)?;
-    let report = crate::vault::retention::sweep(&gate.vault, "request", Some(&who.id)).await?;
+    // The body is optional: a sweep asked with none is the plain sweep.
+    let asked: SweepRequest = if gate.has_body() {
+        gate.body(body, DEFAULT_LIMIT).await?
+    } else {
+        SweepRequest::default()
+    };
+    let report = crate::vault::retention::sweep(&gate.vault, "request", Some(&who.id), asked.rotate_kek).await?;
     Ok(Json(report))
+}
+
+/// `POST /v1/retention/sweep`'s optional body.
+#[derive(Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SweepRequest {
+    /// Replace the KEK in this sweep, whether or not one is due.
+    #[serde(default)]
+    pub rotate_kek: bool,
 }

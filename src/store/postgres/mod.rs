@@ -28,6 +28,7 @@
 
 mod reads;
 mod schema;
+mod tlog;
 mod writer;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -188,6 +189,7 @@ impl PgStore {
         let PgSession { mut client, url } = session;
         schema::migrate(&mut client)?;
         let opened = schema::check_meta(&mut client, fingerprint)?;
+        let frontier = tlog::open(&mut client)?;
         let shared = Arc::new(Shared {
             url,
             failed: AtomicBool::new(false),
@@ -199,7 +201,7 @@ impl PgStore {
         let thread_shared = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
             .name("vault-writer-pg".into())
-            .spawn(move || writer::run(&thread_shared, client, &rx))
+            .spawn(move || writer::run(&thread_shared, client, &rx, frontier))
             .map_err(failed)?;
         Ok((
             Self {

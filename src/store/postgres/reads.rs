@@ -14,6 +14,7 @@ use crate::domain::audit::{self, AuditAbout, AuditEntry, ChainReport, ChainVerif
 use crate::domain::card::{CardId, CardRecord, PhotoRecord};
 use crate::domain::principal::Principal;
 use crate::domain::store::{Commit, CommitResult, Due, ScanRef, Store, StoreError};
+use crate::domain::tlog::{collect_runs, TreeError};
 use crate::store::changes::TreeName;
 use crate::store::{decode, decode_principal, keys, writer, META_ERASED};
 
@@ -234,6 +235,17 @@ impl Store for PgStore {
         Ok(report)
     }
 
+    fn tlog_stored(&self, level: u8, from: u64, to: u64) -> Result<Vec<[u8; 32]>, TreeError> {
+        let runs = self
+            .read(|c| super::tlog::runs(c, level, from, to))
+            .map_err(|e| TreeError::Store(e.to_string()))?;
+        collect_runs(level, from, to, runs.into_iter().map(Ok))
+    }
+
+    fn tlog_size(&self) -> Result<u64, StoreError> {
+        self.read(super::tlog::size)
+    }
+
     fn audit_head(&self) -> Result<(u64, String), StoreError> {
         let (seq, hash): (i64, Vec<u8>) = self.read(|c| {
             c.query_one("SELECT seq, hash FROM audit_head WHERE id = 1", &[])
@@ -393,8 +405,12 @@ impl Store for PgStore {
         .collect()
     }
 
-    fn honey_cards(&self) -> Result<Vec<crate::domain::honey::HoneyCard>, StoreError> {
-        self.values(TreeName::Honey)
+    fn honey_cards(&self) -> Result<Vec<crate::domain::honey::StoredHoneyCard>, StoreError> {
+        Ok(self
+            .scan(&Range::all(TreeName::Honey))?
+            .into_iter()
+            .map(|(key, sealed)| crate::domain::honey::StoredHoneyCard { key, sealed })
+            .collect())
     }
 
     fn scan_count(&self) -> Result<u64, StoreError> {
@@ -403,6 +419,18 @@ impl Store for PgStore {
 
     fn status_list(&self, list: u32) -> Result<Option<crate::domain::credential::ListBits>, StoreError> {
         crate::store::credentials::read_list(|k| self.get(TreeName::Credentials, k), list)
+    }
+
+    fn legacy_credentials(&self) -> Result<Vec<CardId>, StoreError> {
+        let mut keys = Vec::new();
+        for prefix in [b"c", b"r"] {
+            keys.extend(
+                self.scan(&Range::prefix(TreeName::Credentials, prefix))?
+                    .into_iter()
+                    .map(|(k, _)| k),
+            );
+        }
+        Ok(crate::store::credentials::legacy_cards(keys.into_iter()))
     }
 
     fn flush(&self) -> Result<(), StoreError> {

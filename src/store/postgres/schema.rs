@@ -34,6 +34,14 @@ const MIGRATIONS: &[&str] = &[
         seq bigint NOT NULL,
         hash bytea NOT NULL
     );",
+    // 2: the audit's Merkle tree, as runs of stored hashes (`domain::tlog`),
+    // written in the same transaction as their entries.
+    "CREATE TABLE tlog (
+        level smallint NOT NULL,
+        first bigint NOT NULL,
+        hashes bytea NOT NULL,
+        PRIMARY KEY (level, first)
+    );",
 ];
 
 /// Applies every migration the database lacks.

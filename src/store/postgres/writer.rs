@@ -15,6 +15,7 @@ use sled::transaction::ConflictableTransactionError;
 use super::Shared;
 use crate::domain::audit::{AuditDraft, AuditEntry};
 use crate::domain::store::{CommitResult, Committed, StoreError};
+use crate::domain::tlog::{leaf_hash, Frontier, Runs};
 use crate::store::changes::{apply_change, Abort, Kv, TreeName, TxResult};
 use crate::store::writer::{Head, Job};
 
@@ -117,7 +118,12 @@ fn seal(head: &mut Head, drafts: &[AuditDraft], outcome: Option<&str>, rows: &mu
 
 /// One group in one transaction; `Err` means the database failed (nothing
 /// of the group is acknowledged).
-fn group(client: &mut Client, statements: &Statements, jobs: &[Job]) -> Result<Vec<CommitResult>, String> {
+fn group(
+    client: &mut Client,
+    statements: &Statements,
+    jobs: &[Job],
+    frontier: &mut Frontier,
+) -> Result<Vec<CommitResult>, String> {
     let e = |e: postgres::Error| format!("postgres: {e}");
     let mut tx = client.transaction().map_err(e)?;
     let row = tx
@@ -128,6 +134,13 @@ fn group(client: &mut Client, statements: &Statements, jobs: &[Job]) -> Result<V
         seq: u64::try_from(row.get::<_, i64>(0)).map_err(|_| "bad chain head".to_owned())?,
         hash: hash.try_into().map_err(|_| "bad chain head".to_owned())?,
     };
+    if head.seq != frontier.size() {
+        return Err(format!(
+            "the audit chain is at {} but this writer's Merkle tree at {}",
+            head.seq,
+            frontier.size()
+        ));
+    }
     let mut rows = Rows::default();
     let mut results = Vec::with_capacity(jobs.len());
     for job in jobs {
@@ -175,7 +188,17 @@ fn group(client: &mut Client, statements: &Statements, jobs: &[Job]) -> Result<V
         )
         .map_err(e)?;
     }
+    // The entries' leaves, in the same transaction: no answer before an
+    // entry's leaf is as durable as the entry.
+    let mut grown = frontier.clone();
+    let mut runs = Runs::default();
+    for stored in &rows.stored {
+        let canonical = stored.get(32..).ok_or_else(|| "bad audit entry".to_owned())?;
+        grown.push(leaf_hash(canonical), &mut runs);
+    }
+    super::tlog::insert(&mut tx, &mut runs).map_err(e)?;
     tx.commit().map_err(e)?;
+    *frontier = grown;
     Ok(results)
 }
 
@@ -189,7 +212,7 @@ fn step_down(shared: &Shared, client: &mut Option<Client>, reason: &str) {
     client.take();
 }
 
-pub(super) fn run(shared: &Shared, client: Client, rx: &mpsc::Receiver<Job>) {
+pub(super) fn run(shared: &Shared, client: Client, rx: &mpsc::Receiver<Job>, mut frontier: Frontier) {
     let mut client = Some(client);
     let statements = client.as_mut().map(Statements::prepare);
     let statements = match statements {
@@ -231,7 +254,7 @@ pub(super) fn run(shared: &Shared, client: Client, rx: &mpsc::Receiver<Job>) {
             continue;
         };
         let started = Instant::now();
-        match group(c, statements, &jobs) {
+        match group(c, statements, &jobs, &mut frontier) {
             Ok(results) => {
                 let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
                 let s = &shared.stats;

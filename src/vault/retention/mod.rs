@@ -56,11 +56,30 @@ fn due(epoch: EpochId, window_secs: i64) -> i64 {
     epoch.end().saturating_add(window_secs)
 }
 
-/// Runs one sweep. Sweeps never overlap.
+/// Runs one sweep (`rotate_kek`: replacing the KEK in it, due or not).
+/// Sweeps never overlap.
 ///
 /// # Errors
 /// 503 when the store cannot read or record a destruction.
-pub async fn sweep(v: &Arc<Vault>, trigger: &str, principal: Option<&str>) -> Result<SweepReport, Error> {
+pub async fn sweep(
+    v: &Arc<Vault>,
+    trigger: &str,
+    principal: Option<&str>,
+    rotate_kek: bool,
+) -> Result<SweepReport, Error> {
+    let result = sweep_once(v, trigger, principal, rotate_kek).await;
+    // A sweep that failed before its end leaves no report: the operations
+    // dashboard counts it here.
+    v.metrics.sweep_finished(result.is_ok());
+    result
+}
+
+async fn sweep_once(
+    v: &Arc<Vault>,
+    trigger: &str,
+    principal: Option<&str>,
+    rotate_kek: bool,
+) -> Result<SweepReport, Error> {
     let _one_at_a_time = v.sweep_lock.lock().await;
     let started = v.clock.now().unix_timestamp();
     let mut id = [0u8; 8];
@@ -115,7 +134,7 @@ pub async fn sweep(v: &Arc<Vault>, trigger: &str, principal: Option<&str>) -> Re
     }
     destroy_released_hold_keys(v).await?;
     sweep_cardholders(v, &mut report, started, principal).await?;
-    rotate_kek_if_due(v, &mut report, started, principal).await?;
+    rotate_kek_if_due(v, &mut report, started, principal, rotate_kek).await?;
     if let Err(e) = crate::vault::credentials::maintain_keys(v, started).await {
         tracing::error!(error = %e, "credential issuer keys could not be rotated or retired; will retry");
         report.errors.push("credential issuer keys: rotation failed".into());
@@ -134,6 +153,33 @@ async fn commit(v: &Vault, changes: Vec<Change>, audit: Vec<AuditDraft>) -> Resu
         .await
         .map(drop)
         .map_err(|_| Error::unavailable("a retention change could not be written"))
+}
+
+/// A due index entry and, if its record is still there, the record's due
+/// time, KEK id and credential index key.
+type DueRecord = (Due, Option<(i64, String, Option<crate::crypto::IndexKey>)>);
+
+/// One page of the due index, with each record's due time, KEK id and
+/// credential index key: one blocking hop per page, not per card. Each
+/// record's due time is in its sealed meta; a record that no longer opens
+/// (its KEK destroyed) is due now.
+async fn due_records(v: &Arc<Vault>, entries: Vec<Due>, now: i64, window: i64) -> Result<Vec<DueRecord>, Error> {
+    v.read(move |v| {
+        entries
+            .into_iter()
+            .map(|due| {
+                let found = v.store.card(&due.card_id)?.map(|r| {
+                    let kek = r.dek.kek_id.clone();
+                    let index_key = crate::domain::access::index_key(&v.keys, &due.card_id, &r).ok();
+                    let at = crate::domain::access::open_card(&v.keys, &due.card_id, r)
+                        .map_or(i64::MIN, |c| c.meta.index_due(now, window));
+                    (at, kek, index_key)
+                });
+                Ok((due, found))
+            })
+            .collect::<Result<Vec<_>, crate::domain::store::StoreError>>()
+    })
+    .await
 }
 
 /// Deletes the cardholder records that are due (erasure requested; revoked
@@ -162,30 +208,12 @@ async fn sweep_cardholders(
         if entries.is_empty() {
             break;
         }
-        // One blocking hop per page, not per card. Each record's due time
-        // is in its sealed meta; a record that no longer opens (its KEK
-        // destroyed) is due now.
-        let records = v
-            .read(move |v| {
-                entries
-                    .into_iter()
-                    .map(|due| {
-                        let found = v.store.card(&due.card_id)?.map(|r| {
-                            let kek = r.dek.kek_id.clone();
-                            let at = crate::domain::access::open_card(&v.keys, &due.card_id, r)
-                                .map_or(i64::MIN, |c| c.meta.index_due(now, window));
-                            (at, kek)
-                        });
-                        Ok((due, found))
-                    })
-                    .collect::<Result<Vec<_>, crate::domain::store::StoreError>>()
-            })
-            .await?;
+        let records = due_records(v, entries, now, window).await?;
         let mut changes = Vec::with_capacity(records.len());
         for (key, record) in records {
             let id = key.card_id;
             match record {
-                Some((at, _)) if at > now => changes.push(Change::MoveDue {
+                Some((at, ..)) if at > now => changes.push(Change::MoveDue {
                     from: key,
                     to: Due { at, card_id: id },
                 }),
@@ -203,10 +231,18 @@ async fn sweep_cardholders(
                         },
                     });
                 }
-                Some((_, kek)) => {
+                Some((_, kek, index_key)) => {
                     keks.insert(kek);
                     deleted += 1;
                     v.cards.invalidate(&id);
+                    // Its credentials end with it (most are revoked or
+                    // expired already): their sealed list opens only here.
+                    if let Some(index_key) = index_key {
+                        changes.push(Change::RevokeCredentials {
+                            card_id: id,
+                            key: index_key,
+                        });
+                    }
                     changes.push(Change::DeleteCard { card_id: id, due: key });
                 }
                 // Already gone (an older index entry): drop the entry.
@@ -242,18 +278,20 @@ async fn sweep_cardholders(
 /// after an interrupted rotation): new KEK, every live data key rewrapped,
 /// then the old KEK destroyed — which turns every leftover copy of an erased
 /// record's wrapped data key, in sled's files or in backups, into noise.
+/// `asked`: an operator asked for a rotation now, due or not.
 async fn rotate_kek_if_due(
     v: &Arc<Vault>,
     report: &mut SweepReport,
     now: i64,
     principal: Option<&str>,
+    asked: bool,
 ) -> Result<(), Error> {
     let erased = v.read(|v| v.store.erased_count()).await?;
     let (active, _) = v.keys.active_kek();
     let stale = v.keys.kek_ids().into_iter().any(|id| id != active);
     let period = i64::try_from(v.config.retention.key_rotation.as_secs()).unwrap_or(i64::MAX);
     let last = *v.last_rotation.lock().await;
-    let rotation_due = erased > 0 && now.saturating_sub(last) >= period;
+    let rotation_due = asked || (erased > 0 && now.saturating_sub(last) >= period);
     if !(stale || rotation_due) {
         return Ok(());
     }

@@ -7,6 +7,9 @@
 //! hashes (the card's audit subject and storage id) in a store tree of its
 //! own, never in the card record; the label never reaches the audit chain.
 
+mod jpeg;
+pub mod photo;
+
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use time::Date;
@@ -36,6 +39,33 @@ pub struct HoneyCard {
     /// The card's keyed audit subject.
     pub subject: String,
     pub card_id: CardId,
+}
+
+/// What a sealed honey card record holds: the card, and until it is
+/// enrolled, when and by whom it will be.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HoneyRecord {
+    pub card: HoneyCard,
+    pub pending: Option<PendingEnrollment>,
+}
+
+/// A honey card planned and not yet enrolled: it is enrolled at `at`
+/// (unix seconds) through the enrollment code, as `clerk`'s enrollment,
+/// under the number already given to the privacy officer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingEnrollment {
+    pub number: String,
+    pub clerk: String,
+    pub at: i64,
+}
+
+/// A honey card as the store keeps it: a random key, and the record
+/// sealed (an older version's records: the honey id, and the record in the
+/// clear). Opened and sealed by the vault, which holds the keys.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredHoneyCard {
+    pub key: Vec<u8>,
+    pub sealed: Vec<u8>,
 }
 
 /// A request to create honey cards, checked.
@@ -146,8 +176,7 @@ pub fn synthetic_application(program: &str, today: Date) -> EnrollmentRequest {
     } else {
         Vec::new()
     };
-    let shade = rng.gen_range(90..200);
-    let photo = png(48, 64, shade, &mut rng);
+    let photo = photo::portrait(&mut rng);
     EnrollmentRequest {
         applicant: Applicant {
             full_name: format!("{} {}", pick(&mut rng, FIRST), pick(&mut rng, LAST)),
@@ -158,72 +187,13 @@ pub fn synthetic_application(program: &str, today: Date) -> EnrollmentRequest {
             caretaker: None,
         },
         photo: Upload {
-            content_type: "image/png".into(),
+            content_type: "image/jpeg".into(),
             data: base64::Engine::encode(&base64::engine::general_purpose::STANDARD, photo),
         },
         proofs: Vec::new(),
         fee_waiver: None,
         delivery: Some(super::card::Delivery::Mail),
     }
-}
-
-/// A small grey PNG with a little noise (each honey photo differs): eight
-/// bit greyscale, stored (uncompressed) deflate blocks.
-fn png<R: Rng>(width: u32, height: u32, shade: u8, rng: &mut R) -> Vec<u8> {
-    let mut raw = Vec::with_capacity(((width + 1) * height) as usize);
-    for _ in 0..height {
-        // Each row: filter type 0 (none), then its pixels.
-        raw.extend(std::iter::once(0).chain((0..width).map(|_| shade.saturating_add(rng.gen_range(0..12)))));
-    }
-    let mut zlib = vec![0x78, 0x01];
-    let blocks: Vec<&[u8]> = raw.chunks(65_535).collect();
-    for (i, block) in blocks.iter().enumerate() {
-        zlib.push(u8::from(i + 1 == blocks.len()));
-        let len = u16::try_from(block.len()).unwrap_or(u16::MAX);
-        zlib.extend_from_slice(&len.to_le_bytes());
-        zlib.extend_from_slice(&(!len).to_le_bytes());
-        zlib.extend_from_slice(block);
-    }
-    zlib.extend_from_slice(&adler32(&raw).to_be_bytes());
-    let mut ihdr = Vec::with_capacity(13);
-    ihdr.extend_from_slice(&width.to_be_bytes());
-    ihdr.extend_from_slice(&height.to_be_bytes());
-    ihdr.extend_from_slice(&[8, 0, 0, 0, 0]);
-    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
-    for (kind, data) in [
-        (b"IHDR", ihdr.as_slice()),
-        (b"IDAT", zlib.as_slice()),
-        (b"IEND", &[][..]),
-    ] {
-        out.extend_from_slice(&u32::try_from(data.len()).unwrap_or(0).to_be_bytes());
-        let start = out.len();
-        out.extend_from_slice(kind);
-        out.extend_from_slice(data);
-        let crc = crc32(&out[start..]);
-        out.extend_from_slice(&crc.to_be_bytes());
-    }
-    out
-}
-
-fn adler32(data: &[u8]) -> u32 {
-    let (mut a, mut b) = (1u32, 0u32);
-    for &x in data {
-        a = (a + u32::from(x)) % 65_521;
-        b = (b + a) % 65_521;
-    }
-    (b << 16) | a
-}
-
-fn crc32(data: &[u8]) -> u32 {
-    let mut crc = 0xFFFF_FFFFu32;
-    for &x in data {
-        crc ^= u32::from(x);
-        for _ in 0..8 {
-            let mask = (crc & 1).wrapping_neg();
-            crc = (crc >> 1) ^ (0xEDB8_8320 & mask);
-        }
-    }
-    !crc
 }
 
 #[cfg(test)]
@@ -238,7 +208,6 @@ mod tests {
         assert!(check_request(5, "").is_err());
         assert!(check_request(5, &"a".repeat(81)).is_err());
         assert!(check_request(5, "a\nb").is_err());
-        assert_eq!(crc32(b"IEND"), 0xAE42_6082);
         let today = time::macros::date!(2026 - 12 - 02);
         let app = synthetic_application("idnyc", today);
         assert!(app.applicant.date_of_birth.as_str() < "2005-01-01");

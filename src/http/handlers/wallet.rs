@@ -1,0 +1,431 @@
+//! The wallet-facing OpenID4VCI 1.0 endpoints (token, nonce, credential),
+//! authenticated by the pre-authorized code and the access token it buys,
+//! not by a principal; they answer in OAuth's error shape (`error`,
+//! `error_description`). The issuer metadata (OpenID4VCI and RFC 8414),
+//! the issuer's JWKS and the status lists are public and unaudited:
+//! fetching them says nothing about any credential.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Extension, Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use http_body_util::{BodyExt, Limited};
+use serde::Deserialize;
+
+use crate::crypto::jose;
+use crate::domain::credential::{BATCH, VCT};
+use crate::http::dto::{
+    AuthorizationServerMetadata, BatchIssuance, Configurations, CredentialAnswer, CredentialConfiguration,
+    CredentialDisplay, CredentialMetadata, CredentialRequestBody, IssuedCredential, IssuerJwk, IssuerJwks,
+    IssuerMetadata, JwtVcIssuer, NonceAnswer, OAuthError, ProofType, ProofTypes, TokenAnswer, TokenForm,
+};
+use crate::http::error::{ApiError, Error};
+use crate::http::openapi::{Busy, NotFound, PayloadTooLarge, WalletRefused, WalletTokenRefused};
+use crate::http::Peer;
+use crate::vault::credentials::{self as issuance, issuer_url, WalletError, CONFIGURATION_ID, PRE_AUTHORIZED};
+use crate::vault::shares::Source;
+use crate::vault::Vault;
+
+/// The share of the wallet tables a request's address is charged to.
+fn source(peer: Option<&Extension<Peer>>) -> Source {
+    peer.map_or(Source::UNKNOWN, |p| Source::of(p.addr.ip()))
+}
+
+/// A wallet request body is at most this (ten key proofs fit many times over).
+const WALLET_LIMIT: usize = 32 * 1024;
+
+impl IntoResponse for WalletError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::BAD_REQUEST);
+        let body = OAuthError {
+            error: self.code.to_owned(),
+            error_description: self.description.to_owned(),
+        };
+        let mut resp = (status, Json(body)).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        resp
+    }
+}
+
+fn bad_request(description: &'static str) -> WalletError {
+    WalletError {
+        status: 400,
+        code: "invalid_request",
+        description,
+    }
+}
+
+async fn read_body(body: Body) -> Result<Vec<u8>, WalletError> {
+    Limited::new(body, WALLET_LIMIT)
+        .collect()
+        .await
+        .map(|b| b.to_bytes().to_vec())
+        .map_err(|_| bad_request("the body could not be read or is too large"))
+}
+
+/// `GET /.well-known/openid-credential-issuer` (OpenID4VCI 1.0 §12.2):
+/// no `authorization_servers`, so the issuer is its own authorization
+/// server and the token endpoint is in its RFC 8414 metadata.
+#[utoipa::path(
+    get,
+    path = "/.well-known/openid-credential-issuer",
+    tag = "wallets",
+    description = "OpenID4VCI 1.0 credential issuer metadata: the credential and nonce endpoints, \
+        the batch size and the one configuration (`municipal_id`, `dc+sd-jwt`, its `scope`, the \
+        signing algorithm and the key proof algorithms taken). Not audited.\n\n\
+        Permissions: none (public).",
+    responses((status = 200, description = "the metadata", body = IssuerMetadata), Busy)
+)]
+pub async fn metadata(State(v): State<Arc<Vault>>) -> Json<IssuerMetadata> {
+    let iss = issuer_url(&v);
+    Json(IssuerMetadata {
+        credential_endpoint: format!("{iss}/oid4vci/credential"),
+        nonce_endpoint: format!("{iss}/oid4vci/nonce"),
+        credential_issuer: iss,
+        batch_credential_issuance: BatchIssuance { batch_size: BATCH },
+        credential_configurations_supported: Configurations {
+            municipal_id: CredentialConfiguration {
+                format: "dc+sd-jwt".into(),
+                vct: VCT.into(),
+                scope: CONFIGURATION_ID.into(),
+                cryptographic_binding_methods_supported: vec!["jwk".into()],
+                credential_signing_alg_values_supported: vec![v.config.credentials.signing_alg.name().into()],
+                proof_types_supported: ProofTypes {
+                    jwt: ProofType {
+                        proof_signing_alg_values_supported: jose::ACCEPTED.map(String::from).to_vec(),
+                    },
+                },
+                credential_metadata: CredentialMetadata {
+                    display: vec![CredentialDisplay {
+                        name: "Municipal ID".into(),
+                        locale: "en".into(),
+                    }],
+                },
+            },
+        },
+    })
+}
+
+/// `GET /.well-known/oauth-authorization-server` (RFC 8414): the token
+/// endpoint, the one grant, and that a wallet needs no client id for it
+/// (OpenID4VCI 1.0 §12.3). Only the pre-authorized code grant: no
+/// `response_types_supported`, as §12.2.4 allows.
+#[utoipa::path(
+    get,
+    path = "/.well-known/oauth-authorization-server",
+    tag = "wallets",
+    description = "RFC 8414 authorization server metadata: the token endpoint, the pre-authorized \
+        code grant, anonymous access to it. Not audited.\n\n\
+        Permissions: none (public).",
+    responses((status = 200, description = "the metadata", body = AuthorizationServerMetadata), Busy)
+)]
+pub async fn authorization_server(State(v): State<Arc<Vault>>) -> Json<AuthorizationServerMetadata> {
+    let iss = issuer_url(&v);
+    Json(AuthorizationServerMetadata {
+        token_endpoint: format!("{iss}/oid4vci/token"),
+        issuer: iss,
+        grant_types_supported: vec![PRE_AUTHORIZED.into()],
+        token_endpoint_auth_methods_supported: vec!["none".into()],
+        scopes_supported: vec![CONFIGURATION_ID.into()],
+        pre_authorized_grant_anonymous_access_supported: true,
+    })
+}
+
+/// `GET /.well-known/jwt-vc-issuer`: the issuer's keys (SD-JWT VC issuer
+/// metadata): every issuer key, ES256 and Ed25519, still verifying
+/// credentials or status lists.
+#[utoipa::path(
+    get,
+    path = "/.well-known/jwt-vc-issuer",
+    tag = "wallets",
+    description = "SD-JWT VC issuer metadata: every issuer key (ES256 and Ed25519) that still \
+        verifies a credential or a status list. Not audited.\n\n\
+        Permissions: none (public).",
+    responses((status = 200, description = "the issuer and its JWKS", body = JwtVcIssuer), Busy)
+)]
+pub async fn jwt_vc_issuer(State(v): State<Arc<Vault>>) -> Result<Json<JwtVcIssuer>, ApiError> {
+    let keys = v
+        .credentials
+        .issuer
+        .jwks()
+        .into_iter()
+        .map(serde_json::from_value::<IssuerJwk>)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| Error::internal("an issuer key does not read as a JWK"))?;
+    Ok(Json(JwtVcIssuer {
+        issuer: issuer_url(&v),
+        jwks: IssuerJwks { keys },
+    }))
+}
+
+/// The token request's parameters the vault reads; any other is ignored
+/// (OpenID4VCI 1.0 §6.1: the server MUST ignore unrecognized ones).
+#[derive(Default)]
+struct TokenRequest {
+    grant_type: Option<String>,
+    code: Option<String>,
+    tx_code: Option<String>,
+}
+
+impl TokenRequest {
+    /// Parses the form; a parameter given twice is refused (RFC 6749 §3.2).
+    fn parse(bytes: &[u8]) -> Result<Self, WalletError> {
+        let mut req = Self::default();
+        for (k, val) in url::form_urlencoded::parse(bytes) {
+            let slot = match k.as_ref() {
+                "grant_type" => &mut req.grant_type,
+                "pre-authorized_code" => &mut req.code,
+                "tx_code" => &mut req.tx_code,
+                _ => continue,
+            };
+            if slot.replace(val.into_owned()).is_some() {
+                return Err(bad_request("a parameter is repeated"));
+            }
+        }
+        Ok(req)
+    }
+}
+
+/// `POST /oid4vci/token` (form-encoded): the pre-authorized code and the
+/// transaction code for an access token. Errors as OpenID4VCI 1.0 §6.3:
+/// a missing code or transaction code is `invalid_request`, a wrong one
+/// `invalid_grant`.
+#[utoipa::path(
+    post,
+    path = "/oid4vci/token",
+    tag = "wallets",
+    description = "OAuth token endpoint for the pre-authorized code grant (OpenID4VCI 1.0 §6): \
+        the code from the clerk's offer and the transaction code the clerk read, once, for an \
+        access token of five minutes. Three wrong transaction codes burn the offer. Parameters \
+        the vault does not know are ignored.\n\n\
+        Permissions: the pre-authorized code (no principal).",
+    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "an access token", body = TokenAnswer),
+        WalletTokenRefused,
+        PayloadTooLarge,
+        Busy,
+    )
+)]
+pub async fn token(
+    State(v): State<Arc<Vault>>,
+    peer: Option<Extension<Peer>>,
+    body: Body,
+) -> Result<Json<TokenAnswer>, WalletError> {
+    let req = TokenRequest::parse(&read_body(body).await?)?;
+    if req.grant_type.as_deref() != Some(PRE_AUTHORIZED) {
+        return Err(WalletError {
+            status: 400,
+            code: "unsupported_grant_type",
+            description: "only the pre-authorized code grant",
+        });
+    }
+    let code = req.code.ok_or(bad_request("pre-authorized_code is missing"))?;
+    // Every offer carries a tx_code object, so a token request without one
+    // is malformed; it costs the offer no try.
+    let tx_code = req.tx_code.ok_or(bad_request("tx_code is missing"))?;
+    let (access_token, expires_in) = issuance::exchange(&v, source(peer.as_ref()), &code, &tx_code)?;
+    Ok(Json(TokenAnswer {
+        access_token,
+        token_type: "Bearer".into(),
+        expires_in,
+    }))
+}
+
+/// `POST /oid4vci/nonce`: a fresh `c_nonce` for key proofs, charged to the
+/// asking address's share of the nonces.
+#[utoipa::path(
+    post,
+    path = "/oid4vci/nonce",
+    tag = "wallets",
+    description = "OpenID4VCI 1.0 nonce endpoint: a fresh `c_nonce` (five minutes) that serves \
+        every key proof of one credential request.\n\n\
+        Permissions: none (public).",
+    responses((status = 200, description = "a nonce", body = NonceAnswer), Busy)
+)]
+pub async fn nonce(State(v): State<Arc<Vault>>, peer: Option<Extension<Peer>>) -> Json<NonceAnswer> {
+    let c_nonce = v
+        .credentials
+        .nonce(source(peer.as_ref()), v.clock.now().unix_timestamp());
+    Json(NonceAnswer { c_nonce })
+}
+
+/// A credential request (OpenID4VCI 1.0 §8.2) as the vault reads it:
+/// parameters it does not know are ignored, as §8.2 requires; one given
+/// twice is refused (serde refuses a repeated field).
+#[derive(Deserialize)]
+struct CredentialRequest {
+    credential_configuration_id: Option<String>,
+    credential_identifier: Option<String>,
+    proofs: Option<Proofs>,
+    credential_response_encryption: Option<serde::de::IgnoredAny>,
+}
+
+/// The `proofs` object: exactly one proof type; `jwt` is the one the vault
+/// takes (the others are named so that asking for them is told apart
+/// from a malformed object).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Proofs {
+    jwt: Option<Vec<String>>,
+    di_vp: Option<serde::de::IgnoredAny>,
+    attestation: Option<serde::de::IgnoredAny>,
+}
+
+const fn credential_refusal(code: &'static str, description: &'static str) -> WalletError {
+    WalletError {
+        status: 400,
+        code,
+        description,
+    }
+}
+
+impl CredentialRequest {
+    /// The request's key proofs, once the rest of it is what the vault
+    /// issues; otherwise the §8.3.1.2 error that says why not.
+    fn into_proofs(self) -> Result<Vec<String>, WalletError> {
+        if self.credential_response_encryption.is_some() {
+            return Err(credential_refusal(
+                "invalid_encryption_parameters",
+                "the vault does not encrypt credential responses",
+            ));
+        }
+        match (self.credential_configuration_id, self.credential_identifier) {
+            (Some(id), None) if id == CONFIGURATION_ID => {}
+            (Some(_), None) => {
+                return Err(credential_refusal(
+                    "unknown_credential_configuration",
+                    "the vault issues municipal_id only",
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(credential_refusal(
+                    "unknown_credential_identifier",
+                    "the vault gives no credential identifiers",
+                ))
+            }
+            _ => {
+                return Err(credential_refusal(
+                    "invalid_credential_request",
+                    "exactly one of credential_configuration_id and credential_identifier is required",
+                ))
+            }
+        }
+        let proofs = self
+            .proofs
+            .ok_or(credential_refusal("invalid_proof", "proofs is missing"))?;
+        match proofs {
+            Proofs {
+                jwt: Some(jwt),
+                di_vp: None,
+                attestation: None,
+            } => Ok(jwt),
+            Proofs {
+                jwt: None,
+                di_vp: Some(_),
+                attestation: None,
+            }
+            | Proofs {
+                jwt: None,
+                di_vp: None,
+                attestation: Some(_),
+            } => Err(credential_refusal("invalid_proof", "only jwt key proofs are supported")),
+            _ => Err(credential_refusal(
+                "invalid_credential_request",
+                "proofs holds exactly one proof type",
+            )),
+        }
+    }
+}
+
+/// `POST /oid4vci/credential`: one credential per key proof.
+#[utoipa::path(
+    post,
+    path = "/oid4vci/credential",
+    tag = "wallets",
+    description = "OpenID4VCI 1.0 credential endpoint: one SD-JWT VC per key proof (1 to 10, ES256 \
+        or Ed25519, one `c_nonce` may serve them all), bound to each proof's key. The access token \
+        is used up only by a request that issues; a refused one leaves it for a retry. Parameters \
+        the vault does not know are ignored. Errors as §8.3.1.2.\n\n\
+        Permissions: the access token from the token endpoint (no principal).",
+    request_body(content = CredentialRequestBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "the credentials", body = CredentialAnswer),
+        WalletRefused,
+        PayloadTooLarge,
+        Busy,
+    ),
+    security(("access_token" = []))
+)]
+pub async fn credential(
+    State(v): State<Arc<Vault>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<CredentialAnswer>, WalletError> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .filter(|t| t.len() == 43 && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+    let Some(token) = token else {
+        return Err(WalletError {
+            status: 401,
+            code: "invalid_token",
+            description: "a bearer access token is required",
+        });
+    };
+    let bytes = read_body(body).await?;
+    let req: CredentialRequest = serde_json::from_slice(&bytes)
+        .map_err(|_| credential_refusal("invalid_credential_request", "the body is not a credential request"))?;
+    let credentials = issuance::issue(&v, token, &req.into_proofs()?).await?;
+    Ok(Json(CredentialAnswer {
+        credentials: credentials
+            .into_iter()
+            .map(|credential| IssuedCredential { credential })
+            .collect(),
+    }))
+}
+
+/// `GET /v1/status-lists/{n}`: a signed Token Status List (`statuslist+jwt`).
+#[utoipa::path(
+    get,
+    path = "/v1/status-lists/{n}",
+    tag = "wallets",
+    description = "IETF Token Status List `n` as a `statuslist+jwt` signed ES256 by an issuer key \
+        (one bit per credential; set: revoked). Cacheable for five minutes. Not audited.\n\n\
+        Permissions: none (public).",
+    params(("n" = String, Path, description = "the list's number")),
+    responses(
+        (status = 200, description = "the signed list", body = String, content_type = "application/statuslist+jwt"),
+        NotFound,
+        Busy,
+    )
+)]
+///
+/// # Errors
+/// 404 for a list not begun (or not a number), 503 when storage fails.
+pub async fn status_list(State(v): State<Arc<Vault>>, Path(n): Path<String>) -> Result<Response, ApiError> {
+    let n: u32 = n
+        .parse()
+        .ok()
+        .filter(|_| n.len() <= 10 && n.bytes().all(|b| b.is_ascii_digit()))
+        .ok_or(Error::NotFound)?;
+    let token = issuance::status_list(&v, n).await?.ok_or(Error::NotFound)?;
+    let mut resp = token.into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/statuslist+jwt"),
+    );
+    // Public and the same for every verifier: caches (and verifiers) may
+    // keep it as long as the token's `ttl` says, so that a presentation
+    // needs no request to the vault at all.
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+    Ok(resp)
+}
