@@ -24,16 +24,17 @@ pub(super) enum AuditCommand {
         /// reason is stated in the output.
         #[arg(long)]
         allow_unanchored: bool,
-        /// The off-box witness's public key (base64url, its `witness.pub`):
-        /// every cosignature in audit-cosignatures.jsonl must verify with it
-        /// and lie on the chain.
-        #[arg(long)]
-        witness_key: Option<String>,
-        /// The witness's URL: its newest cosigned checkpoint must lie on
-        /// the chain, and the data directory must hold its cosignature (a
-        /// copy rolled back, or with its files deleted, fails).
-        #[arg(long, requires = "witness_key")]
-        witness: Option<String>,
+        /// A witness's verifier key, `<name>+<id>+<key>` (as in the vault's
+        /// `[[witness]] key`); repeat for several. Each of its cosignatures
+        /// in audit-tlog-cosignatures.jsonl must verify against its
+        /// checkpoint, and the output says which entries no checkpoint
+        /// cosigned by the threshold covers. Needs --keys.
+        #[arg(long = "witness-key", value_name = "VKEY", requires = "keys")]
+        witness_keys: Vec<String>,
+        /// How many of the --witness-key witnesses make a checkpoint
+        /// cosigned (default 1).
+        #[arg(long, value_name = "N", requires = "witness_keys")]
+        witness_threshold: Option<usize>,
     },
     /// Print the log's checkpoint verifier key, `<origin>+<hex key id>+<base64 key>`
     /// (C2SP signed-note): what auditors and witnesses pin.
@@ -85,8 +86,22 @@ pub(super) fn verifier_key(keys: &std::path::Path, origin: Option<&str>) -> Resu
 
 /// What `audit verify` checks cosignatures against.
 pub(super) struct WitnessPin {
-    pub key: Option<String>,
-    pub url: Option<String>,
+    pub keys: Vec<String>,
+    pub threshold: Option<usize>,
+}
+
+/// The log's pinned tree-checkpoint key (`checkpoint.vkey`), when the
+/// keys directory has one.
+fn log_key(keys: Option<&std::path::Path>) -> Result<Option<civic_vault::crypto::note::VerifierKey>, String> {
+    let Some(keys) = keys else { return Ok(None) };
+    let path = keys.join(civic_vault::vault::tlog_checkpoints::VKEY_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => civic_vault::crypto::note::VerifierKey::parse(&text)
+            .map(Some)
+            .map_err(|e| format!("{}: {e}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!("{}: {}", path.display(), e.kind())),
+    }
 }
 
 /// Offline verification. A chain that checks out is only evidence when
@@ -115,19 +130,30 @@ pub(super) fn verify(
         .ok()
         .and_then(|heads| heads.last_key_value().map(|(seq, _)| *seq))
         .unwrap_or(0);
-    let cosigned = match &witness.key {
-        Some(key) => {
-            let key = civic_vault::witness::parse_key(key).map_err(|e| format!("--witness-key: {e}"))?;
-            let latest = match &witness.url {
-                Some(url) => witness_latest(url, &key, pinned.as_ref())?,
-                None => None,
-            };
-            let cosigned = civic_vault::vault::witness::read_verified(data, &key, pinned.as_ref());
-            Some((cosigned, latest))
-        }
-        None => None,
+    let witnesses = witness
+        .keys
+        .iter()
+        .map(|k| {
+            civic_vault::crypto::note::VerifierKey::parse(k)
+                .ok()
+                .filter(|k| k.alg == civic_vault::crypto::note::ALG_COSIGNATURE_V1)
+                .ok_or_else(|| "--witness-key: not a witness's verifier key <name>+<id>+<key>".to_owned())
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let threshold = witness.threshold.unwrap_or(1);
+    if !witnesses.is_empty() && (threshold == 0 || threshold > witnesses.len()) {
+        return Err("--witness-threshold: between 1 and the number of --witness-key".into());
+    }
+    let tree = match log_key(keys)? {
+        Some(log) => Some(Tree {
+            log,
+            witnesses,
+            threshold,
+        }),
+        None if witnesses.is_empty() => None,
+        None => return Err("--witness-key: the keys directory holds no checkpoint.vkey".into()),
     };
-    let report = match walk_store(data, signed, cosigned) {
+    let report = match walk_store(data, signed, tree.as_ref()) {
         Ok(report) => report,
         Err(problem) => {
             let out = serde_json::json!({ "ok": false, "store_problem": problem });
@@ -156,10 +182,12 @@ pub(super) fn verify(
     Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
-type Cosigned = (
-    Result<std::collections::BTreeMap<u64, String>, String>,
-    Option<civic_vault::witness::Cosignature>,
-);
+/// The tree's pinned checkpoint key and the witnesses to check.
+struct Tree {
+    log: civic_vault::crypto::note::VerifierKey,
+    witnesses: Vec<civic_vault::crypto::note::VerifierKey>,
+    threshold: usize,
+}
 
 /// Opens the sled store read by `audit verify` and walks its chain against
 /// the signed heads (and the witness's cosignatures, when pinned).
@@ -169,7 +197,7 @@ type Cosigned = (
 fn walk_store(
     data: &std::path::Path,
     signed: Result<std::collections::BTreeMap<u64, String>, civic_vault::vault::checkpoints::CheckpointError>,
-    cosigned: Option<Cosigned>,
+    tree: Option<&Tree>,
 ) -> Result<civic_vault::domain::audit::ChainReport, String> {
     let unreadable = |e: &dyn std::fmt::Display| format!("{}: sled could not read its database: {e}", data.display());
     guard_sled(data, || {
@@ -197,8 +225,11 @@ fn walk_store(
                 r
             }
         };
-        if let Some((cosigned, latest)) = cosigned {
-            civic_vault::vault::witness::check_report(&mut report, &store, cosigned, latest.as_ref(), None);
+        if let Some(t) = tree {
+            civic_vault::vault::witness::check_tree_checkpoints(&mut report, &store, data, &t.log);
+            if !t.witnesses.is_empty() {
+                civic_vault::vault::witness::check_report(&mut report, data, &t.log, &t.witnesses, t.threshold, None);
+            }
         }
         Ok(report)
     })
@@ -232,27 +263,6 @@ fn guard_sled<T>(data: &std::path::Path, f: impl FnOnce() -> Result<T, String>) 
             data.display()
         ))
     })
-}
-
-/// The witness's newest cosignature, checked against its pinned key.
-fn witness_latest(
-    url: &str,
-    key: &ed25519_dalek::VerifyingKey,
-    vault: Option<&ed25519_dalek::VerifyingKey>,
-) -> Result<Option<civic_vault::witness::Cosignature>, String> {
-    let w = civic_vault::vault::witness::Witness::new(&civic_vault::config::AuditWitness {
-        url: url.to_owned(),
-        public_key: civic_vault::witness::key_text(key),
-        timeout: civic_vault::duration::HumanDuration {
-            value: 10,
-            unit: civic_vault::duration::Unit::Seconds,
-        },
-    })?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
-    runtime.block_on(w.latest(vault))
 }
 
 /// Why nothing anchors the chain, if nothing does.

@@ -80,5 +80,13 @@ pub(super) fn restore(
     let id = civic_vault::ops::backup::read_identity(identity)?;
     let m = civic_vault::ops::backup::restore(archive, &id, data, keys).map_err(|e| e.to_string())?;
     println!("{}", serde_json::to_string_pretty(&m).map_err(|e| e.to_string())?);
-    super::audit::verify(data, keys, true, &super::audit::WitnessPin { key: None, url: None })
+    super::audit::verify(
+        data,
+        keys,
+        true,
+        &super::audit::WitnessPin {
+            keys: Vec::new(),
+            threshold: None,
+        },
+    )
 }

@@ -168,16 +168,16 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
                     data,
                     keys,
                     allow_unanchored,
-                    witness_key,
-                    witness,
+                    witness_keys,
+                    witness_threshold,
                 },
         } => audit::verify(
             &data,
             keys.as_deref(),
             allow_unanchored,
             &audit::WitnessPin {
-                key: witness_key,
-                url: witness,
+                keys: witness_keys,
+                threshold: witness_threshold,
             },
         ),
         Command::Audit {

@@ -57,6 +57,8 @@ pub struct Config {
     pub store: Store,
     /// The other vault nodes keys are replicated with (`[cluster]`); none by default.
     pub cluster: Option<Cluster>,
+    /// v1.2: the C2SP witnesses that cosign the audit log (`[[witness]]`); none by default.
+    pub witness: Witnesses,
     /// Set when the policies directory was named by the operator (file or
     /// flag). When it was not, and `./policies` does not exist, the copy of
     /// the shipped policies compiled into the binary is used.
@@ -109,8 +111,11 @@ pub struct Audit {
     pub checkpoint_every: u64,
     /// ...or this long after the last one, when the chain grew.
     pub checkpoint_interval: HumanDuration,
-    /// The off-box witness that cosigns checkpoints (`[audit.witness]`); none by default.
-    pub witness: Option<AuditWitness>,
+    /// The old protocol's `[audit.witness]`: refused with a pointer to `[[witness]]`.
+    pub witness: Option<toml::Value>,
+    /// v1.2: how many of the `[[witness]]`es must cosign a checkpoint
+    /// (default 1).
+    pub witness_threshold: Option<usize>,
     /// v1.2: the transparency log's name, its checkpoints' origin line and
     /// their key's name (default `civic-vault.invalid/audit/<keyring fingerprint>`).
     pub origin: Option<String>,
@@ -119,29 +124,13 @@ pub struct Audit {
     pub publish_checkpoints: bool,
 }
 
-/// The off-box witness (`civic-vault witness serve`, see `vault/witness.rs`).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AuditWitness {
-    /// Its base URL (`http://witness.example.gov:8710`).
-    pub url: String,
-    /// Its Ed25519 public key, base64url (its `witness.pub`), pinned.
-    pub public_key: String,
-    /// How long one call to it may take.
-    #[serde(default = "witness_timeout")]
-    pub timeout: HumanDuration,
-}
-
-const fn witness_timeout() -> HumanDuration {
-    dur(5, crate::duration::Unit::Seconds)
-}
-
 impl Default for Audit {
     fn default() -> Self {
         Self {
             checkpoint_every: 1000,
             checkpoint_interval: dur(60, crate::duration::Unit::Seconds),
             witness: None,
+            witness_threshold: None,
             origin: None,
             publish_checkpoints: false,
         }
@@ -370,6 +359,7 @@ impl Default for Config {
             credentials: Credentials::default(),
             store: Store::default(),
             cluster: None,
+            witness: Witnesses::default(),
             policies_dir_explicit: false,
         }
     }
@@ -396,7 +386,7 @@ impl Default for Facts {
     }
 }
 
-const fn dur(value: u32, unit: crate::duration::Unit) -> HumanDuration {
+pub(super) const fn dur(value: u32, unit: crate::duration::Unit) -> HumanDuration {
     HumanDuration { value, unit }
 }
 
@@ -465,9 +455,11 @@ fn text_sets_policies_dir(text: &str) -> bool {
 mod cluster;
 mod store;
 mod validate;
+mod witness;
 
 pub use cluster::{Cluster, Peer};
 pub use store::{Store, StoreKind};
+pub use witness::{Witness, Witnesses};
 
 #[cfg(test)]
 mod tests;

@@ -89,33 +89,57 @@ fn credentials_are_signed_es256_unless_ed25519_is_asked_for() {
 
 #[test]
 fn the_witness_section_is_checked() {
-    let key = base64::Engine::encode(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
-        ed25519_dalek::SigningKey::from_bytes(&[1; 32])
-            .verifying_key()
-            .as_bytes(),
-    );
+    let key = crate::crypto::note::NoteKey::new("witness.example.gov", ed25519_dalek::SigningKey::from_bytes(&[1; 32]))
+        .unwrap()
+        .cosigner()
+        .text();
+    let other = crate::crypto::note::NoteKey::new("peer.example.gov", ed25519_dalek::SigningKey::from_bytes(&[2; 32]))
+        .unwrap()
+        .cosigner()
+        .text();
     let c = Config::from_toml(&format!(
-        "[audit.witness]\nurl = \"http://witness.example.gov:8710\"\npublic_key = \"{key}\"\n"
+        "[witness]\nurl = \"http://witness.example.gov:8710\"\nkey = \"{key}\"\n"
     ))
     .unwrap();
-    let w = c.audit.witness.unwrap();
-    assert_eq!(w.timeout.as_secs(), 5);
+    assert_eq!(c.witness.0.len(), 1);
+    assert_eq!(c.witness.0[0].timeout.as_secs(), 5);
+    assert_eq!(c.witness_threshold(), 1);
+    let two = format!(
+        "[audit]\nwitness_threshold = 2\n[[witness]]\nurl = \"http://a\"\nkey = \"{key}\"\n[[witness]]\nurl = \"http://b\"\nkey = \"{other}\"\n"
+    );
+    let c = Config::from_toml(&two).unwrap();
+    assert_eq!((c.witness.0.len(), c.witness_threshold()), (2, 2));
+    assert_eq!(key_of(&two.replace("= 2", "= 3")), "audit.witness_threshold");
+    assert_eq!(key_of(&two.replace(&other, &key)), "witness.key");
+    assert_eq!(key_of("[audit]\nwitness_threshold = 1\n"), "audit.witness_threshold");
     assert_eq!(
-        key_of(&format!("[audit.witness]\nurl = \"ftp://w\"\npublic_key = \"{key}\"\n")),
-        "audit.witness.url"
+        key_of(&format!("[witness]\nurl = \"ftp://w\"\nkey = \"{key}\"\n")),
+        "witness.url"
     );
     assert_eq!(
-        key_of("[audit.witness]\nurl = \"http://w\"\npublic_key = \"not a key\"\n"),
-        "audit.witness.public_key"
+        key_of("[witness]\nurl = \"http://w\"\nkey = \"not a key\"\n"),
+        "witness.key"
+    );
+    // A log's checkpoint key (0x01) is not a witness's cosignature key.
+    let log_key = crate::crypto::note::NoteKey::new("w", ed25519_dalek::SigningKey::from_bytes(&[1; 32]))
+        .unwrap()
+        .verifier()
+        .text();
+    assert_eq!(
+        key_of(&format!("[witness]\nurl = \"http://w\"\nkey = \"{log_key}\"\n")),
+        "witness.key"
     );
     assert_eq!(
         key_of(&format!(
-            "[audit.witness]\nurl = \"http://w\"\npublic_key = \"{key}\"\ntimeout = \"0s\"\n"
+            "[witness]\nurl = \"http://w\"\nkey = \"{key}\"\ntimeout = \"0s\"\n"
         )),
-        "audit.witness.timeout"
+        "witness.timeout"
     );
-    assert_eq!(key_of("[audit.witness]\nurl = \"http://w\"\n"), "audit.witness");
+    // The old protocol's section says where witnesses went.
+    assert_eq!(
+        key_of("[audit.witness]\nurl = \"http://w\"\npublic_key = \"x\"\n"),
+        "audit.witness"
+    );
 }
 
 #[test]

@@ -111,35 +111,6 @@ impl Config {
         Ok(())
     }
 
-    fn validate_witness(&self) -> Result<(), ConfigError> {
-        let Some(w) = &self.audit.witness else { return Ok(()) };
-        let ok = url::Url::parse(&w.url).is_ok_and(|u| {
-            matches!(u.scheme(), "http" | "https")
-                && u.host().is_some()
-                && u.query().is_none()
-                && u.username().is_empty()
-        });
-        if !ok {
-            return Err(ConfigError::key(
-                "audit.witness.url",
-                "must be an http or https URL such as http://witness.example.gov:8710",
-            ));
-        }
-        let key = base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, w.public_key.trim())
-            .ok()
-            .and_then(|b| <[u8; 32]>::try_from(b).ok());
-        if key.is_none_or(|k| ed25519_dalek::VerifyingKey::from_bytes(&k).is_err()) {
-            return Err(ConfigError::key(
-                "audit.witness.public_key",
-                "must be the witness's Ed25519 public key, base64url (its witness.pub)",
-            ));
-        }
-        if w.timeout.is_zero() {
-            return Err(ConfigError::key("audit.witness.timeout", "must be longer than 0s"));
-        }
-        Ok(())
-    }
-
     fn validate_tls(&self) -> Result<(), ConfigError> {
         if self.tls.cert.is_some() != self.tls.key.is_some() {
             return Err(ConfigError::key("tls.cert", "tls.cert and tls.key go together"));

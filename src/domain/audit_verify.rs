@@ -43,12 +43,23 @@ pub struct ChainReport {
     /// How the chain disagrees with a signed checkpoint (truncated, rewritten).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub checkpoint_problem: Option<String>,
-    /// Cosignatures by the off-box witness the chain was checked against
-    /// (absent when no witness is configured or pinned).
+    /// Signed tree checkpoints (C2SP) checked against the Merkle tree.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tree_checkpoints: Option<u64>,
+    /// Witnesses' cosignatures checked against their checkpoints and
+    /// pinned keys (absent when no witness is configured or pinned).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cosignatures: Option<u64>,
-    /// How the chain disagrees with the witness's cosignatures (rolled
-    /// back, rewritten, a cosignature deleted or forged).
+    /// The largest tree size a checkpoint cosigned by the threshold of
+    /// witnesses covers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cosigned_through: Option<u64>,
+    /// The entries no such checkpoint covers yet, in words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uncosigned: Option<String>,
+    /// How the log disagrees with the witnesses' cosignatures (a
+    /// cosignature forged or for a checkpoint that is gone, a witness in
+    /// conflict with the running vault).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub witness_problem: Option<String>,
     /// The index by subject, checked against the chain (and rebuilt if it
@@ -149,9 +160,8 @@ impl ChainVerifier {
             first_bad_seq: self.first_bad,
             checkpoints: self.checkpoints.len() as u64,
             checkpoint_problem: self.checkpoint_problem,
-            cosignatures: None,
-            witness_problem: None,
             index: None,
+            ..ChainReport::default()
         }
     }
 }

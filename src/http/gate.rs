@@ -67,7 +67,7 @@ impl Gate {
         // The chain disagrees with the off-box witness (vault/witness.rs):
         // only oversight may look, until an operator restores the data.
         let oversight = matches!(action, Action::ReadMetrics | Action::ReadAudit | Action::VerifyAudit);
-        if let Some(conflict) = self.vault.witness.as_ref().and_then(|w| w.status.conflict()) {
+        if let Some(conflict) = self.vault.witness.as_ref().and_then(|w| w.conflict()) {
             if !oversight {
                 return Err(
                     crate::domain::error::Error::unavailable(format!("audit witness conflict: {conflict}")).into(),

@@ -167,7 +167,7 @@ async fn witnessing(vault: Arc<Vault>, mut stopped: watch::Receiver<bool>) {
     const RETRY: Duration = Duration::from_secs(2);
     const HEARTBEAT: Duration = Duration::from_secs(30);
     let Some(witness) = &vault.witness else { return };
-    let file = vault.config.data_dir.join(crate::vault::checkpoints::FILE);
+    let file = vault.config.data_dir.join(crate::vault::tlog_checkpoints::FILE);
     let size = || std::fs::metadata(&file).map_or(0, |m| m.len());
     let mut seen = u64::MAX;
     let mut last = tokio::time::Instant::now();
@@ -177,7 +177,7 @@ async fn witnessing(vault: Arc<Vault>, mut stopped: watch::Receiver<bool>) {
         tokio::select! {
             _ = tick.tick() => {
                 let now = size();
-                let wait = if witness.status.is_up() { HEARTBEAT } else { RETRY };
+                let wait = if witness.list.iter().all(|w| w.is_up()) { HEARTBEAT } else { RETRY };
                 if now != seen || last.elapsed() >= wait {
                     crate::vault::witness_sync::sync(&vault).await;
                     seen = now;

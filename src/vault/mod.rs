@@ -114,8 +114,8 @@ pub struct Vault {
     pub tree_checkpoints: crate::vault::tlog_checkpoints::TreeCheckpointer,
     /// The newest signed checkpoint found at start (0: none).
     pub signed_at_start: u64,
-    /// The off-box witness that cosigns checkpoints, when configured.
-    pub witness: Option<crate::vault::witness::Witness>,
+    /// The C2SP witnesses that cosign tree checkpoints, when configured.
+    pub witness: Option<crate::vault::witness::Witnesses>,
     /// Which cards are honey cards (by keyed hashes), and where alerts go.
     pub honey: crate::vault::honey_registry::HoneyCards,
     /// Honey card records read in an older version's clear form, resealed
@@ -186,7 +186,7 @@ impl Vault {
     pub fn readiness(&self) -> Readiness {
         let reason = if !self.store.writable() {
             Some("store_failed")
-        } else if self.witness.as_ref().is_some_and(|w| w.status.conflict().is_some()) {
+        } else if self.witness.as_ref().is_some_and(|w| w.conflict().is_some()) {
             Some("witness_conflict")
         } else {
             None

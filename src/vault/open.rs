@@ -144,13 +144,7 @@ impl Vault {
         let commitment_cost = commitment_cost(&config, &store)?;
         let (checkpointer, signed_at_start) = checkpoints(&config, &keys, &store)?;
         let tree_checkpoints = tree_checkpoints(&config, &keys, &checkpointer, &store)?;
-        let witness = config
-            .audit
-            .witness
-            .as_ref()
-            .map(crate::vault::witness::Witness::new)
-            .transpose()
-            .map_err(StartError::Config)?;
+        let witness = crate::vault::witness::Witnesses::new(&config).map_err(StartError::Config)?;
         let tests = active_tests(&store, &sources)?;
         let policy = active_policy(&store, &sources, &tests)?;
         let principals = TokenIndex::default();

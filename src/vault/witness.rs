@@ -1,87 +1,190 @@
-//! The vault's side of the off-box witness (`[audit.witness]`): it sends
-//! each signed checkpoint, with the entries since the witness's last
-//! cosigned one, and keeps each cosignature in
-//! `<data_dir>/audit-cosignatures.jsonl` (fsynced). At start the chain must
-//! reach the witness's newest cosigned checkpoint and agree with it, or the
-//! vault does not start. A witness that does not answer never stops the
-//! vault: it serves on, says so in the log and `/metrics`, and catches up
-//! when the witness answers again. If the witness, answering again, shows
-//! the chain older than or different from what it cosigned, the vault stops
-//! serving requests (503) until an operator looks.
+//! The vault's side of its witnesses (`[[witness]]`, C2SP tlog-witness):
+//! each signed tree checkpoint goes to every witness with a consistency
+//! proof from the size that witness last cosigned; each cosignature line,
+//! checked against the witness's pinned key, is kept in
+//! `<data_dir>/audit-tlog-cosignatures.jsonl` (fsynced, see
+//! `tlog_checkpoints.rs`) and served after the vault's own signature. A
+//! witness receives checkpoints and hashes, never an entry.
+//!
+//! A witness that does not answer never stops the vault: it serves on,
+//! says so in the log and `/metrics`, and catches up (one request: a
+//! consistency proof spans any gap) when the witness answers again. A
+//! witness that shows the log older than, or different from, what it
+//! cosigned (409 with a larger size, 422, or 409 at an equal size) puts
+//! the vault in conflict: requests are refused (503) until an operator
+//! looks. At start the same answer stops the start.
 
-use std::collections::BTreeMap;
-use std::io::Write;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
-use ed25519_dalek::VerifyingKey;
-
-use crate::config::AuditWitness;
-use crate::domain::audit::format_hash;
+use crate::crypto::note::{Checkpoint, VerifierKey};
+use crate::domain::audit::ChainReport;
 use crate::domain::store::Store;
-use crate::witness::{CosignRequest, Cosignature, Refusal, COSIGN_PATH, LATEST_PATH};
+use crate::vault::tlog_checkpoints::{read_all, read_cosignatures};
 
-/// The cosignatures, in the data directory.
-pub const FILE: &str = "audit-cosignatures.jsonl";
-
-/// The configured witness: where it is, its pinned key, and how it answers.
+/// One configured witness: where it is, its pinned key, how it answers.
 pub struct Witness {
     pub(super) url: String,
-    pub(super) key: VerifyingKey,
+    pub(super) key: VerifierKey,
     pub(super) http: reqwest::Client,
-    pub status: WitnessStatus,
-}
-
-/// What `/metrics` and the log say about the witness.
-#[derive(Default)]
-pub struct WitnessStatus {
     pub(super) up: AtomicBool,
     /// Whether any call has been made yet (the first failure is logged).
     pub(super) tried: AtomicBool,
-    pub(super) cosigned_seq: AtomicU64,
-    pub(super) head_seq: AtomicU64,
-    /// The newest cosignature in the file (appended up to here).
-    pub(super) recorded_seq: AtomicU64,
-    /// Why the chain disagrees with the witness, once it does.
-    pub(super) conflict: Mutex<Option<String>>,
-    /// The witness's newest cosignature, as last seen.
-    pub(super) latest: Mutex<Option<Cosignature>>,
+    /// The size of the newest checkpoint it cosigned, as recorded here.
+    pub(super) cosigned: AtomicU64,
 }
 
-impl WitnessStatus {
+impl Witness {
+    /// The configured witness (validated with the configuration).
+    ///
+    /// # Errors
+    /// The key does not parse or the HTTP client cannot be built.
+    pub fn new(config: &crate::config::Witness) -> Result<Self, String> {
+        let key = VerifierKey::parse(&config.key).map_err(|e| format!("witness.key: {e}"))?;
+        let http = reqwest::Client::builder()
+            .timeout(config.timeout.as_std())
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(Self {
+            url: config.url.trim_end_matches('/').to_owned(),
+            key,
+            http,
+            up: AtomicBool::new(false),
+            tried: AtomicBool::new(false),
+            cosigned: AtomicU64::new(0),
+        })
+    }
+
+    /// Its name (in its key and its cosignature lines).
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.key.name
+    }
+
+    /// Its pinned verifier key.
+    #[must_use]
+    pub fn key(&self) -> &VerifierKey {
+        &self.key
+    }
+
+    /// Posts one `add-checkpoint` body: the status and the body's text.
+    ///
+    /// # Errors
+    /// No answer.
+    pub async fn post(&self, body: String) -> Result<(u16, String), String> {
+        let resp = self
+            .http
+            .post(format!("{}{}", self.url, crate::witness::ADD_CHECKPOINT))
+            .header(reqwest::header::CONTENT_TYPE, "text/plain; charset=utf-8")
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| format!("witness {}: {}", self.name(), e.without_url()))?;
+        let status = resp.status().as_u16();
+        let text = resp
+            .text()
+            .await
+            .map_err(|e| format!("witness {}: {}", self.name(), e.without_url()))?;
+        Ok((status, text))
+    }
+
     pub(super) fn down(&self, error: &str) {
         let was_up = self.up.swap(false, Ordering::Relaxed);
         let first = !self.tried.swap(true, Ordering::Relaxed);
         if was_up || first {
             tracing::warn!(
+                witness = %self.name(),
                 error = %error,
-                "audit witness unreachable: serving on without cosignatures; they catch up when it answers"
+                "audit witness unreachable: serving on; its cosignatures catch up when it answers"
             );
         }
     }
 
-    pub(super) fn up(&self) {
+    pub(super) fn answered(&self) {
         let was_up = self.up.swap(true, Ordering::Relaxed);
         let first = !self.tried.swap(true, Ordering::Relaxed);
         if !was_up && !first {
-            tracing::info!("audit witness answers again: catching up");
+            tracing::info!(witness = %self.name(), "audit witness answers again: catching up");
         }
     }
 
-    pub(super) fn seen(&self, latest: Option<&Cosignature>) {
-        self.cosigned_seq.store(latest.map_or(0, |l| l.seq), Ordering::Relaxed);
-        *self.latest.lock().unwrap_or_else(PoisonError::into_inner) = latest.cloned();
-    }
-
-    /// Whether the witness answered the last call.
+    /// Whether it answered the last call.
     #[must_use]
     pub fn is_up(&self) -> bool {
         self.up.load(Ordering::Relaxed)
     }
+}
 
-    /// Why the chain disagrees with the witness, if it does: the vault
-    /// refuses requests while this is set.
+/// The configured witnesses, the threshold, and what `/metrics` and the
+/// log say about them.
+pub struct Witnesses {
+    pub list: Vec<Witness>,
+    pub threshold: usize,
+    /// The tree's size at the last round.
+    pub(super) tree_size: AtomicU64,
+    /// Why the log disagrees with a witness, once it does.
+    conflict: Mutex<Option<String>>,
+}
+
+impl Witnesses {
+    /// The configured witnesses, or none.
+    ///
+    /// # Errors
+    /// A witness's key does not parse or its client cannot be built.
+    pub fn new(config: &crate::config::Config) -> Result<Option<Self>, String> {
+        if config.witness.0.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(Self {
+            list: config.witness.0.iter().map(Witness::new).collect::<Result<_, _>>()?,
+            threshold: config.witness_threshold(),
+            tree_size: AtomicU64::new(0),
+            conflict: Mutex::new(None),
+        }))
+    }
+
+    /// The pinned keys.
+    #[must_use]
+    pub fn keys(&self) -> Vec<VerifierKey> {
+        self.list.iter().map(|w| w.key.clone()).collect()
+    }
+
+    /// Whether at least the threshold of witnesses answered their last call.
+    #[must_use]
+    pub fn is_up(&self) -> bool {
+        self.list.iter().filter(|w| w.is_up()).count() >= self.threshold
+    }
+
+    /// Whether any witness has been called since start.
+    #[must_use]
+    pub fn tried(&self) -> bool {
+        self.list.iter().any(|w| w.tried.load(Ordering::Relaxed))
+    }
+
+    /// The largest size cosigned by at least the threshold of witnesses.
+    #[must_use]
+    pub fn cosigned(&self) -> u64 {
+        let mut sizes: Vec<u64> = self.list.iter().map(|w| w.cosigned.load(Ordering::Relaxed)).collect();
+        sizes.sort_unstable_by(|a, b| b.cmp(a));
+        sizes.get(self.threshold.saturating_sub(1)).copied().unwrap_or(0)
+    }
+
+    /// The size cosigned by the threshold, and how many entries it lags the tree.
+    #[must_use]
+    pub fn cosigned_and_lag(&self) -> (u64, u64) {
+        let cosigned = self.cosigned();
+        (
+            cosigned,
+            self.tree_size.load(Ordering::Relaxed).saturating_sub(cosigned),
+        )
+    }
+
+    /// Why the log disagrees with a witness, if it does: the vault refuses
+    /// requests while this is set.
     #[must_use]
     pub fn conflict(&self) -> Option<String> {
         self.conflict.lock().unwrap_or_else(PoisonError::into_inner).clone()
@@ -92,253 +195,181 @@ impl WitnessStatus {
         if c.is_none() {
             tracing::error!(
                 reason = %reason,
-                "AUDIT WITNESS CONFLICT: the chain is older than or differs from what the witness cosigned; \
+                "AUDIT WITNESS CONFLICT: the log is older than or differs from what a witness cosigned; \
                  refusing requests until an operator restores the data"
             );
             *c = Some(reason);
         }
     }
 
-    /// Whether the witness has been called since start.
-    #[must_use]
-    pub fn tried(&self) -> bool {
-        self.tried.load(Ordering::Relaxed)
-    }
-
-    /// The newest entry the witness cosigned, and how many entries it lags.
-    #[must_use]
-    pub fn cosigned_and_lag(&self) -> (u64, u64) {
-        let cosigned = self.cosigned_seq.load(Ordering::Relaxed);
-        let head = self.head_seq.load(Ordering::Relaxed);
-        (cosigned, head.saturating_sub(cosigned))
-    }
-
-    /// The witness's newest cosignature, as last seen.
-    #[must_use]
-    pub fn latest(&self) -> Option<Cosignature> {
-        self.latest.lock().unwrap_or_else(PoisonError::into_inner).clone()
-    }
-
     /// Prometheus text.
     #[must_use]
     pub fn render(&self) -> String {
-        let cosigned = self.cosigned_seq.load(Ordering::Relaxed);
-        let head = self.head_seq.load(Ordering::Relaxed);
-        format!(
-            "# HELP civic_vault_witness_up Whether the audit witness answered the last call.\n\
+        let (cosigned, lag) = self.cosigned_and_lag();
+        let mut out = format!(
+            "# HELP civic_vault_witnesses Audit witnesses configured.\n\
+             # TYPE civic_vault_witnesses gauge\n\
+             civic_vault_witnesses {}\n\
+             # HELP civic_vault_witness_threshold Cosignatures that make a checkpoint cosigned.\n\
+             # TYPE civic_vault_witness_threshold gauge\n\
+             civic_vault_witness_threshold {}\n\
+             # HELP civic_vault_witness_up Whether at least the threshold of witnesses answered their last call.\n\
              # TYPE civic_vault_witness_up gauge\n\
              civic_vault_witness_up {}\n\
-             # HELP civic_vault_witness_last_cosigned_seq The newest audit entry the witness cosigned.\n\
+             # HELP civic_vault_witness_last_cosigned_seq The audit tree size the threshold of witnesses cosigned.\n\
              # TYPE civic_vault_witness_last_cosigned_seq gauge\n\
              civic_vault_witness_last_cosigned_seq {cosigned}\n\
-             # HELP civic_vault_witness_lag_entries Audit entries not yet cosigned by the witness.\n\
+             # HELP civic_vault_witness_lag_entries Audit entries in no checkpoint the threshold cosigned.\n\
              # TYPE civic_vault_witness_lag_entries gauge\n\
-             civic_vault_witness_lag_entries {}\n\
-             # HELP civic_vault_witness_conflict Whether the chain disagrees with the witness (requests refused).\n\
+             civic_vault_witness_lag_entries {lag}\n\
+             # HELP civic_vault_witness_conflict Whether the log disagrees with a witness (requests refused).\n\
              # TYPE civic_vault_witness_conflict gauge\n\
-             civic_vault_witness_conflict {}\n",
-            u8::from(self.up.load(Ordering::Relaxed)),
-            head.saturating_sub(cosigned),
+             civic_vault_witness_conflict {}\n\
+             # HELP civic_vault_witness_answering Whether this witness answered its last call.\n\
+             # TYPE civic_vault_witness_answering gauge\n",
+            self.list.len(),
+            self.threshold,
+            u8::from(self.is_up()),
             u8::from(self.conflict().is_some()),
-        )
+        );
+        for w in &self.list {
+            let _ = writeln!(
+                out,
+                "civic_vault_witness_answering{{witness=\"{}\"}} {}",
+                w.name().replace(['\\', '"', '\n'], "_"),
+                u8::from(w.is_up())
+            );
+        }
+        out.push_str(
+            "# HELP civic_vault_witness_cosigned_size The newest tree size this witness cosigned.\n\
+             # TYPE civic_vault_witness_cosigned_size gauge\n",
+        );
+        for w in &self.list {
+            let _ = writeln!(
+                out,
+                "civic_vault_witness_cosigned_size{{witness=\"{}\"}} {}",
+                w.name().replace(['\\', '"', '\n'], "_"),
+                w.cosigned.load(Ordering::Relaxed)
+            );
+        }
+        out
     }
 }
 
-impl Witness {
-    /// The configured witness (validated with the configuration).
-    ///
-    /// # Errors
-    /// The key does not parse or the HTTP client cannot be built.
-    pub fn new(config: &AuditWitness) -> Result<Self, String> {
-        let key =
-            crate::witness::parse_key(&config.public_key).map_err(|e| format!("audit.witness.public_key: {e}"))?;
-        let http = reqwest::Client::builder()
-            .timeout(config.timeout.as_std())
-            .build()
-            .map_err(|e| e.to_string())?;
-        Ok(Self {
-            url: config.url.trim_end_matches('/').to_owned(),
-            key,
-            http,
-            status: WitnessStatus::default(),
-        })
-    }
-
-    /// The witness's pinned public key.
-    #[must_use]
-    pub fn key(&self) -> &VerifyingKey {
-        &self.key
-    }
-
-    /// The witness's newest cosignature for `vault`'s log (checked against
-    /// the pinned key), or none before the first.
-    ///
-    /// # Errors
-    /// No answer, or an answer that is not a cosignature by the pinned key.
-    pub async fn latest(&self, vault: Option<&VerifyingKey>) -> Result<Option<Cosignature>, String> {
-        let resp = self
-            .http
-            .get(format!("{}{LATEST_PATH}", self.url))
-            .send()
-            .await
-            .map_err(|e| format!("witness: {}", e.without_url()))?;
-        if !resp.status().is_success() {
-            return Err(format!("witness: answered {}", resp.status()));
-        }
-        let latest: Option<Cosignature> = resp
-            .json()
-            .await
-            .map_err(|_| "witness: its answer is not a cosignature".to_owned())?;
-        if let Some(l) = &latest {
-            l.verify(&self.key, vault).map_err(|e| format!("witness: {e}"))?;
-        }
-        Ok(latest)
-    }
-
-    /// Sends one cosign request: the cosignature (checked), or the refusal.
-    ///
-    /// # Errors
-    /// No answer, or an answer that is neither.
-    pub async fn cosign(
-        &self,
-        req: &CosignRequest,
-        vault: &VerifyingKey,
-    ) -> Result<Result<Cosignature, Refusal>, String> {
-        let resp = self
-            .http
-            .post(format!("{}{COSIGN_PATH}", self.url))
-            .json(req)
-            .send()
-            .await
-            .map_err(|e| format!("witness: {}", e.without_url()))?;
-        match resp.status() {
-            s if s.is_success() => {
-                let c: Cosignature = resp
-                    .json()
-                    .await
-                    .map_err(|_| "witness: its answer is not a cosignature".to_owned())?;
-                c.verify(&self.key, Some(vault)).map_err(|e| format!("witness: {e}"))?;
-                if c.seq != req.checkpoint.seq || c.head != req.checkpoint.head {
-                    return Err("witness: cosigned another checkpoint than the one sent".into());
-                }
-                Ok(Ok(c))
-            }
-            reqwest::StatusCode::CONFLICT => resp
-                .json::<Refusal>()
-                .await
-                .map(Err)
-                .map_err(|_| "witness: refused without saying why".to_owned()),
-            s => Err(format!("witness: answered {s}")),
-        }
-    }
-}
-
-/// Appends a cosignature (fsynced) to the data directory's file.
+/// The cosignatures recorded in `data_dir`, each checked against the
+/// checkpoint of its size (signed by `log`) and the pinned `witnesses`:
+/// for each size, the names of the witnesses that cosigned it. Lines by
+/// keys not pinned are ignored (the protocol says so).
 ///
 /// # Errors
-/// The file cannot be written.
-pub fn append(data_dir: &Path, c: &Cosignature) -> Result<(), String> {
-    let path = data_dir.join(FILE);
-    let io = |e: std::io::Error| format!("{}: {}", path.display(), e.kind());
-    let mut line = serde_json::to_vec(c).map_err(|e| e.to_string())?;
-    line.push(b'\n');
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .map_err(io)?;
-    f.write_all(&line).map_err(io)?;
-    f.sync_all().map_err(io)
-}
-
-/// Reads and checks every cosignature of `data_dir` against the pinned
-/// witness key (and vault key, when given): cosigned heads by sequence number.
-///
-/// # Errors
-/// A line does not parse or does not verify.
-pub fn read_verified(
+/// A file cannot be read or parsed, a cosignature names a size no
+/// checkpoint has, or a pinned witness's line does not verify.
+pub fn verified_cosignatures(
     data_dir: &Path,
-    witness: &VerifyingKey,
-    vault: Option<&VerifyingKey>,
-) -> Result<BTreeMap<u64, String>, String> {
-    let path = data_dir.join(FILE);
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
-        Err(e) => return Err(format!("{}: {}", path.display(), e.kind())),
-    };
-    let mut out = BTreeMap::new();
-    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let c: Cosignature =
-            serde_json::from_str(line).map_err(|_| format!("cosignature line {}: not a cosignature", i + 1))?;
-        c.verify(witness, vault)
-            .map_err(|e| format!("cosignature line {}: {e}", i + 1))?;
-        out.insert(c.seq, c.head);
+    log: &VerifierKey,
+    witnesses: &[VerifierKey],
+) -> Result<BTreeMap<u64, BTreeSet<String>>, String> {
+    let checkpoints: BTreeMap<u64, Checkpoint> = read_all(data_dir, log)?.into_iter().map(|c| (c.size, c)).collect();
+    let mut out: BTreeMap<u64, BTreeSet<String>> = BTreeMap::new();
+    for (i, c) in read_cosignatures(data_dir)?.into_iter().enumerate() {
+        let line_no = i + 1;
+        let Some(name) = c.line.strip_prefix("— ").and_then(|r| r.split(' ').next()) else {
+            return Err(format!("cosignature line {line_no}: not a signature line"));
+        };
+        let Some(key) = witnesses.iter().find(|k| k.name == name) else {
+            continue;
+        };
+        let cp = checkpoints
+            .get(&c.size)
+            .ok_or_else(|| format!("cosignature line {line_no}: no signed checkpoint of size {}", c.size))?;
+        let mut alone = cp.clone();
+        alone.signatures = vec![c.line.clone()];
+        alone.verify(key).map_err(|e| {
+            format!("cosignature line {line_no} (witness {name}) does not verify against its pinned key: {e}")
+        })?;
+        out.entry(c.size).or_default().insert(name.to_owned());
     }
     Ok(out)
 }
 
-/// Whether the store's chain reaches entry `seq` and its hash there is
-/// `head` (blocking): what a cosignature says the chain held.
-///
-/// # Errors
-/// Why not, for the log and the refusal.
-pub fn check_chain(store: &impl Store, seq: u64, head: &str) -> Result<(), String> {
-    if seq == 0 {
-        return Ok(());
-    }
-    let (head_seq, _) = store.audit_head().map_err(|e| e.to_string())?;
-    if seq > head_seq {
-        return Err(format!(
-            "the audit chain ends at entry {head_seq} but the witness cosigned entry {seq}: this data is older than \
-             the witness's last cosigned checkpoint (rolled back, or restored from an old copy)"
-        ));
-    }
-    let page = store.audit_page(seq - 1, 1).map_err(|e| e.to_string())?;
-    match page.first() {
-        Some((e, hash)) if e.seq == seq && format_hash(hash) == head => Ok(()),
-        _ => Err(format!(
-            "the audit chain's entry {seq} differs from the one the witness cosigned: the history was rewritten"
-        )),
-    }
+/// The largest size at least `threshold` witnesses cosigned.
+#[must_use]
+pub fn cosigned_through(cosigned: &BTreeMap<u64, BTreeSet<String>>, threshold: usize) -> u64 {
+    cosigned
+        .iter()
+        .rev()
+        .find(|(_, names)| names.len() >= threshold.max(1))
+        .map_or(0, |(size, _)| *size)
 }
 
-/// What a verification adds for the witness: every cosignature in the file
-/// (checked against the pinned key) and the witness's newest (when known)
-/// must lie on the chain, and the running vault must not be in conflict
-/// with the witness. Sets `report.cosignatures` and, on a problem,
-/// `report.witness_problem` and `ok = false`.
+/// What a verification adds for the witnesses: every recorded
+/// cosignature must verify against its checkpoint and pinned key, and lie
+/// on the tree as the store holds it (checked by `check_tree_checkpoints`
+/// for every checkpoint); the tail no checkpoint cosigned by `threshold`
+/// witnesses covers is said. A running vault in conflict with a witness
+/// fails. Sets `cosignatures`, `cosigned_through`, `uncosigned` and, on a
+/// problem, `witness_problem` and `ok = false`.
 pub fn check_report(
-    report: &mut crate::domain::audit::ChainReport,
-    store: &impl Store,
-    cosigned: Result<BTreeMap<u64, String>, String>,
-    latest: Option<&Cosignature>,
+    report: &mut ChainReport,
+    data_dir: &Path,
+    log: &VerifierKey,
+    witnesses: &[VerifierKey],
+    threshold: usize,
     conflict: Option<String>,
 ) {
-    let problem = match cosigned {
+    let problem = match verified_cosignatures(data_dir, log, witnesses) {
         Err(e) => Some(e),
-        Ok(_) if conflict.is_some() => conflict,
-        Ok(heads) => {
-            report.cosignatures = Some(heads.len() as u64);
-            let recorded = heads.last_key_value().map_or(0, |(s, _)| *s);
-            let mut problem = heads.iter().find_map(|(s, h)| check_chain(store, *s, h).err());
-            if problem.is_none() {
-                if let Some(l) = latest {
-                    problem = check_chain(store, l.seq, &l.head).err();
-                    if problem.is_none() && l.seq > recorded {
-                        problem = Some(format!(
-                            "the witness cosigned entry {} but {FILE} holds no cosignature past entry {recorded} \
-                             (deleted or rolled back)",
-                            l.seq
-                        ));
-                    }
-                }
+        Ok(cosigned) => {
+            report.cosignatures = Some(cosigned.values().map(|n| n.len() as u64).sum());
+            let through = cosigned_through(&cosigned, threshold);
+            report.cosigned_through = Some(through);
+            if report.entries > through {
+                report.uncosigned = Some(format!(
+                    "entries {} to {} are in no checkpoint cosigned by {} witness(es)",
+                    through + 1,
+                    report.entries,
+                    threshold.max(1)
+                ));
             }
-            problem
+            conflict
         }
     };
     if let Some(p) = problem {
         report.ok = false;
         report.witness_problem = Some(p);
+    }
+}
+
+/// Checks every signed tree checkpoint in `data_dir` against the tree the
+/// store holds: its size must not exceed the tree's and its root must be
+/// the tree's root at that size. Sets `tree_checkpoints` and, on a
+/// problem, `checkpoint_problem` (unless one is set) and `ok = false`.
+pub fn check_tree_checkpoints(report: &mut ChainReport, store: &impl Store, data_dir: &Path, log: &VerifierKey) {
+    let problem = (|| {
+        let all = read_all(data_dir, log)?;
+        report.tree_checkpoints = Some(all.len() as u64);
+        let size = store.tlog_size().map_err(|e| e.to_string())?;
+        for cp in &all {
+            if cp.size > size {
+                return Err(format!(
+                    "the tree holds {size} entries but a signed checkpoint covers {}: the log was rolled back",
+                    cp.size
+                ));
+            }
+            let root = crate::domain::tlog::root_at(store, cp.size).map_err(|e| e.to_string())?;
+            if root != cp.root {
+                return Err(format!(
+                    "the tree's root at size {} is not the signed checkpoint's: the log was rewritten",
+                    cp.size
+                ));
+            }
+        }
+        Ok(())
+    })();
+    if let Err(p) = problem {
+        report.ok = false;
+        if report.checkpoint_problem.is_none() {
+            report.checkpoint_problem = Some(p);
+        }
     }
 }

@@ -1,189 +1,241 @@
-//! The vault's conversation with the off-box witness: the check at start
-//! against its cosignatures, and sending each checkpoint (with the entries
-//! since the last cosigned one) until it is cosigned. The state it keeps is
-//! `witness.rs`'s.
+//! The vault's conversation with its witnesses (C2SP tlog-witness): the
+//! check at start, and sending the newest tree checkpoint, with a
+//! consistency proof from what each witness last cosigned, until each
+//! cosigns it. The state it keeps is `witness.rs`'s.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use crate::domain::audit::format_hash;
-use crate::domain::store::Store;
-use crate::vault::witness::{append, check_chain, read_verified, Witness};
+use crate::crypto::note::Checkpoint;
+use crate::domain::store::Store as _;
+use crate::vault::witness::{verified_cosignatures, Witness, Witnesses};
 use crate::vault::{StartError, Vault};
-use crate::witness::{CosignRequest, Cosignature, VaultCheckpoint, MAX_ENTRIES};
+use crate::witness::{parse_size, AddCheckpoint};
 
-/// Checks the chain at start against the cosignatures in the data directory
-/// and the witness's newest one. A witness that does not answer is logged
-/// and the vault starts: the check runs again when it answers.
+/// How a witness took the newest checkpoint.
+enum Outcome {
+    /// Its verified cosignature lines.
+    Cosigned(Vec<String>),
+    /// It shows this log older than, or different from, what it cosigned.
+    Conflict(String),
+}
+
+/// Checks the log at start against the cosignatures recorded in the data
+/// directory, then submits the newest checkpoint to every witness. A
+/// witness that does not answer is logged and the vault starts; it is
+/// asked again in the background.
 ///
 /// # Errors
-/// The chain does not reach, or differs from, a cosigned checkpoint.
+/// A recorded cosignature does not verify or covers more than the tree
+/// holds (or another root), or a witness shows the log rolled back or forked.
 pub async fn at_start(vault: &Arc<Vault>) -> Result<(), StartError> {
-    let Some(w) = &vault.witness else { return Ok(()) };
-    let vault_key = vault.checkpointer.public_key();
-    let local = read_verified(&vault.config.data_dir, &w.key, Some(&vault_key))
-        .map_err(|e| StartError::Store(format!("audit cosignatures: {e}")))?;
-    let recorded = local.last_key_value().map_or(0, |(s, _)| *s);
-    w.status.recorded_seq.store(recorded, Ordering::Relaxed);
-    w.status.cosigned_seq.store(recorded, Ordering::Relaxed);
-    let mut heads: Vec<(u64, String)> = local
-        .last_key_value()
-        .map(|(s, h)| (*s, h.clone()))
-        .into_iter()
-        .collect();
-    let latest = match w.latest(Some(&vault_key)).await {
-        Ok(latest) => {
-            w.status.up();
-            heads.extend(latest.as_ref().map(|l| (l.seq, l.head.clone())));
-            latest
-        }
-        Err(e) => {
-            w.status.down(&e);
-            None
-        }
-    };
-    for (seq, head) in heads {
+    let Some(ws) = &vault.witness else { return Ok(()) };
+    let log = vault.tree_checkpoints.verifier_key();
+    let keys = ws.keys();
+    let data_dir = vault.config.data_dir.clone();
+    let cosigned = tokio::task::spawn_blocking(move || verified_cosignatures(&data_dir, &log, &keys))
+        .await
+        .map_err(|e| StartError::Store(e.to_string()))?
+        .map_err(|e| StartError::Store(format!("audit cosignatures: {e}; refusing to start")))?;
+    for w in &ws.list {
+        let newest = cosigned
+            .iter()
+            .rev()
+            .find(|(_, names)| names.contains(w.name()))
+            .map_or(0, |(size, _)| *size);
+        w.cosigned.store(newest, Ordering::Relaxed);
+    }
+    if let Some(&newest) = cosigned.keys().next_back() {
+        let log = vault.tree_checkpoints.verifier_key();
+        let data_dir = vault.config.data_dir.clone();
         let checked = vault
-            .read(move |v| Ok(check_chain(&v.store, seq, &head)))
+            .read(move |v| {
+                Ok(
+                    crate::vault::tlog_checkpoints::read_all(&data_dir, &log).and_then(|all| {
+                        let cp = all.into_iter().find(|c| c.size == newest);
+                        on_tree(&v.store, newest, cp.as_ref())
+                    }),
+                )
+            })
             .await
             .map_err(|e| StartError::Store(e.to_string()))?;
         checked.map_err(|e| StartError::Store(format!("{e}; refusing to start")))?;
     }
-    if let Some(l) = &latest {
-        record(vault, w, l);
-        w.status.seen(Some(l));
+    // The tree as it stands is signed first, so a copy whose checkpoint
+    // files were deleted still shows the witnesses its size.
+    vault
+        .read(|v| Ok(v.tree_checkpoints.sign(&v.store)))
+        .await
+        .map_err(|e| StartError::Store(e.to_string()))?
+        .map_err(StartError::Store)?;
+    if let Err(conflict) = round(vault, ws).await {
+        return Err(StartError::Store(format!("{conflict}; refusing to start")));
     }
     Ok(())
 }
 
-/// Brings the witness up to date: sends each signed checkpoint it has not
-/// cosigned (a few rounds at most per call). Never fails: an unreachable
-/// witness is logged and counted; a conflict stops requests.
+/// Whether the tree reaches `size` with the cosigned checkpoint's root.
+fn on_tree(store: &impl crate::domain::store::Store, size: u64, cp: Option<&Checkpoint>) -> Result<(), String> {
+    let tree = store.tlog_size().map_err(|e| e.to_string())?;
+    if size > tree {
+        return Err(format!(
+            "the audit log holds {tree} entries but a witness cosigned a checkpoint of {size}: this data is older than \
+             a cosigned checkpoint (rolled back, or restored from an old copy)"
+        ));
+    }
+    let root = crate::domain::tlog::root_at(store, size).map_err(|e| e.to_string())?;
+    match cp {
+        Some(cp) if cp.root == root => Ok(()),
+        _ => Err(format!(
+            "the audit log's tree at size {size} differs from the checkpoint a witness cosigned: the history was \
+             rewritten"
+        )),
+    }
+}
+
+/// Brings every witness up to date with the newest checkpoint. Never
+/// fails: an unreachable witness is logged and counted; a conflict stops
+/// requests.
 pub async fn sync(vault: &Arc<Vault>) {
-    let Some(w) = &vault.witness else { return };
-    if let Ok((seq, _)) = vault.read(|v| v.store.audit_head()).await {
-        w.status.head_seq.store(seq, Ordering::Relaxed);
-    }
-    if w.status.conflict().is_some() {
+    let Some(ws) = &vault.witness else { return };
+    if ws.conflict().is_some() {
         return;
     }
-    for _ in 0..8 {
-        match step(vault, w).await {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => {
-                w.status.down(&e);
-                break;
+    if let Err(conflict) = round(vault, ws).await {
+        ws.set_conflict(conflict);
+    }
+}
+
+/// One round: the newest checkpoint to every witness at once.
+async fn round(vault: &Arc<Vault>, ws: &Witnesses) -> Result<(), String> {
+    if let Ok(size) = vault.read(|v| v.store.tlog_size()).await {
+        ws.tree_size.store(size, Ordering::Relaxed);
+    }
+    let Some(note) = vault.tree_checkpoints.latest() else {
+        return Ok(());
+    };
+    let cp = Checkpoint::parse(&note).map_err(|e| e.to_string())?;
+    let mut calls = tokio::task::JoinSet::new();
+    for i in 0..ws.list.len() {
+        let (v, note, cp) = (Arc::clone(vault), note.clone(), cp.clone());
+        calls.spawn(async move {
+            let Some(w) = v.witness.as_ref().and_then(|ws| ws.list.get(i)) else {
+                return Ok(());
+            };
+            match submit(&v, w, &note, &cp).await {
+                Ok(Outcome::Cosigned(lines)) => {
+                    record(&v, w, cp.size, &lines);
+                    Ok(())
+                }
+                Ok(Outcome::Conflict(reason)) => Err(reason),
+                Err(e) => {
+                    w.down(&e);
+                    Ok(())
+                }
             }
+        });
+    }
+    let mut conflict = Ok(());
+    while let Some(done) = calls.join_next().await {
+        if let Ok(Err(reason)) = done {
+            conflict = Err(reason);
         }
     }
+    conflict
 }
 
-/// One round: what the witness has, checked against the chain; then the
-/// next checkpoint it lacks. Whether there may be more to send.
-async fn step(vault: &Arc<Vault>, w: &Witness) -> Result<bool, String> {
-    let vault_key = vault.checkpointer.public_key();
-    let latest = w.latest(Some(&vault_key)).await?;
-    w.status.up();
-    let (from, head) = latest
-        .as_ref()
-        .map_or_else(|| (0, crate::witness::genesis_head()), |l| (l.seq, l.head.clone()));
-    let checked = vault
-        .read(move |v| Ok(check_chain(&v.store, from, &head)))
-        .await
-        .map_err(|e| e.to_string())?;
-    if let Err(conflict) = checked {
-        w.status.set_conflict(conflict);
-        return Ok(false);
-    }
-    if let Some(l) = &latest {
-        record(vault, w, l);
-    }
-    w.status.seen(latest.as_ref());
-    let v = Arc::clone(vault);
-    let next = tokio::task::spawn_blocking(move || next_request(&v, from))
-        .await
-        .map_err(|e| e.to_string())??;
-    let Some(req) = next else { return Ok(false) };
-    match w.cosign(&req, &vault_key).await? {
-        Ok(c) => {
-            record(vault, w, &c);
-            w.status.seen(Some(&c));
-            Ok(true)
+/// Submits the checkpoint `note` (parsed: `cp`) to `w`, starting from the
+/// size it last cosigned here and following its 409s (at most twice).
+async fn submit(vault: &Arc<Vault>, w: &Witness, note: &str, cp: &Checkpoint) -> Result<Outcome, String> {
+    let name = w.name().to_owned();
+    let mut old = w.cosigned.load(Ordering::Relaxed);
+    for _ in 0..3 {
+        if old > cp.size {
+            return Ok(Outcome::Conflict(format!(
+                "witness {name} cosigned a checkpoint of {old} entries but this log's newest has {}: this data is \
+                 older than a cosigned checkpoint (rolled back, or restored from an old copy)",
+                cp.size
+            )));
         }
-        // The witness moved on meanwhile (another answer was lost): again from its newest.
-        Err(refusal) if refusal.latest.as_ref().map_or(0, |l| l.seq) != from => Ok(true),
-        Err(refusal) => {
-            w.status.set_conflict(refusal.reason);
-            Ok(false)
+        let size = cp.size;
+        let proof = if old == 0 || old == size {
+            Vec::new()
+        } else {
+            vault
+                .read(move |v| Ok(crate::domain::tlog::consistency_proof(&v.store, old, size)))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?
+        };
+        let body = AddCheckpoint {
+            old,
+            proof,
+            checkpoint: note.to_owned(),
+        }
+        .body();
+        let (status, text) = w.post(body).await?;
+        match status {
+            200 => {
+                w.answered();
+                return verified(w, cp, &text).map(Outcome::Cosigned);
+            }
+            409 => {
+                w.answered();
+                let theirs = parse_size(&text).ok_or_else(|| format!("witness {name}: a 409 without its size"))?;
+                if theirs == old {
+                    return Ok(Outcome::Conflict(format!(
+                        "witness {name} cosigned another tree of {theirs} entries: this log forked or was rewritten"
+                    )));
+                }
+                old = theirs;
+            }
+            422 => {
+                w.answered();
+                return Ok(Outcome::Conflict(format!(
+                    "witness {name} refused the consistency proof from {old} entries to {size}: this log is not an \
+                     extension of what it cosigned (forked or rewritten)"
+                )));
+            }
+            403 => return Err(format!("witness {name}: it does not trust this log's checkpoint key (give it `civic-vault audit verifier-key`)")),
+            404 => return Err(format!("witness {name}: it does not witness this log's origin {}", cp.origin)),
+            s => return Err(format!("witness {name}: answered {s}")),
         }
     }
+    Err(format!("witness {name}: its size kept changing"))
 }
 
-/// Appends `c` to the file unless it already holds it or a newer one.
-fn record(vault: &Vault, w: &Witness, c: &Cosignature) {
-    if c.seq <= w.status.recorded_seq.load(Ordering::Relaxed) {
+/// The lines of a 200 that verify against the witness's pinned key (lines
+/// by other keys are ignored, as the protocol says).
+fn verified(w: &Witness, cp: &Checkpoint, text: &str) -> Result<Vec<String>, String> {
+    let mut answer = cp.clone();
+    answer.signatures = text
+        .lines()
+        .filter(|l| l.starts_with("— "))
+        .map(str::to_owned)
+        .collect();
+    answer
+        .verify(w.key())
+        .map(|lines| lines.into_iter().map(|(line, _)| line).collect())
+        .map_err(|e| {
+            format!(
+                "witness {}: its answer holds no valid cosignature by its pinned key ({e})",
+                w.name()
+            )
+        })
+}
+
+/// Keeps a witness's cosignature lines for the checkpoint of `size`,
+/// unless it already cosigned that size or a larger one here.
+fn record(vault: &Vault, w: &Witness, size: u64, lines: &[String]) {
+    if size <= w.cosigned.load(Ordering::Relaxed) {
         return;
     }
-    match append(&vault.config.data_dir, c) {
+    let Some(line) = lines.first() else { return };
+    match vault.tree_checkpoints.record_cosignature(size, line) {
         Ok(()) => {
-            w.status.recorded_seq.store(c.seq, Ordering::Relaxed);
-            tracing::info!(seq = c.seq, head = %c.head, "audit checkpoint cosigned by the witness");
+            w.cosigned.store(size, Ordering::Relaxed);
+            tracing::info!(witness = %w.name(), size, "audit checkpoint cosigned");
         }
         Err(e) => tracing::error!(error = %e, "audit cosignature could not be written"),
     }
-}
-
-/// The next cosign request after entry `from` (blocking): the furthest
-/// signed checkpoint at most [`MAX_ENTRIES`] on, or — when the next one is
-/// further — a checkpoint signed now at `from + MAX_ENTRIES`, so a long
-/// absence or a first contact with a long chain catches up in bounded steps.
-fn next_request(vault: &Vault, from: u64) -> Result<Option<CosignRequest>, String> {
-    let signed = crate::vault::checkpoints::read_all(&vault.config.data_dir, Some(&vault.checkpointer.public_key()))
-        .map_err(|e| e.to_string())?;
-    let limit = from.saturating_add(MAX_ENTRIES as u64);
-    // Checkpoints signed here for catching up land between the
-    // checkpointer's own: the file is not in sequence order.
-    let mut later: Vec<_> = signed.into_iter().filter(|c| c.seq > from).collect();
-    later.sort_by_key(|c| c.seq);
-    let Some(first) = later.first() else { return Ok(None) };
-    let target = if first.seq > limit {
-        let page = vault.store.audit_page(limit - 1, 1).map_err(|e| e.to_string())?;
-        let (entry, hash) = page.first().ok_or("the chain ends before a signed checkpoint")?;
-        vault
-            .checkpointer
-            .write(entry.seq, &format_hash(hash), &entry.at)
-            .map_err(|e| e.to_string())?
-    } else {
-        later
-            .iter()
-            .rev()
-            .find(|c| c.seq <= limit)
-            .cloned()
-            .ok_or("no signed checkpoint in reach")?
-    };
-    let mut entries = Vec::with_capacity(usize::try_from(target.seq - from).unwrap_or(0));
-    let mut after = from;
-    while after < target.seq {
-        let want = usize::try_from((target.seq - after).min(1000)).unwrap_or(1000);
-        let page = vault.store.audit_page(after, want).map_err(|e| e.to_string())?;
-        let Some((last, _)) = page.last() else {
-            return Err("the chain ends before a signed checkpoint".into());
-        };
-        after = last.seq;
-        for (e, _) in page {
-            entries.push(String::from_utf8(e.canonical()).map_err(|e| e.to_string())?);
-        }
-    }
-    Ok(Some(CosignRequest {
-        checkpoint: VaultCheckpoint {
-            seq: target.seq,
-            head: target.head,
-            at: target.at,
-            key: target.key,
-            signature: target.signature,
-        },
-        from,
-        entries,
-    }))
 }

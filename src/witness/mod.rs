@@ -1,205 +1,113 @@
-//! The off-box witness (`civic-vault witness serve`): a small separate
-//! process, with an Ed25519 key of its own, meant for another machine or
-//! another office. The vault sends it each signed audit checkpoint with the
-//! entries since the last one it cosigned; the witness cosigns only a
-//! checkpoint that extends that one (it recomputes the hash chain from its
-//! last cosigned head to the new head) and remembers it, fsynced, before
-//! answering. A rollback or a fork is refused. The vault then refuses to
-//! start on a chain older than the witness's last cosignature.
+//! A C2SP transparency-log witness (c2sp.org/tlog-witness), as
+//! `civic-vault witness serve` runs it and as the vault's client speaks
+//! to any witness: `POST <prefix>/add-checkpoint` with the size the
+//! witness last cosigned (`old N`), a Merkle consistency proof from that
+//! size (RFC 6962 §2.1.2), a blank line and the log's signed checkpoint
+//! (c2sp.org/tlog-checkpoint). The witness answers with `cosignature/v1`
+//! lines (c2sp.org/tlog-cosignature), or 409 and its own size, 422 for a
+//! proof that does not verify, 403 for a checkpoint no trusted key
+//! signed, 404 for a log it does not know.
 //!
-//! This module holds the protocol (what is sent, what is signed, how a
-//! cosignature and an extension are checked), shared by the witness
-//! ([`server`]) and the vault's client (`vault::witness`). It sits below
-//! the vault: it knows the audit chain's hash, nothing of the store.
+//! A witness receives checkpoints and hashes, never an audit entry: it
+//! learns the log's size over time, nothing of who asked about what.
+//!
+//! This module holds what both sides share: the request's text, how it
+//! parses, and the bounds. It sits below the vault and knows no store.
 
 pub mod server;
 mod state;
 
-pub use state::WitnessState;
+pub use state::{Answer, WitnessState};
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use ed25519_dalek::{Signature, Verifier, VerifyingKey};
-use serde::{Deserialize, Serialize};
 
-use crate::domain::audit::{chain_hash, format_hash, GENESIS};
+/// The submission path, after the witness's URL prefix.
+pub const ADD_CHECKPOINT: &str = "/add-checkpoint";
+/// The content type of a 409's body: the witness's size, in decimal.
+pub const SIZE_CONTENT_TYPE: &str = "text/x.tlog.size";
+/// Consistency proof lines a request may hold (tlog-witness: at most 63).
+pub const MAX_PROOF_LINES: usize = 63;
+/// A request's body, at most: 63 hashes and a checkpoint with its signatures.
+pub const MAX_BODY: usize = 64 * 1024;
 
-/// `POST`: a checkpoint and the entries since the last cosigned one.
-pub const COSIGN_PATH: &str = "/v1/witness/cosign";
-/// `GET`: the newest cosigned checkpoint (`null` before the first).
-pub const LATEST_PATH: &str = "/v1/witness/latest";
-/// Entries one cosign request may carry.
-pub const MAX_ENTRIES: usize = 20_000;
-/// A cosign request's body, at most.
-pub const MAX_BODY: usize = 64 * 1024 * 1024;
-
-/// A checkpoint as the vault signed it (`audit-checkpoints.jsonl`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct VaultCheckpoint {
-    pub seq: u64,
-    pub head: String,
-    pub at: String,
-    /// base64url Ed25519 public key of the vault's checkpoint key.
-    pub key: String,
-    /// base64url signature over [`checkpoint_message`].
-    pub signature: String,
+/// An `add-checkpoint` request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AddCheckpoint {
+    /// The size of the previous checkpoint the client believes the witness holds.
+    pub old: u64,
+    /// The consistency proof from `old` to the checkpoint's size.
+    pub proof: Vec<[u8; 32]>,
+    /// The signed checkpoint, as sent.
+    pub checkpoint: String,
 }
 
-/// What the vault's checkpoint key signs.
-#[must_use]
-pub fn checkpoint_message(seq: u64, head: &str, at: &str) -> Vec<u8> {
-    format!("civic-vault audit checkpoint v1\n{seq}\n{head}\n{at}\n").into_bytes()
-}
-
-/// The body of a cosign request.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CosignRequest {
-    pub checkpoint: VaultCheckpoint,
-    /// The sequence number the entries follow: the witness's last cosigned one (0 before the first).
-    pub from: u64,
-    /// The canonical JSON of entries `from + 1 ..= checkpoint.seq`, in order:
-    /// the bytes each entry's chain hash covers.
-    pub entries: Vec<String>,
-}
-
-/// A cosigned checkpoint: the witness's answer, a line of the vault's
-/// `audit-cosignatures.jsonl`, and the witness's own state.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Cosignature {
-    /// The vault's checkpoint key (base64url): whose log this is.
-    pub vault_key: String,
-    pub seq: u64,
-    pub head: String,
-    /// When the vault signed the checkpoint.
-    pub at: String,
-    /// When the witness cosigned it.
-    pub cosigned_at: String,
-    /// base64url Ed25519 public key of the witness.
-    pub witness_key: String,
-    /// base64url signature over [`cosignature_message`].
-    pub signature: String,
-}
-
-/// What the witness signs: domain-separated, naming the vault's key so a
-/// cosignature cannot be carried to another vault's log.
-#[must_use]
-pub fn cosignature_message(vault_key: &str, seq: u64, head: &str, cosigned_at: &str) -> Vec<u8> {
-    format!("civic-vault witness cosignature v1\n{vault_key}\n{seq}\n{head}\n{cosigned_at}\n").into_bytes()
-}
-
-/// A refused cosign request (HTTP 409 or 403): why, and the witness's newest
-/// cosignature, from which the vault resends.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Refusal {
-    pub error: String,
-    pub reason: String,
-    pub latest: Option<Cosignature>,
-}
-
-/// An Ed25519 public key from its base64url form.
-///
-/// # Errors
-/// It is not 32 bytes of base64url, or not a valid point.
-pub fn parse_key(text: &str) -> Result<VerifyingKey, String> {
-    let bytes: [u8; 32] = URL_SAFE_NO_PAD
-        .decode(text.trim())
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| "not a base64url Ed25519 public key (32 bytes)".to_owned())?;
-    VerifyingKey::from_bytes(&bytes).map_err(|_| "not an Ed25519 public key".to_owned())
-}
-
-/// The base64url form of a public key.
-#[must_use]
-pub fn key_text(key: &VerifyingKey) -> String {
-    URL_SAFE_NO_PAD.encode(key.as_bytes())
-}
-
-fn signature(text: &str) -> Result<Signature, String> {
-    let bytes: [u8; 64] = URL_SAFE_NO_PAD
-        .decode(text)
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| "not a base64url Ed25519 signature".to_owned())?;
-    Ok(Signature::from_bytes(&bytes))
-}
-
-impl VaultCheckpoint {
-    /// Checks that `vault` signed it.
-    ///
-    /// # Errors
-    /// Another key, or a signature that does not verify.
-    pub fn verify(&self, vault: &VerifyingKey) -> Result<(), String> {
-        if parse_key(&self.key)? != *vault {
-            return Err("signed by a key other than the pinned vault checkpoint key".into());
+impl AddCheckpoint {
+    /// The request's body text.
+    #[must_use]
+    pub fn body(&self) -> String {
+        let mut out = format!("old {}\n", self.old);
+        for h in &self.proof {
+            out.push_str(&STANDARD.encode(h));
+            out.push('\n');
         }
-        vault
-            .verify(
-                &checkpoint_message(self.seq, &self.head, &self.at),
-                &signature(&self.signature)?,
-            )
-            .map_err(|_| "the checkpoint signature does not verify".into())
+        out.push('\n');
+        out.push_str(&self.checkpoint);
+        out
     }
-}
 
-impl Cosignature {
-    /// Checks that `witness` cosigned it (and, given `vault`, for that vault's log).
+    /// Parses a request body.
     ///
     /// # Errors
-    /// Another witness or vault key, or a signature that does not verify.
-    pub fn verify(&self, witness: &VerifyingKey, vault: Option<&VerifyingKey>) -> Result<(), String> {
-        if parse_key(&self.witness_key)? != *witness {
-            return Err("cosigned by a key other than the pinned witness key".into());
-        }
-        if let Some(v) = vault {
-            if parse_key(&self.vault_key)? != *v {
-                return Err("cosigned for another vault's checkpoint key".into());
+    /// Not `old N`, proof lines, a blank line and a checkpoint, as the
+    /// protocol writes them: why, in words that quote nothing sent.
+    pub fn parse(body: &[u8]) -> Result<Self, String> {
+        let text = std::str::from_utf8(body).map_err(|_| "the body is not UTF-8".to_owned())?;
+        let (first, mut rest) = text
+            .split_once('\n')
+            .ok_or_else(|| "the body does not begin with an old size line".to_owned())?;
+        let old = first
+            .strip_prefix("old ")
+            .filter(|n| !n.is_empty() && (n.len() == 1 || !n.starts_with('0')) && n.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|n| n.parse::<u64>().ok())
+            .ok_or_else(|| "the first line is not `old <size>` (decimal, no leading zeroes)".to_owned())?;
+        let mut proof = Vec::new();
+        loop {
+            let (line, after) = rest
+                .split_once('\n')
+                .ok_or_else(|| "no blank line before the checkpoint".to_owned())?;
+            rest = after;
+            if line.is_empty() {
+                break;
             }
+            if proof.len() == MAX_PROOF_LINES {
+                return Err(format!("more than {MAX_PROOF_LINES} consistency proof lines"));
+            }
+            let hash: [u8; 32] = STANDARD
+                .decode(line)
+                .ok()
+                .and_then(|b| b.try_into().ok())
+                .ok_or_else(|| "a consistency proof line is not a base64 SHA-256 hash".to_owned())?;
+            proof.push(hash);
         }
-        witness
-            .verify(
-                &cosignature_message(&self.vault_key, self.seq, &self.head, &self.cosigned_at),
-                &signature(&self.signature)?,
-            )
-            .map_err(|_| "the cosignature does not verify".into())
+        if rest.is_empty() {
+            return Err("no checkpoint after the blank line".into());
+        }
+        Ok(Self {
+            old,
+            proof,
+            checkpoint: rest.to_owned(),
+        })
     }
 }
 
-/// The genesis head: what a chain of no entries ends in.
+/// Parses a 409's body: the witness's size, a decimal and a newline.
 #[must_use]
-pub fn genesis_head() -> String {
-    format_hash(&GENESIS)
-}
-
-/// Checks that `entries` (canonical JSON) lead from `prev_head` after entry
-/// `from` to `head` at entry `seq`: each entry's hash is
-/// `sha256(previous hash ‖ canonical JSON)`, as in the chain itself.
-///
-/// # Errors
-/// The count does not match, or the recomputed head differs.
-pub fn extends(prev_head: &str, from: u64, entries: &[String], seq: u64, head: &str) -> Result<(), String> {
-    let count = u64::try_from(entries.len()).unwrap_or(u64::MAX);
-    if from.checked_add(count) != Some(seq) {
-        return Err(format!("{count} entries after entry {from} do not reach entry {seq}"));
-    }
-    let mut prev: [u8; 32] = prev_head
-        .strip_prefix("sha256:")
-        .and_then(|h| hex::decode(h).ok())
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| "the previous head is not a sha256 hash".to_owned())?;
-    for canonical in entries {
-        prev = chain_hash(&prev, canonical.as_bytes());
-    }
-    if format_hash(&prev) == head {
-        Ok(())
-    } else {
-        Err(format!(
-            "the entries after entry {from} do not hash to the checkpoint's head at entry {seq}"
-        ))
-    }
+pub fn parse_size(body: &str) -> Option<u64> {
+    let n = body.strip_suffix('\n').unwrap_or(body).trim();
+    (!n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| n.parse().ok())
+        .flatten()
 }
 
 #[cfg(test)]
@@ -208,15 +116,40 @@ mod tests {
     use super::*;
 
     #[test]
-    fn extension_recomputes_the_chain() {
-        let e1 = "{\"seq\":1}".to_owned();
-        let e2 = "{\"seq\":2}".to_owned();
-        let h1 = chain_hash(&GENESIS, e1.as_bytes());
-        let h2 = chain_hash(&h1, e2.as_bytes());
-        let g = genesis_head();
-        assert!(extends(&g, 0, &[e1.clone(), e2.clone()], 2, &format_hash(&h2)).is_ok());
-        assert!(extends(&format_hash(&h1), 1, std::slice::from_ref(&e2), 2, &format_hash(&h2)).is_ok());
-        assert!(extends(&g, 0, &[e2.clone(), e1], 2, &format_hash(&h2)).is_err());
-        assert!(extends(&g, 0, &[e2], 2, &format_hash(&h2)).is_err());
+    fn a_request_reads_back_as_written() {
+        let req = AddCheckpoint {
+            old: 20,
+            proof: vec![[1; 32], [2; 32]],
+            checkpoint: "log.example\n25\nAAAA\n\n— log.example abc\n".into(),
+        };
+        assert_eq!(AddCheckpoint::parse(req.body().as_bytes()).unwrap(), req);
+        let zero = AddCheckpoint {
+            old: 0,
+            proof: vec![],
+            checkpoint: "x\n1\nAAAA\n\n— x y\n".into(),
+        };
+        assert!(zero.body().starts_with("old 0\n\nx\n"));
+        assert_eq!(AddCheckpoint::parse(zero.body().as_bytes()).unwrap(), zero);
+    }
+
+    #[test]
+    fn malformed_requests_are_refused() {
+        for bad in [
+            "",
+            "old\n\nx\n",
+            "old 01\n\nx\n",
+            "old -1\n\nx\n",
+            "new 1\n\nx\n",
+            "old 1\nnot base64!\n\nx\n",
+            "old 1\nAAAA\n\nx\n",
+            "old 1\n",
+            "old 1\n\n",
+        ] {
+            assert!(AddCheckpoint::parse(bad.as_bytes()).is_err(), "{bad:?}");
+        }
+        let many = format!("old 1\n{}\nx\n", format!("{}\n", STANDARD.encode([0u8; 32])).repeat(64));
+        assert!(AddCheckpoint::parse(many.as_bytes()).is_err());
+        assert_eq!(parse_size("42\n"), Some(42));
+        assert_eq!(parse_size("x\n"), None);
     }
 }

@@ -1,27 +1,24 @@
-//! The witness's HTTP service: `POST /v1/witness/cosign`,
-//! `GET /v1/witness/latest` and `GET /v1/witness/key`. Requests are bounded
-//! ([`super::MAX_BODY`], [`super::MAX_ENTRIES`]); answers carry hashes and
-//! sequence numbers, never an entry.
+//! The witness's HTTP service: `POST /add-checkpoint` (c2sp.org/tlog-witness)
+//! and `GET /` (its verifier key and the origins it witnesses, for whoever
+//! sets it up; not their sizes). Bodies are bounded ([`super::MAX_BODY`]); answers carry
+//! sizes and signatures, nothing a log logged.
 
 use std::future::Future;
 use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
-use serde_json::json;
+use axum::Router;
 
-use super::state::Refused;
-use super::{key_text, CosignRequest, WitnessState, COSIGN_PATH, LATEST_PATH, MAX_BODY, MAX_ENTRIES};
+use super::{Answer, WitnessState, ADD_CHECKPOINT, MAX_BODY, SIZE_CONTENT_TYPE};
 
 /// The witness's router.
 pub fn router(state: Arc<WitnessState>) -> Router {
     Router::new()
-        .route(COSIGN_PATH, post(cosign))
-        .route(LATEST_PATH, get(latest))
-        .route("/v1/witness/key", get(key))
+        .route(ADD_CHECKPOINT, post(add_checkpoint))
+        .route("/", get(about))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
 }
@@ -36,8 +33,9 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     tracing::info!(
-        witness_key = %key_text(&state.public_key()),
-        last_cosigned = state.latest().map_or(0, |l| l.seq),
+        verifier_key = %state.verifier_key().text(),
+        logs = state.origins().count(),
+        listen = %listener.local_addr()?,
         "witness serving"
     );
     axum::serve(listener, router(state))
@@ -45,49 +43,50 @@ pub async fn serve(
         .await
 }
 
-fn error(status: StatusCode, code: &str, reason: &str) -> Response {
-    (status, Json(json!({"error": code, "reason": reason}))).into_response()
+fn text(status: StatusCode, body: String) -> Response {
+    (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response()
 }
 
-async fn cosign(State(state): State<Arc<WitnessState>>, body: axum::body::Bytes) -> Response {
-    let req: CosignRequest = match serde_json::from_slice(&body) {
-        Ok(r) => r,
-        Err(_) => return error(StatusCode::BAD_REQUEST, "invalid_request", "not a cosign request"),
-    };
-    if req.entries.len() > MAX_ENTRIES {
-        return error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too_many_entries",
-            &format!("at most {MAX_ENTRIES} entries a request"),
-        );
-    }
-    let now = time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default();
-    let answer = tokio::task::spawn_blocking(move || state.cosign(&req, &now)).await;
+async fn add_checkpoint(State(state): State<Arc<WitnessState>>, body: axum::body::Bytes) -> Response {
+    let now = u64::try_from(time::OffsetDateTime::now_utc().unix_timestamp()).unwrap_or(1);
+    let answer = tokio::task::spawn_blocking(move || state.add_checkpoint(&body, now)).await;
     match answer {
-        Ok(Ok(cosigned)) => Json(cosigned).into_response(),
-        Ok(Err(Refused::Forbidden(reason))) => {
-            tracing::warn!(reason = %reason, "cosign request not from the pinned vault key");
-            error(StatusCode::FORBIDDEN, "not_the_vault", &reason)
-        }
-        Ok(Err(Refused::Conflict(refusal))) => (StatusCode::CONFLICT, Json(refusal)).into_response(),
-        Ok(Err(Refused::Failed(reason))) => {
-            tracing::error!(reason = %reason, "the witness could not record its state");
-            error(
+        Ok(Answer::Cosigned(lines)) => text(StatusCode::OK, lines),
+        Ok(Answer::Conflict(size)) => (
+            StatusCode::CONFLICT,
+            [(header::CONTENT_TYPE, SIZE_CONTENT_TYPE)],
+            format!("{size}\n"),
+        )
+            .into_response(),
+        Ok(Answer::Bad(why)) => text(StatusCode::BAD_REQUEST, format!("{why}\n")),
+        Ok(Answer::Forbidden) => text(
+            StatusCode::FORBIDDEN,
+            "no signature by a key this witness trusts for the log\n".into(),
+        ),
+        Ok(Answer::UnknownLog) => text(StatusCode::NOT_FOUND, "this witness does not witness that log\n".into()),
+        Ok(Answer::BadProof) => text(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "the consistency proof does not verify\n".into(),
+        ),
+        Ok(Answer::Failed(why)) => {
+            tracing::error!(reason = %why, "the witness could not record its state");
+            text(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "the witness could not record its state",
+                "the witness could not record its state\n".into(),
             )
         }
-        Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "cosigning failed"),
+        Err(_) => text(StatusCode::INTERNAL_SERVER_ERROR, "cosigning failed\n".into()),
     }
 }
 
-async fn latest(State(state): State<Arc<WitnessState>>) -> Response {
-    Json(state.latest()).into_response()
-}
-
-async fn key(State(state): State<Arc<WitnessState>>) -> Response {
-    Json(json!({"witness_key": key_text(&state.public_key())})).into_response()
+async fn about(State(state): State<Arc<WitnessState>>) -> Response {
+    let mut out = format!(
+        "A C2SP tlog-witness (civic-vault witness serve).\nverifier key: {}\n",
+        state.verifier_key().text()
+    );
+    for origin in state.origins() {
+        // Not the sizes: a log's size over time is the log's to publish.
+        out.push_str(&format!("log: {origin}\n"));
+    }
+    text(StatusCode::OK, out)
 }

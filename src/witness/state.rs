@@ -1,36 +1,64 @@
-//! The witness's state directory: its signing key (`witness.key`, 0600,
-//! created on first run), its public key (`witness.pub`), and the newest
-//! cosigned checkpoint (`latest.json`), replaced atomically and fsynced
-//! before any answer that depends on it leaves.
+//! The witness's state directory: its Ed25519 signing key (`witness.key`,
+//! 0600, created on first run), its verifier key (`witness.vkey`:
+//! `<name>+<id>+<base64(0x04 ‖ key)>`, what logs pin), and for each log it
+//! witnesses the newest checkpoint it cosigned (`logs.json`: origin → size
+//! and root), replaced atomically and fsynced before any cosignature that
+//! depends on it leaves. The check of the old size and the update happen
+//! under one lock, so two requests cannot roll the record back.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use ed25519_dalek::SigningKey;
+use serde::{Deserialize, Serialize};
 
-use super::{cosignature_message, extends, genesis_head, key_text, CosignRequest, Cosignature, Refusal};
+use super::AddCheckpoint;
+use crate::crypto::note::{Checkpoint, NoteKey, VerifierKey, ALG_ED25519};
+use crate::domain::tlog::check_consistency;
 
 pub const KEY_FILE: &str = "witness.key";
-pub const PUBLIC_FILE: &str = "witness.pub";
-pub const LATEST_FILE: &str = "latest.json";
+pub const VKEY_FILE: &str = "witness.vkey";
+pub const LOGS_FILE: &str = "logs.json";
 
-/// The witness: its key, the vault key it serves, and the newest cosignature.
-pub struct WitnessState {
-    key: SigningKey,
-    vault: VerifyingKey,
-    dir: PathBuf,
-    latest: Mutex<Option<Cosignature>>,
+/// The newest checkpoint cosigned for one log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Recorded {
+    size: u64,
+    /// base64 root hash.
+    root: String,
 }
 
-/// Why a cosign request was refused, and how to answer it.
-#[derive(Debug)]
-pub enum Refused {
-    /// Not from the pinned vault (403).
-    Forbidden(String),
-    /// Does not extend the last cosigned checkpoint (409).
-    Conflict(Box<Refusal>),
-    /// The witness could not record its state (500).
+/// How an `add-checkpoint` request is answered.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Answer {
+    /// 200: the cosignature lines.
+    Cosigned(String),
+    /// 409: the size this witness last cosigned (the request's old size,
+    /// or an equal size with another root, disagrees with it).
+    Conflict(u64),
+    /// 400: the request is malformed.
+    Bad(String),
+    /// 403: no trusted key of the log signed the checkpoint.
+    Forbidden,
+    /// 404: the witness does not witness this log.
+    UnknownLog,
+    /// 422: the consistency proof does not verify.
+    BadProof,
+    /// 500: the state could not be written.
     Failed(String),
+}
+
+/// The witness: its key, the logs it witnesses, and what it cosigned.
+pub struct WitnessState {
+    key: NoteKey,
+    /// Trusted checkpoint keys by origin.
+    logs: BTreeMap<String, Vec<VerifierKey>>,
+    dir: PathBuf,
+    recorded: Mutex<BTreeMap<String, Recorded>>,
 }
 
 fn io(path: &Path, e: &std::io::Error) -> String {
@@ -38,148 +66,167 @@ fn io(path: &Path, e: &std::io::Error) -> String {
 }
 
 impl WitnessState {
-    /// Opens (creating on first run, 0700) the state directory.
+    /// Opens (creating on first run, 0700) the state directory of the
+    /// witness named `name`, witnessing the logs whose checkpoint keys are `logs`.
     ///
     /// # Errors
-    /// The directory, key or state cannot be read or written.
-    pub fn open(dir: &Path, vault: VerifyingKey) -> Result<Self, String> {
+    /// A bad name or log key, or the directory, key or state cannot be
+    /// read or written.
+    pub fn open(dir: &Path, name: &str, logs: &[VerifierKey]) -> Result<Self, String> {
         use std::os::unix::fs::DirBuilderExt;
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
             .create(dir)
             .map_err(|e| io(dir, &e))?;
-        let key_path = dir.join(KEY_FILE);
-        let key = match std::fs::read(&key_path) {
-            Ok(bytes) => {
-                let seed: [u8; 32] = bytes
-                    .as_slice()
-                    .try_into()
-                    .map_err(|_| format!("{}: not a 32-byte key", key_path.display()))?;
-                SigningKey::from_bytes(&seed)
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let key = SigningKey::generate(&mut rand::rngs::OsRng);
-                crate::crypto::write_secret_file(&key_path, &key.to_bytes()).map_err(|e| e.to_string())?;
-                key
-            }
-            Err(e) => return Err(io(&key_path, &e)),
-        };
-        let public_path = dir.join(PUBLIC_FILE);
-        let public = format!("{}\n", key_text(&key.verifying_key()));
-        if std::fs::read_to_string(&public_path).ok().as_deref() != Some(public.as_str()) {
-            std::fs::write(&public_path, public).map_err(|e| io(&public_path, &e))?;
+        // An existing directory is made private too: the key lives here.
+        std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o700)).map_err(|e| io(dir, &e))?;
+        let key = NoteKey::new(name, load_key(dir)?).map_err(|e| format!("--name: {e}"))?;
+        let vkey_path = dir.join(VKEY_FILE);
+        let vkey = format!("{}\n", key.cosigner().text());
+        if std::fs::read_to_string(&vkey_path).ok().as_deref() != Some(vkey.as_str()) {
+            std::fs::write(&vkey_path, vkey).map_err(|e| io(&vkey_path, &e))?;
         }
-        let latest_path = dir.join(LATEST_FILE);
-        let latest = match std::fs::read(&latest_path) {
-            Ok(bytes) => {
-                let c: Cosignature = serde_json::from_slice(&bytes)
-                    .map_err(|_| format!("{}: not a cosigned checkpoint", latest_path.display()))?;
-                if c.verify(&key.verifying_key(), Some(&vault)).is_err() {
-                    return Err(format!(
-                        "{}: not cosigned by this witness for the pinned vault key",
-                        latest_path.display()
-                    ));
-                }
-                Some(c)
+        let mut trusted: BTreeMap<String, Vec<VerifierKey>> = BTreeMap::new();
+        for log in logs {
+            if log.alg != ALG_ED25519 {
+                return Err(format!("--log {}: not a log's Ed25519 checkpoint key", log.name));
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => return Err(io(&latest_path, &e)),
+            trusted.entry(log.name.clone()).or_default().push(log.clone());
+        }
+        let path = dir.join(LOGS_FILE);
+        let recorded = match std::fs::read(&path) {
+            Ok(bytes) => {
+                serde_json::from_slice(&bytes).map_err(|_| format!("{}: not a witness state", path.display()))?
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
+            Err(e) => return Err(io(&path, &e)),
         };
         Ok(Self {
             key,
-            vault,
+            logs: trusted,
             dir: dir.to_owned(),
-            latest: Mutex::new(latest),
+            recorded: Mutex::new(recorded),
         })
     }
 
+    /// The witness's verifier key (`cosignature/v1`): what a log pins.
     #[must_use]
-    pub fn public_key(&self) -> VerifyingKey {
-        self.key.verifying_key()
+    pub fn verifier_key(&self) -> VerifierKey {
+        self.key.cosigner()
     }
 
-    /// The newest cosigned checkpoint.
+    /// The origins this witness witnesses.
+    pub fn origins(&self) -> impl Iterator<Item = &str> {
+        self.logs.keys().map(String::as_str)
+    }
+
+    /// The size last cosigned for `origin` (0 before the first).
     #[must_use]
-    pub fn latest(&self) -> Option<Cosignature> {
-        self.latest
+    pub fn size_of(&self, origin: &str) -> u64 {
+        self.recorded
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+            .get(origin)
+            .map_or(0, |r| r.size)
     }
 
-    /// Cosigns `req.checkpoint` if it is the pinned vault's and extends the
-    /// last cosigned checkpoint; records it (fsynced) before returning.
-    /// Blocking. `now` is the RFC 3339 time of the cosignature.
-    ///
-    /// # Errors
-    /// See [`Refused`].
-    pub fn cosign(&self, req: &CosignRequest, now: &str) -> Result<Cosignature, Refused> {
-        let cp = &req.checkpoint;
-        cp.verify(&self.vault).map_err(Refused::Forbidden)?;
-        let mut latest = self.latest.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let (last_seq, last_head) = latest
-            .as_ref()
-            .map_or_else(|| (0, genesis_head()), |l| (l.seq, l.head.clone()));
-        let refuse = |reason: String| {
-            tracing::warn!(
-                seq = cp.seq,
-                last_cosigned = last_seq,
-                reason = %reason,
-                "checkpoint refused"
+    /// Answers one `add-checkpoint` body at `now` (POSIX seconds), in the
+    /// order c2sp.org/tlog-witness gives its checks. Blocking: a
+    /// cosignature leaves only once its record is on disk.
+    #[must_use]
+    pub fn add_checkpoint(&self, body: &[u8], now: u64) -> Answer {
+        let req = match AddCheckpoint::parse(body) {
+            Ok(r) => r,
+            Err(why) => return Answer::Bad(why),
+        };
+        let cp = match Checkpoint::parse(&req.checkpoint) {
+            Ok(c) => c,
+            Err(e) => return Answer::Bad(format!("the checkpoint: {e}")),
+        };
+        let Some(keys) = self.logs.get(&cp.origin) else {
+            return Answer::UnknownLog;
+        };
+        if !keys.iter().any(|k| cp.verify(k).is_ok()) {
+            return Answer::Forbidden;
+        }
+        if req.old > cp.size {
+            return Answer::Bad("the old size is larger than the checkpoint's".into());
+        }
+        let mut recorded = self.recorded.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (size, root) = match recorded.get(&cp.origin) {
+            Some(r) => match STANDARD.decode(&r.root).ok().and_then(|b| <[u8; 32]>::try_from(b).ok()) {
+                Some(root) => (r.size, root),
+                None => return Answer::Failed(format!("{LOGS_FILE}: a root hash is not 32 bytes")),
+            },
+            None => (0, [0; 32]),
+        };
+        if req.old != size {
+            tracing::info!(origin = %cp.origin, old = req.old, size, "checkpoint from another old size: 409");
+            return Answer::Conflict(size);
+        }
+        if req.old == 0 {
+            if !req.proof.is_empty() {
+                return Answer::Bad("a proof from size 0 must be empty".into());
+            }
+        } else if req.old == cp.size {
+            if root != cp.root {
+                tracing::warn!(origin = %cp.origin, size, "a checkpoint of the cosigned size with another root: a fork");
+                return Answer::Conflict(size);
+            }
+        } else if check_consistency(&req.proof, req.old, &root, cp.size, &cp.root).is_err() {
+            tracing::warn!(origin = %cp.origin, old = req.old, size = cp.size, "consistency proof does not verify: a fork or a rewritten log");
+            return Answer::BadProof;
+        }
+        let lines = match self.key.cosign(&cp.body, now) {
+            Ok(line) => format!("{}\n", line.trim_end()),
+            Err(e) => return Answer::Failed(e.to_string()),
+        };
+        if cp.size != size || recorded.get(&cp.origin).is_none() {
+            let mut next = recorded.clone();
+            next.insert(
+                cp.origin.clone(),
+                Recorded {
+                    size: cp.size,
+                    root: STANDARD.encode(cp.root),
+                },
             );
-            Refused::Conflict(Box::new(Refusal {
-                error: "does_not_extend".into(),
-                reason,
-                latest: latest.clone(),
-            }))
-        };
-        if cp.seq == last_seq {
-            return match &*latest {
-                Some(l) if l.head == cp.head => Ok(l.clone()),
-                _ => Err(refuse(format!(
-                    "entry {} differs from the head this witness cosigned for it: a fork",
-                    cp.seq
-                ))),
-            };
+            if let Err(e) = self.persist(&next) {
+                return Answer::Failed(e);
+            }
+            *recorded = next;
+            tracing::info!(origin = %cp.origin, size = cp.size, "checkpoint cosigned");
         }
-        if cp.seq < last_seq {
-            return Err(refuse(format!(
-                "entry {} is older than the last cosigned checkpoint (entry {last_seq}): a rollback",
-                cp.seq
-            )));
-        }
-        if req.from != last_seq {
-            return Err(refuse(format!(
-                "the entries must follow the last cosigned checkpoint (entry {last_seq}), not entry {}",
-                req.from
-            )));
-        }
-        extends(&last_head, req.from, &req.entries, cp.seq, &cp.head)
-            .map_err(|e| refuse(format!("{e}: a fork or rewritten history")))?;
-        let signature = self.key.sign(&cosignature_message(&cp.key, cp.seq, &cp.head, now));
-        let cosigned = Cosignature {
-            vault_key: cp.key.clone(),
-            seq: cp.seq,
-            head: cp.head.clone(),
-            at: cp.at.clone(),
-            cosigned_at: now.to_owned(),
-            witness_key: key_text(&self.key.verifying_key()),
-            signature: base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, signature.to_bytes()),
-        };
-        self.persist(&cosigned).map_err(Refused::Failed)?;
-        *latest = Some(cosigned.clone());
-        tracing::info!(seq = cp.seq, head = %cp.head, "checkpoint cosigned");
-        Ok(cosigned)
+        Answer::Cosigned(lines)
     }
 
-    /// Replaces `latest.json` atomically and durably.
-    fn persist(&self, c: &Cosignature) -> Result<(), String> {
-        let path = self.dir.join(LATEST_FILE);
-        let bytes = serde_json::to_vec(c).map_err(|e| e.to_string())?;
+    /// Replaces `logs.json` atomically and durably.
+    fn persist(&self, logs: &BTreeMap<String, Recorded>) -> Result<(), String> {
+        let path = self.dir.join(LOGS_FILE);
+        let bytes = serde_json::to_vec_pretty(logs).map_err(|e| e.to_string())?;
         crate::crypto::write_secret_file(&path, &bytes).map_err(|e| e.to_string())?;
         std::fs::File::open(&self.dir)
             .and_then(|d| d.sync_all())
             .map_err(|e| io(&self.dir, &e))
+    }
+}
+
+/// The witness's signing key, created (0600) on first run.
+fn load_key(dir: &Path) -> Result<SigningKey, String> {
+    let path = dir.join(KEY_FILE);
+    match std::fs::read(&path) {
+        Ok(bytes) => {
+            let seed: [u8; 32] = bytes
+                .as_slice()
+                .try_into()
+                .map_err(|_| format!("{}: not a 32-byte key", path.display()))?;
+            Ok(SigningKey::from_bytes(&seed))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = SigningKey::generate(&mut rand::rngs::OsRng);
+            crate::crypto::write_secret_file(&path, &key.to_bytes()).map_err(|e| e.to_string())?;
+            Ok(key)
+        }
+        Err(e) => Err(io(&path, &e)),
     }
 }

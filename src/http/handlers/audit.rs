@@ -101,22 +101,16 @@ pub async fn verify(gate: Gate) -> Result<Json<ChainReport>, ApiError> {
                     r
                 })?,
             };
+            let log = v.tree_checkpoints.verifier_key();
+            crate::vault::witness::check_tree_checkpoints(&mut report, &v.store, &v.config.data_dir, &log);
             if let Some(w) = &v.witness {
-                let cosigned = crate::vault::witness::read_verified(
-                    &v.config.data_dir,
-                    w.key(),
-                    Some(&v.checkpointer.public_key()),
-                );
-                // The witness's newest cosignature as the vault last saw it:
-                // recorded in the file before it is seen, so a sync in
-                // progress never looks like a missing cosignature.
-                let latest = w.status.latest();
                 crate::vault::witness::check_report(
                     &mut report,
-                    &v.store,
-                    cosigned,
-                    latest.as_ref(),
-                    w.status.conflict(),
+                    &v.config.data_dir,
+                    &log,
+                    &w.keys(),
+                    w.threshold,
+                    w.conflict(),
                 );
             }
             Ok(report)

@@ -28,7 +28,7 @@ pub async fn metrics(gate: Gate) -> Result<impl IntoResponse, ApiError> {
     let mut text = gate.vault.metrics.render();
     text.push_str(&gate.vault.store.render_stats());
     if let Some(w) = &gate.vault.witness {
-        text.push_str(&w.status.render());
+        text.push_str(&w.render());
     }
     if let Some(c) = gate.vault.cluster.get() {
         text.push_str(&c.render_metrics());

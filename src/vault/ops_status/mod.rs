@@ -236,13 +236,13 @@ fn audit_figures(v: &Vault, head_seq: u64) -> AuditFigures {
         checkpoint_at: last.map(|(_, at)| at),
         checkpoint_every: v.config.audit.checkpoint_every,
         witness: v.witness.as_ref().map(|w| {
-            let (cosigned_seq, lag) = w.status.cosigned_and_lag();
+            let (cosigned_seq, lag) = w.cosigned_and_lag();
             WitnessFigures {
-                up: w.status.is_up(),
-                called: w.status.tried(),
+                up: w.is_up(),
+                called: w.tried(),
                 cosigned_seq,
                 lag,
-                conflict: w.status.conflict().is_some(),
+                conflict: w.conflict().is_some(),
             }
         }),
     }
