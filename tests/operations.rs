@@ -128,29 +128,7 @@ async fn metrics_carry_latency_histograms_by_route_template_never_by_path() {
     assert!(text.contains("civic_vault_store_failed 0\n"));
 
     // Prometheus's own checker, where it is installed (always under CI).
-    match Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .spawn()
-    {
-        Ok(mut child) => {
-            child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
-            let out = child.wait_with_output().unwrap();
-            assert!(
-                out.status.success(),
-                "promtool check metrics: {}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        Err(_) => {
-            common::needs(
-                "promtool",
-                false,
-                "promtool to check /metrics (Debian's prometheus package; .ci/test installs it)",
-            );
-        }
-    }
+    common::promtool_check(&text);
     v.stop().await;
 }
 

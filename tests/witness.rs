@@ -412,6 +412,12 @@ async fn with_the_witness_down_the_vault_serves_and_catches_up() {
         metric(&text, "civic_vault_witness_up") == 1 && metric(&text, "civic_vault_witness_last_cosigned_seq") > 0
     })
     .await;
+    let text = v.metrics().await;
+    assert!(
+        text.contains(&format!("civic_vault_witness_answering{{witness=\"{NAME}\"}} 1\n")),
+        "{text}"
+    );
+    promtool_check(&text);
     eventually(
         "the dashboard's figures: the witness answers, nothing about it needs action",
         async || {

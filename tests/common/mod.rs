@@ -594,3 +594,35 @@ impl TestVault {
         .unwrap()
     }
 }
+
+/// `promtool check metrics` on a `/metrics` text (Debian's prometheus
+/// package; `.ci/test` installs it): the text must pass, or the test says
+/// what it needs unless `CIVIC_VAULT_SKIP=promtool`.
+pub fn promtool_check(text: &str) {
+    use std::io::Write as _;
+    match std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+    {
+        Ok(mut child) => {
+            child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+            let out = child.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "promtool check metrics: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Err(_) => {
+            needs(
+                "promtool",
+                false,
+                "promtool to check /metrics (Debian's prometheus package; .ci/test installs it)",
+            );
+        }
+    }
+}
