@@ -687,31 +687,35 @@ async function main() {
     'forbid (principal, action == CivicVault::Action::"query_fact", resource)\n' +
     'when { context.purpose == "parks_recreation" };\n';
   await (await field(sp, 'Editable policies')).fill(original + pause);
-  const testsBox = (await field(sp, 'Policy tests'));
-  let tests;
-  try {
-    tests = JSON.parse(await testsBox.inputValue());
-  } catch (e) {
-    fail(`"Policy tests" does not hold a JSON array of tests: ${e.message}`);
-  }
-  expect(Array.isArray(tests) && tests.length > 60, `"Policy tests" holds the shipped tests (${tests.length})`);
-  const parksTest = tests.find((t) => t.name === 'parks: resident');
-  expect(parksTest?.expect === 'allow', 'the shipped test "parks: resident" expects allow');
-  parksTest.expect = 'deny';
-  tests.push({
-    name: 'parks paused',
-    principal: { kind: 'system', agency_kind: 'city_agency', purposes: ['parks_recreation'] },
-    action: 'query_fact',
-    resource: 'card_valid',
-    purpose: 'parks_recreation',
-    expect: 'deny',
-  });
-  // Set at once: typing ~40 KB through fill() can outlast its timeout on a
-  // loaded two-core machine, and the form sends the same value either way.
-  await testsBox.evaluate((el, value) => {
-    el.value = value;
-    el.dispatchEvent(new Event('input', { bubbles: true }));
-  }, JSON.stringify(tests, null, 2));
+  // The tests as a form: one row per case, found by its name.
+  const cases = sp.getByRole('table', { name: 'Policy tests' });
+  const rowOf = (name) => cases.locator('tbody tr').filter({ has: sp.locator(`input[value="${name}"]`) });
+  let rowCount = await cases.locator('tbody tr').count();
+  expect(rowCount > 60, `"Policy tests" shows the shipped tests, a row each, and a spare row (${rowCount})`);
+  expect(
+    (await rowOf('parks: resident').getByLabel(/: expect$/).inputValue()) === 'allow',
+    'the shipped test "parks: resident" expects allow',
+  );
+  // Checked as it stands, the pause breaks that test: the failure is on its row.
+  await sp.getByRole('button', { name: 'Check', exact: true }).click();
+  await sp.waitForLoadState('load');
+  const failure = rowOf('parks: resident').locator('.row-error');
+  await failure.waitFor({ timeout: 30_000 }).catch(() => null);
+  expect(
+    /expected allow, got deny/.test((await failure.innerText().catch(() => '')) || ''),
+    'the check puts "expected allow, got deny" on the "parks: resident" row',
+  );
+  await rowOf('parks: resident').getByLabel(/: expect$/).selectOption('deny');
+  rowCount = await cases.locator('tbody tr').count();
+  const spareRow = cases.locator('tbody tr').nth(rowCount - 1);
+  await spareRow.getByLabel(/: name$/).fill('parks paused');
+  await spareRow.getByLabel(/: principal kind$/).selectOption('system');
+  await spareRow.getByLabel(/: agency kind$/).selectOption('city_agency');
+  await spareRow.getByLabel(/: system purposes$/).fill('parks_recreation');
+  await spareRow.getByLabel(/: action$/).selectOption('query_fact');
+  await spareRow.getByLabel(/: resource$/).fill('card_valid');
+  await spareRow.getByLabel(/: purpose$/).selectOption('parks_recreation');
+  await spareRow.getByLabel(/: expect$/).selectOption('deny');
   await (await field(sp, 'Comment')).fill('Pause nyc-parks while its data-sharing agreement is renewed');
   await submitStepUp(sp, 'Apply');
   await sp
@@ -734,6 +738,14 @@ async function main() {
   await shot(sp, 'studio.png');
   r = await api(vault, 'GET', '/v1/policies/versions', vault.admin);
   if (r.status === 200) log(`versions: ${short(r.text, 400)}`);
+  // The page now shows the published tests: the added row and the changed one.
+  expect(
+    (await rowOf('parks paused').count()) === 1
+      && (await rowOf('parks paused').getByLabel(/: agency kind$/).inputValue()) === 'city_agency'
+      && (await rowOf('parks paused').getByLabel(/: expect$/).inputValue()) === 'deny'
+      && (await rowOf('parks: resident').getByLabel(/: expect$/).inputValue()) === 'deny',
+    'the published tests hold the case added in the form and the changed one',
+  );
 
   step('po-pat makes a honey card; clerk-ana looks it up; the alert names her. The quarterly report, and its CSV');
   await nav(pat, 'Honey cards', '/console/honey');

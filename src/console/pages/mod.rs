@@ -15,6 +15,7 @@ pub mod reports;
 pub mod retention;
 pub mod sessions;
 pub mod studio;
+pub mod studio_cases;
 
 use std::sync::Arc;
 

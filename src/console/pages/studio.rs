@@ -7,13 +7,13 @@
 //! permits the floor makes inert, which recorded decisions would flip.
 
 use askama::Template;
+use axum::extract::RawForm;
 use axum::http::Method;
 use axum::response::Response;
-use axum::Form;
-use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::console::page::{render, Nav, Refusal, Staff};
+use crate::console::pages::studio_cases::{self, Case, Choices};
 use crate::domain::policy_version::unified_diff;
 
 #[derive(Template)]
@@ -24,6 +24,11 @@ struct Studio {
     digest: String,
     policies: String,
     tests: String,
+    /// The tests as rows (the form), with a spare row for a new case.
+    cases: Vec<Case>,
+    choices: Choices,
+    /// Whether the JSON view, not the rows, was sent.
+    use_json: bool,
     comment: String,
     floor: String,
     history: Vec<Version>,
@@ -210,17 +215,44 @@ impl Report {
 }
 
 /// The form: the texts as edited, kept when the page is shown again.
-#[derive(Default, Deserialize)]
-#[serde(default)]
+#[derive(Default)]
 pub struct StudioForm {
     csrf: Option<String>,
     intent: String,
     policies: String,
     tests: String,
+    /// The tests as rows (`t<i>_<field>`).
+    cases: Vec<Case>,
+    /// Send the JSON view instead of the rows.
+    use_json: bool,
     comment: String,
     expected_version: u64,
     /// For a rollback: the version whose text becomes the next version.
     to_version: u64,
+}
+
+impl StudioForm {
+    /// Reads a submitted form (`application/x-www-form-urlencoded`).
+    fn parse(bytes: &[u8]) -> Self {
+        let pairs: Vec<(String, String)> = url::form_urlencoded::parse(bytes).into_owned().collect();
+        let mut f = Self::default();
+        for (k, v) in &pairs {
+            match k.as_str() {
+                "csrf" => f.csrf = Some(v.clone()),
+                "intent" => f.intent.clone_from(v),
+                // A browser sends a textarea's lines with CRLF: the texts keep LF.
+                "policies" => f.policies = v.replace("\r\n", "\n"),
+                "tests" => f.tests = v.replace("\r\n", "\n"),
+                "comment" => f.comment.clone_from(v),
+                "expected_version" => f.expected_version = v.parse().unwrap_or(0),
+                "to_version" => f.to_version = v.parse().unwrap_or(0),
+                "use_json" => f.use_json = !v.is_empty(),
+                _ => {}
+            }
+        }
+        f.cases = studio_cases::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        f
+    }
 }
 
 /// What the page shows besides the active version.
@@ -251,20 +283,26 @@ async fn render_page(staff: &Staff, shown: Shown) -> Result<Response, Refusal> {
         })
         .unwrap_or_default();
     let version = active["version"].as_u64().unwrap_or(0);
-    let (policies, tests, comment) = match shown.edited {
-        Some(f) => (f.policies, f.tests, f.comment),
+    let (policies, tests, mut cases, use_json, comment) = match shown.edited {
+        Some(f) => (f.policies, f.tests, f.cases, f.use_json, f.comment),
         None => (
             text(&active["policies"]),
             serde_json::to_string_pretty(&active["tests"]).unwrap_or_default(),
+            studio_cases::from_json(&active["tests"]),
+            false,
             String::new(),
         ),
     };
+    cases.push(studio_cases::spare());
     Ok(render(&Studio {
         nav: staff.nav("/console/policies"),
         version,
         digest: text(&active["digest"]),
         policies,
         tests,
+        cases,
+        choices: Choices::new(),
+        use_json,
         comment,
         floor: text(&active["floor"]),
         history,
@@ -278,29 +316,38 @@ pub async fn page(staff: Staff) -> Result<Response, Refusal> {
     render_page(&staff, Shown::default()).await
 }
 
-/// The request body both actions send (tests omitted when the box is empty).
-fn body(form: &StudioForm) -> Result<Value, String> {
+/// The request body both actions send: the tests from the rows, or from
+/// the JSON view when that was chosen (omitted when it is empty). Both
+/// views of the form are brought to agree with what is sent.
+fn body(form: &mut StudioForm) -> Result<Value, String> {
     let mut body = json!({"policies": form.policies});
-    if !form.tests.trim().is_empty() {
-        let tests: Value = serde_json::from_str(&form.tests)
-            .map_err(|e| format!("\"Policy tests\" is not a JSON array of tests: {e}"))?;
-        if !tests.is_array() {
-            return Err("\"Policy tests\" must be a JSON array of tests.".into());
+    if form.use_json {
+        if !form.tests.trim().is_empty() {
+            let tests: Value = serde_json::from_str(&form.tests)
+                .map_err(|e| format!("\"Policy tests (JSON)\" is not a JSON array of tests: {e}"))?;
+            if !tests.is_array() {
+                return Err("\"Policy tests (JSON)\" must be a JSON array of tests.".into());
+            }
+            form.cases = studio_cases::from_json(&tests);
+            body["tests"] = tests;
         }
-        body["tests"] = tests;
+        return Ok(body);
     }
+    let tests = studio_cases::to_json(&mut form.cases).ok_or_else(|| {
+        "A policy test needs attention: see the message on its row below. Nothing was sent.".to_owned()
+    })?;
+    form.tests = serde_json::to_string_pretty(&tests).unwrap_or_default();
+    body["tests"] = tests;
     Ok(body)
 }
 
-pub async fn submit(staff: Staff, Form(mut form): Form<StudioForm>) -> Result<Response, Refusal> {
+pub async fn submit(staff: Staff, RawForm(bytes): RawForm) -> Result<Response, Refusal> {
+    let mut form = StudioForm::parse(&bytes);
     staff.check_csrf(form.csrf.as_deref())?;
-    // A browser sends a textarea's lines with CRLF: the policies keep LF.
-    form.policies = form.policies.replace("\r\n", "\n");
-    form.tests = form.tests.replace("\r\n", "\n");
     if form.intent == "rollback" {
         return rollback(&staff, &form).await;
     }
-    let mut body = match body(&form) {
+    let mut body = match body(&mut form) {
         Ok(b) => b,
         Err(message) => {
             let shown = Shown {
@@ -327,6 +374,9 @@ pub async fn submit(staff: Staff, Form(mut form): Form<StudioForm>) -> Result<Re
         crate::console::page::check_allowed(&answer)?;
         let j = answer.json();
         let report = Some(&j["error"]["report"]).filter(|r| r.is_object());
+        if let Some(r) = report {
+            studio_cases::mark_failures(&mut form.cases, &r["tests"]["failed"]);
+        }
         let shown = Shown {
             report: report.map(|r| Report::of(r, "Not published: the check refused this text")),
             message: Some(match code.as_str() {
@@ -339,7 +389,9 @@ pub async fn submit(staff: Staff, Form(mut form): Form<StudioForm>) -> Result<Re
         return render_page(&staff, shown).await;
     }
     let answer = staff.call_ok(Method::POST, "/v1/policies/check", Some(&body)).await?;
-    let mut report = Report::of(&answer.json(), "Check report (nothing was changed)");
+    let checked = answer.json();
+    studio_cases::mark_failures(&mut form.cases, &checked["tests"]["failed"]);
+    let mut report = Report::of(&checked, "Check report (nothing was changed)");
     let active = staff.call_ok(Method::GET, "/v1/policies", None).await?.json();
     report.diff = unified_diff(
         active["policies"].as_str().unwrap_or_default(),
@@ -398,6 +450,9 @@ mod tests {
             digest: String::new(),
             policies: String::new(),
             tests: String::new(),
+            cases: Vec::new(),
+            choices: super::Choices::new(),
+            use_json: false,
             comment: String::new(),
             floor: String::new(),
             history: Vec::new(),
