@@ -880,6 +880,37 @@ async function main() {
     `the access report is in Spanish and lists the court order (${short(text, 400)})`,
   );
   await shot(cp, 'access-report.png');
+  // A holder who reads Arabic: the report is laid out right to left.
+  r = await api(vault, 'POST', '/v1/principals', vault.admin, { id: 'clerk-api', kind: 'staff', roles: ['clerk'] });
+  expect(r.status === 201 && r.json?.token, `POST /v1/principals clerk-api → 201 (got ${r.status})`);
+  r = await api(vault, 'POST', '/v1/enrollments', r.json.token, {
+    applicant: {
+      full_name: 'Layla Haddad', date_of_birth: '1984-02-29', languages: ['ar'],
+      address: { kind: 'residential', line1: '12 Atlantic Ave', city: 'New York', postal_code: '11201' },
+    },
+    proofs: [
+      { document_type: 'foreign_passport', issuer: 'JOR', number: 'J7734120' },
+      { document_type: 'utility_bill', issuer: 'Con Edison', number: 'CE-55821', issued_on: isoDaysAgo(4) },
+    ],
+    photo: { content_type: 'image/png', data: PNG.toString('base64') },
+  });
+  expect(r.status === 201 && r.json?.card_number, `an Arabic-speaking holder is enrolled (got ${r.status})`);
+  const rtlCard = r.json.card_number;
+  await cp.goto('/console/cards');
+  await (await field(cp, 'Card number')).fill(rtlCard);
+  await Promise.all([cp.waitForNavigation(), cp.getByRole('button', { name: 'Look up', exact: true }).click()]);
+  await Promise.all([cp.waitForNavigation(), cp.getByRole('button', { name: 'Who asked about this card' }).click()]);
+  const rtlLetter = cp.locator('article.notice');
+  expect(
+    (await rtlLetter.getAttribute('dir')) === 'rtl' && (await rtlLetter.getAttribute('lang')) === 'ar',
+    'the Arabic access report is marked dir="rtl" lang="ar"',
+  );
+  expect(
+    (await rtlLetter.evaluate((el) => getComputedStyle(el).direction)) === 'rtl',
+    'and the browser lays it out right to left',
+  );
+  expect(/[\u0600-\u06FF]/.test(await rtlLetter.innerText()), 'in Arabic script');
+  await shot(cp, 'access-report-rtl.png');
   await cp.goto('/console/cards');
   // The holder moved: a new address, proved by a new utility bill.
   await (await field(cp, 'Card number')).fill(card);
