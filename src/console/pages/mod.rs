@@ -16,6 +16,7 @@ pub mod retention;
 pub mod sessions;
 pub mod studio;
 pub mod studio_cases;
+pub mod studio_report;
 
 use std::sync::Arc;
 
