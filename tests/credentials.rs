@@ -227,6 +227,95 @@ async fn door(v: &TestVault, uris: &BTreeSet<String>) -> Door {
     }
 }
 
+/// The CBOR form of the status list at `uri` (`Accept:
+/// application/statuslist+cwt`), taken apart here with a CBOR decoder and
+/// its COSE_Sign1 signature checked over a Sig_structure built here (RFC
+/// 9052 §4.4) with the JWKS's key: its bits must be the JWT form's, which
+/// `door` holds. Returns the bits.
+async fn cwt_matches_jwt(v: &TestVault, door: &Door, uri: &str) -> Vec<u8> {
+    use ciborium::Value as Cbor;
+    let path = uri.split_once("/v1/").map(|(_, p)| format!("/v1/{p}")).unwrap();
+    let resp = v
+        .http
+        .get(v.url(&path))
+        .header("accept", "application/statuslist+cwt")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["content-type"], "application/statuslist+cwt");
+    let bytes = resp.bytes().await.unwrap();
+    let Cbor::Tag(18, sign1) = ciborium::from_reader(bytes.as_ref()).unwrap() else {
+        panic!("not a tagged COSE_Sign1")
+    };
+    let parts = sign1.into_array().unwrap();
+    let [Cbor::Bytes(protected), _, Cbor::Bytes(payload), Cbor::Bytes(signature)] = &parts[..] else {
+        panic!("not a COSE_Sign1 with a payload")
+    };
+    let header: Cbor = ciborium::from_reader(protected.as_slice()).unwrap();
+    let header = header.into_map().unwrap();
+    let get = |m: &[(Cbor, Cbor)], k: i64| m.iter().find(|(key, _)| *key == Cbor::from(k)).map(|(_, v)| v.clone());
+    assert_eq!(get(&header, 1), Some(Cbor::from(-7)), "alg ES256");
+    assert_eq!(
+        get(&header, 16),
+        Some(Cbor::Text("application/statuslist+cwt".into())),
+        "typ"
+    );
+    let kid = String::from_utf8(get(&header, 4).unwrap().into_bytes().unwrap()).unwrap();
+    let jwk = door.jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kid"] == kid.as_str())
+        .unwrap();
+    let key = civic_vault::crypto::jose::PublicKey::from_jwk(jwk).unwrap();
+    let mut tbs = Vec::new();
+    ciborium::into_writer(
+        &Cbor::Array(vec![
+            Cbor::Text("Signature1".into()),
+            Cbor::Bytes(protected.clone()),
+            Cbor::Bytes(Vec::new()),
+            Cbor::Bytes(payload.clone()),
+        ]),
+        &mut tbs,
+    )
+    .unwrap();
+    assert!(
+        key.verifies("ES256", &tbs, signature),
+        "the CWT's signature verifies with the JWKS key"
+    );
+    let claims: Cbor = ciborium::from_reader(payload.as_slice()).unwrap();
+    let claims = claims.into_map().unwrap();
+    assert_eq!(
+        get(&claims, 2),
+        Some(Cbor::Text(uri.to_owned())),
+        "sub is the list's URI"
+    );
+    let list = get(&claims, 65533).unwrap().into_map().unwrap();
+    let lst = list
+        .iter()
+        .find(|(k, _)| *k == Cbor::Text("lst".into()))
+        .unwrap()
+        .1
+        .clone()
+        .into_bytes()
+        .unwrap();
+    let mut bits = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::ZlibDecoder::new(lst.as_slice()), &mut bits).unwrap();
+    // The JWT form's bits, as the door fetched them.
+    let jwt = door.lists[uri].as_str().unwrap();
+    let jwt_list = b64_json(jwt.split('.').nth(1).unwrap())["status_list"]["lst"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        bits,
+        sdjwt::decode_list(&jwt_list).unwrap(),
+        "the CWT holds the JWT's bits"
+    );
+    bits
+}
+
 fn status_uri(credential: &str) -> (String, u64) {
     let payload = b64_json(credential.split('.').nth(1).unwrap());
     let s = &payload["status"]["status_list"];
@@ -479,6 +568,15 @@ async fn a_wallet_redeems_presents_offline_and_is_refused_after_revocation() {
 
     // At the venue: only age_over_21, bound to the venue's nonce.
     let door_open = door(&v, &uris).await;
+    // The same lists in their CBOR form (a CWT): the same bits.
+    let (revoked_uri, revoked_idx) = status_uri(&credentials[3]);
+    let bit = |bits: &[u8]| (bits[usize::try_from(revoked_idx / 8).unwrap()] >> (revoked_idx % 8)) & 1;
+    for uri in &uris {
+        let bits = cwt_matches_jwt(&v, &door_open, uri).await;
+        if *uri == revoked_uri {
+            assert_eq!(bit(&bits), 0, "not revoked yet");
+        }
+    }
     let p = holders[0].present(&credentials[0], &["age_over_21"], VENUE, "n-1", now());
     both_accept(&door_open, &p, "n-1", &json!({"age_over_21": true})).await;
     let (ok, verdict) = cli(&door_open, &p, "n-1");
@@ -535,6 +633,11 @@ async fn a_wallet_redeems_presents_offline_and_is_refused_after_revocation() {
         .await;
     assert_eq!(s, StatusCode::OK, "{b}");
     let door_later = door(&v, &uris).await;
+    assert_eq!(
+        bit(&cwt_matches_jwt(&v, &door_later, &revoked_uri).await),
+        1,
+        "revoked, in the CWT too"
+    );
     let p = holders[3].present(&credentials[3], &["age_over_21"], VENUE, "n-6", now());
     both_refuse(&door_later, &p, "n-6", &VerifyError::Revoked).await;
     let (ok, verdict) = cli(&door_later, &p, "n-6");

@@ -16,6 +16,7 @@ mod scan_keys;
 pub mod sdjwt;
 pub mod seal;
 mod secret;
+pub mod status_cwt;
 mod token;
 
 pub use aead::{open, seal, AeadError, DataKey, IndexKey, WrappedKey};

@@ -367,13 +367,14 @@ pub async fn maintain_keys(v: &Arc<Vault>, now: i64) -> Result<(), crate::crypto
     })?
 }
 
-/// Status list `n` as a `statuslist+jwt` signed with the active ES256
-/// issuer key (every HAIP verifier supports it), or `None` before its
-/// first credential.
+/// Status list `n` as a `statuslist+jwt` (or, with `cwt`, a
+/// `statuslist+cwt`: the same bits) signed with the active ES256 issuer
+/// key (every HAIP verifier supports it), or `None` before its first
+/// credential.
 ///
 /// # Errors
 /// The read failed.
-pub async fn status_list(v: &Arc<Vault>, n: u32) -> Result<Option<String>, Error> {
+pub async fn status_list(v: &Arc<Vault>, n: u32, cwt: bool) -> Result<Option<Vec<u8>>, Error> {
     let Some(credential::ListBits { bits, .. }) = v.read(move |v| v.store.status_list(n)).await? else {
         return Ok(None);
     };
@@ -384,7 +385,10 @@ pub async fn status_list(v: &Arc<Vault>, n: u32) -> Result<Option<String>, Error
         .issuer
         .active(Alg::Es256)
         .map_err(|e| Error::internal(e.to_string()))?;
-    sdjwt::status_list_token(&signer, &uri, &bits, now, LIST_TTL)
-        .map(Some)
-        .map_err(|e| Error::internal(e.to_string()))
+    let token = if cwt {
+        crate::crypto::status_cwt::status_list_cwt(&signer, &uri, &bits, now, LIST_TTL)
+    } else {
+        sdjwt::status_list_token(&signer, &uri, &bits, now, LIST_TTL).map(String::into_bytes)
+    };
+    token.map(Some).map_err(|e| Error::internal(e.to_string()))
 }
