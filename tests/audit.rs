@@ -180,7 +180,7 @@ async fn offline_verify_passes_then_fails_after_one_changed_byte() {
     // Change one byte of entry 3, as someone with the disk could: a digit of
     // its timestamp, wherever in the audit tree the entry is stored.
     {
-        let db = sled::open(&data).unwrap();
+        let db = common::sled_open(&data);
         let audit = db.open_tree("audit").unwrap();
         let marker = b"{\"seq\":3,\"at\":\"";
         let (key, mut value) = audit

@@ -180,7 +180,7 @@ async fn checkpoints_are_signed_and_catch_truncation_and_edits() {
 
     // Remove the newest block of entries, as someone covering tracks would.
     {
-        let db = sled::open(dir.path().join("data")).unwrap();
+        let db = common::sled_open(&dir.path().join("data"));
         let audit = db.open_tree("audit").unwrap();
         let (k, _) = audit.last().unwrap().unwrap();
         audit.remove(k).unwrap();

@@ -47,7 +47,7 @@ fn raw_store(dir: &Path) -> Vec<Row> {
         .join()
         .unwrap();
     }
-    let db = sled::open(dir.join("data")).unwrap();
+    let db = common::sled_open(&dir.join("data"));
     let mut out = Vec::new();
     for name in db.tree_names() {
         let tree = db.open_tree(&name).unwrap();
@@ -80,7 +80,7 @@ fn raw_put(dir: &Path, tree: &str, key: &[u8], value: Option<&[u8]>) {
         .unwrap();
         return;
     }
-    let db = sled::open(dir.join("data")).unwrap();
+    let db = common::sled_open(&dir.join("data"));
     let t = db.open_tree(tree).unwrap();
     match value {
         Some(v) => t.insert(key, v).unwrap(),

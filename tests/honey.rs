@@ -705,7 +705,7 @@ fn honey_tree(dir: &std::path::Path) -> Vec<(Vec<u8>, Vec<u8>)> {
         .join()
         .unwrap();
     }
-    let db = sled::open(dir.join("data")).unwrap();
+    let db = common::sled_open(&dir.join("data"));
     let tree = db.open_tree("honey_cards").unwrap();
     tree.iter()
         .map(|kv| kv.unwrap())
@@ -729,7 +729,7 @@ fn put_legacy(dir: &std::path::Path, key: &[u8], value: &[u8]) {
         .unwrap();
         return;
     }
-    let db = sled::open(dir.join("data")).unwrap();
+    let db = common::sled_open(&dir.join("data"));
     db.open_tree("honey_cards").unwrap().insert(key, value).unwrap();
     db.flush().unwrap();
 }

@@ -554,7 +554,7 @@ async fn a_document_subject_in_the_audit_is_found_nowhere_else_in_the_store() {
         .join()
         .unwrap();
     } else {
-        let db = sled::open(dir.path().join("data")).unwrap();
+        let db = common::sled_open(&dir.path().join("data"));
         for name in db.tree_names() {
             if name.as_ref() == b"audit" {
                 continue;

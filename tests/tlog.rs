@@ -326,7 +326,7 @@ async fn a_store_rolled_back_under_a_signed_tree_does_not_start_and_an_old_store
     let dir = v.stop().await;
     let data = dir.path().join("data");
     {
-        let db = sled::open(&data).unwrap();
+        let db = common::sled_open(&data);
         assert!(db.drop_tree("tlog").unwrap());
         db.flush().unwrap();
     }

@@ -346,8 +346,13 @@ pub fn restore(
         }
     }
     let result = (|| {
+        // No background flusher: it holds the database (and its file lock)
+        // for a moment after the drop below, and the restored chain is
+        // verified right after by a second open, which then found the lock
+        // taken now and then. This writer flushes once, at the end.
         let db = sled::Config::new()
             .path(data_dir)
+            .flush_every_ms(None)
             .open()
             .map_err(|e| BackupError::Store(e.to_string()))?;
         let mut files: Vec<(String, Vec<u8>)> = Vec::new();

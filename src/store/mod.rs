@@ -126,6 +126,24 @@ fn failed(e: impl std::fmt::Display) -> StoreError {
 
 pub(crate) use records::{decode, decode_principal, encode, encode_principal};
 
+/// Opens a sled database, waiting up to 3 s while its file lock is held:
+/// a database closed a moment ago (a vault that just stopped, a restore
+/// that just wrote it) keeps the lock until sled's own threads let go of
+/// it. A database that a running vault holds is still refused, after the wait.
+fn open_waiting(config: &sled::Config) -> sled::Result<sled::Db> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    loop {
+        match config.open() {
+            Err(sled::Error::Io(e))
+                if e.to_string().contains("could not acquire lock") && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            other => return other,
+        }
+    }
+}
+
 impl SledStore {
     /// Opens (or creates) the database under `path`. With `fingerprint`, the
     /// store remembers which keyring it was created with and refuses another.
@@ -134,14 +152,13 @@ impl SledStore {
     /// sled cannot open the directory (it is locked by a running vault, say),
     /// the schema is newer than this build, or the keyring does not match.
     pub fn open(path: &Path, fingerprint: Option<&str>) -> Result<(Self, Opened), StoreError> {
-        let db = sled::Config::new()
+        let config = sled::Config::new()
             .path(path)
             .cache_capacity(128 * 1024 * 1024)
             // The writer flushes every commit group itself; sled's timer
             // flush would only add a second, unsynchronised fsync stream.
-            .flush_every_ms(None)
-            .open()
-            .map_err(failed)?;
+            .flush_every_ms(None);
+        let db = open_waiting(&config).map_err(failed)?;
         let meta = db.open_tree("meta").map_err(failed)?;
         let fresh = meta.get(META_SCHEMA).map_err(failed)?.is_none();
         let mut schema = SCHEMA_VERSION;

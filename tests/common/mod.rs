@@ -626,3 +626,19 @@ pub fn promtool_check(text: &str) {
         }
     }
 }
+
+/// `sled::open`, waiting up to 5 s while the lock of a vault that just
+/// stopped is still held by sled's own threads.
+pub fn sled_open(path: &Path) -> sled::Db {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match sled::open(path) {
+            Ok(db) => return db,
+            Err(e) if std::time::Instant::now() < deadline => {
+                let _ = e;
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(e) => panic!("sled::open: {e}"),
+        }
+    }
+}
