@@ -423,6 +423,36 @@ async fn the_witness_answers_as_the_protocol_says() {
     let (s, _, text) = post(body(6, &[], &n6)).await;
     assert_eq!((s, text.as_str()), (409, "9\n"));
 
+    // The witness written from the C2SP texts judges the same log the same
+    // way: it cosigns the extension, and refuses the fork, the rewritten
+    // history, the bad proof and the rollback.
+    let (_, spec) = spec_witness(&log.verifier().text()).await;
+    let spec_url = format!("http://{spec}/add-checkpoint");
+    let spec_post = async |b: String| http.post(&spec_url).body(b).send().await.unwrap().status().as_u16();
+    assert_eq!(spec_post(body(0, &[], &n4)).await, 200);
+    assert_eq!(
+        spec_post(body(4, &[], &note(&log, 4, mth(&forked[..4])))).await,
+        409,
+        "a fork"
+    );
+    assert_eq!(
+        spec_post(body(4, &bad, &note(&log, 6, mth(&forked[..6])))).await,
+        422,
+        "rewritten"
+    );
+    assert_eq!(spec_post(body(4, &[[9; 32]], &n6)).await, 422, "a bad proof");
+    assert_eq!(
+        spec_post(body(4, &subproof(4, &leaves[..6], true), &n6)).await,
+        200,
+        "the extension"
+    );
+    assert_eq!(spec_post(body(4, &[], &n4)).await, 409, "a rollback");
+    assert_eq!(
+        spec_post(body(6, &[], &note(&forger, 6, root(6)))).await,
+        403,
+        "another key"
+    );
+
     // The state survives a restart; its files are private.
     drop(state);
     tokio::time::sleep(Duration::from_millis(50)).await;
