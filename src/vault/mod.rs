@@ -23,6 +23,7 @@ pub mod legal_answers;
 pub mod metrics;
 mod open;
 mod open_checks;
+mod open_writes;
 pub mod ops_status;
 pub mod rate_limits;
 pub mod reports;
