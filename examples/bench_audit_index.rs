@@ -35,31 +35,10 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use support::{call, PNG};
 
-/// This process's resident memory now and at its peak (Linux), for the figures.
+/// This process's resident memory now and at its peak, for the figures.
 fn memory() -> String {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|kb| kb.parse::<u64>().ok())
-            .map_or_else(|| "?".to_owned(), |kb| format!("{:.2} GB", kb as f64 / 1_048_576.0))
-    };
-    format!("rss {}, peak {}", field("VmRSS:"), field("VmHWM:"))
-}
-
-/// Bytes under `dir`.
-fn size_of(dir: &std::path::Path) -> u64 {
-    std::fs::read_dir(dir).map_or(0, |entries| {
-        entries
-            .filter_map(Result::ok)
-            .map(|e| match e.file_type() {
-                Ok(t) if t.is_dir() => size_of(&e.path()),
-                _ => e.metadata().map_or(0, |m| m.len()),
-            })
-            .sum()
-    })
+    let (rss, peak) = support::rss_gb();
+    format!("rss {rss:.2} GB, peak {peak:.2} GB")
 }
 
 /// `requests` access reports at the counter, 8 at a time, over `numbers`;
@@ -198,8 +177,8 @@ fn main() {
             "index: first catch-up over {chain} entries in {catch_up:.1} s ({:.0} entries/s); {}; on disk: sled {:.2} GB, index {:.0} MB",
             chain as f64 / catch_up,
             memory(),
-            size_of(&dir.path().join("data")) as f64 / 1e9 - size_of(&dir.path().join("data/audit-index")) as f64 / 1e9,
-            size_of(&dir.path().join("data/audit-index")) as f64 / 1e6,
+            support::size_of(&dir.path().join("data")) as f64 / 1e9 - support::size_of(&dir.path().join("data/audit-index")) as f64 / 1e9,
+            support::size_of(&dir.path().join("data/audit-index")) as f64 / 1e6,
         );
 
         // Access reports at the counter, 8 at a time, before any legal answer is stored.

@@ -36,32 +36,6 @@ mod support;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// This process's resident memory now and at its peak (Linux).
-fn memory() -> (f64, f64) {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|kb| kb.parse::<u64>().ok())
-            .map_or(0.0, |kb| kb as f64 / 1_048_576.0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
-}
-
-fn size_of(dir: &std::path::Path) -> u64 {
-    std::fs::read_dir(dir).map_or(0, |entries| {
-        entries
-            .filter_map(Result::ok)
-            .map(|e| match e.file_type() {
-                Ok(t) if t.is_dir() => size_of(&e.path()),
-                _ => e.metadata().map_or(0, |m| m.len()),
-            })
-            .sum()
-    })
-}
-
 fn main() {
     let entries: u64 = support::env_or("BENCH_ENTRIES", 1_000_000);
     let per_commit: u64 = support::env_or("BENCH_PER_COMMIT", 2_000);
@@ -73,7 +47,7 @@ fn main() {
             .await
             .unwrap();
         let data = dir.path().join("data");
-        let before = size_of(&data);
+        let before = support::size_of(&data);
         let start_size = vault.store.tlog_size().unwrap();
 
         // Appends through the real writer.
@@ -111,7 +85,7 @@ fn main() {
         let append = t.elapsed().as_secs_f64();
         let size = vault.store.tlog_size().unwrap();
         assert_eq!(size, start_size + entries, "every entry is a leaf");
-        let (rss, _) = memory();
+        let (rss, _) = support::rss_gb();
         println!(
             "append: {entries} entries in {append:.1} s = {:.0} entries/s ({:.2} µs each, tree included); rss {rss:.2} GB",
             entries as f64 / append,
@@ -191,7 +165,7 @@ fn main() {
         })
         .await
         .unwrap();
-        let after = size_of(&data);
+        let after = support::size_of(&data);
         println!(
             "disk: data directory {:.2} GB after, {:.0} MB per million entries (entries, chain, tree, indexes)",
             after as f64 / 1e9,
@@ -199,7 +173,7 @@ fn main() {
         );
 
         // The whole log verified, as GET /v1/audit/verify does it.
-        let (_, peak_before) = memory();
+        let (_, peak_before) = support::rss_gb();
         let v = Arc::clone(&vault);
         let data_dir = data.clone();
         let t = Instant::now();
@@ -214,7 +188,7 @@ fn main() {
         .await
         .unwrap();
         let secs = t.elapsed().as_secs_f64();
-        let (rss, peak) = memory();
+        let (rss, peak) = support::rss_gb();
         assert!(report.ok, "{report:?}");
         println!(
             "verify: {} entries in {secs:.1} s = {:.0} entries/s ({} tree checkpoints checked); rss {rss:.2} GB, peak {peak:.2} GB (before the walk {peak_before:.2} GB)",
@@ -243,15 +217,8 @@ fn main() {
             let status_path = format!("/proc/{}/status", child.id());
             let mut peak = 0.0f64;
             let out = loop {
-                let kb = std::fs::read_to_string(&status_path)
-                    .ok()
-                    .and_then(|s| {
-                        s.lines()
-                            .find(|l| l.starts_with("VmHWM:"))
-                            .and_then(|l| l.split_whitespace().nth(1).and_then(|k| k.parse::<f64>().ok()))
-                    })
-                    .unwrap_or(0.0);
-                peak = peak.max(kb / 1_048_576.0);
+                let status = std::fs::read_to_string(&status_path).unwrap_or_default();
+                peak = peak.max(support::peak_rss_gb(&status).1);
                 if let Some(status) = child.try_wait().unwrap() {
                     break status;
                 }

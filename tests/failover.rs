@@ -24,14 +24,6 @@ use common::*;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn owner_only_dir(dir: &Path) {
     use std::os::unix::fs::DirBuilderExt;
     std::fs::DirBuilder::new()
@@ -222,7 +214,7 @@ async fn sigkill_the_active_node_and_the_standby_serves_within_ten_seconds() {
     let url = fresh_schema(&base);
     let root = tempfile::tempdir().unwrap();
     let (a_dir, b_dir) = (root.path().join("a"), root.path().join("b"));
-    let (pa, pb) = (free_port(), free_port());
+    let (pa, pb) = (loopback_port(), loopback_port());
     let http = reqwest::Client::new();
 
     let a_config = node(&a_dir, pa, &url);
@@ -397,7 +389,7 @@ async fn an_active_node_whose_session_is_terminated_stops_writing_and_exits() {
     let schema = url.rsplit("%3D").next().unwrap().to_owned();
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("a");
-    let port = free_port();
+    let port = loopback_port();
     let http = reqwest::Client::new();
     let config = node(&dir, port, &url);
     let mut a = spawn(&dir, &config);

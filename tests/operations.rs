@@ -132,14 +132,6 @@ async fn metrics_carry_latency_histograms_by_route_template_never_by_path() {
     v.stop().await;
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// `GET /readyz` over a plain socket: whether it answered 200.
 fn ready(port: u16) -> bool {
     use std::io::Read;
@@ -160,7 +152,7 @@ fn ready(port: u16) -> bool {
 #[test]
 fn json_logs_are_one_object_per_line_with_the_text_lines_fields() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
+    let port = loopback_port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_civic-vault"))
         .args(["--log-format", "json", "serve", "--listen"])
         .arg(format!("127.0.0.1:{port}"))

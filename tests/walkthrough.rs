@@ -45,8 +45,9 @@
     reason = "a test tells one story from start to end and fails loudly"
 )]
 
+mod common;
+
 use std::fmt::Write as _;
-use std::io::{Read as _, Write as _};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -182,29 +183,6 @@ impl Drop for Vault {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn healthy(port: u16) -> bool {
-    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-    if s.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-        .is_err()
-    {
-        return false;
-    }
-    let mut answer = String::new();
-    let _ = s.read_to_string(&mut answer);
-    answer.starts_with("HTTP/1.1 200")
-}
-
 fn tool_missing(tool: &str) -> bool {
     Command::new(tool)
         .arg("--version")
@@ -261,7 +239,7 @@ fn the_readme_walkthrough_runs_as_written() {
     // The vault, as the README starts it, in a directory of its own.
     let cwd = tempfile::tempdir().unwrap();
     let scratch = tempfile::tempdir().unwrap();
-    let port = free_port();
+    let port = common::loopback_port();
     let log = scratch.path().join("vault.log");
     let exe = env!("CARGO_BIN_EXE_civic-vault");
     let mut vault = Vault(
@@ -275,7 +253,7 @@ fn the_readme_walkthrough_runs_as_written() {
             .unwrap(),
     );
     let started = Instant::now();
-    while !healthy(port) {
+    while !common::healthy(port) {
         if let Ok(Some(status)) = vault.0.try_wait() {
             panic!(
                 "the vault exited ({status}): {}",

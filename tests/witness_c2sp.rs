@@ -171,15 +171,8 @@ async fn spec_add_checkpoint(State(w): State<Arc<SpecWitness>>, body: String) ->
         return bad("old > size");
     }
     let mut state = w.state.lock().unwrap();
-    if old != state.0 {
-        return (
-            StatusCode::CONFLICT,
-            [("content-type", "text/x.tlog.size")],
-            format!("{}\n", state.0),
-        )
-            .into_response();
-    }
-    if old == size && old != 0 && root != state.1 {
+    // Another old size, or the same size with another root: 409 and ours.
+    if old != state.0 || (old == size && old != 0 && root != state.1) {
         return (
             StatusCode::CONFLICT,
             [("content-type", "text/x.tlog.size")],

@@ -65,3 +65,36 @@ pub async fn call(
     assert!(resp.status().is_success(), "{}", resp.status());
     resp.json().await.unwrap_or(serde_json::Value::Null)
 }
+
+/// This process's resident memory now and at its peak, in GB (Linux; 0
+/// where /proc does not say).
+pub fn rss_gb() -> (f64, f64) {
+    peak_rss_gb(&std::fs::read_to_string("/proc/self/status").unwrap_or_default())
+}
+
+/// `VmRSS` and `VmHWM` of a `/proc/<pid>/status` text, in GB.
+#[allow(clippy::cast_precision_loss, reason = "kB counts far below 2^52")]
+pub fn peak_rss_gb(status: &str) -> (f64, f64) {
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<u64>().ok())
+            .map_or(0.0, |kb| kb as f64 / 1_048_576.0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// Bytes of the files under `dir`.
+pub fn size_of(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir).map_or(0, |entries| {
+        entries
+            .filter_map(Result::ok)
+            .map(|e| match e.file_type() {
+                Ok(t) if t.is_dir() => size_of(&e.path()),
+                _ => e.metadata().map_or(0, |m| m.len()),
+            })
+            .sum()
+    })
+}

@@ -124,7 +124,7 @@ pub fn router_with(vault: Arc<Vault>, skin: Router<Arc<Vault>>) -> Router {
         .route("/oid4vci/token", post(handlers::wallet::token))
         .route("/oid4vci/nonce", post(handlers::wallet::nonce))
         .route("/oid4vci/credential", post(handlers::wallet::credential))
-        .route("/v1/status-lists/{n}", get(handlers::wallet::status_list))
+        .route("/v1/status-lists/{n}", get(handlers::status_lists::status_list))
         // The routes that write no audit entry of their own get the same
         // body limit here (the audited ones inside their audit layer).
         .layer(middleware::from_fn(body_limit::limit_bodies))

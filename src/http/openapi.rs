@@ -249,7 +249,7 @@ impl Modify for Bearer {
         handlers::wallet::token,
         handlers::wallet::nonce,
         handlers::wallet::credential,
-        handlers::wallet::status_list,
+        handlers::status_lists::status_list,
         handlers::reports::quarterly,
         handlers::honey::create,
         handlers::honey::alerts,

@@ -543,6 +543,15 @@ pub fn walk(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// A free loopback port for a vault process to listen on.
+pub fn loopback_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// Whether a vault answers `GET /healthz` with 200 on `port` (blocking).
 pub fn healthy(port: u16) -> bool {
     use std::io::{Read, Write};

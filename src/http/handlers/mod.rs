@@ -14,5 +14,6 @@ pub mod policies;
 pub mod principals;
 pub mod reports;
 pub mod retention;
+pub mod status_lists;
 pub mod tlog;
 pub mod wallet;
