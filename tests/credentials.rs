@@ -19,9 +19,9 @@ use std::process::Stdio;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use civic_vault::crypto::jose::{Alg, IssuerSigner};
+use civic_vault::crypto::jose::Alg;
 use civic_vault::crypto::sdjwt::{self, verify::Expect, verify::VerifyError};
-use civic_vault::crypto::Secret32;
+use common::wallet::{form, make_offer, nonce, now, offer_of, Holder};
 use common::TestVault;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -31,101 +31,13 @@ const VENUE: &str = "https://venue.example";
 const VCT: &str = "urn:civic-vault:municipal-id:1";
 const PRE_AUTHORIZED: &str = "urn:ietf:params:oauth:grant-type:pre-authorized_code";
 
-fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
-}
-
 fn b64_json(part: &str) -> Value {
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
-}
-
-/// The offer inside an `openid-credential-offer://` URI.
-fn offer_of(uri: &str) -> Value {
-    let query = uri.strip_prefix("openid-credential-offer://?").unwrap();
-    let (_, offer) = url::form_urlencoded::parse(query.as_bytes())
-        .find(|(k, _)| k == "credential_offer")
-        .unwrap();
-    serde_json::from_str(&offer).unwrap()
-}
-
-/// A wallet's holder key: ES256 (a phone's secure hardware) or Ed25519.
-struct Holder(IssuerSigner);
-
-impl Holder {
-    fn new() -> Self {
-        Self::of(Alg::Es256)
-    }
-
-    fn of(alg: Alg) -> Self {
-        loop {
-            if let Some(k) = IssuerSigner::new("holder".into(), alg, &Secret32::random()) {
-                return Self(k);
-            }
-        }
-    }
-
-    fn jwk(&self) -> Value {
-        self.0.public().jwk()
-    }
-
-    fn jws(&self, header: &Value, claims: &Value) -> String {
-        let signed = format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(header.to_string()),
-            URL_SAFE_NO_PAD.encode(claims.to_string())
-        );
-        let sig = self.0.sign(signed.as_bytes());
-        format!("{signed}.{}", URL_SAFE_NO_PAD.encode(sig))
-    }
-
-    /// An OpenID4VCI key proof, under `alg` as the header names it.
-    fn proof_as(&self, alg: &str, issuer: &str, nonce: &str) -> String {
-        self.jws(
-            &json!({"typ": "openid4vci-proof+jwt", "alg": alg, "jwk": self.jwk()}),
-            &json!({"aud": issuer, "iat": now(), "nonce": nonce}),
-        )
-    }
-
-    /// An OpenID4VCI key proof.
-    fn proof(&self, issuer: &str, nonce: &str) -> String {
-        self.proof_as(self.0.alg().name(), issuer, nonce)
-    }
-
-    /// A presentation of `credential` disclosing `reveal` to `aud` with `nonce`.
-    fn present(&self, credential: &str, reveal: &[&str], aud: &str, nonce: &str, iat: i64) -> String {
-        let binding = sdjwt::Binding {
-            aud,
-            nonce,
-            iat,
-            alg: self.0.alg().name(),
-        };
-        sdjwt::present(credential, reveal, binding, |m| self.0.sign(m))
-    }
 }
 
 struct Wallet {
     holders: Vec<Holder>,
     credentials: Vec<String>,
-}
-
-async fn form(v: &TestVault, path: &str, fields: &[(&str, &str)]) -> (StatusCode, Value) {
-    let body: String = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(fields)
-        .finish();
-    let resp = v
-        .http
-        .post(v.url(path))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    (resp.status(), resp.json().await.unwrap_or(Value::Null))
-}
-
-async fn make_offer(v: &TestVault, clerk: &str, card: &str) -> (StatusCode, Value) {
-    v.post(&format!("/v1/cardholders/{card}/credential-offer"), clerk, &json!({}))
-        .await
 }
 
 /// The pre-authorized code and access token of an offer.
@@ -147,12 +59,6 @@ async fn access_token(v: &TestVault, offer: &Value) -> String {
     .await;
     assert_eq!(s, StatusCode::OK, "{t}");
     t["access_token"].as_str().unwrap().to_owned()
-}
-
-async fn nonce(v: &TestVault) -> String {
-    let (s, n) = v.call(reqwest::Method::POST, "/oid4vci/nonce", None, None).await;
-    assert_eq!(s, StatusCode::OK, "{n}");
-    n["c_nonce"].as_str().unwrap().to_owned()
 }
 
 async fn request_credentials(v: &TestVault, token: &str, holders: &[Holder], issuer: &str) -> (StatusCode, Value) {
@@ -852,7 +758,21 @@ async fn a_standard_wallet_finds_the_token_endpoint_and_gets_the_errors_openid4v
     assert_eq!(oauth["issuer"], issuer.as_str());
     assert_eq!(oauth["token_endpoint"], format!("{issuer}/oid4vci/token"));
     assert_eq!(oauth["pre-authorized_grant_anonymous_access_supported"], true);
-    assert_eq!(oauth["grant_types_supported"], json!([PRE_AUTHORIZED]));
+    assert_eq!(
+        oauth["grant_types_supported"],
+        json!(["authorization_code", PRE_AUTHORIZED])
+    );
+    assert_eq!(oauth["require_pushed_authorization_requests"], true);
+    assert_eq!(oauth["code_challenge_methods_supported"], json!(["S256"]));
+    assert_eq!(
+        oauth["pushed_authorization_request_endpoint"],
+        format!("{issuer}/oid4vci/par")
+    );
+    assert_eq!(oauth["authorization_endpoint"], format!("{issuer}/oid4vci/authorize"));
+    assert_eq!(
+        oauth["dpop_signing_alg_values_supported"],
+        json!(["ES256", "Ed25519", "EdDSA"])
+    );
 
     // The token request: no tx_code is a malformed request (§6.3), and it
     // costs the offer none of its three tries; a repeated parameter is
@@ -972,7 +892,7 @@ async fn a_standard_wallet_finds_the_token_endpoint_and_gets_the_errors_openid4v
 /// (`tests/oid4vci/wallet.mjs`: @openid4vc/openid4vci 0.4.6 with
 /// @openid4vc/oauth2), with holder keys of `alg`; `None` when its packages
 /// are not installed outside CI (under `CI`, their absence fails the test).
-async fn library_wallet(offer: &Value, alg: &str) -> Option<Value> {
+async fn library_wallet(offer: &Value, alg: &str, flow: &str, dpop: bool) -> Option<Value> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/oid4vci");
     if !common::needs(
         "sdjwt",
@@ -981,7 +901,10 @@ async fn library_wallet(offer: &Value, alg: &str) -> Option<Value> {
     ) {
         return None;
     }
-    let input = json!({"offer_uri": offer["offer_uri"], "tx_code": offer["user_pin"], "alg": alg, "count": 10});
+    let input = json!({
+        "offer_uri": offer["offer_uri"], "tx_code": offer["user_pin"], "alg": alg, "count": 10,
+        "flow": flow, "dpop": dpop,
+    });
     let mut child = tokio::process::Command::new("node")
         .arg(root.join("wallet.mjs"))
         .current_dir(&root)
@@ -998,7 +921,7 @@ async fn library_wallet(offer: &Value, alg: &str) -> Option<Value> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_standard_wallet_library_redeems_a_batch_with_es256_and_with_ed25519_keys() {
+async fn a_standard_wallet_library_redeems_a_batch_by_either_grant_with_es256_and_ed25519_keys_and_dpop() {
     let v = TestVault::start_reachable("idnyc").await;
     let clerk = v.clerk().await;
     let card = v.enroll_one(&clerk, "P7", "1990-04-12").await;
@@ -1011,18 +934,30 @@ async fn a_standard_wallet_library_redeems_a_batch_with_es256_and_with_ed25519_k
         .json()
         .await
         .unwrap();
-    for alg in ["ES256", "Ed25519"] {
+    // Both grants of the clerk's one offer (the pre-authorized code; the
+    // authorization code with PAR, PKCE and the holder confirming on the
+    // authorization page), bearer and DPoP-bound tokens, both holder key
+    // algorithms.
+    let runs = [
+        ("ES256", "pre_authorized", false),
+        ("Ed25519", "pre_authorized", false),
+        ("ES256", "authorization_code", false),
+        ("Ed25519", "authorization_code", true),
+        ("ES256", "pre_authorized", true),
+    ];
+    for (alg, flow, dpop) in runs {
         let (s, offer) = make_offer(&v, &clerk, &card).await;
         assert_eq!(s, StatusCode::OK, "{offer}");
-        let Some(out) = library_wallet(&offer, alg).await else {
+        let Some(out) = library_wallet(&offer, alg, flow, dpop).await else {
             break;
         };
-        assert_eq!(out["ok"], true, "{alg}: {out}");
+        assert_eq!(out["ok"], true, "{alg} {flow} dpop={dpop}: {out}");
         assert_eq!(out["retried"], false, "one nonce served the whole batch");
+        assert_eq!(out["token_type"], if dpop { "DPoP" } else { "Bearer" });
         let credentials = out["credentials"].as_array().unwrap();
         assert_eq!(credentials.len(), 10);
         println!(
-            "measured: {alg} holder keys, a batch of ten through @openid4vc/openid4vci (offer to credentials, ten proofs signed in node) in {:.1} ms (debug build)",
+            "measured: {alg} holder keys, {flow} grant, dpop={dpop}: a batch of ten through @openid4vc/openid4vci (offer to credentials, ten proofs signed in node) in {:.1} ms (debug build)",
             out["ms"].as_f64().unwrap()
         );
         // Each credential is bound to the key its proof proved, and signed

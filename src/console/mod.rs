@@ -75,8 +75,38 @@ impl Console {
     }
 }
 
+/// The authorization page's policy: the console's, but a form may lead
+/// anywhere (browsers apply `form-action` to the redirect after a POST, and
+/// the confirmation's redirect goes to the wallet, often a scheme of its own).
+const WALLET_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+    connect-src 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// The holder's authorization page (OpenID4VCI's authorization code flow),
+/// under the console's look and same-origin rule, with its own policy.
+fn wallet_pages<S: Clone + Send + Sync + 'static>(console: &Arc<Console>) -> Router<S> {
+    Router::new()
+        .route(
+            "/oid4vci/authorize",
+            get(pages::wallet_authorize::ask).post(pages::wallet_authorize::confirm),
+        )
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(console),
+            page::same_origin,
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(WALLET_CSP),
+        ))
+        .with_state(Arc::clone(console))
+}
+
 /// The console's routes, ready to merge into the vault's router.
 pub fn router<S: Clone + Send + Sync + 'static>(console: Arc<Console>) -> Router<S> {
+    let wallet = wallet_pages(&console);
     Router::new()
         .route("/console", get(pages::home::redirect))
         .route("/console/", get(pages::home::page))
@@ -113,4 +143,5 @@ pub fn router<S: Clone + Send + Sync + 'static>(console: Arc<Console>) -> Router
             HeaderValue::from_static(CSP),
         ))
         .with_state(console)
+        .merge(wallet)
 }

@@ -134,6 +134,70 @@ impl PublicKey {
             Self::Ed25519(key) => json!({"kty": "OKP", "crv": "Ed25519", "x": URL_SAFE_NO_PAD.encode(key.to_bytes())}),
         }
     }
+    /// The key's RFC 7638 JWK thumbprint (SHA-256, base64url): its required
+    /// members in lexicographic order, no spaces.
+    #[must_use]
+    pub fn thumbprint(&self) -> String {
+        use sha2::Digest as _;
+        let jwk = self.jwk();
+        let member = |name: &str| jwk.get(name).and_then(Value::as_str).unwrap_or_default().to_owned();
+        let canonical = match self {
+            Self::Es256(_) => format!(
+                r#"{{"crv":"P-256","kty":"EC","x":"{}","y":"{}"}}"#,
+                member("x"),
+                member("y")
+            ),
+            Self::Ed25519(_) => format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{}"}}"#, member("x")),
+        };
+        URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(canonical.as_bytes()))
+    }
+}
+
+/// A compact JWS taken apart: its header and claims (decoded objects), the
+/// signed part's length (`header.payload`) and the signature.
+pub struct CompactJws {
+    pub header: serde_json::Map<String, Value>,
+    pub claims: serde_json::Map<String, Value>,
+    pub signed_len: usize,
+    pub signature: Vec<u8>,
+}
+
+impl CompactJws {
+    /// Reads a compact JWS whose header and payload are JSON objects.
+    #[must_use]
+    pub fn parse(jws: &str) -> Option<Self> {
+        let mut parts = jws.split('.');
+        let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+            return None;
+        };
+        let decode = |part: &str| -> Option<serde_json::Map<String, Value>> {
+            match serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).ok()?) {
+                Ok(Value::Object(m)) => Some(m),
+                _ => None,
+            }
+        };
+        Some(Self {
+            header: decode(h)?,
+            claims: decode(p)?,
+            signed_len: h.len() + 1 + p.len(),
+            signature: URL_SAFE_NO_PAD.decode(s).ok()?,
+        })
+    }
+
+    /// The holder key a self-signed JWS carries in its header (`jwk`, public
+    /// only: a `d` member is refused, Appendix F.4 of OpenID4VCI 1.0), once
+    /// the signature over `jws` verifies under it with the header's `alg`.
+    #[must_use]
+    pub fn self_signed_key(&self, jws: &str) -> Option<PublicKey> {
+        let jwk = self.header.get("jwk")?;
+        if jwk.get("d").is_some() {
+            return None;
+        }
+        let alg = self.header.get("alg").and_then(Value::as_str)?;
+        let key = PublicKey::from_jwk(jwk).ok()?;
+        let signed = jws.as_bytes().get(..self.signed_len)?;
+        key.verifies(alg, signed, &self.signature).then_some(key)
+    }
 }
 
 /// The private half of an issuer key (both zeroize on drop).

@@ -121,7 +121,8 @@ pub fn router_with(vault: Arc<Vault>, skin: Router<Arc<Vault>>) -> Router {
             get(handlers::wallet::authorization_server),
         )
         .route("/.well-known/jwt-vc-issuer", get(handlers::wallet::jwt_vc_issuer))
-        .route("/oid4vci/token", post(handlers::wallet::token))
+        .route("/oid4vci/token", post(handlers::oauth::token))
+        .route("/oid4vci/par", post(handlers::oauth::par))
         .route("/oid4vci/nonce", post(handlers::wallet::nonce))
         .route("/oid4vci/credential", post(handlers::wallet::credential))
         .route("/v1/status-lists/{n}", get(handlers::status_lists::status_list))

@@ -1,5 +1,6 @@
 //! Holder-held credentials' in-memory state, which the vault holds: the
-//! issuer keys, offers, access tokens and nonces (see `credentials` for the
+//! issuer keys, offers, pushed authorization requests, authorization
+//! codes, access tokens, nonces and DPoP proof ids (see `credentials` for the
 //! flow that uses them). Nothing here knows the vault.
 //!
 //! Each table is a [`SharedTable`]: a source address (the clerk's for an
@@ -36,6 +37,16 @@ pub const LIST_TTL: i64 = 300;
 pub const CONFIGURATION_ID: &str = "municipal_id";
 /// The pre-authorized code grant type.
 pub const PRE_AUTHORIZED: &str = "urn:ietf:params:oauth:grant-type:pre-authorized_code";
+/// The authorization code grant type.
+pub const AUTHORIZATION_CODE: &str = "authorization_code";
+/// How long a pushed authorization request waits for the holder to
+/// confirm with the clerk's code, in seconds.
+pub const REQUEST_TTL: i64 = 600;
+/// How long an authorization code waits for the wallet, in seconds.
+pub const CODE_TTL: i64 = 120;
+/// How long a DPoP proof's `jti` is remembered (beyond the proof's own
+/// window of acceptance), in seconds.
+pub(super) const JTI_TTL: i64 = 420;
 
 /// What an offer will issue, decided when the clerk made it.
 #[derive(Clone)]
@@ -56,6 +67,32 @@ pub(super) struct Offer {
 
 pub(super) struct Grant {
     pub(super) pending: Pending,
+    /// The JWK thumbprint of the DPoP key the token is bound to (RFC 9449),
+    /// if the wallet asked with a DPoP proof.
+    pub(super) jkt: Option<String>,
+}
+
+/// A pushed authorization request (RFC 9126), waiting for the holder to
+/// confirm with the clerk's transaction code.
+#[derive(Clone)]
+pub(super) struct Pushed {
+    /// The offer it redeems (its pre-authorized code's hash).
+    pub(super) offer: [u8; 32],
+    pub(super) client_id: String,
+    pub(super) redirect_uri: String,
+    /// PKCE's S256 code challenge.
+    pub(super) challenge: String,
+    pub(super) state: Option<String>,
+    pub(super) jkt: Option<String>,
+}
+
+/// An authorization code, for the wallet that pushed its request.
+pub(super) struct Code {
+    pub(super) pending: Pending,
+    pub(super) client_id: String,
+    pub(super) redirect_uri: String,
+    pub(super) challenge: String,
+    pub(super) jkt: Option<String>,
 }
 
 /// Why a wallet's request was refused: the OAuth / OpenID4VCI error code
@@ -81,6 +118,13 @@ pub struct Credentials {
     pub(super) offers: SharedTable<[u8; 32], Offer>,
     pub(super) grants: SharedTable<[u8; 32], Grant>,
     pub(super) nonces: SharedTable<[u8; 32], ()>,
+    /// An offer's `issuer_state` (hashed) → its pre-authorized code's hash:
+    /// both grants of one offer redeem the same thing, once.
+    pub(super) states: SharedTable<[u8; 32], [u8; 32]>,
+    pub(super) pushed: SharedTable<[u8; 32], Pushed>,
+    pub(super) codes: SharedTable<[u8; 32], Code>,
+    /// DPoP proofs' `jti`s seen (hashed): a proof is used once.
+    pub(super) jtis: SharedTable<[u8; 32], ()>,
     /// One issuance at a time draws status indices.
     pub(super) draw: tokio::sync::Mutex<()>,
 }
@@ -111,6 +155,10 @@ impl Credentials {
             offers: SharedTable::new(SHARE, MAX_PENDING),
             grants: SharedTable::new(SHARE, MAX_PENDING),
             nonces: SharedTable::new(SHARE, MAX_PENDING),
+            states: SharedTable::new(SHARE, MAX_PENDING),
+            pushed: SharedTable::new(SHARE, MAX_PENDING),
+            codes: SharedTable::new(SHARE, MAX_PENDING),
+            jtis: SharedTable::new(SHARE * 4, MAX_PENDING * 4),
             draw: tokio::sync::Mutex::new(()),
         }
     }

@@ -11,16 +11,15 @@
 
 use std::sync::Arc;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use rand::Rng;
 use serde_json::{json, Map, Value};
 
-use super::credential_state::{hash, random_secret, refuse, Grant, Offer, Pending, PIN_TRIES};
+pub(super) use super::credential_state::{hash, random_secret, refuse, Grant, Offer, Pending, PIN_TRIES};
 pub use super::credential_state::{
-    Credentials, WalletError, CONFIGURATION_ID, LIST_TTL, OFFER_TTL, PRE_AUTHORIZED, TOKEN_TTL,
+    Credentials, WalletError, AUTHORIZATION_CODE, CODE_TTL, CONFIGURATION_ID, LIST_TTL, OFFER_TTL, PRE_AUTHORIZED,
+    REQUEST_TTL, TOKEN_TTL,
 };
-use crate::crypto::jose::{Alg, PublicKey};
+use crate::crypto::jose::{Alg, CompactJws};
 use crate::crypto::sdjwt;
 use crate::domain::access::{open_birth_date, Permit};
 use crate::domain::audit::{AuditDraft, Decision};
@@ -62,8 +61,12 @@ pub async fn offer(
     let birth = open_birth_date(permit, &v.keys, &card_id, &card.record)?;
     let claims = credential::claims(&card.meta, birth, today, &v.config.facts.age_thresholds);
     let code = random_secret();
+    let issuer_state = random_secret();
     let pin = format!("{:06}", rand::rngs::OsRng.gen_range(0..1_000_000u32));
     let now = now.unix_timestamp();
+    v.credentials
+        .states
+        .insert(source, hash(&issuer_state), hash(&code), now, now + OFFER_TTL);
     v.credentials.offers.insert(
         source,
         hash(&code),
@@ -84,10 +87,13 @@ pub async fn offer(
     let offer = json!({
         "credential_issuer": issuer_url(v),
         "credential_configuration_ids": [CONFIGURATION_ID],
-        "grants": {PRE_AUTHORIZED: {
-            "pre-authorized_code": code,
-            "tx_code": {"input_mode": "numeric", "length": 6, "description": "the code the clerk reads to you"},
-        }},
+        "grants": {
+            PRE_AUTHORIZED: {
+                "pre-authorized_code": code,
+                "tx_code": {"input_mode": "numeric", "length": 6, "description": "the code the clerk reads to you"},
+            },
+            AUTHORIZATION_CODE: {"issuer_state": issuer_state},
+        },
     });
     let uri = format!(
         "openid-credential-offer://?credential_offer={}",
@@ -96,66 +102,83 @@ pub async fn offer(
     Ok((uri, pin))
 }
 
-/// The token endpoint: a pre-authorized code (and its transaction code)
-/// for an access token, once, charged to `source`'s share of the tokens
-/// table. Three wrong transaction codes burn the offer.
+/// What checking a transaction code against an offer found.
+pub(super) enum PinCheck {
+    /// Right: the offer is used up, and this is what it issues.
+    Right(Pending),
+    /// Wrong: this many tries are left (none: the offer is burnt).
+    Wrong(u8),
+    /// No such offer (unknown, used, expired or burnt).
+    Gone,
+}
+
+/// Checks `tx_code` against the offer under `offer` (its code's hash):
+/// right takes the offer; wrong counts a try, and the third burns it.
+pub(super) fn check_pin(v: &Vault, offer: &[u8; 32], tx_code: &str, now: i64) -> PinCheck {
+    let outcome = v.credentials.offers.update(offer, now, |offer| {
+        let right: bool = subtle::ConstantTimeEq::ct_eq(tx_code.as_bytes(), offer.pin.as_bytes()).into();
+        if right {
+            return (false, PinCheck::Right(offer.pending.clone()));
+        }
+        offer.tries += 1;
+        let left = PIN_TRIES.saturating_sub(offer.tries);
+        (left > 0, PinCheck::Wrong(left))
+    });
+    outcome.unwrap_or(PinCheck::Gone)
+}
+
+/// An access token for `pending`, bound to the DPoP key `jkt` if any,
+/// charged to `source`'s share of the tokens table.
+pub(super) fn grant(v: &Vault, source: Source, pending: Pending, jkt: Option<String>, now: i64) -> Token {
+    let access_token = random_secret();
+    let dpop = jkt.is_some();
+    v.credentials.grants.insert(
+        source,
+        hash(&access_token),
+        Grant { pending, jkt },
+        now,
+        now + TOKEN_TTL,
+    );
+    Token {
+        access_token,
+        expires_in: TOKEN_TTL,
+        dpop,
+    }
+}
+
+/// An access token the token endpoint answers with.
+#[derive(Debug)]
+pub struct Token {
+    pub access_token: String,
+    pub expires_in: i64,
+    /// Whether it is DPoP-bound (`token_type` `DPoP`), else a bearer token.
+    pub dpop: bool,
+}
+
+/// The token endpoint's pre-authorized code grant: the code (and its
+/// transaction code) for an access token, once, bound to the DPoP key
+/// `jkt` when the wallet sent a proof. Three wrong transaction codes burn
+/// the offer.
 ///
 /// # Errors
 /// `invalid_grant` for an unknown, used, expired or burnt code or a wrong
 /// transaction code.
-pub fn exchange(v: &Vault, source: Source, code: &str, tx_code: &str) -> Result<(String, i64), WalletError> {
+pub fn exchange(
+    v: &Vault,
+    source: Source,
+    code: &str,
+    tx_code: &str,
+    jkt: Option<String>,
+) -> Result<Token, WalletError> {
     let now = v.clock.now().unix_timestamp();
-    let invalid = refuse(
-        400,
-        "invalid_grant",
-        "the code is unknown, used, expired, or the transaction code is wrong",
-    );
-    // Right: the offer is taken (kept: false). Wrong: a try is counted, and
-    // the third burns it.
-    let outcome = v.credentials.offers.update(&hash(code), now, |offer| {
-        let right: bool = subtle::ConstantTimeEq::ct_eq(tx_code.as_bytes(), offer.pin.as_bytes()).into();
-        if right {
-            return (false, Some(offer.pending.clone()));
-        }
-        offer.tries += 1;
-        (offer.tries < PIN_TRIES, None)
-    });
-    let Some(Some(pending)) = outcome else {
-        return Err(invalid);
-    };
-    let token = random_secret();
-    v.credentials
-        .grants
-        .insert(source, hash(&token), Grant { pending }, now, now + TOKEN_TTL);
-    Ok((token, TOKEN_TTL))
-}
-
-/// A compact JWS taken apart: header and claims (decoded), how long the
-/// signed part is, and the signature.
-struct Jws {
-    header: Map<String, Value>,
-    claims: Map<String, Value>,
-    signed_len: usize,
-    signature: Vec<u8>,
-}
-
-fn jws_parts(jws: &str) -> Option<Jws> {
-    let mut parts = jws.split('.');
-    let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
-        return None;
-    };
-    let decode = |part: &str| -> Option<Map<String, Value>> {
-        match serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).ok()?) {
-            Ok(Value::Object(m)) => Some(m),
-            _ => None,
-        }
-    };
-    Some(Jws {
-        header: decode(h)?,
-        claims: decode(p)?,
-        signed_len: h.len() + 1 + p.len(),
-        signature: URL_SAFE_NO_PAD.decode(s).ok()?,
-    })
+    match check_pin(v, &hash(code), tx_code, now) {
+        PinCheck::Right(pending) => Ok(grant(v, source, pending, jkt, now)),
+        PinCheck::Wrong(_) | PinCheck::Gone => Err(refuse(
+            400,
+            "invalid_grant",
+            "the code is unknown, used, expired, or the transaction code is wrong",
+        )),
+    }
 }
 
 /// Checks one key proof (`openid4vci-proof+jwt`, ES256 or Ed25519 —
@@ -165,29 +188,20 @@ fn jws_parts(jws: &str) -> Option<Jws> {
 /// nonce, which the caller uses up once the whole request is accepted.
 fn key_proof(v: &Vault, proof: &str, now: i64) -> Result<(Value, String), WalletError> {
     let bad = refuse(400, "invalid_proof", "a key proof does not verify");
-    let Jws {
-        header,
-        claims,
-        signed_len,
-        signature,
-    } = jws_parts(proof).ok_or(bad.clone())?;
-    let alg = header.get("alg").and_then(Value::as_str).unwrap_or_default();
-    if header.get("typ").and_then(Value::as_str) != Some("openid4vci-proof+jwt")
-        || header.contains_key("kid")
-        || header.contains_key("x5c")
+    let jws = CompactJws::parse(proof).ok_or(bad.clone())?;
+    if jws.header.get("typ").and_then(Value::as_str) != Some("openid4vci-proof+jwt")
+        || jws.header.contains_key("kid")
+        || jws.header.contains_key("x5c")
     {
         return Err(bad);
     }
-    let jwk = header.get("jwk").ok_or(bad.clone())?;
     // A private key in a proof (OpenID4VCI 1.0 Appendix F.4): the wallet
     // leaked it, and a credential bound to it binds nobody.
-    if jwk.get("d").is_some() {
+    if jws.header.get("jwk").is_some_and(|jwk| jwk.get("d").is_some()) {
         return Err(refuse(400, "invalid_proof", "the proof's jwk holds a private key"));
     }
-    let key = PublicKey::from_jwk(jwk).map_err(|_| bad.clone())?;
-    if !key.verifies(alg, &proof.as_bytes()[..signed_len], &signature) {
-        return Err(bad);
-    }
+    let key = jws.self_signed_key(proof).ok_or(bad.clone())?;
+    let claims = jws.claims;
     if claims.get("aud").and_then(Value::as_str) != Some(issuer_url(v).as_str()) {
         return Err(bad);
     }
@@ -251,15 +265,45 @@ pub fn status_ref(v: &Vault, index: u64) -> (String, u64) {
 /// request's nonces are used up only once every proof is accepted. One
 /// nonce may serve every proof of a request (§13.8).
 ///
+/// `dpop` is the thumbprint of the key whose DPoP proof came with a
+/// request presenting the token as `DPoP` (checked by the caller): a
+/// DPoP-bound token needs its own key's, a bearer token none.
+///
 /// # Errors
-/// `invalid_token`, `invalid_proof`, `invalid_nonce`; `invalid_grant` when
+/// `invalid_token`, `invalid_dpop_proof`, `invalid_proof`, `invalid_nonce`; `invalid_grant` when
 /// the card was revoked since the offer; 503 when storage fails.
-pub async fn issue(v: &Arc<Vault>, access_token: &str, proofs: &[String]) -> Result<Vec<String>, WalletError> {
+pub async fn issue(
+    v: &Arc<Vault>,
+    access_token: &str,
+    dpop: Option<&str>,
+    proofs: &[String],
+) -> Result<Vec<String>, WalletError> {
     let now = v.clock.now().unix_timestamp();
     let token = hash(access_token);
     let expired = || refuse(401, "invalid_token", "the access token is unknown, used or expired");
-    if !v.credentials.grants.contains(&token, now) {
-        return Err(expired());
+    let bound = v
+        .credentials
+        .grants
+        .update(&token, now, |g| (true, g.jkt.clone()))
+        .ok_or_else(expired)?;
+    match (bound.as_deref(), dpop) {
+        (None, None) => {}
+        (Some(key), Some(proof)) if key == proof => {}
+        (Some(_), None) => {
+            return Err(refuse(
+                401,
+                "invalid_token",
+                "the access token is DPoP-bound: present it as DPoP with a proof of its key",
+            ))
+        }
+        (None, Some(_)) => return Err(refuse(401, "invalid_token", "the access token is a bearer token")),
+        (Some(_), Some(_)) => {
+            return Err(refuse(
+                401,
+                "invalid_dpop_proof",
+                "the DPoP proof is not by the key the token is bound to",
+            ))
+        }
     }
     if proofs.is_empty() || proofs.len() > BATCH {
         return Err(refuse(400, "invalid_credential_request", "between 1 and 10 key proofs"));

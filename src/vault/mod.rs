@@ -7,6 +7,7 @@
 pub mod access_report;
 pub mod attestation_keys;
 pub mod audit_tally;
+pub mod authorization;
 pub mod card_cache;
 pub mod cards;
 pub mod checkpoints;
@@ -14,6 +15,7 @@ pub mod counter;
 pub mod credential_indices;
 pub mod credential_state;
 pub mod credentials;
+pub mod dpop;
 pub mod facts;
 pub mod honey;
 pub mod honey_registry;

@@ -9,6 +9,7 @@
 )]
 
 pub mod cluster;
+pub mod wallet;
 
 use std::net::SocketAddr;
 use std::os::unix::fs::OpenOptionsExt;

@@ -17,6 +17,7 @@ pub mod sessions;
 pub mod studio;
 pub mod studio_cases;
 pub mod studio_report;
+pub mod wallet_authorize;
 
 use std::sync::Arc;
 

@@ -38,5 +38,6 @@ pub(crate) fn rfc3339(unix: i64) -> Option<String> {
 pub use wallet::{
     AuthorizationServerMetadata, BatchIssuance, Configurations, CredentialAnswer, CredentialConfiguration,
     CredentialDisplay, CredentialMetadata, CredentialRequestBody, IssuedCredential, IssuerJwk, IssuerJwks,
-    IssuerMetadata, JwtVcIssuer, NonceAnswer, OAuthError, ProofType, ProofTypes, ProofsBody, TokenAnswer, TokenForm,
+    IssuerMetadata, JwtVcIssuer, NonceAnswer, OAuthError, ParAnswer, ParForm, ProofType, ProofTypes, ProofsBody,
+    TokenAnswer, TokenForm,
 };

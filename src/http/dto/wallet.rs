@@ -71,6 +71,19 @@ pub struct ProofType {
 pub struct AuthorizationServerMetadata {
     pub issuer: String,
     pub token_endpoint: String,
+    /// The page where the holder confirms with the clerk's code.
+    pub authorization_endpoint: String,
+    /// RFC 9126; required before the authorization endpoint.
+    pub pushed_authorization_request_endpoint: String,
+    pub require_pushed_authorization_requests: bool,
+    /// `code`.
+    pub response_types_supported: Vec<String>,
+    /// `S256`.
+    pub code_challenge_methods_supported: Vec<String>,
+    /// RFC 9207: authorization responses carry `iss`.
+    pub authorization_response_iss_parameter_supported: bool,
+    /// RFC 9449.
+    pub dpop_signing_alg_values_supported: Vec<String>,
     pub grant_types_supported: Vec<String>,
     pub token_endpoint_auth_methods_supported: Vec<String>,
     pub scopes_supported: Vec<String>,
@@ -107,22 +120,64 @@ pub struct IssuerJwk {
     pub use_: String,
 }
 
-/// `POST /oid4vci/token`'s form.
+/// `POST /oid4vci/token`'s form: the fields of one grant or the other.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct TokenForm {
-    /// `urn:ietf:params:oauth:grant-type:pre-authorized_code`.
+    /// `urn:ietf:params:oauth:grant-type:pre-authorized_code` or `authorization_code`.
     pub grant_type: String,
+    /// Pre-authorized code grant: the code from the clerk's offer.
     #[serde(rename = "pre-authorized_code")]
-    pub pre_authorized_code: String,
-    /// The six digits the clerk read to the holder.
-    pub tx_code: String,
+    pub pre_authorized_code: Option<String>,
+    /// Pre-authorized code grant: the six digits the clerk read to the holder.
+    pub tx_code: Option<String>,
+    /// Authorization code grant: the code from the authorization response.
+    pub code: Option<String>,
+    /// Authorization code grant: the PKCE verifier.
+    pub code_verifier: Option<String>,
+    /// Authorization code grant: as in the pushed request.
+    pub redirect_uri: Option<String>,
+    /// Authorization code grant: as in the pushed request.
+    pub client_id: Option<String>,
+}
+
+/// `POST /oid4vci/par`'s form (RFC 9126, OpenID4VCI 1.0 §5.1).
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ParForm {
+    /// `code`.
+    pub response_type: String,
+    pub client_id: String,
+    pub redirect_uri: String,
+    /// `municipal_id` (or `authorization_details`).
+    pub scope: Option<String>,
+    /// A JSON array with an `openid_credential` entry for `municipal_id`.
+    pub authorization_details: Option<String>,
+    /// base64url(SHA-256(code_verifier)).
+    pub code_challenge: String,
+    /// `S256`.
+    pub code_challenge_method: String,
+    /// From the clerk's offer.
+    pub issuer_state: String,
+    pub state: Option<String>,
+    /// The credential issuer, if given.
+    pub resource: Option<String>,
+    /// RFC 9449 §10: the thumbprint of the DPoP key to bind the code to.
+    pub dpop_jkt: Option<String>,
+}
+
+/// `POST /oid4vci/par`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ParAnswer {
+    /// `urn:ietf:params:oauth:request_uri:…`, for the authorization page.
+    pub request_uri: String,
+    /// Seconds.
+    pub expires_in: i64,
 }
 
 /// `POST /oid4vci/token`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TokenAnswer {
     pub access_token: String,
-    /// `Bearer`.
+    /// `Bearer`, or `DPoP` when the request carried a DPoP proof.
     pub token_type: String,
     /// Seconds.
     pub expires_in: i64,

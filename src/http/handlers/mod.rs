@@ -9,6 +9,7 @@ pub mod holds;
 pub mod honey;
 pub mod keys;
 pub mod legal;
+pub mod oauth;
 pub mod ops;
 pub mod policies;
 pub mod principals;

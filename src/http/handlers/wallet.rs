@@ -20,17 +20,19 @@ use crate::domain::credential::{BATCH, VCT};
 use crate::http::dto::{
     AuthorizationServerMetadata, BatchIssuance, Configurations, CredentialAnswer, CredentialConfiguration,
     CredentialDisplay, CredentialMetadata, CredentialRequestBody, IssuedCredential, IssuerJwk, IssuerJwks,
-    IssuerMetadata, JwtVcIssuer, NonceAnswer, OAuthError, ProofType, ProofTypes, TokenAnswer, TokenForm,
+    IssuerMetadata, JwtVcIssuer, NonceAnswer, OAuthError, ProofType, ProofTypes,
 };
 use crate::http::error::{ApiError, Error};
-use crate::http::openapi::{Busy, PayloadTooLarge, WalletRefused, WalletTokenRefused};
+use crate::http::openapi::{Busy, PayloadTooLarge, WalletRefused};
 use crate::http::Peer;
-use crate::vault::credentials::{self as issuance, issuer_url, WalletError, CONFIGURATION_ID, PRE_AUTHORIZED};
+use crate::vault::credentials::{
+    self as issuance, issuer_url, WalletError, AUTHORIZATION_CODE, CONFIGURATION_ID, PRE_AUTHORIZED,
+};
 use crate::vault::shares::Source;
 use crate::vault::Vault;
 
 /// The share of the wallet tables a request's address is charged to.
-fn source(peer: Option<&Extension<Peer>>) -> Source {
+pub(super) fn source(peer: Option<&Extension<Peer>>) -> Source {
     peer.map_or(Source::UNKNOWN, |p| Source::of(p.addr.ip()))
 }
 
@@ -46,14 +48,20 @@ impl IntoResponse for WalletError {
         };
         let mut resp = (status, Json(body)).into_response();
         if status == StatusCode::UNAUTHORIZED {
+            // Both schemes the credential endpoint takes (RFC 6750, RFC 9449 §7.1).
+            let challenge = if self.code == "invalid_dpop_proof" {
+                r#"DPoP error="invalid_dpop_proof", algs="ES256 Ed25519 EdDSA""#
+            } else {
+                r#"Bearer, DPoP algs="ES256 Ed25519 EdDSA""#
+            };
             resp.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
         }
         resp
     }
 }
 
-fn bad_request(description: &'static str) -> WalletError {
+pub(super) const fn bad_request(description: &'static str) -> WalletError {
     WalletError {
         status: 400,
         code: "invalid_request",
@@ -61,7 +69,7 @@ fn bad_request(description: &'static str) -> WalletError {
     }
 }
 
-async fn read_body(body: Body) -> Result<Vec<u8>, WalletError> {
+pub(super) async fn read_body(body: Body) -> Result<Vec<u8>, WalletError> {
     Limited::new(body, WALLET_LIMIT)
         .collect()
         .await
@@ -112,25 +120,34 @@ pub async fn metadata(State(v): State<Arc<Vault>>) -> Json<IssuerMetadata> {
     })
 }
 
-/// `GET /.well-known/oauth-authorization-server` (RFC 8414): the token
-/// endpoint, the one grant, and that a wallet needs no client id for it
-/// (OpenID4VCI 1.0 §12.3). Only the pre-authorized code grant: no
-/// `response_types_supported`, as §12.2.4 allows.
+/// `GET /.well-known/oauth-authorization-server` (RFC 8414): both grants
+/// (the pre-authorized code, anonymous; the authorization code with PAR
+/// and PKCE S256, for a public client), DPoP's algorithms, and the
+/// `iss` in authorization responses (RFC 9207).
 #[utoipa::path(
     get,
     path = "/.well-known/oauth-authorization-server",
     tag = "wallets",
-    description = "RFC 8414 authorization server metadata: the token endpoint, the pre-authorized \
-        code grant, anonymous access to it. Not audited.\n\n\
+    description = "RFC 8414 authorization server metadata: the token, PAR and authorization \
+        endpoints, both grants (pre-authorized code, anonymous; authorization code with PAR \
+        required and PKCE S256), the scope, DPoP's algorithms. Not audited.\n\n\
         Permissions: none (public).",
     responses((status = 200, description = "the metadata", body = AuthorizationServerMetadata), Busy)
 )]
 pub async fn authorization_server(State(v): State<Arc<Vault>>) -> Json<AuthorizationServerMetadata> {
     let iss = issuer_url(&v);
+    let algs: Vec<String> = jose::ACCEPTED.map(String::from).to_vec();
     Json(AuthorizationServerMetadata {
         token_endpoint: format!("{iss}/oid4vci/token"),
+        authorization_endpoint: format!("{iss}/oid4vci/authorize"),
+        pushed_authorization_request_endpoint: format!("{iss}/oid4vci/par"),
+        require_pushed_authorization_requests: true,
+        response_types_supported: vec!["code".into()],
+        code_challenge_methods_supported: vec!["S256".into()],
+        authorization_response_iss_parameter_supported: true,
+        dpop_signing_alg_values_supported: algs,
         issuer: iss,
-        grant_types_supported: vec![PRE_AUTHORIZED.into()],
+        grant_types_supported: vec![AUTHORIZATION_CODE.into(), PRE_AUTHORIZED.into()],
         token_endpoint_auth_methods_supported: vec!["none".into()],
         scopes_supported: vec![CONFIGURATION_ID.into()],
         pre_authorized_grant_anonymous_access_supported: true,
@@ -161,80 +178,6 @@ pub async fn jwt_vc_issuer(State(v): State<Arc<Vault>>) -> Result<Json<JwtVcIssu
     Ok(Json(JwtVcIssuer {
         issuer: issuer_url(&v),
         jwks: IssuerJwks { keys },
-    }))
-}
-
-/// The token request's parameters the vault reads; any other is ignored
-/// (OpenID4VCI 1.0 §6.1: the server MUST ignore unrecognized ones).
-#[derive(Default)]
-struct TokenRequest {
-    grant_type: Option<String>,
-    code: Option<String>,
-    tx_code: Option<String>,
-}
-
-impl TokenRequest {
-    /// Parses the form; a parameter given twice is refused (RFC 6749 §3.2).
-    fn parse(bytes: &[u8]) -> Result<Self, WalletError> {
-        let mut req = Self::default();
-        for (k, val) in url::form_urlencoded::parse(bytes) {
-            let slot = match k.as_ref() {
-                "grant_type" => &mut req.grant_type,
-                "pre-authorized_code" => &mut req.code,
-                "tx_code" => &mut req.tx_code,
-                _ => continue,
-            };
-            if slot.replace(val.into_owned()).is_some() {
-                return Err(bad_request("a parameter is repeated"));
-            }
-        }
-        Ok(req)
-    }
-}
-
-/// `POST /oid4vci/token` (form-encoded): the pre-authorized code and the
-/// transaction code for an access token. Errors as OpenID4VCI 1.0 §6.3:
-/// a missing code or transaction code is `invalid_request`, a wrong one
-/// `invalid_grant`.
-#[utoipa::path(
-    post,
-    path = "/oid4vci/token",
-    tag = "wallets",
-    description = "OAuth token endpoint for the pre-authorized code grant (OpenID4VCI 1.0 §6): \
-        the code from the clerk's offer and the transaction code the clerk read, once, for an \
-        access token of five minutes. Three wrong transaction codes burn the offer. Parameters \
-        the vault does not know are ignored.\n\n\
-        Permissions: the pre-authorized code (no principal).",
-    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
-    responses(
-        (status = 200, description = "an access token", body = TokenAnswer),
-        WalletTokenRefused,
-        PayloadTooLarge,
-        Busy,
-    )
-)]
-pub async fn token(
-    State(v): State<Arc<Vault>>,
-    peer: Option<Extension<Peer>>,
-    body: Body,
-) -> Result<Json<TokenAnswer>, WalletError> {
-    let req = TokenRequest::parse(&read_body(body).await?)?;
-    if req.grant_type.as_deref() != Some(PRE_AUTHORIZED) {
-        return Err(WalletError {
-            status: 400,
-            code: "unsupported_grant_type",
-            description: "only the pre-authorized code grant",
-        });
-    }
-    let code = req.code.ok_or(bad_request("pre-authorized_code is missing"))?;
-    // Every offer carries a tx_code object, so a token request without one
-    // is malformed; it costs the offer no try.
-    let tx_code = req.tx_code.ok_or(bad_request("tx_code is missing"))?;
-    let (access_token, expires_in) = issuance::exchange(&v, source(peer.as_ref()), &code, &tx_code)?;
-    Ok(Json(TokenAnswer {
-        access_token,
-        token_type: "Bearer".into(),
-        expires_in,
     }))
 }
 
@@ -365,25 +308,50 @@ impl CredentialRequest {
 )]
 pub async fn credential(
     State(v): State<Arc<Vault>>,
+    peer: Option<Extension<Peer>>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<CredentialAnswer>, WalletError> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .filter(|t| t.len() == 43 && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
-    let Some(token) = token else {
+    let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let (scheme, token) = match authorization.and_then(|a| a.split_once(' ')) {
+        Some(("Bearer", t)) => (false, t),
+        Some(("DPoP", t)) => (true, t),
+        _ => (false, ""),
+    };
+    let token_ok = token.len() == 43
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !token_ok {
         return Err(WalletError {
             status: 401,
             code: "invalid_token",
-            description: "a bearer access token is required",
+            description: "a bearer or DPoP access token is required",
         });
+    }
+    // A token presented as DPoP comes with a proof by its key, for this
+    // request and this token (RFC 9449 §7).
+    let dpop = if scheme {
+        let proof = super::oauth::dpop_header(&headers, 401)?.ok_or(WalletError {
+            status: 401,
+            code: "invalid_dpop_proof",
+            description: "a DPoP token needs a DPoP proof",
+        })?;
+        Some(crate::vault::dpop::check(
+            &v,
+            source(peer.as_ref()),
+            proof,
+            ("POST", "/oid4vci/credential"),
+            Some(token),
+            401,
+        )?)
+    } else {
+        None
     };
     let bytes = read_body(body).await?;
     let req: CredentialRequest = serde_json::from_slice(&bytes)
         .map_err(|_| credential_refusal("invalid_credential_request", "the body is not a credential request"))?;
-    let credentials = issuance::issue(&v, token, &req.into_proofs()?).await?;
+    let credentials = issuance::issue(&v, token, dpop.as_deref(), &req.into_proofs()?).await?;
     Ok(Json(CredentialAnswer {
         credentials: credentials
             .into_iter()
