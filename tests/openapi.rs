@@ -75,6 +75,7 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("get", "/.well-known/oauth-authorization-server"),
     ("get", "/.well-known/jwt-vc-issuer"),
     ("post", "/oid4vci/token"),
+    ("post", "/oid4vci/par"),
     ("post", "/oid4vci/nonce"),
     ("post", "/oid4vci/credential"),
     ("get", "/v1/status-lists/{n}"),

@@ -593,3 +593,148 @@ async fn a_dpop_bound_token_is_spent_only_with_a_fresh_proof_by_its_key() {
     assert_eq!(s, StatusCode::OK, "{a}");
     v.stop().await;
 }
+
+/// The vault's ES256 issuer public key (uncompressed point) for rcgen.
+struct VaultKey(Vec<u8>);
+
+impl rcgen::PublicKeyData for VaultKey {
+    fn der_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    fn algorithm(&self) -> &rcgen::SignatureAlgorithm {
+        &rcgen::PKCS_ECDSA_P256_SHA256
+    }
+}
+
+fn header_of(jws: &str) -> Value {
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(jws.split('.').next().unwrap()).unwrap()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_city_certificate_chain_rides_on_credentials_and_status_lists_as_x5c() {
+    let v = TestVault::start("idnyc").await;
+    let (_, doc) = v
+        .call(reqwest::Method::GET, "/.well-known/jwt-vc-issuer", None, None)
+        .await;
+    let dir = v.stop().await;
+    std::fs::write(dir.path().join("jwks.json"), doc.to_string()).unwrap();
+
+    // The key the city CA is to certify, as `credential issuer-key` prints it.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_civic-vault"))
+        .args(["credential", "issuer-key", "--jwks"])
+        .arg(dir.path().join("jwks.json"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let pem = String::from_utf8(out.stdout).unwrap();
+    assert!(pem.starts_with("-----BEGIN PUBLIC KEY-----\n"), "{pem}");
+    let block = x509_parser::pem::Pem::iter_from_buffer(pem.as_bytes())
+        .next()
+        .unwrap()
+        .unwrap();
+    let (_, spki) =
+        <x509_parser::x509::SubjectPublicKeyInfo as x509_parser::prelude::FromDer<_>>::from_der(&block.contents)
+            .unwrap();
+    let point = spki.subject_public_key.data.to_vec();
+    let jwk = doc["jwks"]["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kty"] == "EC")
+        .unwrap()
+        .clone();
+    let xy = [jwk["x"].as_str().unwrap(), jwk["y"].as_str().unwrap()].map(|c| URL_SAFE_NO_PAD.decode(c).unwrap());
+    assert_eq!(
+        point,
+        [vec![4u8], xy[0].clone(), xy[1].clone()].concat(),
+        "the PEM is the JWKS's ES256 key"
+    );
+
+    // The city's CA certifies it; the chain goes in the configuration.
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "City of Example Root CA");
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let mut leaf_params = rcgen::CertificateParams::new(vec!["vault.city.example".into()]).unwrap();
+    leaf_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "City of Example credential issuer");
+    let leaf = leaf_params.signed_by(&VaultKey(point), &ca, &ca_key).unwrap();
+    let chain = dir.path().join("issuer-chain.pem");
+    std::fs::write(&chain, format!("{}{}", leaf.pem(), ca.pem())).unwrap();
+
+    // A chain for another key stops the start, saying how to mend it.
+    let wrong = dir.path().join("wrong-chain.pem");
+    std::fs::write(&wrong, ca.pem()).unwrap();
+    let mut config = common::test_config(dir.path(), "idnyc");
+    config.credentials.certificate_chain = Some(wrong.clone());
+    let err = civic_vault::Vault::open(config.clone(), std::sync::Arc::new(civic_vault::clock::SystemClock))
+        .await
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("certificate_chain") && err.contains("credential issuer-key"),
+        "{err}"
+    );
+    std::fs::write(&wrong, "not a certificate").unwrap();
+    let err = civic_vault::Vault::open(config.clone(), std::sync::Arc::new(civic_vault::clock::SystemClock))
+        .await
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("no certificate"), "{err}");
+
+    config.credentials.certificate_chain = Some(chain);
+    let v = TestVault::start_in(dir, config).await;
+    let clerk = v.clerk().await;
+    let card = v.enroll_one(&clerk, "P10", "1990-04-12").await;
+    let (_, offer) = make_offer(&v, &clerk, &card).await;
+    let inner = offer_of(offer["offer_uri"].as_str().unwrap());
+    let issuer = inner["credential_issuer"].as_str().unwrap().to_owned();
+    let code = inner["grants"][PRE_AUTHORIZED]["pre-authorized_code"].as_str().unwrap();
+    let pin = offer["user_pin"].as_str().unwrap();
+    let (s, t) = form(
+        &v,
+        "/oid4vci/token",
+        &[
+            ("grant_type", PRE_AUTHORIZED),
+            ("pre-authorized_code", code),
+            ("tx_code", pin),
+        ],
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{t}");
+    let holder = Holder::new();
+    let resp = v
+        .http
+        .post(v.url("/oid4vci/credential"))
+        .bearer_auth(t["access_token"].as_str().unwrap())
+        .json(&json!({"credential_configuration_id": "municipal_id", "proofs": {"jwt": [holder.proof(&issuer, &nonce(&v).await)]}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let a: Value = resp.json().await.unwrap();
+    let credential = a["credentials"][0]["credential"].as_str().unwrap();
+    let expected = json!([
+        base64::engine::general_purpose::STANDARD.encode(leaf.der()),
+        base64::engine::general_purpose::STANDARD.encode(ca.der()),
+    ]);
+    assert_eq!(header_of(credential)["x5c"], expected);
+    let list = v
+        .http
+        .get(v.url("/v1/status-lists/0"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(header_of(&list)["x5c"], expected);
+    v.stop().await;
+}

@@ -1,7 +1,8 @@
 //! `civic-vault credential verify`: checks a presented holder-held
 //! credential offline, as a city system would, with the issuer's JWKS and
 //! the status list in files (fetched and cached however the system likes).
-//! It never calls the vault.
+//! It never calls the vault. `civic-vault credential issuer-key`: the
+//! ES256 issuer key of that JWKS as a PEM public key, for a city CA.
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -35,6 +36,45 @@ pub(super) enum CredentialCommand {
         /// The presentation file (standard input when absent).
         presentation: Option<PathBuf>,
     },
+    /// Print an ES256 issuer key of a JWKS (the vault's
+    /// `/.well-known/jwt-vc-issuer` document) as a PEM public key, for the
+    /// city's CA to certify; the chain then goes in `[credentials]
+    /// certificate_chain`.
+    IssuerKey {
+        /// The JWKS, or the vault's `/.well-known/jwt-vc-issuer` document.
+        #[arg(long)]
+        jwks: PathBuf,
+        /// Which key, when the JWKS holds more than one ES256 key.
+        #[arg(long)]
+        kid: Option<String>,
+    },
+}
+
+/// The ES256 key `kid` names (or the only one) of `jwks`, as PEM.
+fn issuer_key(jwks: &Value, kid: Option<&str>) -> Result<String, String> {
+    let es256: Vec<&Value> = jwks["keys"]
+        .as_array()
+        .ok_or("--jwks holds no keys")?
+        .iter()
+        .filter(|k| k["kty"] == "EC" && k["crv"] == "P-256")
+        .filter(|k| kid.is_none_or(|id| k["kid"] == id))
+        .collect();
+    let [key] = es256.as_slice() else {
+        let kids: Vec<&str> = jwks["keys"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|k| k["kty"] == "EC")
+            .filter_map(|k| k["kid"].as_str())
+            .collect();
+        return Err(format!(
+            "--jwks: {} ES256 keys match; name one with --kid (ES256 keys: {})",
+            es256.len(),
+            kids.join(", ")
+        ));
+    };
+    let public = civic_vault::crypto::jose::PublicKey::from_jwk(key).map_err(|e| format!("--jwks: {e}"))?;
+    civic_vault::crypto::x5c::public_key_pem(&public).ok_or_else(|| "--jwks: not a P-256 key".to_owned())
 }
 
 fn read(path: &PathBuf, what: &str) -> Result<String, String> {
@@ -42,19 +82,27 @@ fn read(path: &PathBuf, what: &str) -> Result<String, String> {
 }
 
 pub(super) fn credential(command: CredentialCommand) -> Result<ExitCode, String> {
-    let CredentialCommand::Verify {
-        jwks,
-        status_list,
-        audience,
-        nonce,
-        max_age,
-        presentation,
-    } = command;
-    let jwks: Value = serde_json::from_str(&read(&jwks, "--jwks")?).map_err(|e| format!("--jwks: {e}"))?;
-    let jwks = if jwks.get("jwks").is_some() {
-        jwks["jwks"].clone()
-    } else {
-        jwks
+    let read_jwks = |path: &PathBuf| -> Result<Value, String> {
+        let jwks: Value = serde_json::from_str(&read(path, "--jwks")?).map_err(|e| format!("--jwks: {e}"))?;
+        Ok(if jwks.get("jwks").is_some() {
+            jwks["jwks"].clone()
+        } else {
+            jwks
+        })
+    };
+    let (jwks, status_list, audience, nonce, max_age, presentation) = match command {
+        CredentialCommand::IssuerKey { jwks, kid } => {
+            print!("{}", issuer_key(&read_jwks(&jwks)?, kid.as_deref())?);
+            return Ok(ExitCode::SUCCESS);
+        }
+        CredentialCommand::Verify {
+            jwks,
+            status_list,
+            audience,
+            nonce,
+            max_age,
+            presentation,
+        } => (read_jwks(&jwks)?, status_list, audience, nonce, max_age, presentation),
     };
     let list = read(&status_list, "--status-list")?.trim().to_owned();
     let presented = match presentation {

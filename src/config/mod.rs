@@ -251,12 +251,19 @@ pub struct Credentials {
     /// kinds of issuer key are kept and published either way; status
     /// lists are always signed ES256.
     pub signing_alg: crate::crypto::jose::Alg,
+    /// A PEM file holding a city PKI's certificate chain (leaf first) for
+    /// the ES256 issuer key: credentials and status-list tokens it signs
+    /// then carry it as `x5c`. The vault refuses to start when the leaf
+    /// does not certify its active ES256 key; while it does, the sweep
+    /// does not rotate that key (the certificate governs its life).
+    pub certificate_chain: Option<std::path::PathBuf>,
 }
 
 impl Default for Credentials {
     fn default() -> Self {
         Self {
             signing_alg: crate::crypto::jose::Alg::Es256,
+            certificate_chain: None,
         }
     }
 }

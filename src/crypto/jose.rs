@@ -271,7 +271,17 @@ impl IssuerSigner {
     /// algorithm and `kid`.
     #[must_use]
     pub fn sign_typed(&self, typ: &str, claims: &Value) -> String {
-        let header = json!({"alg": self.alg().name(), "typ": typ, "kid": self.kid});
+        self.sign_typed_x5c(typ, claims, None)
+    }
+
+    /// As [`Self::sign_typed`], with a certificate chain for this key in
+    /// the header (`x5c`, leaf first) when one is given.
+    #[must_use]
+    pub fn sign_typed_x5c(&self, typ: &str, claims: &Value, x5c: Option<&[String]>) -> String {
+        let mut header = json!({"alg": self.alg().name(), "typ": typ, "kid": self.kid});
+        if let Some(chain) = x5c {
+            header["x5c"] = json!(chain);
+        }
         let mut out = URL_SAFE_NO_PAD.encode(header.to_string());
         out.push('.');
         URL_SAFE_NO_PAD.encode_string(claims.to_string(), &mut out);

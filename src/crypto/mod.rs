@@ -18,6 +18,7 @@ pub mod seal;
 mod secret;
 pub mod status_cwt;
 mod token;
+pub mod x5c;
 
 pub use aead::{open, seal, AeadError, DataKey, IndexKey, WrappedKey};
 pub use attest::Attestor;

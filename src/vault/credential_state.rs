@@ -115,6 +115,9 @@ pub(super) const fn refuse(status: u16, code: &'static str, description: &'stati
 /// The in-memory state of issuance, and the issuer keys.
 pub struct Credentials {
     pub issuer: IssuerKeys,
+    /// The city PKI's chain for the ES256 issuer key (`[credentials]
+    /// certificate_chain`), if configured.
+    pub chain: Option<crate::crypto::x5c::CertChain>,
     pub(super) offers: SharedTable<[u8; 32], Offer>,
     pub(super) grants: SharedTable<[u8; 32], Grant>,
     pub(super) nonces: SharedTable<[u8; 32], ()>,
@@ -149,9 +152,10 @@ pub(super) fn random_secret() -> String {
 
 impl Credentials {
     #[must_use]
-    pub fn new(issuer: IssuerKeys) -> Self {
+    pub fn new(issuer: IssuerKeys, chain: Option<crate::crypto::x5c::CertChain>) -> Self {
         Self {
             issuer,
+            chain,
             offers: SharedTable::new(SHARE, MAX_PENDING),
             grants: SharedTable::new(SHARE, MAX_PENDING),
             nonces: SharedTable::new(SHARE, MAX_PENDING),

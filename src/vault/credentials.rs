@@ -19,8 +19,9 @@ pub use super::credential_state::{
     Credentials, WalletError, AUTHORIZATION_CODE, CODE_TTL, CONFIGURATION_ID, LIST_TTL, OFFER_TTL, PRE_AUTHORIZED,
     REQUEST_TTL, TOKEN_TTL,
 };
-use crate::crypto::jose::{Alg, CompactJws};
+use crate::crypto::jose::{Alg, CompactJws, IssuerSigner};
 use crate::crypto::sdjwt;
+use crate::crypto::x5c::CertChain;
 use crate::domain::access::{open_birth_date, Permit};
 use crate::domain::audit::{AuditDraft, Decision};
 use crate::domain::card::CardId;
@@ -357,6 +358,7 @@ pub async fn issue(
     }
     drop(guard);
     let iss = issuer_url(v);
+    let x5c = chain_for(v, &signer, now);
     Ok(holders
         .into_iter()
         .zip(indices)
@@ -369,9 +371,48 @@ pub async fn issue(
             payload.insert("exp".into(), json!(pending.exp));
             payload.insert("cnf".into(), json!({"jwk": jwk}));
             payload.insert("status".into(), json!({"status_list": {"idx": idx, "uri": uri}}));
-            sdjwt::issue(&signer, payload, &pending.claims)
+            sdjwt::issue(&signer, x5c, payload, &pending.claims)
         })
         .collect())
+}
+
+/// The chain `x5c` carries for what `signer` signs at `now`: the city's,
+/// when its leaf certifies that key and is in date.
+fn chain_for<'a>(v: &'a Vault, signer: &IssuerSigner, now: i64) -> Option<&'a [String]> {
+    v.credentials
+        .chain
+        .as_ref()
+        .filter(|c| c.certifies(&signer.public(), now))
+        .map(CertChain::x5c)
+}
+
+/// The `[credentials] certificate_chain`, read and checked against the
+/// active ES256 issuer key, or `None` when none is configured.
+///
+/// # Errors
+/// The file does not read as certificates, or its leaf does not certify
+/// the active ES256 issuer key at `now` (a message saying how to mend it).
+pub fn certificate_chain(
+    config: &crate::config::Config,
+    issuer: &crate::crypto::IssuerKeys,
+    now: i64,
+) -> Result<Option<CertChain>, String> {
+    let Some(path) = &config.credentials.certificate_chain else {
+        return Ok(None);
+    };
+    let what = format!("[credentials] certificate_chain {}", path.display());
+    let pem = std::fs::read(path).map_err(|e| format!("{what}: {}", e.kind()))?;
+    let chain = CertChain::from_pem(&pem).map_err(|e| format!("{what}: {e}"))?;
+    let key = issuer.active(Alg::Es256).map_err(|e| format!("{what}: {e}"))?;
+    if !chain.certifies(&key.public(), now) {
+        return Err(format!(
+            "{what}: its first certificate does not certify the active ES256 issuer key {} or is out of date; \
+             have the city CA certify the key `civic-vault credential issuer-key --jwks` prints from \
+             /.well-known/jwt-vc-issuer (start without certificate_chain to fetch it)",
+            key.kid()
+        ));
+    }
+    Ok(Some(chain))
 }
 
 /// How long an issuer key signs before the sweep replaces it, in seconds.
@@ -390,9 +431,18 @@ pub async fn maintain_keys(v: &Arc<Vault>, now: i64) -> Result<(), crate::crypto
     tokio::task::spawn_blocking(move || {
         let keys = &me.credentials.issuer;
         for alg in Alg::ALL {
-            if keys
-                .active_since(alg)
-                .is_some_and(|created| created + ISSUER_KEY_AGE <= now)
+            // A key the city's certificate names lives as long as the
+            // certificate says: rotating it would drop x5c.
+            let certified = keys.active(alg).is_ok_and(|k| {
+                me.credentials
+                    .chain
+                    .as_ref()
+                    .is_some_and(|c| c.certifies(&k.public(), now))
+            });
+            if !certified
+                && keys
+                    .active_since(alg)
+                    .is_some_and(|created| created + ISSUER_KEY_AGE <= now)
             {
                 let kid = keys.rotate(alg, now)?;
                 tracing::info!(%kid, "new credential issuer key");
@@ -432,7 +482,8 @@ pub async fn status_list(v: &Arc<Vault>, n: u32, cwt: bool) -> Result<Option<Vec
     let token = if cwt {
         crate::crypto::status_cwt::status_list_cwt(&signer, &uri, &bits, now, LIST_TTL)
     } else {
-        sdjwt::status_list_token(&signer, &uri, &bits, now, LIST_TTL).map(String::into_bytes)
+        sdjwt::status_list_token(&signer, chain_for(v, &signer, now), &uri, &bits, now, LIST_TTL)
+            .map(String::into_bytes)
     };
     token.map(Some).map_err(|e| Error::internal(e.to_string()))
 }

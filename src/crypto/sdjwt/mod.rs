@@ -66,7 +66,12 @@ impl Disclosure {
 /// `_sd` (sorted, so their order says nothing). Returns
 /// `<jws>~<disclosure>~…~`.
 #[must_use]
-pub fn issue(signer: &IssuerSigner, mut payload: Map<String, Value>, disclosable: &[(String, Value)]) -> String {
+pub fn issue(
+    signer: &IssuerSigner,
+    x5c: Option<&[String]>,
+    mut payload: Map<String, Value>,
+    disclosable: &[(String, Value)],
+) -> String {
     let disclosures: Vec<Disclosure> = disclosable
         .iter()
         .map(|(name, value)| Disclosure::new(name, value))
@@ -75,7 +80,7 @@ pub fn issue(signer: &IssuerSigner, mut payload: Map<String, Value>, disclosable
     digests.sort_unstable();
     payload.insert("_sd".into(), json!(digests));
     payload.insert("_sd_alg".into(), json!(SD_ALG));
-    let mut out = signer.sign_typed(VC_TYP, &Value::Object(payload));
+    let mut out = signer.sign_typed_x5c(VC_TYP, &Value::Object(payload), x5c);
     out.push('~');
     for d in &disclosures {
         out.push_str(&d.encoded);
@@ -117,7 +122,14 @@ pub fn decode_list(lst: &str) -> Result<Vec<u8>, &'static str> {
 ///
 /// # Errors
 /// Compression failed.
-pub fn status_list_token(signer: &IssuerSigner, uri: &str, bits: &[u8], iat: i64, ttl: i64) -> std::io::Result<String> {
+pub fn status_list_token(
+    signer: &IssuerSigner,
+    x5c: Option<&[String]>,
+    uri: &str,
+    bits: &[u8],
+    iat: i64,
+    ttl: i64,
+) -> std::io::Result<String> {
     let claims = json!({
         "sub": uri,
         "iat": iat,
@@ -125,7 +137,7 @@ pub fn status_list_token(signer: &IssuerSigner, uri: &str, bits: &[u8], iat: i64
         "ttl": ttl,
         "status_list": {"bits": 1, "lst": encode_list(bits)?},
     });
-    Ok(signer.sign_typed(STATUS_LIST_TYP, &claims))
+    Ok(signer.sign_typed_x5c(STATUS_LIST_TYP, &claims, x5c))
 }
 
 /// What a KB-JWT binds a presentation to.

@@ -26,6 +26,7 @@ fn fixture(revoked: bool, issuer_alg: Alg, holder_alg: Alg) -> (IssuerSigner, Is
     };
     let sd = issue(
         &issuer,
+        None,
         payload,
         &[("resident".into(), json!(true)), ("age_over_21".into(), json!(false))],
     );
@@ -33,7 +34,7 @@ fn fixture(revoked: bool, issuer_alg: Alg, holder_alg: Alg) -> (IssuerSigner, Is
     if revoked {
         bits[1] = 0b0010_0000;
     }
-    let list = status_list_token(&issuer, URI, &bits, 1000, 300).unwrap();
+    let list = status_list_token(&issuer, None, URI, &bits, 1000, 300).unwrap();
     (issuer, holder, sd, list)
 }
 
