@@ -1,9 +1,12 @@
 //! Holder-held credentials end to end: a clerk's offer, a wallet (driven
 //! here in Rust: holder keys, key proofs, presentations with a KB-JWT)
 //! redeeming it over OpenID4VCI, presentations verified offline by the
-//! vault's own verifier module and by a third party's — the OpenWallet
-//! Foundation's sd-jwt-js (`tests/sdjwt/verify.mjs`) — and revocation
-//! through the status list by every path that ends a card.
+//! vault's own verifier module and by third parties' — the OpenWallet
+//! Foundation's sd-jwt-js (`tests/sdjwt/verify.mjs`) and its Python
+//! reference implementation, PyPI's `sd-jwt` with jwcrypto
+//! (`tests/sdjwt/verify.py`, an ES256 holder's one-claim presentation and
+//! the status list's bit) — and revocation through the status list by
+//! every path that ends a card.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -281,6 +284,47 @@ async fn theirs(door: &Door, presentation: &str, nonce: &str) -> Option<Value> {
     Some(serde_json::from_slice(&out.stdout).unwrap())
 }
 
+/// The Python reference implementation's verdict: the OpenWallet
+/// Foundation's `sd-jwt` 0.10.4 (PyPI, with jwcrypto) in
+/// `tests/sdjwt/verify.py`, given what `door` holds — `{ok, claims,
+/// status}` once the presentation verifies (`ok` when its status is 0), or
+/// `{ok: false, error}`; `None` when its virtual environment is not there
+/// outside CI (under `CI`, its absence fails the test).
+async fn pythons(door: &Door, presentation: &str, nonce: &str) -> Option<Value> {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let python = manifest.join("target/sdjwt-py/bin/python3");
+    if !common::needs(
+        "sdjwt",
+        python.is_file(),
+        "sd-jwt 0.10.4 in target/sdjwt-py, the Python reference verifier (.ci/sdjwt-setup installs it)",
+    ) {
+        return None;
+    }
+    let input = json!({
+        "presentation": presentation,
+        "jwks": door.jwks,
+        "status_lists": door.lists,
+        "nonce": nonce,
+        "aud": VENUE,
+        "vct": VCT,
+        "now": now(),
+        "max_age": 300,
+    });
+    let mut child = tokio::process::Command::new(python)
+        .arg("-I")
+        .arg(manifest.join("tests/sdjwt/verify.py"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the virtual environment's python3 runs");
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(input.to_string().as_bytes()).await.unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().await.unwrap();
+    assert!(out.status.success(), "verify.py failed");
+    Some(serde_json::from_slice(&out.stdout).unwrap())
+}
+
 /// `civic-vault credential verify`'s verdict (the binary, offline, with
 /// files), and its exit status.
 fn cli(door: &Door, presentation: &str, nonce: &str) -> (bool, Value) {
@@ -552,6 +596,90 @@ async fn a_wallet_redeems_presents_offline_and_is_refused_after_revocation() {
     // And no new offer for a revoked card.
     let (s, _) = make_offer(&v, &clerk, &card).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
+    v.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_python_reference_verifier_takes_one_disclosed_claim_and_reads_revocation_from_the_status_list() {
+    let v = TestVault::start("idnyc").await;
+    let clerk = v.clerk().await;
+    let card = v.enroll_one(&clerk, "P8", "1990-04-12").await;
+    let meta: Value = v
+        .http
+        .get(v.url("/.well-known/openid-credential-issuer"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let issuer = meta["credential_issuer"].as_str().unwrap().to_owned();
+    let w = redeem(&v, &clerk, &card, &issuer).await;
+    let credential = &w.credentials[0];
+    let jws = credential.split('~').next().unwrap();
+    assert_eq!(b64_json(jws.split('.').next().unwrap())["alg"], "ES256");
+    assert_eq!(
+        b64_json(jws.split('.').nth(1).unwrap())["cnf"]["jwk"]["crv"],
+        "P-256",
+        "an ES256 holder key"
+    );
+    let (uri, idx) = status_uri(credential);
+    let uris = BTreeSet::from([uri.clone()]);
+    let bit = |d: &Door| {
+        let jwt = d.lists[&uri].as_str().unwrap();
+        let lst = b64_json(jwt.split('.').nth(1).unwrap())["status_list"]["lst"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let bits = sdjwt::decode_list(&lst).unwrap();
+        (bits[usize::try_from(idx / 8).unwrap()] >> (idx % 8)) & 1
+    };
+
+    // One claim, key-bound to the venue's nonce: all three verifiers take
+    // it, and the Python one discloses exactly that claim, status 0.
+    let d = door(&v, &uris).await;
+    assert_eq!(bit(&d), 0);
+    let resident = json!({"resident": true});
+    let p = w.holders[0].present(credential, &["resident"], VENUE, "py-1", now());
+    both_accept(&d, &p, "py-1", &resident).await;
+    if let Some(t) = pythons(&d, &p, "py-1").await {
+        assert_eq!(t, json!({"ok": true, "claims": resident, "status": 0}));
+    }
+
+    // Tampered: replayed to another nonce, or the KB-JWT's signature
+    // altered by one character — refused.
+    assert_eq!(ours(&d, &p, "py-9"), Err(VerifyError::KeyBinding("nonce")));
+    if let Some(t) = pythons(&d, &p, "py-9").await {
+        assert_eq!(t["ok"], false, "{t}");
+        assert!(t["error"].as_str().unwrap().contains("nonce"), "{t}");
+    }
+    let (signed, sig) = p.rsplit_once('.').unwrap();
+    let mut sig = sig.to_owned().into_bytes();
+    sig[10] = if sig[10] == b'A' { b'B' } else { b'A' };
+    let forged = format!("{signed}.{}", String::from_utf8(sig).unwrap());
+    assert_eq!(ours(&d, &forged, "py-1"), Err(VerifyError::KeyBinding("signature")));
+    if let Some(t) = pythons(&d, &forged, "py-1").await {
+        assert_eq!(t["ok"], false, "{t}");
+        assert!(t.get("claims").is_none(), "{t}");
+    }
+
+    // Revoked at the counter: the freshly fetched status list has the
+    // credential's bit set, and the Python verifier reads it there.
+    let (s, b) = v
+        .post(
+            &format!("/v1/cardholders/{card}/revoke"),
+            &clerk,
+            &json!({"reason": "stolen"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let d = door(&v, &uris).await;
+    assert_eq!(bit(&d), 1);
+    let p = w.holders[0].present(credential, &["resident"], VENUE, "py-2", now());
+    assert_eq!(ours(&d, &p, "py-2"), Err(VerifyError::Revoked));
+    if let Some(t) = pythons(&d, &p, "py-2").await {
+        assert_eq!(t, json!({"ok": false, "claims": resident, "status": 1}));
+    }
     v.stop().await;
 }
 
