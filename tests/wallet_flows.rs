@@ -738,3 +738,225 @@ async fn a_city_certificate_chain_rides_on_credentials_and_status_lists_as_x5c()
     assert_eq!(header_of(&list)["x5c"], expected);
     v.stop().await;
 }
+
+/// A wallet provider's attestation of a wallet instance (`instance`) for
+/// `client`, and that instance's proof of possession for `aud`.
+fn attestation(provider: &Holder, kid: &str, client: &str, instance: &Holder, exp: i64) -> String {
+    provider.jws(
+        &json!({"typ": "oauth-client-attestation+jwt", "alg": "ES256", "kid": kid}),
+        &json!({"iss": "https://wallet-provider.example", "sub": client, "iat": now(), "exp": exp,
+                "cnf": {"jwk": instance.jwk()}}),
+    )
+}
+
+fn attestation_pop(instance: &Holder, aud: &str, jti: &str) -> String {
+    instance.jws(
+        &json!({"typ": "oauth-client-attestation-pop+jwt", "alg": "ES256"}),
+        &json!({"aud": aud, "jti": jti, "iat": now()}),
+    )
+}
+
+async fn par_attested(v: &TestVault, f: &Flow, headers: &[(&str, String)]) -> (StatusCode, Value) {
+    let body: String = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(par_fields(f, VERIFIER, &[]))
+        .finish();
+    let mut req = browser()
+        .post(v.url("/oid4vci/par"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body);
+    for (k, val) in headers {
+        req = req.header(*k, val);
+    }
+    let resp = req.send().await.unwrap();
+    (resp.status(), resp.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wallet_attestations_are_checked_against_the_configured_wallet_providers() {
+    let dir = tempfile::tempdir().unwrap();
+    let provider = Holder::new();
+    let mut jwk = provider.jwk();
+    jwk["kid"] = json!("provider-1");
+    let keys = dir.path().join("wallet-providers.json");
+    std::fs::write(&keys, json!({"keys": [jwk]}).to_string()).unwrap();
+    let mut config = common::test_config(dir.path(), "idnyc");
+    config.credentials.wallet_attestation_keys = Some(keys.clone());
+    let v = TestVault::start_in(dir, config.clone()).await;
+    let clerk = v.clerk().await;
+    let card = v.enroll_one(&clerk, "P11", "1990-04-12").await;
+    let f = start_flow(&v, &clerk, &card).await;
+    let (_, meta) = v
+        .call(
+            reqwest::Method::GET,
+            "/.well-known/oauth-authorization-server",
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(
+        meta["token_endpoint_auth_methods_supported"],
+        json!(["none", "attest_jwt_client_auth"])
+    );
+
+    let instance = Holder::new();
+    let good = |jti: &str| {
+        vec![
+            (
+                "OAuth-Client-Attestation",
+                attestation(&provider, "provider-1", CLIENT, &instance, now() + 3600),
+            ),
+            (
+                "OAuth-Client-Attestation-PoP",
+                attestation_pop(&instance, &f.issuer, jti),
+            ),
+        ]
+    };
+    let stranger = Holder::new();
+    let cases: Vec<(&str, Vec<(&str, String)>)> = vec![
+        ("only one header", good("a")[..1].to_vec()),
+        (
+            "an untrusted provider",
+            vec![
+                (
+                    "OAuth-Client-Attestation",
+                    attestation(&stranger, "provider-1", CLIENT, &instance, now() + 3600),
+                ),
+                (
+                    "OAuth-Client-Attestation-PoP",
+                    attestation_pop(&instance, &f.issuer, "b"),
+                ),
+            ],
+        ),
+        (
+            "an unknown kid",
+            vec![
+                (
+                    "OAuth-Client-Attestation",
+                    attestation(&provider, "provider-9", CLIENT, &instance, now() + 3600),
+                ),
+                (
+                    "OAuth-Client-Attestation-PoP",
+                    attestation_pop(&instance, &f.issuer, "c"),
+                ),
+            ],
+        ),
+        (
+            "expired",
+            vec![
+                (
+                    "OAuth-Client-Attestation",
+                    attestation(&provider, "provider-1", CLIENT, &instance, now() - 1),
+                ),
+                (
+                    "OAuth-Client-Attestation-PoP",
+                    attestation_pop(&instance, &f.issuer, "d"),
+                ),
+            ],
+        ),
+        (
+            "another client",
+            vec![
+                (
+                    "OAuth-Client-Attestation",
+                    attestation(&provider, "provider-1", "other-wallet", &instance, now() + 3600),
+                ),
+                (
+                    "OAuth-Client-Attestation-PoP",
+                    attestation_pop(&instance, &f.issuer, "e"),
+                ),
+            ],
+        ),
+        (
+            "a PoP by another key",
+            vec![
+                (
+                    "OAuth-Client-Attestation",
+                    attestation(&provider, "provider-1", CLIENT, &instance, now() + 3600),
+                ),
+                (
+                    "OAuth-Client-Attestation-PoP",
+                    attestation_pop(&stranger, &f.issuer, "f"),
+                ),
+            ],
+        ),
+        (
+            "a PoP for another server",
+            vec![
+                (
+                    "OAuth-Client-Attestation",
+                    attestation(&provider, "provider-1", CLIENT, &instance, now() + 3600),
+                ),
+                (
+                    "OAuth-Client-Attestation-PoP",
+                    attestation_pop(&instance, "https://elsewhere.example", "g"),
+                ),
+            ],
+        ),
+    ];
+    for (what, headers) in cases {
+        let (s, e) = par_attested(&v, &f, &headers).await;
+        assert_eq!(
+            (s, e["error"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("invalid_client")),
+            "{what}: {e}"
+        );
+    }
+    // A good one is taken; its PoP is not taken twice; without any, a
+    // wallet is still served (attestations are not required here).
+    let (s, e) = par_attested(&v, &f, &good("once")).await;
+    assert_eq!(s, StatusCode::CREATED, "{e}");
+    let (s, e) = par_attested(&v, &f, &good("once")).await;
+    assert_eq!(
+        (s, e["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_client")),
+        "replayed PoP"
+    );
+    let (s, e) = par_attested(&v, &f, &[]).await;
+    assert_eq!(s, StatusCode::CREATED, "{e}");
+    // At the token endpoint too.
+    let pre = offer_of(f.offer["offer_uri"].as_str().unwrap())["grants"][PRE_AUTHORIZED]["pre-authorized_code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut req = browser().post(v.url("/oid4vci/token")).form(&[
+        ("grant_type", PRE_AUTHORIZED),
+        ("pre-authorized_code", &pre),
+        ("tx_code", &f.pin),
+    ]);
+    for (k, val) in good("token") {
+        req = req.header(k, val);
+    }
+    let resp = req.send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let dir = v.stop().await;
+
+    // Required: a wallet without an attestation is refused.
+    config.credentials.require_wallet_attestation = true;
+    let v = TestVault::start_in(dir, config.clone()).await;
+    let f = start_flow(&v, &clerk, &card).await;
+    let (s, e) = par_attested(&v, &f, &[]).await;
+    assert_eq!(
+        (s, e["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_client")),
+        "{e}"
+    );
+    let (s, e) = par_attested(&v, &f, &good("required")).await;
+    assert_eq!(s, StatusCode::CREATED, "{e}");
+    let dir = v.stop().await;
+
+    // Required without providers, or a file that is no JWKS: no start.
+    for (keys_file, content) in [(None, ""), (Some("bad.json"), "{\"keys\": [{\"kty\": \"EC\"}]}")] {
+        let mut c = config.clone();
+        c.credentials.wallet_attestation_keys = keys_file.map(|k| {
+            let p = dir.path().join(k);
+            std::fs::write(&p, content).unwrap();
+            p
+        });
+        let err = civic_vault::Vault::open(c, std::sync::Arc::new(civic_vault::clock::SystemClock))
+            .await
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("wallet_attestation_keys"), "{err}");
+    }
+}

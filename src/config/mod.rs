@@ -257,6 +257,14 @@ pub struct Credentials {
     /// does not certify its active ES256 key; while it does, the sweep
     /// does not rotate that key (the certificate governs its life).
     pub certificate_chain: Option<std::path::PathBuf>,
+    /// A JWKS file of the wallet providers whose wallet attestations the
+    /// vault trusts (HAIP): a wallet that sends an attestation at the PAR
+    /// or token endpoint must send one by these keys. Unset: attestations
+    /// are not read.
+    pub wallet_attestation_keys: Option<std::path::PathBuf>,
+    /// Issue only to wallets with a valid attestation (needs
+    /// `wallet_attestation_keys`).
+    pub require_wallet_attestation: bool,
 }
 
 impl Default for Credentials {
@@ -264,6 +272,8 @@ impl Default for Credentials {
         Self {
             signing_alg: crate::crypto::jose::Alg::Es256,
             certificate_chain: None,
+            wallet_attestation_keys: None,
+            require_wallet_attestation: false,
         }
     }
 }

@@ -160,6 +160,8 @@ pub struct WalletTokenRefused;
 impl IntoResponses for WalletTokenRefused {
     fn responses() -> BTreeMap<String, RefOr<response::Response>> {
         let mut all = WalletBadRequest::responses();
+        // A wallet attestation that does not verify (`invalid_client`).
+        all.extend(WalletUnauthorized::responses());
         all.extend(Busy::responses());
         all
     }

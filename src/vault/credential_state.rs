@@ -118,6 +118,8 @@ pub struct Credentials {
     /// The city PKI's chain for the ES256 issuer key (`[credentials]
     /// certificate_chain`), if configured.
     pub chain: Option<crate::crypto::x5c::CertChain>,
+    /// The wallet providers whose attestations the vault trusts.
+    pub providers: crate::vault::wallet_attestation::Providers,
     pub(super) offers: SharedTable<[u8; 32], Offer>,
     pub(super) grants: SharedTable<[u8; 32], Grant>,
     pub(super) nonces: SharedTable<[u8; 32], ()>,
@@ -152,10 +154,15 @@ pub(super) fn random_secret() -> String {
 
 impl Credentials {
     #[must_use]
-    pub fn new(issuer: IssuerKeys, chain: Option<crate::crypto::x5c::CertChain>) -> Self {
+    pub fn new(
+        issuer: IssuerKeys,
+        chain: Option<crate::crypto::x5c::CertChain>,
+        providers: crate::vault::wallet_attestation::Providers,
+    ) -> Self {
         Self {
             issuer,
             chain,
+            providers,
             offers: SharedTable::new(SHARE, MAX_PENDING),
             grants: SharedTable::new(SHARE, MAX_PENDING),
             nonces: SharedTable::new(SHARE, MAX_PENDING),

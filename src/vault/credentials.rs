@@ -415,6 +415,26 @@ pub fn certificate_chain(
     Ok(Some(chain))
 }
 
+/// The wallet providers of `[credentials] wallet_attestation_keys` (none
+/// when unset).
+///
+/// # Errors
+/// The file does not read as a JWKS of keys the vault can use, or
+/// `require_wallet_attestation` is set without it.
+pub fn wallet_providers(config: &crate::config::Config) -> Result<crate::vault::wallet_attestation::Providers, String> {
+    let c = &config.credentials;
+    let Some(path) = &c.wallet_attestation_keys else {
+        if c.require_wallet_attestation {
+            return Err("[credentials] require_wallet_attestation needs wallet_attestation_keys".into());
+        }
+        return Ok(crate::vault::wallet_attestation::Providers::default());
+    };
+    let what = format!("[credentials] wallet_attestation_keys {}", path.display());
+    let text = std::fs::read(path).map_err(|e| format!("{what}: {}", e.kind()))?;
+    let jwks: Value = serde_json::from_slice(&text).map_err(|e| format!("{what}: not JSON ({e})"))?;
+    crate::vault::wallet_attestation::Providers::from_jwks(&jwks).map_err(|e| format!("{what}: {e}"))
+}
+
 /// How long an issuer key signs before the sweep replaces it, in seconds.
 pub const ISSUER_KEY_AGE: i64 = 90 * 86_400;
 

@@ -33,6 +33,7 @@ pub mod retention;
 pub mod shares;
 pub mod tlog_checkpoints;
 pub mod token_index;
+pub mod wallet_attestation;
 pub mod witness;
 pub mod witness_sync;
 

@@ -157,6 +157,7 @@ impl Vault {
             crate::crypto::IssuerKeys::load(&keys.files, clock.now().unix_timestamp()).map_err(StartError::Keys)?;
         let chain = crate::vault::credentials::certificate_chain(&config, &issuer, clock.now().unix_timestamp())
             .map_err(StartError::Config)?;
+        let providers = crate::vault::credentials::wallet_providers(&config).map_err(StartError::Config)?;
         let (honey, legacy_honey) = honey_cards(&config, &keys, &store)?;
         Ok(Self {
             honey,
@@ -173,7 +174,7 @@ impl Vault {
             commitment_cost,
             cluster: std::sync::OnceLock::new(),
             attestor,
-            credentials: crate::vault::credential_state::Credentials::new(issuer, chain),
+            credentials: crate::vault::credential_state::Credentials::new(issuer, chain, providers),
             fact_window: DistinctCards::default(),
             cards: CardCache::default(),
             legal_answers: crate::vault::legal_answers::LegalAnswerCache::default(),

@@ -57,6 +57,23 @@ fn dpop_key(
         .transpose()
 }
 
+/// The wallet attestation headers' check (`vault::wallet_attestation`)
+/// for a request naming `client_id`.
+fn attested(
+    v: &Vault,
+    peer: Option<&Extension<Peer>>,
+    headers: &HeaderMap,
+    client_id: Option<&str>,
+) -> Result<Option<String>, WalletError> {
+    let one = |name: &str| headers.get(name).and_then(|h| h.to_str().ok());
+    crate::vault::wallet_attestation::check(
+        v,
+        source(peer),
+        (one("oauth-client-attestation"), one("oauth-client-attestation-pop")),
+        client_id,
+    )
+}
+
 /// A form's named parameters, each at most once; the rest ignored.
 fn form_fields<const N: usize>(bytes: &[u8], names: [&str; N]) -> Result<[Option<String>; N], WalletError> {
     let mut out: [Option<String>; N] = std::array::from_fn(|_| None);
@@ -120,6 +137,7 @@ pub async fn token(
             "client_id",
         ],
     )?;
+    attested(&v, peer.as_ref(), &headers, client_id.as_deref())?;
     let jkt = dpop_key(&v, peer.as_ref(), &headers, "/oid4vci/token")?;
     let from = source(peer.as_ref());
     match grant_type.as_deref() {
@@ -208,6 +226,7 @@ pub async fn par(
         dpop_jkt,
         request_uri,
     };
+    attested(&v, peer.as_ref(), &headers, req.client_id.as_deref())?;
     let jkt = dpop_key(&v, peer.as_ref(), &headers, "/oid4vci/par")?;
     let (request_uri, expires_in) = authorization::push(&v, source(peer.as_ref()), req, jkt)?;
     Ok((

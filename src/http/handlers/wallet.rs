@@ -148,7 +148,11 @@ pub async fn authorization_server(State(v): State<Arc<Vault>>) -> Json<Authoriza
         dpop_signing_alg_values_supported: algs,
         issuer: iss,
         grant_types_supported: vec![AUTHORIZATION_CODE.into(), PRE_AUTHORIZED.into()],
-        token_endpoint_auth_methods_supported: vec!["none".into()],
+        token_endpoint_auth_methods_supported: if v.credentials.providers.is_empty() {
+            vec!["none".into()]
+        } else {
+            vec!["none".into(), "attest_jwt_client_auth".into()]
+        },
         scopes_supported: vec![CONFIGURATION_ID.into()],
         pre_authorized_grant_anonymous_access_supported: true,
     })
