@@ -14,6 +14,7 @@ use rand::RngCore;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::crypto::jose::PublicKey;
 use crate::crypto::IssuerKeys;
 use crate::domain::card::CardId;
 use crate::vault::shares::{SharedTable, Source};
@@ -112,6 +113,50 @@ pub(super) const fn refuse(status: u16, code: &'static str, description: &'stati
     }
 }
 
+/// The wallet providers' keys, by `kid`.
+#[derive(Debug, Default)]
+pub struct Providers(Vec<(String, PublicKey)>);
+
+impl Providers {
+    /// Reads a JWKS of wallet providers' keys (ES256 or Ed25519, each with
+    /// a `kid`).
+    ///
+    /// # Errors
+    /// Not a JWKS, a key without `kid`, or a key the vault cannot use.
+    pub fn from_jwks(jwks: &Value) -> Result<Self, String> {
+        let keys = jwks
+            .get("keys")
+            .and_then(Value::as_array)
+            .ok_or("not a JWKS (no \"keys\" array)")?;
+        let mut out = Vec::with_capacity(keys.len());
+        for (i, k) in keys.iter().enumerate() {
+            let kid = k
+                .get("kid")
+                .and_then(Value::as_str)
+                .ok_or_else(|| format!("key {} has no kid", i + 1))?;
+            if k.get("d").is_some() {
+                return Err(format!("key {kid} holds a private key"));
+            }
+            let key = PublicKey::from_jwk(k).map_err(|e| format!("key {kid}: {e}"))?;
+            out.push((kid.to_owned(), key));
+        }
+        if out.is_empty() {
+            return Err("the JWKS holds no key".into());
+        }
+        Ok(Self(out))
+    }
+
+    /// Whether any provider is trusted.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub(super) fn key(&self, kid: &str) -> Option<&PublicKey> {
+        self.0.iter().find(|(k, _)| k == kid).map(|(_, key)| key)
+    }
+}
+
 /// The in-memory state of issuance, and the issuer keys.
 pub struct Credentials {
     pub issuer: IssuerKeys,
@@ -119,7 +164,7 @@ pub struct Credentials {
     /// certificate_chain`), if configured.
     pub chain: Option<crate::crypto::x5c::CertChain>,
     /// The wallet providers whose attestations the vault trusts.
-    pub providers: crate::vault::wallet_attestation::Providers,
+    pub providers: Providers,
     pub(super) offers: SharedTable<[u8; 32], Offer>,
     pub(super) grants: SharedTable<[u8; 32], Grant>,
     pub(super) nonces: SharedTable<[u8; 32], ()>,
@@ -154,11 +199,7 @@ pub(super) fn random_secret() -> String {
 
 impl Credentials {
     #[must_use]
-    pub fn new(
-        issuer: IssuerKeys,
-        chain: Option<crate::crypto::x5c::CertChain>,
-        providers: crate::vault::wallet_attestation::Providers,
-    ) -> Self {
+    pub fn new(issuer: IssuerKeys, chain: Option<crate::crypto::x5c::CertChain>, providers: Providers) -> Self {
         Self {
             issuer,
             chain,

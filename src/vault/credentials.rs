@@ -19,9 +19,8 @@ pub use super::credential_state::{
     Credentials, WalletError, AUTHORIZATION_CODE, CODE_TTL, CONFIGURATION_ID, LIST_TTL, OFFER_TTL, PRE_AUTHORIZED,
     REQUEST_TTL, TOKEN_TTL,
 };
-use crate::crypto::jose::{Alg, CompactJws, IssuerSigner};
+use crate::crypto::jose::{Alg, CompactJws};
 use crate::crypto::sdjwt;
-use crate::crypto::x5c::CertChain;
 use crate::domain::access::{open_birth_date, Permit};
 use crate::domain::audit::{AuditDraft, Decision};
 use crate::domain::card::CardId;
@@ -256,6 +255,27 @@ pub fn status_ref(v: &Vault, index: u64) -> (String, u64) {
     )
 }
 
+/// Whether a token presented with `dpop` (the thumbprint of its DPoP
+/// proof's key, when presented as DPoP) may be spent: a DPoP-bound token
+/// (`bound`) needs its own key's proof, a bearer token none.
+fn check_binding(bound: Option<&str>, dpop: Option<&str>) -> Result<(), WalletError> {
+    match (bound, dpop) {
+        (None, None) => Ok(()),
+        (Some(key), Some(proof)) if key == proof => Ok(()),
+        (Some(_), None) => Err(refuse(
+            401,
+            "invalid_token",
+            "the access token is DPoP-bound: present it as DPoP with a proof of its key",
+        )),
+        (None, Some(_)) => Err(refuse(401, "invalid_token", "the access token is a bearer token")),
+        (Some(_), Some(_)) => Err(refuse(
+            401,
+            "invalid_dpop_proof",
+            "the DPoP proof is not by the key the token is bound to",
+        )),
+    }
+}
+
 /// The credential endpoint: one SD-JWT VC per key proof (at most a batch),
 /// for the grant the access token names, once. The redemption is recorded
 /// in the audit chain (the card's subject, how many; no claim values) in
@@ -287,25 +307,7 @@ pub async fn issue(
         .grants
         .update(&token, now, |g| (true, g.jkt.clone()))
         .ok_or_else(expired)?;
-    match (bound.as_deref(), dpop) {
-        (None, None) => {}
-        (Some(key), Some(proof)) if key == proof => {}
-        (Some(_), None) => {
-            return Err(refuse(
-                401,
-                "invalid_token",
-                "the access token is DPoP-bound: present it as DPoP with a proof of its key",
-            ))
-        }
-        (None, Some(_)) => return Err(refuse(401, "invalid_token", "the access token is a bearer token")),
-        (Some(_), Some(_)) => {
-            return Err(refuse(
-                401,
-                "invalid_dpop_proof",
-                "the DPoP proof is not by the key the token is bound to",
-            ))
-        }
-    }
+    check_binding(bound.as_deref(), dpop)?;
     if proofs.is_empty() || proofs.len() > BATCH {
         return Err(refuse(400, "invalid_credential_request", "between 1 and 10 key proofs"));
     }
@@ -358,7 +360,7 @@ pub async fn issue(
     }
     drop(guard);
     let iss = issuer_url(v);
-    let x5c = chain_for(v, &signer, now);
+    let x5c = super::credential_trust::chain_for(v, &signer, now);
     Ok(holders
         .into_iter()
         .zip(indices)
@@ -374,65 +376,6 @@ pub async fn issue(
             sdjwt::issue(&signer, x5c, payload, &pending.claims)
         })
         .collect())
-}
-
-/// The chain `x5c` carries for what `signer` signs at `now`: the city's,
-/// when its leaf certifies that key and is in date.
-fn chain_for<'a>(v: &'a Vault, signer: &IssuerSigner, now: i64) -> Option<&'a [String]> {
-    v.credentials
-        .chain
-        .as_ref()
-        .filter(|c| c.certifies(&signer.public(), now))
-        .map(CertChain::x5c)
-}
-
-/// The `[credentials] certificate_chain`, read and checked against the
-/// active ES256 issuer key, or `None` when none is configured.
-///
-/// # Errors
-/// The file does not read as certificates, or its leaf does not certify
-/// the active ES256 issuer key at `now` (a message saying how to mend it).
-pub fn certificate_chain(
-    config: &crate::config::Config,
-    issuer: &crate::crypto::IssuerKeys,
-    now: i64,
-) -> Result<Option<CertChain>, String> {
-    let Some(path) = &config.credentials.certificate_chain else {
-        return Ok(None);
-    };
-    let what = format!("[credentials] certificate_chain {}", path.display());
-    let pem = std::fs::read(path).map_err(|e| format!("{what}: {}", e.kind()))?;
-    let chain = CertChain::from_pem(&pem).map_err(|e| format!("{what}: {e}"))?;
-    let key = issuer.active(Alg::Es256).map_err(|e| format!("{what}: {e}"))?;
-    if !chain.certifies(&key.public(), now) {
-        return Err(format!(
-            "{what}: its first certificate does not certify the active ES256 issuer key {} or is out of date; \
-             have the city CA certify the key `civic-vault credential issuer-key --jwks` prints from \
-             /.well-known/jwt-vc-issuer (start without certificate_chain to fetch it)",
-            key.kid()
-        ));
-    }
-    Ok(Some(chain))
-}
-
-/// The wallet providers of `[credentials] wallet_attestation_keys` (none
-/// when unset).
-///
-/// # Errors
-/// The file does not read as a JWKS of keys the vault can use, or
-/// `require_wallet_attestation` is set without it.
-pub fn wallet_providers(config: &crate::config::Config) -> Result<crate::vault::wallet_attestation::Providers, String> {
-    let c = &config.credentials;
-    let Some(path) = &c.wallet_attestation_keys else {
-        if c.require_wallet_attestation {
-            return Err("[credentials] require_wallet_attestation needs wallet_attestation_keys".into());
-        }
-        return Ok(crate::vault::wallet_attestation::Providers::default());
-    };
-    let what = format!("[credentials] wallet_attestation_keys {}", path.display());
-    let text = std::fs::read(path).map_err(|e| format!("{what}: {}", e.kind()))?;
-    let jwks: Value = serde_json::from_slice(&text).map_err(|e| format!("{what}: not JSON ({e})"))?;
-    crate::vault::wallet_attestation::Providers::from_jwks(&jwks).map_err(|e| format!("{what}: {e}"))
 }
 
 /// How long an issuer key signs before the sweep replaces it, in seconds.
@@ -502,8 +445,15 @@ pub async fn status_list(v: &Arc<Vault>, n: u32, cwt: bool) -> Result<Option<Vec
     let token = if cwt {
         crate::crypto::status_cwt::status_list_cwt(&signer, &uri, &bits, now, LIST_TTL)
     } else {
-        sdjwt::status_list_token(&signer, chain_for(v, &signer, now), &uri, &bits, now, LIST_TTL)
-            .map(String::into_bytes)
+        sdjwt::status_list_token(
+            &signer,
+            super::credential_trust::chain_for(v, &signer, now),
+            &uri,
+            &bits,
+            now,
+            LIST_TTL,
+        )
+        .map(String::into_bytes)
     };
     token.map(Some).map_err(|e| Error::internal(e.to_string()))
 }

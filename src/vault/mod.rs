@@ -14,6 +14,7 @@ pub mod checkpoints;
 pub mod counter;
 pub mod credential_indices;
 pub mod credential_state;
+pub mod credential_trust;
 pub mod credentials;
 pub mod dpop;
 pub mod facts;

@@ -155,9 +155,9 @@ impl Vault {
         };
         let issuer =
             crate::crypto::IssuerKeys::load(&keys.files, clock.now().unix_timestamp()).map_err(StartError::Keys)?;
-        let chain = crate::vault::credentials::certificate_chain(&config, &issuer, clock.now().unix_timestamp())
+        let chain = crate::vault::credential_trust::certificate_chain(&config, &issuer, clock.now().unix_timestamp())
             .map_err(StartError::Config)?;
-        let providers = crate::vault::credentials::wallet_providers(&config).map_err(StartError::Config)?;
+        let providers = crate::vault::credential_trust::wallet_providers(&config).map_err(StartError::Config)?;
         let (honey, legacy_honey) = honey_cards(&config, &keys, &store)?;
         Ok(Self {
             honey,

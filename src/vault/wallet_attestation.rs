@@ -12,6 +12,7 @@
 
 use serde_json::Value;
 
+pub use super::credential_state::Providers;
 use super::credential_state::{hash, refuse, WalletError, JTI_TTL};
 use super::credentials::issuer_url;
 use crate::crypto::jose::{CompactJws, PublicKey};
@@ -25,50 +26,6 @@ const POP_TYP: &str = "oauth-client-attestation-pop+jwt";
 const PAST: i64 = 300;
 /// How far in the future (clock skew), in seconds.
 const FUTURE: i64 = 60;
-
-/// The wallet providers' keys, by `kid`.
-#[derive(Debug, Default)]
-pub struct Providers(Vec<(String, PublicKey)>);
-
-impl Providers {
-    /// Reads a JWKS of wallet providers' keys (ES256 or Ed25519, each with
-    /// a `kid`).
-    ///
-    /// # Errors
-    /// Not a JWKS, a key without `kid`, or a key the vault cannot use.
-    pub fn from_jwks(jwks: &Value) -> Result<Self, String> {
-        let keys = jwks
-            .get("keys")
-            .and_then(Value::as_array)
-            .ok_or("not a JWKS (no \"keys\" array)")?;
-        let mut out = Vec::with_capacity(keys.len());
-        for (i, k) in keys.iter().enumerate() {
-            let kid = k
-                .get("kid")
-                .and_then(Value::as_str)
-                .ok_or_else(|| format!("key {} has no kid", i + 1))?;
-            if k.get("d").is_some() {
-                return Err(format!("key {kid} holds a private key"));
-            }
-            let key = PublicKey::from_jwk(k).map_err(|e| format!("key {kid}: {e}"))?;
-            out.push((kid.to_owned(), key));
-        }
-        if out.is_empty() {
-            return Err("the JWKS holds no key".into());
-        }
-        Ok(Self(out))
-    }
-
-    /// Whether any provider is trusted.
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    fn key(&self, kid: &str) -> Option<&PublicKey> {
-        self.0.iter().find(|(k, _)| k == kid).map(|(_, key)| key)
-    }
-}
 
 fn invalid_client(description: &'static str) -> WalletError {
     refuse(401, "invalid_client", description)
