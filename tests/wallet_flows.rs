@@ -217,6 +217,7 @@ async fn the_authorization_code_flow_starts_from_the_clerks_offer_and_issues_onc
             "invalid_request",
         ),
         (vec![("state", long_state.as_str())], "invalid_request"),
+        (vec![("dpop_jkt", long_state.as_str())], "invalid_request"),
     ] {
         let (s, e) = post_form(&par, &par_fields(&f, VERIFIER, &change), None).await;
         assert_eq!(
@@ -225,15 +226,24 @@ async fn the_authorization_code_flow_starts_from_the_clerks_offer_and_issues_onc
             "{change:?}: {e}"
         );
     }
-    // authorization_details instead of scope is taken.
+    // authorization_details instead of scope is taken; an offer's
+    // issuer_state pushes one request only (a second push, say by someone
+    // who saw the QR code, is refused).
+    let other = start_flow(&v, &clerk, &card).await;
     let details = r#"[{"type":"openid_credential","credential_configuration_id":"municipal_id"}]"#;
     let (s, e) = post_form(
         &par,
-        &par_fields(&f, VERIFIER, &[("scope", ""), ("authorization_details", details)]),
+        &par_fields(&other, VERIFIER, &[("scope", ""), ("authorization_details", details)]),
         None,
     )
     .await;
     assert_eq!(s, StatusCode::CREATED, "{e}");
+    let (s, e) = post_form(&par, &par_fields(&other, VERIFIER, &[]), None).await;
+    assert_eq!(
+        (s, e["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_request")),
+        "{e}"
+    );
 
     let request_uri = push(&f, VERIFIER, None).await;
     assert!(request_uri.starts_with("urn:ietf:params:oauth:request_uri:"));
@@ -310,6 +320,12 @@ async fn the_authorization_code_flow_starts_from_the_clerks_offer_and_issues_onc
         (StatusCode::BAD_REQUEST, Some("invalid_grant"))
     );
     assert_eq!(confirm(&f, &request_uri, &f.pin).await.0, StatusCode::BAD_REQUEST);
+    let (s, e) = post_form(&par, &par_fields(&f, VERIFIER, &[]), None).await;
+    assert_eq!(
+        (s, e["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_request")),
+        "a used offer's issuer_state pushes nothing: {e}"
+    );
 
     // The token request needs the verifier; without it the code is kept.
     let (s, e) = redeem(&f, &code, "", None).await;
@@ -518,6 +534,21 @@ async fn a_dpop_bound_token_is_spent_only_with_a_fresh_proof_by_its_key() {
     let (s, a, _) = credential(&v, &f, &dpop_auth, Some(&good)).await;
     assert_eq!(s, StatusCode::OK, "{a}");
 
+    // An Ed25519 DPoP key binds as well as an ES256 one.
+    let ed = Holder::of(civic_vault::crypto::jose::Alg::Ed25519);
+    let j = start_flow(&v, &clerk, &card).await;
+    let (s, t) = post_form(&token_url, &pre_fields(&j), Some(&ed.dpop("POST", &token_url, None))).await;
+    assert_eq!((s, t["token_type"].as_str()), (StatusCode::OK, Some("DPoP")), "{t}");
+    let ed_token = t["access_token"].as_str().unwrap();
+    let (s, a, _) = credential(
+        &v,
+        &j,
+        &format!("DPoP {ed_token}"),
+        Some(&ed.dpop("POST", &credential_url, Some(ed_token))),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{a}");
+
     // A bearer token presented as DPoP is refused.
     let (s, t) = post_form(&token_url, &pre_fields(&g), None).await;
     assert_eq!(s, StatusCode::OK, "{t}");
@@ -555,7 +586,7 @@ async fn a_dpop_bound_token_is_spent_only_with_a_fresh_proof_by_its_key() {
     // dpop_jkt that is not the proof's key is refused at PAR.
     let i = start_flow(&v, &clerk, &card).await;
     let mut fields = par_fields(&i, VERIFIER, &[]);
-    fields.push(("dpop_jkt", "not-the-key".into()));
+    fields.push(("dpop_jkt", other.0.public().thumbprint()));
     let (s, e) = post_form(
         &format!("{}/oid4vci/par", i.issuer),
         &fields,
@@ -911,7 +942,8 @@ async fn wallet_attestations_are_checked_against_the_configured_wallet_providers
         (StatusCode::UNAUTHORIZED, Some("invalid_client")),
         "replayed PoP"
     );
-    let (s, e) = par_attested(&v, &f, &[]).await;
+    let unattested = start_flow(&v, &clerk, &card).await;
+    let (s, e) = par_attested(&v, &unattested, &[]).await;
     assert_eq!(s, StatusCode::CREATED, "{e}");
     // At the token endpoint too.
     let pre = offer_of(f.offer["offer_uri"].as_str().unwrap())["grants"][PRE_AUTHORIZED]["pre-authorized_code"]

@@ -119,7 +119,7 @@ pub fn push(
     v: &Vault,
     source: Source,
     req: AuthorizationRequest,
-    proof_jkt: Option<String>,
+    (proof_jkt, attested): (Option<String>, bool),
 ) -> Result<(String, i64), WalletError> {
     if req.request_uri.is_some() {
         return Err(invalid("a pushed request cannot carry request_uri"));
@@ -154,6 +154,13 @@ pub fn push(
     if req.state.as_deref().is_some_and(|s| s.len() > 512) {
         return Err(invalid("state is longer than 512 bytes"));
     }
+    if req
+        .dpop_jkt
+        .as_deref()
+        .is_some_and(|j| j.len() != 43 || !j.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+    {
+        return Err(invalid("dpop_jkt is not a base64url SHA-256 JWK thumbprint"));
+    }
     let jkt = match (req.dpop_jkt, proof_jkt) {
         (Some(a), Some(b)) if a != b => {
             return Err(refuse(
@@ -171,7 +178,8 @@ pub fn push(
     let offer = v
         .credentials
         .states
-        .update(&hash(&issuer_state), now, |o| (true, *o))
+        .take(&hash(&issuer_state), now)
+        .filter(|offer| v.credentials.offers.contains(offer, now))
         .ok_or(invalid(
             "issuer_state is unknown, used or expired: ask the clerk for a new offer",
         ))?;
@@ -186,6 +194,7 @@ pub fn push(
             challenge,
             state: req.state,
             jkt,
+            attested,
         },
         now,
         now + REQUEST_TTL,
@@ -266,6 +275,7 @@ pub fn confirm(v: &Vault, source: Source, request_uri: &str, client_id: &str, tx
             redirect_uri: p.redirect_uri,
             challenge: p.challenge,
             jkt: p.jkt,
+            attested: p.attested,
         },
         now,
         now + CODE_TTL,
@@ -294,7 +304,7 @@ pub fn redeem(
     v: &Vault,
     source: Source,
     req: &CodeRedemption<'_>,
-    proof_jkt: Option<String>,
+    (proof_jkt, attested): (Option<String>, Option<&str>),
 ) -> Result<Token, WalletError> {
     let verifier = req
         .code_verifier
@@ -324,6 +334,15 @@ pub fn redeem(
     let client = req.client_id.is_none_or(|c| c == code.client_id);
     if !pkce || !client || code.redirect_uri != redirect_uri {
         return Err(wrong);
+    }
+    // A code pushed with a wallet attestation is redeemed with one, for
+    // the same client.
+    if attested.is_some_and(|sub| sub != code.client_id) || (code.attested && attested.is_none()) {
+        return Err(refuse(
+            401,
+            "invalid_client",
+            "the code was pushed by an attested wallet: redeem it with that wallet's attestation",
+        ));
     }
     if code.jkt.is_some() && code.jkt != proof_jkt {
         return Err(refuse(

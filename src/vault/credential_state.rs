@@ -85,6 +85,8 @@ pub(super) struct Pushed {
     pub(super) challenge: String,
     pub(super) state: Option<String>,
     pub(super) jkt: Option<String>,
+    /// Whether a wallet attestation came with the push.
+    pub(super) attested: bool,
 }
 
 /// An authorization code, for the wallet that pushed its request.
@@ -94,6 +96,7 @@ pub(super) struct Code {
     pub(super) redirect_uri: String,
     pub(super) challenge: String,
     pub(super) jkt: Option<String>,
+    pub(super) attested: bool,
 }
 
 /// Why a wallet's request was refused: the OAuth / OpenID4VCI error code

@@ -1,5 +1,6 @@
-//! Holder-held credentials (OpenID4VCI 1.0, pre-authorized code flow):
-//! the clerk's offer, the wallet's code exchange and nonce, and issuance
+//! Holder-held credentials (OpenID4VCI 1.0): the clerk's offer (both
+//! grants; the authorization code flow is `vault::authorization`), the
+//! pre-authorized code's exchange and the nonce, and issuance
 //! of a batch of SD-JWT VCs bound to the wallet's keys; the status lists.
 //!
 //! Offers, access tokens and nonces live in memory only, single-use and

@@ -76,9 +76,8 @@ pub fn check(
         .ok_or(bad("the DPoP proof's jti is missing or too long"))?;
     // The key and the id together: one wallet's ids cannot spend another's.
     let seen = hash(&format!("{}.{jti}", key.thumbprint()));
-    if v.credentials.jtis.contains(&seen, now) {
+    if !v.credentials.jtis.insert_new(source, seen, (), now, now + JTI_TTL) {
         return Err(bad("the DPoP proof was used before"));
     }
-    v.credentials.jtis.insert(source, seen, (), now, now + JTI_TTL);
     Ok(key.thumbprint())
 }

@@ -58,6 +58,10 @@ struct Entry<V> {
 
 struct Inner<K, V> {
     entries: HashMap<K, Entry<V>>,
+    /// When the whole table was last purged of expired entries: at most
+    /// once a second, so a full table is not a walk of every entry per
+    /// insert.
+    purged_at: i64,
     /// Each source's keys, oldest first.
     by_source: HashMap<Source, VecDeque<K>>,
 }
@@ -78,6 +82,7 @@ impl<K: Eq + Hash + Clone, V> SharedTable<K, V> {
         Self {
             inner: Mutex::new(Inner {
                 entries: HashMap::new(),
+                purged_at: i64::MIN,
                 by_source: HashMap::new(),
             }),
             share,
@@ -94,7 +99,29 @@ impl<K: Eq + Hash + Clone, V> SharedTable<K, V> {
     /// counting expired ones).
     pub fn insert(&self, source: Source, key: K, value: V, now: i64, expires_at: i64) -> usize {
         let mut t = self.lock();
-        let inner = &mut *t;
+        self.insert_locked(&mut t, source, key, value, (now, expires_at))
+    }
+
+    /// Adds `value` under `key` only if no live entry is there, as one
+    /// step (two requests with one key: one of them wins). Returns whether
+    /// it was added.
+    pub fn insert_new(&self, source: Source, key: K, value: V, now: i64, expires_at: i64) -> bool {
+        let mut t = self.lock();
+        if t.entries.get(&key).is_some_and(|e| e.expires_at > now) {
+            return false;
+        }
+        self.insert_locked(&mut t, source, key, value, (now, expires_at));
+        true
+    }
+
+    fn insert_locked(
+        &self,
+        inner: &mut Inner<K, V>,
+        source: Source,
+        key: K,
+        value: V,
+        (now, expires_at): (i64, i64),
+    ) -> usize {
         let mut displaced = 0;
         inner.remove(&key);
         inner.purge_source(source, now);
@@ -102,7 +129,8 @@ impl<K: Eq + Hash + Clone, V> SharedTable<K, V> {
             inner.pop_oldest(source);
             displaced += 1;
         }
-        if inner.entries.len() >= self.cap {
+        if inner.entries.len() >= self.cap && inner.purged_at < now {
+            inner.purged_at = now;
             inner.purge_all(now);
         }
         while inner.entries.len() >= self.cap {

@@ -131,9 +131,8 @@ fn check_pop(v: &Vault, source: Source, pop: &str, instance: &PublicKey, now: i6
         .filter(|j| !j.is_empty() && j.len() <= 256)
         .ok_or(invalid_client("the attestation PoP's jti is missing or too long"))?;
     let seen = hash(&format!("pop.{}.{jti}", instance.thumbprint()));
-    if v.credentials.jtis.contains(&seen, now) {
+    if !v.credentials.jtis.insert_new(source, seen, (), now, now + JTI_TTL) {
         return Err(invalid_client("the attestation PoP was used before"));
     }
-    v.credentials.jtis.insert(source, seen, (), now, now + JTI_TTL);
     Ok(())
 }

@@ -223,7 +223,9 @@ pub struct IssuedCredential {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OAuthError {
     /// `invalid_request`, `invalid_grant`, `unsupported_grant_type`,
-    /// `invalid_token`, `invalid_credential_request`,
+    /// `unsupported_response_type`, `invalid_scope`,
+    /// `invalid_authorization_details`, `invalid_target`, `invalid_client`,
+    /// `invalid_dpop_proof`, `invalid_token`, `invalid_credential_request`,
     /// `unknown_credential_configuration`, `unknown_credential_identifier`,
     /// `invalid_proof`, `invalid_nonce`, `invalid_encryption_parameters`,
     /// `temporarily_unavailable`.

@@ -137,7 +137,7 @@ pub async fn token(
             "client_id",
         ],
     )?;
-    attested(&v, peer.as_ref(), &headers, client_id.as_deref())?;
+    let attested_client = attested(&v, peer.as_ref(), &headers, client_id.as_deref())?;
     let jkt = dpop_key(&v, peer.as_ref(), &headers, "/oid4vci/token")?;
     let from = source(peer.as_ref());
     match grant_type.as_deref() {
@@ -156,7 +156,7 @@ pub async fn token(
                 redirect_uri: redirect_uri.as_deref(),
                 client_id: client_id.as_deref(),
             };
-            authorization::redeem(&v, from, &req, jkt).map(answer)
+            authorization::redeem(&v, from, &req, (jkt, attested_client.as_deref())).map(answer)
         }
         _ => Err(WalletError {
             status: 400,
@@ -226,9 +226,10 @@ pub async fn par(
         dpop_jkt,
         request_uri,
     };
-    attested(&v, peer.as_ref(), &headers, req.client_id.as_deref())?;
+    let attested_client = attested(&v, peer.as_ref(), &headers, req.client_id.as_deref())?;
     let jkt = dpop_key(&v, peer.as_ref(), &headers, "/oid4vci/par")?;
-    let (request_uri, expires_in) = authorization::push(&v, source(peer.as_ref()), req, jkt)?;
+    let (request_uri, expires_in) =
+        authorization::push(&v, source(peer.as_ref()), req, (jkt, attested_client.is_some()))?;
     Ok((
         StatusCode::CREATED,
         Json(ParAnswer {
