@@ -767,6 +767,33 @@ async fn a_city_certificate_chain_rides_on_credentials_and_status_lists_as_x5c()
         .await
         .unwrap();
     assert_eq!(header_of(&list)["x5c"], expected);
+    // The CWT form carries the same chain as COSE x5chain (RFC 9360, label 33).
+    let cwt = v
+        .http
+        .get(v.url("/v1/status-lists/0"))
+        .header("accept", "application/statuslist+cwt")
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let sign1 = <coset::CoseSign1 as coset::TaggedCborSerializable>::from_tagged_slice(&cwt).unwrap();
+    let x5chain = sign1
+        .protected
+        .header
+        .rest
+        .iter()
+        .find(|(label, _)| *label == coset::Label::Int(33))
+        .map(|(_, value)| value.clone())
+        .unwrap();
+    assert_eq!(
+        x5chain,
+        ciborium::Value::Array(vec![
+            ciborium::Value::Bytes(leaf.der().to_vec()),
+            ciborium::Value::Bytes(ca.der().to_vec())
+        ])
+    );
     v.stop().await;
 }
 

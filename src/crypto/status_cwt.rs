@@ -16,6 +16,8 @@ use super::jose::{Alg, IssuerSigner, PublicKey};
 pub const CONTENT_TYPE: &str = "application/statuslist+cwt";
 /// The header label of `typ` (RFC 9596).
 const TYP: i64 = 16;
+/// COSE header `x5chain` (RFC 9360).
+const X5CHAIN: i64 = 33;
 /// The CWT claim keys this token uses.
 const SUB: i64 = 2;
 const EXP: i64 = 4;
@@ -28,7 +30,14 @@ const TTL: i64 = 65534;
 ///
 /// # Errors
 /// Compression or CBOR encoding failed (both write to memory).
-pub fn status_list_cwt(signer: &IssuerSigner, uri: &str, bits: &[u8], iat: i64, ttl: i64) -> std::io::Result<Vec<u8>> {
+pub fn status_list_cwt(
+    signer: &IssuerSigner,
+    x5chain: Option<&[Vec<u8>]>,
+    uri: &str,
+    bits: &[u8],
+    iat: i64,
+    ttl: i64,
+) -> std::io::Result<Vec<u8>> {
     let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
     z.write_all(bits)?;
     let lst = z.finish()?;
@@ -51,11 +60,19 @@ pub fn status_list_cwt(signer: &IssuerSigner, uri: &str, bits: &[u8], iat: i64, 
         Alg::Es256 => iana::Algorithm::ES256,
         Alg::Ed25519 => iana::Algorithm::EdDSA,
     };
-    let protected = HeaderBuilder::new()
+    let mut protected = HeaderBuilder::new()
         .algorithm(alg)
         .key_id(signer.kid().as_bytes().to_vec())
-        .value(TYP, Value::Text(CONTENT_TYPE.into()))
-        .build();
+        .value(TYP, Value::Text(CONTENT_TYPE.into()));
+    // RFC 9360 x5chain: one certificate as a bstr, more as an array.
+    match x5chain {
+        Some([one]) => protected = protected.value(X5CHAIN, Value::Bytes(one.clone())),
+        Some(chain) if !chain.is_empty() => {
+            protected = protected.value(X5CHAIN, Value::Array(chain.iter().cloned().map(Value::Bytes).collect()));
+        }
+        _ => {}
+    }
+    let protected = protected.build();
     CoseSign1Builder::new()
         .protected(protected)
         .payload(payload)
@@ -122,6 +139,7 @@ mod tests {
         let bits = [0b0000_0100u8, 0, 0, 0x80];
         let token = status_list_cwt(
             &signer,
+            None,
             "https://v.example/v1/status-lists/0",
             &bits,
             1_780_000_000,

@@ -15,6 +15,8 @@ use super::jose::PublicKey;
 pub struct CertChain {
     /// Each certificate's DER, standard base64 (as `x5c` carries it).
     x5c: Vec<String>,
+    /// Each certificate's DER (as COSE's `x5chain` carries it).
+    der: Vec<Vec<u8>>,
     /// The leaf's public key, if P-256 (the uncompressed point).
     leaf_point: Option<Vec<u8>>,
     /// The leaf's validity, Unix seconds.
@@ -40,6 +42,7 @@ impl CertChain {
     /// A message naming what is wrong (not PEM, not a certificate, none).
     pub fn from_pem(pem: &[u8]) -> Result<Self, String> {
         let mut x5c = Vec::new();
+        let mut der = Vec::new();
         let mut leaf: Option<(Option<Vec<u8>>, i64, i64)> = None;
         for (i, block) in x509_parser::pem::Pem::iter_from_buffer(pem).enumerate() {
             let block = block.map_err(|e| format!("certificate {}: not PEM ({e})", i + 1))?;
@@ -70,10 +73,12 @@ impl CertChain {
                 ));
             }
             x5c.push(STANDARD.encode(&block.contents));
+            der.push(block.contents);
         }
         let (leaf_point, not_before, not_after) = leaf.ok_or("no certificate in the file")?;
         Ok(Self {
             x5c,
+            der,
             leaf_point,
             not_before,
             not_after,
@@ -94,6 +99,12 @@ impl CertChain {
     #[must_use]
     pub const fn not_after(&self) -> i64 {
         self.not_after
+    }
+
+    /// The chain as COSE's `x5chain` carries it (DER, leaf first).
+    #[must_use]
+    pub fn der(&self) -> &[Vec<u8>] {
+        &self.der
     }
 
     /// The chain as `x5c` carries it.

@@ -9,14 +9,13 @@ use crate::crypto::jose::{Alg, IssuerSigner};
 use crate::crypto::x5c::CertChain;
 use crate::vault::Vault;
 
-/// The chain `x5c` carries for what `signer` signs at `now`: the city's,
-/// when its leaf certifies that key and is in date.
-pub(super) fn chain_for<'a>(v: &'a Vault, signer: &IssuerSigner, now: i64) -> Option<&'a [String]> {
+/// The chain that rides on what `signer` signs at `now`: the city's, when
+/// its leaf certifies that key and is in date.
+pub(super) fn chain_for<'a>(v: &'a Vault, signer: &IssuerSigner, now: i64) -> Option<&'a CertChain> {
     v.credentials
         .chain
         .as_ref()
         .filter(|c| c.certifies(&signer.public(), now))
-        .map(CertChain::x5c)
 }
 
 /// The `[credentials] certificate_chain`, read and checked against the

@@ -361,7 +361,7 @@ pub async fn issue(
     }
     drop(guard);
     let iss = issuer_url(v);
-    let x5c = super::credential_trust::chain_for(v, &signer, now);
+    let x5c = super::credential_trust::chain_for(v, &signer, now).map(crate::crypto::x5c::CertChain::x5c);
     Ok(holders
         .into_iter()
         .zip(indices)
@@ -443,12 +443,20 @@ pub async fn status_list(v: &Arc<Vault>, n: u32, cwt: bool) -> Result<Option<Vec
         .issuer
         .active(Alg::Es256)
         .map_err(|e| Error::internal(e.to_string()))?;
+    let chain = super::credential_trust::chain_for(v, &signer, now);
     let token = if cwt {
-        crate::crypto::status_cwt::status_list_cwt(&signer, &uri, &bits, now, LIST_TTL)
+        crate::crypto::status_cwt::status_list_cwt(
+            &signer,
+            chain.map(crate::crypto::x5c::CertChain::der),
+            &uri,
+            &bits,
+            now,
+            LIST_TTL,
+        )
     } else {
         sdjwt::status_list_token(
             &signer,
-            super::credential_trust::chain_for(v, &signer, now),
+            chain.map(crate::crypto::x5c::CertChain::x5c),
             &uri,
             &bits,
             now,
