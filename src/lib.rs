@@ -64,6 +64,7 @@ pub mod duration;
 pub mod histogram;
 pub mod http;
 pub mod ops;
+pub mod print;
 pub mod server;
 pub mod store;
 pub mod texts;

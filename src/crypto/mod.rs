@@ -7,6 +7,7 @@
 mod aead;
 mod attest;
 mod blind;
+pub mod card_seal;
 mod issuer_keys;
 pub mod jose;
 mod key_files;

@@ -79,7 +79,10 @@ pub fn open_photo(
     record: &CardRecord,
     photo: &PhotoRecord,
 ) -> Result<Photo, Error> {
-    if !(permit.allows(Action::ReadPhoto) || permit.allows(Action::Disclose)) {
+    if ![Action::ReadPhoto, Action::Disclose, Action::PrintCard]
+        .into_iter()
+        .any(|a| permit.allows(a))
+    {
         return Err(Error::Internal {
             detail: "photo opened without a read_photo or disclose permit".into(),
         });
@@ -174,6 +177,7 @@ pub fn open_birth_date(
         Action::RenewCard,
         Action::UpdateCard,
         Action::OfferCredential,
+        Action::PrintCard,
     ]
     .into_iter()
     .any(|a| permit.allows(a))
@@ -216,6 +220,7 @@ pub fn open_fields(
         Action::ReadPrintQueue,
         Action::UpdateCard,
         Action::OfferCredential,
+        Action::PrintCard,
     ]
     .into_iter()
     .any(|a| permit.allows(a))

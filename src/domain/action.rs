@@ -45,10 +45,11 @@ pub enum Action {
     CreateHoneyCards,
     ReadHoneyAlerts,
     OfferCredential,
+    PrintCard,
 }
 
 impl Action {
-    pub const ALL: [Self; 39] = [
+    pub const ALL: [Self; 40] = [
         Self::Enroll,
         Self::ReadPhoto,
         Self::RevokeCard,
@@ -88,6 +89,7 @@ impl Action {
         Self::CreateHoneyCards,
         Self::ReadHoneyAlerts,
         Self::OfferCredential,
+        Self::PrintCard,
     ];
 
     /// The schema's resource type for this action.
@@ -107,7 +109,8 @@ impl Action {
             | Self::MarkPrinted
             | Self::MarkPickedUp
             | Self::AccessReport
-            | Self::OfferCredential => "Card",
+            | Self::OfferCredential
+            | Self::PrintCard => "Card",
             Self::QueryFact => "Fact",
             Self::Disclose => "LegalItem",
             _ => "Vault",
@@ -156,6 +159,7 @@ impl Action {
             Self::CreateHoneyCards => "create_honey_cards",
             Self::ReadHoneyAlerts => "read_honey_alerts",
             Self::OfferCredential => "offer_credential",
+            Self::PrintCard => "print_card",
         }
     }
 }

@@ -171,6 +171,7 @@ fn card_routes(router: Router<Arc<Vault>>) -> Router<Arc<Vault>> {
     router
         .route("/v1/enrollments", post(handlers::enrollments::enroll))
         .route("/v1/cardholders/{card}/photo", get(handlers::cards::photo))
+        .route("/v1/cardholders/{card}/print", get(handlers::printing::print))
         .route("/v1/cardholders/{card}/revoke", post(handlers::cards::revoke))
         .route(
             "/v1/cardholders/{card}",

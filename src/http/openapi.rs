@@ -234,6 +234,7 @@ impl Modify for Bearer {
         handlers::principals::list,
         handlers::enrollments::enroll,
         handlers::cards::photo,
+        handlers::printing::print,
         handlers::cards::revoke,
         handlers::cards::erase,
         handlers::counter::lookup,

@@ -219,7 +219,7 @@ fn key_proof(v: &Vault, proof: &str, now: i64) -> Result<(Value, String), Wallet
 
 /// Draws `n` free status indices: random entries of the newest list with
 /// room (a new list once half of it is taken).
-fn draw(v: &Vault, n: usize) -> Result<Vec<u64>, StoreError> {
+pub(super) fn draw(v: &Vault, n: usize) -> Result<Vec<u64>, StoreError> {
     let mut list = 0u32;
     let taken = loop {
         match v.store.status_list(list)? {

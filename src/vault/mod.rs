@@ -28,6 +28,7 @@ mod open;
 mod open_checks;
 mod open_writes;
 pub mod ops_status;
+pub mod printing;
 pub mod rate_limits;
 pub mod reports;
 pub mod retention;

@@ -18,7 +18,7 @@ use crate::http::extract::DEFAULT_LIMIT;
 use crate::http::gate::{CardRef, Gate};
 use crate::http::openapi::{BadRequest, NotFound, Refused};
 
-fn purpose_param(q: &HashMap<String, String>) -> Result<Purpose, ApiError> {
+pub(super) fn purpose_param(q: &HashMap<String, String>) -> Result<Purpose, ApiError> {
     if let Some(k) = q.keys().find(|k| k.as_str() != "purpose") {
         let name = if k.len() <= 40 && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
             k.as_str()

@@ -13,6 +13,7 @@ pub mod oauth;
 pub mod ops;
 pub mod policies;
 pub mod principals;
+pub mod printing;
 pub mod reports;
 pub mod retention;
 pub mod status_lists;
