@@ -88,7 +88,7 @@ async fn check_change_version_and_roll_back() {
     // The solver proves the property for every request type, and names the
     // permit the floor makes inert.
     assert_eq!(r["proof"]["status"], "proved", "{}", r["proof"]);
-    assert_eq!(r["proof"]["request_types"], 78);
+    assert_eq!(r["proof"]["request_types"], 80);
     assert_eq!(r["proof"]["lint"]["inert_permits"], json!(["reopen"]));
     // A forbid that removes nothing: valid, named by the lint, no decision flips.
     let noop = format!("{text}\n@id(\"noop\") forbid(principal is CivicVault::System, action == CivicVault::Action::\"run_sweep\", resource);");

@@ -22,6 +22,7 @@ mod page;
 mod pages;
 pub mod passkeys;
 pub mod session;
+mod verify_page;
 
 use std::sync::Arc;
 
@@ -104,9 +105,36 @@ fn wallet_pages<S: Clone + Send + Sync + 'static>(console: &Arc<Console>) -> Rou
         .with_state(Arc::clone(console))
 }
 
+/// The front desk's card check (`/verify/`), under the console's policy
+/// and its same-origin rule (so that the status lists it fetches are the
+/// page's own origin's).
+fn verify_pages<S: Clone + Send + Sync + 'static>(console: &Arc<Console>) -> Router<S> {
+    Router::new()
+        .route("/verify", get(verify_page::slash))
+        .route("/verify/", get(verify_page::index))
+        .route("/verify/verify.js", get(verify_page::script))
+        .route("/verify/verify.css", get(verify_page::style))
+        .route("/verify/jsqr.js", get(verify_page::jsqr))
+        .route("/verify/sw.js", get(verify_page::worker))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(console),
+            page::same_origin,
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        ))
+        .with_state(Arc::clone(console))
+}
+
 /// The console's routes, ready to merge into the vault's router.
 pub fn router<S: Clone + Send + Sync + 'static>(console: Arc<Console>) -> Router<S> {
     let wallet = wallet_pages(&console);
+    let verify = verify_pages(&console);
     Router::new()
         .route("/console", get(pages::home::redirect))
         .route("/console/", get(pages::home::page))
@@ -144,4 +172,5 @@ pub fn router<S: Clone + Send + Sync + 'static>(console: Arc<Console>) -> Router
         ))
         .with_state(console)
         .merge(wallet)
+        .merge(verify)
 }
