@@ -41,11 +41,11 @@ const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const BIN = path.resolve(process.env.CIVIC_VAULT_BIN ?? path.join(REPO, 'target', 'debug', 'civic-vault'));
 const OVERALL_TIMEOUT_MS = Number(process.env.CONSOLE_TIMEOUT_MS ?? 300_000);
 
-// A 1×1 PNG (the same bytes as tests/common's PNG).
+// A 4 × 4 PNG (the same bytes as tests/common's PNG).
 const PNG = Buffer.from(
-  '89504E470D0A1A0A0000000D4948445200000001000000010806000000' +
-    '1F15C4890000000D4944415478DA63F8FFFF3F0005FE02FEA7D5A0F100' +
-    '00000049454E44AE426082',
+  '89504E470D0A1A0A0000000D4948445200000004000000040802000000' +
+    '26930929000000114944415478DA6338B165011C3110C70100706121C1' +
+    'AB6270CD0000000049454E44AE426082',
   'hex',
 );
 
@@ -928,6 +928,14 @@ async function main() {
   text = await mainText(cp);
   expect(/\bUpdated\./.test(text), `the address is updated at the counter (${short(text, 300)})`);
   expect(/to print/.test(text), 'and the card goes back to the print queue');
+  // The print queue's Print button: the card to print, as a PDF with its seal.
+  await cp.goto('/console/cards');
+  const [cardPdf] = await Promise.all([
+    cp.waitForEvent('download'),
+    cp.getByRole('button', { name: /^Print .*\(PDF with its seal\)$/ }).first().click(),
+  ]);
+  const printed = fs.readFileSync(await cardPdf.path());
+  expect(printed.subarray(0, 5).toString('latin1') === '%PDF-', 'the print queue\'s Print button gives the card as a PDF');
 
   step('clerk-ana offers a credential for the holder\'s wallet; her sessions; a page that does not exist');
   await cp.goto('/console/cards');
