@@ -5,7 +5,7 @@
 //! card the vault printed is shown to Chromium's fake camera
 //! (`tests/verify_page/camera.mjs`, the PDF's back rendered by poppler):
 //! the page, served by the vault, says Valid, and Revoked once the card is
-//! revoked.
+//! revoked — each time again with the network cut, from its service worker.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -68,7 +68,7 @@ fn camera(png: &Path, base: &str, expect: &str) -> Value {
     let out = Command::new("node")
         .arg(root().join("tests/verify_page/camera.mjs"))
         .arg(png)
-        .args(["--base", base, "--expect", expect])
+        .args(["--base", base, "--expect", expect, "--offline-again"])
         .current_dir(root())
         .output()
         .unwrap();
@@ -122,6 +122,10 @@ async fn a_printed_card_shown_to_the_camera_is_valid_then_revoked() {
     let seen = camera(&png, &base, "Valid");
     assert_eq!(seen["verdict"], "Valid", "{seen}");
     assert!(seen.to_string().contains("Test Holder"), "{seen}");
+    // With the network cut, the page (from its service worker) still reads
+    // the card and checks it against what it kept.
+    assert_eq!(seen["offline_from_service_worker"], true, "{seen}");
+    assert_eq!(seen["offline_verdict"], "Valid", "{seen}");
 
     let (s, b) = v
         .post(
@@ -133,5 +137,6 @@ async fn a_printed_card_shown_to_the_camera_is_valid_then_revoked() {
     assert_eq!(s, StatusCode::OK, "{b}");
     let seen = camera(&png, &base, "Revoked");
     assert_eq!(seen["verdict"], "Revoked", "{seen}");
+    assert_eq!(seen["offline_verdict"], "Revoked", "{seen}");
     v.stop().await;
 }

@@ -15,6 +15,8 @@
 //   node tests/verify_page/camera.mjs card.png --fixtures fx.json --expect Valid
 // or with files: --jwks jwks.json --status-list 0=list0.jwt [--status-list 1=…] --port N
 //
+// --offline-again: then cut the network, reload the page (from its service
+// worker) and read the card again with the keys and lists it kept.
 // Other options: --timeout MS (default 30000) for the seal to be read,
 // --y4m FILE to keep the converted video, --screenshot FILE.
 // Exit status: 0 when a verdict was shown (and matches --expect), 1 otherwise.
@@ -191,6 +193,7 @@ function parseArgs(argv) {
       else o.lists['0'] = v;
     } else if (a === '--port') o.port = Number(next());
     else if (a === '--expect') o.expect = next();
+    else if (a === '--offline-again') o.offlineAgain = true;
     else if (a === '--timeout') o.timeout = Number(next());
     else if (a === '--y4m') o.y4mOut = next();
     else if (a === '--screenshot') o.screenshot = next();
@@ -290,8 +293,21 @@ async function main() {
       };
     }));
     if (o.screenshot) await page.screenshot({ path: o.screenshot, fullPage: true });
+    if (o.offlineAgain) {
+      // The network cut: the page reloads from its service worker and reads
+      // the card again against the keys and lists it keeps.
+      await page.waitForFunction(() => navigator.serviceWorker.controller !== null, null, { timeout: 20_000 });
+      await context.setOffline(true);
+      const again = await page.reload();
+      out.offline_from_service_worker = again?.fromServiceWorker() === true;
+      await page.waitForFunction(() => document.documentElement.dataset.refreshed === 'true', null, { timeout: 20_000 });
+      await page.getByRole('button', { name: 'Scan a card' }).click();
+      await page.waitForFunction(() => document.getElementById('result').dataset.state === 'done', null, { timeout: o.timeout });
+      out.offline_verdict = await page.evaluate(() => document.getElementById('verdict').textContent);
+    }
     out.page_errors = errors;
-    ok = errors.length === 0 && (!o.expect || out.verdict === o.expect);
+    ok = errors.length === 0 && (!o.expect || out.verdict === o.expect)
+      && (!o.offlineAgain || (out.offline_from_service_worker && (!o.expect || out.offline_verdict === o.expect)));
     if (o.expect && out.verdict !== o.expect) out.error = `expected "${o.expect}", the page says "${out.verdict}"`;
   } catch (e) {
     out.error = e.message;
