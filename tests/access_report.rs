@@ -121,7 +121,7 @@ async fn the_holder_sees_who_asked_and_what_was_released() {
     assert_eq!(entries[0]["asked_by"], "library-checkout");
     assert_eq!(entries[0]["agency_kind"], "city_partner");
     assert_eq!(entries[0]["purpose"], "library_services");
-    assert_eq!(entries[0]["released"], json!(["card_valid", "age_over_18"]));
+    assert_eq!(entries[0]["released"], json!(["age_over_18", "card_valid"]));
     assert_eq!(entries[0]["outcome"], "answered");
     assert_eq!(entries[0]["day"], common::today().to_string().as_str());
     assert_eq!(entries[1]["purpose"], "benefits_enrollment");

@@ -368,7 +368,7 @@ mod tests {
         let base = PolicySources::embedded();
         let report = prove(&engine(base.floor, base.editable), &settings()).await;
         assert_eq!(report.status, ProofStatus::Proved, "{report:?}");
-        assert_eq!(report.request_types, 78);
+        assert_eq!(report.request_types, 80);
     }
 
     #[tokio::test]

@@ -63,7 +63,21 @@ pub struct ImpactReport {
     pub millis: u64,
 }
 
-/// Re-decides `entries` under `engine`.
+/// What an entry decided, one resource each: a fact query's facts (its
+/// `items`, since v1.2: one entry per query), else the entry's resource.
+fn targets(e: &AuditEntry) -> Option<Vec<(Resource, Decision)>> {
+    if e.action == Action::QueryFact.as_str() && !e.items.is_empty() {
+        return Some(
+            e.items
+                .iter()
+                .map(|(fact, d)| (Resource::Fact(fact.clone()), *d))
+                .collect(),
+        );
+    }
+    Some(vec![(resource_of(e.resource.as_deref()?)?, e.decision)])
+}
+
+/// Re-decides `entries` under `engine`, each decision they record.
 #[must_use]
 pub fn replay(engine: &PolicyEngine, entries: &[AuditEntry], principals: &HashMap<String, Principal>) -> ImpactReport {
     let started = Instant::now();
@@ -74,10 +88,9 @@ pub fn replay(engine: &PolicyEngine, entries: &[AuditEntry], principals: &HashMa
             e.decision_id.as_ref()?;
             let principal = principals.get(e.principal.as_deref()?)?;
             let purpose: Purpose = e.purpose.as_deref()?.parse().ok()?;
-            let resource = resource_of(e.resource.as_deref()?)?;
-            Some((action, principal, purpose, resource))
+            Some((action, principal, purpose, targets(e)?))
         })();
-        let Some((action, principal, purpose, resource)) = inputs else {
+        let Some((action, principal, purpose, targets)) = inputs else {
             if e.decision_id.is_some() {
                 report.skipped += 1;
             }
@@ -99,27 +112,26 @@ pub fn replay(engine: &PolicyEngine, entries: &[AuditEntry], principals: &HashMa
             ..RequestContext::purpose(purpose)
         };
         let id = e.decision_id.clone().unwrap_or_default();
-        let now = engine.decide_each(principal, action, std::slice::from_ref(&resource), &cx, &id);
-        let to = if now.first().is_some_and(|d| d.allowed) {
-            Decision::Allow
-        } else {
-            Decision::Deny
-        };
-        report.replayed += 1;
-        if to != e.decision {
-            *report
-                .counts
-                .entry(format!("{} {}", principal.id, action.as_str()))
-                .or_default() += 1;
-            report.changed.push(Flip {
-                decision_id: id,
-                seq: e.seq,
-                principal: principal.id.clone(),
-                action: action.as_str().into(),
-                resource: e.resource.clone().unwrap_or_default(),
-                from: e.decision,
-                to,
-            });
+        let resources: Vec<Resource> = targets.iter().map(|(r, _)| r.clone()).collect();
+        let now = engine.decide_each(principal, action, &resources, &cx, &id);
+        for ((resource, from), d) in targets.into_iter().zip(now) {
+            let to = if d.allowed { Decision::Allow } else { Decision::Deny };
+            report.replayed += 1;
+            if to != from {
+                *report
+                    .counts
+                    .entry(format!("{} {}", principal.id, action.as_str()))
+                    .or_default() += 1;
+                report.changed.push(Flip {
+                    decision_id: id.clone(),
+                    seq: e.seq,
+                    principal: principal.id.clone(),
+                    action: action.as_str().into(),
+                    resource: resource_label(&resource),
+                    from,
+                    to,
+                });
+            }
         }
     }
     report.millis = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);

@@ -88,10 +88,23 @@ pub fn entries(
                     released: Vec::new(),
                     outcome: "refused".into(),
                 });
-                let fact = e.resource.as_deref().and_then(|r| r.strip_prefix("Fact::"));
-                if let (Decision::Allow, "ok", Some(f)) = (e.decision, e.outcome.as_str(), fact) {
-                    line.released.push(f.to_owned());
-                    "answered".clone_into(&mut line.outcome);
+                // Since v1.2 one entry holds the query's facts as items;
+                // before, one entry per fact had the fact as its resource.
+                let decided: Vec<(&str, Decision)> = if e.items.is_empty() {
+                    e.resource
+                        .as_deref()
+                        .and_then(|r| r.strip_prefix("Fact::"))
+                        .map(|f| (f, e.decision))
+                        .into_iter()
+                        .collect()
+                } else {
+                    e.items.iter().map(|(f, d)| (f.as_str(), *d)).collect()
+                };
+                for (f, d) in decided {
+                    if d == Decision::Allow && e.outcome == "ok" {
+                        line.released.push(f.to_owned());
+                        "answered".clone_into(&mut line.outcome);
+                    }
                 }
             }
             "read_photo" if e.decision == Decision::Allow && e.outcome == "ok" => {
@@ -147,4 +160,68 @@ pub fn entries(
 fn withheld(s: &AnswerSummary, today: &str) -> bool {
     s.cardholder_notice == "prohibited_by_court"
         && s.notice_prohibited_until.as_deref().is_none_or(|until| today < until)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::audit::AuditDraft;
+
+    fn sealed(drafts: &[AuditDraft]) -> Vec<AuditEntry> {
+        let mut prev = [0u8; 32];
+        let mut seq = 0;
+        drafts
+            .iter()
+            .map(|d| {
+                seq += 1;
+                let (e, hash, _) = AuditEntry::seal(d, seq, &prev);
+                prev = hash;
+                e
+            })
+            .collect()
+    }
+
+    fn query(id: &str) -> AuditDraft {
+        AuditDraft {
+            at: 1_780_000_000,
+            principal: Some("library".into()),
+            action: "query_fact".into(),
+            purpose: Some("library_services".into()),
+            decision_id: Some(id.into()),
+            outcome: "ok".into(),
+            ..AuditDraft::default()
+        }
+    }
+
+    #[test]
+    fn a_query_reads_the_same_from_one_entry_with_items_and_from_one_entry_per_fact() {
+        // Before v1.2: one entry per fact, the fact as its resource.
+        let old: Vec<AuditDraft> = [("card_valid", Decision::Allow), ("age_over_65", Decision::Deny)]
+            .into_iter()
+            .map(|(f, d)| AuditDraft {
+                resource: Some(format!("Fact::{f}")),
+                decision: d,
+                ..query("dec_old")
+            })
+            .collect();
+        // Since: one entry, each fact's decision in its items.
+        let new = AuditDraft {
+            resource: Some("Fact".into()),
+            decision: Decision::Allow,
+            items: [
+                ("age_over_65".to_owned(), Decision::Deny),
+                ("card_valid".to_owned(), Decision::Allow),
+            ]
+            .into_iter()
+            .collect(),
+            ..query("dec_new")
+        };
+        let audit = sealed(&[old, vec![new]].concat());
+        let lines = entries(&audit, &LegalAnswers::default(), &|_| None, "2026-12-07");
+        assert_eq!(lines.len(), 2);
+        for line in lines {
+            assert_eq!(line.released, ["card_valid"]);
+            assert_eq!(line.outcome, "answered");
+        }
+    }
 }

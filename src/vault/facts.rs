@@ -146,6 +146,10 @@ impl Sealed for Opener<'_> {
     }
 }
 
+/// The resource of a fact query's one audit entry: its facts are its
+/// `items`.
+pub const FACTS_RESOURCE: &str = "Fact";
+
 /// One Cedar decision per fact, under one decision id, counted in the metrics.
 fn decide(v: &Vault, who: &Principal, asked: &Asked, window: &Window, decision_id: &str) -> Vec<Decision> {
     let resources: Vec<Resource> = asked.facts.iter().map(|f| Resource::Fact(f.name())).collect();
@@ -169,9 +173,12 @@ impl Answered {
     }
 
     /// The commit that makes the query durable before it is answered: one
-    /// audit entry per decision, each `base` (the request's entry) with the
-    /// fact as its resource. Which facts were asked is recorded; what they
-    /// answered, and anything the caller supplied, never is.
+    /// audit entry, `base` (the request's entry) with each fact's decision
+    /// in `items` (as a legal request's items), the policies that decided
+    /// any of them, and the replay context. Which facts were asked is
+    /// recorded; what they answered, and anything the caller supplied,
+    /// never is. (Entries written before v1.2 hold one fact each, with the
+    /// fact as the resource; every reader takes both.)
     #[must_use]
     pub fn audit(&self, base: &AuditDraft) -> Commit {
         let outcome = if self.any_allowed() {
@@ -179,32 +186,43 @@ impl Answered {
         } else {
             "forbidden_by_policy"
         };
-        let audit = self
+        let verdict = |allowed: bool| {
+            if allowed {
+                AuditDecision::Allow
+            } else {
+                AuditDecision::Deny
+            }
+        };
+        let mut policies: Vec<String> = self
             .decisions
             .iter()
-            .map(|(fact, d)| AuditDraft {
-                resource: Some(format!("Fact::{}", fact.name())),
-                decision: if d.allowed {
-                    AuditDecision::Allow
-                } else {
-                    AuditDecision::Deny
-                },
-                decision_id: Some(self.decision_id.clone()),
-                policies: d.policies.clone(),
-                policy_version: Some(d.version),
-                outcome: outcome.to_owned(),
-                subject: Some(self.subject.clone()),
-                context: Some(ReplayContext {
-                    distinct_cards_last_hour: Some(self.window.distinct),
-                    bulk_ceiling_per_hour: Some(self.window.ceiling),
-                    ..ReplayContext::default()
-                }),
-                ..base.clone()
-            })
+            .flat_map(|(_, d)| d.policies.iter().cloned())
             .collect();
+        policies.sort_unstable();
+        policies.dedup();
+        let entry = AuditDraft {
+            resource: Some(FACTS_RESOURCE.into()),
+            decision: verdict(self.any_allowed()),
+            decision_id: Some(self.decision_id.clone()),
+            policies,
+            policy_version: self.decisions.first().map(|(_, d)| d.version),
+            outcome: outcome.to_owned(),
+            subject: Some(self.subject.clone()),
+            context: Some(ReplayContext {
+                distinct_cards_last_hour: Some(self.window.distinct),
+                bulk_ceiling_per_hour: Some(self.window.ceiling),
+                ..ReplayContext::default()
+            }),
+            items: self
+                .decisions
+                .iter()
+                .map(|(fact, d)| (fact.name().to_owned(), verdict(d.allowed)))
+                .collect(),
+            ..base.clone()
+        };
         Commit {
             changes: Vec::new(),
-            audit,
+            audit: vec![entry],
         }
     }
 
