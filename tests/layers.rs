@@ -52,6 +52,13 @@ const RULES: &[(&str, &[&str], &[&str])] = &[
         ],
         &[],
     ),
+    (
+        "print",
+        &[
+            "domain", "store", "authz", "vault", "http", "console", "server", "ops", "witness", "cluster", "crypto",
+        ],
+        &["axum", "tokio", "sled", "cedar_policy", "reqwest"],
+    ),
     ("vault", &["http", "console", "server", "ops"], &[]),
     ("http", &["console", "server", "ops"], &[]),
     ("console", &["server", "ops"], &[]),

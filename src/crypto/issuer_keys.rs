@@ -168,6 +168,16 @@ impl IssuerKeys {
     /// # Errors
     /// A key file could not be destroyed (that key stays, to try again).
     pub fn retire(&self, now: i64, lifetime: i64) -> Result<Vec<String>, KeyError> {
+        self.retire_each(now, |_| lifetime)
+    }
+
+    /// As [`Self::retire`], with a lifetime for each algorithm's keys (the
+    /// ES256 keys also sign printed cards' seals, which live as long as
+    /// the cards).
+    ///
+    /// # Errors
+    /// A key file could not be destroyed.
+    pub fn retire_each(&self, now: i64, lifetime_of: impl Fn(Alg) -> i64) -> Result<Vec<String>, KeyError> {
         let mut keys = self.keys.write().unwrap_or_else(PoisonError::into_inner);
         let mut gone = Vec::new();
         for alg in Alg::ALL {
@@ -176,7 +186,7 @@ impl IssuerKeys {
                 let (Some((oldest, _)), Some((_, successor))) = (of_alg.next(), of_alg.next()) else {
                     break;
                 };
-                if successor.created.saturating_add(lifetime) >= now {
+                if successor.created.saturating_add(lifetime_of(alg)) >= now {
                     break;
                 }
                 let kid = keys[oldest].signer.kid().to_owned();
@@ -294,6 +304,23 @@ mod tests {
         let mut left = keys.kids();
         left.sort();
         assert_eq!(left, vec![ed, second]);
+    }
+
+    #[test]
+    fn each_algorithm_keeps_its_keys_for_its_own_lifetime() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = KeyFiles::plain(dir.path());
+        let keys = IssuerKeys::load(&files, 1_000).unwrap();
+        let es = keys.active(Alg::Es256).unwrap().kid().to_owned();
+        let ed = keys.active(Alg::Ed25519).unwrap().kid().to_owned();
+        keys.rotate(Alg::Es256, 2_000).unwrap();
+        keys.rotate(Alg::Ed25519, 2_000).unwrap();
+        // ES256 keys also sign printed cards' seals: kept far longer.
+        let gone = keys
+            .retire_each(3_000, |alg| if alg == Alg::Es256 { i64::MAX } else { 500 })
+            .unwrap();
+        assert_eq!(gone, vec![ed]);
+        assert!(keys.kids().contains(&es));
     }
 }
 

@@ -107,8 +107,14 @@ pub fn entries(
                     }
                 }
             }
-            "read_photo" if e.decision == Decision::Allow && e.outcome == "ok" => {
+            "read_photo" | "print_card" if e.decision == Decision::Allow && e.outcome == "ok" => {
                 let principal = e.principal.clone().unwrap_or_default();
+                // A print opens the name, birth date, address and photo.
+                let released = if e.action == "print_card" {
+                    vec!["printed card".into()]
+                } else {
+                    vec!["photo".into()]
+                };
                 out.push((
                     e.seq,
                     ReportEntry {
@@ -116,7 +122,7 @@ pub fn entries(
                         agency_kind: agency_of(&principal),
                         asked_by: principal,
                         purpose: e.purpose.clone().unwrap_or_default(),
-                        released: vec!["photo".into()],
+                        released,
                         outcome: "answered".into(),
                     },
                 ));

@@ -7,9 +7,10 @@
 //! and the dates. Back: the seal's QR code (drawn as vector squares, for a
 //! crisp print), the address the card prints if any, and where to check
 //! it. The font is DejaVu Sans (assets/fonts, its licence beside it):
-//! Latin, Greek, Cyrillic, Armenian, Georgian, Hebrew and Arabic among
-//! others; scripts it lacks (CJK) print as missing glyphs and stay exact
-//! in the seal.
+//! Latin, Greek, Cyrillic, Armenian, Georgian, Hebrew and most of Arabic
+//! among others. Scripts it lacks — Chinese, Japanese, Korean, Bengali,
+//! Devanagari and the other Indic scripts, a few Urdu letters — print as
+//! empty boxes; the seal keeps the exact name.
 
 use krilla::color::rgb;
 use krilla::geom::{PathBuilder, Point, Rect, Size, Transform};

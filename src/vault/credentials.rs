@@ -385,8 +385,9 @@ pub const ISSUER_KEY_AGE: i64 = 90 * 86_400;
 /// The sweep's care of the issuer keys, each algorithm's apart: a new one
 /// once the active one has signed for [`ISSUER_KEY_AGE`]; an old one
 /// destroyed once everything it signed has expired
-/// ([`credential::LIFETIME_DAYS`] after its successor took over). Both
-/// show in the JWKS at once.
+/// ([`credential::LIFETIME_DAYS`] after its successor took over; for an
+/// ES256 key, which also signs printed cards' seals, once the longest card
+/// it could have sealed has expired). Both show in the JWKS at once.
 ///
 /// # Errors
 /// A key file could not be written or destroyed.
@@ -412,7 +413,20 @@ pub async fn maintain_keys(v: &Arc<Vault>, now: i64) -> Result<(), crate::crypto
                 tracing::info!(%kid, "new credential issuer key");
             }
         }
-        for kid in keys.retire(now, credential::LIFETIME_DAYS * 86_400)? {
+        // An ES256 key also signed printed cards' seals: it stays (to verify
+        // them) as long as the longest card lives, for ever when some card
+        // does not expire; an Ed25519 key, as long as its credentials.
+        let credentials = credential::LIFETIME_DAYS * 86_400;
+        let seals = me
+            .program
+            .longest_validity(me.config.card_validity)
+            .map_or(i64::MAX, |d| {
+                i64::try_from(d.as_secs()).unwrap_or(i64::MAX).saturating_add(86_400)
+            });
+        for kid in keys.retire_each(now, |alg| match alg {
+            Alg::Es256 => credentials.max(seals),
+            Alg::Ed25519 => credentials,
+        })? {
             tracing::info!(%kid, "credential issuer key destroyed: everything it signed has expired");
             crate::vault::keyrep::replicate_destruction(&me, &format!("{kid}.key"));
         }

@@ -348,7 +348,8 @@
     const uri = get(list, 'uri');
     const card = c.get('card');
     if (typeof iss !== 'string') throw new NotGenuine('the seal names no issuer');
-    if (!Number.isSafeInteger(exp)) throw new NotGenuine('the seal has no expiry');
+    // A card that does not expire (an age band may say so) has no exp.
+    if (exp !== undefined && !Number.isSafeInteger(exp)) throw new NotGenuine('the seal’s expiry is malformed');
     if (!Number.isSafeInteger(idx) || idx < 0 || typeof uri !== 'string') {
       throw new NotGenuine('the seal has no status list entry');
     }
@@ -356,7 +357,7 @@
     const text = (k) => (typeof card.get(k) === 'string' ? card.get(k) : null);
     return {
       iss,
-      exp,
+      exp: exp === undefined ? null : exp,
       iat: Number.isSafeInteger(iat) ? iat : null,
       status: { idx, uri },
       card: {
@@ -618,7 +619,7 @@
       throw new NotGenuine(`it was issued by ${claims.iss}, not by ${state.jwks.issuer}`);
     }
     const { card } = claims;
-    if (Date.now() / 1000 > claims.exp) {
+    if (claims.exp !== null && Date.now() / 1000 > claims.exp) {
       return { verdict: 'expired', reason: `The card expired on ${utcDate(claims.exp)}.`, card };
     }
     const uri = listUri(claims.status.uri);
@@ -817,10 +818,18 @@
     try {
       outcome = await judge(text);
     } catch (e) {
-      outcome = {
-        verdict: 'forged',
-        reason: e instanceof NotGenuine ? `Do not accept this card: ${e.message}.` : 'Do not accept this card: its seal could not be read.',
-      };
+      const insecure = !(e instanceof NotGenuine) && (!window.isSecureContext || !globalThis.crypto?.subtle);
+      outcome = insecure
+        ? {
+            verdict: 'unknown',
+            reason: 'This page cannot check seals here: open it over https (browsers check signatures only on secure pages).',
+          }
+        : {
+            verdict: 'forged',
+            reason: e instanceof NotGenuine
+              ? `Do not accept this card: ${e.message}.`
+              : 'Do not accept this card: its seal could not be read.',
+          };
     }
     showOutcome(n, outcome);
   }

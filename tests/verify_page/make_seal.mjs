@@ -110,10 +110,11 @@ const es256 = (key, data) => crypto.sign('sha256', data, { key: key.privateKey, 
 
 /** The claims of a card's seal. */
 export function cardClaims({ iss, iat, exp, idx, uri, card }) {
+  // A card that does not expire has no exp (and prints no expiry).
   return new Map([
     [1, iss],
     [6, iat],
-    [4, exp],
+    ...(exp === null ? [] : [[4, exp]]),
     [65535, { status_list: { idx, uri } }],
     ['card', card],
   ]);
@@ -198,6 +199,8 @@ export function makeFixtures({ issuer, now = Math.floor(Date.now() / 1000) } = {
   }));
   const { address, ...noAddressCard } = card({ number: '1000-4417-2290-9999', name: 'ليلى حداد' });
   const noAddress = seal(key, claims({ idx: idx.noAddress, card: noAddressCard }));
+  const { expires, ...noExpiryCard } = card({ number: '1000-4417-2290-2001', name: 'Dorothea Vance' });
+  const noExpiry = seal(key, claims({ exp: null, idx: 2_001, card: noExpiryCard }));
   const unknownKey = seal(stranger, claims());
   const wrongIssuer = seal(key, claims({ iss: 'https://ids.elsewhere.example' }));
   const foreignList = seal(key, claims({ idx: idx.foreign, uri: 'https://lists.elsewhere.example/v1/status-lists/0' }));
@@ -222,6 +225,7 @@ export function makeFixtures({ issuer, now = Math.floor(Date.now() / 1000) } = {
       expired: { name: 'Ada Okonkwo-Lindqvist', number: '1000-4417-2290-0777' },
       revoked: { name: 'Zephyrine Quillbottom', number: '1000-4417-2290-4242' },
       noAddress: noAddressCard,
+      noExpiry: noExpiryCard,
     },
     seals: {
       valid: { text: valid, expect: 'Valid' },
@@ -229,6 +233,7 @@ export function makeFixtures({ issuer, now = Math.floor(Date.now() / 1000) } = {
       expired: { text: expired, expect: 'Expired' },
       revoked: { text: revoked, expect: 'Revoked' },
       noAddress: { text: noAddress, expect: 'Valid' },
+      noExpiry: { text: noExpiry, expect: 'Valid' },
       unknownKey: { text: unknownKey, expect: 'Not genuine' },
       wrongIssuer: { text: wrongIssuer, expect: 'Not genuine' },
       malformed: { text: malformed, expect: 'Not genuine' },

@@ -230,6 +230,8 @@ async function main() {
   await a11y(page, 'revoked');
   await shot(page, 'verify-revoked.png');
 
+  r = await verdictOf('noExpiry');
+  expect(r.fields.name === cards.noExpiry.name, 'a card that does not expire (no exp in its seal) is Valid');
   r = await verdictOf('noAddress');
   expect(r.fields.name === cards.noAddress.name && !('address' in r.fields), `a card without address: name (${r.fields.name}), no Address line`);
 

@@ -303,6 +303,20 @@ impl Program {
             .map_or(Some(configured.unwrap_or(self.card_validity)), |b| b.validity)
     }
 
+    /// The longest a card of this program is valid, over every age band
+    /// (`None`: some card does not expire).
+    #[must_use]
+    pub fn longest_validity(&self, configured: Option<HumanDuration>) -> Option<HumanDuration> {
+        let mut longest = configured.unwrap_or(self.card_validity);
+        for band in &self.validity_bands {
+            let v = band.validity?;
+            if v.as_secs() > longest.as_secs() {
+                longest = v;
+            }
+        }
+        Some(longest)
+    }
+
     /// Whether a card expiring on `expires_on` may be renewed on `today`.
     #[must_use]
     pub fn renewal_window(&self, expires_on: Date) -> Option<(Date, Date)> {
