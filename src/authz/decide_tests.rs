@@ -143,6 +143,20 @@ fn split_decisions_equal_whole_set_decisions() {
         let cx = context(&mut rng);
         let split = e.decide_each(&p, action, &rs, &cx, "dec_test");
         assert_eq!(split.len(), rs.len());
+        // Asked again: a fact query's decisions now come from the memo
+        // (keyed by every input Cedar sees); both must equal plain Cedar.
+        let again = e.decide_each(&p, action, &rs, &cx, "dec_again");
+        for (d, r) in again.iter().zip(&rs) {
+            let (allowed, policies) = reference(&e, &p, action, r, &cx);
+            assert_eq!(
+                (d.allowed, &d.policies),
+                (allowed, &policies),
+                "memo: {} {action:?} {r:?} {cx:?}",
+                p.id
+            );
+            assert_eq!(d.decision_id, "dec_again");
+            assert_eq!(d.permit.is_some(), d.allowed);
+        }
         for (d, r) in split.iter().zip(&rs) {
             let (allowed, policies) = reference(&e, &p, action, r, &cx);
             assert_eq!(

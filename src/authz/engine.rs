@@ -1,6 +1,6 @@
 use std::collections::HashMap;
 use std::str::FromStr;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use cedar_policy::{
     Authorizer, Effect, EntityId, EntityTypeName, Policy, PolicyId, PolicySet, Request, Schema, ValidationMode,
@@ -51,6 +51,12 @@ pub struct PolicyEngine {
     /// principal (kind, roles, agency kind, purposes, token hash), so an
     /// entry can only ever be used for exactly the principal it was built from.
     pub(super) entities: RwLock<HashMap<Principal, Arc<CachedPrincipal>>>,
+    /// Fact decisions already made by this engine (so under this policy
+    /// set only: a new version is a new engine), keyed by every input Cedar
+    /// sees — the whole principal (its attributes included), the fact, and
+    /// the whole context. A fact entity has no attributes, so the key is
+    /// the request. Capped; cleared when full.
+    facts_memo: RwLock<FactsMemo>,
     authorizer: Authorizer,
     pub version: u64,
     pub digest: String,
@@ -210,6 +216,7 @@ impl PolicyEngine {
             set,
             by_action,
             entities: RwLock::new(HashMap::new()),
+            facts_memo: RwLock::new(FactsMemo::default()),
             authorizer: Authorizer::new(),
             version,
             digest: format!("sha256:{}", hex::encode(digest.finalize())),
@@ -281,6 +288,15 @@ impl PolicyEngine {
             version: self.version,
             permit: None,
         };
+        let facts = action == Action::QueryFact && resources.iter().all(|r| matches!(r, Resource::Fact(_)));
+        if facts {
+            if let Some(known) = self.remembered(p, resources, cx) {
+                return known
+                    .into_iter()
+                    .map(|m| self.decision_of(m, action, p, cx, decision_id))
+                    .collect();
+            }
+        }
         let Some(cached) = self.cached_entities(p) else {
             return resources.iter().map(|_| deny(Vec::new())).collect();
         };
@@ -324,7 +340,7 @@ impl PolicyEngine {
             },
             _ => None,
         };
-        resources
+        let decided: Vec<Decision> = resources
             .iter()
             .map(|resource| {
                 let uid = self.resource_uid(resource);
@@ -358,8 +374,77 @@ impl PolicyEngine {
                     deny(reasons)
                 }
             })
+            .collect();
+        if facts {
+            self.remember(p, resources, cx, &decided);
+        }
+        decided
+    }
+
+    /// The remembered decisions of every fact in `resources` for `p` in
+    /// `cx`, or `None` if any is not remembered.
+    fn remembered(&self, p: &Principal, resources: &[Resource], cx: &RequestContext) -> Option<Vec<Memo>> {
+        let memo = self.facts_memo.read().unwrap_or_else(PoisonError::into_inner);
+        let by_fact = memo.by.get(p)?.get(cx)?;
+        resources
+            .iter()
+            .map(|r| match r {
+                Resource::Fact(f) => by_fact.get(f.as_str()).cloned(),
+                _ => None,
+            })
             .collect()
     }
+
+    fn remember(&self, p: &Principal, resources: &[Resource], cx: &RequestContext, decided: &[Decision]) {
+        let mut memo = self.facts_memo.write().unwrap_or_else(PoisonError::into_inner);
+        if memo.len >= FACTS_MEMO_CAP {
+            *memo = FactsMemo::default();
+        }
+        let FactsMemo { by, len } = &mut *memo;
+        let by_fact = by.entry(p.clone()).or_default().entry(cx.clone()).or_default();
+        for (r, d) in resources.iter().zip(decided) {
+            if let Resource::Fact(f) = r {
+                let fresh = Memo {
+                    allowed: d.allowed,
+                    policies: d.policies.clone(),
+                };
+                if by_fact.insert(f.clone(), fresh).is_none() {
+                    *len += 1;
+                }
+            }
+        }
+    }
+
+    /// A remembered decision, under this request's id.
+    fn decision_of(&self, m: Memo, action: Action, p: &Principal, cx: &RequestContext, decision_id: &str) -> Decision {
+        Decision {
+            allowed: m.allowed,
+            decision_id: decision_id.to_owned(),
+            policies: m.policies,
+            version: self.version,
+            permit: m
+                .allowed
+                .then(|| Permit::new(action, p.id.clone(), cx.purpose, decision_id.to_owned())),
+        }
+    }
+}
+
+/// Fact decisions remembered at most (then the memo starts again).
+const FACTS_MEMO_CAP: usize = 65_536;
+
+/// One remembered fact decision.
+#[derive(Clone, Debug)]
+struct Memo {
+    allowed: bool,
+    policies: Vec<String>,
+}
+
+/// Fact decisions by principal, then context, then fact (each level found
+/// by reference, so a lookup allocates nothing).
+#[derive(Debug, Default)]
+pub(super) struct FactsMemo {
+    by: HashMap<Principal, HashMap<RequestContext, HashMap<String, Memo>>>,
+    len: usize,
 }
 
 /// A fresh, unguessable decision id.

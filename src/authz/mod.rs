@@ -32,7 +32,7 @@ pub enum Resource {
 }
 
 /// The request facts that go into the Cedar context.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct RequestContext {
     pub purpose: Purpose,
     pub card_status: Option<&'static str>,
@@ -52,7 +52,7 @@ pub struct RequestContext {
 }
 
 /// The Cedar context of one legal-request item.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct LegalContext {
     pub process: &'static str,
     pub signed_by_judge: bool,
