@@ -30,6 +30,7 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("get", "/v1/principals"),
     ("post", "/v1/enrollments"),
     ("get", "/v1/cardholders/{card}/photo"),
+    ("get", "/v1/cardholders/{card}/print"),
     ("post", "/v1/cardholders/{card}/revoke"),
     ("delete", "/v1/cardholders/{card}"),
     ("post", "/v1/facts"),

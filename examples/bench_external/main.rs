@@ -512,6 +512,22 @@ pub struct Ledger {
     entries: u64,
     groups: f64,
     commits: f64,
+    /// The data directory's size (bytes of its files) when the run began.
+    data_bytes: u64,
+}
+
+/// The bytes of every file under `dir`.
+fn dir_bytes(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir).map_or(0, |entries| {
+        entries
+            .flatten()
+            .map(|e| match e.metadata() {
+                Ok(m) if m.is_dir() => dir_bytes(&e.path()),
+                Ok(m) => m.len(),
+                Err(_) => 0,
+            })
+            .sum()
+    })
 }
 
 impl Ledger {
@@ -522,6 +538,7 @@ impl Ledger {
             entries,
             groups,
             commits,
+            data_bytes: dir_bytes(&vault.dir.path().join("data")),
         }
     }
 
@@ -536,6 +553,12 @@ impl Ledger {
             written as f64 / run.requests.max(1.0),
             groups - self.groups,
             (commits - self.commits) / (groups - self.groups).max(1.0),
+        );
+        let grown = dir_bytes(&vault.dir.path().join("data")).saturating_sub(self.data_bytes);
+        println!(
+            "  data/ grew by {:.1} MB over the run: {:.0} bytes per request",
+            grown as f64 / 1e6,
+            grown as f64 / run.requests.max(1.0),
         );
     }
 }
