@@ -272,8 +272,35 @@ impl PolicyEngine {
     /// the context and one decision id (the request's). With more than one
     /// resource, the policies that never name the resource are evaluated
     /// once for all of them (`decide.rs` says why that is the same decision).
+    /// A fact query's decisions already made by this engine come from its
+    /// memo (see `facts_memo`).
     #[must_use]
     pub fn decide_each(
+        &self,
+        p: &Principal,
+        action: Action,
+        resources: &[Resource],
+        cx: &RequestContext,
+        decision_id: &str,
+    ) -> Vec<Decision> {
+        let facts = action == Action::QueryFact && resources.iter().all(|r| matches!(r, Resource::Fact(_)));
+        if facts {
+            if let Some(known) = self.remembered(p, resources, cx) {
+                return known
+                    .into_iter()
+                    .map(|m| self.decision_of(m, action, p, cx, decision_id))
+                    .collect();
+            }
+        }
+        let decided = self.decide_fresh(p, action, resources, cx, decision_id);
+        if facts {
+            self.remember(p, resources, cx, &decided);
+        }
+        decided
+    }
+
+    /// [`Self::decide_each`] by Cedar, without the memo.
+    fn decide_fresh(
         &self,
         p: &Principal,
         action: Action,
@@ -288,15 +315,6 @@ impl PolicyEngine {
             version: self.version,
             permit: None,
         };
-        let facts = action == Action::QueryFact && resources.iter().all(|r| matches!(r, Resource::Fact(_)));
-        if facts {
-            if let Some(known) = self.remembered(p, resources, cx) {
-                return known
-                    .into_iter()
-                    .map(|m| self.decision_of(m, action, p, cx, decision_id))
-                    .collect();
-            }
-        }
         let Some(cached) = self.cached_entities(p) else {
             return resources.iter().map(|_| deny(Vec::new())).collect();
         };
@@ -340,7 +358,7 @@ impl PolicyEngine {
             },
             _ => None,
         };
-        let decided: Vec<Decision> = resources
+        resources
             .iter()
             .map(|resource| {
                 let uid = self.resource_uid(resource);
@@ -374,11 +392,7 @@ impl PolicyEngine {
                     deny(reasons)
                 }
             })
-            .collect();
-        if facts {
-            self.remember(p, resources, cx, &decided);
-        }
-        decided
+            .collect()
     }
 
     /// The remembered decisions of every fact in `resources` for `p` in

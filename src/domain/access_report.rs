@@ -58,6 +58,22 @@ impl LegalAnswers {
     }
 }
 
+/// A fact query entry's decisions, by fact: since v1.2 one entry holds the
+/// query's facts as items; before, one entry per fact had the fact as its
+/// resource.
+fn fact_decisions(e: &AuditEntry) -> Vec<(&str, Decision)> {
+    if e.items.is_empty() {
+        e.resource
+            .as_deref()
+            .and_then(|r| r.strip_prefix("Fact::"))
+            .map(|f| (f, e.decision))
+            .into_iter()
+            .collect()
+    } else {
+        e.items.iter().map(|(f, d)| (f.as_str(), *d)).collect()
+    }
+}
+
 /// The report's entries, oldest first, from the card's audit entries.
 /// `agency_of` names a principal's kind of agency. Fact entries of one request (one decision id) become one line; a legal
 /// request appears once something was disclosed, and not while a court's
@@ -88,19 +104,7 @@ pub fn entries(
                     released: Vec::new(),
                     outcome: "refused".into(),
                 });
-                // Since v1.2 one entry holds the query's facts as items;
-                // before, one entry per fact had the fact as its resource.
-                let decided: Vec<(&str, Decision)> = if e.items.is_empty() {
-                    e.resource
-                        .as_deref()
-                        .and_then(|r| r.strip_prefix("Fact::"))
-                        .map(|f| (f, e.decision))
-                        .into_iter()
-                        .collect()
-                } else {
-                    e.items.iter().map(|(f, d)| (f.as_str(), *d)).collect()
-                };
-                for (f, d) in decided {
+                for (f, d) in fact_decisions(e) {
                     if d == Decision::Allow && e.outcome == "ok" {
                         line.released.push(f.to_owned());
                         "answered".clone_into(&mut line.outcome);
