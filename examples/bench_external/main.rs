@@ -46,6 +46,7 @@ use serde_json::{json, Value};
 
 mod enroll;
 mod facts;
+mod floor;
 mod instructions;
 mod legal;
 mod stores;
