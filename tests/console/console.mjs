@@ -19,6 +19,7 @@
 // the vaults' temp dirs, CONSOLE_HEADED=1 shows the browser (needs a display).
 
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -948,6 +949,32 @@ async function main() {
   ]);
   expect(/Transaction code/.test(await mainText(cp)), 'the credential offer page shows its transaction code');
   await a11y(cp, 'credential-offer');
+  // The holder's side of the authorization code flow: a wallet pushes its
+  // request with the offer's issuer_state, and the holder's browser opens
+  // the page where the clerk's code is typed (checked for accessibility
+  // like every screen; nothing is confirmed here).
+  const offerUri = (await cp.locator('details code').first().textContent()).trim();
+  const offer = JSON.parse(new URL(offerUri).searchParams.get('credential_offer'));
+  const verifier = 'a-wallet-pkce-verifier-of-forty-three-characters-or-more-0123';
+  const pushed = await cp.request.post('/oid4vci/par', {
+    form: {
+      response_type: 'code',
+      client_id: 'browser-suite-wallet',
+      redirect_uri: 'https://wallet.example/callback',
+      scope: 'municipal_id',
+      code_challenge: createHash('sha256').update(verifier).digest('base64url'),
+      code_challenge_method: 'S256',
+      issuer_state: offer.grants.authorization_code.issuer_state,
+    },
+  });
+  expect(pushed.status() === 201, `the wallet's pushed request is taken (${pushed.status()})`);
+  const { request_uri: requestUri } = await pushed.json();
+  await cp.goto(`/oid4vci/authorize?client_id=browser-suite-wallet&request_uri=${encodeURIComponent(requestUri)}`);
+  expect(
+    /Add your municipal ID to your wallet/.test(await mainText(cp)) && (await cp.getByLabel('Code from the clerk').count()) === 1,
+    'the authorization page asks the holder for the clerk\'s code',
+  );
+  await a11y(cp, 'wallet-authorize');
   // Revoking is a dangerous action: styled as one, and not done without a
   // ticked confirmation and the browser's confirm dialog.
   await cp.goto('/console/cards');
