@@ -249,6 +249,22 @@ fn ours(door: &Door, presentation: &str, nonce: &str) -> Result<Value, VerifyErr
     .map(|v| json!(v.claims))
 }
 
+/// Runs `command` with `input` as JSON on its standard input, and reads
+/// its standard output as JSON (`spawn_failure`, `failure`: what to say).
+async fn run_json(command: &mut tokio::process::Command, input: &Value, spawn_failure: &str, failure: &str) -> Value {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect(spawn_failure);
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(input.to_string().as_bytes()).await.unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().await.unwrap();
+    assert!(out.status.success(), "{failure}");
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 /// The third party's verdict, or `None` when its packages are not
 /// installed outside CI (under `CI`, their absence fails the test).
 async fn theirs(door: &Door, presentation: &str, nonce: &str) -> Option<Value> {
@@ -269,19 +285,17 @@ async fn theirs(door: &Door, presentation: &str, nonce: &str) -> Option<Value> {
         "now": now(),
         "max_age": 300,
     });
-    let mut child = tokio::process::Command::new("node")
-        .arg(root.join("verify.mjs"))
-        .current_dir(&root)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("node must be installed for the third-party verifier");
-    let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(input.to_string().as_bytes()).await.unwrap();
-    drop(stdin);
-    let out = child.wait_with_output().await.unwrap();
-    assert!(out.status.success(), "verify.mjs failed");
-    Some(serde_json::from_slice(&out.stdout).unwrap())
+    let mut command = tokio::process::Command::new("node");
+    command.arg(root.join("verify.mjs")).current_dir(&root);
+    Some(
+        run_json(
+            &mut command,
+            &input,
+            "node must be installed for the third-party verifier",
+            "verify.mjs failed",
+        )
+        .await,
+    )
 }
 
 /// The Python reference implementation's verdict: the OpenWallet
@@ -310,19 +324,17 @@ async fn pythons(door: &Door, presentation: &str, nonce: &str) -> Option<Value> 
         "now": now(),
         "max_age": 300,
     });
-    let mut child = tokio::process::Command::new(python)
-        .arg("-I")
-        .arg(manifest.join("tests/sdjwt/verify.py"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("the virtual environment's python3 runs");
-    let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(input.to_string().as_bytes()).await.unwrap();
-    drop(stdin);
-    let out = child.wait_with_output().await.unwrap();
-    assert!(out.status.success(), "verify.py failed");
-    Some(serde_json::from_slice(&out.stdout).unwrap())
+    let mut command = tokio::process::Command::new(python);
+    command.arg("-I").arg(manifest.join("tests/sdjwt/verify.py"));
+    Some(
+        run_json(
+            &mut command,
+            &input,
+            "the virtual environment's python3 runs",
+            "verify.py failed",
+        )
+        .await,
+    )
 }
 
 /// `civic-vault credential verify`'s verdict (the binary, offline, with
@@ -1033,19 +1045,17 @@ async fn library_wallet(offer: &Value, alg: &str, flow: &str, dpop: bool) -> Opt
         "offer_uri": offer["offer_uri"], "tx_code": offer["user_pin"], "alg": alg, "count": 10,
         "flow": flow, "dpop": dpop,
     });
-    let mut child = tokio::process::Command::new("node")
-        .arg(root.join("wallet.mjs"))
-        .current_dir(&root)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("node must be installed for the wallet library");
-    let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(input.to_string().as_bytes()).await.unwrap();
-    drop(stdin);
-    let out = child.wait_with_output().await.unwrap();
-    assert!(out.status.success(), "wallet.mjs failed");
-    Some(serde_json::from_slice(&out.stdout).unwrap())
+    let mut command = tokio::process::Command::new("node");
+    command.arg(root.join("wallet.mjs")).current_dir(&root);
+    Some(
+        run_json(
+            &mut command,
+            &input,
+            "node must be installed for the wallet library",
+            "wallet.mjs failed",
+        )
+        .await,
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

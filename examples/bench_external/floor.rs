@@ -9,8 +9,7 @@ use std::time::Instant;
 
 use civic_vault::authz::{Action, PolicyEngine, PolicySources, RequestContext, Resource};
 use civic_vault::crypto::{Attestor, Secret32};
-use civic_vault::domain::principal::{Principal, PrincipalStatus};
-use civic_vault::domain::vocab::{AgencyKind, PrincipalKind, Purpose};
+use civic_vault::domain::vocab::Purpose;
 use sha2::{Digest, Sha256};
 
 /// Each part's cost, µs (CPU of this one thread).
@@ -38,18 +37,7 @@ pub fn measure() -> Floor {
         std::hint::black_box(a.sign(&claims));
     });
     let engine = PolicyEngine::compile(&PolicySources::embedded(), 1).unwrap();
-    let p = Principal {
-        id: "nypl-1".into(),
-        kind: PrincipalKind::System,
-        roles: vec![],
-        agency_kind: Some(AgencyKind::CityPartner),
-        purposes: vec![Purpose::LibraryServices],
-        token_hash: [1; 32],
-        created_at: 0,
-        status: PrincipalStatus::Active,
-        issued_by: None,
-        approved_by: None,
-    };
+    let p = super::support::library_system();
     let resources: Vec<Resource> = ["card_valid", "resident", "age_over_18"]
         .iter()
         .map(|f| Resource::Fact((*f).into()))

@@ -98,3 +98,21 @@ pub fn size_of(dir: &std::path::Path) -> u64 {
             .sum()
     })
 }
+
+/// A city library's system, allowed library services: the principal of the
+/// Cedar and fact-query probes.
+pub fn library_system() -> civic_vault::domain::principal::Principal {
+    use civic_vault::domain::vocab::{AgencyKind, PrincipalKind, Purpose};
+    civic_vault::domain::principal::Principal {
+        id: "library".into(),
+        kind: PrincipalKind::System,
+        roles: vec![],
+        agency_kind: Some(AgencyKind::CityPartner),
+        purposes: vec![Purpose::LibraryServices],
+        token_hash: [1; 32],
+        created_at: 0,
+        status: civic_vault::domain::principal::PrincipalStatus::Active,
+        issued_by: None,
+        approved_by: None,
+    }
+}

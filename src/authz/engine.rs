@@ -56,7 +56,7 @@ pub struct PolicyEngine {
     /// sees — the whole principal (its attributes included), the fact, and
     /// the whole context. A fact entity has no attributes, so the key is
     /// the request. Capped; cleared when full.
-    facts_memo: RwLock<FactsMemo>,
+    facts_memo: RwLock<super::memo::FactsMemo>,
     authorizer: Authorizer,
     pub version: u64,
     pub digest: String,
@@ -216,7 +216,7 @@ impl PolicyEngine {
             set,
             by_action,
             entities: RwLock::new(HashMap::new()),
-            facts_memo: RwLock::new(FactsMemo::default()),
+            facts_memo: RwLock::new(super::memo::FactsMemo::default()),
             authorizer: Authorizer::new(),
             version,
             digest: format!("sha256:{}", hex::encode(digest.finalize())),
@@ -285,16 +285,27 @@ impl PolicyEngine {
     ) -> Vec<Decision> {
         let facts = action == Action::QueryFact && resources.iter().all(|r| matches!(r, Resource::Fact(_)));
         if facts {
-            if let Some(known) = self.remembered(p, resources, cx) {
+            let memo = self.facts_memo.read().unwrap_or_else(PoisonError::into_inner);
+            if let Some(known) = memo.get(p, resources, cx) {
+                let permit = |allowed: bool| {
+                    allowed.then(|| Permit::new(action, p.id.clone(), cx.purpose, decision_id.to_owned()))
+                };
                 return known
                     .into_iter()
-                    .map(|m| self.decision_of(m, action, p, cx, decision_id))
+                    .map(|m| Decision {
+                        allowed: m.allowed,
+                        decision_id: decision_id.to_owned(),
+                        permit: permit(m.allowed),
+                        policies: m.policies,
+                        version: self.version,
+                    })
                     .collect();
             }
         }
         let decided = self.decide_fresh(p, action, resources, cx, decision_id);
         if facts {
-            self.remember(p, resources, cx, &decided);
+            let mut memo = self.facts_memo.write().unwrap_or_else(PoisonError::into_inner);
+            memo.put(p, resources, cx, &decided);
         }
         decided
     }
@@ -394,71 +405,6 @@ impl PolicyEngine {
             })
             .collect()
     }
-
-    /// The remembered decisions of every fact in `resources` for `p` in
-    /// `cx`, or `None` if any is not remembered.
-    fn remembered(&self, p: &Principal, resources: &[Resource], cx: &RequestContext) -> Option<Vec<Memo>> {
-        let memo = self.facts_memo.read().unwrap_or_else(PoisonError::into_inner);
-        let by_fact = memo.by.get(p)?.get(cx)?;
-        resources
-            .iter()
-            .map(|r| match r {
-                Resource::Fact(f) => by_fact.get(f.as_str()).cloned(),
-                _ => None,
-            })
-            .collect()
-    }
-
-    fn remember(&self, p: &Principal, resources: &[Resource], cx: &RequestContext, decided: &[Decision]) {
-        let mut memo = self.facts_memo.write().unwrap_or_else(PoisonError::into_inner);
-        if memo.len >= FACTS_MEMO_CAP {
-            *memo = FactsMemo::default();
-        }
-        let FactsMemo { by, len } = &mut *memo;
-        let by_fact = by.entry(p.clone()).or_default().entry(cx.clone()).or_default();
-        for (r, d) in resources.iter().zip(decided) {
-            if let Resource::Fact(f) = r {
-                let fresh = Memo {
-                    allowed: d.allowed,
-                    policies: d.policies.clone(),
-                };
-                if by_fact.insert(f.clone(), fresh).is_none() {
-                    *len += 1;
-                }
-            }
-        }
-    }
-
-    /// A remembered decision, under this request's id.
-    fn decision_of(&self, m: Memo, action: Action, p: &Principal, cx: &RequestContext, decision_id: &str) -> Decision {
-        Decision {
-            allowed: m.allowed,
-            decision_id: decision_id.to_owned(),
-            policies: m.policies,
-            version: self.version,
-            permit: m
-                .allowed
-                .then(|| Permit::new(action, p.id.clone(), cx.purpose, decision_id.to_owned())),
-        }
-    }
-}
-
-/// Fact decisions remembered at most (then the memo starts again).
-const FACTS_MEMO_CAP: usize = 65_536;
-
-/// One remembered fact decision.
-#[derive(Clone, Debug)]
-struct Memo {
-    allowed: bool,
-    policies: Vec<String>,
-}
-
-/// Fact decisions by principal, then context, then fact (each level found
-/// by reference, so a lookup allocates nothing).
-#[derive(Debug, Default)]
-pub(super) struct FactsMemo {
-    by: HashMap<Principal, HashMap<RequestContext, HashMap<String, Memo>>>,
-    len: usize,
 }
 
 /// A fresh, unguessable decision id.

@@ -8,6 +8,7 @@ mod canaries;
 pub mod check;
 mod decide;
 mod engine;
+mod memo;
 pub mod nesting;
 pub mod proof;
 pub mod replay;

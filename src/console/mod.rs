@@ -82,53 +82,52 @@ impl Console {
 const WALLET_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
     connect-src 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-/// The holder's authorization page (OpenID4VCI's authorization code flow),
-/// under the console's look and same-origin rule, with its own policy.
-fn wallet_pages<S: Clone + Send + Sync + 'static>(console: &Arc<Console>) -> Router<S> {
-    Router::new()
-        .route(
-            "/oid4vci/authorize",
-            get(pages::wallet_authorize::ask).post(pages::wallet_authorize::confirm),
-        )
+/// `routes` under the console's same-origin rule, with a referrer policy
+/// and a content security policy of their own.
+fn with_policies<S: Clone + Send + Sync + 'static>(
+    routes: Router<Arc<Console>>,
+    console: &Arc<Console>,
+    referrer: &'static str,
+    csp: &'static str,
+) -> Router<S> {
+    routes
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(console),
             page::same_origin,
         ))
         .layer(SetResponseHeaderLayer::overriding(
             header::REFERRER_POLICY,
-            HeaderValue::from_static("same-origin"),
+            HeaderValue::from_static(referrer),
         ))
         .layer(SetResponseHeaderLayer::overriding(
             header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(WALLET_CSP),
+            HeaderValue::from_static(csp),
         ))
         .with_state(Arc::clone(console))
+}
+
+/// The holder's authorization page (OpenID4VCI's authorization code flow),
+/// under the console's look and same-origin rule, with its own policy.
+fn wallet_pages<S: Clone + Send + Sync + 'static>(console: &Arc<Console>) -> Router<S> {
+    let routes = Router::new().route(
+        "/oid4vci/authorize",
+        get(pages::wallet_authorize::ask).post(pages::wallet_authorize::confirm),
+    );
+    with_policies(routes, console, "same-origin", WALLET_CSP)
 }
 
 /// The front desk's card check (`/verify/`), under the console's policy
 /// and its same-origin rule (so that the status lists it fetches are the
 /// page's own origin's).
 fn verify_pages<S: Clone + Send + Sync + 'static>(console: &Arc<Console>) -> Router<S> {
-    Router::new()
+    let routes = Router::new()
         .route("/verify", get(verify_page::slash))
         .route("/verify/", get(verify_page::index))
         .route("/verify/verify.js", get(verify_page::script))
         .route("/verify/verify.css", get(verify_page::style))
         .route("/verify/jsqr.js", get(verify_page::jsqr))
-        .route("/verify/sw.js", get(verify_page::worker))
-        .layer(axum::middleware::from_fn_with_state(
-            Arc::clone(console),
-            page::same_origin,
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("no-referrer"),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CSP),
-        ))
-        .with_state(Arc::clone(console))
+        .route("/verify/sw.js", get(verify_page::worker));
+    with_policies(routes, console, "no-referrer", CSP)
 }
 
 /// The console's routes, ready to merge into the vault's router.

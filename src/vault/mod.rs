@@ -20,6 +20,7 @@ pub mod dpop;
 pub mod facts;
 pub mod honey;
 pub mod honey_registry;
+pub mod issuer_upkeep;
 pub mod keyrep;
 pub mod legal;
 pub mod legal_answers;

@@ -22,52 +22,6 @@ use crate::print::{card_pdf, Face};
 use crate::vault::credentials::{issuer_url, status_ref};
 use crate::vault::Vault;
 
-/// The lines a card prints for its address: a residential or care-of
-/// address as posted; none for a card without one.
-fn address_lines(address: Option<&Address>) -> Option<Vec<String>> {
-    let lines = match address? {
-        Address::Residential {
-            line1,
-            line2,
-            city,
-            state,
-            postal_code,
-        } => {
-            let mut l = vec![line1.clone()];
-            l.extend(line2.clone());
-            l.push(
-                [Some(city.as_str()), state.as_deref(), Some(postal_code.as_str())]
-                    .into_iter()
-                    .flatten()
-                    .collect::<Vec<_>>()
-                    .join(" "),
-            );
-            l
-        }
-        Address::CareOf {
-            organization,
-            line1,
-            line2,
-            city,
-            state,
-            postal_code,
-        } => {
-            let mut l = vec![format!("c/o {organization}"), line1.clone()];
-            l.extend(line2.clone());
-            l.push(
-                [Some(city.as_str()), state.as_deref(), Some(postal_code.as_str())]
-                    .into_iter()
-                    .flatten()
-                    .collect::<Vec<_>>()
-                    .join(" "),
-            );
-            l
-        }
-        Address::None => return None,
-    };
-    Some(lines)
-}
-
 /// The card `card_id` (printed number `number`) as a print-ready PDF with
 /// its seal, opened through `permit` (`print_card`).
 ///
@@ -102,7 +56,7 @@ pub async fn print(v: &Arc<Vault>, permit: &Permit, card_id: CardId, number: &st
         let end = d.with_hms(23, 59, 59).map_or(0, |t| t.assume_utc().unix_timestamp());
         (day(d), end)
     });
-    let address = address_lines(fields.address.as_ref());
+    let address = fields.address.as_ref().and_then(Address::printed_lines);
     let printed = Printed {
         issuer: issuer_url(v),
         program: v.program.title.clone(),

@@ -6,8 +6,8 @@
 //! rules ask for again; they are the API's `renew` and `update` for now.
 
 use askama::Template;
-use axum::http::{header, Method};
-use axum::response::{IntoResponse, Response};
+use axum::http::Method;
+use axum::response::Response;
 use axum::Form;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -125,30 +125,6 @@ async fn print_notice(staff: &Staff, id: &str) -> Result<Response, Refusal> {
         to: format!("{name}\n{to}"),
         notice,
     }))
-}
-
-/// The card `number` as the PDF to print (front and back, with its seal),
-/// downloaded by the browser; what the API said instead, on the page.
-async fn print_card(staff: &Staff, number: &str) -> Result<Response, Refusal> {
-    let answer = staff
-        .call(
-            Method::GET,
-            &format!("/v1/cardholders/{number}/print?purpose=card_printing"),
-            None,
-        )
-        .await;
-    if let Some((_, message)) = answer.error() {
-        crate::console::page::check_allowed(&answer)?;
-        return render_page(staff, None, Some(format!("Not printed: {message}")), None).await;
-    }
-    Ok((
-        [
-            (header::CONTENT_TYPE, "application/pdf"),
-            (header::CONTENT_DISPOSITION, "attachment; filename=\"card.pdf\""),
-        ],
-        answer.body,
-    )
-        .into_response())
 }
 
 /// Whether `id` could be a notice id (it goes into an API path).
@@ -423,7 +399,10 @@ pub async fn action(staff: Staff, Form(form): Form<CardForm>) -> Result<Response
         };
     }
     if form.intent == "print_card" {
-        return print_card(&staff, number).await;
+        return match crate::console::pages::print_card::pdf(&staff, number).await? {
+            Ok(pdf) => Ok(pdf),
+            Err(message) => render_page(&staff, None, Some(message), None).await,
+        };
     }
     if form.intent == "credential_offer" {
         return match crate::console::pages::credential_offer::page(&staff, number).await? {

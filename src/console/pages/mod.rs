@@ -11,6 +11,7 @@ pub mod honey;
 pub mod legal;
 pub mod operations;
 pub mod principals;
+pub mod print_card;
 pub mod reports;
 pub mod retention;
 pub mod sessions;

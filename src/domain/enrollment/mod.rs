@@ -17,6 +17,7 @@ use super::store::NewCard;
 use crate::crypto::{Commitment, CommitmentCost, DataKey, EpochId, Keyring};
 use crate::duration::HumanDuration;
 
+mod address;
 mod checks;
 mod options;
 pub use checks::{age_on, check_address, check_address_at, check_text, date as parse_date, sniff, MediaKind};

@@ -297,7 +297,7 @@ async fn key_figures(v: &Vault, now: i64, erased: u64) -> Vec<KeyFigures> {
     let alg = v.config.credentials.signing_alg;
     let since = issuer.active_since(alg);
     let kids = issuer.kids();
-    let max_age = crate::vault::credentials::ISSUER_KEY_AGE;
+    let max_age = crate::vault::issuer_upkeep::ISSUER_KEY_AGE;
     let issuer_figures = KeyFigures {
         kind: "credential issuer key".into(),
         active: issuer.active(alg).map(|a| a.kid().to_owned()).unwrap_or_default(),

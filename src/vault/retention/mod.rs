@@ -135,7 +135,7 @@ async fn sweep_once(
     destroy_released_hold_keys(v).await?;
     sweep_cardholders(v, &mut report, started, principal).await?;
     rotate_kek_if_due(v, &mut report, started, principal, rotate_kek).await?;
-    if let Err(e) = crate::vault::credentials::maintain_keys(v, started).await {
+    if let Err(e) = crate::vault::issuer_upkeep::maintain_keys(v, started).await {
         tracing::error!(error = %e, "credential issuer keys could not be rotated or retired; will retry");
         report.errors.push("credential issuer keys: rotation failed".into());
     }
