@@ -464,6 +464,28 @@ max_concurrent_requests = 100000
         (v["ok"].as_bool().unwrap_or(false), v["entries"].as_u64().unwrap_or(0))
     }
 
+    /// The length of the newest fact query's audit entry's canonical JSON
+    /// (as served, without its `hash`).
+    pub async fn last_entry_bytes(&self, auditor: &str) -> usize {
+        let (_, entries) = self.chain(auditor).await;
+        let v = support::call(
+            &reqwest::Client::new(),
+            reqwest::Method::GET,
+            format!("{}/v1/audit?after={}&limit=20", self.base, entries.saturating_sub(20)),
+            auditor,
+            None,
+        )
+        .await;
+        let list = v["entries"].as_array().cloned().unwrap_or_default();
+        let Some(mut entry) = list.into_iter().rev().find(|e| e["action"] == "query_fact") else {
+            return 0;
+        };
+        if let Some(map) = entry.as_object_mut() {
+            map.remove("hash");
+        }
+        serde_json::to_vec(&entry).map_or(0, |b| b.len())
+    }
+
     /// The writer's commit groups (flushes) and commits so far.
     pub async fn writer(&self, auditor: &str) -> (f64, f64) {
         let text = reqwest::Client::new()
@@ -555,11 +577,16 @@ impl Ledger {
             groups - self.groups,
             (commits - self.commits) / (groups - self.groups).max(1.0),
         );
-        let grown = dir_bytes(&vault.dir.path().join("data")).saturating_sub(self.data_bytes);
+        let data = vault.dir.path().join("data");
+        let grown = dir_bytes(&data).saturating_sub(self.data_bytes);
+        let index = dir_bytes(&data.join("audit-index"));
         println!(
-            "  data/ grew by {:.1} MB over the run: {:.0} bytes per request",
+            "  data/ grew by {:.1} MB over the run: {:.0} bytes per request (the audit index's runs: {:.1} MB in all); \
+             the last fact entry's canonical JSON: {} bytes",
             grown as f64 / 1e6,
             grown as f64 / run.requests.max(1.0),
+            index as f64 / 1e6,
+            vault.last_entry_bytes(auditor).await,
         );
     }
 }

@@ -1,10 +1,72 @@
-//! Reading sled's audit tree, which holds the chain in blocks keyed by the
-//! big-endian seq of their first entry: one entry by its seq, its hash, or
-//! every entry from a seq on.
+//! sled's audit tree, which holds the chain in blocks keyed by the
+//! big-endian seq of their first entry: how a block is stored (its framed
+//! entries, deflated), and reading one entry by its seq, its hash, or every
+//! entry from a seq on.
+//!
+//! A block's value is either its framed entries as they are
+//! ([`audit::push_to_block`]: `u32 length ‖ hash ‖ canonical JSON`, each),
+//! as every block written before v1.2 is, or [`PACKED`] followed by those
+//! bytes as a raw DEFLATE stream (RFC 1951). The two cannot be confused:
+//! a framed block's first byte is the top byte of its first entry's length,
+//! and no entry is 4 GB. Only the stored bytes change: the chain's hashes
+//! and the tree's leaves are of each entry's canonical JSON, as before.
+
+use std::borrow::Cow;
+use std::io::{Read, Write};
 
 use super::failed;
 use crate::domain::audit::{self, AuditEntry};
 use crate::domain::store::StoreError;
+
+/// The first two bytes of a deflated block: a mark no framed block starts
+/// with, and the format's version.
+const PACKED: [u8; 2] = [0xFF, 0x01];
+
+/// The most a block may inflate to: a group holds at most 512 commits, and
+/// an entry is a few kilobytes at most (bodies are bounded); a block that
+/// claims more is damage, not a block.
+const MAX_INFLATED: u64 = 256 << 20;
+
+/// The value stored for a block of framed entries: deflated (the fast
+/// level: a fact query's entry of ~600 bytes stores as ~200, with the
+/// block's other entries sharing its field names and values), or as it is
+/// when that would not be smaller.
+pub(super) fn pack(framed: Vec<u8>) -> Vec<u8> {
+    let mut z = flate2::write::DeflateEncoder::new(Vec::with_capacity(framed.len() / 3 + 16), flate2::Compression::fast());
+    let packed = z.get_mut();
+    packed.extend_from_slice(&PACKED);
+    // Writing into a Vec cannot fail.
+    if z.write_all(&framed).is_err() {
+        return framed;
+    }
+    match z.finish() {
+        Ok(packed) if packed.len() < framed.len() => packed,
+        _ => framed,
+    }
+}
+
+/// A stored block's framed entries.
+///
+/// # Errors
+/// A deflated block that does not inflate, inflates past [`MAX_INFLATED`],
+/// or names an unknown version.
+pub(super) fn unpack(value: &[u8]) -> Result<Cow<'_, [u8]>, StoreError> {
+    let Some(rest) = value.strip_prefix(&PACKED[..1]) else {
+        return Ok(Cow::Borrowed(value));
+    };
+    let body = rest
+        .strip_prefix(&PACKED[1..])
+        .ok_or_else(|| failed("an audit block of an unknown format"))?;
+    let mut framed = Vec::with_capacity(body.len() * 4);
+    flate2::read::DeflateDecoder::new(body)
+        .take(MAX_INFLATED + 1)
+        .read_to_end(&mut framed)
+        .map_err(|_| failed("an audit block does not inflate"))?;
+    if framed.len() as u64 > MAX_INFLATED {
+        return Err(failed("an audit block inflates past any group's size"));
+    }
+    Ok(Cow::Owned(framed))
+}
 
 pub(super) fn block_first(key: &[u8]) -> Result<u64, StoreError> {
     Ok(u64::from_be_bytes(key.try_into().map_err(|_| failed("bad audit key"))?))
@@ -26,6 +88,7 @@ pub(super) fn each_stored(
     for kv in audit.range(start..) {
         let (k, block) = kv.map_err(failed)?;
         let first = block_first(&k)?;
+        let block = unpack(&block)?;
         for (i, stored) in audit::split_block(&block).map_err(failed)?.into_iter().enumerate() {
             let seq = first + i as u64;
             if seq >= from && !f(seq, stored)? {
@@ -47,6 +110,7 @@ pub(super) fn stored_at(audit: &sled::Tree, seq: u64) -> Result<Option<Vec<u8>>,
         return Ok(None);
     };
     let i = usize::try_from(seq - block_first(&k)?).map_err(failed)?;
+    let block = unpack(&block)?;
     Ok(audit::split_block(&block).map_err(failed)?.get(i).map(|s| s.to_vec()))
 }
 

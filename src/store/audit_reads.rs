@@ -1,6 +1,7 @@
 //! Reading the audit tree: entries are stored in blocks (one sled value per
 //! commit group, keyed by its first sequence number).
 
+use super::audit_blocks::unpack;
 use super::failed;
 use crate::domain::audit::{self, AuditEntry, ChainReport, ChainVerifier};
 use crate::domain::store::StoreError;
@@ -18,6 +19,7 @@ pub(super) fn page(tree: &sled::Tree, after: u64, limit: usize) -> Result<Vec<(A
     let mut out = Vec::with_capacity(limit.min(1024));
     for kv in tree.range(start..) {
         let (_, block) = kv.map_err(failed)?;
+        let block = unpack(&block)?;
         for stored in audit::split_block(&block).map_err(failed)? {
             let (hash, entry) = audit::decode(stored).map_err(failed)?;
             if entry.seq >= want {
@@ -40,14 +42,16 @@ pub(super) fn verify(
     for kv in tree {
         let (k, block) = kv.map_err(failed)?;
         let first = u64::from_be_bytes(k.as_ref().try_into().unwrap_or([0xFF; 8]));
-        match audit::split_block(&block) {
-            Ok(entries) => {
+        let framed = unpack(&block).ok();
+        match framed.as_deref().map(audit::split_block) {
+            Some(Ok(entries)) => {
                 for (i, stored) in entries.into_iter().enumerate() {
                     v.feed(first + i as u64, stored);
                 }
             }
-            // Broken framing: the chain breaks at the block's first entry.
-            Err(_) => v.feed(first, &[]),
+            // A block that does not inflate, or broken framing: the chain
+            // breaks at the block's first entry.
+            _ => v.feed(first, &[]),
         }
     }
     Ok(v.finish())

@@ -7,6 +7,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 use tokio::sync::oneshot;
 
+use super::audit_blocks::{pack, unpack};
 use super::changes::{apply_change, Abort, SledKv};
 use super::{failed, Inner};
 use crate::domain::audit::{split_block, AuditDraft, GENESIS};
@@ -46,6 +47,7 @@ pub(crate) fn chain_head(audit: &sled::Tree) -> Result<Head, StoreError> {
         None => Ok(Head { seq: 0, hash: GENESIS }),
         Some((k, v)) => {
             let first = u64::from_be_bytes(k.as_ref().try_into().map_err(|_| failed("bad audit key"))?);
+            let v = unpack(&v)?;
             let entries = split_block(&v).map_err(failed)?;
             let last = entries.last().ok_or_else(|| failed("empty audit block"))?;
             let hash: [u8; 32] = last
@@ -68,9 +70,10 @@ struct Block {
 }
 
 impl Block {
+    /// The block's key and its stored value ([`pack`]ed), leaving it empty.
     fn take(&mut self) -> Option<([u8; 8], Vec<u8>)> {
         let first = self.first.take()?;
-        Some((first.to_be_bytes(), std::mem::take(&mut self.bytes)))
+        Some((first.to_be_bytes(), pack(std::mem::take(&mut self.bytes))))
     }
 }
 
