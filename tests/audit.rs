@@ -166,45 +166,117 @@ async fn offline_verify_passes_then_fails_after_one_changed_byte() {
     let data = dir.path().join("data");
     let exe = env!("CARGO_BIN_EXE_civic-vault");
 
-    let out = Command::new(exe)
-        .args(["audit", "verify", "--data"])
-        .arg(&data)
-        .arg("--keys")
-        .arg(dir.path().join("keys"))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(report["ok"], true);
+    let verify = || {
+        let out = Command::new(exe)
+            .args(["audit", "verify", "--data"])
+            .arg(&data)
+            .arg("--keys")
+            .arg(dir.path().join("keys"))
+            .output()
+            .unwrap();
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        (out.status.code(), report)
+    };
+    let (code, report) = verify();
+    assert_eq!((code, &report["ok"]), (Some(0), &json!(true)), "{report}");
+    // The disk scans of the other tests see into deflated blocks.
+    assert!(dir_contains(&data, b"{\"seq\":3,\"at\":\"").is_some());
 
-    // Change one byte of entry 3, as someone with the disk could: a digit of
-    // its timestamp, wherever in the audit tree the entry is stored.
-    {
+    // Blocks are stored deflated (`0xFF 0x01 ‖ raw DEFLATE`): entry 3's block.
+    let marker = b"{\"seq\":3,\"at\":\"";
+    let (key, original) = {
         let db = common::sled_open(&data);
         let audit = db.open_tree("audit").unwrap();
-        let marker = b"{\"seq\":3,\"at\":\"";
-        let (key, mut value) = audit
+        let found = audit
             .iter()
             .map(Result::unwrap)
-            .find(|(_, v)| v.windows(marker.len()).any(|w| w == marker))
-            .map(|(k, v)| (k, v.to_vec()))
+            .find(|(_, v)| inflate(v).windows(marker.len()).any(|w| w == marker))
+            .map(|(k, v)| (k.to_vec(), v.to_vec()))
             .expect("entry 3 is stored");
-        let at = value.windows(marker.len()).position(|w| w == marker).unwrap() + marker.len() + 3;
-        value[at] = if value[at] == b'9' { b'8' } else { value[at] + 1 };
-        audit.insert(key, value).unwrap();
+        assert_eq!(found.1[..2], [0xFF, 0x01], "the block is stored deflated");
+        assert!(
+            !found.1.windows(marker.len()).any(|w| w == marker),
+            "a deflated block does not hold its JSON as it is"
+        );
+        found
+    };
+    let put = |value: &[u8]| {
+        let db = common::sled_open(&data);
+        db.open_tree("audit").unwrap().insert(&key, value).unwrap();
         db.flush().unwrap();
-    }
-    let out = Command::new(exe)
-        .args(["audit", "verify", "--data"])
-        .arg(&data)
-        .arg("--keys")
-        .arg(dir.path().join("keys"))
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    };
+
+    // Change one byte of entry 3, as someone with the disk could: a digit of
+    // its timestamp, the block inflated, changed and deflated again.
+    let mut framed = inflate(&original);
+    let at = framed.windows(marker.len()).position(|w| w == marker).unwrap() + marker.len() + 3;
+    framed[at] = if framed[at] == b'9' { b'8' } else { framed[at] + 1 };
+    put(&deflate(&framed));
+    let (code, report) = verify();
+    assert_eq!(code, Some(1));
     assert_eq!(report["ok"], false);
     assert_eq!(report["first_bad_seq"], 3);
+
+    // Put back, the chain verifies; one flipped bit of the deflated stream
+    // itself breaks it at that block, never passes.
+    put(&original);
+    assert_eq!(verify().1["ok"], true);
+    let first = u64::from_be_bytes(key.as_slice().try_into().unwrap());
+    let last = first + entries_in(&inflate(&original)) - 1;
+    // (Not the last byte: its spare bits after the end of the stream mean nothing.)
+    for i in [2, original.len() / 2, original.len() - 3] {
+        let mut damaged = original.clone();
+        damaged[i] ^= 0x10;
+        put(&damaged);
+        let (code, report) = verify();
+        assert_eq!(
+            (code, &report["ok"]),
+            (Some(1), &json!(false)),
+            "bit flipped at {i}: {report}"
+        );
+        // Either the walk breaks at one of the block's entries, or the store
+        // will not open on a block that does not inflate or frame (and says so).
+        match report["first_bad_seq"].as_u64() {
+            Some(bad) => assert!((first..=last).contains(&bad), "bit flipped at {i}: {report}"),
+            None => assert!(
+                ["audit block does not inflate", "unreadable audit entry"]
+                    .iter()
+                    .any(|why| report["store_problem"].as_str().unwrap_or_default().contains(why)),
+                "bit flipped at {i}: {report}"
+            ),
+        }
+    }
+}
+
+/// A stored audit block's framed entries.
+fn inflate(value: &[u8]) -> Vec<u8> {
+    use std::io::Read as _;
+    let mut out = Vec::new();
+    if value.starts_with(&[0xFF, 0x01]) {
+        let _ = flate2::read::DeflateDecoder::new(&value[2..]).read_to_end(&mut out);
+    } else {
+        out = value.to_vec();
+    }
+    out
+}
+
+/// How many entries framed entries hold (`u32 length ‖ hash ‖ JSON` each).
+fn entries_in(framed: &[u8]) -> u64 {
+    let (mut n, mut rest) = (0, framed);
+    while rest.len() >= 4 {
+        let len = u32::from_be_bytes(rest[..4].try_into().unwrap()) as usize;
+        rest = &rest[(4 + 32 + len).min(rest.len())..];
+        n += 1;
+    }
+    n
+}
+
+/// Framed entries as a stored (deflated) block.
+fn deflate(framed: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut z = flate2::write::DeflateEncoder::new(vec![0xFF, 0x01], flate2::Compression::fast());
+    z.write_all(framed).unwrap();
+    z.finish().unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -12,7 +12,7 @@
 //! and the tree's leaves are of each entry's canonical JSON, as before.
 
 use std::borrow::Cow;
-use std::io::{Read, Write};
+use std::io::Write;
 
 use super::failed;
 use crate::domain::audit::{self, AuditEntry};
@@ -32,7 +32,8 @@ const MAX_INFLATED: u64 = 256 << 20;
 /// block's other entries sharing its field names and values), or as it is
 /// when that would not be smaller.
 pub(super) fn pack(framed: Vec<u8>) -> Vec<u8> {
-    let mut z = flate2::write::DeflateEncoder::new(Vec::with_capacity(framed.len() / 3 + 16), flate2::Compression::fast());
+    let mut z =
+        flate2::write::DeflateEncoder::new(Vec::with_capacity(framed.len() / 3 + 16), flate2::Compression::fast());
     let packed = z.get_mut();
     packed.extend_from_slice(&PACKED);
     // Writing into a Vec cannot fail.
@@ -57,15 +58,43 @@ pub(super) fn unpack(value: &[u8]) -> Result<Cow<'_, [u8]>, StoreError> {
     let body = rest
         .strip_prefix(&PACKED[1..])
         .ok_or_else(|| failed("an audit block of an unknown format"))?;
-    let mut framed = Vec::with_capacity(body.len() * 4);
-    flate2::read::DeflateDecoder::new(body)
-        .take(MAX_INFLATED + 1)
-        .read_to_end(&mut framed)
-        .map_err(|_| failed("an audit block does not inflate"))?;
-    if framed.len() as u64 > MAX_INFLATED {
-        return Err(failed("an audit block inflates past any group's size"));
+    inflate(body).map(Cow::Owned)
+}
+
+/// A whole raw DEFLATE stream, ending where `body` ends: a stream cut short,
+/// followed by anything, or inflating past [`MAX_INFLATED`] is refused.
+fn inflate(body: &[u8]) -> Result<Vec<u8>, StoreError> {
+    let broken = || failed("an audit block does not inflate");
+    let mut d = flate2::Decompress::new(false);
+    let mut framed = Vec::with_capacity(body.len().saturating_mul(4).max(4096));
+    loop {
+        if framed.len() as u64 > MAX_INFLATED {
+            return Err(failed("an audit block inflates past any group's size"));
+        }
+        if framed.len() == framed.capacity() {
+            // Room for one byte past the bound, at most: enough to see it crossed.
+            let bound = usize::try_from(MAX_INFLATED + 1).unwrap_or(usize::MAX);
+            framed.reserve(framed.len().min(bound - framed.len()));
+        }
+        let (read, wrote) = (d.total_in(), d.total_out());
+        let rest = body
+            .get(usize::try_from(read).map_err(|_| broken())?..)
+            .ok_or_else(broken)?;
+        match d
+            .decompress_vec(rest, &mut framed, flate2::FlushDecompress::None)
+            .map_err(|_| broken())?
+        {
+            flate2::Status::StreamEnd if d.total_in() == body.len() as u64 && framed.len() as u64 <= MAX_INFLATED => {
+                return Ok(framed)
+            }
+            flate2::Status::StreamEnd => return Err(broken()),
+            // Room was made and nothing moved: the stream stops short.
+            _ if d.total_in() == read && d.total_out() == wrote && framed.len() < framed.capacity() => {
+                return Err(broken())
+            }
+            _ => {}
+        }
     }
-    Ok(Cow::Owned(framed))
 }
 
 pub(super) fn block_first(key: &[u8]) -> Result<u64, StoreError> {
@@ -126,4 +155,65 @@ pub(super) fn entry_at(audit: &sled::Tree, seq: u64) -> Result<AuditEntry, Store
         .map(|(_, e)| e)
         .filter(|e| e.seq == seq)
         .ok_or_else(|| StoreError::Failed(format!("the audit index names entry {seq}, which the chain lacks")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::audit::{push_to_block, split_block};
+
+    fn framed(n: usize) -> Vec<u8> {
+        let mut block = Vec::new();
+        for i in 0..n {
+            let json = format!(r#"{{"seq":{i},"action":"query_fact","resource":"Fact","outcome":"ok"}}"#);
+            push_to_block(&mut block, &[u8::try_from(i % 251).unwrap_or(0); 32], json.as_bytes());
+        }
+        block
+    }
+
+    #[test]
+    fn a_block_is_stored_deflated_and_reads_back_entry_for_entry() {
+        let block = framed(13);
+        let stored = pack(block.clone());
+        assert_eq!(stored[..2], PACKED);
+        assert!(stored.len() < block.len() / 2, "{} of {}", stored.len(), block.len());
+        let back = unpack(&stored).unwrap();
+        assert_eq!(back.as_ref(), block.as_slice());
+        assert_eq!(split_block(&back).unwrap().len(), 13);
+    }
+
+    #[test]
+    fn blocks_of_every_group_size_read_back() {
+        for n in [1, 5, 50, 200, 512] {
+            let block = framed(n);
+            assert_eq!(
+                unpack(&pack(block.clone())).unwrap().as_ref(),
+                block.as_slice(),
+                "{n} entries"
+            );
+        }
+    }
+
+    #[test]
+    fn a_block_written_before_deflation_reads_as_it_is() {
+        let block = framed(2);
+        assert!(matches!(unpack(&block).unwrap(), Cow::Borrowed(b) if b == block.as_slice()));
+    }
+
+    #[test]
+    fn damage_is_refused_not_read() {
+        let mut stored = pack(framed(13));
+        stored[1] = 0x02;
+        assert!(unpack(&stored).is_err(), "an unknown version");
+        let stored = pack(framed(13));
+        assert!(unpack(&stored[..stored.len() / 2]).is_err(), "a cut stream");
+        // A stream that would inflate past any group's size.
+        let mut z = flate2::write::DeflateEncoder::new(PACKED.to_vec(), flate2::Compression::fast());
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..=(MAX_INFLATED >> 20) {
+            z.write_all(&zeros).unwrap_or_default();
+        }
+        let bomb = z.finish().unwrap_or_default();
+        assert!(unpack(&bomb).is_err(), "a bomb");
+    }
 }
