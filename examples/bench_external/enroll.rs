@@ -56,7 +56,7 @@ end
     );
     let lua = lua_script(vault.dir.path(), "enroll.lua", &lua);
     let ledger = rt.block_on(Ledger::open(&vault, &auditor));
-    let run = wrk(
+    let mut run = wrk(
         &format!("{}/v1/enrollments", vault.base),
         &lua,
         vault.pid(),
@@ -64,7 +64,7 @@ end
         seconds,
     );
     println!("{}", run.line("vault POST /v1/enrollments"));
-    rt.block_on(ledger.close(&vault, &auditor, &run));
+    rt.block_on(ledger.close(&vault, &auditor, &mut run));
     vault.stop();
     run
 }

@@ -147,7 +147,7 @@ pub fn run(bare: bool) -> super::Measured {
     let scripts = tempfile::tempdir().unwrap();
     let lua = script(scripts.path(), &s.pairs);
     let ledger = rt.block_on(Ledger::open(&vault, &s.auditor));
-    let run = wrk(
+    let mut run = wrk(
         &format!("{}/v1/facts", vault.base),
         &lua,
         vault.pid(),
@@ -155,7 +155,7 @@ pub fn run(bare: bool) -> super::Measured {
         seconds,
     );
     println!("{}", run.line("vault POST /v1/facts (3 facts)"));
-    rt.block_on(ledger.close(&vault, &s.auditor, &run));
+    rt.block_on(ledger.close(&vault, &s.auditor, &mut run));
     vault.stop();
     if !bare {
         return run;

@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::{header, lua_script, lua_strings, support, wrk, Ledger, Vault, VaultSettings};
 
-pub fn run() {
+pub fn run() -> super::Measured {
     let cards: usize = support::env_or("BENCH_CARDS", 10_000);
     let seconds: u64 = support::env_or("BENCH_SECONDS", 10);
     let connections: usize = support::env_or("BENCH_CONNECTIONS", 8);
@@ -53,7 +53,7 @@ end
     ));
     let lua = lua_script(vault.dir.path(), "legal.lua", &lua);
     let ledger = rt.block_on(Ledger::open(&vault, &s.auditor));
-    let run = wrk(
+    let mut run = wrk(
         &format!("{}/v1/legal/requests", vault.base),
         &lua,
         vault.pid(),
@@ -61,7 +61,7 @@ end
         seconds,
     );
     println!("{}", run.line("vault POST /v1/legal/requests"));
-    rt.block_on(ledger.close(&vault, &s.auditor, &run));
+    rt.block_on(ledger.close(&vault, &s.auditor, &mut run));
     // One answer, checked: the card's own entries are in its access log.
     let answer = rt.block_on(support::call(
         &reqwest::Client::new(),
@@ -74,4 +74,5 @@ end
     assert!(log >= 4, "the card's enrollment and fact entries: {answer}");
     println!("  checked: one answer's access log holds the card's {log} entries");
     vault.stop();
+    run
 }

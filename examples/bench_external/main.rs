@@ -10,8 +10,9 @@
 //! - `legal`: `POST /v1/legal/requests` with `access_log`, answered from the
 //!   audit index (`legal.rs`);
 //! - `all`: the three in turn;
-//! - `stores`: fact queries and enrollments on sled, then the same on
-//!   PostgreSQL (`stores.rs`), one table at the end;
+//! - `stores`: fact queries, enrollments and legal requests on sled, then
+//!   the same on PostgreSQL (`stores.rs`), one table at the end (with
+//!   `data/`'s growth per request on sled);
 //! - `instructions`: the vault under `valgrind --tool=callgrind`, a fixed
 //!   number of sequential fact queries, instructions per request — the
 //!   figure that does not move with whatever else the machine runs
@@ -78,6 +79,9 @@ pub struct Measured {
     pub cpu_us_per_request: f64,
     /// PostgreSQL's processes' CPU per request (0 on sled).
     pub db_cpu_us_per_request: f64,
+    /// How much `data/` grew per request (set by [`Ledger::close`]; 0 on
+    /// PostgreSQL, whose files are not the vault's).
+    pub data_bytes_per_request: f64,
 }
 
 impl Measured {
@@ -239,6 +243,7 @@ pub fn wrk(url: &str, lua: &Path, pid: u32, connections: usize, seconds: u64) ->
         p999_us: get("p99.9"),
         cpu_us_per_request: (after - before) / requests.max(1.0),
         db_cpu_us_per_request: (db_after - db_before) / requests.max(1.0),
+        data_bytes_per_request: 0.0,
     }
 }
 
@@ -565,8 +570,9 @@ impl Ledger {
         }
     }
 
-    /// Prints entries per request, commits per flush and the verification.
-    pub async fn close(self, vault: &Vault, auditor: &str, run: &Measured) {
+    /// Prints entries per request, commits per flush and the verification;
+    /// records `data/`'s growth per request in `run`.
+    pub async fn close(self, vault: &Vault, auditor: &str, run: &mut Measured) {
         let (groups, commits) = vault.writer(auditor).await;
         let (verifies, entries) = vault.chain(auditor).await;
         let written = entries - self.entries;
@@ -588,6 +594,7 @@ impl Ledger {
             index as f64 / 1e6,
             vault.last_entry_bytes(auditor).await,
         );
+        run.data_bytes_per_request = grown as f64 / run.requests.max(1.0);
     }
 }
 
@@ -704,7 +711,9 @@ fn main() {
         "enroll" => {
             enroll::run();
         }
-        "legal" => legal::run(),
+        "legal" => {
+            legal::run();
+        }
         "all" => {
             facts::run(true);
             legal::run();

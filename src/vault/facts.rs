@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use time::Date;
 
 use crate::authz::{new_decision_id, Action, Decision, RequestContext, Resource};
@@ -180,7 +180,7 @@ impl Answered {
     /// never is. (Entries written before v1.2 hold one fact each, with the
     /// fact as the resource; every reader takes both.)
     #[must_use]
-    pub fn audit(&self, base: &AuditDraft) -> Commit {
+    pub fn audit(&self, base: AuditDraft) -> Commit {
         let outcome = if self.any_allowed() {
             "ok"
         } else {
@@ -218,7 +218,7 @@ impl Answered {
                 .iter()
                 .map(|(fact, d)| (fact.name().to_owned(), verdict(d.allowed)))
                 .collect(),
-            ..base.clone()
+            ..base
         };
         Commit {
             changes: Vec::new(),
@@ -300,14 +300,27 @@ fn attest(
 ) -> String {
     let iat = v.clock.now().unix_timestamp();
     let ttl = i64::try_from(v.config.facts.attestation_ttl.as_secs()).unwrap_or(300);
-    v.attestor().sign(&json!({
-        "iss": format!("civic-vault:{}", v.program.name),
-        "aud": audience,
-        "iat": iat,
-        "exp": iat + ttl,
-        "jti": decision_id,
-        "purpose": purpose.as_str(),
-        "card_number": card.map(CardNumber::as_str),
-        "facts": released,
-    }))
+    v.attestor().sign(&Claims {
+        iss: &format!("civic-vault:{}", v.program.name),
+        aud: audience,
+        iat,
+        exp: iat + ttl,
+        jti: decision_id,
+        purpose: purpose.as_str(),
+        card_number: card.map(CardNumber::as_str),
+        facts: &released,
+    })
+}
+
+/// The attestation's claims, borrowed, in the order they are signed.
+#[derive(serde::Serialize)]
+struct Claims<'a> {
+    iss: &'a str,
+    aud: &'a str,
+    iat: i64,
+    exp: i64,
+    jti: &'a str,
+    purpose: &'a str,
+    card_number: Option<&'a str>,
+    facts: &'a Map<String, Value>,
 }

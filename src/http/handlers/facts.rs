@@ -77,8 +77,7 @@ pub async fn query(gate: Gate, body: Body) -> Result<Json<FactsAnswer>, ApiError
     let card = gate.card(&req.card_number);
     let answered = facts::answer(&gate.vault, &who, &asked, &card).await?;
     // One audit entry per decision, durable before anything is answered.
-    gate.commit_entries(answered.audit(&gate.slot.take_for_commit()))
-        .await?;
+    gate.commit_entries(answered.audit(gate.slot.take_for_commit())).await?;
     let signed = answered.sign(&gate.vault, &who.id)?;
     Ok(Json(FactsAnswer {
         decision_id: signed.decision_id,
