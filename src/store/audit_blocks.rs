@@ -12,7 +12,6 @@
 //! and the tree's leaves are of each entry's canonical JSON, as before.
 
 use std::borrow::Cow;
-use std::io::Write;
 
 use super::failed;
 use crate::domain::audit::{self, AuditEntry};
@@ -32,18 +31,43 @@ const MAX_INFLATED: u64 = 256 << 20;
 /// block's other entries sharing its field names and values), or as it is
 /// when that would not be smaller.
 pub(super) fn pack(framed: Vec<u8>) -> Vec<u8> {
-    let mut z =
-        flate2::write::DeflateEncoder::new(Vec::with_capacity(framed.len() / 3 + 16), flate2::Compression::fast());
-    let packed = z.get_mut();
-    packed.extend_from_slice(&PACKED);
-    // Writing into a Vec cannot fail.
-    if z.write_all(&framed).is_err() {
-        return framed;
-    }
-    match z.finish() {
-        Ok(packed) if packed.len() < framed.len() => packed,
+    match deflate(&framed) {
+        Some(packed) if packed.len() < framed.len() => packed,
         _ => framed,
     }
+}
+
+thread_local! {
+    /// The writer thread's compressor, reset for each block: making one
+    /// costs more than deflating a block of a dozen entries.
+    static DEFLATE: std::cell::RefCell<flate2::Compress> =
+        std::cell::RefCell::new(flate2::Compress::new(flate2::Compression::fast(), false));
+}
+
+/// [`PACKED`] and `framed` as one raw DEFLATE stream; `None` when it would
+/// not be smaller.
+fn deflate(framed: &[u8]) -> Option<Vec<u8>> {
+    DEFLATE.with_borrow_mut(|z| {
+        z.reset();
+        let mut packed = Vec::with_capacity(framed.len() / 2 + 64);
+        packed.extend_from_slice(&PACKED);
+        loop {
+            if packed.len() >= framed.len() {
+                return None;
+            }
+            if packed.len() == packed.capacity() {
+                packed.reserve(packed.len());
+            }
+            let (read, wrote) = (z.total_in(), z.total_out());
+            let rest = framed.get(usize::try_from(read).ok()?..)?;
+            match z.compress_vec(rest, &mut packed, flate2::FlushCompress::Finish).ok()? {
+                flate2::Status::StreamEnd => return Some(packed),
+                // Room was there and nothing moved: give up, store it as it is.
+                _ if (z.total_in(), z.total_out()) == (read, wrote) => return None,
+                flate2::Status::Ok | flate2::Status::BufError => {}
+            }
+        }
+    })
 }
 
 /// A stored block's framed entries.
@@ -159,6 +183,8 @@ pub(super) fn entry_at(audit: &sled::Tree, seq: u64) -> Result<AuditEntry, Store
 
 #[cfg(test)]
 mod tests {
+    use std::io::Write as _;
+
     use super::*;
     use crate::domain::audit::{push_to_block, split_block};
 
