@@ -179,10 +179,10 @@ async fn offline_verify_passes_then_fails_after_one_changed_byte() {
     };
     let (code, report) = verify();
     assert_eq!((code, &report["ok"]), (Some(0), &json!(true)), "{report}");
-    // The disk scans of the other tests see into deflated blocks.
+    // The disk scans of the other tests see into compressed blocks.
     assert!(dir_contains(&data, b"{\"seq\":3,\"at\":\"").is_some());
 
-    // Blocks are stored deflated (`0xFF 0x01 ‖ raw DEFLATE`): entry 3's block.
+    // Blocks are stored compressed (`0xFF 0x01 ‖ a Zstandard frame`): entry 3's block.
     let marker = b"{\"seq\":3,\"at\":\"";
     let (key, original) = {
         let db = common::sled_open(&data);
@@ -193,10 +193,10 @@ async fn offline_verify_passes_then_fails_after_one_changed_byte() {
             .find(|(_, v)| inflate(v).windows(marker.len()).any(|w| w == marker))
             .map(|(k, v)| (k.to_vec(), v.to_vec()))
             .expect("entry 3 is stored");
-        assert_eq!(found.1[..2], [0xFF, 0x01], "the block is stored deflated");
+        assert_eq!(found.1[..2], [0xFF, 0x01], "the block is stored compressed");
         assert!(
             !found.1.windows(marker.len()).any(|w| w == marker),
-            "a deflated block does not hold its JSON as it is"
+            "a compressed block does not hold its JSON as it is"
         );
         found
     };
@@ -207,7 +207,7 @@ async fn offline_verify_passes_then_fails_after_one_changed_byte() {
     };
 
     // Change one byte of entry 3, as someone with the disk could: a digit of
-    // its timestamp, the block inflated, changed and deflated again.
+    // its timestamp, the block decompressed, changed and compressed again.
     let mut framed = inflate(&original);
     let at = framed.windows(marker.len()).position(|w| w == marker).unwrap() + marker.len() + 3;
     framed[at] = if framed[at] == b'9' { b'8' } else { framed[at] + 1 };
@@ -217,13 +217,12 @@ async fn offline_verify_passes_then_fails_after_one_changed_byte() {
     assert_eq!(report["ok"], false);
     assert_eq!(report["first_bad_seq"], 3);
 
-    // Put back, the chain verifies; one flipped bit of the deflated stream
+    // Put back, the chain verifies; one flipped bit of the compressed frame
     // itself breaks it at that block, never passes.
     put(&original);
     assert_eq!(verify().1["ok"], true);
     let first = u64::from_be_bytes(key.as_slice().try_into().unwrap());
     let last = first + entries_in(&inflate(&original)) - 1;
-    // (Not the last byte: its spare bits after the end of the stream mean nothing.)
     for i in [2, original.len() / 2, original.len() - 3] {
         let mut damaged = original.clone();
         damaged[i] ^= 0x10;
@@ -235,11 +234,11 @@ async fn offline_verify_passes_then_fails_after_one_changed_byte() {
             "bit flipped at {i}: {report}"
         );
         // Either the walk breaks at one of the block's entries, or the store
-        // will not open on a block that does not inflate or frame (and says so).
+        // will not open on a block that does not decompress or frame (and says so).
         match report["first_bad_seq"].as_u64() {
             Some(bad) => assert!((first..=last).contains(&bad), "bit flipped at {i}: {report}"),
             None => assert!(
-                ["audit block does not inflate", "unreadable audit entry"]
+                ["audit block does not decompress", "unreadable audit entry"]
                     .iter()
                     .any(|why| report["store_problem"].as_str().unwrap_or_default().contains(why)),
                 "bit flipped at {i}: {report}"
@@ -250,14 +249,11 @@ async fn offline_verify_passes_then_fails_after_one_changed_byte() {
 
 /// A stored audit block's framed entries.
 fn inflate(value: &[u8]) -> Vec<u8> {
-    use std::io::Read as _;
-    let mut out = Vec::new();
     if value.starts_with(&[0xFF, 0x01]) {
-        let _ = flate2::read::DeflateDecoder::new(&value[2..]).read_to_end(&mut out);
+        zstd::stream::decode_all(&value[2..]).unwrap_or_default()
     } else {
-        out = value.to_vec();
+        value.to_vec()
     }
-    out
 }
 
 /// How many entries framed entries hold (`u32 length ‖ hash ‖ JSON` each).
@@ -271,12 +267,11 @@ fn entries_in(framed: &[u8]) -> u64 {
     n
 }
 
-/// Framed entries as a stored (deflated) block.
+/// Framed entries as a stored (compressed) block.
 fn deflate(framed: &[u8]) -> Vec<u8> {
-    use std::io::Write as _;
-    let mut z = flate2::write::DeflateEncoder::new(vec![0xFF, 0x01], flate2::Compression::fast());
-    z.write_all(framed).unwrap();
-    z.finish().unwrap()
+    let mut block = vec![0xFF, 0x01];
+    block.extend(zstd::bulk::compress(framed, 1).unwrap());
+    block
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

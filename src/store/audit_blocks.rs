@@ -1,123 +1,99 @@
 //! sled's audit tree, which holds the chain in blocks keyed by the
 //! big-endian seq of their first entry: how a block is stored (its framed
-//! entries, deflated), and reading one entry by its seq, its hash, or every
-//! entry from a seq on.
+//! entries, compressed), and reading one entry by its seq, its hash, or
+//! every entry from a seq on.
 //!
 //! A block's value is either its framed entries as they are
 //! ([`audit::push_to_block`]: `u32 length ‖ hash ‖ canonical JSON`, each),
 //! as every block written before v1.2 is, or [`PACKED`] followed by those
-//! bytes as a raw DEFLATE stream (RFC 1951). The two cannot be confused:
-//! a framed block's first byte is the top byte of its first entry's length,
-//! and no entry is 4 GB. Only the stored bytes change: the chain's hashes
-//! and the tree's leaves are of each entry's canonical JSON, as before.
+//! bytes as one Zstandard frame (RFC 8878) that records its content size.
+//! The two cannot be confused: a framed block's first byte is the top byte
+//! of its first entry's length, and no entry is 4 GB. Only the stored bytes
+//! change: the chain's hashes and the tree's leaves are of each entry's
+//! canonical JSON, as before.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 
 use super::failed;
 use crate::domain::audit::{self, AuditEntry};
 use crate::domain::store::StoreError;
 
-/// The first two bytes of a deflated block: a mark no framed block starts
-/// with, and the format's version.
+/// The first two bytes of a compressed block: a mark no framed block
+/// starts with, and the format's version.
 const PACKED: [u8; 2] = [0xFF, 0x01];
 
-/// The most a block may inflate to: a group holds at most 512 commits, and
-/// an entry is a few kilobytes at most (bodies are bounded); a block that
-/// claims more is damage, not a block.
-const MAX_INFLATED: u64 = 256 << 20;
+/// The most a block may hold once decompressed: a group holds at most 512
+/// commits, and an entry is a few kilobytes at most (bodies are bounded);
+/// a block that claims more is damage, not a block.
+const MAX_FRAMED: usize = 256 << 20;
 
-/// The value stored for a block of framed entries: deflated (the fast
-/// level: a fact query's entry of ~600 bytes stores as ~200, with the
-/// block's other entries sharing its field names and values), or as it is
-/// when that would not be smaller.
+/// Zstandard's level 1, its fastest standard level: a fact query's entry
+/// of ~600 bytes stores as ~200 in a block of a dozen, which share their
+/// field names and most values.
+const LEVEL: i32 = 1;
+
+thread_local! {
+    /// The writer thread's compression context, kept between blocks.
+    static COMPRESSOR: RefCell<Option<zstd::bulk::Compressor<'static>>> = const { RefCell::new(None) };
+    /// Each reading thread's decompression context.
+    static DECOMPRESSOR: RefCell<Option<zstd::bulk::Decompressor<'static>>> = const { RefCell::new(None) };
+}
+
+/// The value stored for a block of framed entries: compressed, or as it is
+/// when that would not be smaller (or the compressor cannot be had).
 pub(super) fn pack(framed: Vec<u8>) -> Vec<u8> {
-    match deflate(&framed) {
+    let packed = COMPRESSOR.with_borrow_mut(|slot| {
+        if slot.is_none() {
+            *slot = zstd::bulk::Compressor::new(LEVEL).ok();
+        }
+        let z = slot.as_mut()?;
+        let mut frame = Vec::with_capacity(zstd::zstd_safe::compress_bound(framed.len()));
+        z.compress_to_buffer(&framed, &mut frame).ok()?;
+        let mut packed = Vec::with_capacity(PACKED.len() + frame.len());
+        packed.extend_from_slice(&PACKED);
+        packed.extend_from_slice(&frame);
+        Some(packed)
+    });
+    match packed {
         Some(packed) if packed.len() < framed.len() => packed,
         _ => framed,
     }
 }
 
-thread_local! {
-    /// The writer thread's compressor, reset for each block: making one
-    /// costs more than deflating a block of a dozen entries.
-    static DEFLATE: std::cell::RefCell<flate2::Compress> =
-        std::cell::RefCell::new(flate2::Compress::new(flate2::Compression::fast(), false));
-}
-
-/// [`PACKED`] and `framed` as one raw DEFLATE stream; `None` when it would
-/// not be smaller.
-fn deflate(framed: &[u8]) -> Option<Vec<u8>> {
-    DEFLATE.with_borrow_mut(|z| {
-        z.reset();
-        let mut packed = Vec::with_capacity(framed.len() / 2 + 64);
-        packed.extend_from_slice(&PACKED);
-        loop {
-            if packed.len() >= framed.len() {
-                return None;
-            }
-            if packed.len() == packed.capacity() {
-                packed.reserve(packed.len());
-            }
-            let (read, wrote) = (z.total_in(), z.total_out());
-            let rest = framed.get(usize::try_from(read).ok()?..)?;
-            match z.compress_vec(rest, &mut packed, flate2::FlushCompress::Finish).ok()? {
-                flate2::Status::StreamEnd => return Some(packed),
-                // Room was there and nothing moved: give up, store it as it is.
-                _ if (z.total_in(), z.total_out()) == (read, wrote) => return None,
-                flate2::Status::Ok | flate2::Status::BufError => {}
-            }
-        }
-    })
-}
-
 /// A stored block's framed entries.
 ///
 /// # Errors
-/// A deflated block that does not inflate, inflates past [`MAX_INFLATED`],
-/// or names an unknown version.
+/// A compressed block that does not decompress to exactly the size its
+/// frame records, records none, records more than [`MAX_FRAMED`], or
+/// names an unknown version.
 pub(super) fn unpack(value: &[u8]) -> Result<Cow<'_, [u8]>, StoreError> {
     let Some(rest) = value.strip_prefix(&PACKED[..1]) else {
         return Ok(Cow::Borrowed(value));
     };
-    let body = rest
+    let frame = rest
         .strip_prefix(&PACKED[1..])
         .ok_or_else(|| failed("an audit block of an unknown format"))?;
-    inflate(body).map(Cow::Owned)
-}
-
-/// A whole raw DEFLATE stream, ending where `body` ends: a stream cut short,
-/// followed by anything, or inflating past [`MAX_INFLATED`] is refused.
-fn inflate(body: &[u8]) -> Result<Vec<u8>, StoreError> {
-    let broken = || failed("an audit block does not inflate");
-    let mut d = flate2::Decompress::new(false);
-    let mut framed = Vec::with_capacity(body.len().saturating_mul(4).max(4096));
-    loop {
-        if framed.len() as u64 > MAX_INFLATED {
-            return Err(failed("an audit block inflates past any group's size"));
+    let broken = || failed("an audit block does not decompress");
+    let size = zstd::zstd_safe::get_frame_content_size(frame)
+        .ok()
+        .flatten()
+        .and_then(|n| usize::try_from(n).ok())
+        .ok_or_else(broken)?;
+    if size > MAX_FRAMED {
+        return Err(failed("an audit block claims more than any group's size"));
+    }
+    let framed = DECOMPRESSOR.with_borrow_mut(|slot| {
+        if slot.is_none() {
+            *slot = zstd::bulk::Decompressor::new().ok();
         }
-        if framed.len() == framed.capacity() {
-            // Room for one byte past the bound, at most: enough to see it crossed.
-            let bound = usize::try_from(MAX_INFLATED + 1).unwrap_or(usize::MAX);
-            framed.reserve(framed.len().min(bound - framed.len()));
-        }
-        let (read, wrote) = (d.total_in(), d.total_out());
-        let rest = body
-            .get(usize::try_from(read).map_err(|_| broken())?..)
-            .ok_or_else(broken)?;
-        match d
-            .decompress_vec(rest, &mut framed, flate2::FlushDecompress::None)
-            .map_err(|_| broken())?
-        {
-            flate2::Status::StreamEnd if d.total_in() == body.len() as u64 && framed.len() as u64 <= MAX_INFLATED => {
-                return Ok(framed)
-            }
-            flate2::Status::StreamEnd => return Err(broken()),
-            // Room was made and nothing moved: the stream stops short.
-            _ if d.total_in() == read && d.total_out() == wrote && framed.len() < framed.capacity() => {
-                return Err(broken())
-            }
-            _ => {}
-        }
+        let mut framed = Vec::with_capacity(size);
+        slot.as_mut()?.decompress_to_buffer(frame, &mut framed).ok()?;
+        Some(framed)
+    });
+    match framed {
+        Some(framed) if framed.len() == size => Ok(Cow::Owned(framed)),
+        _ => Err(broken()),
     }
 }
 
@@ -183,8 +159,6 @@ pub(super) fn entry_at(audit: &sled::Tree, seq: u64) -> Result<AuditEntry, Store
 
 #[cfg(test)]
 mod tests {
-    use std::io::Write as _;
-
     use super::*;
     use crate::domain::audit::{push_to_block, split_block};
 
@@ -198,7 +172,7 @@ mod tests {
     }
 
     #[test]
-    fn a_block_is_stored_deflated_and_reads_back_entry_for_entry() {
+    fn a_block_is_stored_compressed_and_reads_back_entry_for_entry() {
         let block = framed(13);
         let stored = pack(block.clone());
         assert_eq!(stored[..2], PACKED);
@@ -221,7 +195,7 @@ mod tests {
     }
 
     #[test]
-    fn a_block_written_before_deflation_reads_as_it_is() {
+    fn a_block_written_before_compression_reads_as_it_is() {
         let block = framed(2);
         assert!(matches!(unpack(&block).unwrap(), Cow::Borrowed(b) if b == block.as_slice()));
     }
@@ -233,13 +207,15 @@ mod tests {
         assert!(unpack(&stored).is_err(), "an unknown version");
         let stored = pack(framed(13));
         assert!(unpack(&stored[..stored.len() / 2]).is_err(), "a cut stream");
-        // A stream that would inflate past any group's size.
-        let mut z = flate2::write::DeflateEncoder::new(PACKED.to_vec(), flate2::Compression::fast());
-        let zeros = vec![0u8; 1 << 20];
-        for _ in 0..=(MAX_INFLATED >> 20) {
-            z.write_all(&zeros).unwrap_or_default();
-        }
-        let bomb = z.finish().unwrap_or_default();
+        // A frame that claims more than any group's size is not opened.
+        let zeros = vec![0u8; MAX_FRAMED + 1];
+        let mut bomb = PACKED.to_vec();
+        bomb.extend(zstd::bulk::compress(&zeros, LEVEL).unwrap_or_default());
+        assert!(bomb.len() < 1 << 20);
         assert!(unpack(&bomb).is_err(), "a bomb");
+        // Trailing bytes after the frame.
+        let mut stored = pack(framed(13));
+        stored.extend_from_slice(b"more");
+        assert!(unpack(&stored).is_err(), "trailing bytes");
     }
 }

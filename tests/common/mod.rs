@@ -519,40 +519,40 @@ pub fn application(name: &str, proofs: Vec<Value>) -> Value {
 }
 
 /// Scans a directory's files for a byte string: their bytes, and what every
-/// deflated audit block in them inflates to (sled's audit tree stores its
-/// blocks as `0xFF 0x01 ‖ raw DEFLATE`), so that something written into
-/// the audit is found as surely as anywhere else.
+/// compressed audit block in them holds (sled's audit tree stores its
+/// blocks as `0xFF 0x01 ‖ a Zstandard frame`), so that something written
+/// into the audit is found as surely as anywhere else.
 pub fn dir_contains(dir: &Path, needle: &[u8]) -> Option<PathBuf> {
     let found = |bytes: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
     for entry in walk(dir) {
         let bytes = std::fs::read(&entry).unwrap_or_default();
-        if found(&bytes) || inflated_blocks(&bytes).iter().any(|b| found(b)) {
+        if found(&bytes) || audit_blocks_in(&bytes).iter().any(|b| found(b)) {
             return Some(entry);
         }
     }
     None
 }
 
-/// What follows each `0xFF 0x01` in `bytes` inflates to, as far as it
-/// inflates (a stream cut by a page boundary still yields its start).
-fn inflated_blocks(bytes: &[u8]) -> Vec<Vec<u8>> {
+/// What each `0xFF 0x01` and Zstandard frame in `bytes` decompresses to,
+/// as far as it does (a frame cut short still yields its start).
+fn audit_blocks_in(bytes: &[u8]) -> Vec<Vec<u8>> {
     use std::io::Read as _;
+    const MARK: [u8; 6] = [0xFF, 0x01, 0x28, 0xB5, 0x2F, 0xFD];
     let mut out = Vec::new();
-    for (i, w) in bytes.windows(2).enumerate() {
-        if w != [0xFF, 0x01] {
+    for (i, _) in bytes.windows(MARK.len()).enumerate().filter(|(_, w)| *w == MARK) {
+        let Ok(d) = zstd::stream::read::Decoder::with_buffer(&bytes[i + 2..]) else {
             continue;
-        }
-        let mut d = flate2::read::DeflateDecoder::new(&bytes[i + 2..]).take(1 << 24);
-        let mut inflated = Vec::new();
-        let mut chunk = [0u8; 4096];
+        };
+        let mut d = d.single_frame().take(1 << 24);
+        let (mut block, mut chunk) = (Vec::new(), [0u8; 4096]);
         while let Ok(n) = d.read(&mut chunk) {
             if n == 0 {
                 break;
             }
-            inflated.extend_from_slice(&chunk[..n]);
+            block.extend_from_slice(&chunk[..n]);
         }
-        if !inflated.is_empty() {
-            out.push(inflated);
+        if !block.is_empty() {
+            out.push(block);
         }
     }
     out
