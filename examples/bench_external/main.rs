@@ -586,13 +586,15 @@ impl Ledger {
         let data = vault.dir.path().join("data");
         let grown = dir_bytes(&data).saturating_sub(self.data_bytes);
         let index = dir_bytes(&data.join("audit-index"));
+        let entry = match vault.last_entry_bytes(auditor).await {
+            0 => String::new(),
+            n => format!("; the last fact query's entry: {n} bytes of canonical JSON"),
+        };
         println!(
-            "  data/ grew by {:.1} MB over the run: {:.0} bytes per request (the audit index's runs: {:.1} MB in all); \
-             the last fact entry's canonical JSON: {} bytes",
+            "  data/ grew by {:.1} MB over the run: {:.0} bytes per request (the audit index's runs: {:.1} MB in all){entry}",
             grown as f64 / 1e6,
             grown as f64 / run.requests.max(1.0),
             index as f64 / 1e6,
-            vault.last_entry_bytes(auditor).await,
         );
         run.data_bytes_per_request = grown as f64 / run.requests.max(1.0);
     }
