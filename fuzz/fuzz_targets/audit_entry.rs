@@ -4,6 +4,12 @@ use civic_vault::domain::audit::{self, ChainVerifier};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
+    // A stored block is its framed entries, or those compressed.
+    let unpacked = civic_vault::store::unpack_audit_block(data);
+    let data: &[u8] = match &unpacked {
+        Ok(framed) => framed,
+        Err(_) => data,
+    };
     let _ = audit::decode(data);
     let mut v = ChainVerifier::default();
     match audit::split_block(data) {

@@ -67,7 +67,7 @@ pub(super) fn pack(framed: Vec<u8>) -> Vec<u8> {
 /// A compressed block that does not decompress to exactly the size its
 /// frame records, records none, records more than [`MAX_FRAMED`], or
 /// names an unknown version.
-pub(super) fn unpack(value: &[u8]) -> Result<Cow<'_, [u8]>, StoreError> {
+pub fn unpack(value: &[u8]) -> Result<Cow<'_, [u8]>, StoreError> {
     let Some(rest) = value.strip_prefix(&PACKED[..1]) else {
         return Ok(Cow::Borrowed(value));
     };
@@ -198,6 +198,31 @@ mod tests {
     fn a_block_written_before_compression_reads_as_it_is() {
         let block = framed(2);
         assert!(matches!(unpack(&block).unwrap(), Cow::Borrowed(b) if b == block.as_slice()));
+    }
+
+    #[test]
+    fn any_damage_to_a_stored_block_is_an_error_or_other_bytes_never_a_panic() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(32);
+        let stored = pack(framed(40));
+        for _ in 0..20_000 {
+            let mut damaged = stored.clone();
+            match rng.gen_range(0..3) {
+                0 => {
+                    let i = rng.gen_range(2..damaged.len());
+                    damaged[i] ^= 1 << rng.gen_range(0..8);
+                }
+                1 => damaged.truncate(rng.gen_range(0..damaged.len())),
+                _ => {
+                    let i = rng.gen_range(2..damaged.len());
+                    damaged.insert(i, rng.gen());
+                }
+            }
+            if let Ok(back) = unpack(&damaged) {
+                assert!(back.len() <= MAX_FRAMED);
+                let _ = split_block(&back);
+            }
+        }
     }
 
     #[test]

@@ -15,6 +15,8 @@
 mod any;
 pub use any::AnyStore;
 mod audit_blocks;
+/// A stored audit block's framed entries (for the fuzz target).
+pub use audit_blocks::unpack as unpack_audit_block;
 mod audit_index;
 mod audit_reads;
 mod changes;
