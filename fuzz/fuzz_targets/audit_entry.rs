@@ -7,7 +7,7 @@ fuzz_target!(|data: &[u8]| {
     // A stored block is its framed entries, or those compressed.
     let unpacked = civic_vault::store::unpack_audit_block(data);
     let data: &[u8] = match &unpacked {
-        Ok(framed) => framed,
+        Ok(framed) => &framed[..],
         Err(_) => data,
     };
     let _ = audit::decode(data);
