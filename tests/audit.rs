@@ -190,7 +190,7 @@ async fn offline_verify_passes_then_fails_after_one_changed_byte() {
         let found = audit
             .iter()
             .map(Result::unwrap)
-            .find(|(_, v)| inflate(v).windows(marker.len()).any(|w| w == marker))
+            .find(|(_, v)| unpack(v).windows(marker.len()).any(|w| w == marker))
             .map(|(k, v)| (k.to_vec(), v.to_vec()))
             .expect("entry 3 is stored");
         assert_eq!(found.1[..2], [0xFF, 0x01], "the block is stored compressed");
@@ -208,10 +208,10 @@ async fn offline_verify_passes_then_fails_after_one_changed_byte() {
 
     // Change one byte of entry 3, as someone with the disk could: a digit of
     // its timestamp, the block decompressed, changed and compressed again.
-    let mut framed = inflate(&original);
+    let mut framed = unpack(&original);
     let at = framed.windows(marker.len()).position(|w| w == marker).unwrap() + marker.len() + 3;
     framed[at] = if framed[at] == b'9' { b'8' } else { framed[at] + 1 };
-    put(&deflate(&framed));
+    put(&pack(&framed));
     let (code, report) = verify();
     assert_eq!(code, Some(1));
     assert_eq!(report["ok"], false);
@@ -222,7 +222,7 @@ async fn offline_verify_passes_then_fails_after_one_changed_byte() {
     put(&original);
     assert_eq!(verify().1["ok"], true);
     let first = u64::from_be_bytes(key.as_slice().try_into().unwrap());
-    let last = first + entries_in(&inflate(&original)) - 1;
+    let last = first + entries_in(&unpack(&original)) - 1;
     for i in [2, original.len() / 2, original.len() - 3] {
         let mut damaged = original.clone();
         damaged[i] ^= 0x10;
@@ -248,7 +248,7 @@ async fn offline_verify_passes_then_fails_after_one_changed_byte() {
 }
 
 /// A stored audit block's framed entries.
-fn inflate(value: &[u8]) -> Vec<u8> {
+fn unpack(value: &[u8]) -> Vec<u8> {
     if value.starts_with(&[0xFF, 0x01]) {
         zstd::stream::decode_all(&value[2..]).unwrap_or_default()
     } else {
@@ -268,7 +268,7 @@ fn entries_in(framed: &[u8]) -> u64 {
 }
 
 /// Framed entries as a stored (compressed) block.
-fn deflate(framed: &[u8]) -> Vec<u8> {
+fn pack(framed: &[u8]) -> Vec<u8> {
     let mut block = vec![0xFF, 0x01];
     block.extend(zstd::bulk::compress(framed, 1).unwrap());
     block

@@ -92,39 +92,14 @@ fn postal_codes_match(claimed: &str, stored: &str) -> bool {
 type Parts<'a> = (&'a str, Option<&'a str>, String, &'a str, Option<&'a str>, &'a str);
 
 fn parts(a: &Address) -> Option<Parts<'_>> {
-    let street = |l1: &str, l2: &Option<String>| line(&format!("{l1} {}", l2.as_deref().unwrap_or_default()));
-    match a {
-        Address::None => None,
-        Address::Residential {
-            line1,
-            line2,
-            city,
-            state,
-            postal_code,
-        } => Some((
-            "residential",
-            None,
-            street(line1, line2),
-            city,
-            state.as_deref(),
-            postal_code,
-        )),
-        Address::CareOf {
-            organization,
-            line1,
-            line2,
-            city,
-            state,
-            postal_code,
-        } => Some((
-            "care_of",
-            Some(organization.as_str()),
-            street(line1, line2),
-            city,
-            state.as_deref(),
-            postal_code,
-        )),
-    }
+    let l = a.lines()?;
+    let kind = if l.organization.is_some() {
+        "care_of"
+    } else {
+        "residential"
+    };
+    let street = line(&format!("{} {}", l.line1, l.line2.unwrap_or_default()));
+    Some((kind, l.organization, street, l.city, l.state, l.postal_code))
 }
 
 /// Whether a claimed address is the stored one (a record without an

@@ -112,33 +112,16 @@ pub fn check_address(address: &Address) -> Result<(), Error> {
 /// 400 naming the line.
 pub fn check_address_at(address: &Address, at: &str) -> Result<(), Error> {
     let check = |v: &str, f: &str| check_text(v, &format!("{at}.{f}"), MAX_TEXT);
-    let opt = |v: &Option<String>, f: &str| v.as_deref().map_or(Ok(()), |v| check(v, f));
-    let (organization, line1, line2, city, state, postal_code) = match address {
-        Address::None => return Ok(()),
-        Address::Residential {
-            line1,
-            line2,
-            city,
-            state,
-            postal_code,
-        } => (None, line1, line2, city, state, postal_code),
-        Address::CareOf {
-            organization,
-            line1,
-            line2,
-            city,
-            state,
-            postal_code,
-        } => (Some(organization), line1, line2, city, state, postal_code),
+    let opt = |v: Option<&str>, f: &str| v.map_or(Ok(()), |v| check(v, f));
+    let Some(l) = address.lines() else {
+        return Ok(());
     };
-    if let Some(o) = organization {
-        check(o, "organization")?;
-    }
-    check(line1, "line1")?;
-    opt(line2, "line2")?;
-    check(city, "city")?;
-    opt(state, "state")?;
-    check_text(postal_code, &format!("{at}.postal_code"), 16)
+    opt(l.organization, "organization")?;
+    check(l.line1, "line1")?;
+    opt(l.line2, "line2")?;
+    check(l.city, "city")?;
+    opt(l.state, "state")?;
+    check_text(l.postal_code, &format!("{at}.postal_code"), 16)
 }
 
 /// Whole years between `birth` and `today`.

@@ -18,6 +18,7 @@ use crate::crypto::{Commitment, CommitmentCost, DataKey, EpochId, Keyring};
 use crate::duration::HumanDuration;
 
 mod address;
+pub use address::Lines as AddressLines;
 mod checks;
 mod options;
 pub use checks::{age_on, check_address, check_address_at, check_text, date as parse_date, sniff, MediaKind};
