@@ -13,14 +13,14 @@ use std::sync::Arc;
 
 use askama::Template;
 use axum::extract::{Extension, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Form, Json};
 use serde::Deserialize;
 use serde_json::json;
 use webauthn_rs::prelude::{PublicKeyCredential, RegisterPublicKeyCredential};
 
-use super::page::{cleared_cookie, cookie_secret, render, session_cookie, session_principal, Nav, Staff};
+use super::page::{cleared_cookie, render, session_cookie, Nav, Staff};
 use super::passkeys::{self, Pending};
 use super::Console;
 use crate::domain::audit::{AuditDraft, Decision};
@@ -33,15 +33,15 @@ use crate::vault::shares::Source;
 
 /// The address a request came from, as the listener saw it (absent when
 /// the router is driven without a listener).
-type MaybePeer = Option<Extension<Peer>>;
+pub(super) type MaybePeer = Option<Extension<Peer>>;
 
-fn source(peer: Option<&Extension<Peer>>) -> (Source, Option<std::net::IpAddr>) {
+pub(super) fn source(peer: Option<&Extension<Peer>>) -> (Source, Option<std::net::IpAddr>) {
     peer.map_or((Source::UNKNOWN, None), |p| {
         (Source::of(p.addr.ip()), Some(p.addr.ip()))
     })
 }
 
-fn now(console: &Console) -> i64 {
+pub(super) fn now(console: &Console) -> i64 {
     console.vault.clock.now().unix_timestamp()
 }
 
@@ -66,7 +66,7 @@ pub async fn register_page() -> Response {
 }
 
 /// A ceremony's refusal, as JSON for the script.
-fn refused(status: StatusCode, message: &str) -> Response {
+pub(super) fn refused(status: StatusCode, message: &str) -> Response {
     (
         status,
         Json(json!({"error": {"code": "passkey_refused", "message": message}})),
@@ -117,7 +117,7 @@ fn staff(console: &Console, id: &str) -> Option<Arc<Principal>> {
         .filter(|p| p.kind == PrincipalKind::Staff && p.status == PrincipalStatus::Active)
 }
 
-fn stored_keys(console: &Console, id: &str) -> StaffKeys {
+pub(super) fn stored_keys(console: &Console, id: &str) -> StaffKeys {
     console.vault.store.staff_keys(id).ok().flatten().unwrap_or_default()
 }
 
@@ -269,14 +269,14 @@ pub async fn login_begin(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CheckFinish {
-    ceremony: String,
-    credential: PublicKeyCredential,
+    pub(super) ceremony: String,
+    pub(super) credential: PublicKeyCredential,
 }
 
 /// Verifies an assertion for `principal`, storing a changed counter. A
 /// failed sign-in is an unauthenticated refusal from `from` (tallied); a
 /// failed step-up is the signed-in principal's, audited as such.
-async fn verify(
+pub(super) async fn verify(
     console: &Console,
     principal: &str,
     credential: &PublicKeyCredential,
@@ -349,81 +349,6 @@ pub async fn login_finish(
         return refused(StatusCode::BAD_REQUEST, &passkeys::PasskeyError::Rejected.to_string());
     }
     signed_in(&console, &owner)
-}
-
-/// The session a step-up request belongs to, checked against its CSRF header.
-fn step_up_session(console: &Console, headers: &HeaderMap) -> Option<(String, Arc<Principal>)> {
-    let secret = cookie_secret(headers)?;
-    let now = console.vault.clock.now().unix_timestamp();
-    let session = console.sessions.touch(&secret, now)?;
-    let csrf = headers.get("x-csrf-token").and_then(|v| v.to_str().ok())?;
-    if !session.csrf_matches(csrf) {
-        return None;
-    }
-    let principal = session_principal(console, &session)?;
-    Some((secret, principal))
-}
-
-pub async fn step_up_begin(State(console): State<Arc<Console>>, peer: MaybePeer, headers: HeaderMap) -> Response {
-    let Some((secret, principal)) = step_up_session(&console, &headers) else {
-        return refused(
-            StatusCode::FORBIDDEN,
-            "Sign in again (the session ended or the page is stale).",
-        );
-    };
-    let passkeys = passkeys::decode(&stored_keys(&console, &principal.id).passkeys);
-    let (share, _) = source(peer.as_ref());
-    match console
-        .passkeys
-        .begin_check(share, now(&console), &principal.id, Some(secret), &passkeys)
-    {
-        Ok((ceremony, options)) => Json(json!({"ceremony": ceremony, "options": options})).into_response(),
-        Err(e) => refused(StatusCode::BAD_REQUEST, &e.to_string()),
-    }
-}
-
-pub async fn step_up_finish(
-    State(console): State<Arc<Console>>,
-    headers: HeaderMap,
-    Json(req): Json<CheckFinish>,
-) -> Response {
-    let Some((secret, principal)) = step_up_session(&console, &headers) else {
-        return refused(
-            StatusCode::FORBIDDEN,
-            "Sign in again (the session ended or the page is stale).",
-        );
-    };
-    let Ok(Pending::StepUp {
-        principal: for_principal,
-        session,
-        state,
-    }) = console.passkeys.take(&req.ceremony, now(&console))
-    else {
-        return refused(
-            StatusCode::BAD_REQUEST,
-            &passkeys::PasskeyError::UnknownCeremony.to_string(),
-        );
-    };
-    if session != secret || for_principal != principal.id {
-        return refused(
-            StatusCode::BAD_REQUEST,
-            &passkeys::PasskeyError::UnknownCeremony.to_string(),
-        );
-    }
-    if !verify(
-        &console,
-        &principal.id,
-        &req.credential,
-        &state,
-        "console_step_up",
-        None,
-    )
-    .await
-    {
-        return refused(StatusCode::BAD_REQUEST, &passkeys::PasskeyError::Rejected.to_string());
-    }
-    console.sessions.stepped_up(&secret);
-    Json(json!({"ok": true})).into_response()
 }
 
 #[derive(Deserialize)]

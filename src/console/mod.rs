@@ -22,6 +22,7 @@ mod page;
 mod pages;
 pub mod passkeys;
 pub mod session;
+mod step_up;
 mod verify_page;
 
 use std::sync::Arc;
@@ -143,8 +144,8 @@ pub fn router<S: Clone + Send + Sync + 'static>(console: Arc<Console>) -> Router
         .route("/console/auth/register/finish", post(auth::register_finish))
         .route("/console/auth/login/begin", post(auth::login_begin))
         .route("/console/auth/login/finish", post(auth::login_finish))
-        .route("/console/auth/step-up/begin", post(auth::step_up_begin))
-        .route("/console/auth/step-up/finish", post(auth::step_up_finish))
+        .route("/console/auth/step-up/begin", post(step_up::step_up_begin))
+        .route("/console/auth/step-up/finish", post(step_up::step_up_finish))
         .route("/console/sign-out", post(auth::sign_out))
         .route(
             "/console/sessions",
